@@ -1,0 +1,62 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "ShmKV",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ShmKV", targets: ["ShmKV"]),
+        .library(name: "ShmKVServer", targets: ["ShmKVServer"]),
+        .executable(name: "shmkvd", targets: ["shmkvd"]),
+        .executable(name: "shmkv", targets: ["shmkv"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+    ],
+    targets: [
+        // System library: Debian's liblmdb-dev (LMDB 0.9.24), found through pkg-config.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // The few C helpers Swift cannot call directly (epoll, eventfd, futex).
+        .target(name: "CShim"),
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "Wire"),
+        .target(name: "Reactor", dependencies: ["CShim"]),
+        .target(
+            name: "ShmKVServer",
+            dependencies: [
+                "LMDB", "Wire", "Reactor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ]
+        ),
+        .target(name: "ShmKV", dependencies: ["LMDB", "Wire"]),
+        .executableTarget(
+            name: "shmkvd",
+            dependencies: [
+                "ShmKVServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ]
+        ),
+        .executableTarget(
+            name: "shmkv",
+            dependencies: [
+                "ShmKV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Examples build with the package, so CI proves they compile.
+        .executableTarget(name: "kv-client-example", dependencies: ["ShmKV"], path: "Examples/KVClientExample"),
+        // A helper the tests spawn as a real second process.
+        .executableTarget(name: "shmkv-probe", dependencies: ["LMDB"], path: "Tests/Helpers/shmkv-probe"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire"]),
+        .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,41 @@
+import CLMDB
+
+/// A handle to a database inside an `Environment` (a `MDB_dbi`). Valid for the environment's life.
+public struct Database: Sendable, Hashable {
+    /// LMDB's handle number.
+    public let handle: MDB_dbi
+    /// The name it was opened by; `nil` for the unnamed main database.
+    public let name: String?
+}
+
+/// Statistics of a database or of the environment's main database (`mdb_stat`).
+public struct Stat: Sendable, Equatable {
+    public var pageSize: Int
+    public var depth: Int
+    public var branchPages: Int
+    public var leafPages: Int
+    public var overflowPages: Int
+    public var entries: Int
+
+    init(_ s: MDB_stat) {
+        pageSize = Int(s.ms_psize)
+        depth = Int(s.ms_depth)
+        branchPages = Int(s.ms_branch_pages)
+        leafPages = Int(s.ms_leaf_pages)
+        overflowPages = Int(s.ms_overflow_pages)
+        entries = Int(s.ms_entries)
+    }
+}
+
+/// Environment information (`mdb_env_info`).
+public struct EnvironmentInfo: Sendable, Equatable {
+    /// Size of the memory map in bytes.
+    public var mapSize: Int
+    /// Number of the last page used; `(lastPage + 1) * pageSize` bytes of the map are in use.
+    public var lastPage: Int
+    /// The last committed transaction id.
+    public var lastTransactionID: Int
+    public var maxReaders: Int
+    /// Reader slots ever used (not all of them live).
+    public var readersUsed: Int
+}

@@ -1,0 +1,208 @@
+import CLMDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An LMDB environment: one memory map over `data.mdb` in a directory, shared by every process that opens it.
+///
+/// Thread safety: LMDB allows any thread to begin transactions on one environment; with `.noTLS` (always
+/// set here) a read transaction may move between threads as long as one thread uses it at a time. The
+/// class holds no mutable Swift state besides the closed flag, which a mutex guards.
+///
+/// One environment per path per process: LMDB's locks are per process, so a second `mdb_env_open` of
+/// the same path in one process would corrupt its lock state. A registry refuses the second open.
+public final class Environment: @unchecked Sendable {
+    /// Open flags (`MDB_*` environment flags).
+    public struct Flags: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let readOnly = Flags(rawValue: UInt32(MDB_RDONLY))
+        public static let noTLS = Flags(rawValue: UInt32(MDB_NOTLS))
+        public static let noSync = Flags(rawValue: UInt32(MDB_NOSYNC))
+        public static let noMetaSync = Flags(rawValue: UInt32(MDB_NOMETASYNC))
+        public static let noReadAhead = Flags(rawValue: UInt32(MDB_NORDAHEAD))
+        public static let noSubdirectory = Flags(rawValue: UInt32(MDB_NOSUBDIR))
+    }
+
+    /// How to open an environment. `nil` sizes leave LMDB's (or the existing file's) value.
+    public struct Options: Sendable {
+        public var flags: Flags
+        /// Map size in bytes; large is free on 64-bit without `MDB_WRITEMAP`.
+        public var mapSize: Int?
+        /// Reader slots; only the first process to open the environment sizes the lock file.
+        public var maxReaders: UInt32?
+        /// Named databases this process may open.
+        public var maxDatabases: UInt32?
+        /// Mode of files LMDB creates.
+        public var fileMode: mode_t
+
+        public init(flags: Flags = [], mapSize: Int? = nil, maxReaders: UInt32? = nil,
+                    maxDatabases: UInt32? = nil, fileMode: mode_t = 0o600) {
+            self.flags = flags
+            self.mapSize = mapSize
+            self.maxReaders = maxReaders
+            self.maxDatabases = maxDatabases
+            self.fileMode = fileMode
+        }
+    }
+
+    private static let openPaths = Mutex<Set<String>>([])
+
+    let handle: OpaquePointer
+    /// The directory (or file, with `.noSubdirectory`) as given.
+    public let path: String
+    private let registryKey: String
+    /// The flags the environment was opened with (`.noTLS` is always added).
+    public let flags: Flags
+    private let closed = Mutex(false)
+
+    /// Opens (creating `data.mdb` and `lock.mdb` if needed) the environment at `path`.
+    /// - Throws: `.refused` if this process already has it open; LMDB's error otherwise
+    ///   (`.system(ENOENT)` for a missing directory, `.invalid` for a file that is not LMDB).
+    public init(path: String, options: Options = Options()) throws(LMDBError) {
+        let key = Environment.canonicalPath(path)
+        let inserted = Environment.openPaths.withLock { $0.insert(key).inserted }
+        guard inserted else {
+            throw .refused("environment \(path) is already open in this process")
+        }
+        var env: OpaquePointer?
+        do throws(LMDBError) {
+            try check(mdb_env_create(&env))
+            guard let env else { throw LMDBError.system(ENOMEM) }
+            do throws(LMDBError) {
+                if let mapSize = options.mapSize { try check(mdb_env_set_mapsize(env, mapSize)) }
+                if let readers = options.maxReaders { try check(mdb_env_set_maxreaders(env, readers)) }
+                if let dbs = options.maxDatabases { try check(mdb_env_set_maxdbs(env, dbs)) }
+                let flags = options.flags.union(.noTLS)
+                try check(mdb_env_open(env, path, flags.rawValue, options.fileMode))
+                self.flags = flags
+            } catch {
+                mdb_env_close(env)
+                throw error
+            }
+            self.handle = env
+            self.path = path
+            self.registryKey = key
+        } catch {
+            _ = Environment.openPaths.withLock { $0.remove(key) }
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the environment. All transactions must have ended. Safe to call more than once.
+    public func close() {
+        let wasOpen = closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        guard wasOpen else { return }
+        mdb_env_close(handle)
+        _ = Environment.openPaths.withLock { $0.remove(registryKey) }
+    }
+
+    /// The largest key LMDB accepts in this build (511 for Debian's 0.9.24).
+    public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(handle)) }
+
+    /// Statistics of the main (unnamed) database.
+    public func stat() throws(LMDBError) -> Stat {
+        var s = MDB_stat()
+        try check(mdb_env_stat(handle, &s))
+        return Stat(s)
+    }
+
+    /// Map size, last page, last transaction id and reader figures.
+    public func info() throws(LMDBError) -> EnvironmentInfo {
+        var i = MDB_envinfo()
+        try check(mdb_env_info(handle, &i))
+        return EnvironmentInfo(
+            mapSize: i.me_mapsize, lastPage: i.me_last_pgno, lastTransactionID: i.me_last_txnid,
+            maxReaders: Int(i.me_maxreaders), readersUsed: Int(i.me_numreaders))
+    }
+
+    /// Clears reader slots left by dead processes (`mdb_reader_check`); returns how many it cleared.
+    @discardableResult
+    public func readerCheck() throws(LMDBError) -> Int {
+        var dead: Int32 = 0
+        try check(mdb_reader_check(handle, &dead))
+        return Int(dead)
+    }
+
+    /// Flushes the map to disk (`mdb_env_sync`); `force` syncs even with `.noSync`/`.noMetaSync`.
+    public func sync(force: Bool = true) throws(LMDBError) {
+        try check(mdb_env_sync(handle, force ? 1 : 0))
+    }
+
+    /// Sets the map size. Only when no transaction of this process is active; `0` adopts the size
+    /// another process set (the answer to `.mapResized`).
+    public func setMapSize(_ bytes: Int) throws(LMDBError) {
+        try check(mdb_env_set_mapsize(handle, bytes))
+    }
+
+    /// Opens a database by name (`nil`: the unnamed main database). With `create`, a write
+    /// transaction creates it if missing; otherwise a missing database throws `.notFound`.
+    public func openDatabase(named name: String?, create: Bool = false) throws(LMDBError) -> Database {
+        var dbi: MDB_dbi = 0
+        var txn: OpaquePointer?
+        let readOnly = !create
+        try check(mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
+        let rc: Int32
+        if let name {
+            rc = mdb_dbi_open(txn, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+        } else {
+            rc = mdb_dbi_open(txn, nil, 0, &dbi)
+        }
+        if rc != 0 {
+            mdb_txn_abort(txn)
+            throw LMDBError(code: rc)
+        }
+        try check(mdb_txn_commit(txn))
+        return Database(handle: dbi, name: name)
+    }
+
+    /// Statistics of one database.
+    public func stat(_ db: Database) throws(LMDBError) -> Stat {
+        let txn = try beginRead()
+        defer { txn.abort() }
+        return try txn.stat(db)
+    }
+
+    /// Begins a read-only transaction. Keep it short, or `reset()`/`renew()` it to reuse the slot.
+    public func beginRead() throws(LMDBError) -> ReadTransaction {
+        try ReadTransaction(environment: self)
+    }
+
+    /// Begins the (one) write transaction; blocks while another process or thread holds it.
+    public func beginWrite() throws(LMDBError) -> WriteTransaction {
+        try WriteTransaction(environment: self, parent: nil)
+    }
+
+    /// Runs `body` in a read transaction that ends when it returns.
+    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        let txn = try beginRead()
+        defer { txn.abort() }
+        return try body(txn)
+    }
+
+    /// Runs `body` in a write transaction, committed if `body` returns, aborted if it throws.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        let txn = try beginWrite()
+        do {
+            let result = try body(txn)
+            try txn.commit()
+            return result
+        } catch {
+            txn.abort()
+            throw error
+        }
+    }
+
+    private static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A non-blocking stream socket with a reusable input buffer and output buffer. Subclasses implement
+/// `process()`: consume complete requests from `input`, append replies to `output`. The base class reads
+/// until the socket would block, writes directly, and watches `EPOLLOUT` only while output is queued.
+///
+/// Lives on one event loop's thread.
+open class Connection: EventHandler, PendingWork {
+    public let fd: Int32
+    public private(set) var input: ByteBuffer
+    /// Replies not sent yet, from `sentIndex` on. Encoders append here.
+    public var output: [UInt8] = []
+    private var sentIndex = 0
+    public private(set) var isClosed = false
+    private var watchingWritable = false
+    private var readingPaused = false
+    /// The loop this connection is registered in.
+    public unowned let loop: EventLoop
+    /// Stop reading while this many bytes of replies are unsent (back-pressure).
+    public var maxPendingOutput = 64 * 1024 * 1024
+    /// How many bytes one read asks for.
+    public var readChunk = 64 * 1024
+    /// The most input that may be buffered (a frame larger than this is refused before it arrives).
+    public var maxInput = 80 * 1024 * 1024
+    private let initialCapacity = 16 * 1024
+
+    public init(fd: Int32, loop: EventLoop) {
+        self.fd = fd
+        self.loop = loop
+        input = ByteBuffer(capacity: initialCapacity)
+        output.reserveCapacity(initialCapacity)
+    }
+
+    deinit { if !isClosed { Glibc.close(fd) } }
+
+    /// Registers with the loop for reading.
+    public func start() throws(SystemError) {
+        try loop.register(self, events: Readiness.readable | Readiness.peerClosed)
+    }
+
+    /// Override: consume requests from `input` (via `consumeInput`) and append replies to `output`.
+    open func process() {}
+
+    /// Override: called once when the connection closes.
+    open func didClose() {}
+
+    /// Drops `n` bytes of processed input.
+    public func consumeInput(_ n: Int) { input.consume(n) }
+
+    /// Stops or resumes reading (ordering waits, back-pressure). Buffered input is still processed by
+    /// explicit `process()` calls.
+    public func setReadingPaused(_ paused: Bool) {
+        guard paused != readingPaused, !isClosed else { return }
+        readingPaused = paused
+        updateInterest()
+    }
+
+    public var isReadingPaused: Bool { readingPaused }
+
+    private func updateInterest() {
+        var events: UInt32 = Readiness.peerClosed
+        if !readingPaused && pendingOutput < maxPendingOutput { events |= Readiness.readable }
+        if watchingWritable { events |= Readiness.writable }
+        try? loop.modify(self, events: events)
+    }
+
+    /// Bytes of output not sent yet.
+    public var pendingOutput: Int { output.count - sentIndex }
+
+    public func handle(events: UInt32, loop: EventLoop) {
+        if events & Readiness.writable != 0 {
+            flush()
+            if isClosed { return }
+        }
+        if events & (Readiness.readable | Readiness.hangUp | Readiness.error | Readiness.peerClosed) != 0 {
+            readAvailable()
+        }
+    }
+
+    /// Asks for another `process()` on the next loop iteration (used when a round was capped).
+    public func processLater() { loop.schedule(self) }
+
+    public func runPending(loop: EventLoop) {
+        guard !isClosed else { return }
+        process()
+        flush()
+    }
+
+    private func readAvailable() {
+        var sawEOF = false
+        // Bounded: read what is there now, up to a few chunks, then process (fairness across sockets).
+        for _ in 0..<4 {
+            if input.readableCount >= maxInput { break }
+            input.reserveWritable(readChunk)
+            let space = input.writable
+            let n = Glibc.read(fd, space.baseAddress, min(space.count, maxInput - input.readableCount + 1))
+            if n > 0 {
+                input.didWrite(n)
+                if n < space.count { break }
+            } else if n == 0 {
+                sawEOF = true
+                break
+            } else {
+                let err = errno
+                if err == EINTR { continue }
+                if err == EAGAIN || err == EWOULDBLOCK { break }
+                close()
+                return
+            }
+        }
+        if input.readableCount > 0 { process() }
+        if isClosed { return }
+        flush()
+        if sawEOF && !isClosed { peerClosedWriting() }
+    }
+
+    /// The peer shut down its side. Default: close once every reply is out (a half-closed client
+    /// such as `nc -q` still gets its answers when none are pending elsewhere).
+    open func peerClosedWriting() {
+        if pendingOutput == 0 { close() } else { closeAfterFlush = true; setReadingPaused(true) }
+    }
+
+    /// Close as soon as the output is sent (after a fatal protocol error, QUIT, or EOF).
+    public var closeAfterFlush = false
+
+    /// Writes as much queued output as the socket takes; watches `EPOLLOUT` for the rest.
+    public func flush() {
+        guard !isClosed else { return }
+        while sentIndex < output.count {
+            let n = output.withUnsafeBytes { buf in
+                Glibc.send(fd, buf.baseAddress! + sentIndex, buf.count - sentIndex, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                sentIndex += n
+            } else {
+                let err = errno
+                if n < 0 && err == EINTR { continue }
+                if n < 0 && (err == EAGAIN || err == EWOULDBLOCK) { break }
+                close()
+                return
+            }
+        }
+        if sentIndex == output.count {
+            output.removeAll(keepingCapacity: output.capacity <= 4 * 1024 * 1024)
+            sentIndex = 0
+            if closeAfterFlush { close(); return }
+            if watchingWritable { watchingWritable = false; updateInterest() }
+            else if readingPausedByBackPressure { readingPausedByBackPressure = false; updateInterest() }
+            input.shrinkIfIdle(to: initialCapacity * 64)
+        } else {
+            let overLimit = pendingOutput >= maxPendingOutput
+            if !watchingWritable || overLimit {
+                watchingWritable = true
+                readingPausedByBackPressure = overLimit
+                updateInterest()
+            }
+        }
+    }
+
+    private var readingPausedByBackPressure = false
+
+    /// Closes the socket now (unsent output is dropped).
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.unregister(self)
+        Glibc.close(fd)
+        didClose()
+    }
+}

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShim
+
+/// Where a listener listens or a client connects.
+public enum Endpoint: Sendable, Equatable, CustomStringConvertible {
+    case unix(path: String)
+    case tcp(host: String, port: Int)
+
+    /// Parses `HOST:PORT` or `[V6]:PORT`; `nil` if it is not of that form.
+    public static func parseHostPort(_ text: String) -> Endpoint? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return .tcp(host: host, port: port)
+    }
+
+    public var description: String {
+        switch self {
+        case .unix(let path): "unix:\(path)"
+        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
+    }
+}
+
+/// Socket calls shared by listeners and connections.
+public enum Socket {
+    /// Resolves a numeric or named host (getaddrinfo) to the first TCP address.
+    static func resolve(host: String, port: Int) throws(SystemError) -> (storage: sockaddr_storage, length: socklen_t, family: Int32) {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw SystemError(call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))", errno: EINVAL)
+        }
+        defer { freeaddrinfo(result) }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+        }
+        return (storage, first.pointee.ai_addrlen, first.pointee.ai_family)
+    }
+
+    /// Whether `host` resolves only to loopback addresses (127.0.0.0/8 or ::1).
+    public static func isLoopback(host: String) -> Bool {
+        guard let (storage, _, family) = try? resolve(host: host, port: 0) else { return false }
+        var s = storage
+        return withUnsafeBytes(of: &s) { raw in
+            if family == AF_INET {
+                let sin = raw.load(as: sockaddr_in.self)
+                return UInt32(bigEndian: sin.sin_addr.s_addr) >> 24 == 127
+            }
+            if family == AF_INET6 {
+                let sin6 = raw.load(as: sockaddr_in6.self)
+                return withUnsafeBytes(of: sin6.sin6_addr) { a in a.prefix(15).allSatisfy { $0 == 0 } && a[15] == 1 }
+            }
+            return false
+        }
+    }
+
+    /// A non-blocking TCP listener on `host:port` (port 0: any free port). Returns the fd and the port.
+    public static func listenTCP(host: String, port: Int, backlog: Int32 = 1024) throws(SystemError) -> (fd: Int32, port: Int) {
+        var (storage, length, family) = try resolve(host: host, port: port)
+        let fd = try syscallBlocking("socket") { Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        do throws(SystemError) {
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            _ = try withUnsafePointer(to: &storage) { p throws(SystemError) in
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
+                    try syscallBlocking("bind(\(host):\(port))") { Glibc.bind(fd, sa, length) }
+                }
+            }
+            try syscallBlocking("listen") { Glibc.listen(fd, backlog) }
+            var bound = sockaddr_storage()
+            var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            withUnsafeMutablePointer(to: &bound) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in _ = getsockname(fd, sa, &boundLength) }
+            }
+            let boundPort = withUnsafeBytes(of: &bound) { raw -> Int in
+                family == AF_INET6 ? Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+                    : Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+            }
+            return (fd, boundPort)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// Fills a `sockaddr_un` for `path`; throws if the path does not fit.
+    public static func unixAddress(_ path: String) throws(SystemError) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < capacity else { throw SystemError(call: "unix socket path \(path) is too long", errno: ENAMETOOLONG) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { dst in
+            dst.copyBytes(from: bytes)
+            dst[bytes.count] = 0
+        }
+        return addr
+    }
+
+    /// A non-blocking Unix-domain listener at `path` with file mode `mode`. A stale socket file (one
+    /// nobody listens on) is replaced; a live one is an error (`EADDRINUSE`).
+    public static func listenUnix(path: String, mode: mode_t = 0o600, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
+        var addr = try unixAddress(path)
+        if access(path, F_OK) == 0 {
+            if canConnectUnix(path) { throw SystemError(call: "bind(\(path)): another server is listening", errno: EADDRINUSE) }
+            unlink(path)
+        }
+        let fd = try syscallBlocking("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        do throws(SystemError) {
+            // Create the socket file with the final mode: no window where it is wider.
+            let oldMask = umask(~mode & 0o777)
+            let rc = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            let bindErrno = Glibc.errno
+            umask(oldMask)
+            if rc != 0 { throw SystemError(call: "bind(\(path))", errno: bindErrno) }
+            try syscallBlocking("listen") { Glibc.listen(fd, backlog) }
+            return fd
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    static func canConnectUnix(_ path: String) -> Bool {
+        guard var addr = try? unixAddress(path) else { return false }
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { Glibc.close(fd) }
+        let rc = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return rc == 0
+    }
+
+    /// Accepts one connection, non-blocking and close-on-exec; `.wouldBlock` when none is waiting.
+    public static func accept(_ listener: Int32) throws(SystemError) -> IOResult<Int32> {
+        try syscall("accept4") { shim_accept4(listener) }
+    }
+
+    /// Disables Nagle's algorithm on a TCP socket (replies go out at once).
+    public static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+}

@@ -1,0 +1,138 @@
+import LMDB
+import Logging
+import Reactor
+import Synchronization
+import Wire
+
+/// What every thread of a running server shares.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let store: Store
+    let stats: ServerStats
+    let batcher: WriteBatcher
+    let logger: Logger
+    let reactorCount: Int
+
+    init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
+         logger: Logger, reactorCount: Int) {
+        self.configuration = configuration
+        self.store = store
+        self.stats = stats
+        self.batcher = batcher
+        self.logger = logger
+        self.reactorCount = reactorCount
+    }
+}
+
+/// One reactor: an event loop on its own thread, the connections it accepted, a reusable read
+/// transaction renewed once per loop iteration, and the queue where the writer leaves outcomes.
+final class ReactorThread: @unchecked Sendable {
+    // Invariant: everything except `completions` and `draining` is touched only on the loop's thread;
+    // other threads call only `post(_:)`, `beginDraining()` and `loop.stop()`.
+    let loop: EventLoop
+    let context: ServerContext
+    let index: Int
+    private let completions = Mutex<[WriteCompletion]>([])
+    private var taken: [WriteCompletion] = []
+    private var readTransaction: ReadTransaction?
+    private var connections: [ObjectIdentifier: ServerConnection] = [:]
+    private let draining = Atomic<Bool>(false)
+    private let drainDeadline = Atomic<Int>(0)
+
+    init(index: Int, context: ServerContext) throws {
+        self.index = index
+        self.context = context
+        loop = try EventLoop()
+        loop.afterWait = { [unowned self] in self.renewSnapshot() }
+        loop.beforeWait = { [unowned self] in
+            self.readTransaction?.reset()
+            if self.draining.load(ordering: .acquiring) { self.drainStep() }
+        }
+        loop.onWake = { [unowned self] in self.deliverCompletions() }
+    }
+
+    /// Runs the loop until the server stops.
+    func run() {
+        loop.run()
+        for connection in connections.values { connection.close() }
+        connections.removeAll()
+        readTransaction?.abort()
+        readTransaction = nil
+    }
+
+    /// The snapshot reads run on: current as of the start of this iteration (or of the last delivered
+    /// commit), so a read that follows an acknowledged write sees it.
+    func snapshot() throws -> ReadTransaction {
+        if let txn = readTransaction {
+            if !txn.isActive { try txn.renew() }
+            return txn
+        }
+        let txn = try context.store.environment.beginRead()
+        readTransaction = txn
+        return txn
+    }
+
+    private func renewSnapshot() {
+        guard let txn = readTransaction else { return }
+        if txn.isActive { txn.reset() }
+        do { try txn.renew() } catch {
+            context.logger.error("renewing the read transaction failed: \(error)")
+            txn.abort()
+            readTransaction = nil
+        }
+    }
+
+    /// Leaves outcomes for this reactor's connections (called by the writer thread).
+    func post(_ batch: [WriteCompletion]) {
+        completions.withLock { $0.append(contentsOf: batch) }
+        loop.wake()
+    }
+
+    private func deliverCompletions() {
+        completions.withLock { swap(&$0, &taken) }
+        guard !taken.isEmpty else { return }
+        // The commit these outcomes belong to happened before the wake-up: read from after it.
+        renewSnapshot()
+        for completion in taken where !completion.connection.isClosed {
+            completion.connection.complete(completion.outcome, requestID: completion.requestID)
+        }
+        for completion in taken where !completion.connection.isClosed {
+            completion.connection.flush()
+        }
+        taken.removeAll(keepingCapacity: true)
+    }
+
+    /// Called on this loop's thread by the listener when a client connects.
+    func accept(fd: Int32) {
+        let stats = context.stats
+        let current = stats.connectionsCurrent.add(1, ordering: .relaxed).newValue
+        ServerStats.add(stats.connectionsTotal)
+        let connection = ServerConnection(fd: fd, reactor: self, rejected: current > context.configuration.maxClients)
+        if current > context.configuration.maxClients { ServerStats.add(stats.connectionsRejected) }
+        do {
+            try connection.start()
+            connections[ObjectIdentifier(connection)] = connection
+        } catch {
+            context.logger.warning("could not register connection: \(error)")
+            connection.close()
+        }
+    }
+
+    func connectionClosed(_ connection: ServerConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        context.stats.connectionsCurrent.subtract(1, ordering: .relaxed)
+    }
+
+    /// Starts the graceful stop: the loop keeps delivering outcomes and flushing replies, and stops
+    /// once every connection is idle (or after `graceSeconds`).
+    func beginDraining(graceSeconds: Int) {
+        drainDeadline.store(monotonicSeconds() + graceSeconds, ordering: .relaxed)
+        draining.store(true, ordering: .releasing)
+        loop.wake()
+    }
+
+    private func drainStep() {
+        let idle = connections.values.allSatisfy { $0.pendingWrites == 0 && $0.pendingOutput == 0 }
+        if idle || monotonicSeconds() >= drainDeadline.load(ordering: .relaxed) { loop.stop() }
+    }
+}

@@ -1,0 +1,168 @@
+import LMDB
+import Logging
+import Reactor
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon: data directory and pid lock, the LMDB store, the writer thread, N reactor threads and
+/// the listeners. `start()` returns once it serves; `stop()` stops gracefully: no more connections,
+/// every queued write committed and answered, environment closed.
+public final class Server: @unchecked Sendable {
+    // Invariant: the mutable fields are written by `start()` and `stop()`, which the owner calls from
+    // one thread, in that order; the threads started read only what was set before they started.
+    public let configuration: ServerConfiguration
+    private let logger: Logger
+    private var pidFile: PidFile?
+    private var store: Store?
+    private var context: ServerContext?
+    private var reactors: [ReactorThread] = []
+    private var threads: [OSThread] = []
+    private var writerThread: OSThread?
+    private var listeners: [Listener] = []
+    private let stopped = Mutex(false)
+
+    /// The endpoints actually listened on (a TCP port of 0 replaced by the real one).
+    public private(set) var endpoints: [Endpoint] = []
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Takes the data directory, opens the store and starts serving.
+    public func start() throws {
+        let config = configuration
+        try Server.prepareDataDirectory(config.dataDirectory)
+        let pid = try PidFile(path: config.dataDirectory + "/shmkvd.pid")
+        pidFile = pid
+        do {
+            let store = try Store(directory: config.dataDirectory, configuration: config)
+            self.store = store
+            let cleared = try store.environment.readerCheck()
+            let stats = ServerStats()
+            ServerStats.add(stats.staleReadersCleared, cleared)
+            let batcher = try WriteBatcher(store: store, configuration: config, stats: stats, logger: logger)
+            let count = config.effectiveThreads
+            let context = ServerContext(configuration: config, store: store, stats: stats, batcher: batcher,
+                                        logger: logger, reactorCount: count)
+            self.context = context
+            reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
+            try openListeners()
+            writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
+            for reactor in reactors {
+                threads.append(try OSThread(name: "shmkv-io-\(reactor.index)") { reactor.run() })
+            }
+            logger.info("shmkvd serving", metadata: [
+                "dataDir": "\(config.dataDirectory)", "environment": "\(store.environmentID)",
+                "listeners": "\(endpoints.map(\.description).joined(separator: " "))",
+                "threads": "\(count)", "durability": "\(config.durability.rawValue)",
+            ])
+        } catch {
+            teardown()
+            throw error
+        }
+    }
+
+    private func openListeners() throws {
+        let reactors = self.reactors
+        let onAccept: @Sendable (Int32, Listener, EventLoop) -> Void = { fd, _, loop in
+            guard let reactor = reactors.first(where: { $0.loop === loop }) else { close(fd); return }
+            reactor.accept(fd: fd)
+        }
+        if let path = configuration.socketPath {
+            let fd = try Socket.listenUnix(path: path, mode: 0o600)
+            listeners.append(Listener(fd: fd, endpoint: .unix(path: path), onAccept: onAccept))
+        }
+        if let listen = configuration.listen, case .tcp(let host, let port)? = Endpoint.parseHostPort(listen) {
+            let (fd, bound) = try Socket.listenTCP(host: host, port: port)
+            listeners.append(Listener(fd: fd, endpoint: .tcp(host: host, port: bound), onAccept: onAccept))
+        }
+        endpoints = listeners.map(\.endpoint)
+        for listener in listeners {
+            for reactor in reactors {
+                try reactor.loop.register(listener, events: Readiness.readable, exclusive: true)
+            }
+        }
+    }
+
+    /// Stops gracefully; safe to call more than once. Blocks until every thread has ended.
+    public func stop(graceSeconds: Int = 10) {
+        let first = stopped.withLock { s in defer { s = true }; return !s }
+        guard first else { return }
+        logger.info("stopping: no new connections; committing queued writes")
+        // Closing a listener removes it from every epoll set: no more connections.
+        for listener in listeners { listener.close() }
+        context?.batcher.close()
+        writerThread?.join()
+        for reactor in reactors { reactor.beginDraining(graceSeconds: graceSeconds) }
+        for thread in threads { thread.join() }
+        teardown()
+        logger.info("stopped")
+    }
+
+    private func teardown() {
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        reactors.removeAll()
+        threads.removeAll()
+        context = nil
+        store?.close()
+        store = nil
+        pidFile?.release()
+        pidFile = nil
+    }
+
+    /// Creates the data directory (0700) if missing; refuses one this user does not own.
+    static func prepareDataDirectory(_ path: String) throws(ServerError) {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            guard errno == ENOENT else { throw .system("stat \(path)", errno) }
+            guard mkdir(path, 0o700) == 0 else { throw .system("mkdir \(path)", errno) }
+            return
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .dataDirectory("\(path) is not a directory") }
+        guard st.st_uid == geteuid() else {
+            throw .dataDirectory("data directory \(path) is owned by uid \(st.st_uid), not by this user (uid \(geteuid()))")
+        }
+    }
+
+    // MARK: Signals
+
+    /// Routes SIGINT and SIGTERM to `waitForTerminationSignal()` (through a handler that only writes to
+    /// a pipe, which is async-signal-safe, so any thread may take the signal) and ignores SIGPIPE.
+    /// Call before `start()`.
+    public static func installTerminationHandlers() {
+        signal(SIGPIPE, SIG_IGN)
+        guard terminationPipe.0 < 0 else { return }
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        terminationPipe = (fds[0], fds[1])
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { sig in
+            var byte = UInt8(truncatingIfNeeded: sig)
+            _ = write(terminationPipe.1, &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+    }
+
+    /// Waits for SIGINT or SIGTERM and returns its number.
+    public static func waitForTerminationSignal() -> Int32 {
+        var byte: UInt8 = 0
+        while true {
+            let n = read(terminationPipe.0, &byte, 1)
+            if n == 1 { return Int32(byte) }
+            if n < 0 && errno == EINTR { continue }
+            return SIGTERM
+        }
+    }
+}
+
+/// Read and write ends of the pipe the signal handler writes to. Set once, before any signal can
+/// arrive, then only read (the handler must not touch anything that is not async-signal-safe).
+nonisolated(unsafe) private var terminationPipe: (Int32, Int32) = (-1, -1)

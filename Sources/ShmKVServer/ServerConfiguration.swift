@@ -1,0 +1,200 @@
+import Configuration
+import Logging
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a write is made durable; shown in stats. Every mode acknowledges a write only after its batch
+/// committed, so a killed daemon loses no acknowledged write in any mode.
+public enum Durability: String, Sendable, CaseIterable {
+    /// LMDB's synced commit, once per batch (default).
+    case durable
+    /// `MDB_NOMETASYNC`: an OS crash may lose the last batch, never the file.
+    case fast
+    /// `MDB_NOSYNC` plus a timed `mdb_env_sync`: for caches.
+    case volatile
+}
+
+/// Everything `shmkvd` can be told. Defaults are embedded here, so the daemon runs with no file at all;
+/// `Config/shmkvd.yaml` documents every key with the same defaults.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// Data directory (created 0700 if missing): `data.mdb`, `lock.mdb`, `shmkvd.pid`.
+    public var dataDirectory = "./data"
+    /// Unix socket path; `nil` disables the Unix listener. Default: `<dataDirectory>/shmkvd.sock`.
+    public var socketPath: String? = "./data/shmkvd.sock"
+    /// TCP listen address `HOST:PORT`; `nil` disables TCP.
+    public var listen: String? = "127.0.0.1:7379"
+    /// Reactor threads; 0 means one per core.
+    public var threads = 0
+    /// LMDB map size in bytes (address space; free on 64-bit).
+    public var mapSize = 64 << 30
+    /// LMDB reader slots (sized by the first process that opens the environment).
+    public var maxReaders = 1024
+    public var durability = Durability.durable
+    /// Seconds between `mdb_reader_check` runs.
+    public var readerCheckInterval = 30
+    /// Seconds between `mdb_env_sync` calls in `volatile` mode.
+    public var syncInterval = 1
+    /// Largest value accepted, in bytes.
+    public var maxValueSize = 64 << 20
+    /// Largest native frame (header + body) accepted, in bytes.
+    public var maxFrameSize = (64 << 20) + (64 << 10)
+    /// Connections served at once; one more is told so and closed.
+    public var maxClients = 10_000
+    /// Unsent reply bytes after which a connection is not read until its client catches up.
+    public var maxOutputBuffer = 64 << 20
+    /// Most entries one SCAN reply carries (and the default when a request asks for 0).
+    public var maxScanLimit = 1000
+    /// Requests handled per connection per loop iteration before others get a turn.
+    public var maxRequestsPerEvent = 256
+    /// Most operations in one group-commit batch.
+    public var batchMaxOperations = 1024
+    /// Most payload bytes in one group-commit batch.
+    public var batchMaxBytes = 16 << 20
+    /// swift-log level: trace, debug, info, notice, warning, error, critical.
+    public var logLevel = Logger.Level.info
+
+    public init() {}
+
+    /// The Unix socket path with the default derived from the data directory.
+    public static func defaultSocketPath(dataDirectory: String) -> String {
+        dataDirectory.hasSuffix("/") ? dataDirectory + "shmkvd.sock" : dataDirectory + "/shmkvd.sock"
+    }
+
+    /// Reads every key from `reader` (file < environment < flags, as the caller stacked them), with the
+    /// embedded defaults for what no provider has. Throws `ConfigurationError` for a value out of range.
+    public init(reader: ConfigReader) throws(ConfigurationError) {
+        let d = ServerConfiguration()
+        dataDirectory = reader.string(forKey: "dataDir", default: d.dataDirectory)
+        let socket = reader.string(forKey: "socket", default: "")
+        switch socket {
+        case "": socketPath = ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
+        case "none", "off": socketPath = nil
+        default: socketPath = socket
+        }
+        let listenText = reader.string(forKey: "listen", default: d.listen!)
+        listen = ["", "none", "off"].contains(listenText) ? nil : listenText
+        threads = reader.int(forKey: "threads", default: d.threads)
+        mapSize = reader.int(forKey: "storage.mapSize", default: d.mapSize)
+        maxReaders = reader.int(forKey: "storage.maxReaders", default: d.maxReaders)
+        let durabilityText = reader.string(forKey: "storage.durability", default: d.durability.rawValue)
+        guard let durability = Durability(rawValue: durabilityText) else {
+            throw ConfigurationError("storage.durability must be one of durable, fast, volatile (got \(durabilityText))")
+        }
+        self.durability = durability
+        readerCheckInterval = reader.int(forKey: "storage.readerCheckInterval", default: d.readerCheckInterval)
+        syncInterval = reader.int(forKey: "storage.syncInterval", default: d.syncInterval)
+        maxValueSize = reader.int(forKey: "limits.maxValueSize", default: d.maxValueSize)
+        maxFrameSize = reader.int(forKey: "limits.maxFrameSize", default: d.maxFrameSize)
+        maxClients = reader.int(forKey: "limits.maxClients", default: d.maxClients)
+        maxOutputBuffer = reader.int(forKey: "limits.maxOutputBuffer", default: d.maxOutputBuffer)
+        maxScanLimit = reader.int(forKey: "limits.maxScanLimit", default: d.maxScanLimit)
+        maxRequestsPerEvent = reader.int(forKey: "limits.maxRequestsPerEvent", default: d.maxRequestsPerEvent)
+        batchMaxOperations = reader.int(forKey: "batch.maxOperations", default: d.batchMaxOperations)
+        batchMaxBytes = reader.int(forKey: "batch.maxBytes", default: d.batchMaxBytes)
+        let levelText = reader.string(forKey: "logLevel", default: d.logLevel.rawValue)
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
+        }
+        logLevel = level
+        try validate()
+    }
+
+    /// Checks ranges and combinations; the message names the key.
+    public func validate() throws(ConfigurationError) {
+        if dataDirectory.isEmpty { throw ConfigurationError("dataDir must not be empty") }
+        if socketPath == nil && listen == nil { throw ConfigurationError("both listeners are off: set socket or listen") }
+        if let listen, Endpoint.parseHostPort(listen) == nil {
+            throw ConfigurationError("listen must be HOST:PORT or none (got \(listen))")
+        }
+        if threads < 0 || threads > 256 { throw ConfigurationError("threads must be 0 (one per core) to 256 (got \(threads))") }
+        if mapSize < 1 << 20 { throw ConfigurationError("storage.mapSize must be at least 1 MiB (got \(mapSize))") }
+        if maxReaders < 1 { throw ConfigurationError("storage.maxReaders must be at least 1") }
+        if readerCheckInterval < 1 { throw ConfigurationError("storage.readerCheckInterval must be at least 1 second") }
+        if syncInterval < 1 { throw ConfigurationError("storage.syncInterval must be at least 1 second") }
+        if maxValueSize < 1 || maxValueSize > Int(UInt32.max) - 1024 {
+            throw ConfigurationError("limits.maxValueSize must be 1 to 4 GiB (got \(maxValueSize))")
+        }
+        if maxFrameSize < 1024 || maxFrameSize > Int(UInt32.max) {
+            throw ConfigurationError("limits.maxFrameSize must be 1 KiB to 4 GiB (got \(maxFrameSize))")
+        }
+        if maxClients < 1 { throw ConfigurationError("limits.maxClients must be at least 1") }
+        if maxOutputBuffer < 1024 { throw ConfigurationError("limits.maxOutputBuffer must be at least 1 KiB") }
+        if maxScanLimit < 1 { throw ConfigurationError("limits.maxScanLimit must be at least 1") }
+        if maxRequestsPerEvent < 1 { throw ConfigurationError("limits.maxRequestsPerEvent must be at least 1") }
+        if batchMaxOperations < 1 { throw ConfigurationError("batch.maxOperations must be at least 1") }
+        if batchMaxBytes < 1 { throw ConfigurationError("batch.maxBytes must be at least 1") }
+    }
+
+    /// Reactor threads to run: `threads`, or one per core.
+    public var effectiveThreads: Int {
+        threads > 0 ? threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// The configuration as YAML in the layout of `Config/shmkvd.yaml` (`shmkvd --print-config`).
+    public func renderYAML() -> String {
+        """
+        dataDir: \(quoted(dataDirectory))
+        socket: \(quoted(socketPath ?? "none"))
+        listen: \(quoted(listen ?? "none"))
+        threads: \(threads)
+        logLevel: \(logLevel.rawValue)
+        storage:
+          mapSize: \(mapSize)
+          maxReaders: \(maxReaders)
+          durability: \(durability.rawValue)
+          readerCheckInterval: \(readerCheckInterval)
+          syncInterval: \(syncInterval)
+        limits:
+          maxValueSize: \(maxValueSize)
+          maxFrameSize: \(maxFrameSize)
+          maxClients: \(maxClients)
+          maxOutputBuffer: \(maxOutputBuffer)
+          maxScanLimit: \(maxScanLimit)
+          maxRequestsPerEvent: \(maxRequestsPerEvent)
+        batch:
+          maxOperations: \(batchMaxOperations)
+          maxBytes: \(batchMaxBytes)
+
+        """
+    }
+
+    private func quoted(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+/// A configuration value the daemon cannot run with.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension ServerConfiguration {
+    /// Loads the configuration the way `shmkvd` does: embedded defaults < the YAML file (if any) <
+    /// `SHMKV_*` environment variables < `overrides` (the command-line flags).
+    ///
+    /// Environment names follow swift-configuration's rule with the `shmkv` prefix:
+    /// `storage.mapSize` is `SHMKV_STORAGE_MAP_SIZE`, `dataDir` is `SHMKV_DATA_DIR`.
+    public static func load(
+        file: String?, overrides: [String: ConfigValue], environment: [String: String]? = nil
+    ) async throws -> ServerConfiguration {
+        let env = environment.map { EnvironmentVariablesProvider(environmentVariables: $0) } ?? EnvironmentVariablesProvider()
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: Dictionary(uniqueKeysWithValues: overrides.map { (AbsoluteConfigKey(ConfigKey($0.key)), $0.value) })),
+            env.prefixKeys(with: "shmkv"),
+        ]
+        if let file {
+            let locator = ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(.string(file), isSecret: false)]))
+            providers.append(try await FileProvider<YAMLSnapshot>(config: locator))
+        }
+        return try ServerConfiguration(reader: ConfigReader(providers: providers))
+    }
+}

@@ -1,0 +1,36 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Counters shared by all threads (relaxed atomics: each is a statistic, not a synchronisation point).
+public final class ServerStats: Sendable {
+    public let connectionsCurrent = Atomic<Int>(0)
+    public let connectionsTotal = Atomic<Int>(0)
+    public let connectionsRejected = Atomic<Int>(0)
+    public let commandsProcessed = Atomic<Int>(0)
+    public let protocolErrors = Atomic<Int>(0)
+    public let writesCommitted = Atomic<Int>(0)
+    public let writesFailed = Atomic<Int>(0)
+    public let batchesCommitted = Atomic<Int>(0)
+    public let largestBatch = Atomic<Int>(0)
+    public let staleReadersCleared = Atomic<Int>(0)
+    public let startTime: Int
+
+    public init() {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        startTime = ts.tv_sec
+    }
+
+    public var uptimeSeconds: Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec - startTime
+    }
+
+    @inline(__always)
+    static func add(_ counter: borrowing Atomic<Int>, _ n: Int = 1) {
+        counter.add(n, ordering: .relaxed)
+    }
+}

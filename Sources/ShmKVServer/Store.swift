@@ -1,0 +1,65 @@
+import LMDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's LMDB environment and its two named databases.
+///
+/// `kv` holds user keys; `__meta` holds the format version and the environment id (later: ring path,
+/// epoch and the last change sequence). The unnamed main database is only LMDB's catalogue of names.
+public final class Store: Sendable {
+    /// Name of the database with user keys (py-lmdb: `env.open_db(b"kv")`).
+    public static let keyspaceName = "kv"
+    /// Name of the database with the store's own records.
+    public static let metaName = "__meta"
+    /// The on-disk format this build writes.
+    public static let formatVersion = "1"
+
+    public let environment: Environment
+    public let keyspace: Database
+    public let meta: Database
+    /// Random id of this environment, made when it was created.
+    public let environmentID: String
+
+    /// Opens (or creates) the environment in `directory` as the writer.
+    public init(directory: String, configuration: ServerConfiguration) throws {
+        var flags: Environment.Flags = [.noReadAhead]
+        switch configuration.durability {
+        case .durable: break
+        case .fast: flags.insert(.noMetaSync)
+        case .volatile: flags.insert(.noSync)
+        }
+        environment = try Environment(path: directory, options: .init(
+            flags: flags, mapSize: configuration.mapSize, maxReaders: UInt32(configuration.maxReaders),
+            maxDatabases: 8, fileMode: 0o600))
+        do {
+            keyspace = try environment.openDatabase(named: Store.keyspaceName, create: true)
+            meta = try environment.openDatabase(named: Store.metaName, create: true)
+            environmentID = try Store.initialiseMeta(environment, meta)
+        } catch {
+            environment.close()
+            throw error
+        }
+    }
+
+    private static func initialiseMeta(_ env: Environment, _ meta: Database) throws -> String {
+        try env.write { txn in
+            if let version = try txn.get(meta, key: Array("format_version".utf8)) {
+                guard String(decoding: version, as: UTF8.self) == formatVersion else {
+                    throw LMDBError.refused("data format version \(String(decoding: version, as: UTF8.self)) is not \(formatVersion)")
+                }
+            } else {
+                try txn.put(meta, key: Array("format_version".utf8), value: Array(formatVersion.utf8))
+            }
+            if let id = try txn.get(meta, key: Array("environment_id".utf8)) {
+                return String(decoding: id, as: UTF8.self)
+            }
+            let bytes = (0..<8).map { _ in UInt8.random(in: 0...255) }
+            let id = bytes.map { b in String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined()
+            try txn.put(meta, key: Array("environment_id".utf8), value: Array(id.utf8))
+            return id
+        }
+    }
+
+    public func close() { environment.close() }
+}

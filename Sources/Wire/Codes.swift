@@ -1,0 +1,81 @@
+/// Native request opcodes.
+public enum Opcode: UInt8, Sendable, CaseIterable {
+    case ping = 0x01
+    case get = 0x02
+    case mget = 0x03
+    case put = 0x04
+    case delete = 0x05
+    case mput = 0x06
+    case scan = 0x07
+    case incrBy = 0x08
+    case stats = 0x09
+}
+
+/// Reply status, shared by server and client.
+public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case ok = 0
+    case notFound = 1
+    /// A PUT's if-absent / if-present condition did not hold.
+    case conditionFailed = 2
+    case badRequest = 3
+    case unknownOpcode = 4
+    /// Empty key, or longer than the store's maximum (511 bytes).
+    case invalidKey = 5
+    case valueTooLarge = 6
+    case frameTooLarge = 7
+    /// INCRBY on a value that is not a decimal 64-bit integer.
+    case notInteger = 8
+    /// INCRBY would overflow a signed 64-bit integer.
+    case overflow = 9
+    /// LMDB refused the operation; the message says why.
+    case storageError = 10
+    case shuttingDown = 11
+    case tooManyClients = 12
+    case unsupportedVersion = 13
+    case internalError = 14
+
+    /// Whether the reply body is an error message (u16 length + UTF-8) rather than a result.
+    public var carriesMessage: Bool {
+        switch self {
+        case .ok, .notFound, .conditionFailed: false
+        default: true
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .ok: "OK"
+        case .notFound: "NOT_FOUND"
+        case .conditionFailed: "CONDITION_FAILED"
+        case .badRequest: "BAD_REQUEST"
+        case .unknownOpcode: "UNKNOWN_OPCODE"
+        case .invalidKey: "INVALID_KEY"
+        case .valueTooLarge: "VALUE_TOO_LARGE"
+        case .frameTooLarge: "FRAME_TOO_LARGE"
+        case .notInteger: "NOT_INTEGER"
+        case .overflow: "OVERFLOW"
+        case .storageError: "STORAGE_ERROR"
+        case .shuttingDown: "SHUTTING_DOWN"
+        case .tooManyClients: "TOO_MANY_CLIENTS"
+        case .unsupportedVersion: "UNSUPPORTED_VERSION"
+        case .internalError: "INTERNAL_ERROR"
+        }
+    }
+}
+
+/// PUT's condition, carried in the frame's flags byte.
+public enum PutCondition: UInt8, Sendable {
+    case always = 0
+    /// Store only if the key is absent (like Redis `SET NX`).
+    case ifAbsent = 1
+    /// Store only if the key is present (like Redis `SET XX`).
+    case ifPresent = 2
+}
+
+/// SCAN's mode, carried in the frame's flags byte.
+public enum ScanMode: UInt8, Sendable {
+    /// Keys that start with the first key field.
+    case prefix = 0
+    /// Keys with first ≤ key < second (second empty: no upper bound).
+    case range = 1
+}
