@@ -81,7 +81,7 @@ public class Transaction {
         let cursor = try self.cursor(db)
         defer { cursor.close() }
         let start = (after.map { prefix.lexicographicallyPrecedes($0) ? $0 : prefix }) ?? prefix
-        var found = try cursor.seek(atLeast: start)
+        var found = start.isEmpty ? try cursor.first() : try cursor.seek(atLeast: start)
         if found, let after, try cursor.keyEquals(after) { found = try cursor.next() }
         while found {
             let control = try cursor.withCurrent { key, value -> IterationControl? in

@@ -231,6 +231,8 @@ final class ServerConnection: Connection {
     // MARK: Reads
 
     private func executeRead(_ request: RequestView, _ id: UInt32) {
+        // A reply that fails half-way is cut back to here and replaced by the error.
+        let replyStart = output.count
         do {
             let txn = try reactor.snapshot()
             let kv = context.store.keyspace
@@ -263,6 +265,7 @@ final class ServerConnection: Connection {
                 preconditionFailure("writes are queued, not executed on a reactor")
             }
         } catch {
+            output.removeSubrange(replyStart...)
             ReplyWriter.error(.storageError, "\(error)", requestID: id, into: &output)
         }
     }

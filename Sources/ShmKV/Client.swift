@@ -1,0 +1,195 @@
+import Synchronization
+import Wire
+
+/// A connection to `shmkvd` over its Unix socket or TCP, speaking the native protocol.
+///
+/// Synchronous: each call sends its request and waits for the reply. Thread-safe: calls from several
+/// threads are serialised on the one connection (use one `Client` per thread for parallelism). A reply
+/// to a write means the write is committed.
+public final class Client: Sendable {
+    private struct State: ~Copyable {
+        var socket: ClientSocket?
+        var nextID: UInt32 = 1
+    }
+
+    private let state: Mutex<State>
+    /// Where this client is connected.
+    public let address: ServerAddress
+
+    /// Connects and performs the handshake.
+    /// - Parameter timeoutSeconds: send/receive timeout; 0 waits forever.
+    public init(address: ServerAddress, timeoutSeconds: Int = 0) throws(ShmKVError) {
+        self.address = address
+        state = Mutex(State(socket: try ClientSocket.open(address: address, timeoutSeconds: timeoutSeconds)))
+    }
+
+    /// Connects to the daemon's Unix socket.
+    public convenience init(socketPath: String, timeoutSeconds: Int = 0) throws(ShmKVError) {
+        try self.init(address: .unix(path: socketPath), timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Connects over TCP.
+    public convenience init(host: String, port: Int, timeoutSeconds: Int = 0) throws(ShmKVError) {
+        try self.init(address: .tcp(host: host, port: port), timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Closes the connection; later calls throw `.connection`.
+    public func close() {
+        state.withLock { $0.socket = nil }
+    }
+
+    /// Sends `requests` in one write and reads their replies, in order (pipelining). Error statuses are
+    /// returned as replies, not thrown; connection and protocol failures throw.
+    public func pipeline(_ requests: [Request]) throws(ShmKVError) -> [Reply] {
+        try state.withLock { state throws(ShmKVError) -> [Reply] in
+            guard state.socket != nil else { throw ShmKVError.connection("the client is closed") }
+            var bytes: [UInt8] = []
+            var ids: [UInt32] = []
+            for request in requests {
+                let id = state.nextID
+                state.nextID = state.nextID &+ 1
+                ids.append(id)
+                request.encode(requestID: id, into: &bytes)
+            }
+            do throws(ShmKVError) {
+                try state.socket!.send(bytes)
+                var replies: [Reply] = []
+                replies.reserveCapacity(requests.count)
+                for (request, id) in zip(requests, ids) {
+                    let reply = try state.socket!.readReply(answering: request.opcode)
+                    guard reply.requestID == id else {
+                        throw ShmKVError.protocolViolation("reply for request \(reply.requestID) arrived where \(id) was expected")
+                    }
+                    replies.append(reply)
+                }
+                return replies
+            } catch {
+                // The stream's position is unknown now: this connection cannot be used again.
+                state.socket = nil
+                throw error
+            }
+        }
+    }
+
+    /// One request, one reply; an error status throws `.server`.
+    private func call(_ request: Request) throws(ShmKVError) -> Reply {
+        let reply = try pipeline([request])[0]
+        if case .message(let message) = reply.body { throw .server(reply.status, message) }
+        return reply
+    }
+
+    /// Round trip with an optional payload echoed back.
+    @discardableResult
+    public func ping(_ payload: [UInt8] = []) throws(ShmKVError) -> [UInt8] {
+        guard case .payload(let p) = try call(.ping(payload: payload)).body else { throw unexpected("PING") }
+        return p
+    }
+
+    /// The value under `key`, or `nil`.
+    public func get(_ key: [UInt8]) throws(ShmKVError) -> [UInt8]? {
+        let reply = try call(.get(key: key))
+        if reply.status == .notFound { return nil }
+        guard case .value(let v) = reply.body else { throw unexpected("GET") }
+        return v
+    }
+
+    /// Values for `keys` in order, `nil` where absent, from one snapshot.
+    public func mget(_ keys: [[UInt8]]) throws(ShmKVError) -> [[UInt8]?] {
+        guard case .values(let v) = try call(.mget(keys: keys)).body else { throw unexpected("MGET") }
+        return v
+    }
+
+    /// Stores `value` under `key` if `condition` holds. Returns whether it was stored (`false`: the
+    /// condition failed). Returns after the write committed.
+    @discardableResult
+    public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always) throws(ShmKVError) -> Bool {
+        try call(.put(key: key, value: value, condition: condition)).status == .ok
+    }
+
+    /// Removes `key`; returns whether it existed.
+    @discardableResult
+    public func delete(_ key: [UInt8]) throws(ShmKVError) -> Bool {
+        guard case .deleted(let d) = try call(.delete(key: key)).body else { throw unexpected("DELETE") }
+        return d
+    }
+
+    /// Stores all pairs in one transaction: all or none.
+    public func mput(_ pairs: [KeyValue]) throws(ShmKVError) {
+        _ = try call(.mput(pairs))
+    }
+
+    /// Adds `delta` to the decimal integer under `key` (absent: 0) and returns the result.
+    @discardableResult
+    public func incr(_ key: [UInt8], by delta: Int64 = 1) throws(ShmKVError) -> Int64 {
+        guard case .integer(let n) = try call(.incrBy(key: key, delta: delta)).body else { throw unexpected("INCRBY") }
+        return n
+    }
+
+    /// The server's counters, in its order.
+    public func stats() throws(ShmKVError) -> [StatEntry] {
+        guard case .stats(let s) = try call(.stats).body else { throw unexpected("STATS") }
+        return s
+    }
+
+    /// One page of a scan; continue with `query.after` set to the last key while `more` is true.
+    public func scanPage(_ query: ScanQuery) throws(ShmKVError) -> (entries: [KeyValue], more: Bool) {
+        guard case .scanPage(let entries, let more) = try call(.scan(query)).body else { throw unexpected("SCAN") }
+        return (entries, more)
+    }
+
+    /// Every entry whose key starts with `prefix`, fetched page by page as the sequence is iterated.
+    public func scan(prefix: [UInt8], pageSize: UInt32 = 0) -> ScanSequence {
+        ScanSequence(client: self, query: ScanQuery(mode: .prefix, start: prefix, limit: pageSize))
+    }
+
+    /// Every entry with `lower <= key < upper` (`upper` nil: to the end), fetched page by page.
+    public func scan(from lower: [UInt8], to upper: [UInt8]?, pageSize: UInt32 = 0) -> ScanSequence {
+        ScanSequence(client: self, query: ScanQuery(mode: .range, start: lower, end: upper ?? [], limit: pageSize))
+    }
+
+    private func unexpected(_ op: String) -> ShmKVError { .protocolViolation("unexpected reply body to \(op)") }
+}
+
+extension Client {
+    /// `get` for a UTF-8 key.
+    public func get(_ key: String) throws(ShmKVError) -> [UInt8]? { try get(Array(key.utf8)) }
+    /// `put` for UTF-8 key and value.
+    @discardableResult
+    public func put(_ key: String, _ value: String, condition: PutCondition = .always) throws(ShmKVError) -> Bool {
+        try put(Array(key.utf8), Array(value.utf8), condition: condition)
+    }
+    /// `delete` for a UTF-8 key.
+    @discardableResult
+    public func delete(_ key: String) throws(ShmKVError) -> Bool { try delete(Array(key.utf8)) }
+}
+
+/// Entries of a scan, fetched from the server one page at a time while iterated:
+/// `for try await entry in client.scan(prefix: p) { … }`.
+public struct ScanSequence: AsyncSequence, Sendable {
+    public typealias Element = KeyValue
+    let client: Client
+    let query: ScanQuery
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let client: Client
+        var query: ScanQuery
+        var page: [KeyValue] = []
+        var index = 0
+        var done = false
+
+        public mutating func next() async throws -> KeyValue? {
+            while index == page.count {
+                if done { return nil }
+                let (entries, more) = try client.scanPage(query)
+                page = entries
+                index = 0
+                done = !more || entries.isEmpty
+                if let last = entries.last { query.after = last.key }
+            }
+            defer { index += 1 }
+            return page[index]
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, query: query) }
+}

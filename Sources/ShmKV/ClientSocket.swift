@@ -1,0 +1,168 @@
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a `Client` connects.
+public enum ServerAddress: Sendable, Equatable, CustomStringConvertible {
+    case unix(path: String)
+    case tcp(host: String, port: Int)
+
+    public var description: String {
+        switch self {
+        case .unix(let path): path
+        case .tcp(let host, let port): "\(host):\(port)"
+        }
+    }
+}
+
+/// A blocking stream socket speaking the native protocol: connect, hello, send frames, read frames.
+/// Not thread-safe on its own; `Client` serialises access.
+struct ClientSocket: ~Copyable {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private(set) var maxFrameSize = Native.defaultMaxFrameSize
+
+    private init(fd: Int32) { self.fd = fd }
+
+    /// Connects and performs the handshake (the descriptor is closed if either fails).
+    static func open(address: ServerAddress, timeoutSeconds: Int) throws(ShmKVError) -> ClientSocket {
+        var socket = ClientSocket(fd: try connect(address))
+        if timeoutSeconds > 0 {
+            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+        try socket.handshake()
+        return socket
+    }
+
+    private mutating func handshake() throws(ShmKVError) {
+        try send(Native.clientHello())
+        while true {
+            let parsed = buffer.withUnsafeBytes { raw in
+                Result { () throws(WireError) in try Native.parseServerHello(UnsafeRawBufferPointer(rebasing: raw[start...])) }
+            }
+            switch parsed {
+            case .success(let hello?):
+                start += Native.serverHelloSize
+                guard hello.status == .ok else { throw .server(hello.status, "handshake refused: \(hello.status)") }
+                maxFrameSize = hello.maxFrameSize
+                return
+            case .success(nil):
+                try fill()
+            case .failure(let error):
+                throw .protocolViolation("\(error)")
+            }
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    private static func connect(_ address: ServerAddress) throws(ShmKVError) -> Int32 {
+        switch address {
+        case .unix(let path):
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8)
+            guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+                throw .connection("socket path \(path) is too long")
+            }
+            withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw .connection("socket: \(lastError())") }
+            let rc = withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if rc != 0 {
+                let message = lastError()
+                Glibc.close(fd)
+                throw .connection("connect \(path): \(message)")
+            }
+            return fd
+        case .tcp(let host, let port):
+            var hints = addrinfo()
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_flags = AI_NUMERICSERV
+            var result: UnsafeMutablePointer<addrinfo>?
+            let rc = getaddrinfo(host, String(port), &hints, &result)
+            guard rc == 0 else { throw .connection("resolve \(host): \(String(cString: gai_strerror(rc)))") }
+            defer { freeaddrinfo(result) }
+            var lastMessage = "no address"
+            var entry = result
+            while let ai = entry {
+                let fd = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                if fd >= 0 {
+                    if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 {
+                        var one: Int32 = 1
+                        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                        return fd
+                    }
+                    lastMessage = lastError()
+                    Glibc.close(fd)
+                }
+                entry = ai.pointee.ai_next
+            }
+            throw .connection("connect \(host):\(port): \(lastMessage)")
+        }
+    }
+
+    /// Sends every byte.
+    func send(_ bytes: [UInt8]) throws(ShmKVError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ShmKVError.connection("send: \(lastError())")
+            }
+            offset += n
+        }
+    }
+
+    /// Reads more bytes into the buffer.
+    private mutating func fill() throws(ShmKVError) {
+        if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
+        if start > 64 * 1024 { buffer.removeFirst(start); start = 0 }
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: 64 * 1024))
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress! + old, 64 * 1024, 0) }
+            if n > 0 { buffer.removeLast(64 * 1024 - n); return }
+            buffer.removeLast(64 * 1024)
+            if n == 0 { throw .connection("the server closed the connection") }
+            if errno == EINTR { buffer.append(contentsOf: repeatElement(0, count: 64 * 1024)); continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw .connection("timed out waiting for the server") }
+            throw .connection("recv: \(lastError())")
+        }
+    }
+
+    /// Reads one reply frame and decodes it as the answer to `op`.
+    mutating func readReply(answering op: Opcode) throws(ShmKVError) -> Reply {
+        while true {
+            let maxFrame = max(maxFrameSize, Native.defaultMaxFrameSize)
+            let decoded = buffer.withUnsafeBytes { raw in
+                Result { () throws(WireError) -> (Reply, Int)? in
+                    switch try Native.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[start...]), maxFrameSize: maxFrame) {
+                    case .needMore: return nil
+                    case .frame(let header, let body, let consumed):
+                        return (try Reply(header: header, body: body, answering: op), consumed)
+                    }
+                }
+            }
+            let result: (Reply, Int)?
+            switch decoded {
+            case .success(let r): result = r
+            case .failure(let error): throw ShmKVError.protocolViolation("\(error)")
+            }
+            if let (reply, consumed) = result {
+                start += consumed
+                return reply
+            }
+            try fill()
+        }
+    }
+}
+
+func lastError() -> String { String(cString: strerror(errno)) }

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import ShmKV
+
+/// Where to reach the daemon, shared by every subcommand.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "Unix socket of the daemon (default: $SHMKV_SOCKET, else ./data/shmkvd.sock, else TCP 127.0.0.1:7379).")
+    var socket: String?
+
+    @Option(name: .long, help: "TCP host; with --host or --port the CLI uses TCP (default: 127.0.0.1).")
+    var host: String?
+
+    @Option(name: .long, help: "TCP port (default: 7379).")
+    var port: Int?
+
+    @Option(name: .long, help: "Seconds to wait for the server; 0 waits forever.")
+    var timeout: Int = 30
+
+    @Flag(name: .long, help: "Print results as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+        if socket != nil && (host != nil || port != nil) { throw ValidationError("use either --socket or --host/--port") }
+        if timeout < 0 { throw ValidationError("--timeout must not be negative") }
+    }
+
+    /// The address the options name, with the daemon's defaults.
+    var address: ServerAddress {
+        if host != nil || port != nil { return .tcp(host: host ?? "127.0.0.1", port: port ?? 7379) }
+        if let socket { return .unix(path: socket) }
+        if let env = ProcessInfo.processInfo.environment["SHMKV_SOCKET"], !env.isEmpty { return .unix(path: env) }
+        if FileManager.default.fileExists(atPath: "./data/shmkvd.sock") { return .unix(path: "./data/shmkvd.sock") }
+        return .tcp(host: "127.0.0.1", port: 7379)
+    }
+
+    /// Connects, or exits with the connection-error status.
+    func connect() throws -> Client {
+        do { return try Client(address: address, timeoutSeconds: timeout) } catch { throw CLIFailure.from(error) }
+    }
+}
+
+/// The CLI's exit statuses, which scripts can rely on.
+enum ExitStatus {
+    /// The key (or one of the keys asked for) is not there.
+    static let notFound: Int32 = 1
+    /// The server answered with an error, or the connection failed.
+    static let serverOrConnection: Int32 = 2
+}
+
+/// An error already explained: print it and exit with the status.
+struct CLIFailure: Error, CustomStringConvertible {
+    let description: String
+    let status: Int32
+
+    static func from(_ error: Error) -> CLIFailure {
+        if let failure = error as? CLIFailure { return failure }
+        return CLIFailure(description: "\(error)", status: ExitStatus.serverOrConnection)
+    }
+}
+
+/// Runs `body`, turning ShmKV errors into a message on stderr and exit status 2.
+func withClient<R>(_ options: ConnectionOptions, _ body: (Client) async throws -> R) async throws -> R {
+    do {
+        let client = try options.connect()
+        defer { client.close() }
+        return try await body(client)
+    } catch let error as ShmKVError {
+        FileHandle.standardError.write(Data("shmkv: \(error)\n".utf8))
+        throw ExitCode(ExitStatus.serverOrConnection)
+    } catch let failure as CLIFailure {
+        FileHandle.standardError.write(Data("shmkv: \(failure.description)\n".utf8))
+        throw ExitCode(failure.status)
+    }
+}
