@@ -52,11 +52,13 @@ let package = Package(
         .executableTarget(name: "kv-client-example", dependencies: ["ShmKV"], path: "Examples/KVClientExample"),
         // A helper the tests spawn as a real second process.
         .executableTarget(name: "shmkv-probe", dependencies: ["LMDB"], path: "Tests/Helpers/shmkv-probe"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        // Shared by the test targets: temporary directories, spawning the real daemon and helpers.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
-        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire"]),
-        .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire"]),
+        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "TestSupport"]),
+        .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,7 +26,7 @@ public enum Native {
     public static func parseClientHello(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> UInt8? {
         guard bytes.count >= clientHelloSize else {
             // Reject a wrong magic as early as its first byte.
-            for i in 0..<bytes.count where bytes[i] != magic[i] { throw .badMagic }
+            for i in 0..<min(bytes.count, magic.count) where bytes[i] != magic[i] { throw .badMagic }
             return nil
         }
         for i in 0..<4 where bytes[i] != magic[i] { throw .badMagic }

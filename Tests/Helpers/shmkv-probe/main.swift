@@ -1,1 +1,38 @@
-print(1)
+// A second process for the tests: opens an LMDB environment read-only with our LMDB layer and prints
+// what it finds, so that a test can prove another process reads what the first one wrote.
+//
+//   shmkv-probe get DIR DB KEY     prints the value as hex, or "absent"; exit 0
+//   shmkv-probe count DIR DB       prints the number of entries
+import LMDB
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+}
+
+let args = CommandLine.arguments
+guard args.count >= 4 else {
+    print("usage: shmkv-probe get DIR DB KEY | count DIR DB")
+    exit(64)
+}
+do {
+    let env = try Environment(path: args[2], options: .init(flags: [.readOnly], maxDatabases: 8))
+    let db = try env.openDatabase(named: args[3])
+    switch args[1] {
+    case "get" where args.count == 5:
+        let value = try env.read { try $0.get(db, key: Array(args[4].utf8)) }
+        print(value.map(hex) ?? "absent")
+    case "count":
+        print(try env.stat(db).entries)
+    default:
+        print("unknown command")
+        exit(64)
+    }
+    env.close()
+} catch {
+    print("error: \(error)")
+    exit(1)
+}

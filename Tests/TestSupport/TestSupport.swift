@@ -1,0 +1,165 @@
+import Foundation
+
+/// A fresh directory under /tmp, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ label: String = "shmkv") {
+        var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(cString: made!)
+    }
+
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Where `swift build` put the package's executables (beside the test bundle).
+public enum Products {
+    public static let directory: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var dir = (exe as NSString).deletingLastPathComponent
+        // The test bundle may sit in a nested folder (…/debug/X.xctest/…): walk up to shmkvd.
+        while !dir.isEmpty && dir != "/" {
+            if FileManager.default.isExecutableFile(atPath: dir + "/shmkvd") { return dir }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return FileManager.default.currentDirectoryPath + "/.build/debug"
+    }()
+
+    public static func path(_ name: String) -> String { directory + "/" + name }
+}
+
+/// What a finished child process did.
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public let stdoutBytes: [UInt8]
+}
+
+/// Runs an executable to completion with optional stdin bytes, capturing its output.
+@discardableResult
+public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil,
+                       environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
+    try input.fileHandleForWriting.close()
+    // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errData = Data()
+    group.enter()
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self),
+                         stdoutBytes: Array(outData))
+}
+
+/// A real `shmkvd` child process on a temporary data directory and a free TCP port.
+/// `stop()` sends SIGTERM and waits; `deinit` kills it if a test forgot (or failed first).
+public final class Daemon: @unchecked Sendable {
+    // Invariant: used from one test at a time; `process` is only read after `init`.
+    public let directory: TemporaryDirectory
+    public let dataDirectory: String
+    public private(set) var socketPath = ""
+    public private(set) var tcpHost = "127.0.0.1"
+    public private(set) var tcpPort = 0
+    public let process = Process()
+    private let stderrPipe = Pipe()
+    private var stopped = false
+    private let ownsDirectory: Bool
+
+    /// Starts `shmkvd` and waits for its "ready" line. `extraArguments` go after the defaults.
+    public init(dataDirectory: String? = nil, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
+        directory = TemporaryDirectory("shmkvd")
+        ownsDirectory = dataDirectory == nil
+        self.dataDirectory = dataDirectory ?? directory.file("data")
+        process.executableURL = URL(fileURLWithPath: Products.path("shmkvd"))
+        process.arguments = ["--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--threads", "2",
+                             "--log-level", "warning"] + extraArguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = stderrPipe
+        try process.run()
+        let line = Daemon.readLine(out.fileHandleForReading)
+        guard line.hasPrefix("shmkvd ready") else {
+            process.waitUntilExit()
+            let err = String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw DaemonError.didNotStart(status: process.terminationStatus, stderr: err)
+        }
+        for field in line.split(separator: " ") {
+            if field.hasPrefix("unix=") { socketPath = String(field.dropFirst(5)) }
+            if field.hasPrefix("tcp=") {
+                let hostPort = field.dropFirst(4)
+                let colon = hostPort.lastIndex(of: ":")!
+                tcpHost = String(hostPort[..<colon])
+                tcpPort = Int(hostPort[hostPort.index(after: colon)...])!
+            }
+        }
+    }
+
+    private static func readLine(_ handle: FileHandle) -> String {
+        var bytes: [UInt8] = []
+        while true {
+            let chunk = handle.readData(ofLength: 1)
+            if chunk.isEmpty || chunk.first == UInt8(ascii: "\n") { break }
+            bytes.append(chunk.first!)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` and waits for the process to end; returns its exit status.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM) -> Int32 {
+        if !stopped {
+            stopped = true
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    /// What the daemon logged to stderr (read after it stopped).
+    public func stderrText() -> String {
+        String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    deinit {
+        if !stopped && process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        if ownsDirectory { directory.remove() }
+    }
+}
+
+public enum DaemonError: Error, CustomStringConvertible {
+    case didNotStart(status: Int32, stderr: String)
+    public var description: String {
+        switch self {
+        case .didNotStart(let status, let stderr): "shmkvd did not start (exit \(status)): \(stderr)"
+        }
+    }
+}
