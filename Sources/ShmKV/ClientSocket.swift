@@ -20,8 +20,9 @@ public enum ServerAddress: Sendable, Equatable, CustomStringConvertible {
 /// Not thread-safe on its own; `Client` serialises access.
 struct ClientSocket: ~Copyable {
     let fd: Int32
-    private var buffer: [UInt8] = []
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var start = 0
+    private var end = 0
     private(set) var maxFrameSize = Native.defaultMaxFrameSize
 
     private init(fd: Int32) { self.fd = fd }
@@ -42,7 +43,7 @@ struct ClientSocket: ~Copyable {
         try send(Native.clientHello())
         while true {
             let parsed = buffer.withUnsafeBytes { raw in
-                Result { () throws(WireError) in try Native.parseServerHello(UnsafeRawBufferPointer(rebasing: raw[start...])) }
+                Result { () throws(WireError) in try Native.parseServerHello(UnsafeRawBufferPointer(rebasing: raw[start..<end])) }
             }
             switch parsed {
             case .success(let hello?):
@@ -121,18 +122,26 @@ struct ClientSocket: ~Copyable {
         }
     }
 
-    /// Reads more bytes into the buffer.
+    /// Reads more bytes into the buffer (whose bytes `start..<end` are unread), compacting or growing
+    /// it first when it is full.
     private mutating func fill() throws(ShmKVError) {
-        if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
-        if start > 64 * 1024 { buffer.removeFirst(start); start = 0 }
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: 64 * 1024))
+        if start == end { start = 0; end = 0 }
+        if end == buffer.count {
+            if start > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: end - start)
+                }
+                end -= start
+                start = 0
+            } else {
+                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            }
+        }
         while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress! + old, 64 * 1024, 0) }
-            if n > 0 { buffer.removeLast(64 * 1024 - n); return }
-            buffer.removeLast(64 * 1024)
+            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress! + end, $0.count - end, 0) }
+            if n > 0 { end += n; return }
             if n == 0 { throw .connection("the server closed the connection") }
-            if errno == EINTR { buffer.append(contentsOf: repeatElement(0, count: 64 * 1024)); continue }
+            if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { throw .connection("timed out waiting for the server") }
             throw .connection("recv: \(lastError())")
         }
@@ -144,7 +153,7 @@ struct ClientSocket: ~Copyable {
             let maxFrame = max(maxFrameSize, Native.defaultMaxFrameSize)
             let decoded = buffer.withUnsafeBytes { raw in
                 Result { () throws(WireError) -> (Reply, Int)? in
-                    switch try Native.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[start...]), maxFrameSize: maxFrame) {
+                    switch try Native.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[start..<end]), maxFrameSize: maxFrame) {
                     case .needMore: return nil
                     case .frame(let header, let body, let consumed):
                         return (try Reply(header: header, body: body, answering: op), consumed)

@@ -1,11 +1,14 @@
 import Foundation
 
-/// A fresh directory under /tmp, removed by `remove()`.
+/// A fresh directory, removed by `remove()`. It lives on tmpfs (/dev/shm) where there is one, so that
+/// the durable mode's fsync per batch costs the test suite nothing; the files are real LMDB all the same.
 public struct TemporaryDirectory: Sendable {
     public let path: String
 
+    public static let base: String = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+
     public init(_ label: String = "shmkv") {
-        var template = Array("/tmp/\(label)-XXXXXX".utf8CString)
+        var template = Array("\(TemporaryDirectory.base)/\(label)-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
         path = String(cString: made!)
@@ -86,12 +89,10 @@ public final class Daemon: @unchecked Sendable {
     public let process = Process()
     private let stderrPipe = Pipe()
     private var stopped = false
-    private let ownsDirectory: Bool
 
     /// Starts `shmkvd` and waits for its "ready" line. `extraArguments` go after the defaults.
     public init(dataDirectory: String? = nil, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         directory = TemporaryDirectory("shmkvd")
-        ownsDirectory = dataDirectory == nil
         self.dataDirectory = dataDirectory ?? directory.file("data")
         process.executableURL = URL(fileURLWithPath: Products.path("shmkvd"))
         process.arguments = ["--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--threads", "2",
@@ -151,7 +152,7 @@ public final class Daemon: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        if ownsDirectory { directory.remove() }
+        directory.remove()
     }
 }
 
@@ -161,5 +162,50 @@ public enum DaemonError: Error, CustomStringConvertible {
         switch self {
         case .didNotStart(let status, let stderr): "shmkvd did not start (exit \(status)): \(stderr)"
         }
+    }
+}
+
+/// A plain blocking socket for tests that send bytes no well-behaved client would.
+public final class RawConnection {
+    public let fd: Int32
+
+    public init(unixPath: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: Array(unixPath.utf8) + [0]) }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { close(fd); throw DaemonError.didNotStart(status: errno, stderr: "connect failed") }
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    public func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until the peer closes (or 10 s pass); returns everything read and whether it closed.
+    public func readUntilClosed() -> (bytes: [UInt8], closed: Bool) {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { out += buf[..<n]; continue }
+            return (out, n == 0)
+        }
+    }
+
+    /// Reads exactly `count` bytes (fewer if the peer closes or 10 s pass).
+    public func read(_ count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: count)
+        while out.count < count {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count - out.count, 0) }
+            if n <= 0 { break }
+            out += buf[..<n]
+        }
+        return out
     }
 }
