@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System library: Debian's liblmdb-dev (LMDB 0.9.24), found through pkg-config.
@@ -50,6 +51,16 @@ let package = Package(
         ),
         // Examples build with the package, so CI proves they compile.
         .executableTarget(name: "kv-client-example", dependencies: ["ShmKV"], path: "Examples/KVClientExample"),
+        // Benchmarks print numbers; they never pass or fail.
+        .executableTarget(
+            name: "shmkv-bench",
+            dependencies: [
+                "ShmKV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/ClientLoop"
+        ),
         // A helper the tests spawn as a real second process.
         .executableTarget(name: "shmkv-probe", dependencies: ["LMDB"], path: "Tests/Helpers/shmkv-probe"),
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.

@@ -76,7 +76,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let daemon = try Daemon()
         defer { daemon.stop() }
         let client = try Client(host: daemon.tcpHost, port: daemon.tcpPort, timeoutSeconds: 30)
-        let big = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let big = (0..<((2 << 20) + 1)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         try client.put(bytes("big"), big)
         #expect(try client.get(bytes("big")) == big)
         #expect(try client.mget([bytes("big"), bytes("big")]) == [big, big])
