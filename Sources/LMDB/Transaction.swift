@@ -78,25 +78,21 @@ public class Transaction {
     /// `after` when given. Buffers are valid only inside `body`.
     public func forEach(_ db: Database, prefix: [UInt8], after: [UInt8]? = nil,
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
-        let cursor = try self.cursor(db)
-        defer { cursor.close() }
-        let start = (after.map { prefix.lexicographicallyPrecedes($0) ? $0 : prefix }) ?? prefix
-        var found = start.isEmpty ? try cursor.first() : try cursor.seek(atLeast: start)
-        if found, let after, try cursor.keyEquals(after) { found = try cursor.next() }
-        while found {
-            let control = try cursor.withCurrent { key, value -> IterationControl? in
-                guard key.starts(with: prefix) else { return nil }
-                return try body(key, value)
-            }
-            guard control == .proceed else { return }
-            found = try cursor.next()
-        }
+        try walk(db, from: prefix, after: after, while: { $0.starts(with: prefix) }, body)
     }
 
     /// Calls `body` for each entry with `lower <= key < upper` (no upper bound when `upper` is nil),
     /// in key order, starting after `after` when given.
     public func forEach(_ db: Database, from lower: [UInt8], to upper: [UInt8]?, after: [UInt8]? = nil,
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+        try walk(db, from: lower, after: after, while: { key in upper.map { key.lexicographicallyPrecedes($0) } ?? true }, body)
+    }
+
+    /// Positions at the first key ≥ `lower` (and > `after`), then visits entries while `inBounds` holds
+    /// and `body` says to proceed.
+    private func walk(_ db: Database, from lower: [UInt8], after: [UInt8]?,
+                      while inBounds: (UnsafeRawBufferPointer) -> Bool,
+                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
         let cursor = try self.cursor(db)
         defer { cursor.close() }
         let start = (after.map { lower.lexicographicallyPrecedes($0) ? $0 : lower }) ?? lower
@@ -104,7 +100,7 @@ public class Transaction {
         if found, let after, try cursor.keyEquals(after) { found = try cursor.next() }
         while found {
             let control = try cursor.withCurrent { key, value -> IterationControl? in
-                if let upper, !key.lexicographicallyPrecedes(upper) { return nil }
+                guard inBounds(key) else { return nil }
                 return try body(key, value)
             }
             guard control == .proceed else { return }

@@ -60,10 +60,26 @@ open class Connection: EventHandler, PendingWork {
     public var isReadingPaused: Bool { readingPaused }
 
     private func updateInterest() {
-        var events: UInt32 = Readiness.peerClosed
-        if !readingPaused && pendingOutput < maxPendingOutput { events |= Readiness.readable }
+        var events: UInt32 = 0
+        if !readingPaused && pendingOutput < maxPendingOutput { events |= Readiness.readable | Readiness.peerClosed }
         if watchingWritable { events |= Readiness.writable }
-        try? loop.modify(self, events: events)
+        if detached {
+            detached = false
+            try? loop.register(self, events: events)
+        } else {
+            try? loop.modify(self, events: events)
+        }
+    }
+
+    private var detached = false
+
+    /// Stops epoll reporting for this connection while it stays open: for a peer that hung up while
+    /// answers are still being prepared elsewhere (a hang-up is reported even with no events asked,
+    /// so only removal keeps the loop from spinning). The next `flush()` or pause change re-registers.
+    public func detach() {
+        guard !detached, !isClosed else { return }
+        loop.unregister(self)
+        detached = true
     }
 
     /// Bytes of output not sent yet.
@@ -125,9 +141,22 @@ open class Connection: EventHandler, PendingWork {
     /// Close as soon as the output is sent (after a fatal protocol error, QUIT, or EOF).
     public var closeAfterFlush = false
 
+    /// Override: the peer can no longer receive (EPIPE, ECONNRESET). Return `true` to keep the
+    /// connection open without output (to finish work already received); the default closes it.
+    open func outputFailed() -> Bool { false }
+
+    /// Output can no longer be delivered: replies are dropped as they are made.
+    public private(set) var outputBroken = false
+
     /// Writes as much queued output as the socket takes; watches `EPOLLOUT` for the rest.
     public func flush() {
         guard !isClosed else { return }
+        if outputBroken {
+            output.removeAll(keepingCapacity: true)
+            sentIndex = 0
+            if closeAfterFlush { close() }
+            return
+        }
         while sentIndex < output.count {
             let n = output.withUnsafeBytes { buf in
                 Glibc.send(fd, buf.baseAddress! + sentIndex, buf.count - sentIndex, Int32(MSG_NOSIGNAL))
@@ -138,6 +167,13 @@ open class Connection: EventHandler, PendingWork {
                 let err = errno
                 if n < 0 && err == EINTR { continue }
                 if n < 0 && (err == EAGAIN || err == EWOULDBLOCK) { break }
+                if outputFailed() {
+                    outputBroken = true
+                    output.removeAll(keepingCapacity: true)
+                    sentIndex = 0
+                    if watchingWritable { watchingWritable = false; updateInterest() }
+                    return
+                }
                 close()
                 return
             }

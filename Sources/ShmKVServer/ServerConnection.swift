@@ -40,15 +40,32 @@ final class ServerConnection: Connection {
     }
 
     override func peerClosedWriting() {
-        // Answers to writes still in flight are owed: keep the socket until they are sent.
-        if pendingWrites == 0 && pendingOutput == 0 { close() } else {
-            closeAfterFlush = pendingWrites == 0
-            setReadingPaused(true)
-            peerGone = true
-        }
+        // Everything the client sent is still executed and answered (a client may half-close and wait
+        // for its answers); the socket closes when that is done.
+        peerGone = true
+        setReadingPaused(true)
+        if pendingWrites > 0 || parseIncomplete { detach() }
+        finishIfPeerGone()
+        if closeAfterFlush && pendingOutput == 0 { close() }
     }
 
+    override func outputFailed() -> Bool {
+        // The client is gone, but requests it sent before going are still carried out.
+        peerGone = true
+        let working = pendingWrites > 0 || parseIncomplete
+        if working { detach() }
+        return working
+    }
+
+    /// The client sent EOF (or can no longer be written to).
     private var peerGone = false
+    /// Parsing stopped with whole requests left in the input (fairness cap or waiting for writes).
+    private var parseIncomplete = false
+
+    /// With the peer gone, close once nothing received is left to do.
+    private func finishIfPeerGone() {
+        if peerGone && pendingWrites == 0 && !parseIncomplete { closeAfterFlush = true }
+    }
 
     override func process() {
         while input.readableCount > 0 && !isClosed {
@@ -85,6 +102,7 @@ final class ServerConnection: Connection {
                 phase = .native
             case .native:
                 processNative()
+                finishIfPeerGone()
                 return
             case .finished:
                 consumeInput(input.readableCount)
@@ -107,10 +125,14 @@ final class ServerConnection: Connection {
     private func processNative() {
         let limit = context.configuration.maxRequestsPerEvent
         var handled = 0
+        parseIncomplete = false
         while !isClosed && phase == .native && !waitingForWrites {
             if handled == limit {
                 // Fairness: let other connections run, come back next iteration.
-                if input.readableCount > 0 { processLater() }
+                if input.readableCount > 0 {
+                    parseIncomplete = true
+                    processLater()
+                }
                 return
             }
             let decoded: FrameDecodeResult
@@ -135,6 +157,7 @@ final class ServerConnection: Connection {
 
     private func waitForWrites() {
         waitingForWrites = true
+        parseIncomplete = true
         setReadingPaused(true)
     }
 
@@ -217,15 +240,12 @@ final class ServerConnection: Connection {
         case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
         }
         guard pendingWrites == 0 else { return }
-        if peerGone {
-            closeAfterFlush = true
-            return
-        }
         if waitingForWrites {
             waitingForWrites = false
-            setReadingPaused(false)
+            if !peerGone { setReadingPaused(false) }
             process()
         }
+        finishIfPeerGone()
     }
 
     // MARK: Reads

@@ -302,6 +302,54 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect((socketAttributes[.posixPermissions] as? Int) == 0o600)
     }
 
+    @Test func aClientThatHangsUpAfterWritingStillGetsItsAnswersAndItsWritesLand() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        var frames: [UInt8] = []
+        for i in 0..<200 { Request.put(key: b("h\(i)"), value: b("\(i)"), condition: .always).encode(requestID: UInt32(i), into: &frames) }
+        // Half-close: the client says it will send nothing more, and waits for its 200 answers.
+        let half = try RawConnection(unixPath: daemon.socketPath)
+        half.send(Native.clientHello() + frames)
+        shutdown(half.fd, Int32(SHUT_WR))
+        let (bytes, closed) = half.readUntilClosed()
+        #expect(closed)
+        var replies: [Reply] = []
+        try bytes.withUnsafeBytes { raw in
+            var offset = Native.serverHelloSize
+            while case .frame(let h, let body, let used) = try Native.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[offset...]), maxFrameSize: 1 << 20) {
+                replies.append(try Reply(header: h, body: body, answering: .put))
+                offset += used
+            }
+        }
+        #expect(replies.count == 200)
+        #expect(replies.allSatisfy { $0.status == .ok })
+        #expect(replies.map(\.requestID) == (0..<200).map { UInt32($0) })
+        // Full hang-up right after sending: the daemon neither spins nor drops the queued writes.
+        for i in 0..<200 { Request.put(key: b("g\(i)"), value: b("\(i)"), condition: .always).encode(requestID: UInt32(i), into: &frames) }
+        do {
+            let gone = try RawConnection(unixPath: daemon.socketPath)
+            gone.send(Native.clientHello() + frames)
+        }
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        var landed = false
+        for _ in 0..<200 where !landed {
+            landed = try client.get(b("g199")) == b("199")
+            if !landed { usleep(10_000) }
+        }
+        #expect(landed)
+        #expect(try client.get(b("h199")) == b("199"))
+    }
+
+    @Test func theExampleProgramRunsAgainstTheDaemon() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let run = try runProcess(Products.path("kv-client-example"), [daemon.socketPath])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("greeting = hello from ShmKV"))
+        #expect(run.stdout.contains("example:item:4 = 16"))
+        #expect(run.stdout.contains("GET/s"))
+    }
+
     @Test func tcpCanBeTurnedOff() throws {
         let daemon = try Daemon(extraArguments: ["--no-tcp"])
         defer { daemon.stop() }
