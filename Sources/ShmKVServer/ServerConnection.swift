@@ -1,6 +1,9 @@
 import LMDB
 import Reactor
 import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One client connection inside the daemon: protocol detection, the native handshake, request
 /// execution, and the ordering rule — replies leave in request order, and a request that is not a
@@ -357,7 +360,7 @@ final class ServerConnection: Connection {
             ("max_key_size", Int64(Limits.maxKeySize)),
             ("max_value_size", Int64(context.configuration.maxValueSize)),
             ("uptime_seconds", Int64(s.uptimeSeconds)),
-            ("pid", Int64(getpidValue())),
+            ("pid", Int64(getpid())),
         ]
         Reply(status: .ok, requestID: id, body: .stats(entries.map { StatEntry(name: $0.0, value: $0.1) })).encode(into: &output)
     }

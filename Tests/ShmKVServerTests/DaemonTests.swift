@@ -145,12 +145,13 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         return acknowledged
     }
 
-    @Test(arguments: [SIGTERM, SIGKILL])
-    func stoppingUnderLoadLosesNoAcknowledgedWrite(signal: Int32) throws {
+    @Test(arguments: [(SIGTERM, "durable"), (SIGKILL, "durable"), (SIGKILL, "fast"), (SIGKILL, "volatile")])
+    func stoppingUnderLoadLosesNoAcknowledgedWrite(signal: Int32, durability: String) throws {
         let dir = TemporaryDirectory("shmkv-stop")
         defer { dir.remove() }
         let dataDir = dir.file("data")
-        let acknowledged = try DaemonTests.writeUntilStopped(try Daemon(dataDirectory: dataDir), stopWith: signal)
+        let daemon = try Daemon(dataDirectory: dataDir, extraArguments: ["--durability", durability])
+        let acknowledged = try DaemonTests.writeUntilStopped(daemon, stopWith: signal)
         #expect(acknowledged.count >= 2000)
         // Reopen the files directly: every acknowledged write is there.
         let env = try Environment(path: dataDir, options: .init(flags: [.readOnly], maxDatabases: 8))
@@ -348,6 +349,29 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(run.stdout.contains("greeting = hello from ShmKV"))
         #expect(run.stdout.contains("example:item:4 = 16"))
         #expect(run.stdout.contains("GET/s"))
+    }
+
+    @Test func periodicReaderCheckClearsTheSlotOfAKilledReader() throws {
+        let daemon = try Daemon(environment: ["SHMKV_STORAGE_READER_CHECK_INTERVAL": "1"])
+        defer { daemon.stop() }
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        try client.put(b("k"), b("v"))
+        // A reader process takes a slot in the shared lock file, then dies without releasing it.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: Products.path("shmkv-probe"))
+        reader.arguments = ["hold", daemon.dataDirectory, "kv"]
+        let out = Pipe()
+        reader.standardOutput = out
+        try reader.run()
+        #expect(String(decoding: out.fileHandleForReading.readData(ofLength: 8), as: UTF8.self) == "holding\n")
+        kill(reader.processIdentifier, SIGKILL)
+        reader.waitUntilExit()
+        var cleared: Int64 = 0
+        for _ in 0..<100 where cleared == 0 {
+            cleared = try client.stats().first { $0.name == "stale_readers_cleared" }?.value ?? 0
+            if cleared == 0 { usleep(100_000) }
+        }
+        #expect(cleared >= 1)
     }
 
     @Test func tcpCanBeTurnedOff() throws {

@@ -3,6 +3,7 @@
 //
 //   shmkv-probe get DIR DB KEY     prints the value as hex, or "absent"; exit 0
 //   shmkv-probe count DIR DB       prints the number of entries
+//   shmkv-probe hold DIR DB        begins a read transaction, prints "holding", sleeps until killed
 import LMDB
 
 #if canImport(Glibc)
@@ -27,6 +28,12 @@ do {
         print(value.map(hex) ?? "absent")
     case "count":
         print(try env.stat(db).entries)
+    case "hold":
+        let txn = try env.beginRead()
+        _ = try txn.stat(db)
+        // Unbuffered, so the test sees it while this process sleeps.
+        _ = Array("holding\n".utf8).withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        while true { sleep(60) }
     default:
         print("unknown command")
         exit(64)

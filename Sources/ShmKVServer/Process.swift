@@ -1,5 +1,0 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
-func getpidValue() -> Int32 { getpid() }
