@@ -3,6 +3,9 @@ import Logging
 import Reactor
 import Synchronization
 import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What every thread of a running server shares.
 final class ServerContext: Sendable {
@@ -37,6 +40,9 @@ final class ReactorThread: @unchecked Sendable {
     private var readTransaction: ReadTransaction?
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private let draining = Atomic<Bool>(false)
+    /// Listeners to take out of this loop (set by `stopAccepting`, done on the loop's thread).
+    private let listenersToDrop = Mutex<[Listener]>([])
+    private let acceptingStopped = Atomic<Bool>(false)
     private let drainDeadline = Atomic<Int>(0)
 
     init(index: Int, context: ServerContext) throws {
@@ -48,7 +54,10 @@ final class ReactorThread: @unchecked Sendable {
             self.readTransaction?.reset()
             if self.draining.load(ordering: .acquiring) { self.drainStep() }
         }
-        loop.onWake = { [unowned self] in self.deliverCompletions() }
+        loop.onWake = { [unowned self] in
+            self.dropListeners()
+            self.deliverCompletions()
+        }
     }
 
     /// Runs the loop until the server stops.
@@ -121,6 +130,24 @@ final class ReactorThread: @unchecked Sendable {
     func connectionClosed(_ connection: ServerConnection) {
         connections[ObjectIdentifier(connection)] = nil
         context.stats.connectionsCurrent.subtract(1, ordering: .relaxed)
+    }
+
+    /// Asks the loop to stop watching `listeners`; returns once it has, so the caller may close them
+    /// without racing an `accept` on this thread.
+    func stopAccepting(_ listeners: [Listener]) {
+        listenersToDrop.withLock { $0 = listeners }
+        loop.wake()
+        while !acceptingStopped.load(ordering: .acquiring) { usleep(1000) }
+    }
+
+    private func dropListeners() {
+        let listeners = listenersToDrop.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        guard !listeners.isEmpty else { return }
+        for listener in listeners { loop.unregister(listener) }
+        acceptingStopped.store(true, ordering: .releasing)
     }
 
     /// Starts the graceful stop: the loop keeps delivering outcomes and flushing replies, and stops

@@ -92,7 +92,8 @@ public final class Server: @unchecked Sendable {
         let first = stopped.withLock { s in defer { s = true }; return !s }
         guard first else { return }
         logger.info("stopping: no new connections; committing queued writes")
-        // Closing a listener removes it from every epoll set: no more connections.
+        // Every loop stops watching the listeners (on its own thread), then they are closed.
+        for reactor in reactors { reactor.stopAccepting(listeners) }
         for listener in listeners { listener.close() }
         context?.batcher.close()
         writerThread?.join()
