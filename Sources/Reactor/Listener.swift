@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A listening socket registered (with `EPOLLEXCLUSIVE`) in every event loop; whichever loop wakes
 /// accepts, so connections spread over the loops.
@@ -16,6 +17,8 @@ public final class Listener: EventHandler, @unchecked Sendable {
 
     public init(fd: Int32, endpoint: Endpoint, onAccept: @escaping @Sendable (Int32, Listener, EventLoop) -> Void) {
         owner = OwnedDescriptor(fd)
+        // Take the spare descriptor now, while descriptors are still available.
+        _ = Listener.spare.withLock { $0 }
         self.endpoint = endpoint
         self.onAccept = onAccept
     }
@@ -26,15 +29,37 @@ public final class Listener: EventHandler, @unchecked Sendable {
     public func handle(events: UInt32, loop: EventLoop) {
         // Accept a bounded number per wake-up so one loop cannot starve its connections.
         for _ in 0..<64 {
-            switch try? Socket.accept(fd) {
-            case .done(let client)?:
-                if isTCP { Socket.setNoDelay(client) }
-                onAccept(client, self, loop)
-            case .wouldBlock?, nil:
+            do {
+                switch try Socket.accept(fd) {
+                case .done(let client):
+                    if isTCP { Socket.setNoDelay(client) }
+                    onAccept(client, self, loop)
+                case .wouldBlock:
+                    return
+                }
+            } catch where error.errno == EMFILE || error.errno == ENFILE {
+                shedOneConnection()
+                return
+            } catch {
+                // ECONNABORTED and the like concern one connection only.
                 return
             }
         }
     }
+
+    /// Out of descriptors: the waiting connection would keep the level-triggered listener readable and
+    /// the loop spinning. Free the spare descriptor, accept and close the connection (the client sees it
+    /// closed at once), then take the spare back.
+    private func shedOneConnection() {
+        Listener.spare.withLock { spare in
+            if spare >= 0 { Glibc.close(spare) }
+            if case .done(let client)? = try? Socket.accept(fd) { Glibc.close(client) }
+            spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+    }
+
+    /// One descriptor held in reserve for `shedOneConnection`.
+    private static let spare = Mutex<Int32>(open("/dev/null", O_RDONLY | O_CLOEXEC))
 
     /// Closes the socket (and removes a Unix socket's file).
     public func close() {

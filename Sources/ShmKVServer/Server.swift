@@ -34,6 +34,7 @@ public final class Server: @unchecked Sendable {
     /// Takes the data directory, opens the store and starts serving.
     public func start() throws {
         let config = configuration
+        raiseDescriptorLimit(for: config.maxClients)
         try Server.prepareDataDirectory(config.dataDirectory)
         let pid = try PidFile(path: config.dataDirectory + "/shmkvd.pid")
         pidFile = pid
@@ -113,6 +114,22 @@ public final class Server: @unchecked Sendable {
         store = nil
         pidFile?.release()
         pidFile = nil
+    }
+
+    /// Raises the soft descriptor limit toward what `maxClients` needs (the hard limit caps it); warns
+    /// when clients would run out of descriptors before reaching `maxClients`.
+    private func raiseDescriptorLimit(for maxClients: Int) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = rlim_t(maxClients + 64)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = min(wanted, limit.rlim_max)
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if limit.rlim_cur < wanted {
+            logger.warning("descriptor limit \(limit.rlim_cur) is below limits.maxClients + 64 (\(wanted)); connections beyond it are closed at once")
+        }
     }
 
     /// Creates the data directory (0700) if missing; refuses one this user does not own.

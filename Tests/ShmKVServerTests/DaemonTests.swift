@@ -374,6 +374,34 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(cleared >= 1)
     }
 
+    @Test func runningOutOfDescriptorsShedsNewConnectionsAndKeepsServing() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        try client.put(b("k"), b("v"))
+        // Cut the running daemon's descriptor limit to a few more than it uses now (util-linux prlimit).
+        let inUse = (try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd")).count
+        let cut = try runProcess("/usr/bin/prlimit", ["--pid", String(daemon.pid), "--nofile=\(inUse + 4):\(inUse + 4)"])
+        #expect(cut.status == 0, "\(cut.stderr)")
+        var extra: [RawConnection] = []
+        for _ in 0..<12 { extra.append(try RawConnection(unixPath: daemon.socketPath)) }
+        // Each one is either served (hello answered) or closed by the daemon at once (EOF) — none is
+        // left hanging in the backlog, which is what a listener spinning on EMFILE would do.
+        var served = 0, shed = 0, hanging = 0
+        for connection in extra {
+            connection.send(Native.clientHello())
+            if connection.read(Native.serverHelloSize).count == Native.serverHelloSize { served += 1; continue }
+            if connection.readUntilClosed().closed { shed += 1 } else { hanging += 1 }
+        }
+        #expect(shed >= 1)
+        #expect(hanging == 0)
+        #expect(served + shed == extra.count)
+        // The existing client is served throughout.
+        #expect(try client.get(b("k")) == b("v"))
+        extra.removeAll()
+        #expect(try client.incr(b("n")) == 1)
+    }
+
     @Test func tcpCanBeTurnedOff() throws {
         let daemon = try Daemon(extraArguments: ["--no-tcp"])
         defer { daemon.stop() }
