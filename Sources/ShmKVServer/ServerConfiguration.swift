@@ -66,34 +66,34 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// embedded defaults for what no provider has. Throws `ConfigurationError` for a value out of range.
     public init(reader: ConfigReader) throws(ConfigurationError) {
         let d = ServerConfiguration()
-        dataDirectory = reader.string(forKey: "dataDir", default: d.dataDirectory)
-        let socket = reader.string(forKey: "socket", default: "")
-        switch socket {
+        let values = ConfigValues(reader: reader)
+        dataDirectory = try values.string("dataDir") ?? d.dataDirectory
+        switch try values.string("socket") ?? "" {
         case "": socketPath = ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
         case "none", "off": socketPath = nil
-        default: socketPath = socket
+        case let path: socketPath = path
         }
-        let listenText = reader.string(forKey: "listen", default: d.listen!)
+        let listenText = try values.string("listen") ?? d.listen!
         listen = ["", "none", "off"].contains(listenText) ? nil : listenText
-        threads = reader.int(forKey: "threads", default: d.threads)
-        mapSize = reader.int(forKey: "storage.mapSize", default: d.mapSize)
-        maxReaders = reader.int(forKey: "storage.maxReaders", default: d.maxReaders)
-        let durabilityText = reader.string(forKey: "storage.durability", default: d.durability.rawValue)
+        threads = try values.int("threads") ?? d.threads
+        mapSize = try values.int("storage.mapSize") ?? d.mapSize
+        maxReaders = try values.int("storage.maxReaders") ?? d.maxReaders
+        let durabilityText = try values.string("storage.durability") ?? d.durability.rawValue
         guard let durability = Durability(rawValue: durabilityText) else {
             throw ConfigurationError("storage.durability must be one of durable, fast, volatile (got \(durabilityText))")
         }
         self.durability = durability
-        readerCheckInterval = reader.int(forKey: "storage.readerCheckInterval", default: d.readerCheckInterval)
-        syncInterval = reader.int(forKey: "storage.syncInterval", default: d.syncInterval)
-        maxValueSize = reader.int(forKey: "limits.maxValueSize", default: d.maxValueSize)
-        maxFrameSize = reader.int(forKey: "limits.maxFrameSize", default: d.maxFrameSize)
-        maxClients = reader.int(forKey: "limits.maxClients", default: d.maxClients)
-        maxOutputBuffer = reader.int(forKey: "limits.maxOutputBuffer", default: d.maxOutputBuffer)
-        maxScanLimit = reader.int(forKey: "limits.maxScanLimit", default: d.maxScanLimit)
-        maxRequestsPerEvent = reader.int(forKey: "limits.maxRequestsPerEvent", default: d.maxRequestsPerEvent)
-        batchMaxOperations = reader.int(forKey: "batch.maxOperations", default: d.batchMaxOperations)
-        batchMaxBytes = reader.int(forKey: "batch.maxBytes", default: d.batchMaxBytes)
-        let levelText = reader.string(forKey: "logLevel", default: d.logLevel.rawValue)
+        readerCheckInterval = try values.int("storage.readerCheckInterval") ?? d.readerCheckInterval
+        syncInterval = try values.int("storage.syncInterval") ?? d.syncInterval
+        maxValueSize = try values.int("limits.maxValueSize") ?? d.maxValueSize
+        maxFrameSize = try values.int("limits.maxFrameSize") ?? d.maxFrameSize
+        maxClients = try values.int("limits.maxClients") ?? d.maxClients
+        maxOutputBuffer = try values.int("limits.maxOutputBuffer") ?? d.maxOutputBuffer
+        maxScanLimit = try values.int("limits.maxScanLimit") ?? d.maxScanLimit
+        maxRequestsPerEvent = try values.int("limits.maxRequestsPerEvent") ?? d.maxRequestsPerEvent
+        batchMaxOperations = try values.int("batch.maxOperations") ?? d.batchMaxOperations
+        batchMaxBytes = try values.int("batch.maxBytes") ?? d.batchMaxBytes
+        let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
         }
@@ -168,6 +168,31 @@ public struct ServerConfiguration: Sendable, Equatable {
 extension String {
     fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+/// Reads optional keys, telling "absent" (nil: the default applies) from "present but not of the
+/// expected type" (an error naming the key) — the reader's non-throwing accessors would silently fall
+/// back to the default for a value such as `threads: lots`.
+struct ConfigValues {
+    let reader: ConfigReader
+
+    func int(_ key: String) throws(ConfigurationError) -> Int? {
+        try optional(key) { try reader.requiredInt(forKey: ConfigKey(key)) }
+    }
+
+    func string(_ key: String) throws(ConfigurationError) -> String? {
+        try optional(key) { try reader.requiredString(forKey: ConfigKey(key)) }
+    }
+
+    private func optional<T>(_ key: String, _ read: () throws -> T) throws(ConfigurationError) -> T? {
+        do {
+            return try read()
+        } catch {
+            // swift-configuration's error type is not public; its missing-value case is told by its text.
+            if "\(error)".hasPrefix("Missing required config value") { return nil }
+            throw ConfigurationError("\(key): \(error)")
+        }
     }
 }
 

@@ -55,6 +55,15 @@ import Testing
             _ = try await ServerConfiguration.load(file: nil, overrides: [:], environment: ["SHMKV_STORAGE_DURABILITY": "sometimes"])
         } throws: { "\($0)".contains("storage.durability") }
         await #expect {
+            _ = try await ServerConfiguration.load(file: nil, overrides: [:], environment: ["SHMKV_THREADS": "lots"])
+        } throws: { "\($0)".contains("threads") }
+        let dir = TemporaryDirectory("shmkv-config")
+        defer { dir.remove() }
+        try Data("limits:\n  maxClients: many\n".utf8).write(to: URL(fileURLWithPath: dir.file("bad.yaml")))
+        await #expect {
+            _ = try await ServerConfiguration.load(file: dir.file("bad.yaml"), overrides: [:], environment: [:])
+        } throws: { "\($0)".contains("limits.maxClients") }
+        await #expect {
             _ = try await ServerConfiguration.load(file: nil, overrides: [:], environment: ["SHMKV_LISTEN": "nonsense"])
         } throws: { "\($0)".contains("listen must be HOST:PORT") }
         await #expect {
