@@ -315,6 +315,22 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 }
 
 @Suite struct CrossProcessTests {
+    @Test func mapResizedByAnotherProcessIsReportedAndAdopted() throws {
+        try withEnvironment(mapSize: 1 << 20) { env, dir in
+            let db = try env.openDatabase(named: "kv", create: true)
+            try env.write { try $0.put(db, key: bytes("before"), value: bytes("1")) }
+            // Another process maps 64 MiB and writes 4 MiB: more than this process's 1 MiB map holds.
+            let grown = try runProcess(Products.path("shmkv-probe"), ["grow", dir.path, "kv", "4"])
+            #expect(grown.status == 0, "\(grown.stdout)")
+            #expect(throws: LMDBError.mapResized) { _ = try env.beginRead() }
+            // No transaction of ours is open: adopt the size the other process set, then read.
+            try env.setMapSize(0)
+            #expect(try env.info().mapSize == 64 << 20)
+            #expect(try env.read { try $0.get(db, key: bytes("before")) } == bytes("1"))
+            #expect(try env.stat(db).entries == 1 + 4 * 16)
+        }
+    }
+
     @Test func aSecondProcessReadsWhatTheFirstWrote() throws {
         try withEnvironment { env, dir in
             let db = try env.openDatabase(named: "kv", create: true)

@@ -4,6 +4,7 @@
 //   shmkv-probe get DIR DB KEY     prints the value as hex, or "absent"; exit 0
 //   shmkv-probe count DIR DB       prints the number of entries
 //   shmkv-probe hold DIR DB        begins a read transaction, prints "holding", sleeps until killed
+//   shmkv-probe grow DIR DB MIB    opens read-write with a 64 MiB map and writes MIB mebibytes
 import LMDB
 
 #if canImport(Glibc)
@@ -20,6 +21,17 @@ guard args.count >= 4 else {
     exit(64)
 }
 do {
+    if args[1] == "grow", args.count == 5, let mebibytes = Int(args[4]) {
+        let env = try Environment(path: args[2], options: .init(mapSize: 64 << 20, maxDatabases: 8))
+        let db = try env.openDatabase(named: args[3], create: true)
+        let chunk = [UInt8](repeating: 0x47, count: 64 * 1024)
+        try env.write { txn in
+            for i in 0..<(mebibytes * 16) { try txn.put(db, key: Array("grow-\(i)".utf8), value: chunk) }
+        }
+        print(try env.info().mapSize)
+        env.close()
+        exit(0)
+    }
     let env = try Environment(path: args[2], options: .init(flags: [.readOnly], maxDatabases: 8))
     let db = try env.openDatabase(named: args[3])
     switch args[1] {
