@@ -38,6 +38,7 @@ public final class EventLoop: @unchecked Sendable {
     private var pending: [PendingWork] = []
     private let stopping = Atomic<Bool>(false)
     private var events = [shim_epoll_event](repeating: shim_epoll_event(), count: 256)
+    private var timers: [(deadline: Int, action: () -> Void)] = []
 
     /// Runs on the loop thread after the doorbell rang (cross-thread completions).
     public var onWake: (() -> Void)?
@@ -85,6 +86,17 @@ public final class EventLoop: @unchecked Sendable {
         pending.append(work)
     }
 
+    /// Runs `action` on this loop's thread once `milliseconds` have passed (checked once per iteration).
+    public func schedule(afterMilliseconds milliseconds: Int, _ action: @escaping () -> Void) {
+        timers.append((EventLoop.nowMilliseconds() + milliseconds, action))
+    }
+
+    static func nowMilliseconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+    }
+
     /// Wakes the loop from any thread; `onWake` runs on the loop's thread.
     public func wake() { doorbell.signal() }
 
@@ -106,8 +118,13 @@ public final class EventLoop: @unchecked Sendable {
 
     /// One iteration: wait, dispatch, run pending work and hooks.
     public func runOnce(timeoutMilliseconds: Int32) {
+        var timeout = timeoutMilliseconds
+        if let next = timers.map(\.deadline).min() {
+            let untilNext = Int32(clamping: max(0, next - EventLoop.nowMilliseconds()))
+            timeout = timeout < 0 ? untilNext : min(timeout, untilNext)
+        }
         let n = events.withUnsafeMutableBufferPointer { buf in
-            shim_epoll_wait(epfd, buf.baseAddress, Int32(buf.count), timeoutMilliseconds)
+            shim_epoll_wait(epfd, buf.baseAddress, Int32(buf.count), timeout)
         }
         afterWait?()
         if n > 0 {
@@ -123,6 +140,12 @@ public final class EventLoop: @unchecked Sendable {
                     handler.handle(events: event.events, loop: self)
                 }
             }
+        }
+        if !timers.isEmpty {
+            let now = EventLoop.nowMilliseconds()
+            let due = timers.filter { $0.deadline <= now }
+            timers.removeAll { $0.deadline <= now }
+            for timer in due { timer.action() }
         }
         if !pending.isEmpty {
             let work = pending

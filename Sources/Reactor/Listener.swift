@@ -38,7 +38,7 @@ public final class Listener: EventHandler, @unchecked Sendable {
                     return
                 }
             } catch where error.errno == EMFILE || error.errno == ENFILE {
-                shedOneConnection()
+                if !shedOneConnection() { backOff(in: loop) }
                 return
             } catch {
                 // ECONNABORTED and the like concern one connection only.
@@ -49,14 +49,40 @@ public final class Listener: EventHandler, @unchecked Sendable {
 
     /// Out of descriptors: the waiting connection would keep the level-triggered listener readable and
     /// the loop spinning. Free the spare descriptor, accept and close the connection (the client sees it
-    /// closed at once), then take the spare back.
-    private func shedOneConnection() {
+    /// closed at once), then take the spare back. Returns `false` if there was no spare to free, or
+    /// another thread took the freed slot first.
+    private func shedOneConnection() -> Bool {
         Listener.spare.withLock { spare in
-            if spare >= 0 { Glibc.close(spare) }
-            if case .done(let client)? = try? Socket.accept(fd) { Glibc.close(client) }
+            if spare < 0 { spare = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+            guard spare >= 0 else { return false }
+            Glibc.close(spare)
+            var shed = false
+            if case .done(let client)? = try? Socket.accept(fd) {
+                Glibc.close(client)
+                shed = true
+            }
             spare = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            return shed
         }
     }
+
+    /// No descriptor to shed with: stop watching the listener in this loop for a moment (the connection
+    /// waits in the backlog) instead of spinning, then watch it again.
+    private func backOff(in loop: EventLoop) {
+        loop.unregister(self)
+        loop.schedule(afterMilliseconds: 100) { [weak self, unowned loop] in
+            guard let self, self.isAccepting else { return }
+            try? loop.register(self, events: Readiness.readable, exclusive: true)
+        }
+    }
+
+    private let accepting = Atomic<Bool>(true)
+
+    /// Whether the listener still accepts (false once `stopAccepting()` was called).
+    public var isAccepting: Bool { accepting.load(ordering: .acquiring) }
+
+    /// Marks the listener as stopping: a backed-off loop will not watch it again.
+    public func stopAccepting() { accepting.store(false, ordering: .releasing) }
 
     /// One descriptor held in reserve for `shedOneConnection`.
     private static let spare = Mutex<Int32>(open("/dev/null", O_RDONLY | O_CLOEXEC))

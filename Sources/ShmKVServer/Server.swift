@@ -94,6 +94,7 @@ public final class Server: @unchecked Sendable {
         guard first else { return }
         logger.info("stopping: no new connections; committing queued writes")
         // Every loop stops watching the listeners (on its own thread), then they are closed.
+        for listener in listeners { listener.stopAccepting() }
         for reactor in reactors { reactor.stopAccepting(listeners) }
         for listener in listeners { listener.close() }
         context?.batcher.close()

@@ -197,8 +197,14 @@ public final class RawConnection {
         }
     }
 
-    /// Reads exactly `count` bytes (fewer if the peer closes or 10 s pass).
-    public func read(_ count: Int) -> [UInt8] {
+    /// Reads exactly `count` bytes (fewer if the peer closes or the timeout passes).
+    public func read(_ count: Int, timeoutSeconds: Int = 10) -> [UInt8] {
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        defer {
+            var ten = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten, socklen_t(MemoryLayout<timeval>.size))
+        }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: count)
         while out.count < count {
