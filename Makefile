@@ -6,8 +6,9 @@
 SWIFT ?= swift
 # What building and running need.
 RUN_PACKAGES := liblmdb-dev pkg-config
-# What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files.
-TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils
+# What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
+# cuts a running daemon's descriptor limit.
+TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux
 
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 

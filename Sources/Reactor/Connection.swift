@@ -182,20 +182,17 @@ open class Connection: EventHandler, PendingWork {
             output.removeAll(keepingCapacity: output.capacity <= 4 * 1024 * 1024)
             sentIndex = 0
             if closeAfterFlush { close(); return }
+            // Back-pressure, if any, ends here too: `updateInterest` derives it from the unsent bytes.
             if watchingWritable { watchingWritable = false; updateInterest() }
-            else if readingPausedByBackPressure { readingPausedByBackPressure = false; updateInterest() }
             input.shrinkIfIdle(to: initialCapacity * 64)
         } else {
             let overLimit = pendingOutput >= maxPendingOutput
             if !watchingWritable || overLimit {
                 watchingWritable = true
-                readingPausedByBackPressure = overLimit
                 updateInterest()
             }
         }
     }
-
-    private var readingPausedByBackPressure = false
 
     /// Closes the socket now (unsent output is dropped).
     public func close() {

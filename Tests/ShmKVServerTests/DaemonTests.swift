@@ -404,6 +404,39 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(try client.incr(b("n")) == 1)
     }
 
+    @Test func aClientThatDoesNotReadIsThrottledAndStillGetsEveryReplyInOrder() throws {
+        let daemon = try Daemon(environment: ["SHMKV_LIMITS_MAX_OUTPUT_BUFFER": "65536"])
+        defer { daemon.stop() }
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 30)
+        let value = [UInt8](repeating: 0x42, count: 64 * 1024)
+        try client.put(b("big"), value)
+        // 500 GETs of 64 KiB (32 MiB of replies) sent before reading any: the daemon stops reading the
+        // socket while its unsent output is over the limit, and resumes as the client drains it.
+        let raw = try RawConnection(unixPath: daemon.socketPath)
+        raw.send(Native.clientHello())
+        _ = raw.read(Native.serverHelloSize)
+        var requests: [UInt8] = []
+        for i in 0..<500 { Request.get(key: b("big")).encode(requestID: UInt32(i), into: &requests) }
+        let frames = requests
+        let sender = Thread { raw.send(frames) }
+        sender.start()
+        let frameSize = Native.headerSize + 4 + value.count
+        for i in 0..<500 {
+            let frame = raw.read(frameSize)
+            guard frame.count == frameSize else { Issue.record("reply \(i) cut short"); return }
+            let reply = try decodeOne(frame)
+            #expect(reply.requestID == UInt32(i))
+            if i == 0 || i == 499 {
+                let body = try frame.withUnsafeBytes { raw -> ReplyBody in
+                    guard case .frame(let h, let body, _) = try Native.decodeFrame(raw, maxFrameSize: 1 << 20) else { return .empty }
+                    return try Reply(header: h, body: body, answering: .get).body
+                }
+                #expect(body == .value(value))
+            }
+        }
+        #expect(try client.ping(b("ok")) == b("ok"))
+    }
+
     @Test func tcpCanBeTurnedOff() throws {
         let daemon = try Daemon(extraArguments: ["--no-tcp"])
         defer { daemon.stop() }

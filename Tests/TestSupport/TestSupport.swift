@@ -166,7 +166,8 @@ public enum DaemonError: Error, CustomStringConvertible {
 }
 
 /// A plain blocking socket for tests that send bytes no well-behaved client would.
-public final class RawConnection {
+// Invariant: only the descriptor is shared; one thread may send while another receives on a socket.
+public final class RawConnection: @unchecked Sendable {
     public let fd: Int32
 
     public init(unixPath: String) throws {
