@@ -437,6 +437,47 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(try client.ping(b("ok")) == b("ok"))
     }
 
+    @Test func aFullMapGivesAClearErrorAndLosesNothingAcknowledged() throws {
+        let dir = TemporaryDirectory("shmkv-full")
+        defer { dir.remove() }
+        let dataDir = dir.file("data")
+        var acknowledged: [String] = []
+        do {
+            let daemon = try Daemon(dataDirectory: dataDir, environment: ["SHMKV_STORAGE_MAP_SIZE": "1048576"])
+            defer { daemon.stop() }
+            let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+            let value = [UInt8](repeating: 0x55, count: 8 * 1024)
+            var refusal: ShmKVError?
+            for i in 0..<1000 {
+                do {
+                    try client.put(b("fill-\(i)"), value)
+                    acknowledged.append("fill-\(i)")
+                } catch {
+                    refusal = error
+                    break
+                }
+            }
+            guard case .server(let status, let message)? = refusal else {
+                Issue.record("a 1 MiB map took 8 MiB of values without complaint")
+                return
+            }
+            #expect(status == .storageError)
+            #expect(message.contains("MDB_MAP_FULL"))
+            // The daemon lives on: reads work, and deleting makes room for new writes.
+            #expect(try client.get(b("fill-0")) == value)
+            for key in acknowledged.suffix(20) { #expect(try client.delete(b(key))) }
+            acknowledged.removeLast(20)
+            try client.put(b("after-delete"), b("fits"))
+            acknowledged.append("after-delete")
+        }
+        let env = try Environment(path: dataDir, options: .init(flags: [.readOnly], maxDatabases: 8))
+        defer { env.close() }
+        let kv = try env.openDatabase(named: "kv")
+        let missing = try env.read { txn in try acknowledged.filter { try txn.get(kv, key: b($0)) == nil } }
+        #expect(acknowledged.count > 50)
+        #expect(missing.isEmpty)
+    }
+
     @Test func tcpCanBeTurnedOff() throws {
         let daemon = try Daemon(extraArguments: ["--no-tcp"])
         defer { daemon.stop() }
