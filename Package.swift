@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Already in the graph through swift-configuration's YAML trait; used directly only to list the
+        // keys of a configuration file, so that a misspelt key is an error rather than silently ignored.
+        .package(url: "https://github.com/jpsim/Yams", "5.4.0"..<"7.0.0"),
     ],
     targets: [
         // System library: Debian's liblmdb-dev (LMDB 0.9.24), found through pkg-config.
@@ -30,6 +33,7 @@ let package = Package(
                 "LMDB", "Wire", "Reactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(name: "ShmKV", dependencies: ["LMDB", "Wire"]),

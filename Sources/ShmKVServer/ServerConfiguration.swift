@@ -1,4 +1,6 @@
 import Configuration
+import Foundation
+import Yams
 import Logging
 import Reactor
 #if canImport(Glibc)
@@ -171,6 +173,39 @@ extension String {
     }
 }
 
+extension ServerConfiguration {
+    /// Every key the daemon reads, as dotted paths (the layout of `Config/shmkvd.yaml`).
+    public static let knownKeys: Set<String> = [
+        "dataDir", "socket", "listen", "threads", "logLevel",
+        "storage.mapSize", "storage.maxReaders", "storage.durability", "storage.readerCheckInterval", "storage.syncInterval",
+        "limits.maxValueSize", "limits.maxFrameSize", "limits.maxClients", "limits.maxOutputBuffer",
+        "limits.maxScanLimit", "limits.maxRequestsPerEvent",
+        "batch.maxOperations", "batch.maxBytes",
+    ]
+
+    /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise
+    /// be ignored and its default used without a word).
+    static func checkKeys(ofYAMLFile path: String) throws {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let root = try Yams.compose(yaml: text) else { return }
+        var unknown: [String] = []
+        func walk(_ node: Node, _ prefix: String) {
+            guard let mapping = node.mapping else {
+                if !knownKeys.contains(prefix) { unknown.append(prefix) }
+                return
+            }
+            for (key, value) in mapping {
+                let name = key.string ?? "\(key)"
+                walk(value, prefix.isEmpty ? name : prefix + "." + name)
+            }
+        }
+        walk(root, "")
+        if !unknown.isEmpty {
+            throw ConfigurationError("\(path): unknown key\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) (known: see Config/shmkvd.yaml)")
+        }
+    }
+}
+
 /// Reads optional keys, telling "absent" (nil: the default applies) from "present but not of the
 /// expected type" (an error naming the key) — the reader's non-throwing accessors would silently fall
 /// back to the default for a value such as `threads: lots`.
@@ -219,6 +254,7 @@ extension ServerConfiguration {
         if let file {
             let locator = ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(.string(file), isSecret: false)]))
             providers.append(try await FileProvider<YAMLSnapshot>(config: locator))
+            try checkKeys(ofYAMLFile: file)
         }
         return try ServerConfiguration(reader: ConfigReader(providers: providers))
     }

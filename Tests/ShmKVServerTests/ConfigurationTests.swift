@@ -63,6 +63,10 @@ import Testing
         await #expect {
             _ = try await ServerConfiguration.load(file: dir.file("bad.yaml"), overrides: [:], environment: [:])
         } throws: { "\($0)".contains("limits.maxClients") }
+        try Data("storage:\n  durabilty: fast\nthreds: 2\n".utf8).write(to: URL(fileURLWithPath: dir.file("typo.yaml")))
+        await #expect {
+            _ = try await ServerConfiguration.load(file: dir.file("typo.yaml"), overrides: [:], environment: [:])
+        } throws: { "\($0)".contains("unknown keys storage.durabilty, threds") || "\($0)".contains("unknown keys threds, storage.durabilty") }
         await #expect {
             _ = try await ServerConfiguration.load(file: nil, overrides: [:], environment: ["SHMKV_LISTEN": "nonsense"])
         } throws: { "\($0)".contains("listen must be HOST:PORT") }
@@ -86,6 +90,25 @@ import Testing
         #expect(result.stdout.contains("threads: 7"))
         #expect(result.stdout.contains("durability: fast"))
         #expect(result.stdout.contains("mapSize: 68719476736"))
+    }
+
+    @Test func printedConfigurationUsesExactlyTheKnownKeys() throws {
+        // --print-config output is itself a valid configuration file with every known key.
+        let dir = TemporaryDirectory("shmkv-config")
+        defer { dir.remove() }
+        let file = dir.file("printed.yaml")
+        try Data(ServerConfiguration().renderYAML().utf8).write(to: URL(fileURLWithPath: file))
+        let reread = try runProcess(Products.path("shmkvd"), ["--config", file, "--print-config"])
+        #expect(reread.status == 0, "\(reread.stderr)")
+        #expect(reread.stdout == ServerConfiguration().renderYAML())
+        var printed = Set<String>()
+        var section = ""
+        for line in ServerConfiguration().renderYAML().split(separator: "\n") {
+            let name = String(line.split(separator: ":")[0])
+            if line.hasPrefix("  ") { printed.insert(section + "." + name.trimmingCharacters(in: .whitespaces)) }
+            else if line.hasSuffix(":") { section = name } else { printed.insert(name) }
+        }
+        #expect(printed == ServerConfiguration.knownKeys)
     }
 
     @Test func aBadFlagValueStopsTheDaemonWithAMessage() throws {
