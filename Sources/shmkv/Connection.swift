@@ -33,11 +33,6 @@ struct ConnectionOptions: ParsableArguments {
         if FileManager.default.fileExists(atPath: "./data/shmkvd.sock") { return .unix(path: "./data/shmkvd.sock") }
         return .tcp(host: "127.0.0.1", port: 7379)
     }
-
-    /// Connects, or exits with the connection-error status.
-    func connect() throws -> Client {
-        do { return try Client(address: address, timeoutSeconds: timeout) } catch { throw CLIFailure.from(error) }
-    }
 }
 
 /// The CLI's exit statuses, which scripts can rely on.
@@ -48,28 +43,14 @@ enum ExitStatus {
     static let serverOrConnection: Int32 = 2
 }
 
-/// An error already explained: print it and exit with the status.
-struct CLIFailure: Error, CustomStringConvertible {
-    let description: String
-    let status: Int32
-
-    static func from(_ error: Error) -> CLIFailure {
-        if let failure = error as? CLIFailure { return failure }
-        return CLIFailure(description: "\(error)", status: ExitStatus.serverOrConnection)
-    }
-}
-
 /// Runs `body`, turning ShmKV errors into a message on stderr and exit status 2.
 func withClient<R>(_ options: ConnectionOptions, _ body: (Client) async throws -> R) async throws -> R {
     do {
-        let client = try options.connect()
+        let client = try Client(address: options.address, timeoutSeconds: options.timeout)
         defer { client.close() }
         return try await body(client)
     } catch let error as ShmKVError {
         FileHandle.standardError.write(Data("shmkv: \(error)\n".utf8))
         throw ExitCode(ExitStatus.serverOrConnection)
-    } catch let failure as CLIFailure {
-        FileHandle.standardError.write(Data("shmkv: \(failure.description)\n".utf8))
-        throw ExitCode(failure.status)
     }
 }
