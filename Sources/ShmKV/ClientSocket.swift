@@ -41,16 +41,24 @@ struct ClientSocket: ~Copyable {
 
     private mutating func handshake() throws(ShmKVError) {
         try send(Native.clientHello())
+        let hello = try next { bytes throws(WireError) in
+            try Native.parseServerHello(bytes).map { ($0, Native.serverHelloSize) }
+        }
+        guard hello.status == .ok else { throw .server(hello.status, "handshake refused: \(hello.status)") }
+        maxFrameSize = hello.maxFrameSize
+    }
+
+    /// Runs `parse` on the unread bytes until it returns a value and the bytes it used, reading more
+    /// from the socket while it returns `nil`. Codec errors become `.protocolViolation`.
+    private mutating func next<T>(_ parse: (UnsafeRawBufferPointer) throws(WireError) -> (T, Int)?) throws(ShmKVError) -> T {
         while true {
             let parsed = buffer.withUnsafeBytes { raw in
-                Result { () throws(WireError) in try Native.parseServerHello(UnsafeRawBufferPointer(rebasing: raw[start..<end])) }
+                Result { () throws(WireError) in try parse(UnsafeRawBufferPointer(rebasing: raw[start..<end])) }
             }
             switch parsed {
-            case .success(let hello?):
-                start += Native.serverHelloSize
-                guard hello.status == .ok else { throw .server(hello.status, "handshake refused: \(hello.status)") }
-                maxFrameSize = hello.maxFrameSize
-                return
+            case .success(let (value, consumed)?):
+                start += consumed
+                return value
             case .success(nil):
                 try fill()
             case .failure(let error):
@@ -149,27 +157,13 @@ struct ClientSocket: ~Copyable {
 
     /// Reads one reply frame and decodes it as the answer to `op`.
     mutating func readReply(answering op: Opcode) throws(ShmKVError) -> Reply {
-        while true {
-            let maxFrame = max(maxFrameSize, Native.defaultMaxFrameSize)
-            let decoded = buffer.withUnsafeBytes { raw in
-                Result { () throws(WireError) -> (Reply, Int)? in
-                    switch try Native.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[start..<end]), maxFrameSize: maxFrame) {
-                    case .needMore: return nil
-                    case .frame(let header, let body, let consumed):
-                        return (try Reply(header: header, body: body, answering: op), consumed)
-                    }
-                }
+        let maxFrame = max(maxFrameSize, Native.defaultMaxFrameSize)
+        return try next { bytes throws(WireError) -> (Reply, Int)? in
+            switch try Native.decodeFrame(bytes, maxFrameSize: maxFrame) {
+            case .needMore: return nil
+            case .frame(let header, let body, let consumed):
+                return (try Reply(header: header, body: body, answering: op), consumed)
             }
-            let result: (Reply, Int)?
-            switch decoded {
-            case .success(let r): result = r
-            case .failure(let error): throw ShmKVError.protocolViolation("\(error)")
-            }
-            if let (reply, consumed) = result {
-                start += consumed
-                return reply
-            }
-            try fill()
         }
     }
 }
