@@ -152,8 +152,7 @@ open class Connection: EventHandler, PendingWork {
     public func flush() {
         guard !isClosed else { return }
         if outputBroken {
-            output.removeAll(keepingCapacity: true)
-            sentIndex = 0
+            discardOutput()
             if closeAfterFlush { close() }
             return
         }
@@ -169,8 +168,7 @@ open class Connection: EventHandler, PendingWork {
                 if n < 0 && (err == EAGAIN || err == EWOULDBLOCK) { break }
                 if outputFailed() {
                     outputBroken = true
-                    output.removeAll(keepingCapacity: true)
-                    sentIndex = 0
+                    discardOutput()
                     if watchingWritable { watchingWritable = false; updateInterest() }
                     return
                 }
@@ -192,6 +190,12 @@ open class Connection: EventHandler, PendingWork {
                 updateInterest()
             }
         }
+    }
+
+    /// Drops every reply not sent yet (the peer can no longer receive them).
+    private func discardOutput() {
+        output.removeAll(keepingCapacity: true)
+        sentIndex = 0
     }
 
     /// Closes the socket now (unsent output is dropped).

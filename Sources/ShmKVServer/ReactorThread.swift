@@ -135,6 +135,8 @@ final class ReactorThread: @unchecked Sendable {
     /// Asks the loop to stop watching `listeners`; returns once it has, so the caller may close them
     /// without racing an `accept` on this thread.
     func stopAccepting(_ listeners: [Listener]) {
+        // The loop signals completion only when it had listeners to drop.
+        guard !listeners.isEmpty else { return }
         listenersToDrop.withLock { $0 = listeners }
         loop.wake()
         while !acceptingStopped.load(ordering: .acquiring) { usleep(1000) }
