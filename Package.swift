@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // Already in the graph through swift-configuration's YAML trait; used directly only to list the
         // keys of a configuration file, so that a misspelt key is an error rather than silently ignored.
@@ -25,18 +26,20 @@ let package = Package(
         // The few C helpers Swift cannot call directly (epoll, eventfd, futex).
         .target(name: "CShim"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // The notification ring: a memory-mapped broadcast buffer with one publisher, many subscribers.
+        .target(name: "NotifyRing", dependencies: ["CShim", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Wire"),
         .target(name: "Reactor", dependencies: ["CShim"]),
         .target(
             name: "ShmKVServer",
             dependencies: [
-                "LMDB", "Wire", "Reactor",
+                "LMDB", "NotifyRing", "Wire", "Reactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .target(name: "ShmKV", dependencies: ["LMDB", "Wire"]),
+        .target(name: "ShmKV", dependencies: ["LMDB", "NotifyRing", "Wire"]),
         .executableTarget(
             name: "shmkvd",
             dependencies: [
@@ -70,6 +73,7 @@ let package = Package(
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
+        .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
         .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "TestSupport"]),

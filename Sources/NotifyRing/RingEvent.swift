@@ -1,0 +1,47 @@
+/// One change read from the ring.
+public struct RingChange: Sendable, Hashable {
+    /// What happened to the key.
+    public let kind: ChangeKind
+    /// Consecutive across the whole life of a data directory (the daemon keeps the last one in LMDB).
+    public let sequence: UInt64
+    /// The LMDB transaction that made the change: a read snapshot with at least this id sees it.
+    public let transactionID: UInt64
+    /// The key (empty for `.clear`). The record carries no value: read it from LMDB if you need it.
+    public let key: [UInt8]
+
+    public init(kind: ChangeKind, sequence: UInt64, transactionID: UInt64, key: [UInt8]) {
+        self.kind = kind
+        self.sequence = sequence
+        self.transactionID = transactionID
+        self.key = key
+    }
+}
+
+/// Why a subscriber lost track, and which sequence numbers it did not see.
+public struct RingResync: Sendable, Hashable {
+    public enum Reason: String, Sendable, Hashable {
+        /// The subscriber fell a whole capacity behind and was overtaken.
+        case lapped
+        /// A record's sequence was not the previous one plus one (changes committed but never published,
+        /// e.g. the daemon was killed between commit and publish).
+        case gap
+        /// The ring was replaced by a new one (the daemon restarted).
+        case newEpoch = "new-epoch"
+    }
+
+    public let reason: Reason
+    /// The sequences the subscriber did not see (may be empty for `.newEpoch`). Anything in it may have
+    /// changed: reread what you care about from LMDB.
+    public let missed: Range<UInt64>
+
+    public init(reason: Reason, missed: Range<UInt64>) {
+        self.reason = reason
+        self.missed = missed
+    }
+}
+
+/// What a subscriber reads: a change, or notice that it must resynchronise.
+public enum RingEvent: Sendable, Hashable {
+    case change(RingChange)
+    case resync(RingResync)
+}

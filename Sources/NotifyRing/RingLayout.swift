@@ -1,0 +1,106 @@
+/// The byte layout of a ring file, shared by publisher and subscribers (docs/ARCHITECTURE.md has the table).
+///
+/// A ring file is one header page followed by a power-of-two data area. Header fields that change are
+/// each on their own 128-byte line, so the producer's stores do not bounce the lines subscribers poll.
+/// Positions (`tailIntent`, `tail`, `latest`) are byte counts since the ring was created; they never
+/// wrap, and `position & (capacity - 1)` is the offset in the data area. Because the producer pads to
+/// the end of the data area before it wraps, every multiple of the capacity is a record boundary.
+public enum RingLayout {
+    /// "SHMKVRNG" read as a little-endian 64-bit integer; stored last when a ring is created.
+    public static let magic: UInt64 = 0x474E_5256_4B4D_4853
+    /// Version of this layout; a subscriber refuses any other.
+    public static let version: UInt32 = 1
+    /// Size of the header page; the data area starts here.
+    public static let headerSize = 4096
+    /// Records start and end on this alignment.
+    public static let alignment = 8
+    /// Bytes of a record before its key: length u32, type u16, key length u16, sequence u64, txn id u64.
+    public static let recordHeaderSize = 24
+    /// The longest key a record carries (LMDB's key limit in Debian's build).
+    public static let maxKeySize = 511
+    /// The largest aligned record: header plus the longest key.
+    public static let maxRecordSize = aligned(recordHeaderSize + maxKeySize)
+    /// Smallest and largest data area accepted.
+    public static let minCapacity = 4096
+    public static let maxCapacity = 1 << 30
+    /// Default data area: 4 MiB.
+    public static let defaultCapacity = 4 << 20
+
+    // Header offsets. Constant fields first, then one 128-byte line per field that changes.
+    static let magicOffset = 0            // u64
+    static let versionOffset = 8          // u32
+    static let headerSizeOffset = 12      // u32
+    static let capacityOffset = 16        // u64
+    static let maxRecordOffset = 24       // u32
+    static let epochOffset = 32           // u64
+    static let firstSequenceOffset = 40   // u64: the sequence of the first record this ring carries
+    static let creatorPIDOffset = 48      // u32
+    static let tailIntentOffset = 128     // u64
+    static let tailOffset = 256           // u64
+    static let latestOffset = 384         // u64: position of the most recent record
+    static let nextSequenceOffset = 512   // u64: the sequence the next record will carry
+    static let futexOffset = 640          // u32: bumped after every batch; subscribers FUTEX_WAIT on it
+    static let waitersOffset = 768        // u32: subscribers inside FUTEX_WAIT (or about to be)
+
+    // Record field offsets (from the record's start).
+    static let recordLengthOffset = 0     // u32: unaligned length, header included
+    static let recordTypeOffset = 4       // u16
+    static let recordKeyLengthOffset = 6  // u16
+    static let recordSequenceOffset = 8   // u64
+    static let recordTransactionOffset = 16 // u64
+
+    /// `n` rounded up to the record alignment.
+    @inline(__always)
+    public static func aligned(_ n: Int) -> Int { (n + alignment - 1) & ~(alignment - 1) }
+
+    /// Whether `capacity` is a power of two within the accepted bounds.
+    public static func isValidCapacity(_ capacity: Int) -> Bool {
+        capacity >= minCapacity && capacity <= maxCapacity && capacity & (capacity - 1) == 0
+    }
+}
+
+/// What a record announces. Raw values are the `type` field of the record.
+public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
+    /// Filler from the last record to the end of the data area; subscribers skip it.
+    case padding = 0
+    /// The key was stored (set, overwritten, incremented).
+    case put = 1
+    /// The key was deleted.
+    case delete = 2
+    /// Every key was deleted (the key field is empty).
+    case clear = 3
+
+    public var description: String {
+        switch self {
+        case .padding: "padding"
+        case .put: "put"
+        case .delete: "delete"
+        case .clear: "clear"
+        }
+    }
+}
+
+/// Errors opening, creating or reading a ring file.
+public enum RingError: Error, Equatable, CustomStringConvertible {
+    /// A system call failed; `call` names it.
+    case system(call: String, errno: Int32)
+    /// The file is not a ring this build understands.
+    case invalidFile(String)
+    /// A capacity that is not a power of two between 4 KiB and 1 GiB.
+    case invalidCapacity(Int)
+    /// A key longer than `RingLayout.maxKeySize`.
+    case keyTooLong(Int)
+
+    public var description: String {
+        switch self {
+        case .system(let call, let errno): "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        case .invalidFile(let why): "not a usable ring file: \(why)"
+        case .invalidCapacity(let n): "ring capacity \(n) is not a power of two between 4 KiB and 1 GiB"
+        case .keyTooLong(let n): "key of \(n) bytes is longer than \(RingLayout.maxKeySize)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,150 @@
+import Atomics
+import CShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One process's mapping of a ring file, with typed access to the header fields.
+///
+/// The header page is mapped read-write in every process (subscribers register as futex waiters there);
+/// the data area is read-write for the publisher and read-only for subscribers, so a subscriber cannot
+/// corrupt what others read. Both are `MAP_SHARED | MAP_POPULATE` and stay mapped until `deinit`.
+final class RingMapping: @unchecked Sendable {
+    // Invariant: the pointers stay valid until deinit; the fields they reach are either constant after
+    // creation or accessed only through the atomics below.
+    let header: UnsafeMutableRawPointer
+    let data: UnsafeMutableRawPointer
+    let capacity: Int
+    let mask: UInt64
+    let epoch: UInt64
+    let firstSequence: UInt64
+    /// Device and inode of the mapped file, to notice when the path is replaced by a new ring.
+    let identity: FileIdentity
+
+    let tailIntent: Atomics.UnsafeAtomic<UInt64>
+    let tail: Atomics.UnsafeAtomic<UInt64>
+    let latest: Atomics.UnsafeAtomic<UInt64>
+    let nextSequence: Atomics.UnsafeAtomic<UInt64>
+    let futexWord: Atomics.UnsafeAtomic<UInt32>
+    let waiters: Atomics.UnsafeAtomic<UInt32>
+
+    private init(header: UnsafeMutableRawPointer, data: UnsafeMutableRawPointer, identity: FileIdentity) {
+        self.header = header
+        self.data = data
+        self.identity = identity
+        capacity = Int(header.load(fromByteOffset: RingLayout.capacityOffset, as: UInt64.self))
+        mask = UInt64(capacity - 1)
+        epoch = header.load(fromByteOffset: RingLayout.epochOffset, as: UInt64.self)
+        firstSequence = header.load(fromByteOffset: RingLayout.firstSequenceOffset, as: UInt64.self)
+        tailIntent = RingMapping.atomic(header, RingLayout.tailIntentOffset)
+        tail = RingMapping.atomic(header, RingLayout.tailOffset)
+        latest = RingMapping.atomic(header, RingLayout.latestOffset)
+        nextSequence = RingMapping.atomic(header, RingLayout.nextSequenceOffset)
+        futexWord = RingMapping.atomic(header, RingLayout.futexOffset)
+        waiters = RingMapping.atomic(header, RingLayout.waitersOffset)
+    }
+
+    deinit {
+        munmap(header, RingLayout.headerSize)
+        munmap(data, capacity)
+    }
+
+    private static func atomic<T: AtomicValue>(_ base: UnsafeMutableRawPointer, _ offset: Int) -> Atomics.UnsafeAtomic<T> {
+        Atomics.UnsafeAtomic<T>(at: (base + offset).assumingMemoryBound(to: T.AtomicRepresentation.self))
+    }
+
+    /// The futex word's address, for FUTEX_WAIT/FUTEX_WAKE.
+    var futexAddress: UnsafeMutablePointer<UInt32> {
+        (header + RingLayout.futexOffset).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// Maps an existing ring file, checking that it is a complete ring of this layout.
+    static func open(path: String, writableData: Bool) throws(RingError) -> RingMapping {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(call: "open(\(path))", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .system(call: "fstat", errno: errno) }
+        guard Int(st.st_size) >= RingLayout.headerSize + RingLayout.minCapacity else {
+            throw .invalidFile("\(path) is \(st.st_size) bytes, too small for a ring")
+        }
+        let header = try map(fd: fd, offset: 0, length: RingLayout.headerSize, writable: true)
+        let magic = atomic(header, RingLayout.magicOffset) as Atomics.UnsafeAtomic<UInt64>
+        let version = header.load(fromByteOffset: RingLayout.versionOffset, as: UInt32.self)
+        let headerSize = header.load(fromByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
+        let capacity = Int(header.load(fromByteOffset: RingLayout.capacityOffset, as: UInt64.self))
+        let problem: String? =
+            if magic.load(ordering: .acquiring) != RingLayout.magic { "bad magic (not a ShmKV ring, or not finished)" }
+            else if version != RingLayout.version { "layout version \(version), this build reads \(RingLayout.version)" }
+            else if Int(headerSize) != RingLayout.headerSize { "header size \(headerSize)" }
+            else if !RingLayout.isValidCapacity(capacity) { "capacity \(capacity)" }
+            else if Int(st.st_size) < RingLayout.headerSize + capacity { "file shorter than its capacity" }
+            else { nil }
+        if let problem {
+            munmap(header, RingLayout.headerSize)
+            throw .invalidFile("\(path): \(problem)")
+        }
+        let data: UnsafeMutableRawPointer
+        do throws(RingError) {
+            data = try map(fd: fd, offset: RingLayout.headerSize, length: capacity, writable: writableData)
+        } catch {
+            munmap(header, RingLayout.headerSize)
+            throw error
+        }
+        return RingMapping(header: header, data: data, identity: FileIdentity(st))
+    }
+
+    /// Creates a ring file at `path`: a temporary file is sized, initialised and its magic stored last,
+    /// then renamed into place, so a subscriber never sees a half-made ring. Replaces any ring there.
+    static func create(path: String, capacity: Int, firstSequence: UInt64, mode: mode_t) throws(RingError) -> RingMapping {
+        guard RingLayout.isValidCapacity(capacity) else { throw .invalidCapacity(capacity) }
+        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = Glibc.open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw .system(call: "open(\(temporary))", errno: errno) }
+        defer { close(fd) }
+        var keep = false
+        defer { if !keep { unlink(temporary) } }
+        guard fchmod(fd, mode) == 0 else { throw .system(call: "fchmod", errno: errno) }
+        guard ftruncate(fd, off_t(RingLayout.headerSize + capacity)) == 0 else {
+            throw .system(call: "ftruncate", errno: errno)
+        }
+        let header = try map(fd: fd, offset: 0, length: RingLayout.headerSize, writable: true)
+        header.storeBytes(of: RingLayout.version, toByteOffset: RingLayout.versionOffset, as: UInt32.self)
+        header.storeBytes(of: UInt32(RingLayout.headerSize), toByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
+        header.storeBytes(of: UInt64(capacity), toByteOffset: RingLayout.capacityOffset, as: UInt64.self)
+        header.storeBytes(of: UInt32(RingLayout.maxRecordSize), toByteOffset: RingLayout.maxRecordOffset, as: UInt32.self)
+        header.storeBytes(of: UInt64.random(in: 1...UInt64.max), toByteOffset: RingLayout.epochOffset, as: UInt64.self)
+        header.storeBytes(of: firstSequence, toByteOffset: RingLayout.firstSequenceOffset, as: UInt64.self)
+        header.storeBytes(of: UInt32(getpid()), toByteOffset: RingLayout.creatorPIDOffset, as: UInt32.self)
+        header.storeBytes(of: firstSequence, toByteOffset: RingLayout.nextSequenceOffset, as: UInt64.self)
+        (atomic(header, RingLayout.magicOffset) as Atomics.UnsafeAtomic<UInt64>).store(RingLayout.magic, ordering: .releasing)
+        munmap(header, RingLayout.headerSize)
+        guard rename(temporary, path) == 0 else { throw .system(call: "rename(\(temporary), \(path))", errno: errno) }
+        keep = true
+        return try open(path: path, writableData: true)
+    }
+
+    private static func map(fd: Int32, offset: Int, length: Int, writable: Bool) throws(RingError) -> UnsafeMutableRawPointer {
+        let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
+        let p = mmap(nil, length, protection, MAP_SHARED | MAP_POPULATE, fd, off_t(offset))
+        guard let p, p != MAP_FAILED else { throw .system(call: "mmap", errno: errno) }
+        return p
+    }
+}
+
+/// A file's device and inode: equal identities are the same file.
+struct FileIdentity: Equatable {
+    let device: UInt64
+    let inode: UInt64
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+    }
+
+    /// The identity of whatever `path` names now, or nil if nothing does.
+    static func of(path: String) -> FileIdentity? {
+        var st = stat()
+        return stat(path, &st) == 0 ? FileIdentity(st) : nil
+    }
+}

@@ -1,0 +1,118 @@
+import Atomics
+import CShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The single producer of a ring: the daemon's writer thread.
+///
+/// Publishing never waits for subscribers (there is no back-pressure, by design): a subscriber that
+/// falls more than a capacity behind is lapped and told so. Use from one thread at a time.
+public final class RingPublisher {
+    private let mapping: RingMapping
+    /// This process's copy of `tail` (only the publisher writes it).
+    private var tail: UInt64
+    private var sequence: UInt64
+
+    /// The path the ring was created at.
+    public let path: String
+    /// The random epoch of this ring; a new ring at the same path has a new one.
+    public var epoch: UInt64 { mapping.epoch }
+    /// Bytes in the data area.
+    public var capacity: Int { mapping.capacity }
+    /// The sequence the next record will carry.
+    public var nextSequence: UInt64 { sequence }
+
+    /// Creates a new ring at `path` (replacing any there) whose first record will carry `firstSequence`.
+    /// - Parameters:
+    ///   - capacity: bytes in the data area, a power of two between 4 KiB and 1 GiB.
+    ///   - mode: file permission bits (the daemon uses 0600).
+    public init(creatingAt path: String, capacity: Int = RingLayout.defaultCapacity,
+                firstSequence: UInt64 = 1, mode: mode_t = 0o600) throws(RingError) {
+        mapping = try RingMapping.create(path: path, capacity: capacity, firstSequence: firstSequence, mode: mode)
+        self.path = path
+        tail = 0
+        sequence = firstSequence
+    }
+
+    /// Appends one record and returns its sequence number. Subscribers see it at once if they poll;
+    /// those asleep in `FUTEX_WAIT` are woken by `wakeSubscribers()`, called once per batch.
+    /// - Throws: `.keyTooLong` for a key over 511 bytes (nothing is published).
+    @discardableResult
+    public func publish(_ kind: ChangeKind, key: UnsafeRawBufferPointer, transactionID: UInt64) throws(RingError) -> UInt64 {
+        guard key.count <= RingLayout.maxKeySize else { throw .keyTooLong(key.count) }
+        let length = RingLayout.recordHeaderSize + key.count
+        let alignedLength = UInt64(RingLayout.aligned(length))
+        var position = tail
+        var offset = Int(position & mapping.mask)
+        let toEnd = UInt64(mapping.capacity - offset)
+        if alignedLength > toEnd {
+            // Announce the padding and the record together, then fill to the end of the data area.
+            signalIntent(position + toEnd + alignedLength)
+            // Padding may be as short as 8 bytes: it has only the length and type fields.
+            let pad = mapping.data + offset
+            pad.storeBytes(of: UInt32(toEnd), toByteOffset: RingLayout.recordLengthOffset, as: UInt32.self)
+            pad.storeBytes(of: ChangeKind.padding.rawValue, toByteOffset: RingLayout.recordTypeOffset, as: UInt16.self)
+            pad.storeBytes(of: 0, toByteOffset: RingLayout.recordKeyLengthOffset, as: UInt16.self)
+            position += toEnd
+            offset = 0
+        } else {
+            signalIntent(position + alignedLength)
+        }
+        let seq = sequence
+        writeHeader(at: offset, length: UInt32(length), kind: kind, keyLength: UInt16(key.count),
+                    sequence: seq, transactionID: transactionID)
+        if let base = key.baseAddress, key.count > 0 {
+            (mapping.data + offset + RingLayout.recordHeaderSize).copyMemory(from: base, byteCount: key.count)
+        }
+        sequence = seq &+ 1
+        // `latest` before `tail`: a subscriber that loads `tail` and then `latest` and finds
+        // latest < tail knows it is the record just before tail.
+        mapping.latest.store(position, ordering: .releasing)
+        tail = position + alignedLength
+        mapping.tail.store(tail, ordering: .releasing)
+        mapping.nextSequence.store(sequence, ordering: .releasing)
+        return seq
+    }
+
+    /// `publish` for a key held in an array.
+    @discardableResult
+    public func publish(_ kind: ChangeKind, key: [UInt8], transactionID: UInt64) throws(RingError) -> UInt64 {
+        do {
+            return try key.withUnsafeBytes { k throws(RingError) in try publish(kind, key: k, transactionID: transactionID) }
+        } catch let error as RingError {
+            throw error
+        } catch {
+            fatalError("unreachable: \(error)")
+        }
+    }
+
+    /// Bumps the futex word and wakes subscribers sleeping on it; costs a system call only when some
+    /// subscriber is waiting. Call after each batch of `publish` calls.
+    public func wakeSubscribers() {
+        mapping.futexWord.wrappingIncrement(ordering: .sequentiallyConsistent)
+        if mapping.waiters.load(ordering: .sequentiallyConsistent) > 0 {
+            _ = shim_futex_wake(mapping.futexAddress, Int32.max)
+        }
+    }
+
+    /// Stores the position the producer is about to write up to, and fences so that no store of the
+    /// record can become visible before it: a subscriber that copied overwritten bytes then sees the
+    /// new intent when it re-checks.
+    @inline(__always)
+    private func signalIntent(_ newTail: UInt64) {
+        mapping.tailIntent.store(newTail, ordering: .relaxed)
+        Atomics.atomicMemoryFence(ordering: .releasing)
+    }
+
+    @inline(__always)
+    private func writeHeader(at offset: Int, length: UInt32, kind: ChangeKind, keyLength: UInt16,
+                             sequence: UInt64, transactionID: UInt64) {
+        let r = mapping.data + offset
+        r.storeBytes(of: length, toByteOffset: RingLayout.recordLengthOffset, as: UInt32.self)
+        r.storeBytes(of: kind.rawValue, toByteOffset: RingLayout.recordTypeOffset, as: UInt16.self)
+        r.storeBytes(of: keyLength, toByteOffset: RingLayout.recordKeyLengthOffset, as: UInt16.self)
+        r.storeBytes(of: sequence, toByteOffset: RingLayout.recordSequenceOffset, as: UInt64.self)
+        r.storeBytes(of: transactionID, toByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self)
+    }
+}
