@@ -216,3 +216,81 @@ public final class RawConnection: @unchecked Sendable {
         return out
     }
 }
+
+/// A child process the test talks to line by line: it reads the child's stdout as lines, can write to
+/// its stdin, and kills it in `deinit` if the test did not wait for it (or failed first).
+public final class ChildProcess: @unchecked Sendable {
+    // Invariant: used from one test at a time.
+    public let process = Process()
+    private let output = Pipe()
+    private let input = Pipe()
+    private let errors = Pipe()
+    private var pending: [UInt8] = []
+    private var waited = false
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = output
+        process.standardInput = input
+        process.standardError = errors
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// The next line of stdout without its newline, or nil at end of output.
+    public func readLine() -> String? {
+        while true {
+            if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                return line
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                if pending.isEmpty { return nil }
+                defer { pending.removeAll() }
+                return String(decoding: pending, as: UTF8.self)
+            }
+            pending += chunk
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`; returns it, or nil at end of output.
+    public func readLine(startingWith prefix: String) -> String? {
+        while let line = readLine() {
+            if line.hasPrefix(prefix) { return line }
+        }
+        return nil
+    }
+
+    /// Writes a line to the child's stdin.
+    public func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Sends `signal` to the child.
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the child to end; returns its exit status.
+    @discardableResult
+    public func wait() -> Int32 {
+        process.waitUntilExit()
+        waited = true
+        return process.terminationStatus
+    }
+
+    /// What the child wrote to stderr (read after it ended).
+    public func stderrText() -> String {
+        String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    deinit {
+        if !waited && process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}

@@ -5,6 +5,8 @@
 //   shmkv-probe count DIR DB       prints the number of entries
 //   shmkv-probe hold DIR DB        begins a read transaction, prints "holding", sleeps until killed
 //   shmkv-probe grow DIR DB MIB    opens read-write with a 64 MiB map and writes MIB mebibytes
+//   shmkv-probe ring-publish PATH COUNT CAPACITY BATCH    (see Ring.swift)
+//   shmkv-probe ring-subscribe PATH LAST
 import LMDB
 
 #if canImport(Glibc)
@@ -21,6 +23,13 @@ guard args.count >= 4 else {
     exit(64)
 }
 do {
+    if args[1] == "ring-publish", args.count == 6, let count = Int(args[3]), let capacity = Int(args[4]), let batch = Int(args[5]) {
+        try ringPublish(path: args[2], count: count, capacity: capacity, batch: batch)
+        exit(0)
+    }
+    if args[1] == "ring-subscribe", let last = UInt64(args[3]) {
+        exit(try ringSubscribe(path: args[2], last: last))
+    }
     if args[1] == "grow", args.count == 5, let mebibytes = Int(args[4]) {
         let env = try Environment(path: args[2], options: .init(mapSize: 64 << 20, maxDatabases: 8))
         let db = try env.openDatabase(named: args[3], create: true)
