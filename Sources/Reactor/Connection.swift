@@ -145,6 +145,10 @@ open class Connection: EventHandler, PendingWork {
     /// connection open without output (to finish work already received); the default closes it.
     open func outputFailed() -> Bool { false }
 
+    /// Override: everything queued has just been sent (called only when this flush sent something).
+    /// A connection that streams (WATCH) produces more here; the default does nothing.
+    open func outputDrained() {}
+
     /// Output can no longer be delivered: replies are dropped as they are made.
     public private(set) var outputBroken = false
 
@@ -156,6 +160,7 @@ open class Connection: EventHandler, PendingWork {
             if closeAfterFlush { close() }
             return
         }
+        let hadOutput = sentIndex < output.count
         while sentIndex < output.count {
             let n = output.withUnsafeBytes { buf in
                 Glibc.send(fd, buf.baseAddress! + sentIndex, buf.count - sentIndex, Int32(MSG_NOSIGNAL))
@@ -183,6 +188,7 @@ open class Connection: EventHandler, PendingWork {
             // Back-pressure, if any, ends here too: `updateInterest` derives it from the unsent bytes.
             if watchingWritable { watchingWritable = false; updateInterest() }
             input.shrinkIfIdle(to: initialCapacity * 64)
+            if hadOutput { outputDrained() }
         } else {
             let overLimit = pendingOutput >= maxPendingOutput
             if !watchingWritable || overLimit {

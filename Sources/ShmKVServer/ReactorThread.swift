@@ -7,6 +7,13 @@ import Wire
 import Glibc
 #endif
 
+/// Where the daemon's notification ring is.
+struct RingInfo: Sendable {
+    let path: String
+    let epoch: UInt64
+    let capacity: Int
+}
+
 /// What every thread of a running server shares.
 final class ServerContext: Sendable {
     let configuration: ServerConfiguration
@@ -15,9 +22,11 @@ final class ServerContext: Sendable {
     let batcher: WriteBatcher
     let logger: Logger
     let reactorCount: Int
+    let ring: RingInfo
 
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
-         logger: Logger, reactorCount: Int) {
+         logger: Logger, reactorCount: Int, ring: RingInfo) {
+        self.ring = ring
         self.configuration = configuration
         self.store = store
         self.stats = stats
@@ -44,6 +53,10 @@ final class ReactorThread: @unchecked Sendable {
     private let listenersToDrop = Mutex<[Listener]>([])
     private let acceptingStopped = Atomic<Bool>(false)
     private let drainDeadline = Atomic<Int>(0)
+    /// Connections of this loop that follow the ring (WATCH); the writer wakes the loop after each
+    /// publish while there are any.
+    private var watchers: [ObjectIdentifier: ServerConnection] = [:]
+    private let watcherCount = Atomic<Int>(0)
 
     init(index: Int, context: ServerContext) throws {
         self.index = index
@@ -57,6 +70,7 @@ final class ReactorThread: @unchecked Sendable {
         loop.onWake = { [unowned self] in
             self.dropListeners()
             self.deliverCompletions()
+            self.pumpWatchers()
         }
     }
 
@@ -88,6 +102,30 @@ final class ReactorThread: @unchecked Sendable {
             context.logger.error("renewing the read transaction failed: \(error)")
             txn.abort()
             readTransaction = nil
+        }
+    }
+
+    /// Whether the writer should wake this loop after publishing (any thread).
+    var followsRing: Bool { watcherCount.load(ordering: .relaxed) > 0 }
+
+    /// Registers a watching connection. Counted before its subscriber opens, so no publish after the
+    /// subscriber's start position can go without a wake-up.
+    func addWatcher(_ connection: ServerConnection) {
+        if watchers.updateValue(connection, forKey: ObjectIdentifier(connection)) == nil {
+            watcherCount.add(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    func removeWatcher(_ connection: ServerConnection) {
+        if watchers.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+            watcherCount.subtract(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    private func pumpWatchers() {
+        for connection in watchers.values where !connection.isClosed {
+            connection.pumpWatch()
+            connection.flush()
         }
     }
 

@@ -1,5 +1,6 @@
 import LMDB
 import Logging
+import NotifyRing
 import Reactor
 import Synchronization
 #if canImport(Glibc)
@@ -44,12 +45,21 @@ public final class Server: @unchecked Sendable {
             let cleared = try store.environment.readerCheck()
             let stats = ServerStats()
             ServerStats.add(stats.staleReadersCleared, cleared)
-            let batcher = try WriteBatcher(store: store, configuration: config, stats: stats, logger: logger)
+            // A new ring (new epoch) on every start; its numbering continues from the last change committed.
+            let ringPath = config.effectiveRingPath(environmentID: store.environmentID)
+            let publisher = try RingPublisher(creatingAt: ringPath, capacity: config.ringCapacity,
+                                              firstSequence: try store.lastSequence() + 1, mode: 0o600)
+            try store.recordRing(path: ringPath, epoch: publisher.epoch)
+            stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
+            let batcher = try WriteBatcher(store: store, publisher: publisher, configuration: config, stats: stats,
+                                           logger: logger)
             let count = config.effectiveThreads
             let context = ServerContext(configuration: config, store: store, stats: stats, batcher: batcher,
-                                        logger: logger, reactorCount: count)
+                                        logger: logger, reactorCount: count,
+                                        ring: RingInfo(path: ringPath, epoch: publisher.epoch, capacity: publisher.capacity))
             self.context = context
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
+            batcher.setRingFollowers(reactors)
             try openListeners()
             writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
             for reactor in reactors {
@@ -59,6 +69,7 @@ public final class Server: @unchecked Sendable {
                 "dataDir": "\(config.dataDirectory)", "environment": "\(store.environmentID)",
                 "listeners": "\(endpoints.map(\.description).joined(separator: " "))",
                 "threads": "\(count)", "durability": "\(config.durability.rawValue)",
+                "ring": "\(ringPath)", "epoch": "\(hex16(publisher.epoch))",
             ])
         } catch {
             teardown()

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import Yams
 import Logging
+import NotifyRing
 import Reactor
 #if canImport(Glibc)
 import Glibc
@@ -56,6 +57,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var batchMaxBytes = 16 << 20
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = Logger.Level.info
+    /// Notification ring file; `nil` means `/dev/shm/shmkv-<environment id>.ring`.
+    public var ringPath: String? = nil
+    /// Bytes in the ring's data area (a power of two, 4 KiB to 1 GiB).
+    public var ringCapacity = 4 << 20
 
     public init() {}
 
@@ -95,6 +100,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxRequestsPerEvent = try values.int("limits.maxRequestsPerEvent") ?? d.maxRequestsPerEvent
         batchMaxOperations = try values.int("batch.maxOperations") ?? d.batchMaxOperations
         batchMaxBytes = try values.int("batch.maxBytes") ?? d.batchMaxBytes
+        let ringText = try values.string("ring.path") ?? ""
+        ringPath = ringText.isEmpty ? nil : ringText
+        ringCapacity = try values.int("ring.capacity") ?? d.ringCapacity
         let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
@@ -127,6 +135,14 @@ public struct ServerConfiguration: Sendable, Equatable {
         if maxRequestsPerEvent < 1 { throw ConfigurationError("limits.maxRequestsPerEvent must be at least 1") }
         if batchMaxOperations < 1 { throw ConfigurationError("batch.maxOperations must be at least 1") }
         if batchMaxBytes < 1 { throw ConfigurationError("batch.maxBytes must be at least 1") }
+        if !RingLayout.isValidCapacity(ringCapacity) {
+            throw ConfigurationError("ring.capacity must be a power of two from 4096 to 1073741824 (got \(ringCapacity))")
+        }
+    }
+
+    /// Where the ring lives for the environment with id `environmentID`.
+    public func effectiveRingPath(environmentID: String) -> String {
+        ringPath ?? "/dev/shm/shmkv-\(environmentID).ring"
     }
 
     /// Reactor threads to run: `threads`, or one per core.
@@ -158,6 +174,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         batch:
           maxOperations: \(batchMaxOperations)
           maxBytes: \(batchMaxBytes)
+        ring:
+          path: \(quoted(ringPath ?? ""))
+          capacity: \(ringCapacity)
 
         """
     }
@@ -181,6 +200,7 @@ extension ServerConfiguration {
         "limits.maxValueSize", "limits.maxFrameSize", "limits.maxClients", "limits.maxOutputBuffer",
         "limits.maxScanLimit", "limits.maxRequestsPerEvent",
         "batch.maxOperations", "batch.maxBytes",
+        "ring.path", "ring.capacity",
     ]
 
     /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise

@@ -1,4 +1,5 @@
 import LMDB
+import NotifyRing
 import Reactor
 import Wire
 #if canImport(Glibc)
@@ -27,6 +28,24 @@ final class ServerConnection: Connection {
     private(set) var pendingWrites = 0
     /// Parsing stopped at a request that must wait for `pendingWrites` to reach zero.
     private var waitingForWrites = false
+    /// Set once the connection sent WATCH: it then carries change events.
+    private var watch: Watch?
+
+    /// A WATCH in progress: the connection's own ring cursor and what it asked for.
+    private final class Watch {
+        let subscriber: RingSubscriber
+        let prefix: [UInt8]
+        let requestID: UInt32
+        init(subscriber: RingSubscriber, prefix: [UInt8], requestID: UInt32) {
+            self.subscriber = subscriber
+            self.prefix = prefix
+            self.requestID = requestID
+        }
+    }
+
+    /// Event bytes queued beyond which a watcher is not given more until its client reads (the ring,
+    /// not the daemon's memory, holds the backlog; a client too slow for it is lapped and told so).
+    private static let watchOutputCap = 256 * 1024
 
     init(fd: Int32, reactor: ReactorThread, rejected: Bool) {
         self.reactor = reactor
@@ -39,6 +58,7 @@ final class ServerConnection: Connection {
 
     override func didClose() {
         phase = .finished
+        if watch != nil { reactor.removeWatcher(self) }
         reactor.connectionClosed(self)
     }
 
@@ -50,6 +70,10 @@ final class ServerConnection: Connection {
         if pendingWrites > 0 || parseIncomplete { detach() }
         finishIfPeerGone()
         if closeAfterFlush && pendingOutput == 0 { close() }
+    }
+
+    override func outputDrained() {
+        if watch != nil && !isClosed { processLater() }
     }
 
     override func outputFailed() -> Bool {
@@ -106,6 +130,7 @@ final class ServerConnection: Connection {
             case .native:
                 processNative()
                 finishIfPeerGone()
+                pumpWatch()
                 return
             case .finished:
                 consumeInput(input.readableCount)
@@ -178,7 +203,20 @@ final class ServerConnection: Connection {
             return true
         }
         let id = header.requestID
+        if watch != nil {
+            switch request {
+            case .ping: break
+            default:
+                ReplyWriter.error(.badRequest, "this connection is watching: only PING is accepted (close it to stop watching)",
+                                  requestID: id, into: &output)
+                return true
+            }
+        }
         switch request {
+        case .watch(let prefix, let from):
+            guard pendingWrites == 0 else { return false }
+            startWatch(prefix: prefix, from: from, id: id)
+            return true
         case .put(let key, let value, let condition):
             if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
             return enqueue(.put(key: Array(key), value: Array(value), condition: condition), id)
@@ -251,6 +289,51 @@ final class ServerConnection: Connection {
         finishIfPeerGone()
     }
 
+    // MARK: Watch
+
+    private func startWatch(prefix: UnsafeRawBufferPointer, from: UInt64, id: UInt32) {
+        if prefix.count > Limits.maxKeySize {
+            return ReplyWriter.error(.invalidKey, "prefix of \(prefix.count) bytes exceeds the maximum of \(Limits.maxKeySize) bytes",
+                                     requestID: id, into: &output)
+        }
+        reactor.addWatcher(self)
+        let subscriber: RingSubscriber
+        do {
+            // Replacement checks are for readers that outlive a daemon; this one dies with it.
+            subscriber = try RingSubscriber(path: context.ring.path, start: from == 0 ? .now : .sequence(from),
+                                            replacementCheckMilliseconds: 0)
+        } catch {
+            reactor.removeWatcher(self)
+            return ReplyWriter.error(.internalError, "cannot open the notification ring: \(error)", requestID: id, into: &output)
+        }
+        watch = Watch(subscriber: subscriber, prefix: Array(prefix), requestID: id)
+        let start = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
+        output.appendLE(subscriber.epoch)
+        output.appendLE(subscriber.nextSequence)
+        Native.endFrame(at: start, in: &output)
+    }
+
+    /// Moves ready ring events into the output, up to the cap; called after each publish (by the
+    /// reactor), after input, and when the output has drained.
+    func pumpWatch() {
+        guard let watch, !isClosed, !outputBroken else { return }
+        while pendingOutput < ServerConnection.watchOutputCap, let event = watch.subscriber.poll() {
+            switch event {
+            case .change(let change):
+                guard change.key.starts(with: watch.prefix) || change.kind == .clear else { continue }
+                change.key.withUnsafeBytes { key in
+                    WatchEvent.writeChange(type: UInt8(change.kind.rawValue), sequence: change.sequence,
+                                           transactionID: change.transactionID, key: key,
+                                           requestID: watch.requestID, into: &output)
+                }
+            case .resync(let resync):
+                let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
+                WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
+                                       missedUpTo: resync.missed.upperBound, requestID: watch.requestID, into: &output)
+            }
+        }
+    }
+
     // MARK: Reads
 
     private func executeRead(_ request: RequestView, _ id: UInt32) {
@@ -284,8 +367,8 @@ final class ServerConnection: Connection {
                 try scan(query, txn: txn, id: id)
             case .stats:
                 try writeStats(txn: txn, id: id)
-            case .put, .delete, .mput, .incrBy:
-                preconditionFailure("writes are queued, not executed on a reactor")
+            case .put, .delete, .mput, .incrBy, .watch:
+                preconditionFailure("writes are queued and WATCH is handled apart, not executed here")
             }
         } catch {
             output.removeSubrange(replyStart...)
@@ -361,6 +444,9 @@ final class ServerConnection: Connection {
             ("max_value_size", Int64(context.configuration.maxValueSize)),
             ("uptime_seconds", Int64(s.uptimeSeconds)),
             ("pid", Int64(getpid())),
+            ("ring_epoch", Int64(bitPattern: context.ring.epoch)),
+            ("ring_capacity", Int64(context.ring.capacity)),
+            ("ring_next_sequence", Int64(s.ringNextSequence.load(ordering: .relaxed))),
         ]
         Reply(status: .ok, requestID: id, body: .stats(entries.map { StatEntry(name: $0.0, value: $0.1) })).encode(into: &output)
     }

@@ -15,6 +15,8 @@ public final class ServerStats: Sendable {
     public let batchesCommitted = Atomic<Int>(0)
     public let largestBatch = Atomic<Int>(0)
     public let staleReadersCleared = Atomic<Int>(0)
+    /// The sequence the next ring record will carry.
+    public let ringNextSequence = Atomic<Int>(0)
     public let startTime: Int
 
     public init() {

@@ -5,8 +5,8 @@ import Glibc
 
 /// The daemon's LMDB environment and its two named databases.
 ///
-/// `kv` holds user keys; `__meta` holds the format version and the environment id (later: ring path,
-/// epoch and the last change sequence). The unnamed main database is only LMDB's catalogue of names.
+/// `kv` holds user keys; `__meta` holds the format version, the environment id, the ring's path and
+/// epoch, and the last change sequence. The unnamed main database is only LMDB's catalogue of names.
 public final class Store: Sendable {
     /// Name of the database with user keys (py-lmdb: `env.open_db(b"kv")`).
     public static let keyspaceName = "kv"
@@ -61,5 +61,40 @@ public final class Store: Sendable {
         }
     }
 
+    /// Keys of `__meta` (values are UTF-8 text, so py-lmdb and `mdb_dump -p` show them plainly).
+    public enum MetaKey {
+        public static let formatVersion = Array("format_version".utf8)
+        public static let environmentID = Array("environment_id".utf8)
+        /// Path of the notification ring the running (or last) daemon publishes to.
+        public static let ringPath = Array("ring_path".utf8)
+        /// That ring's epoch, 16 hex digits.
+        public static let ringEpoch = Array("ring_epoch".utf8)
+        /// The sequence number of the last change committed, decimal; written in the same transaction
+        /// as the change, so numbering continues across restarts and a change committed but never
+        /// published shows up as a gap.
+        public static let lastSequence = Array("last_sequence".utf8)
+    }
+
+    /// The last change sequence committed (0 before the first change).
+    public func lastSequence() throws -> UInt64 {
+        try environment.read { txn in
+            try txn.get(meta, key: MetaKey.lastSequence).flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } ?? 0
+        }
+    }
+
+    /// Records where this daemon's ring is and its epoch, so a `LocalStore` finds it from the directory.
+    public func recordRing(path: String, epoch: UInt64) throws {
+        try environment.write { txn in
+            try txn.put(meta, key: MetaKey.ringPath, value: Array(path.utf8))
+            try txn.put(meta, key: MetaKey.ringEpoch, value: Array(hex16(epoch).utf8))
+        }
+    }
+
     public func close() { environment.close() }
+}
+
+/// `value` as exactly 16 lower-case hex digits.
+public func hex16(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - digits.count) + digits
 }

@@ -1,5 +1,6 @@
 import LMDB
 import Logging
+import NotifyRing
 import Reactor
 import Synchronization
 import Wire
@@ -28,6 +29,10 @@ struct WriteCompletion: @unchecked Sendable {
 /// The writer thread with group commit: it drains everything queued into one LMDB write transaction,
 /// applies each operation in a nested transaction so that one failing operation fails alone, commits
 /// once, and only then hands each outcome back to its reactor. A reply therefore always means committed.
+///
+/// Each batch also numbers its changes (one per key changed, consecutive), stores the last number in
+/// `__meta` in the same transaction, and after the commit publishes one ring record per change and
+/// wakes the ring's waiters.
 final class WriteBatcher: Sendable {
     private struct Queue {
         var tickets: [WriteTicket] = []
@@ -40,8 +45,16 @@ final class WriteBatcher: Sendable {
     private let configuration: ServerConfiguration
     private let stats: ServerStats
     private let logger: Logger
+    // Invariant: used only on the writer thread (inside `run()`).
+    private nonisolated(unsafe) let publisher: RingPublisher
+    // Invariant: as for `publisher`; reused per batch.
+    private nonisolated(unsafe) var changes: [(ChangeKind, [UInt8])] = []
+    /// Reactors to wake after a publish because some of their connections watch the ring.
+    private let ringFollowers = Mutex<[ReactorThread]>([])
 
-    init(store: Store, configuration: ServerConfiguration, stats: ServerStats, logger: Logger) throws(SystemError) {
+    init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats,
+         logger: Logger) throws(SystemError) {
+        self.publisher = publisher
         self.store = store
         self.configuration = configuration
         self.stats = stats
@@ -58,6 +71,11 @@ final class WriteBatcher: Sendable {
         }
         if accepted { doorbell.signal() }
         return accepted
+    }
+
+    /// Tells the writer which reactors to wake when it publishes (they follow the ring for watchers).
+    func setRingFollowers(_ reactors: [ReactorThread]) {
+        ringFollowers.withLock { $0 = reactors }
     }
 
     /// Refuses new writes; `run()` commits what is queued and returns.
@@ -114,11 +132,20 @@ final class WriteBatcher: Sendable {
 
     private func commit(_ batch: [WriteTicket], outcomes: inout [WriteOutcome]) {
         outcomes.removeAll(keepingCapacity: true)
+        changes.removeAll(keepingCapacity: true)
+        var transactionID: UInt64 = 0
         do {
             let txn = try store.environment.beginWrite()
             for ticket in batch {
-                outcomes.append(applyAlone(ticket.operation, in: txn))
+                let outcome = applyAlone(ticket.operation, in: txn)
+                outcomes.append(outcome)
+                ticket.operation.changes(for: outcome, into: &changes)
             }
+            if !changes.isEmpty {
+                let last = publisher.nextSequence + UInt64(changes.count) - 1
+                try txn.put(store.meta, key: Store.MetaKey.lastSequence, value: Array(String(last).utf8))
+            }
+            transactionID = UInt64(txn.id)
             try txn.commit()
             let written = outcomes.count { if case .failed = $0 { false } else { true } }
             ServerStats.add(stats.writesCommitted, written)
@@ -132,8 +159,27 @@ final class WriteBatcher: Sendable {
             logger.error("write batch of \(batch.count) failed: \(error)")
             ServerStats.add(stats.writesFailed, batch.count)
             outcomes = Array(repeating: .failed(.storageError, "commit failed: \(error)"), count: batch.count)
+            changes.removeAll(keepingCapacity: true)
         }
+        publishChanges(transactionID: transactionID)
         deliver(batch, outcomes)
+    }
+
+    /// Publishes one ring record per change of the batch just committed and wakes subscribers: those
+    /// on the futex (LocalStore, `shmkv watch`) and reactors with watching connections.
+    private func publishChanges(transactionID: UInt64) {
+        guard !changes.isEmpty else { return }
+        for (kind, key) in changes {
+            do { try publisher.publish(kind, key: key, transactionID: transactionID) } catch {
+                // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.
+                logger.error("ring publish failed: \(error)")
+            }
+        }
+        publisher.wakeSubscribers()
+        stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
+        for reactor in ringFollowers.withLock({ $0 }) where reactor.followsRing {
+            reactor.loop.wake()
+        }
     }
 
     private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction) -> WriteOutcome {

@@ -1,4 +1,5 @@
 import LMDB
+import NotifyRing
 import Wire
 
 /// A write waiting for the writer thread. Owns copies of its bytes (the input buffer moves on).
@@ -65,6 +66,23 @@ extension WriteOperation {
             if overflow { return .failed(.overflow, "increment or decrement would overflow") }
             try txn.put(db, key: key, value: Array(String(sum).utf8))
             return .integer(sum)
+        }
+    }
+}
+
+
+extension WriteOperation {
+    /// Appends the ring records that `outcome` of this operation announces: one per key it changed.
+    func changes(for outcome: WriteOutcome, into changes: inout [(ChangeKind, [UInt8])]) {
+        switch (self, outcome) {
+        case (.put(let key, _, _), .stored), (.incrBy(let key, _), .integer):
+            changes.append((.put, key))
+        case (.delete(let key), .deleted(existed: true)):
+            changes.append((.delete, key))
+        case (.mput(let pairs), .stored):
+            for pair in pairs { changes.append((.put, pair.key)) }
+        default:
+            break
         }
     }
 }

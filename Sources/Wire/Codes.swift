@@ -9,6 +9,8 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
     case scan = 0x07
     case incrBy = 0x08
     case stats = 0x09
+    /// Streams change events from the notification ring (the connection then carries events).
+    case watch = 0x0A
 }
 
 /// Reply status, shared by server and client.

@@ -16,6 +16,8 @@ public enum ReplyBody: Sendable, Equatable {
     case scanPage(entries: [KeyValue], more: Bool)
     /// STATS: named counters, in the server's order.
     case stats([StatEntry])
+    /// WATCH accepted: the ring's epoch and the sequence the first event will carry.
+    case watching(epoch: UInt64, nextSequence: UInt64)
     /// An error status's message.
     case message(String)
 }
@@ -90,6 +92,9 @@ public struct Reply: Sendable, Equatable {
                     stats.append(StatEntry(name: name, value: Int64(bitPattern: try r.u64("stat value"))))
                 }
                 self.body = .stats(stats)
+            case .watch:
+                let epoch = try r.u64("epoch")
+                self.body = .watching(epoch: epoch, nextSequence: try r.u64("next sequence"))
             }
         }
         try r.finish()
@@ -117,6 +122,9 @@ public struct Reply: Sendable, Equatable {
         case .stats(let stats):
             out.appendLE(UInt32(stats.count))
             for s in stats { out.appendKey(Array(s.name.utf8)); out.appendLE(UInt64(bitPattern: s.value)) }
+        case .watching(let epoch, let next):
+            out.appendLE(epoch)
+            out.appendLE(next)
         case .message(let m):
             ReplyWriter.appendMessage(m, into: &out)
         }

@@ -38,6 +38,9 @@ public enum Request: Sendable, Equatable {
     case scan(ScanQuery)
     case incrBy(key: [UInt8], delta: Int64)
     case stats
+    /// Follow changes to keys starting with `prefix` (empty: all keys), from sequence `from`
+    /// (0: from now).
+    case watch(prefix: [UInt8], from: UInt64)
 
     public var opcode: Opcode {
         switch self {
@@ -50,6 +53,7 @@ public enum Request: Sendable, Equatable {
         case .scan: .scan
         case .incrBy: .incrBy
         case .stats: .stats
+        case .watch: .watch
         }
     }
 
@@ -83,6 +87,9 @@ public enum Request: Sendable, Equatable {
             out.appendLE(UInt64(bitPattern: delta))
         case .stats:
             break
+        case .watch(let prefix, let from):
+            out.appendKey(prefix)
+            out.appendLE(from)
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -108,6 +115,7 @@ public enum Request: Sendable, Equatable {
                                    limit: q.limit, after: Array(q.after)))
         case .incrBy(let k, let d): self = .incrBy(key: Array(k), delta: d)
         case .stats: self = .stats
+        case .watch(let prefix, let from): self = .watch(prefix: Array(prefix), from: from)
         }
     }
 }
@@ -170,6 +178,7 @@ public enum RequestView {
     case scan(ScanQueryView)
     case incrBy(key: UnsafeRawBufferPointer, delta: Int64)
     case stats
+    case watch(prefix: UnsafeRawBufferPointer, from: UInt64)
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.
     public init(header: FrameHeader, body: UnsafeRawBufferPointer) throws(WireError) {
@@ -210,6 +219,9 @@ public enum RequestView {
             self = .incrBy(key: key, delta: Int64(bitPattern: try r.u64("delta")))
         case .stats:
             self = .stats
+        case .watch:
+            let prefix = try r.key()
+            self = .watch(prefix: prefix, from: try r.u64("start sequence"))
         }
         try r.finish()
     }

@@ -97,7 +97,9 @@ public final class Daemon: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: Products.path("shmkvd"))
         process.arguments = ["--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0", "--threads", "2",
                              "--log-level", "warning"] + extraArguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // The ring goes in the test's directory, not /dev/shm's shared namespace.
+        let ringDefault = ["SHMKV_RING_PATH": directory.file("shmkvd.ring")]
+        process.environment = ProcessInfo.processInfo.environment.merging(ringDefault) { $1 }.merging(environment) { $1 }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = stderrPipe
