@@ -8,7 +8,7 @@ SWIFT ?= swift
 RUN_PACKAGES := liblmdb-dev pkg-config
 # What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
 # cuts a running daemon's descriptor limit.
-TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux
+TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb
 
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 

@@ -69,7 +69,7 @@ let package = Package(
             path: "Benchmarks/ClientLoop"
         ),
         // A helper the tests spawn as a real second process.
-        .executableTarget(name: "shmkv-probe", dependencies: ["LMDB", "NotifyRing"], path: "Tests/Helpers/shmkv-probe"),
+        .executableTarget(name: "shmkv-probe", dependencies: ["LMDB", "NotifyRing", "ShmKV"], path: "Tests/Helpers/shmkv-probe"),
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),

@@ -81,7 +81,7 @@ public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Errors opening, creating or reading a ring file.
-public enum RingError: Error, Equatable, CustomStringConvertible {
+public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A system call failed; `call` names it.
     case system(call: String, errno: Int32)
     /// The file is not a ring this build understands.

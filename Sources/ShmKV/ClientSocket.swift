@@ -155,6 +155,38 @@ struct ClientSocket: ~Copyable {
         }
     }
 
+    /// Reads one frame of any kind: its code, request id and a copy of its body. Waits at most
+    /// `timeoutMilliseconds` for more bytes (nil: for ever); nil if none came in time.
+    mutating func readFrame(timeoutMilliseconds: Int?) throws(ShmKVError) -> (code: UInt8, requestID: UInt32, body: [UInt8])? {
+        let maxFrame = max(maxFrameSize, Native.defaultMaxFrameSize)
+        while true {
+            let decoded = buffer.withUnsafeBytes { raw in
+                Result { () throws(WireError) -> (UInt8, UInt32, [UInt8], Int)? in
+                    switch try Native.decodeFrame(UnsafeRawBufferPointer(rebasing: raw[start..<end]), maxFrameSize: maxFrame) {
+                    case .needMore: return nil
+                    case .frame(let header, let body, let consumed): return (header.code, header.requestID, Array(body), consumed)
+                    }
+                }
+            }
+            switch decoded {
+            case .success(let frame?):
+                start += frame.3
+                return (frame.0, frame.1, frame.2)
+            case .success(nil):
+                if let timeoutMilliseconds {
+                    var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    let ready = Glibc.poll(&p, 1, Int32(clamping: timeoutMilliseconds))
+                    if ready == 0 { return nil }
+                    if ready < 0 && errno != EINTR { throw .connection("poll: \(lastError())") }
+                    if ready < 0 { continue }
+                }
+                try fill()
+            case .failure(let error):
+                throw .protocolViolation("\(error)")
+            }
+        }
+    }
+
     /// Reads one reply frame and decodes it as the answer to `op`.
     mutating func readReply(answering op: Opcode) throws(ShmKVError) -> Reply {
         let maxFrame = max(maxFrameSize, Native.defaultMaxFrameSize)

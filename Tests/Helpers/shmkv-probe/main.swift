@@ -7,6 +7,7 @@
 //   shmkv-probe grow DIR DB MIB    opens read-write with a 64 MiB map and writes MIB mebibytes
 //   shmkv-probe ring-publish PATH COUNT CAPACITY BATCH    (see Ring.swift)
 //   shmkv-probe ring-subscribe PATH LAST
+//   shmkv-probe local-get DIR KEY | local-watch DIR PREFIX COUNT | local-hold DIR   (see Local.swift)
 import LMDB
 
 #if canImport(Glibc)
@@ -18,6 +19,20 @@ func hex(_ bytes: [UInt8]) -> String {
 }
 
 let args = CommandLine.arguments
+if args.count >= 3, args[1].hasPrefix("local-") {
+    do {
+        switch args[1] {
+        case "local-get" where args.count == 4: try localGet(directory: args[2], key: args[3])
+        case "local-watch" where args.count == 5: try localWatch(directory: args[2], prefix: args[3], count: Int(args[4]) ?? 1)
+        case "local-hold": try localHold(directory: args[2])
+        default: say("unknown command"); exit(64)
+        }
+        exit(0)
+    } catch {
+        say("error: \(error)")
+        exit(1)
+    }
+}
 guard args.count >= 4 else {
     print("usage: shmkv-probe get DIR DB KEY | count DIR DB")
     exit(64)
@@ -30,8 +45,9 @@ do {
     if args[1] == "ring-subscribe", let last = UInt64(args[3]) {
         exit(try ringSubscribe(path: args[2], last: last))
     }
-    if args[1] == "grow", args.count == 5, let mebibytes = Int(args[4]) {
-        let env = try Environment(path: args[2], options: .init(mapSize: 64 << 20, maxDatabases: 8))
+    if args[1] == "grow", args.count >= 5, let mebibytes = Int(args[4]) {
+        let mapMiB = args.count == 6 ? Int(args[5]) ?? 64 : 64
+        let env = try Environment(path: args[2], options: .init(mapSize: mapMiB << 20, maxDatabases: 8))
         let db = try env.openDatabase(named: args[3], create: true)
         let chunk = [UInt8](repeating: 0x47, count: 64 * 1024)
         try env.write { txn in

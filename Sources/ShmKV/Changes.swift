@@ -1,0 +1,126 @@
+import Dispatch
+import LMDB
+import NotifyRing
+
+/// Where a change subscription starts: `.now`, `.oldest` still in the ring, or `.sequence(n)`.
+public typealias ChangeStart = RingSubscriber.Start
+
+/// Something that hands out change events one at a time, waiting when asked to.
+public protocol ChangeSource: AnyObject {
+    /// The next event if one is ready, without waiting.
+    func poll() throws -> ChangeEvent?
+    /// The next event, waiting up to `timeoutMilliseconds` (nil: for ever); nil on timeout.
+    func next(timeoutMilliseconds: Int?) throws -> ChangeEvent?
+}
+
+/// Follows the daemon's notification ring directly (no socket) for keys with a prefix; for code that
+/// runs on its own threads. Events come in sequence order; a `.resync` says which sequences were
+/// missed (lapped, gap, or the daemon restarted with a new ring), after which you should reread from
+/// LMDB what you care about. Use from one thread at a time.
+public final class ChangeSubscriber: ChangeSource {
+    private let ring: RingSubscriber
+    /// Only changes to keys starting with this are delivered (resyncs and clears always are).
+    public let prefix: [UInt8]
+
+    init(ringPath: String, prefix: [UInt8], start: ChangeStart) throws(ShmKVError) {
+        do { ring = try RingSubscriber(path: ringPath, start: start) } catch { throw .ring(error) }
+        self.prefix = prefix
+    }
+
+    /// The epoch of the ring being followed (changes when the daemon restarts).
+    public var epoch: UInt64 { ring.epoch }
+    /// The sequence the next change is expected to carry.
+    public var nextSequence: UInt64 { ring.nextSequence }
+
+    public func poll() -> ChangeEvent? {
+        while let event = ring.poll() {
+            if wanted(event) { return event }
+        }
+        return nil
+    }
+
+    /// Waits on the ring's futex (after a short spin) until an event for `prefix` arrives or the
+    /// timeout passes.
+    public func next(timeoutMilliseconds: Int?) -> ChangeEvent? {
+        let deadline = timeoutMilliseconds.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0)) * 1_000_000 }
+        while true {
+            var left: Int? = nil
+            if let deadline {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now >= deadline { return nil }
+                left = Int((deadline - now + 999_999) / 1_000_000)
+            }
+            guard let event = ring.next(timeoutMilliseconds: left) else { return nil }
+            if wanted(event) { return event }
+        }
+    }
+
+    private func wanted(_ event: ChangeEvent) -> Bool {
+        guard case .change(let change) = event, change.kind != .clear else { return true }
+        return change.key.starts(with: prefix)
+    }
+}
+
+extension LocalStore {
+    /// The ring the daemon publishes to, as recorded in the data directory.
+    public func ringPath() throws(ShmKVError) -> String {
+        let path: String?
+        do { path = try statistics().ringPath } catch let error as LMDBError { throw .storage(error) } catch {
+            throw .notADataDirectory("\(error)")
+        }
+        guard let path else { throw .notADataDirectory("\(directory) has no ring recorded: no daemon has run on it") }
+        return path
+    }
+
+    /// A blocking subscriber to changes of keys starting with `prefix`.
+    public func subscribe(prefix: [UInt8] = [], from start: ChangeStart = .now) throws(ShmKVError) -> ChangeSubscriber {
+        try ChangeSubscriber(ringPath: try ringPath(), prefix: prefix, start: start)
+    }
+
+    /// Changes of keys starting with `prefix`, as an `AsyncSequence` (`for try await event in …`).
+    /// Subscribing happens here, so nothing published after this call is missed; read the current
+    /// values after subscribing to start consistent. Waiting happens on a dispatch queue of its own,
+    /// never on a Swift concurrency thread; a cancelled task ends the sequence within 200 ms.
+    public func changes(prefix: [UInt8] = [], from start: ChangeStart = .now) throws(ShmKVError) -> ChangeStream {
+        ChangeStream(source: try subscribe(prefix: prefix, from: start))
+    }
+}
+
+/// An `AsyncSequence` over a `ChangeSource` (a local ring subscriber or a remote watch).
+public struct ChangeStream: AsyncSequence, Sendable {
+    public typealias Element = ChangeEvent
+
+    private let box: SourceBox
+
+    init(source: ChangeSource) { box = SourceBox(source) }
+
+    /// One iterator per stream: the source has a single cursor.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(box: box) }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let box: SourceBox
+
+        public mutating func next() async throws -> ChangeEvent? {
+            while !Task.isCancelled {
+                if let event = try box.source.poll() { return event }
+                let waited: Result<ChangeEvent?, any Error> = await withCheckedContinuation { continuation in
+                    let box = self.box
+                    box.queue.async {
+                        continuation.resume(returning: Result { try box.source.next(timeoutMilliseconds: 200) })
+                    }
+                }
+                if let event = try waited.get() { return event }
+            }
+            return nil
+        }
+    }
+
+    /// The source and the queue its blocking waits run on.
+    final class SourceBox: @unchecked Sendable {
+        // Invariant: `source` is used by one `next()` at a time — either directly or on `queue`, never
+        // both, because `next()` awaits the queued wait before it returns.
+        let source: ChangeSource
+        let queue = DispatchQueue(label: "shmkv.changes")
+        init(_ source: ChangeSource) { self.source = source }
+    }
+}

@@ -1,0 +1,273 @@
+import LMDB
+import NotifyRing
+import Synchronization
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Direct, read-only access to a ShmKV data directory from any process on the host: no socket, no
+/// daemon round trip, no copy unless you ask for one.
+///
+/// The environment is opened `MDB_RDONLY | MDB_NOTLS`, so reads come straight from the shared memory
+/// map that `shmkvd` writes. Writes still go through `Client` (the daemon is the only writer). Reads
+/// go on working while the daemon is stopped or restarting.
+///
+/// Thread-safe: any number of threads may read at once. Each read uses a read transaction from a small
+/// pool (reset between uses, so it keeps its reader slot but pins no snapshot). Two LMDB conditions are
+/// handled here: `MDB_MAP_RESIZED` (the daemon grew the map: wait for this process's reads to end,
+/// adopt the new size, retry) and `MDB_READERS_FULL` (clear dead processes' slots, retry once).
+public final class LocalStore: @unchecked Sendable {
+    // Invariant: `environment`, `keyspace` and `meta` are immutable after init; transactions move
+    // between threads only through `state`, and one is used by one thread at a time (MDB_NOTLS).
+    /// The data directory.
+    public let directory: String
+    let environment: Environment
+    let keyspace: Database
+    let meta: Database
+
+    /// A reset transaction waiting in the pool.
+    private struct Pooled: @unchecked Sendable {
+        // Invariant: a pooled transaction is reset and owned by the pool; the environment is MDB_NOTLS,
+        // so it may be renewed on whichever thread takes it next.
+        let txn: ReadTransaction
+    }
+
+    private struct State {
+        var idle: [Pooled] = []
+        /// Transactions handed out and not yet returned.
+        var active = 0
+        /// A thread is adopting a new map size: no new transaction may start.
+        var resizing = false
+    }
+    private let state = Mutex(State())
+
+    /// Opens the data directory of a running (or stopped) daemon, read-only.
+    /// - Throws: `.notADataDirectory` if it holds no ShmKV store; `.storage` for LMDB's errors (a
+    ///   missing directory is `.storage(.system(ENOENT))`).
+    public init(directory: String) throws(ShmKVError) {
+        self.directory = directory
+        do {
+            environment = try Environment(path: directory, options: .init(flags: [.readOnly], maxDatabases: 8))
+        } catch {
+            throw .storage(error)
+        }
+        do {
+            keyspace = try environment.openDatabase(named: "kv")
+            meta = try environment.openDatabase(named: "__meta")
+        } catch {
+            environment.close()
+            if error == .notFound { throw .notADataDirectory("\(directory) has no kv database: start shmkvd on it first") }
+            throw .storage(error)
+        }
+    }
+
+    deinit {
+        for pooled in state.withLock({ $0.idle }) { pooled.txn.abort() }
+        environment.close()
+    }
+
+    // MARK: Reads
+
+    /// Calls `body` with the value of `key` in place in the shared map (zero copy), or `nil` if absent.
+    /// The buffer is valid only inside `body`; copy what you keep. Costs one pooled read transaction
+    /// (renew, look-up, reset): no allocation, no system call.
+    public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try withTransaction { txn in try txn.withValue(keyspace, key: key, body) }
+    }
+
+    /// `withValue` for a key in an array.
+    public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try key.withUnsafeBytes { k in try withValue(k, body) }
+    }
+
+    /// A copy of the value of `key`, or `nil`.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? {
+        try withValue(key) { $0.map { Array($0) } }
+    }
+
+    /// `get` for a UTF-8 key.
+    public func get(_ key: String) throws -> [UInt8]? { try get(Array(key.utf8)) }
+
+    /// Whether `key` is present.
+    public func contains(_ key: [UInt8]) throws -> Bool {
+        try withValue(key) { $0 != nil }
+    }
+
+    /// Copies of the entries whose key starts with `prefix`, in key order, at most `limit` (0: all),
+    /// from one snapshot.
+    public func scan(prefix: [UInt8], limit: Int = 0) throws -> [KeyValue] {
+        try read { try $0.scan(prefix: prefix, limit: limit) }
+    }
+
+    /// Copies of the entries with `lower <= key < upper` (`nil`: no upper bound), in key order.
+    public func scan(from lower: [UInt8], to upper: [UInt8]?, limit: Int = 0) throws -> [KeyValue] {
+        try read { try $0.scan(from: lower, to: upper, limit: limit) }
+    }
+
+    /// Runs `body` with one consistent snapshot: every read inside sees the store as of one commit.
+    /// The snapshot (and every buffer it hands out) is valid only inside `body`. Keep it short: a
+    /// snapshot held open keeps the daemon from reusing the pages it can see.
+    public func read<R>(_ body: (Snapshot) throws -> R) throws -> R {
+        try withTransaction { txn in try body(Snapshot(transaction: txn, keyspace: keyspace)) }
+    }
+
+    /// One consistent view of the store, valid only inside `LocalStore.read`.
+    public struct Snapshot {
+        let transaction: ReadTransaction
+        let keyspace: Database
+
+        /// LMDB's id of the commit this snapshot sees (compare with `Change.transactionID`).
+        public var transactionID: UInt64 { UInt64(transaction.id) }
+
+        /// The value of `key` in place (zero copy), valid only inside `body`.
+        public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+            try transaction.withValue(keyspace, key: key, body)
+        }
+
+        public func get(_ key: [UInt8]) throws -> [UInt8]? { try transaction.get(keyspace, key: key) }
+
+        public func contains(_ key: [UInt8]) throws -> Bool { try transaction.contains(keyspace, key: key) }
+
+        /// Calls `body` with each entry whose key starts with `prefix`, in place, in key order, until it
+        /// returns `.stop`. Buffers are valid only inside `body`.
+        public func forEach(prefix: [UInt8],
+                            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+            try transaction.forEach(keyspace, prefix: prefix, body)
+        }
+
+        /// Calls `body` with each entry with `lower <= key < upper`, in place, in key order.
+        public func forEach(from lower: [UInt8], to upper: [UInt8]?,
+                            _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+            try transaction.forEach(keyspace, from: lower, to: upper, body)
+        }
+
+        /// Copies of the entries whose key starts with `prefix` (at most `limit`; 0: all).
+        public func scan(prefix: [UInt8], limit: Int = 0) throws -> [KeyValue] {
+            var out: [KeyValue] = []
+            try forEach(prefix: prefix) { k, v in Snapshot.collect(k, v, into: &out, limit: limit) }
+            return out
+        }
+
+        /// Copies of the entries with `lower <= key < upper` (at most `limit`; 0: all).
+        public func scan(from lower: [UInt8], to upper: [UInt8]?, limit: Int = 0) throws -> [KeyValue] {
+            var out: [KeyValue] = []
+            try forEach(from: lower, to: upper) { k, v in Snapshot.collect(k, v, into: &out, limit: limit) }
+            return out
+        }
+
+        private static func collect(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                                    into out: inout [KeyValue], limit: Int) -> IterationControl {
+            out.append(KeyValue(key: Array(key), value: Array(value)))
+            return limit > 0 && out.count >= limit ? .stop : .proceed
+        }
+
+        /// Number of keys in the store as this snapshot sees it.
+        public func count() throws -> Int { try transaction.stat(keyspace).entries }
+    }
+
+    // MARK: Statistics
+
+    /// What a local reader can learn about the store without the daemon.
+    public struct Statistics: Sendable, Equatable {
+        public var keys: Int
+        public var mapSize: Int
+        public var mapUsedBytes: Int
+        public var lastTransactionID: Int
+        public var maxReaders: Int
+        public var readersUsed: Int
+        /// The sequence of the last change committed (0 before the first).
+        public var lastSequence: UInt64
+        /// The ring the daemon last published to, and its epoch (nil before a daemon ran).
+        public var ringPath: String?
+        public var ringEpoch: UInt64?
+    }
+
+    /// Counts and sizes from one snapshot.
+    public func statistics() throws -> Statistics {
+        let info = try environment.info()
+        return try withTransaction { txn in
+            let kv = try txn.stat(keyspace)
+            let text = { (key: String) throws -> String? in
+                try txn.get(self.meta, key: Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
+            }
+            return Statistics(
+                keys: kv.entries, mapSize: info.mapSize, mapUsedBytes: (info.lastPage + 1) * kv.pageSize,
+                lastTransactionID: info.lastTransactionID, maxReaders: info.maxReaders, readersUsed: info.readersUsed,
+                lastSequence: try text("last_sequence").flatMap { UInt64($0) } ?? 0,
+                ringPath: try text("ring_path"), ringEpoch: try text("ring_epoch").flatMap { UInt64($0, radix: 16) })
+        }
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` with a renewed pooled read transaction and returns it to the pool afterwards.
+    func withTransaction<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        let txn = try acquire()
+        defer { release(txn) }
+        return try body(txn)
+    }
+
+    private func acquire() throws(ShmKVError) -> ReadTransaction {
+        var checkedReaders = false
+        var adoptedSize = false
+        while true {
+            let pooled: ReadTransaction?? = state.withLock { s in
+                if s.resizing { return .none }
+                s.active += 1
+                return .some(s.idle.popLast()?.txn)
+            }
+            guard let pooled else {
+                sched_yield()
+                continue
+            }
+            do throws(LMDBError) {
+                if let txn = pooled {
+                    try txn.renew()
+                    return txn
+                }
+                return try environment.beginRead()
+            } catch {
+                state.withLock { $0.active -= 1 }
+                if let txn = pooled { txn.abort() }
+                switch error {
+                case .mapResized where !adoptedSize:
+                    adoptedSize = true
+                    try adoptNewMapSize()
+                case .readersFull where !checkedReaders:
+                    checkedReaders = true
+                    _ = try? environment.readerCheck()
+                default:
+                    throw .storage(error)
+                }
+            }
+        }
+    }
+
+    private func release(_ txn: ReadTransaction) {
+        txn.reset()
+        state.withLock { s in
+            s.active -= 1
+            s.idle.append(Pooled(txn: txn))
+        }
+    }
+
+    /// `MDB_MAP_RESIZED`: another process grew the map. Stop new reads, wait for this process's reads
+    /// to end, then map the new size (`mdb_env_set_mapsize(0)`). Pooled transactions are reset, so they
+    /// hold no pointers into the old map and stay usable.
+    private func adoptNewMapSize() throws(ShmKVError) {
+        let first = state.withLock { s in
+            if s.resizing { return false }
+            s.resizing = true
+            return true
+        }
+        guard first else {
+            // Another thread is doing it; wait for it to finish.
+            while state.withLock({ $0.resizing }) { sched_yield() }
+            return
+        }
+        defer { state.withLock { $0.resizing = false } }
+        while state.withLock({ $0.active }) > 0 { sched_yield() }
+        do { try environment.setMapSize(0) } catch { throw .storage(error) }
+    }
+}
