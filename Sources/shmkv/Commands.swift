@@ -11,7 +11,7 @@ struct ShmKVCLI: AsyncParsableCommand {
             Exit status: 0 success; 1 key not found; 2 server or connection error; 64 usage error.
             Binary values are shown escaped (\\xNN); use --raw on get for the exact bytes.
             """,
-        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, Stats.self])
+        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, Stats.self, Watch.self])
 }
 
 struct Ping: AsyncParsableCommand {
@@ -29,11 +29,21 @@ struct Ping: AsyncParsableCommand {
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the value of a key (exit 1 if absent).")
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var localOptions: LocalOptions
     @Argument(help: "The key.") var key: String
     @Flag(name: .long, help: "Write the value's exact bytes, with no newline.") var raw = false
 
     func run() async throws {
-        let value = try await withClient(connection) { try $0.get(key) }
+        let value: [UInt8]?
+        if localOptions.isLocal {
+            let store = try localOptions.open(for: connection.address)
+            do { value = try store.get(key) } catch {
+                Display.error("\(error)")
+                throw ExitCode(ExitStatus.serverOrConnection)
+            }
+        } else {
+            value = try await withClient(connection) { try $0.get(key) }
+        }
         if connection.json {
             Display.printJSON(["key": key, "value": value.map(Display.json) ?? NSNull()])
         } else if let value {
@@ -111,6 +121,7 @@ struct Scan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List keys and values by prefix or range, one 'key<TAB>value' per line.")
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var localOptions: LocalOptions
     @Option(name: .long, help: "Keys starting with this (default: all keys).") var prefix: String?
     @Option(name: .long, help: "Range start, inclusive (instead of --prefix).") var from: String?
     @Option(name: .long, help: "Range end, exclusive (with --from; default: no end).") var to: String?
@@ -123,27 +134,44 @@ struct Scan: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await withClient(connection) { client in
-            let sequence = from != nil || to != nil
-                ? client.scan(from: Array((from ?? "").utf8), to: to.map { Array($0.utf8) })
-                : client.scan(prefix: Array((prefix ?? "").utf8))
-            var count = 0
-            var collected: [[String: Any]] = []
-            for try await entry in sequence {
-                if let limit, count >= limit { break }
-                count += 1
-                if connection.json {
-                    var object: [String: Any] = ["key": Display.json(entry.key)]
-                    if !keysOnly { object["value"] = Display.json(entry.value) }
-                    collected.append(object)
-                } else if keysOnly {
-                    print(Display.text(entry.key))
-                } else {
-                    print("\(Display.text(entry.key))\t\(Display.text(entry.value))")
+        var count = 0
+        var collected: [[String: Any]] = []
+        let show = { (entry: KeyValue) in
+            count += 1
+            if connection.json {
+                var object: [String: Any] = ["key": Display.json(entry.key)]
+                if !keysOnly { object["value"] = Display.json(entry.value) }
+                collected.append(object)
+            } else if keysOnly {
+                print(Display.text(entry.key))
+            } else {
+                print("\(Display.text(entry.key))\t\(Display.text(entry.value))")
+            }
+        }
+        if localOptions.isLocal {
+            // One snapshot, read in place: the whole listing is consistent.
+            let store = try localOptions.open(for: connection.address)
+            do {
+                let entries = from != nil || to != nil
+                    ? try store.scan(from: Array((from ?? "").utf8), to: to.map { Array($0.utf8) }, limit: limit ?? 0)
+                    : try store.scan(prefix: Array((prefix ?? "").utf8), limit: limit ?? 0)
+                entries.forEach(show)
+            } catch {
+                Display.error("\(error)")
+                throw ExitCode(ExitStatus.serverOrConnection)
+            }
+        } else {
+            try await withClient(connection) { client in
+                let sequence = from != nil || to != nil
+                    ? client.scan(from: Array((from ?? "").utf8), to: to.map { Array($0.utf8) })
+                    : client.scan(prefix: Array((prefix ?? "").utf8))
+                for try await entry in sequence {
+                    if let limit, count >= limit { break }
+                    show(entry)
                 }
             }
-            if connection.json { Display.printJSON(collected) }
         }
+        if connection.json { Display.printJSON(collected) }
     }
 }
 

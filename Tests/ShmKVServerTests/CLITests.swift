@@ -77,4 +77,47 @@ import Testing
         #expect(viaEnv.status == 0)
         #expect(try runProcess(cli, ["get", "e"], environment: ["SHMKV_SOCKET": daemon.socketPath]).stdout == "v\n")
     }
+
+    @Test("watch prints put and delete lines from the ring (--data-dir, or the socket's directory) and over the socket; get and scan read locally")
+    func watchAndLocalReads() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let cli = Products.path("shmkv")
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        try client.put("user:1", "a")
+        try client.put("other", "b")
+        #expect(try client.delete("user:1"))
+        try client.put("user:2", "c\u{1}")
+        let expected = "put 1 user:1\ndelete 3 user:1\nput 4 user:2\n"
+        for how in [["--data-dir", daemon.dataDirectory], ["--socket", daemon.socketPath], ["--remote", "--socket", daemon.socketPath],
+                    ["--host", daemon.tcpHost, "--port", String(daemon.tcpPort)]] {
+            let watched = try runProcess(cli, ["watch"] + how + ["--from", "1", "--count", "3", "user:"])
+            #expect(watched.stdout == expected, "\(how): \(watched.stderr)")
+            #expect(watched.status == 0)
+        }
+        let json = try runProcess(cli, ["watch", "--data-dir", daemon.dataDirectory, "--from", "2", "--count", "1", "--json"])
+        #expect(json.stdout.hasPrefix("{\"event\":\"put\",\"key\":\"other\",\"sequence\":2,\"txn\":"))
+        // A watcher started first sees a write made afterwards by another process.
+        // (It prints nothing before its first event, so keep writing until one arrives.)
+        let live = try ChildProcess(cli, ["watch", "--data-dir", daemon.dataDirectory, "--count", "1", "live:"])
+        let writer = Thread {
+            for attempt in 0..<500 where live.process.isRunning {
+                _ = try? client.put("live:\(attempt)", "x")
+                usleep(20_000)
+            }
+        }
+        writer.start()
+        let line = live.readLine()
+        #expect(line?.hasPrefix("put ") == true && line?.contains(" live:") == true)
+        #expect(live.wait() == 0)
+        let get = try runProcess(cli, ["get", "--data-dir", daemon.dataDirectory, "user:2"])
+        #expect(get.stdout == "\"c\\x01\"\n")
+        #expect(try runProcess(cli, ["get", "--local", "--socket", daemon.socketPath, "other"]).stdout == "b\n")
+        let missing = try runProcess(cli, ["get", "--data-dir", daemon.dataDirectory, "user:1"])
+        #expect(missing.status == 1)
+        let scan = try runProcess(cli, ["scan", "--data-dir", daemon.dataDirectory, "--prefix", "user:", "--keys-only"])
+        #expect(scan.stdout == "user:2\n")
+        let bad = try runProcess(cli, ["get", "--data-dir", "/nonexistent/dir", "k"])
+        #expect(bad.status == 2 && bad.stderr.contains("cannot read /nonexistent/dir directly"))
+    }
 }
