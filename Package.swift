@@ -58,6 +58,8 @@ let package = Package(
         ),
         // Examples build with the package, so CI proves they compile.
         .executableTarget(name: "kv-client-example", dependencies: ["ShmKV"], path: "Examples/KVClientExample"),
+        .executableTarget(name: "embedded-reader-example", dependencies: ["ShmKV"], path: "Examples/EmbeddedReader"),
+        .executableTarget(name: "change-watcher-example", dependencies: ["ShmKV"], path: "Examples/ChangeWatcher"),
         // Benchmarks print numbers; they never pass or fail.
         .executableTarget(
             name: "shmkv-bench",

@@ -241,6 +241,25 @@ struct LocalStoreTests {
     }
 }
 
+@Suite("Examples")
+struct ExampleTests {
+    @Test("the embedded reader and the change watcher examples run against a real daemon")
+    func examplesRun() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        try client.put("user:1", "ada")
+        let reader = try runProcess(Products.path("embedded-reader-example"), [daemon.dataDirectory])
+        #expect(reader.status == 0, "\(reader.stdout)")
+        #expect(reader.stdout.contains("1 keys") && reader.stdout.contains("user:1: 3 bytes") && reader.stdout.contains("reads/s"))
+        let watcher = try ChildProcess(Products.path("change-watcher-example"), [daemon.dataDirectory, "user:", "1"])
+        #expect(watcher.readLine()?.hasSuffix("1 keys now") == true)
+        try client.put("user:2", "grace")
+        #expect(watcher.readLine() == "#2 put user:2 = grace")
+        #expect(watcher.wait() == 0)
+    }
+}
+
 private func stat(_ client: Client, _ name: String) throws -> Int64 {
     try client.stats().first { $0.name == name }?.value ?? -1
 }

@@ -242,21 +242,28 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
-    /// The next line of stdout without its newline, or nil at end of output.
-    public func readLine() -> String? {
+    /// The next line of stdout without its newline; nil at end of output or when no line comes within
+    /// `timeoutSeconds` (so a child that never answers fails the test instead of hanging it).
+    public func readLine(timeoutSeconds: Int = 30) -> String? {
+        let fd = output.fileHandleForReading.fileDescriptor
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
                 pending.removeSubrange(...newline)
                 return line
             }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, Int32(timeoutSeconds * 1000))
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { return nil }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
                 if pending.isEmpty { return nil }
                 defer { pending.removeAll() }
                 return String(decoding: pending, as: UTF8.self)
             }
-            pending += chunk
+            pending += chunk[..<n]
         }
     }
 
