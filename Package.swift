@@ -70,6 +70,15 @@ let package = Package(
             ],
             path: "Benchmarks/ClientLoop"
         ),
+        .executableTarget(
+            name: "shmkv-shm-bench",
+            dependencies: [
+                "ShmKV", "LMDB", "NotifyRing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/SharedMemory"
+        ),
         // A helper the tests spawn as a real second process.
         .executableTarget(name: "shmkv-probe", dependencies: ["LMDB", "NotifyRing", "ShmKV"], path: "Tests/Helpers/shmkv-probe"),
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.
