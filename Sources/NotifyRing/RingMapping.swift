@@ -113,7 +113,8 @@ final class RingMapping: @unchecked Sendable {
         header.storeBytes(of: UInt32(RingLayout.headerSize), toByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
         header.storeBytes(of: UInt64(capacity), toByteOffset: RingLayout.capacityOffset, as: UInt64.self)
         header.storeBytes(of: UInt32(RingLayout.maxRecordSize), toByteOffset: RingLayout.maxRecordOffset, as: UInt32.self)
-        header.storeBytes(of: UInt64.random(in: 1...UInt64.max), toByteOffset: RingLayout.epochOffset, as: UInt64.self)
+        // Below 2^53, so that the epoch survives JSON (shmkv stats --json) in any language.
+        header.storeBytes(of: UInt64.random(in: 1..<(1 << 53)), toByteOffset: RingLayout.epochOffset, as: UInt64.self)
         header.storeBytes(of: firstSequence, toByteOffset: RingLayout.firstSequenceOffset, as: UInt64.self)
         header.storeBytes(of: UInt32(getpid()), toByteOffset: RingLayout.creatorPIDOffset, as: UInt32.self)
         header.storeBytes(of: firstSequence, toByteOffset: RingLayout.nextSequenceOffset, as: UInt64.self)
