@@ -83,6 +83,8 @@ struct LocalStoreTests {
     @Test("a daemon restart is a new epoch; numbering continues; LocalStore reads while the daemon is down")
     func restartIsNewEpoch() throws {
         let first = try Daemon()
+        // The second daemon reuses the first one's directory: remove it only at the very end.
+        defer { first.directory.remove() }
         let dataDirectory = first.dataDirectory
         let ring = first.directory.file("shmkvd.ring")
         let client = try Client(socketPath: first.socketPath, timeoutSeconds: 10)
