@@ -23,6 +23,7 @@ final class ServerContext: Sendable {
     let logger: Logger
     let reactorCount: Int
     let ring: RingInfo
+    let resp = RESPRegistry()
 
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
          logger: Logger, reactorCount: Int, ring: RingInfo) {
@@ -125,6 +126,7 @@ final class ReactorThread: @unchecked Sendable {
     private func pumpWatchers() {
         for connection in watchers.values where !connection.isClosed {
             connection.pumpWatch()
+            connection.pumpSubscriptions()
             connection.flush()
         }
     }

@@ -61,6 +61,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var ringPath: String? = nil
     /// Bytes in the ring's data area (a power of two, 4 KiB to 1 GiB).
     public var ringCapacity = 4 << 20
+    /// RESP request limits (Redis's proto-max-bulk-len, multibulk count, inline line length).
+    public var respMaxBulkLength = 512 << 20
+    public var respMaxMultibulkCount = 1 << 20
+    public var respMaxInlineLength = 64 << 10
+    /// FLUSHDB/FLUSHALL: `auto` allows them when every listener is loopback or a Unix socket.
+    public var respAllowFlush = "auto"
 
     public init() {}
 
@@ -103,6 +109,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         let ringText = try values.string("ring.path") ?? ""
         ringPath = ringText.isEmpty ? nil : ringText
         ringCapacity = try values.int("ring.capacity") ?? d.ringCapacity
+        respMaxBulkLength = try values.int("resp.maxBulkLength") ?? d.respMaxBulkLength
+        respMaxMultibulkCount = try values.int("resp.maxMultibulkCount") ?? d.respMaxMultibulkCount
+        respMaxInlineLength = try values.int("resp.maxInlineLength") ?? d.respMaxInlineLength
+        respAllowFlush = try values.string("resp.allowFlush") ?? d.respAllowFlush
         let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
@@ -135,8 +145,26 @@ public struct ServerConfiguration: Sendable, Equatable {
         if maxRequestsPerEvent < 1 { throw ConfigurationError("limits.maxRequestsPerEvent must be at least 1") }
         if batchMaxOperations < 1 { throw ConfigurationError("batch.maxOperations must be at least 1") }
         if batchMaxBytes < 1 { throw ConfigurationError("batch.maxBytes must be at least 1") }
+        if respMaxBulkLength < 1 { throw ConfigurationError("resp.maxBulkLength must be at least 1") }
+        if respMaxMultibulkCount < 1 { throw ConfigurationError("resp.maxMultibulkCount must be at least 1") }
+        if respMaxInlineLength < 64 { throw ConfigurationError("resp.maxInlineLength must be at least 64") }
+        if !["auto", "yes", "no"].contains(respAllowFlush) {
+            throw ConfigurationError("resp.allowFlush must be auto, yes or no (got \(respAllowFlush))")
+        }
         if !RingLayout.isValidCapacity(ringCapacity) {
             throw ConfigurationError("ring.capacity must be a power of two from 4096 to 1073741824 (got \(ringCapacity))")
+        }
+    }
+
+    /// Whether FLUSHDB/FLUSHALL are allowed: `yes`, `no`, or with `auto` when TCP is off or bound to
+    /// loopback.
+    public var flushAllowed: Bool {
+        switch respAllowFlush {
+        case "yes": return true
+        case "no": return false
+        default:
+            guard let listen, case .tcp(let host, _)? = Endpoint.parseHostPort(listen) else { return true }
+            return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
         }
     }
 
@@ -177,6 +205,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         ring:
           path: \(quoted(ringPath ?? ""))
           capacity: \(ringCapacity)
+        resp:
+          maxBulkLength: \(respMaxBulkLength)
+          maxMultibulkCount: \(respMaxMultibulkCount)
+          maxInlineLength: \(respMaxInlineLength)
+          allowFlush: \(respAllowFlush)
 
         """
     }
@@ -201,6 +234,7 @@ extension ServerConfiguration {
         "limits.maxScanLimit", "limits.maxRequestsPerEvent",
         "batch.maxOperations", "batch.maxBytes",
         "ring.path", "ring.capacity",
+        "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush",
     ]
 
     /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise

@@ -10,24 +10,32 @@ import Glibc
 /// execution, and the ordering rule — replies leave in request order, and a request that is not a
 /// write waits until every earlier write of this connection has committed.
 final class ServerConnection: Connection {
-    private enum Phase {
+    enum Phase {
         /// Nothing read yet: the first byte picks the protocol.
         case detecting
         /// Native magic seen; waiting for the whole hello.
         case nativeHello
         case native
+        /// RESP2 or RESP3 (Redis clients).
+        case resp
         /// Over the client limit: answer the first bytes with an error and close.
         case rejected
         case finished
     }
 
-    private unowned let reactor: ReactorThread
-    private let context: ServerContext
-    private var phase: Phase
+    unowned let reactor: ReactorThread
+    let context: ServerContext
+    var phase: Phase
     /// Writes handed to the writer whose outcomes have not come back.
-    private(set) var pendingWrites = 0
+    var pendingWrites = 0
     /// Parsing stopped at a request that must wait for `pendingWrites` to reach zero.
-    private var waitingForWrites = false
+    var waitingForWrites = false
+    /// RESP state (see RESPConnection.swift).
+    var resp = RESPState()
+    /// The decoder's reused argument ranges and inline scratch (apart from `resp`, so both can be
+    /// passed `inout` at once).
+    var respArguments: [Range<Int>] = []
+    var respScratch: [UInt8] = []
     /// Set once the connection sent WATCH: it then carries change events.
     private var watch: Watch?
 
@@ -57,6 +65,7 @@ final class ServerConnection: Connection {
     }
 
     override func didClose() {
+        if phase == .resp || resp.registered { endRESP() }
         phase = .finished
         if watch != nil { reactor.removeWatcher(self) }
         reactor.connectionClosed(self)
@@ -73,7 +82,7 @@ final class ServerConnection: Connection {
     }
 
     override func outputDrained() {
-        if watch != nil && !isClosed { processLater() }
+        if (watch != nil || resp.subscriber != nil) && !isClosed { processLater() }
     }
 
     override func outputFailed() -> Bool {
@@ -85,12 +94,12 @@ final class ServerConnection: Connection {
     }
 
     /// The client sent EOF (or can no longer be written to).
-    private var peerGone = false
+    var peerGone = false
     /// Parsing stopped with whole requests left in the input (fairness cap or waiting for writes).
-    private var parseIncomplete = false
+    var parseIncomplete = false
 
     /// With the peer gone, close once nothing received is left to do.
-    private func finishIfPeerGone() {
+    func finishIfPeerGone() {
         if peerGone && pendingWrites == 0 && !parseIncomplete { closeAfterFlush = true }
     }
 
@@ -98,11 +107,17 @@ final class ServerConnection: Connection {
         while input.readableCount > 0 && !isClosed {
             switch phase {
             case .detecting:
-                phase = input.readable[0] == Native.magicByte ? .nativeHello : .finished
-                if phase == .finished {
-                    refuse(resp: "-ERR this shmkvd speaks only the ShmKV native protocol for now (RESP support arrives in a later version)\r\n")
-                    return
+                if input.readable[0] == Native.magicByte {
+                    phase = .nativeHello
+                } else {
+                    phase = .resp
+                    startRESP()
                 }
+            case .resp:
+                processRESP()
+                finishIfPeerGone()
+                pumpSubscriptions()
+                return
             case .rejected:
                 if input.readable[0] == Native.magicByte {
                     output.append(contentsOf: Native.serverHello(status: .tooManyClients, maxFrameSize: 0))
@@ -140,7 +155,7 @@ final class ServerConnection: Connection {
     }
 
     /// Sends an optional RESP error line, then closes once the output is out.
-    private func refuse(resp line: String?) {
+    func refuse(resp line: String?) {
         if let line { output.append(contentsOf: Array(line.utf8)) }
         phase = .finished
         consumeInput(input.readableCount)
@@ -183,7 +198,7 @@ final class ServerConnection: Connection {
         }
     }
 
-    private func waitForWrites() {
+    func waitForWrites() {
         waitingForWrites = true
         parseIncomplete = true
         setReadingPaused(true)
@@ -273,12 +288,10 @@ final class ServerConnection: Connection {
     /// Called on this connection's reactor thread when the writer finished one of its writes.
     func complete(_ outcome: WriteOutcome, requestID: UInt32) {
         pendingWrites -= 1
-        switch outcome {
-        case .stored: ReplyWriter.status(.ok, requestID: requestID, into: &output)
-        case .deleted(let existed): ReplyWriter.deleted(existed, requestID: requestID, into: &output)
-        case .integer(let n): ReplyWriter.integer(n, requestID: requestID, into: &output)
-        case .conditionFailed: ReplyWriter.status(.conditionFailed, requestID: requestID, into: &output)
-        case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
+        if resp.registered {
+            completeRESP(outcome)
+        } else {
+            completeNative(outcome, requestID: requestID)
         }
         guard pendingWrites == 0 else { return }
         if waitingForWrites {
@@ -287,6 +300,18 @@ final class ServerConnection: Connection {
             process()
         }
         finishIfPeerGone()
+    }
+
+    private func completeNative(_ outcome: WriteOutcome, requestID: UInt32) {
+        switch outcome {
+        case .stored: ReplyWriter.status(.ok, requestID: requestID, into: &output)
+        case .deleted(let existed): ReplyWriter.deleted(existed, requestID: requestID, into: &output)
+        case .integer(let n): ReplyWriter.integer(n, requestID: requestID, into: &output)
+        case .conditionFailed: ReplyWriter.status(.conditionFailed, requestID: requestID, into: &output)
+        case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
+        case .previous(let value?, _): value.withUnsafeBytes { ReplyWriter.value($0, requestID: requestID, into: &output) }
+        case .previous(nil, _): ReplyWriter.status(.notFound, requestID: requestID, into: &output)
+        }
     }
 
     // MARK: Watch

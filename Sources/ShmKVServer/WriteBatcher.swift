@@ -48,7 +48,7 @@ final class WriteBatcher: Sendable {
     // Invariant: used only on the writer thread (inside `run()`).
     private nonisolated(unsafe) let publisher: RingPublisher
     // Invariant: as for `publisher`; reused per batch.
-    private nonisolated(unsafe) var changes: [(ChangeKind, [UInt8])] = []
+    private nonisolated(unsafe) var changes: ChangeList = []
     /// Reactors to wake after a publish because some of their connections watch the ring.
     private let ringFollowers = Mutex<[ReactorThread]>([])
 
@@ -137,9 +137,7 @@ final class WriteBatcher: Sendable {
         do {
             let txn = try store.environment.beginWrite()
             for ticket in batch {
-                let outcome = applyAlone(ticket.operation, in: txn)
-                outcomes.append(outcome)
-                ticket.operation.changes(for: outcome, into: &changes)
+                outcomes.append(applyAlone(ticket.operation, in: txn))
             }
             if !changes.isEmpty {
                 let last = publisher.nextSequence + UInt64(changes.count) - 1
@@ -182,11 +180,14 @@ final class WriteBatcher: Sendable {
         }
     }
 
+    /// Applies one operation in a child transaction: it fails alone, and the changes it listed are
+    /// dropped with it.
     private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction) -> WriteOutcome {
+        let mark = changes.count
         do {
             let child = try txn.child()
             do {
-                let outcome = try operation.apply(in: child, keyspace: store.keyspace)
+                let outcome = try operation.apply(in: child, keyspace: store.keyspace, changes: &changes)
                 try child.commit()
                 return outcome
             } catch {
@@ -194,6 +195,7 @@ final class WriteBatcher: Sendable {
                 throw error
             }
         } catch {
+            changes.removeSubrange(mark...)
             return .failed(.storageError, "\(error)")
         }
     }

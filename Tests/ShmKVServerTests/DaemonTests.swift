@@ -212,12 +212,13 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(hugeClosed)
         #expect(try decodeOne(hugeBytes).status == .frameTooLarge)
 
-        // Not our protocol at all: a one-line error, then close.
+        // HTTP is read as RESP inline commands, as Redis does: an error for the request line, and the
+        // "Host:" line closes the connection (Redis's cross-protocol protection).
         let http = try RawConnection(unixPath: daemon.socketPath)
-        http.send(b("GET / HTTP/1.1\r\n\r\n"))
+        http.send(b("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"))
         let (httpBytes, httpClosed) = http.readUntilClosed()
         #expect(httpClosed)
-        #expect(String(decoding: httpBytes, as: UTF8.self).hasPrefix("-ERR"))
+        #expect(String(decoding: httpBytes, as: UTF8.self) == "-ERR wrong number of arguments for 'get' command\r\n")
 
         // Wrong magic after the first byte.
         let badMagic = try RawConnection(unixPath: daemon.socketPath)

@@ -1,0 +1,117 @@
+import NotifyRing
+import Wire
+
+/// Keyspace notifications over RESP pub/sub, fed by the notification ring: every committed change,
+/// whichever protocol made it, becomes a message on `__keyspace@0__:<key>` (message: the event) and on
+/// `__keyevent@0__:<event>` (message: the key). Events are `set` (a key stored: SET, INCR…, APPEND,
+/// MSET) and `del`; FLUSHDB/FLUSHALL publish `__keyevent@0__:flushdb` with message `0`. A connection
+/// that falls a whole ring behind gets a message on `__shmkv__:resync` ("lapped FROM-TO": changes
+/// FROM to TO were missed) instead of silently missing them.
+extension ServerConnection {
+    static let keyspacePrefix = Array("__keyspace@0__:".utf8)
+    static let keyeventPrefix = Array("__keyevent@0__:".utf8)
+    static let resyncChannel = Array("__shmkv__:resync".utf8)
+
+    func subscribe(_ args: RESPArguments, patterns: Bool) {
+        if resp.subscriber == nil {
+            reactor.addWatcher(self)
+            do {
+                resp.subscriber = try RingSubscriber(path: context.ring.path, start: .now, replacementCheckMilliseconds: 0)
+            } catch {
+                reactor.removeWatcher(self)
+                RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &output)
+                return
+            }
+        }
+        for i in 1..<args.count {
+            let name = args.bytes(i)
+            if patterns {
+                if !resp.patterns.contains(where: { $0.pattern == name }) { resp.patterns.append(GlobPattern(name)) }
+            } else if !resp.channels.contains(name) {
+                resp.channels.append(name)
+            }
+            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            RESPWriter.bulk(patterns ? "psubscribe" : "subscribe", into: &output)
+            RESPWriter.bulk(name, into: &output)
+            RESPWriter.integer(resp.subscriptionCount, into: &output)
+        }
+    }
+
+    func unsubscribe(_ args: RESPArguments, patterns: Bool) {
+        let kind = patterns ? "punsubscribe" : "unsubscribe"
+        var names: [[UInt8]] = (1..<args.count).map { args.bytes($0) }
+        if names.isEmpty { names = patterns ? resp.patterns.map(\.pattern) : resp.channels }
+        if names.isEmpty {
+            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            RESPWriter.bulk(kind, into: &output)
+            RESPWriter.null(resp3: resp.resp3, into: &output)
+            RESPWriter.integer(resp.subscriptionCount, into: &output)
+        }
+        for name in names {
+            if patterns { resp.patterns.removeAll { $0.pattern == name } } else { resp.channels.removeAll { $0 == name } }
+            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            RESPWriter.bulk(kind, into: &output)
+            RESPWriter.bulk(name, into: &output)
+            RESPWriter.integer(resp.subscriptionCount, into: &output)
+        }
+        if resp.subscriptionCount == 0 { stopFollowingRing() }
+    }
+
+    func unsubscribeAll() {
+        resp.channels.removeAll()
+        resp.patterns.removeAll()
+        stopFollowingRing()
+    }
+
+    private func stopFollowingRing() {
+        if resp.subscriber != nil {
+            resp.subscriber = nil
+            reactor.removeWatcher(self)
+        }
+    }
+
+    /// Turns ready ring events into messages, up to the output cap (called after each publish, after
+    /// input, and when the output drains).
+    func pumpSubscriptions() {
+        guard let subscriber = resp.subscriber, !isClosed, !outputBroken else { return }
+        while pendingOutput < 256 * 1024, let event = subscriber.poll() {
+            switch event {
+            case .change(let change):
+                let name: [UInt8]
+                switch change.kind {
+                case .put: name = Array("set".utf8)
+                case .delete: name = Array("del".utf8)
+                case .clear:
+                    deliver(channel: ServerConnection.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
+                    continue
+                case .padding: continue
+                }
+                deliver(channel: ServerConnection.keyspacePrefix + change.key, message: name)
+                deliver(channel: ServerConnection.keyeventPrefix + name, message: change.key)
+            case .resync(let r):
+                let text = "\(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound == 0 ? 0 : r.missed.upperBound - 1)"
+                sendMessage(channel: ServerConnection.resyncChannel, message: Array(text.utf8), pattern: nil)
+            }
+        }
+    }
+
+    private func deliver(channel: [UInt8], message: [UInt8]) {
+        if resp.channels.contains(channel) { sendMessage(channel: channel, message: message, pattern: nil) }
+        for pattern in resp.patterns where pattern.matches(channel) {
+            sendMessage(channel: channel, message: message, pattern: pattern.pattern)
+        }
+    }
+
+    private func sendMessage(channel: [UInt8], message: [UInt8], pattern: [UInt8]?) {
+        if let pattern {
+            RESPWriter.push(4, resp3: resp.resp3, into: &output)
+            RESPWriter.bulk("pmessage", into: &output)
+            RESPWriter.bulk(pattern, into: &output)
+        } else {
+            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            RESPWriter.bulk("message", into: &output)
+        }
+        RESPWriter.bulk(channel, into: &output)
+        RESPWriter.bulk(message, into: &output)
+    }
+}
