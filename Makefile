@@ -7,8 +7,12 @@ SWIFT ?= swift
 # What building and running need.
 RUN_PACKAGES := liblmdb-dev pkg-config
 # What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
-# cuts a running daemon's descriptor limit.
-TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb
+# cuts a running daemon's descriptor limit; py-lmdb (python3-lmdb) reads them; redis-cli and
+# redis-benchmark (redis-tools) talk RESP to the daemon; python3-venv holds redis-py from PyPI.
+TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools python3-venv
+# redis-py, for the RESP tests, in a virtual environment of Debian's python3 (under .build/).
+PYVENV := .build/pyvenv
+REDIS_PY := redis>=8,<9
 
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
@@ -29,6 +33,9 @@ deps-run:
 
 deps-test:
 	$(call install_missing,$(TEST_PACKAGES))
+	@[ -x $(PYVENV)/bin/python ] || /usr/bin/python3 -m venv $(PYVENV)
+	@$(PYVENV)/bin/python -c 'import redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
+		$(PYVENV)/bin/pip install -q '$(REDIS_PY)'
 
 build-release: deps-run
 	$(SWIFT) build -c release --product shmkvd

@@ -200,6 +200,19 @@ public final class RawConnection: @unchecked Sendable {
         }
     }
 
+    /// Reads whatever arrives until the peer has been quiet for `quietMilliseconds`.
+    public func readAvailable(quietMilliseconds: Int32 = 300) -> [UInt8] {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, quietMilliseconds) > 0 else { return out }
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return out }
+            out += buf[..<n]
+        }
+    }
+
     /// Reads exactly `count` bytes (fewer if the peer closes or the timeout passes).
     public func read(_ count: Int, timeoutSeconds: Int = 10) -> [UInt8] {
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
