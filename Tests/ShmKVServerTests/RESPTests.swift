@@ -259,4 +259,31 @@ struct RESPTests {
             _ = try runProcess("/usr/bin/redis-cli", ["-p", String(daemon.tcpPort), "FLUSHDB"])
         }
     }
+
+    @Test("a subscriber that does not keep up is told on __shmkv__:resync instead of silently missing events; FLUSHDB can be switched off")
+    func lappedSubscriberAndFlushSwitch() throws {
+        let daemon = try Daemon(environment: ["SHMKV_RING_CAPACITY": "4096", "SHMKV_RESP_ALLOW_FLUSH": "no"])
+        defer { daemon.stop() }
+        let raw = try RawConnection(unixPath: daemon.socketPath)
+        raw.send(Array("PSUBSCRIBE *\r\n".utf8))
+        #expect(String(decoding: raw.read(19), as: UTF8.self) == "*3\r\n$10\r\npsubscribe")
+        _ = raw.readAvailable()
+        // The subscriber reads nothing while 20,000 changes go by a 4 KiB ring.
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        for chunk in 0..<40 {
+            try client.mput((0..<500).map { KeyValue(key: Array("key:\(chunk):\($0)".utf8), value: [1]) })
+        }
+        var text = ""
+        while !text.contains("__shmkv__:resync") {
+            let more = raw.readAvailable(quietMilliseconds: 2000)
+            if more.isEmpty { break }
+            text += String(decoding: more, as: UTF8.self)
+        }
+        #expect(text.contains("$16\r\n__shmkv__:resync\r\n$"))
+        #expect(text.contains("lapped "))
+        // The connection still works.
+        raw.send(Array("PING\r\n".utf8))
+        #expect(try cli(daemon, ["FLUSHDB"]) == "ERR FLUSHDB is disabled on this server (resp.allowFlush)")
+        #expect(try cli(daemon, ["DBSIZE"]) == "20000")
+    }
 }
