@@ -457,6 +457,7 @@ extension ServerConnection {
     }
 
     private func client(_ args: RESPArguments) {
+        context.resp.update(resp.clientID) { $0.lastCommand = "client|" + (args.count > 1 ? args.string(1).lowercased() : "") }
         if args.is(1, "SETNAME") {
             guard args.count == 3 else { _ = wrongArity(args); return }
             let name = args.string(2)

@@ -318,7 +318,8 @@ extension ServerConnection {
         }
         // Everything else runs now, after this connection's earlier writes.
         guard pendingWrites == 0 else { return false }
-        context.resp.update(resp.clientID) { $0.lastCommand = args.string(0).lowercased() }
+        // (CLIENT LIST's cmd= is kept by the commands that change what a client is, not by every
+        // command: that would take a process-wide lock per request.)
         executeRESP(args)
         return true
     }

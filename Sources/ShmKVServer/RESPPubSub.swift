@@ -13,6 +13,7 @@ extension ServerConnection {
     static let resyncChannel = Array("__shmkv__:resync".utf8)
 
     func subscribe(_ args: RESPArguments, patterns: Bool) {
+        context.resp.update(resp.clientID) { $0.lastCommand = patterns ? "psubscribe" : "subscribe" }
         if resp.subscriber == nil {
             reactor.addWatcher(self)
             do {
