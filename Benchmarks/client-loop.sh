@@ -9,7 +9,7 @@ swift build -c release --product shmkvd >/dev/null
 swift build -c release --product shmkv-bench >/dev/null
 dir="$(mktemp -d "$PWD/.bench-XXXXXX")"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-./.build/release/shmkvd --data-dir "$dir/data" --no-tcp --durability "$durability" --log-level warning > "$dir/ready" &
+SHMKV_RING_PATH="$dir/ring" ./.build/release/shmkvd --data-dir "$dir/data" --no-tcp --durability "$durability" --log-level warning > "$dir/ready" &
 pid=$!
 for _ in $(seq 100); do grep -q ready "$dir/ready" 2>/dev/null && break; sleep 0.1; done
 echo "shmkvd durability=$durability threads=$(nproc) ($(nproc) cores)"

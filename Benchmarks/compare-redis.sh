@@ -18,7 +18,7 @@ cleanup() { kill "$redis_pid" "$shmkv_pid" 2>/dev/null || true; wait 2>/dev/null
 trap cleanup EXIT
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
 redis_pid=$!
-./.build/release/shmkvd --data-dir "$dir/data" --listen "127.0.0.1:$shmkv_port" --socket none \
+SHMKV_RING_PATH="$dir/ring" ./.build/release/shmkvd --data-dir "$dir/data" --listen "127.0.0.1:$shmkv_port" --socket none \
     --durability "$durability" --log-level warning > "$dir/ready" &
 shmkv_pid=$!
 for _ in $(seq 100); do
