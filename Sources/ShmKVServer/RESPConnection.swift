@@ -86,27 +86,18 @@ extension ServerConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
         }
         guard ok else { return "?:0" }
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                    var addr = sin.pointee.sin_addr
-                    var text = [CChar](repeating: 0, count: 64)
-                    inet_ntop(AF_INET, &addr, &text, 64)
-                    return ServerConnection.text(text) + ":" + String(UInt16(bigEndian: sin.pointee.sin_port))
-                }
-            }
-        case AF_INET6:
-            return withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin in
-                    var addr = sin.pointee.sin6_addr
-                    var text = [CChar](repeating: 0, count: 64)
-                    inet_ntop(AF_INET6, &addr, &text, 64)
-                    return ServerConnection.text(text) + ":" + String(UInt16(bigEndian: sin.pointee.sin6_port))
-                }
-            }
-        default:
-            return (context.configuration.socketPath ?? "unix") + ":0"
+        let family = Int32(storage.ss_family)
+        guard family == AF_INET || family == AF_INET6 else { return (context.configuration.socketPath ?? "unix") + ":0" }
+        // The address and the port sit at different offsets in sockaddr_in and sockaddr_in6; the port
+        // is big-endian in both.
+        let (addressOffset, portOffset) = family == AF_INET
+            ? (MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_addr)!, MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_port)!)
+            : (MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_addr)!, MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_port)!)
+        return withUnsafeBytes(of: &storage) { raw in
+            var text = [CChar](repeating: 0, count: 64)
+            inet_ntop(family, raw.baseAddress! + addressOffset, &text, 64)
+            let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: portOffset, as: UInt16.self))
+            return ServerConnection.text(text) + ":" + String(port)
         }
     }
 
