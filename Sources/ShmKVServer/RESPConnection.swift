@@ -28,8 +28,7 @@ struct RESPState {
     /// Reply shapes of writes in flight, in request order.
     var shapes: [RESPShape] = []
     var shapeHead = 0
-    /// Pub/sub: the connection's ring subscriber and what it listens to.
-    var subscriber: RingSubscriber?
+    /// Pub/sub: what the connection listens to (its ring cursor is `ringSubscriber`).
     var channels: [[UInt8]] = []
     var patterns: [GlobPattern] = []
     var subscriptionCount: Int { channels.count + patterns.count }
@@ -75,8 +74,6 @@ extension ServerConnection {
     func endRESP() {
         guard resp.registered else { return }
         context.resp.unregister(resp.clientID)
-        if resp.subscriber != nil { reactor.removeWatcher(self) }
-        resp.subscriber = nil
     }
 
     private func peerAddress() -> String {

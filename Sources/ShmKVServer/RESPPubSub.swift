@@ -14,12 +14,8 @@ extension ServerConnection {
 
     func subscribe(_ args: RESPArguments, patterns: Bool) {
         context.resp.update(resp.clientID) { $0.lastCommand = patterns ? "psubscribe" : "subscribe" }
-        if resp.subscriber == nil {
-            reactor.addWatcher(self)
-            do {
-                resp.subscriber = try RingSubscriber(path: context.ring.path, start: .now, replacementCheckMilliseconds: 0)
-            } catch {
-                reactor.removeWatcher(self)
+        if ringSubscriber == nil {
+            do { _ = try startFollowingRing(from: .now) } catch {
                 RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &output)
                 return
             }
@@ -64,35 +60,24 @@ extension ServerConnection {
         stopFollowingRing()
     }
 
-    private func stopFollowingRing() {
-        if resp.subscriber != nil {
-            resp.subscriber = nil
-            reactor.removeWatcher(self)
-        }
-    }
-
-    /// Turns ready ring events into messages, up to the output cap (called after each publish, after
-    /// input, and when the output drains).
-    func pumpSubscriptions() {
-        guard let subscriber = resp.subscriber, !isClosed, !outputBroken else { return }
-        while pendingOutput < 256 * 1024, let event = subscriber.poll() {
-            switch event {
-            case .change(let change):
-                let name: [UInt8]
-                switch change.kind {
-                case .put: name = Array("set".utf8)
-                case .delete: name = Array("del".utf8)
-                case .clear:
-                    deliver(channel: ServerConnection.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
-                    continue
-                case .padding: continue
-                }
-                deliver(channel: ServerConnection.keyspacePrefix + change.key, message: name)
-                deliver(channel: ServerConnection.keyeventPrefix + name, message: change.key)
-            case .resync(let r):
-                let text = "\(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound == 0 ? 0 : r.missed.upperBound - 1)"
-                sendMessage(channel: ServerConnection.resyncChannel, message: Array(text.utf8), pattern: nil)
+    /// Turns one ring event into the messages this connection's channels and patterns ask for.
+    func publishKeyspaceEvent(_ event: RingEvent) {
+        switch event {
+        case .change(let change):
+            let name: [UInt8]
+            switch change.kind {
+            case .put: name = Array("set".utf8)
+            case .delete: name = Array("del".utf8)
+            case .clear:
+                deliver(channel: ServerConnection.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
+                return
+            case .padding: return
             }
+            deliver(channel: ServerConnection.keyspacePrefix + change.key, message: name)
+            deliver(channel: ServerConnection.keyeventPrefix + name, message: change.key)
+        case .resync(let r):
+            let text = "\(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound == 0 ? 0 : r.missed.upperBound - 1)"
+            sendMessage(channel: ServerConnection.resyncChannel, message: Array(text.utf8), pattern: nil)
         }
     }
 

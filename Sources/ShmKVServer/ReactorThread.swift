@@ -125,8 +125,7 @@ final class ReactorThread: @unchecked Sendable {
 
     private func pumpWatchers() {
         for connection in watchers.values where !connection.isClosed {
-            connection.pumpWatch()
-            connection.pumpSubscriptions()
+            connection.pumpRing()
             connection.flush()
         }
     }

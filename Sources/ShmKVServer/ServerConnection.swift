@@ -36,24 +36,15 @@ final class ServerConnection: Connection {
     /// passed `inout` at once).
     var respArguments: [Range<Int>] = []
     var respScratch: [UInt8] = []
-    /// Set once the connection sent WATCH: it then carries change events.
-    private var watch: Watch?
+    /// The connection's own cursor in the notification ring while it follows changes: a native WATCH,
+    /// or RESP pub/sub (keyspace notifications). `pumpRing` moves its events into the output.
+    private(set) var ringSubscriber: RingSubscriber?
+    /// Set once the connection sent WATCH: it then carries change events for keys with `prefix`.
+    private var watch: (prefix: [UInt8], requestID: UInt32)?
 
-    /// A WATCH in progress: the connection's own ring cursor and what it asked for.
-    private final class Watch {
-        let subscriber: RingSubscriber
-        let prefix: [UInt8]
-        let requestID: UInt32
-        init(subscriber: RingSubscriber, prefix: [UInt8], requestID: UInt32) {
-            self.subscriber = subscriber
-            self.prefix = prefix
-            self.requestID = requestID
-        }
-    }
-
-    /// Event bytes queued beyond which a watcher is not given more until its client reads (the ring,
+    /// Event bytes queued beyond which a follower is not given more until its client reads (the ring,
     /// not the daemon's memory, holds the backlog; a client too slow for it is lapped and told so).
-    private static let watchOutputCap = 256 * 1024
+    private static let ringOutputCap = 256 * 1024
 
     init(fd: Int32, reactor: ReactorThread, rejected: Bool) {
         self.reactor = reactor
@@ -65,9 +56,9 @@ final class ServerConnection: Connection {
     }
 
     override func didClose() {
-        if phase == .resp || resp.registered { endRESP() }
+        endRESP()
+        stopFollowingRing()
         phase = .finished
-        if watch != nil { reactor.removeWatcher(self) }
         reactor.connectionClosed(self)
     }
 
@@ -82,7 +73,7 @@ final class ServerConnection: Connection {
     }
 
     override func outputDrained() {
-        if (watch != nil || resp.subscriber != nil) && !isClosed { processLater() }
+        if ringSubscriber != nil && !isClosed { processLater() }
     }
 
     override func outputFailed() -> Bool {
@@ -116,7 +107,7 @@ final class ServerConnection: Connection {
             case .resp:
                 processRESP()
                 finishIfPeerGone()
-                pumpSubscriptions()
+                pumpRing()
                 return
             case .rejected:
                 if input.readable[0] == Native.magicByte {
@@ -145,7 +136,7 @@ final class ServerConnection: Connection {
             case .native:
                 processNative()
                 finishIfPeerGone()
-                pumpWatch()
+                pumpRing()
                 return
             case .finished:
                 consumeInput(input.readableCount)
@@ -321,41 +312,64 @@ final class ServerConnection: Connection {
             return ReplyWriter.error(.invalidKey, "prefix of \(prefix.count) bytes exceeds the maximum of \(Limits.maxKeySize) bytes",
                                      requestID: id, into: &output)
         }
-        reactor.addWatcher(self)
         let subscriber: RingSubscriber
         do {
-            // Replacement checks are for readers that outlive a daemon; this one dies with it.
-            subscriber = try RingSubscriber(path: context.ring.path, start: from == 0 ? .now : .sequence(from),
-                                            replacementCheckMilliseconds: 0)
+            subscriber = try startFollowingRing(from: from == 0 ? .now : .sequence(from))
         } catch {
-            reactor.removeWatcher(self)
             return ReplyWriter.error(.internalError, "cannot open the notification ring: \(error)", requestID: id, into: &output)
         }
-        watch = Watch(subscriber: subscriber, prefix: Array(prefix), requestID: id)
+        watch = (Array(prefix), id)
         let start = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
         output.appendLE(subscriber.epoch)
         output.appendLE(subscriber.nextSequence)
         Native.endFrame(at: start, in: &output)
     }
 
-    /// Moves ready ring events into the output, up to the cap; called after each publish (by the
-    /// reactor), after input, and when the output has drained.
-    func pumpWatch() {
-        guard let watch, !isClosed, !outputBroken else { return }
-        while pendingOutput < ServerConnection.watchOutputCap, let event = watch.subscriber.poll() {
-            switch event {
-            case .change(let change):
-                guard change.key.starts(with: watch.prefix) || change.kind == .clear else { continue }
-                change.key.withUnsafeBytes { key in
-                    WatchEvent.writeChange(type: UInt8(change.kind.rawValue), sequence: change.sequence,
-                                           transactionID: change.transactionID, key: key,
-                                           requestID: watch.requestID, into: &output)
-                }
-            case .resync(let resync):
-                let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
-                WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
-                                       missedUpTo: resync.missed.upperBound, requestID: watch.requestID, into: &output)
+    /// Opens this connection's ring cursor and has the reactor wake it after each publish. The
+    /// reactor counts it first, so no publish after the cursor's start can go without a wake-up.
+    func startFollowingRing(from start: RingSubscriber.Start) throws(RingError) -> RingSubscriber {
+        reactor.addWatcher(self)
+        do {
+            // Replacement checks are for readers that outlive a daemon; this one dies with it.
+            let subscriber = try RingSubscriber(path: context.ring.path, start: start, replacementCheckMilliseconds: 0)
+            ringSubscriber = subscriber
+            return subscriber
+        } catch {
+            reactor.removeWatcher(self)
+            throw error
+        }
+    }
+
+    func stopFollowingRing() {
+        guard ringSubscriber != nil else { return }
+        ringSubscriber = nil
+        reactor.removeWatcher(self)
+    }
+
+    /// Moves ready ring events into the output, up to the cap, encoded for the connection's protocol;
+    /// called after each publish (by the reactor), after input, and when the output has drained.
+    func pumpRing() {
+        guard let subscriber = ringSubscriber, !isClosed, !outputBroken else { return }
+        while pendingOutput < ServerConnection.ringOutputCap, let event = subscriber.poll() {
+            if resp.registered { publishKeyspaceEvent(event) } else { writeWatchEvent(event) }
+        }
+    }
+
+    /// One WATCH event frame (changes outside the prefix are skipped; clears and resyncs never are).
+    private func writeWatchEvent(_ event: RingEvent) {
+        guard let watch else { return }
+        switch event {
+        case .change(let change):
+            guard change.key.starts(with: watch.prefix) || change.kind == .clear else { return }
+            change.key.withUnsafeBytes { key in
+                WatchEvent.writeChange(type: UInt8(change.kind.rawValue), sequence: change.sequence,
+                                       transactionID: change.transactionID, key: key,
+                                       requestID: watch.requestID, into: &output)
             }
+        case .resync(let resync):
+            let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
+            WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
+                                   missedUpTo: resync.missed.upperBound, requestID: watch.requestID, into: &output)
         }
     }
 
