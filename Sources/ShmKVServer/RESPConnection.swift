@@ -6,18 +6,12 @@ import Wire
 import Glibc
 #endif
 
-/// How the reply to a queued RESP write is shaped once its outcome is known.
+/// How the reply to a queued RESP write is shaped once its outcome is known. The outcome decides
+/// almost everything (`+OK`, a null for a failed condition, the previous value, an integer); only
+/// SETNX answers a stored/failed condition as `:1`/`:0` instead.
 enum RESPShape {
-    /// `+OK` (MSET, FLUSHDB).
-    case ok
-    /// `+OK`, or a null if the condition failed (SET NX/XX).
-    case okOrNull
-    /// The previous value or a null (SET … GET, GETDEL).
-    case previous
-    /// `:n` (INCR…, DEL, APPEND, MSETNX).
-    case integer
-    /// `:1` if stored, `:0` if the condition failed (SETNX).
-    case storedFlag
+    case standard
+    case storedAsInteger
 }
 
 /// A RESP connection's own state.
@@ -174,9 +168,9 @@ extension ServerConnection {
             default: RESPWriter.error("ERR \(message)", into: &output)
             }
         case .stored:
-            if shape == .storedFlag { RESPWriter.integer(1, into: &output) } else { RESPWriter.ok(into: &output) }
+            if shape == .storedAsInteger { RESPWriter.integer(1, into: &output) } else { RESPWriter.ok(into: &output) }
         case .conditionFailed:
-            if shape == .storedFlag { RESPWriter.integer(0, into: &output) } else { RESPWriter.null(resp3: resp.resp3, into: &output) }
+            if shape == .storedAsInteger { RESPWriter.integer(0, into: &output) } else { RESPWriter.null(resp3: resp.resp3, into: &output) }
         case .integer(let n):
             RESPWriter.integer(Int(n), into: &output)
         case .deleted(let existed):
@@ -187,7 +181,7 @@ extension ServerConnection {
     }
 
     /// Queues a write; its reply is written by `completeRESP` after the commit.
-    private func enqueueRESP(_ operation: WriteOperation, _ shape: RESPShape) -> Bool {
+    private func enqueueRESP(_ operation: WriteOperation, _ shape: RESPShape = .standard) -> Bool {
         let ticket = WriteTicket(operation: operation, requestID: 0, connection: self, reactor: reactor)
         if context.batcher.submit(ticket) {
             pendingWrites += 1
@@ -273,28 +267,28 @@ extension ServerConnection {
                 if let problem = keyProblem(args[i]) ?? valueProblem(args[i + 1]) { return replyError(problem) }
                 pairs.append(KeyValue(key: args.bytes(i), value: args.bytes(i + 1)))
             }
-            return args.is(0, "MSET") ? enqueueRESP(.mput(pairs), .ok) : enqueueRESP(.mputIfNoneExist(pairs), .integer)
+            return args.is(0, "MSET") ? enqueueRESP(.mput(pairs)) : enqueueRESP(.mputIfNoneExist(pairs))
         }
         if args.is(0, "DEL") || args.is(0, "UNLINK") {
             guard n >= 2 else { return wrongArity(args) }
             var keys: [[UInt8]] = []
             for i in 1..<n where !args[i].isEmpty && args[i].count <= Limits.maxKeySize { keys.append(args.bytes(i)) }
-            return enqueueRESP(.deleteMany(keys), .integer)
+            return enqueueRESP(.deleteMany(keys))
         }
         if args.is(0, "SETNX") {
             guard n == 3 else { return wrongArity(args) }
             if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-            return enqueueRESP(.put(key: args.bytes(1), value: args.bytes(2), condition: .ifAbsent), .storedFlag)
+            return enqueueRESP(.put(key: args.bytes(1), value: args.bytes(2), condition: .ifAbsent), .storedAsInteger)
         }
         if args.is(0, "GETDEL") {
             guard n == 2 else { return wrongArity(args) }
             if let problem = keyProblem(args[1]) { return replyError(problem) }
-            return enqueueRESP(.getDelete(key: args.bytes(1)), .previous)
+            return enqueueRESP(.getDelete(key: args.bytes(1)))
         }
         if args.is(0, "APPEND") {
             guard n == 3 else { return wrongArity(args) }
             if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-            return enqueueRESP(.append(key: args.bytes(1), value: args.bytes(2), maxValueSize: context.configuration.maxValueSize), .integer)
+            return enqueueRESP(.append(key: args.bytes(1), value: args.bytes(2), maxValueSize: context.configuration.maxValueSize))
         }
         if args.is(0, "FLUSHDB") || args.is(0, "FLUSHALL") {
             guard n <= 2 else { return replyError("ERR syntax error") }
@@ -302,7 +296,7 @@ extension ServerConnection {
             guard context.configuration.flushAllowed else {
                 return replyError("ERR \(args.string(0).uppercased()) is disabled on this server (resp.allowFlush)")
             }
-            return enqueueRESP(.clear, .ok)
+            return enqueueRESP(.clear)
         }
         // Everything else runs now, after this connection's earlier writes.
         guard pendingWrites == 0 else { return false }
@@ -332,7 +326,7 @@ extension ServerConnection {
 
     private func incrBy(_ key: UnsafeRawBufferPointer, _ delta: Int64) -> Bool {
         if let problem = keyProblem(key) { return replyError(problem) }
-        return enqueueRESP(.incrBy(key: Array(key), delta: delta), .integer)
+        return enqueueRESP(.incrBy(key: Array(key), delta: delta))
     }
 
     /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL …].
@@ -353,7 +347,6 @@ extension ServerConnection {
             i += 1
         }
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueueRESP(.put(key: args.bytes(1), value: args.bytes(2), condition: condition, returnOld: returnOld),
-                           returnOld ? .previous : .okOrNull)
+        return enqueueRESP(.put(key: args.bytes(1), value: args.bytes(2), condition: condition, returnOld: returnOld))
     }
 }
