@@ -65,7 +65,15 @@ extension LocalStore {
     /// The ring the daemon publishes to, as recorded in the data directory.
     public func ringPath() throws(ShmKVError) -> String {
         let path: String?
-        do { path = try statistics().ringPath } catch let error as LMDBError { throw .storage(error) } catch {
+        do {
+            path = try withTransaction { txn in
+                try txn.get(meta, key: Array("ring_path".utf8)).map { String(decoding: $0, as: UTF8.self) }
+            }
+        } catch let error as ShmKVError {
+            throw error
+        } catch let error as LMDBError {
+            throw .storage(error)
+        } catch {
             throw .notADataDirectory("\(error)")
         }
         guard let path else { throw .notADataDirectory("\(directory) has no ring recorded: no daemon has run on it") }
