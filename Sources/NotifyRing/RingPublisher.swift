@@ -78,13 +78,10 @@ public final class RingPublisher {
     /// `publish` for a key held in an array.
     @discardableResult
     public func publish(_ kind: ChangeKind, key: [UInt8], transactionID: UInt64) throws(RingError) -> UInt64 {
-        do {
-            return try key.withUnsafeBytes { k throws(RingError) in try publish(kind, key: k, transactionID: transactionID) }
-        } catch let error as RingError {
-            throw error
-        } catch {
-            fatalError("unreachable: \(error)")
-        }
+        // `withUnsafeBytes` rethrows untyped errors; the Result keeps this one typed.
+        try key.withUnsafeBytes { k in
+            Result { () throws(RingError) in try publish(kind, key: k, transactionID: transactionID) }
+        }.get()
     }
 
     /// Bumps the futex word and wakes subscribers sleeping on it; costs a system call only when some
