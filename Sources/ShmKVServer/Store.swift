@@ -54,8 +54,7 @@ public final class Store: Sendable {
             if let id = try txn.get(meta, key: Array("environment_id".utf8)) {
                 return String(decoding: id, as: UTF8.self)
             }
-            let bytes = (0..<8).map { _ in UInt8.random(in: 0...255) }
-            let id = bytes.map { b in String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined()
+            let id = hex16(UInt64.random(in: 0...UInt64.max))
             try txn.put(meta, key: Array("environment_id".utf8), value: Array(id.utf8))
             return id
         }
