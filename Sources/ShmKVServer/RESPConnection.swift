@@ -106,18 +106,11 @@ extension ServerConnection {
     }
 
     func processRESP() {
-        let limit = context.configuration.maxRequestsPerEvent
         let limits = respLimits
         var handled = 0
         parseIncomplete = false
         while !isClosed && phase == .resp && !waitingForWrites {
-            if handled == limit {
-                if input.readableCount > 0 {
-                    parseIncomplete = true
-                    processLater()
-                }
-                return
-            }
+            if turnIsOver(afterHandling: handled) { return }
             let decoded: RESPDecodeResult
             do {
                 decoded = try RESPDecoder.decode(input.readable, limits: limits, arguments: &respArguments, scratch: &respScratch)

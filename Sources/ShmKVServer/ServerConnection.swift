@@ -156,19 +156,22 @@ final class ServerConnection: Connection {
 
     // MARK: Native requests
 
+    /// Fairness, for both protocols' request loops: after `maxRequestsPerEvent` requests in one turn,
+    /// let other connections run and come back on the next loop iteration.
+    func turnIsOver(afterHandling handled: Int) -> Bool {
+        guard handled == context.configuration.maxRequestsPerEvent else { return false }
+        if input.readableCount > 0 {
+            parseIncomplete = true
+            processLater()
+        }
+        return true
+    }
+
     private func processNative() {
-        let limit = context.configuration.maxRequestsPerEvent
         var handled = 0
         parseIncomplete = false
         while !isClosed && phase == .native && !waitingForWrites {
-            if handled == limit {
-                // Fairness: let other connections run, come back next iteration.
-                if input.readableCount > 0 {
-                    parseIncomplete = true
-                    processLater()
-                }
-                return
-            }
+            if turnIsOver(afterHandling: handled) { return }
             let decoded: FrameDecodeResult
             do {
                 decoded = try Native.decodeFrame(input.readable, maxFrameSize: context.configuration.maxFrameSize)
