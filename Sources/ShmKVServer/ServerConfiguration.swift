@@ -164,7 +164,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         case "no": return false
         default:
             guard let listen, case .tcp(let host, _)? = Endpoint.parseHostPort(listen) else { return true }
-            return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+            return Socket.isLoopback(host: host)
         }
     }
 
