@@ -119,11 +119,6 @@ public final class RingSubscriber {
         }
     }
 
-    /// Whether a record is ready to read now (one atomic load).
-    public var hasPending: Bool {
-        pending != nil || mapping.tail.load(ordering: .acquiring) > cursor
-    }
-
     // MARK: Internals
 
     private enum Read {
