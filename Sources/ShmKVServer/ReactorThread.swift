@@ -54,10 +54,10 @@ final class ReactorThread: @unchecked Sendable {
     private let listenersToDrop = Mutex<[Listener]>([])
     private let acceptingStopped = Atomic<Bool>(false)
     private let drainDeadline = Atomic<Int>(0)
-    /// Connections of this loop that follow the ring (WATCH); the writer wakes the loop after each
+    /// Connections of this loop that follow the ring (WATCH, RESP pub/sub); the writer wakes the loop after each
     /// publish while there are any.
-    private var watchers: [ObjectIdentifier: ServerConnection] = [:]
-    private let watcherCount = Atomic<Int>(0)
+    private var ringFollowers: [ObjectIdentifier: ServerConnection] = [:]
+    private let ringFollowerCount = Atomic<Int>(0)
 
     init(index: Int, context: ServerContext) throws {
         self.index = index
@@ -71,7 +71,7 @@ final class ReactorThread: @unchecked Sendable {
         loop.onWake = { [unowned self] in
             self.dropListeners()
             self.deliverCompletions()
-            self.pumpWatchers()
+            self.pumpRingFollowers()
         }
     }
 
@@ -107,24 +107,24 @@ final class ReactorThread: @unchecked Sendable {
     }
 
     /// Whether the writer should wake this loop after publishing (any thread).
-    var followsRing: Bool { watcherCount.load(ordering: .relaxed) > 0 }
+    var followsRing: Bool { ringFollowerCount.load(ordering: .relaxed) > 0 }
 
-    /// Registers a watching connection. Counted before its subscriber opens, so no publish after the
+    /// Registers a connection that follows the ring. Counted before its subscriber opens, so no publish after the
     /// subscriber's start position can go without a wake-up.
-    func addWatcher(_ connection: ServerConnection) {
-        if watchers.updateValue(connection, forKey: ObjectIdentifier(connection)) == nil {
-            watcherCount.add(1, ordering: .sequentiallyConsistent)
+    func addRingFollower(_ connection: ServerConnection) {
+        if ringFollowers.updateValue(connection, forKey: ObjectIdentifier(connection)) == nil {
+            ringFollowerCount.add(1, ordering: .sequentiallyConsistent)
         }
     }
 
-    func removeWatcher(_ connection: ServerConnection) {
-        if watchers.removeValue(forKey: ObjectIdentifier(connection)) != nil {
-            watcherCount.subtract(1, ordering: .sequentiallyConsistent)
+    func removeRingFollower(_ connection: ServerConnection) {
+        if ringFollowers.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+            ringFollowerCount.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 
-    private func pumpWatchers() {
-        for connection in watchers.values where !connection.isClosed {
+    private func pumpRingFollowers() {
+        for connection in ringFollowers.values where !connection.isClosed {
             connection.pumpRing()
             connection.flush()
         }

@@ -331,14 +331,14 @@ final class ServerConnection: Connection {
     /// Opens this connection's ring cursor and has the reactor wake it after each publish. The
     /// reactor counts it first, so no publish after the cursor's start can go without a wake-up.
     func startFollowingRing(from start: RingSubscriber.Start) throws(RingError) -> RingSubscriber {
-        reactor.addWatcher(self)
+        reactor.addRingFollower(self)
         do {
             // Replacement checks are for readers that outlive a daemon; this one dies with it.
             let subscriber = try RingSubscriber(path: context.ring.path, start: start, replacementCheckMilliseconds: 0)
             ringSubscriber = subscriber
             return subscriber
         } catch {
-            reactor.removeWatcher(self)
+            reactor.removeRingFollower(self)
             throw error
         }
     }
@@ -346,7 +346,7 @@ final class ServerConnection: Connection {
     func stopFollowingRing() {
         guard ringSubscriber != nil else { return }
         ringSubscriber = nil
-        reactor.removeWatcher(self)
+        reactor.removeRingFollower(self)
     }
 
     /// Moves ready ring events into the output, up to the cap, encoded for the connection's protocol;
