@@ -8,8 +8,9 @@ SWIFT ?= swift
 RUN_PACKAGES := liblmdb-dev pkg-config
 # What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
 # cuts a running daemon's descriptor limit; py-lmdb (python3-lmdb) reads them; redis-cli and
-# redis-benchmark (redis-tools) talk RESP to the daemon; python3-venv holds redis-py from PyPI.
-TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools python3-venv
+# redis-benchmark (redis-tools) talk RESP to the daemon; redis-server is the oracle RESP tests compare
+# replies with; python3-venv holds redis-py from PyPI.
+TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server python3-venv
 # redis-py, for the RESP tests, in a virtual environment of Debian's python3 (under .build/).
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9

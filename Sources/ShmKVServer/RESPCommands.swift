@@ -168,6 +168,11 @@ extension ServerConnection {
         } else if args.is(0, "SELECT") {
             guard n == 2 else { _ = wrongArity(args); return }
             guard let index = args.integer(1) else { _ = replyError("ERR value is not an integer or out of range"); return }
+            // Redis reads the index as a C int (getIntFromObjectOrReply).
+            guard let _ = Int32(exactly: index) else {
+                _ = replyError("ERR value is out of range, value must between -2147483648 and 2147483647")
+                return
+            }
             if index == 0 { RESPWriter.ok(into: &output) } else { RESPWriter.error("ERR DB index is out of range", into: &output) }
         } else if args.is(0, "AUTH") {
             guard n == 2 || n == 3 else { _ = wrongArity(args); return }
@@ -227,7 +232,7 @@ extension ServerConnection {
     private func scan(_ args: RESPArguments) {
         let n = args.count
         guard n >= 2 else { _ = wrongArity(args); return }
-        guard let cursor = UInt64(args.string(1)) else { RESPWriter.error("ERR invalid cursor", into: &output); return }
+        guard let cursor = RedisInteger.parseCursor(args[1]) else { RESPWriter.error("ERR invalid cursor", into: &output); return }
         var pattern: GlobPattern? = nil
         var count = 10
         var typeFilter: String? = nil

@@ -131,31 +131,3 @@ extension WriteOperation {
         }
     }
 }
-
-/// Redis's rule for a string that holds an integer: optional '-', no '+', no spaces, no leading zeros,
-/// within Int64. `INCRBY` (native and, later, RESP) stores and reads values this way.
-public enum RedisInteger {
-    public static func parse(_ bytes: some Collection<UInt8>) -> Int64? {
-        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
-        if bytes.count == 1, bytes.first == UInt8(ascii: "0") { return 0 }
-        var it = bytes.makeIterator()
-        var c = it.next()!
-        let negative = c == UInt8(ascii: "-")
-        if negative {
-            guard let next = it.next() else { return nil }
-            c = next
-        }
-        guard c >= UInt8(ascii: "1"), c <= UInt8(ascii: "9") else { return nil }
-        // Accumulate as a negative number so Int64.min fits.
-        var value = -Int64(c - UInt8(ascii: "0"))
-        while let d = it.next() {
-            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.subtractingReportingOverflow(Int64(d - UInt8(ascii: "0")))
-            if o1 || o2 { return nil }
-            value = s
-        }
-        if negative { return value }
-        return value == Int64.min ? nil : -value
-    }
-}

@@ -7,10 +7,18 @@ public struct RESPLimits: Sendable, Equatable {
     /// Longest inline command line, and longest `*`/`$` header line (Redis: 64 KiB).
     public var maxInlineLength: Int
 
-    public init(maxBulkLength: Int = 512 << 20, maxMultibulkCount: Int = 1 << 20, maxInlineLength: Int = 64 << 10) {
+    /// Before AUTH, Redis allows at most 10 arguments of at most 16 KiB each, so that an unauthenticated
+    /// peer cannot make the server buffer much (CVE-2021-32675). `Int.max` once authenticated.
+    public var unauthenticatedMaxArguments: Int
+    public var unauthenticatedMaxBulkLength: Int
+
+    public init(maxBulkLength: Int = 512 << 20, maxMultibulkCount: Int = 1 << 20, maxInlineLength: Int = 64 << 10,
+                authenticated: Bool = true) {
         self.maxBulkLength = maxBulkLength
         self.maxMultibulkCount = maxMultibulkCount
         self.maxInlineLength = maxInlineLength
+        unauthenticatedMaxArguments = authenticated ? Int.max : 10
+        unauthenticatedMaxBulkLength = authenticated ? Int.max : 16 << 10
     }
 }
 
@@ -60,22 +68,10 @@ public enum RESPDecoder {
         return nil
     }
 
-    /// Parses a decimal integer (optional '-') in `bytes[from..<to]`, or nil.
+    /// A header line's number (`*count`, `$length`) under Redis's rules (`string2ll`), or nil.
     @inline(__always)
-    static func integer(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int? {
-        guard from < to, to - from <= 19 else { return nil }
-        var i = from
-        var negative = false
-        if bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
-        guard i < to else { return nil }
-        var n = 0
-        while i < to {
-            let d = bytes[i] &- 48
-            guard d < 10 else { return nil }
-            n = n * 10 + Int(d)
-            i += 1
-        }
-        return negative ? -n : n
+    static func integer(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ to: Int) -> Int64? {
+        RedisInteger.parse(UnsafeRawBufferPointer(rebasing: bytes[from..<to]))
     }
 
     private static func decodeMultibulk(_ bytes: UnsafeRawBufferPointer, limits: RESPLimits,
@@ -84,11 +80,13 @@ public enum RESPDecoder {
             if bytes.count > limits.maxInlineLength { throw RESPProtocolError("too big mbulk count string") }
             return .needMore
         }
-        guard let count = integer(bytes, 1, end), count <= limits.maxMultibulkCount else {
+        guard let parsed = integer(bytes, 1, end), parsed <= Int64(limits.maxMultibulkCount) else {
             throw RESPProtocolError("invalid multibulk length")
         }
+        if parsed > Int64(limits.unauthenticatedMaxArguments) { throw RESPProtocolError("unauthenticated multibulk length") }
         var position = end + 2
-        if count <= 0 { return .command(consumed: position, inline: false) }
+        if parsed <= 0 { return .command(consumed: position, inline: false) }
+        let count = Int(parsed)
         for _ in 0..<count {
             guard position < bytes.count else { return .needMore }
             guard bytes[position] == UInt8(ascii: "$") else {
@@ -98,9 +96,11 @@ public enum RESPDecoder {
                 if bytes.count - position > limits.maxInlineLength { throw RESPProtocolError("too big bulk count string") }
                 return .needMore
             }
-            guard let length = integer(bytes, position + 1, lengthEnd), length >= 0, length <= limits.maxBulkLength else {
+            guard let parsed = integer(bytes, position + 1, lengthEnd), parsed >= 0, parsed <= Int64(limits.maxBulkLength) else {
                 throw RESPProtocolError("invalid bulk length")
             }
+            if parsed > Int64(limits.unauthenticatedMaxBulkLength) { throw RESPProtocolError("unauthenticated bulk length") }
+            let length = Int(parsed)
             let start = lengthEnd + 2
             guard bytes.count >= start + length + 2 else { return .needMore }
             guard bytes[start + length] == 13, bytes[start + length + 1] == 10 else {

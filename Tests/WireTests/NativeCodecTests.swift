@@ -246,7 +246,7 @@ let everyReply: [(Opcode, Reply)] = [
 }
 
 /// A small deterministic generator, so the garbage test is repeatable.
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -72,6 +72,35 @@ struct RESPCodecTests {
         #expect(throws: RESPProtocolError("invalid multibulk length")) { try decodeAll(b("*101\r\n"), limits: small) }
     }
 
+    @Test("every integer form on a header line: overflow, +, spaces, empty, leading zeros, -0, 19 and 20 digits")
+    func headerIntegers() throws {
+        // The 22-byte request that used to trap the daemon: 19 digits overflowed the count arithmetic.
+        #expect(throws: RESPProtocolError("invalid multibulk length")) { try decodeAll(b("*9999999999999999999\r\n")) }
+        let badCounts = ["9999999999999999999", "99999999999999999999", "9223372036854775807", "9223372036854775808",
+                         "-9223372036854775809", "+1", " 1", "1 ", "", "-", "-0", "01", "1x", "0x10", "2147483648"]
+        for text in badCounts {
+            #expect(throws: RESPProtocolError("invalid multibulk length"), "*\(text)") { try decodeAll(b("*\(text)\r\n")) }
+        }
+        let badLengths = ["9999999999999999999", "99999999999999999999", "9223372036854775807", "-9223372036854775808",
+                          "-1", "+1", " 1", "", "-", "-0", "01", "536870913"]
+        for text in badLengths {
+            #expect(throws: RESPProtocolError("invalid bulk length"), "$\(text)") { try decodeAll(b("*1\r\n$\(text)\r\n")) }
+        }
+        // Negative and -9223372036854775808 counts are an empty command, as in Redis: skipped.
+        #expect(try decodeAll(b("*-9223372036854775808\r\n*-1\r\n*1\r\n$4\r\nPING\r\n")) == [[b("PING")]])
+        #expect(try decodeAll(b("*1\r\n$0\r\n\r\n")) == [[b("")]])
+    }
+
+    @Test("before AUTH, Redis's limits: at most 10 arguments, bulk strings of at most 16 KiB")
+    func unauthenticatedLimits() throws {
+        let guest = RESPLimits(authenticated: false)
+        #expect(try decodeAll(b("*10\r\n") + Array(repeating: b("$1\r\na\r\n"), count: 10).joined(), limits: guest).count == 1)
+        #expect(throws: RESPProtocolError("unauthenticated multibulk length")) { try decodeAll(b("*11\r\n"), limits: guest) }
+        #expect(throws: RESPProtocolError("unauthenticated bulk length")) { try decodeAll(b("*1\r\n$16385\r\n"), limits: guest) }
+        #expect(try decodeAll(b("*1\r\n$16384\r\n") + [UInt8](repeating: 65, count: 16384) + b("\r\n"), limits: guest).count == 1)
+        #expect(throws: RESPProtocolError("invalid multibulk length")) { try decodeAll(b("*99999999999999999999\r\n"), limits: guest) }
+    }
+
     @Test("a huge declared bulk length waits for its bytes without allocating them")
     func hugeBulkWaits() throws {
         var arguments: [Range<Int>] = []
@@ -85,7 +114,9 @@ struct RESPCodecTests {
 
     @Test("random garbage never crashes the decoder")
     func garbage() {
-        var rng = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
+        print("RESP garbage seed: \(seed)")
         let alphabet = b("*$\r\n0123456789-: abc\"'\\x")
         for _ in 0..<20_000 {
             let input = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }

@@ -1,0 +1,108 @@
+import Foundation
+import ShmKV
+import TestSupport
+import Testing
+
+/// Bytes no well-behaved client sends, compared byte for byte with what a real redis-server answers.
+@Suite("Hostile input, against redis-server")
+struct HostileInputTests {
+    /// The RESP bytes of one command.
+    func command(_ args: String...) -> [UInt8] {
+        var out = Array("*\(args.count)\r\n".utf8)
+        for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
+        return out
+    }
+
+    func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    @Test("the 22-byte request that used to kill the daemon gets Redis's error, and every other connection lives on")
+    func nineteenDigitCount() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let bystander = try RawConnection(unixPath: daemon.socketPath)
+        bystander.send(command("SET", "k", "v"))
+        #expect(text(bystander.read(5)) == "+OK\r\n")
+        let request = Array("*9999999999999999999\r\n".utf8)
+        #expect(request.count == 22)
+        let attacker = try RawConnection(unixPath: daemon.socketPath)
+        attacker.send(request)
+        let (reply, closed) = attacker.readUntilClosed()
+        #expect(text(reply) == "-ERR Protocol error: invalid multibulk length\r\n")
+        #expect(closed)
+        bystander.send(command("GET", "k"))
+        #expect(text(bystander.read(7)) == "$1\r\nv\r\n")
+        #expect(daemon.process.isRunning)
+    }
+
+    @Test("malformed header integers close the connection with Redis's exact error")
+    func headerIntegersMatchRedis() throws {
+        let redis = try RedisServer()
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let cases = [
+            "*9999999999999999999\r\n", "*99999999999999999999\r\n", "*9223372036854775808\r\n", "*+1\r\n", "* 1\r\n",
+            "*\r\n", "*01\r\n", "*-0\r\n", "*1x\r\n", "*1\r\n$9999999999999999999\r\n", "*1\r\n$99999999999999999999\r\n",
+            "*1\r\n$-1\r\n", "*1\r\n$-9223372036854775808\r\n", "*1\r\n$+4\r\nPING\r\n", "*1\r\n$ 4\r\nPING\r\n",
+            "*1\r\n$\r\n", "*1\r\n$04\r\nPING\r\n", "*1\r\n$-0\r\n", "*1\r\n$600000000\r\n",
+        ]
+        for input in cases {
+            let bytes = Array(input.utf8)
+            let expected = try RawConnection.exchange(unixPath: redis.socketPath, bytes)
+            let got = try RawConnection.exchange(unixPath: daemon.socketPath, bytes)
+            #expect(text(got) == text(expected), "\(input.debugDescription)")
+        }
+        // A negative count is an empty command: skipped, and the connection goes on.
+        let skipped = Array("*-9223372036854775808\r\n*-1\r\nPING\r\n".utf8)
+        #expect(text(try RawConnection.exchange(unixPath: daemon.socketPath, skipped))
+                == text(try RawConnection.exchange(unixPath: redis.socketPath, skipped)))
+    }
+
+    @Test("numeric command arguments (INCRBY, DECRBY, GETRANGE, SCAN, SELECT, HELLO), multibulk and inline, answer as redis-server does")
+    func numericArgumentsMatchRedis() throws {
+        let redis = try RedisServer()
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let numbers = ["9999999999999999999", "99999999999999999999", "9223372036854775807", "9223372036854775808",
+                       "-9223372036854775808", "-9223372036854775809", "+1", " 1", "1 ", "", "-0", "01", "1.5", "0x10"]
+        var requests: [[UInt8]] = [command("SET", "n", "10"), command("SET", "s", "hello")]
+        for x in numbers {
+            requests.append(command("INCRBY", "n", x))
+            requests.append(command("DECRBY", "n", x))
+            requests.append(command("SET", "n", "10"))
+            requests.append(command("GETRANGE", "s", x, "3"))
+            requests.append(command("GETRANGE", "s", "1", x))
+            requests.append(command("SCAN", "0", "MATCH", "none*", "COUNT", x))
+            requests.append(command("SELECT", x))
+            requests.append(command("HELLO", x))
+        }
+        for cursor in ["99999999999999999999", "18446744073709551616", " 1", "1 ", "x", "+", "-"] {
+            requests.append(command("SCAN", cursor))
+        }
+        requests.append(command("SET", "max", "9223372036854775807"))
+        requests.append(command("INCR", "max"))
+        requests.append(command("INCRBY", "max", "-9223372036854775808"))
+        requests.append(command("SET", "min", "-9223372036854775808"))
+        requests.append(command("DECR", "min"))
+        requests.append(command("SET", "min", "-9223372036854775808"))
+        requests.append(command("DECRBY", "min", "1"))
+        requests.append(command("SET", "big", "99999999999999999999"))
+        requests.append(command("INCR", "big"))
+        // Inline commands read their numbers the same way.
+        for line in ["INCRBY n 99999999999999999999", "INCRBY n -9223372036854775808", "GETRANGE s -9223372036854775808 9223372036854775807",
+                     "DECRBY n -9223372036854775808", "SCAN 0 COUNT 99999999999999999999", "SELECT 99999999999999999999"] {
+            requests.append(Array("\(line)\r\n".utf8))
+        }
+        requests.append(command("PING", "end"))
+        let stream = requests.flatMap { $0 }
+        let expected = text(try RawConnection.exchange(unixPath: redis.socketPath, stream, quietMilliseconds: 500))
+        let got = text(try RawConnection.exchange(unixPath: daemon.socketPath, stream, quietMilliseconds: 500))
+        #expect(expected.hasSuffix("$3\r\nend\r\n"))
+        let expectedLines = expected.split(separator: "\r\n", omittingEmptySubsequences: false)
+        let gotLines = got.split(separator: "\r\n", omittingEmptySubsequences: false)
+        #expect(gotLines.count == expectedLines.count)
+        for (i, (g, e)) in zip(gotLines, expectedLines).enumerated() {
+            #expect(g == e, "reply line \(i)")
+        }
+        #expect(daemon.process.isRunning)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// A real `redis-server` (Debian's, installed by `make test`) on a Unix socket in a temporary directory,
+/// with persistence off: the oracle that RESP tests compare the daemon's bytes against. `deinit` stops it.
+public final class RedisServer: @unchecked Sendable {
+    // Invariant: used from one test at a time.
+    public let directory = TemporaryDirectory("redis")
+    public let socketPath: String
+    private let process = Process()
+
+    /// Starts redis-server with `extraArguments` (e.g. `["--requirepass", "x"]`) and waits (at most
+    /// 10 s) until its socket answers.
+    public init(extraArguments: [String] = []) throws {
+        socketPath = directory.file("redis.sock")
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--port", "0", "--unixsocket", socketPath, "--save", "", "--appendonly", "no",
+                             "--dir", directory.path, "--logfile", directory.file("redis.log")] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if let connection = try? RawConnection(unixPath: socketPath) {
+                _ = connection
+                return
+            }
+            usleep(50_000)
+        }
+        process.terminate()
+        throw DaemonError.didNotStart(status: -1, stderr: "redis-server did not open \(socketPath) within 10 s")
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        directory.remove()
+    }
+}
+
+extension RawConnection {
+    /// Sends `bytes` on a new connection to `unixPath` and returns everything read until the server
+    /// closes it (a protocol error) or it has been quiet for `quietMilliseconds`.
+    public static func exchange(unixPath: String, _ bytes: [UInt8], quietMilliseconds: Int32 = 300) throws -> [UInt8] {
+        let connection = try RawConnection(unixPath: unixPath)
+        connection.send(bytes)
+        return connection.readAvailable(quietMilliseconds: quietMilliseconds)
+    }
+}
