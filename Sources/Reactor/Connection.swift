@@ -25,10 +25,16 @@ open class Connection: EventHandler, PendingWork {
     /// The most input that may be buffered (a frame larger than this is refused before it arrives).
     public var maxInput = 80 * 1024 * 1024
     private let initialCapacity = 16 * 1024
+    /// When the peer last sent or received bytes, in the loop's milliseconds (`EventLoop.now`).
+    public private(set) var lastActivity: Int
+    /// Set by a subclass that stopped handling requests because the output reached `maxPendingOutput`
+    /// (`isOutputFull`); once the client has read enough, `flush` schedules `process()` again.
+    public var waitingForOutputRoom = false
 
     public init(fd: Int32, loop: EventLoop) {
         self.fd = fd
         self.loop = loop
+        lastActivity = loop.now
         input = ByteBuffer(capacity: initialCapacity)
         output.reserveCapacity(initialCapacity)
     }
@@ -85,6 +91,10 @@ open class Connection: EventHandler, PendingWork {
     /// Bytes of output not sent yet.
     public var pendingOutput: Int { output.count - sentIndex }
 
+    /// Whether the unsent output reached `maxPendingOutput`: a request loop stops before the next
+    /// request (so a connection holds at most the limit plus one reply) and sets `waitingForOutputRoom`.
+    public var isOutputFull: Bool { pendingOutput >= maxPendingOutput }
+
     public func handle(events: UInt32, loop: EventLoop) {
         if events & Readiness.writable != 0 {
             flush()
@@ -114,6 +124,7 @@ open class Connection: EventHandler, PendingWork {
             let n = Glibc.read(fd, space.baseAddress, min(space.count, maxInput - input.readableCount + 1))
             if n > 0 {
                 input.didWrite(n)
+                lastActivity = loop.now
                 if n < space.count { break }
             } else if n == 0 {
                 sawEOF = true
@@ -167,6 +178,7 @@ open class Connection: EventHandler, PendingWork {
             }
             if n > 0 {
                 sentIndex += n
+                lastActivity = loop.now
             } else {
                 let err = errno
                 if n < 0 && err == EINTR { continue }
@@ -188,14 +200,27 @@ open class Connection: EventHandler, PendingWork {
             // Back-pressure, if any, ends here too: `updateInterest` derives it from the unsent bytes.
             if watchingWritable { watchingWritable = false; updateInterest() }
             input.shrinkIfIdle(to: initialCapacity * 64)
+            resumeIfOutputHasRoom()
             if hadOutput { outputDrained() }
         } else {
-            let overLimit = pendingOutput >= maxPendingOutput
-            if !watchingWritable || overLimit {
+            // Drop what was sent once it is half the buffer (a memmove no larger than the bytes sent),
+            // so a slow reader's buffer holds unsent replies, not a growing prefix of sent ones.
+            if sentIndex >= output.count / 2 {
+                output.removeSubrange(0..<sentIndex)
+                sentIndex = 0
+            }
+            if !watchingWritable || isOutputFull {
                 watchingWritable = true
                 updateInterest()
             }
+            resumeIfOutputHasRoom()
         }
+    }
+
+    private func resumeIfOutputHasRoom() {
+        guard waitingForOutputRoom, !isOutputFull else { return }
+        waitingForOutputRoom = false
+        processLater()
     }
 
     /// Drops every reply not sent yet (the peer can no longer receive them).

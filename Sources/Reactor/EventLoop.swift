@@ -46,6 +46,9 @@ public final class EventLoop: @unchecked Sendable {
     public var beforeWait: (() -> Void)?
     /// Runs once per iteration right after epoll_wait returns, before any event is handled.
     public var afterWait: (() -> Void)?
+    /// Monotonic milliseconds, read once per iteration after the wait (a clock for idle timeouts that
+    /// costs no system call per request).
+    public private(set) var now = EventLoop.nowMilliseconds()
     /// How long one wait may last in milliseconds (-1: until an event). Housekeeping hooks rely on it.
     public var waitTimeoutMilliseconds: Int32 = 1000
 
@@ -91,7 +94,7 @@ public final class EventLoop: @unchecked Sendable {
         timers.append((EventLoop.nowMilliseconds() + milliseconds, action))
     }
 
-    static func nowMilliseconds() -> Int {
+    public static func nowMilliseconds() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
@@ -126,6 +129,7 @@ public final class EventLoop: @unchecked Sendable {
         let n = events.withUnsafeMutableBufferPointer { buf in
             shim_epoll_wait(epfd, buf.baseAddress, Int32(buf.count), timeout)
         }
+        now = EventLoop.nowMilliseconds()
         afterWait?()
         if n > 0 {
             for i in 0..<Int(n) {

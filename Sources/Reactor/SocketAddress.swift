@@ -47,6 +47,31 @@ public enum Socket {
     }
 
     /// Whether `host` resolves only to loopback addresses (127.0.0.0/8 or ::1).
+    /// Whether the peer of a connected socket is on this host: a Unix socket, or a TCP peer whose address
+    /// is loopback (127.0.0.0/8, ::1, or ::ffff:127.x.x.x). False if the peer cannot be told.
+    public static func peerIsLoopback(_ fd: Int32) -> Bool {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        guard ok else { return false }
+        let family = Int32(storage.ss_family)
+        return withUnsafeBytes(of: &storage) { raw in
+            switch family {
+            case AF_UNIX: return true
+            case AF_INET:
+                return UInt32(bigEndian: raw.load(as: sockaddr_in.self).sin_addr.s_addr) >> 24 == 127
+            case AF_INET6:
+                return withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { a in
+                    let mappedV4 = a.prefix(10).allSatisfy { $0 == 0 } && a[10] == 0xFF && a[11] == 0xFF
+                    return (a.prefix(15).allSatisfy { $0 == 0 } && a[15] == 1) || (mappedV4 && a[12] == 127)
+                }
+            default: return false
+            }
+        }
+    }
+
     public static func isLoopback(host: String) -> Bool {
         guard let (storage, _, family) = try? resolve(host: host, port: 0) else { return false }
         var s = storage

@@ -15,22 +15,27 @@ public final class Client: Sendable {
     private let state: Mutex<State>
     /// Where this client is connected.
     public let address: ServerAddress
+    /// Who it authenticates as (also on the connections `watch` opens).
+    let credentials: Credentials?
 
-    /// Connects and performs the handshake.
+    /// Connects, performs the handshake and, with `credentials`, authenticates (a wrong password throws
+    /// `.server(.authFailed, …)`).
     /// - Parameter timeoutSeconds: send/receive timeout; 0 waits forever.
-    public init(address: ServerAddress, timeoutSeconds: Int = 0) throws(ShmKVError) {
+    public init(address: ServerAddress, timeoutSeconds: Int = 0, credentials: Credentials? = nil) throws(ShmKVError) {
         self.address = address
-        state = Mutex(State(socket: try ClientSocket.open(address: address, timeoutSeconds: timeoutSeconds)))
+        self.credentials = credentials
+        state = Mutex(State(socket: try ClientSocket.open(address: address, timeoutSeconds: timeoutSeconds,
+                                                          credentials: credentials)))
     }
 
     /// Connects to the daemon's Unix socket.
-    public convenience init(socketPath: String, timeoutSeconds: Int = 0) throws(ShmKVError) {
-        try self.init(address: .unix(path: socketPath), timeoutSeconds: timeoutSeconds)
+    public convenience init(socketPath: String, timeoutSeconds: Int = 0, credentials: Credentials? = nil) throws(ShmKVError) {
+        try self.init(address: .unix(path: socketPath), timeoutSeconds: timeoutSeconds, credentials: credentials)
     }
 
     /// Connects over TCP.
-    public convenience init(host: String, port: Int, timeoutSeconds: Int = 0) throws(ShmKVError) {
-        try self.init(address: .tcp(host: host, port: port), timeoutSeconds: timeoutSeconds)
+    public convenience init(host: String, port: Int, timeoutSeconds: Int = 0, credentials: Credentials? = nil) throws(ShmKVError) {
+        try self.init(address: .tcp(host: host, port: port), timeoutSeconds: timeoutSeconds, credentials: credentials)
     }
 
     /// Closes the connection; later calls throw `.connection`.

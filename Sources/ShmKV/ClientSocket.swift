@@ -16,6 +16,18 @@ public enum ServerAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Who a client is to a daemon that requires a password: a user name (nil: `default`) and a password.
+/// Read it from a file or the environment, never from a command-line argument.
+public struct Credentials: Sendable, Equatable {
+    public var user: String?
+    public var password: String
+
+    public init(user: String? = nil, password: String) {
+        self.user = user
+        self.password = password
+    }
+}
+
 /// A blocking stream socket speaking the native protocol: connect, hello, send frames, read frames.
 /// Not thread-safe on its own; `Client` serialises access.
 struct ClientSocket: ~Copyable {
@@ -28,7 +40,7 @@ struct ClientSocket: ~Copyable {
     private init(fd: Int32) { self.fd = fd }
 
     /// Connects and performs the handshake (the descriptor is closed if either fails).
-    static func open(address: ServerAddress, timeoutSeconds: Int) throws(ShmKVError) -> ClientSocket {
+    static func open(address: ServerAddress, timeoutSeconds: Int, credentials: Credentials?) throws(ShmKVError) -> ClientSocket {
         var socket = ClientSocket(fd: try connect(address))
         if timeoutSeconds > 0 {
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -36,7 +48,16 @@ struct ClientSocket: ~Copyable {
             setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         }
         try socket.handshake()
+        if let credentials { try socket.authenticate(credentials) }
         return socket
+    }
+
+    /// Sends AUTH and waits for its answer; a refusal throws `.server(.authFailed, …)`.
+    private mutating func authenticate(_ credentials: Credentials) throws(ShmKVError) {
+        let request = Request.auth(user: Array((credentials.user ?? "").utf8), password: Array(credentials.password.utf8))
+        try send(request.encoded(requestID: 0))
+        let reply = try readReply(answering: .auth)
+        if case .message(let message) = reply.body { throw .server(reply.status, message) }
     }
 
     private mutating func handshake() throws(ShmKVError) {

@@ -11,7 +11,7 @@ extension Client {
     ///   - sequence: start at this sequence if the ring still holds it (else a resync says what is
     ///     gone); 0 starts with the next change.
     public func watch(prefix: [UInt8] = [], from sequence: UInt64 = 0) throws(ShmKVError) -> Watch {
-        var socket = try ClientSocket.open(address: address, timeoutSeconds: 0)
+        var socket = try ClientSocket.open(address: address, timeoutSeconds: 0, credentials: credentials)
         try socket.send(Request.watch(prefix: prefix, from: sequence).encoded(requestID: 1))
         let reply = try socket.readReply(answering: .watch)
         if case .message(let message) = reply.body { throw .server(reply.status, message) }

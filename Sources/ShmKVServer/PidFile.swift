@@ -49,6 +49,8 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
     case alreadyRunning(pid: String)
     case system(String, Int32)
     case dataDirectory(String)
+    /// A setting that can only be checked at start (a password file that cannot be read).
+    case configuration(String)
 
     public var description: String {
         switch self {
@@ -56,6 +58,7 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
             "another shmkvd (pid \(pid.isEmpty ? "unknown" : pid)) is already running on this data directory"
         case .system(let what, let err): "\(what): \(String(cString: strerror(err)))"
         case .dataDirectory(let why): why
+        case .configuration(let why): why
         }
     }
 }

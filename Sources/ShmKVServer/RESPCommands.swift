@@ -37,17 +37,18 @@ struct RESPCommandInfo {
         .init(name: "scan", arity: -2, flags: ["readonly"], firstKey: 0, lastKey: 0, step: 0, group: "generic", summary: "Iterates over keys (cursor, MATCH, COUNT)."),
         .init(name: "keys", arity: 2, flags: ["readonly"], firstKey: 0, lastKey: 0, step: 0, group: "generic", summary: "Returns every key that matches a pattern."),
         .init(name: "dbsize", arity: 1, flags: ["readonly", "fast"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Returns the number of keys."),
-        .init(name: "flushdb", arity: -1, flags: ["write"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Deletes every key (if resp.allowFlush permits)."),
-        .init(name: "flushall", arity: -1, flags: ["write"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Deletes every key (if resp.allowFlush permits)."),
+        .init(name: "flushdb", arity: -1, flags: ["write", "admin"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Deletes every key (if resp.allowFlush permits)."),
+        .init(name: "flushall", arity: -1, flags: ["write", "admin"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Deletes every key (if resp.allowFlush permits)."),
         .init(name: "ping", arity: -1, flags: ["fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Returns PONG, or the argument."),
         .init(name: "echo", arity: 2, flags: ["fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Returns the argument."),
         .init(name: "info", arity: -1, flags: ["loading", "stale"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Returns information and statistics about the server."),
-        .init(name: "config", arity: -2, flags: [], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "CONFIG GET: returns configuration parameters."),
+        .init(name: "config", arity: -2, flags: ["admin"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "CONFIG GET: returns configuration parameters."),
         .init(name: "command", arity: -1, flags: ["loading", "stale"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Returns details about the commands (COUNT, DOCS, INFO, LIST)."),
         .init(name: "hello", arity: -1, flags: ["noscript", "fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Handshakes with the server (protocol 2 or 3, AUTH, SETNAME)."),
         .init(name: "client", arity: -2, flags: [], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO."),
         .init(name: "select", arity: 2, flags: ["fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Selects database 0 (the only one)."),
-        .init(name: "auth", arity: -2, flags: ["noscript", "fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Authenticates (no password is configured)."),
+        .init(name: "auth", arity: -2, flags: ["noscript", "fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Authenticates the connection: AUTH [username] password."),
+        .init(name: "acl", arity: -2, flags: ["noscript", "loading", "stale"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "ACL WHOAMI and ACL LIST (users are configured in auth.users)."),
         .init(name: "quit", arity: -1, flags: ["fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Closes the connection."),
         .init(name: "reset", arity: 1, flags: ["fast"], firstKey: 0, lastKey: 0, step: 0, group: "connection", summary: "Resets the connection: RESP2, no name, no subscriptions."),
         .init(name: "time", arity: 1, flags: ["fast"], firstKey: 0, lastKey: 0, step: 0, group: "server", summary: "Returns the server time."),
@@ -58,6 +59,16 @@ struct RESPCommandInfo {
     ]
 
     static func named(_ name: String) -> RESPCommandInfo? { all.first { $0.name == name.lowercased() } }
+
+    /// What a user needs to run the command: read for read-only and pub/sub commands and INFO, write
+    /// for writes, admin for admin commands (FLUSHDB needs both write and admin); nothing for the rest.
+    var permission: Permissions {
+        var needed: Permissions = []
+        if flags.contains("readonly") || flags.contains("pubsub") || name == "info" { needed.insert(.read) }
+        if flags.contains("write") { needed.insert(.write) }
+        if flags.contains("admin") { needed.insert(.admin) }
+        return needed
+    }
 }
 
 /// Configuration parameters CONFIG GET reports, in Redis's names (what redis-benchmark and clients ask).
@@ -144,10 +155,11 @@ extension ServerConnection {
         } else if args.is(0, "KEYS") {
             guard n == 2 else { _ = wrongArity(args); return }
             let pattern = GlobPattern(args.bytes(1))
+            let restricted = !isUnrestricted
             _ = read { txn in
                 var keys: [[UInt8]] = []
                 try txn.forEach(self.context.store.keyspace, prefix: pattern.literalPrefix) { key, _ in
-                    if pattern.matches(key) { keys.append(Array(key)) }
+                    if pattern.matches(key) && (restricted ? self.mayList(key) : true) { keys.append(Array(key)) }
                     return .proceed
                 }
                 RESPWriter.array(keys.count, into: &self.output)
@@ -175,9 +187,17 @@ extension ServerConnection {
             }
             if index == 0 { RESPWriter.ok(into: &output) } else { RESPWriter.error("ERR DB index is out of range", into: &output) }
         } else if args.is(0, "AUTH") {
-            guard n == 2 || n == 3 else { _ = wrongArity(args); return }
-            if let problem = authProblem(user: n == 3 ? args.string(1) : nil) { RESPWriter.error(problem, into: &output) }
-            else { RESPWriter.ok(into: &output) }
+            guard n >= 2 else { _ = wrongArity(args); return }
+            guard n <= 3 else { RESPWriter.error("ERR syntax error", into: &output); return }
+            if n == 2 && !context.authenticator.isRequired {
+                RESPWriter.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", into: &output)
+            } else if let problem = authenticate(name: n == 3 ? args.string(1) : nil, password: args[n - 1]) {
+                RESPWriter.error(problem, into: &output)
+            } else {
+                RESPWriter.ok(into: &output)
+            }
+        } else if args.is(0, "ACL") {
+            acl(args)
         } else if args.is(0, "QUIT") {
             RESPWriter.ok(into: &output)
             closeAfterFlush = true
@@ -219,12 +239,19 @@ extension ServerConnection {
         return Int(s)..<Int(e + 1)
     }
 
-    /// AUTH without a configured password, as Redis answers it: the default user has no password.
-    private func authProblem(user: String?) -> String? {
-        guard let user else {
-            return "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+    /// ACL WHOAMI and ACL LIST; users are configuration, so the rest of ACL is refused.
+    private func acl(_ args: RESPArguments) {
+        if args.is(1, "WHOAMI") {
+            guard args.count == 2 else { _ = wrongArity(args); return }
+            RESPWriter.bulk(user?.name ?? "default", into: &output)
+        } else if args.is(1, "LIST") {
+            guard args.count == 2 else { _ = wrongArity(args); return }
+            let users = context.authenticator.all.sorted { $0.name < $1.name }
+            RESPWriter.array(users.count, into: &output)
+            for user in users { RESPWriter.bulk(user.aclLine, into: &output) }
+        } else {
+            RESPWriter.error("ERR ACL \(args.string(1).uppercased()) is not supported by ShmKV: users are configured in auth.users (see Config/shmkvd.yaml)", into: &output)
         }
-        return user == "default" ? nil : "WRONGPASS invalid username-password pair or user is disabled."
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]: walks keys in byte order; a cursor stands
@@ -257,6 +284,7 @@ extension ServerConnection {
             after = key
         }
         let prefix = pattern?.literalPrefix ?? []
+        let restricted = !isUnrestricted
         _ = read { txn in
             var keys: [[UInt8]] = []
             var examined = 0
@@ -267,7 +295,7 @@ extension ServerConnection {
                     if examined == count { more = true; return .stop }
                     examined += 1
                     last = Array(key)
-                    if pattern?.matches(key) ?? true { keys.append(Array(key)) }
+                    if (pattern?.matches(key) ?? true) && (restricted ? self.mayList(key) : true) { keys.append(Array(key)) }
                     return .proceed
                 }
             }
@@ -310,6 +338,11 @@ extension ServerConnection {
                        ("total_batches_committed", String(s.batchesCommitted.load(ordering: .relaxed))),
                        ("protocol_errors", String(s.protocolErrors.load(ordering: .relaxed))),
                        ("ring_next_sequence", String(s.ringNextSequence.load(ordering: .relaxed))),
+                       ("client_query_buffer_limit_disconnections", String(s.queryLimitDisconnections.load(ordering: .relaxed))),
+                       ("client_output_buffer_limit_disconnections", String(s.outputLimitDisconnections.load(ordering: .relaxed))),
+                       ("idle_timeout_disconnections", String(s.idleDisconnections.load(ordering: .relaxed))),
+                       ("auth_timeout_disconnections", String(s.authTimeoutDisconnections.load(ordering: .relaxed))),
+                       ("acl_access_denied_auth", String(s.authFailures.load(ordering: .relaxed))),
                        ("expired_keys", "0"), ("evicted_keys", "0")]),
             ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=0,avg_ttl=0")] : []),
         ]
@@ -422,7 +455,10 @@ extension ServerConnection {
         var name: String? = nil
         while i < args.count {
             if args.is(i, "AUTH"), i + 2 < args.count {
-                if let problem = authProblem(user: args.string(i + 1)) { RESPWriter.error(problem, into: &output); return }
+                if let problem = authenticate(name: args.string(i + 1), password: args[i + 2]) {
+                    RESPWriter.error(problem, into: &output)
+                    return
+                }
                 i += 3
             } else if args.is(i, "SETNAME"), i + 1 < args.count {
                 let candidate = args.string(i + 1)
@@ -436,6 +472,10 @@ extension ServerConnection {
                 RESPWriter.error("ERR Syntax error in HELLO option '\(args.string(i))'", into: &output)
                 return
             }
+        }
+        guard user != nil else {
+            RESPWriter.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time", into: &output)
+            return
         }
         resp.resp3 = version == 3
         context.resp.update(resp.clientID) { info in

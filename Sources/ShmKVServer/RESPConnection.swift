@@ -102,15 +102,17 @@ extension ServerConnection {
         let c = context.configuration
         // A bulk string must fit the input buffer, or the connection would wait for it for ever.
         return RESPLimits(maxBulkLength: min(c.respMaxBulkLength, maxInput - 1024),
-                          maxMultibulkCount: c.respMaxMultibulkCount, maxInlineLength: c.respMaxInlineLength)
+                          maxMultibulkCount: c.respMaxMultibulkCount, maxInlineLength: c.respMaxInlineLength,
+                          authenticated: user != nil)
     }
 
     func processRESP() {
-        let limits = respLimits
         var handled = 0
         parseIncomplete = false
         while !isClosed && phase == .resp && !waitingForWrites {
-            if turnIsOver(afterHandling: handled) { return }
+            if turnIsOver(afterHandling: handled) || mustPauseRequests() { return }
+            // Read per request: AUTH lifts the unauthenticated limits for the requests after it.
+            let limits = respLimits
             let decoded: RESPDecodeResult
             do {
                 decoded = try RESPDecoder.decode(input.readable, limits: limits, arguments: &respArguments, scratch: &respScratch)
@@ -122,7 +124,11 @@ extension ServerConnection {
                 refuse(resp: nil)
                 return
             }
-            guard case .command(let consumed, let inline) = decoded else { return }
+            guard case .command(let consumed, let inline) = decoded else {
+                // Input is read only up to the query buffer limit: a request that needs more can never finish.
+                if input.readableCount >= maxInput { queryBufferExceeded() }
+                return
+            }
             if respArguments.isEmpty {
                 consumeInput(consumed)
                 continue
@@ -178,6 +184,7 @@ extension ServerConnection {
         let ticket = WriteTicket(operation: operation, requestID: 0, connection: self, reactor: reactor)
         if context.batcher.submit(ticket) {
             pendingWrites += 1
+            queuedWriteBytes += ticket.byteCount
             resp.shapes.append(shape)
             return true
         }
@@ -223,6 +230,7 @@ extension ServerConnection {
             refuse(resp: nil)
             return true
         }
+        if let refusal = accessRefusal(args) { return replyError(refusal) }
         if resp.subscriptionCount > 0 && !resp.resp3 && !isAllowedWhileSubscribed(args) {
             return replyError("ERR Can't execute '\(args.string(0).lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         }

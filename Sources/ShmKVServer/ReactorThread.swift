@@ -24,10 +24,12 @@ final class ServerContext: Sendable {
     let reactorCount: Int
     let ring: RingInfo
     let resp = RESPRegistry()
+    let authenticator: Authenticator
 
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
-         logger: Logger, reactorCount: Int, ring: RingInfo) {
+         logger: Logger, reactorCount: Int, ring: RingInfo, authenticator: Authenticator) {
         self.ring = ring
+        self.authenticator = authenticator
         self.configuration = configuration
         self.store = store
         self.stats = stats
@@ -72,6 +74,35 @@ final class ReactorThread: @unchecked Sendable {
             self.dropListeners()
             self.deliverCompletions()
             self.pumpRingFollowers()
+        }
+        scheduleHousekeeping()
+    }
+
+    /// Once a second: close connections idle past `limits.idleTimeout` (not ring followers, as Redis
+    /// exempts pub/sub clients), those still unauthenticated after `auth.timeout`, and ring followers
+    /// over the pubsub soft limit for too long.
+    private func scheduleHousekeeping() {
+        loop.schedule(afterMilliseconds: 1000) { [unowned self] in
+            self.closeExpiredConnections()
+            self.scheduleHousekeeping()
+        }
+    }
+
+    private func closeExpiredConnections() {
+        let config = context.configuration
+        let now = loop.now
+        let idleLimit = config.idleTimeout * 1000
+        let authLimit = config.auth.timeout * 1000
+        for connection in Array(connections.values) where !connection.isClosed {
+            if connection.ringSubscriber != nil {
+                connection.checkSoftOutputLimit()
+            } else if idleLimit > 0 && now - connection.lastActivity >= idleLimit && connection.pendingWrites == 0 {
+                ServerStats.add(context.stats.idleDisconnections)
+                connection.close()
+            } else if authLimit > 0 && connection.user == nil && now - connection.acceptedAt >= authLimit {
+                ServerStats.add(context.stats.authTimeoutDisconnections)
+                connection.close()
+            }
         }
     }
 
@@ -142,7 +173,7 @@ final class ReactorThread: @unchecked Sendable {
         // The commit these outcomes belong to happened before the wake-up: read from after it.
         renewSnapshot()
         for completion in taken where !completion.connection.isClosed {
-            completion.connection.complete(completion.outcome, requestID: completion.requestID)
+            completion.connection.complete(completion.outcome, requestID: completion.requestID, byteCount: completion.byteCount)
         }
         for completion in taken where !completion.connection.isClosed {
             completion.connection.flush()
@@ -155,8 +186,18 @@ final class ReactorThread: @unchecked Sendable {
         let stats = context.stats
         let current = stats.connectionsCurrent.add(1, ordering: .relaxed).newValue
         ServerStats.add(stats.connectionsTotal)
-        let connection = ServerConnection(fd: fd, reactor: self, rejected: current > context.configuration.maxClients)
-        if current > context.configuration.maxClients { ServerStats.add(stats.connectionsRejected) }
+        let config = context.configuration
+        var refusal: Status? = nil
+        if current > config.maxClients {
+            refusal = .tooManyClients
+            ServerStats.add(stats.connectionsRejected)
+        } else if !config.auth.isRequired && !config.auth.allowUnauthenticatedRemote && !Socket.peerIsLoopback(fd) {
+            // Protected mode's second line: a remote peer reached a daemon without a password (the
+            // listener is loopback, so something forwarded it here).
+            refusal = .denied
+            ServerStats.add(stats.connectionsRejected)
+        }
+        let connection = ServerConnection(fd: fd, reactor: self, refusal: refusal)
         do {
             try connection.start()
             connections[ObjectIdentifier(connection)] = connection

@@ -36,6 +36,8 @@ public final class Server: @unchecked Sendable {
     public func start() throws {
         let config = configuration
         raiseDescriptorLimit(for: config.maxClients)
+        // Password files are read before anything is created, so a missing one stops the start cleanly.
+        let authenticator = try Authenticator(config.auth)
         try Server.prepareDataDirectory(config.dataDirectory)
         let pid = try PidFile(path: config.dataDirectory + "/shmkvd.pid")
         pidFile = pid
@@ -56,7 +58,8 @@ public final class Server: @unchecked Sendable {
             let count = config.effectiveThreads
             let context = ServerContext(configuration: config, store: store, stats: stats, batcher: batcher,
                                         logger: logger, reactorCount: count,
-                                        ring: RingInfo(path: ringPath, epoch: publisher.epoch, capacity: publisher.capacity))
+                                        ring: RingInfo(path: ringPath, epoch: publisher.epoch, capacity: publisher.capacity),
+                                        authenticator: authenticator)
             self.context = context
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
             batcher.setRingFollowers(reactors)

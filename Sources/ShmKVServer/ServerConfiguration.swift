@@ -47,6 +47,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxClients = 10_000
     /// Unsent reply bytes after which a connection is not read until its client catches up.
     public var maxOutputBuffer = 64 << 20
+    /// Bytes of requests one connection may have buffered and not yet answered (Redis's
+    /// `client-query-buffer-limit`): unparsed input and queued writes. Past it the connection is closed.
+    public var maxQueryBuffer = 128 << 20
+    /// Seconds a connection may stay silent before it is closed (Redis's `timeout`); 0 = never.
+    /// Pub/sub and WATCH connections are exempt, as in Redis.
+    public var idleTimeout = 0
+    /// Pub/sub and WATCH connections (Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`): closed at
+    /// once when unsent events reach the hard limit, or when they stay above the soft limit for
+    /// `pubsubSoftSeconds`.
+    public var pubsubHardLimit = 32 << 20
+    public var pubsubSoftLimit = 8 << 20
+    public var pubsubSoftSeconds = 60
     /// Most entries one SCAN reply carries (and the default when a request asks for 0).
     public var maxScanLimit = 1000
     /// Requests handled per connection per loop iteration before others get a turn.
@@ -67,6 +79,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var respMaxInlineLength = 64 << 10
     /// FLUSHDB/FLUSHALL: `auto` allows them when every listener is loopback or a Unix socket.
     public var respAllowFlush = "auto"
+    /// Passwords, users and protected mode.
+    public var auth = AuthConfiguration()
 
     public init() {}
 
@@ -77,9 +91,10 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Reads every key from `reader` (file < environment < flags, as the caller stacked them), with the
     /// embedded defaults for what no provider has. Throws `ConfigurationError` for a value out of range.
-    public init(reader: ConfigReader) throws(ConfigurationError) {
+    public init(reader: ConfigReader, environment: [String: String] = [:], file: String? = nil) throws(ConfigurationError) {
         let d = ServerConfiguration()
         let values = ConfigValues(reader: reader)
+        self.auth = try AuthConfiguration(values: values, environment: environment, file: file)
         dataDirectory = try values.string("dataDir") ?? d.dataDirectory
         switch try values.string("socket") ?? "" {
         case "": socketPath = ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
@@ -102,6 +117,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxFrameSize = try values.int("limits.maxFrameSize") ?? d.maxFrameSize
         maxClients = try values.int("limits.maxClients") ?? d.maxClients
         maxOutputBuffer = try values.int("limits.maxOutputBuffer") ?? d.maxOutputBuffer
+        maxQueryBuffer = try values.int("limits.maxQueryBuffer") ?? d.maxQueryBuffer
+        idleTimeout = try values.int("limits.idleTimeout") ?? d.idleTimeout
+        pubsubHardLimit = try values.int("limits.pubsubHardLimit") ?? d.pubsubHardLimit
+        pubsubSoftLimit = try values.int("limits.pubsubSoftLimit") ?? d.pubsubSoftLimit
+        pubsubSoftSeconds = try values.int("limits.pubsubSoftSeconds") ?? d.pubsubSoftSeconds
         maxScanLimit = try values.int("limits.maxScanLimit") ?? d.maxScanLimit
         maxRequestsPerEvent = try values.int("limits.maxRequestsPerEvent") ?? d.maxRequestsPerEvent
         batchMaxOperations = try values.int("batch.maxOperations") ?? d.batchMaxOperations
@@ -141,6 +161,15 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if maxClients < 1 { throw ConfigurationError("limits.maxClients must be at least 1") }
         if maxOutputBuffer < 1024 { throw ConfigurationError("limits.maxOutputBuffer must be at least 1 KiB") }
+        if maxQueryBuffer < maxFrameSize || maxQueryBuffer < maxValueSize + (64 << 10) {
+            throw ConfigurationError("limits.maxQueryBuffer must hold the largest request: at least limits.maxFrameSize and limits.maxValueSize + 64 KiB (got \(maxQueryBuffer))")
+        }
+        if idleTimeout < 0 { throw ConfigurationError("limits.idleTimeout must be 0 (never) or more seconds (got \(idleTimeout))") }
+        if pubsubSoftLimit < 1024 || pubsubHardLimit < pubsubSoftLimit {
+            throw ConfigurationError("limits.pubsubSoftLimit must be at least 1 KiB and limits.pubsubHardLimit at least the soft limit")
+        }
+        if pubsubSoftSeconds < 0 { throw ConfigurationError("limits.pubsubSoftSeconds must be 0 or more") }
+        try checkProtectedMode()
         if maxScanLimit < 1 { throw ConfigurationError("limits.maxScanLimit must be at least 1") }
         if maxRequestsPerEvent < 1 { throw ConfigurationError("limits.maxRequestsPerEvent must be at least 1") }
         if batchMaxOperations < 1 { throw ConfigurationError("batch.maxOperations must be at least 1") }
@@ -197,6 +226,11 @@ public struct ServerConfiguration: Sendable, Equatable {
           maxFrameSize: \(maxFrameSize)
           maxClients: \(maxClients)
           maxOutputBuffer: \(maxOutputBuffer)
+          maxQueryBuffer: \(maxQueryBuffer)
+          idleTimeout: \(idleTimeout)
+          pubsubHardLimit: \(pubsubHardLimit)
+          pubsubSoftLimit: \(pubsubSoftLimit)
+          pubsubSoftSeconds: \(pubsubSoftSeconds)
           maxScanLimit: \(maxScanLimit)
           maxRequestsPerEvent: \(maxRequestsPerEvent)
         batch:
@@ -210,8 +244,19 @@ public struct ServerConfiguration: Sendable, Equatable {
           maxMultibulkCount: \(respMaxMultibulkCount)
           maxInlineLength: \(respMaxInlineLength)
           allowFlush: \(respAllowFlush)
+        auth:
+          passwordFile: \(quoted(auth.passwordFile))
+          allowUnauthenticatedRemote: \(auth.allowUnauthenticatedRemote ? "yes" : "no")
+          timeout: \(auth.timeout)
+          users: \(auth.users.isEmpty ? "{}" : "{" + auth.users.map { renderUser($0) }.joined(separator: ", ") + "}")
 
         """
+    }
+
+    private func renderUser(_ user: UserConfiguration) -> String {
+        let permissions = Permissions.names.filter { user.permissions.contains($0.1) }.map(\.0).joined(separator: ", ")
+        let prefixes = user.keyPrefixes.map(quoted).joined(separator: ", ")
+        return "\(quoted(user.name)): {passwordFile: \(quoted(user.passwordFile)), permissions: [\(permissions)], keyPrefixes: [\(prefixes)]}"
     }
 
     private func quoted(_ s: String) -> String {
@@ -231,10 +276,12 @@ extension ServerConfiguration {
         "dataDir", "socket", "listen", "threads", "logLevel",
         "storage.mapSize", "storage.maxReaders", "storage.durability", "storage.readerCheckInterval", "storage.syncInterval",
         "limits.maxValueSize", "limits.maxFrameSize", "limits.maxClients", "limits.maxOutputBuffer",
-        "limits.maxScanLimit", "limits.maxRequestsPerEvent",
+        "limits.maxQueryBuffer", "limits.idleTimeout", "limits.pubsubHardLimit", "limits.pubsubSoftLimit",
+        "limits.pubsubSoftSeconds", "limits.maxScanLimit", "limits.maxRequestsPerEvent",
         "batch.maxOperations", "batch.maxBytes",
         "ring.path", "ring.capacity",
         "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush",
+        "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
     ]
 
     /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise
@@ -244,7 +291,8 @@ extension ServerConfiguration {
         guard let root = try Yams.compose(yaml: text) else { return }
         var unknown: [String] = []
         func walk(_ node: Node, _ prefix: String) {
-            guard let mapping = node.mapping else {
+            // auth.users is a mapping of user names, checked by AuthConfiguration.users(inYAMLFile:).
+            guard let mapping = node.mapping, prefix != "auth.users" else {
                 if !knownKeys.contains(prefix) { unknown.append(prefix) }
                 return
             }
@@ -272,6 +320,17 @@ struct ConfigValues {
 
     func string(_ key: String) throws(ConfigurationError) -> String? {
         try optional(key) { try reader.requiredString(forKey: ConfigKey(key)) }
+    }
+
+    /// yes/no (YAML's booleans, or the words yes, no, true, false from the environment).
+    func flag(_ key: String) throws(ConfigurationError) -> Bool? {
+        if let value = try? optional(key, { try reader.requiredBool(forKey: ConfigKey(key)) }) { return value }
+        guard let text = try string(key) else { return nil }
+        switch text.lowercased() {
+        case "yes", "true", "on", "1": return true
+        case "no", "false", "off", "0": return false
+        default: throw ConfigurationError("\(key) must be yes or no (got \(text))")
+        }
     }
 
     private func optional<T>(_ key: String, _ read: () throws -> T) throws(ConfigurationError) -> T? {
@@ -310,6 +369,7 @@ extension ServerConfiguration {
             providers.append(try await FileProvider<YAMLSnapshot>(config: locator))
             try checkKeys(ofYAMLFile: file)
         }
-        return try ServerConfiguration(reader: ConfigReader(providers: providers))
+        return try ServerConfiguration(reader: ConfigReader(providers: providers),
+                                       environment: environment ?? ProcessInfo.processInfo.environment, file: file)
     }
 }

@@ -15,6 +15,13 @@ public final class ServerStats: Sendable {
     public let batchesCommitted = Atomic<Int>(0)
     public let largestBatch = Atomic<Int>(0)
     public let staleReadersCleared = Atomic<Int>(0)
+    /// Connections closed for reaching a limit: the pubsub output class, the query buffer, the idle
+    /// timeout, the authentication timeout; and AUTH attempts that failed.
+    public let outputLimitDisconnections = Atomic<Int>(0)
+    public let queryLimitDisconnections = Atomic<Int>(0)
+    public let idleDisconnections = Atomic<Int>(0)
+    public let authTimeoutDisconnections = Atomic<Int>(0)
+    public let authFailures = Atomic<Int>(0)
     /// The sequence the next ring record will carry.
     public let ringNextSequence = Atomic<Int>(0)
     public let startTime: Int

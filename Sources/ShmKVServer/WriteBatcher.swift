@@ -16,6 +16,16 @@ struct WriteTicket: @unchecked Sendable {
     let requestID: UInt32
     let connection: ServerConnection
     let reactor: ReactorThread
+    /// The operation's payload bytes, counted once (batch caps, the connection's query buffer).
+    let byteCount: Int
+
+    init(operation: WriteOperation, requestID: UInt32, connection: ServerConnection, reactor: ReactorThread) {
+        self.operation = operation
+        self.requestID = requestID
+        self.connection = connection
+        self.reactor = reactor
+        byteCount = operation.byteCount
+    }
 }
 
 /// An outcome on its way back to the reactor that owns the connection.
@@ -24,6 +34,7 @@ struct WriteCompletion: @unchecked Sendable {
     let outcome: WriteOutcome
     let requestID: UInt32
     let connection: ServerConnection
+    let byteCount: Int
 }
 
 /// The writer thread with group commit: it drains everything queued into one LMDB write transaction,
@@ -122,7 +133,7 @@ final class WriteBatcher: Sendable {
         var bytes = 0
         var n = 0
         while n < queue.count, n < configuration.batchMaxOperations {
-            bytes += queue[n].operation.byteCount
+            bytes += queue[n].byteCount
             n += 1
             if bytes >= configuration.batchMaxBytes { break }
         }
@@ -205,7 +216,8 @@ final class WriteBatcher: Sendable {
         var byReactor: [ObjectIdentifier: (ReactorThread, [WriteCompletion])] = [:]
         for (ticket, outcome) in zip(batch, outcomes) {
             let id = ObjectIdentifier(ticket.reactor)
-            let completion = WriteCompletion(outcome: outcome, requestID: ticket.requestID, connection: ticket.connection)
+            let completion = WriteCompletion(outcome: outcome, requestID: ticket.requestID, connection: ticket.connection,
+                                             byteCount: ticket.byteCount)
             if byReactor[id] == nil { byReactor[id] = (ticket.reactor, []) }
             byReactor[id]!.1.append(completion)
         }

@@ -11,6 +11,8 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
     case stats = 0x09
     /// Streams change events from the notification ring (the connection then carries events).
     case watch = 0x0A
+    /// Authenticates the connection as a user (empty name: `default`) with a password.
+    case auth = 0x0B
 }
 
 /// Reply status, shared by server and client.
@@ -35,6 +37,14 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case tooManyClients = 12
     case unsupportedVersion = 13
     case internalError = 14
+    /// The daemon requires AUTH first (RESP: NOAUTH).
+    case authRequired = 15
+    /// Wrong user name or password (RESP: WRONGPASS).
+    case authFailed = 16
+    /// The user may not run this request or touch this key (RESP: NOPERM).
+    case permissionDenied = 17
+    /// Protected mode: a remote peer of a daemon without a password (RESP: DENIED); in the server hello.
+    case denied = 18
 
     /// Whether the reply body is an error message (u16 length + UTF-8) rather than a result.
     public var carriesMessage: Bool {
@@ -61,6 +71,10 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .tooManyClients: "TOO_MANY_CLIENTS"
         case .unsupportedVersion: "UNSUPPORTED_VERSION"
         case .internalError: "INTERNAL_ERROR"
+        case .authRequired: "AUTH_REQUIRED"
+        case .authFailed: "AUTH_FAILED"
+        case .permissionDenied: "PERMISSION_DENIED"
+        case .denied: "DENIED"
         }
     }
 }

@@ -67,7 +67,7 @@ public struct Reply: Sendable, Equatable {
                     values.append(try r.u8("presence") == 0 ? nil : Array(try r.value()))
                 }
                 self.body = .values(values)
-            case .put, .mput:
+            case .put, .mput, .auth:
                 self.body = .empty
             case .delete:
                 self.body = .deleted(try r.u8("deleted") != 0)

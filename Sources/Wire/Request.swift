@@ -41,6 +41,8 @@ public enum Request: Sendable, Equatable {
     /// Follow changes to keys starting with `prefix` (empty: all keys), from sequence `from`
     /// (0: from now).
     case watch(prefix: [UInt8], from: UInt64)
+    /// Authenticate as `user` (empty: `default`).
+    case auth(user: [UInt8], password: [UInt8])
 
     public var opcode: Opcode {
         switch self {
@@ -54,6 +56,7 @@ public enum Request: Sendable, Equatable {
         case .incrBy: .incrBy
         case .stats: .stats
         case .watch: .watch
+        case .auth: .auth
         }
     }
 
@@ -90,6 +93,9 @@ public enum Request: Sendable, Equatable {
         case .watch(let prefix, let from):
             out.appendKey(prefix)
             out.appendLE(from)
+        case .auth(let user, let password):
+            out.appendKey(user)
+            out.appendValue(password)
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -116,6 +122,7 @@ public enum Request: Sendable, Equatable {
         case .incrBy(let k, let d): self = .incrBy(key: Array(k), delta: d)
         case .stats: self = .stats
         case .watch(let prefix, let from): self = .watch(prefix: Array(prefix), from: from)
+        case .auth(let user, let password): self = .auth(user: Array(user), password: Array(password))
         }
     }
 }
@@ -179,6 +186,7 @@ public enum RequestView {
     case incrBy(key: UnsafeRawBufferPointer, delta: Int64)
     case stats
     case watch(prefix: UnsafeRawBufferPointer, from: UInt64)
+    case auth(user: UnsafeRawBufferPointer, password: UnsafeRawBufferPointer)
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.
     public init(header: FrameHeader, body: UnsafeRawBufferPointer) throws(WireError) {
@@ -222,6 +230,9 @@ public enum RequestView {
         case .watch:
             let prefix = try r.key()
             self = .watch(prefix: prefix, from: try r.u64("start sequence"))
+        case .auth:
+            let user = try r.key()
+            self = .auth(user: user, password: try r.value())
         }
         try r.finish()
     }

@@ -19,6 +19,32 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Print results as JSON.")
     var json = false
 
+    @Option(name: .long, help: "File whose first line is the password (default: $SHMKV_PASSWORD, else none).")
+    var passwordFile: String?
+
+    @Option(name: .long, help: "User to authenticate as, with the password (default: the default user).")
+    var user: String?
+
+    /// The credentials the options and environment give: --password-file, else SHMKV_PASSWORD; none if
+    /// neither is set. A password is never taken from the command line, where `ps` would show it.
+    func credentials() throws -> Credentials? {
+        var password = ProcessInfo.processInfo.environment["SHMKV_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        if let passwordFile {
+            guard let text = FileManager.default.contents(atPath: passwordFile) else {
+                throw ValidationError("cannot read --password-file \(passwordFile)")
+            }
+            // The first line's bytes ("\r\n" is a single Character in Swift, so split bytes, not text).
+            var line = Array(text.prefix { $0 != UInt8(ascii: "\n") })
+            if line.last == UInt8(ascii: "\r") { line.removeLast() }
+            password = String(decoding: line, as: UTF8.self)
+        }
+        guard let password else {
+            if user != nil { throw ValidationError("--user needs a password: --password-file or SHMKV_PASSWORD") }
+            return nil
+        }
+        return Credentials(user: user, password: password)
+    }
+
     func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if socket != nil && (host != nil || port != nil) { throw ValidationError("use either --socket or --host/--port") }
@@ -46,7 +72,7 @@ enum ExitStatus {
 /// Runs `body`, turning ShmKV errors into a message on stderr and exit status 2.
 func withClient<R>(_ options: ConnectionOptions, _ body: (Client) async throws -> R) async throws -> R {
     do {
-        let client = try Client(address: options.address, timeoutSeconds: options.timeout)
+        let client = try Client(address: options.address, timeoutSeconds: options.timeout, credentials: try options.credentials())
         defer { client.close() }
         return try await body(client)
     } catch let error as ShmKVError {

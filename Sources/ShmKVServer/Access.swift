@@ -1,0 +1,120 @@
+import Wire
+
+/// Authentication and permissions, for both protocols. A connection's `user` is nil until it
+/// authenticates when the daemon requires a password; an unrestricted user (every permission, every key)
+/// pays no check per request.
+extension ServerConnection {
+    static let wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+    static let noAuth = "NOAUTH Authentication required."
+    static let noPermKeys = "NOPERM this user has no permissions to access one of the keys used as arguments"
+    static let noPermChannels = "NOPERM this user has no permissions to access one of the channels used as arguments"
+
+    static func noPermCommand(_ name: String) -> String {
+        "NOPERM this user has no permissions to run the '\(name)' command"
+    }
+
+    /// Checks a password; on success the connection becomes that user. Returns the error text on failure
+    /// (the connection then stays who it was, as in Redis). `name` nil means the `default` user.
+    func authenticate(name: String?, password: UnsafeRawBufferPointer) -> String? {
+        let authenticator = context.authenticator
+        guard authenticator.isRequired else {
+            // No password configured: the default user has none and any password passes, as in Redis.
+            return name == nil || name == "default" ? nil : ServerConnection.wrongPass
+        }
+        guard let authenticated = authenticator.authenticate(name: name, password: password) else {
+            ServerStats.add(context.stats.authFailures)
+            return ServerConnection.wrongPass
+        }
+        user = authenticated
+        return nil
+    }
+
+    /// Whether this connection's user may run everything on every key (no per-request check needed).
+    var isUnrestricted: Bool {
+        guard let user else { return false }
+        return user.permissions == .all && !user.isKeyRestricted
+    }
+
+    /// Native: the refusal for `request`, or nil if this connection may run it.
+    func accessRefusal(_ request: RequestView) -> (Status, String)? {
+        if isUnrestricted { return nil }
+        guard let user else {
+            switch request {
+            case .ping, .auth: return nil
+            default: return (.authRequired, ServerConnection.noAuth)
+            }
+        }
+        let needed: Permissions
+        var keys: [UnsafeRawBufferPointer] = []
+        switch request {
+        case .ping, .auth: return nil
+        case .get(let key): needed = .read; keys = [key]
+        case .mget(let packed): needed = .read; keys = Array(packed)
+        case .scan, .stats: needed = .read
+        case .watch(let prefix, _): needed = .read; keys = [prefix]
+        case .put(let key, _, _), .delete(let key), .incrBy(let key, _): needed = .write; keys = [key]
+        case .mput(let pairs): needed = .write; keys = pairs.map(\.key)
+        }
+        guard user.permissions.isSuperset(of: needed) else {
+            return (.permissionDenied, ServerConnection.noPermCommand(request.name))
+        }
+        for key in keys where !user.mayAccess(key: key) { return (.permissionDenied, ServerConnection.noPermKeys) }
+        return nil
+    }
+
+    /// RESP: the error for `args`, or nil if this connection may run it. Before AUTH only AUTH, HELLO,
+    /// PING and QUIT run.
+    func accessRefusal(_ args: RESPArguments) -> String? {
+        if isUnrestricted { return nil }
+        guard let user else {
+            if args.is(0, "AUTH") || args.is(0, "HELLO") || args.is(0, "PING") || args.is(0, "QUIT") { return nil }
+            return ServerConnection.noAuth
+        }
+        // Unknown commands and bad arity get their own errors later.
+        guard let info = RESPCommandInfo.named(args.string(0)) else { return nil }
+        var needed = info.permission
+        var name = info.name
+        if info.name == "acl" && args.count > 1 {
+            name += "|" + args.string(1).lowercased()
+            if !args.is(1, "WHOAMI") { needed = .admin }
+        } else if ["config", "client", "command"].contains(info.name) && args.count > 1 {
+            name += "|" + args.string(1).lowercased()
+        }
+        guard user.permissions.isSuperset(of: needed) else { return ServerConnection.noPermCommand(name) }
+        guard user.isKeyRestricted else { return nil }
+        if info.group == "pubsub" { return info.name.hasSuffix("unsubscribe") ? nil : ServerConnection.noPermChannels }
+        if info.name == "flushdb" || info.name == "flushall" { return ServerConnection.noPermKeys }
+        if info.firstKey > 0 && info.firstKey < args.count {
+            let last = info.lastKey < 0 ? args.count + info.lastKey : min(info.lastKey, args.count - 1)
+            for i in stride(from: info.firstKey, through: last, by: max(info.step, 1)) where !user.mayAccess(key: args[i]) {
+                return ServerConnection.noPermKeys
+            }
+        }
+        return nil
+    }
+
+    /// Whether a key may appear in this connection's SCAN, KEYS or WATCH results: a user limited to key
+    /// prefixes does not learn the names of other keys.
+    func mayList(_ key: UnsafeRawBufferPointer) -> Bool {
+        user?.mayAccess(key: key) ?? false
+    }
+}
+
+extension RequestView {
+    /// The request's name as NOPERM messages give it.
+    var name: String {
+        switch self {
+        case .ping: "ping"
+        case .get: "get"
+        case .mget: "mget"
+        case .put: "put"
+        case .delete: "delete"
+        case .mput: "mput"
+        case .scan: "scan"
+        case .incrBy: "incrby"
+        case .stats: "stats"
+        case .watch: "watch"
+        case .auth: "auth"
+        }
+    }
+}
