@@ -189,14 +189,15 @@ public final class RawConnection: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// Reads until the peer closes (or 10 s pass); returns everything read and whether it closed.
+    /// Reads until the peer closes (or 10 s pass); returns everything read and whether it closed (a
+    /// reset counts: a peer that closes with our bytes unread resets the connection).
     public func readUntilClosed() -> (bytes: [UInt8], closed: Bool) {
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 { out += buf[..<n]; continue }
-            return (out, n == 0)
+            return (out, n == 0 || errno == ECONNRESET)
         }
     }
 
