@@ -15,9 +15,10 @@ TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools 
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9
 
+SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: run test build build-release deps-run deps-test clean bench
+.PHONY: run test build build-release deps-run deps-test clean bench fuzz fuzz-build fuzz-short test-sanitize
 
 # Installs the packages named in $(1) that dpkg does not list as installed.
 define install_missing
@@ -51,6 +52,51 @@ build: deps-test
 
 test: build
 	$(SWIFT) test --skip-build --disable-xctest
+	$(MAKE) --no-print-directory fuzz-short
+
+# Coverage-guided fuzzing with libFuzzer (the toolchain's, through swiftc -sanitize=fuzzer,address):
+# the RESP decoder, the native decoder, and a whole daemon in one process fed connections. Each target
+# runs FUZZ_SECONDS, from the seed corpus in Tests/Fuzz/corpus plus what earlier runs found (kept under
+# $(FUZZ_BUILD)/corpus). A crash leaves its input in Tests/Fuzz/findings/: make it a regression by
+# moving it to Tests/Fuzz/regressions/ under a name that says what it was.
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD := .build-fuzz
+FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server
+FUZZ_SEEDS_fuzz-resp-decoder := resp
+FUZZ_SEEDS_fuzz-native-decoder := native
+FUZZ_SEEDS_fuzz-server := server
+# Swift's runtime keeps some allocations for the life of the process; LeakSanitizer would report them.
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+
+fuzz-build: deps-run
+	@for t in $(FUZZ_TARGETS); do \
+		$(SWIFT) build --scratch-path $(FUZZ_BUILD) --product $$t -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld || exit 1; \
+	done
+
+fuzz: fuzz-build
+	@mkdir -p Tests/Fuzz/findings
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+		dir=$$(mktemp -d /tmp/shmkv-fuzz-XXXXXX); \
+		echo "== $$t for $(FUZZ_SECONDS) s"; \
+		SHMKV_FUZZ_DIR=$$dir $(FUZZ_ENV) $(FUZZ_BUILD)/debug/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+			-print_final_stats=1 -artifact_prefix=Tests/Fuzz/findings/$$t- \
+			$(FUZZ_BUILD)/corpus/$$t Tests/Fuzz/corpus/$(FUZZ_SEEDS_$$t) 2>&1 | grep -v '^#[0-9]*.*\(NEW\|REDUCE\|pulse\)' ; \
+		status=$${PIPESTATUS[0]}; rm -rf $$dir; [ "$$status" -eq 0 ] || exit $$status; \
+	done
+
+# What make test runs: about 30 s per target, so that CI keeps the targets building and running.
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+
+# The whole suite under ThreadSanitizer, then under AddressSanitizer (each in its own build folder).
+test-sanitize: deps-test
+	@[ -x .build/pyvenv/bin/python ] || $(MAKE) --no-print-directory deps-test
+	@mkdir -p .build-tsan .build-asan && rm -rf .build-tsan/pyvenv .build-asan/pyvenv
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan
 
 clean:
 	rm -rf .build

@@ -79,6 +79,17 @@ let package = Package(
             ],
             path: "Benchmarks/SharedMemory"
         ),
+        // libFuzzer targets (make fuzz builds them with -sanitize=fuzzer,address -DFUZZING); in an
+        // ordinary build each is a program that replays the files it is given, which make test runs on
+        // the seed corpora and the regressions.
+        .target(name: "FuzzReplay", path: "Tests/Fuzz/Targets/FuzzReplay"),
+        .executableTarget(name: "fuzz-resp-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/RESPDecoderFuzz"),
+        .executableTarget(name: "fuzz-native-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/NativeDecoderFuzz"),
+        .executableTarget(
+            name: "fuzz-server",
+            dependencies: ["ShmKVServer", "FuzzReplay", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Fuzz/Targets/ServerFuzz"
+        ),
         // A helper the tests spawn as a real second process.
         .executableTarget(name: "shmkv-probe", dependencies: ["LMDB", "NotifyRing", "ShmKV"], path: "Tests/Helpers/shmkv-probe"),
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.

@@ -170,12 +170,14 @@ extension ServerConnection {
         } else if args.is(0, "INFO") {
             RESPWriter.verbatim(info(args), resp3: resp3, into: &output)
         } else if args.is(0, "CONFIG") {
+            guard n >= 2 else { _ = wrongArity(args); return }
             config(args)
         } else if args.is(0, "COMMAND") {
             command(args)
         } else if args.is(0, "HELLO") {
             hello(args)
         } else if args.is(0, "CLIENT") {
+            guard n >= 2 else { _ = wrongArity(args); return }
             client(args)
         } else if args.is(0, "SELECT") {
             guard n == 2 else { _ = wrongArity(args); return }
@@ -197,6 +199,7 @@ extension ServerConnection {
                 RESPWriter.ok(into: &output)
             }
         } else if args.is(0, "ACL") {
+            guard n >= 2 else { _ = wrongArity(args); return }
             acl(args)
         } else if args.is(0, "QUIT") {
             RESPWriter.ok(into: &output)

@@ -41,8 +41,9 @@ struct RESPArguments {
 
     func string(_ i: Int) -> String { String(decoding: self[i], as: UTF8.self) }
 
-    /// Case-insensitive comparison with an upper-case ASCII name.
+    /// Case-insensitive comparison with an upper-case ASCII name; false for an argument that is not there.
     func `is`(_ i: Int, _ name: StaticString) -> Bool {
+        guard i < count else { return false }
         let arg = self[i]
         guard arg.count == name.utf8CodeUnitCount else { return false }
         return name.withUTF8Buffer { n in

@@ -105,4 +105,33 @@ struct HostileInputTests {
         }
         #expect(daemon.process.isRunning)
     }
+
+    @Test("CONFIG, CLIENT and ACL without a subcommand (a fuzz finding that trapped the daemon) answer as redis-server does")
+    func subcommandCommandsAlone() throws {
+        let redis = try RedisServer()
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let stream = ["CONFIG", "CLIENT", "ACL", "PING"].flatMap { command($0) }
+        let expected = text(try RawConnection.exchange(unixPath: redis.socketPath, stream))
+        #expect(text(try RawConnection.exchange(unixPath: daemon.socketPath, stream)) == expected)
+        #expect(daemon.process.isRunning)
+    }
+
+    @Test("every fuzz regression and seed replays through the fuzz targets without a trap")
+    func fuzzRegressionsReplay() throws {
+        let root = FileManager.default.currentDirectoryPath + "/Tests/Fuzz"
+        func files(_ folder: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: root + "/" + folder).sorted().map { root + "/" + folder + "/" + $0 }
+        }
+        let regressions = try files("regressions")
+        #expect(!regressions.isEmpty)
+        let dir = TemporaryDirectory("shmkv-fuzz-replay")
+        defer { dir.remove() }
+        for (target, seeds) in [("fuzz-resp-decoder", "corpus/resp"), ("fuzz-native-decoder", "corpus/native"), ("fuzz-server", "corpus/server")] {
+            let inputs = try files(seeds) + regressions
+            let result = try runProcess(Products.path(target), inputs, environment: ["SHMKV_FUZZ_DIR": dir.file(target)])
+            #expect(result.status == 0, "\(target): \(result.stderr)")
+            #expect(result.stdout == "replayed \(inputs.count) inputs\n", "\(target)")
+        }
+    }
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Writes the fuzz seed corpora: valid pipelines of every command, in both protocols.
+
+resp/    RESP requests (multibulk and inline) for the RESP decoder
+native/  native frames (hello first) for the native decoder
+server/  whole connections for the server target: every RESP file and every native file
+Run from the repository root: python3 Tests/Fuzz/make-seeds.py
+"""
+import os, struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+def bulk(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else a.encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+def inline(args):
+    return (" ".join(args) + "\r\n").encode()
+
+RESP = {
+    "strings": [["SET", "k", "v"], ["GET", "k"], ["SET", "k", "v2", "NX"], ["SET", "k", "v3", "XX", "GET"], ["SETNX", "n", "1"],
+                ["GETDEL", "n"], ["APPEND", "k", "tail"], ["STRLEN", "k"], ["GETRANGE", "k", "0", "-1"], ["SUBSTR", "k", "1", "2"],
+                ["MSET", "a", "1", "b", "2"], ["MSETNX", "c", "3", "d", "4"], ["MGET", "a", "b", "zz"]],
+    "counters": [["INCR", "n"], ["INCRBY", "n", "41"], ["DECR", "n"], ["DECRBY", "n", "-9223372036854775808"],
+                 ["INCRBY", "n", "9223372036854775807"], ["SET", "x", "abc"], ["INCR", "x"]],
+    "keys": [["EXISTS", "a", "b", "q"], ["DEL", "a", "q"], ["UNLINK", "b"], ["KEYS", "*"], ["KEYS", "[ab]?*"],
+             ["SCAN", "0", "MATCH", "k*", "COUNT", "2", "TYPE", "string"], ["SCAN", "1"], ["DBSIZE"], ["FLUSHDB"], ["FLUSHALL", "ASYNC"]],
+    "server": [["PING"], ["PING", "hi"], ["ECHO", "e"], ["INFO"], ["INFO", "keyspace"], ["CONFIG", "GET", "*"], ["CONFIG", "SET", "a", "b"],
+               ["COMMAND"], ["COMMAND", "COUNT"], ["COMMAND", "INFO", "get"], ["COMMAND", "DOCS", "set"], ["COMMAND", "LIST"], ["TIME"],
+               ["SELECT", "0"], ["SELECT", "1"], ["NOSUCH", "x"]],
+    "connection": [["HELLO", "3"], ["HELLO", "2", "SETNAME", "c"], ["HELLO", "3", "AUTH", "default", "pw"], ["AUTH", "pw"],
+                   ["AUTH", "u", "pw"], ["ACL", "WHOAMI"], ["ACL", "LIST"], ["CLIENT", "SETNAME", "n"], ["CLIENT", "GETNAME"],
+                   ["CLIENT", "ID"], ["CLIENT", "SETINFO", "LIB-NAME", "x"], ["CLIENT", "LIST"], ["CLIENT", "INFO"], ["RESET"], ["QUIT"]],
+    "pubsub": [["SUBSCRIBE", "__keyspace@0__:k"], ["PSUBSCRIBE", "__key*__:*"], ["PING"], ["UNSUBSCRIBE"], ["PUNSUBSCRIBE", "x"],
+               ["SET", "k", "1"]],
+}
+
+# Native: magic, version 1, flags, reserved; then frames of u32 length, opcode, flags, u32 id, body.
+HELLO = bytes([0xA5, 0x53, 0x4B, 0x56, 1, 0, 0, 0])
+
+def key(k):
+    return struct.pack("<H", len(k)) + k
+
+def value(v):
+    return struct.pack("<I", len(v)) + v
+
+def frame(op, body=b"", flags=0, rid=1):
+    return struct.pack("<IBBI", 6 + len(body), op, flags, rid) + body
+
+NATIVE = {
+    "ping": frame(1, b"payload"),
+    "get": frame(2, key(b"k")),
+    "mget": frame(3, struct.pack("<I", 2) + key(b"a") + key(b"b")),
+    "put": frame(4, key(b"k") + value(b"v")) + frame(4, key(b"k") + value(b"w"), flags=1) + frame(4, key(b"k") + value(b"x"), flags=2),
+    "delete": frame(5, key(b"k")),
+    "mput": frame(6, struct.pack("<I", 2) + key(b"a") + value(b"1") + key(b"b") + value(b"2")),
+    "scan": frame(7, key(b"") + key(b"") + struct.pack("<I", 10) + key(b"")) + frame(7, key(b"a") + key(b"z") + struct.pack("<I", 0) + key(b"b"), flags=1),
+    "incrby": frame(8, key(b"n") + struct.pack("<q", -5)),
+    "stats": frame(9),
+    "watch": frame(10, key(b"k") + struct.pack("<Q", 0)),
+    "auth": frame(11, key(b"") + value(b"pw")) + frame(11, key(b"user") + value(b"pw")),
+}
+
+def write(folder, name, data):
+    os.makedirs(os.path.join(ROOT, folder), exist_ok=True)
+    with open(os.path.join(ROOT, folder, name), "wb") as f:
+        f.write(data)
+
+for family, commands in RESP.items():
+    multibulk = b"".join(bulk(c) for c in commands)
+    inlined = b"".join(inline(c) for c in commands)
+    for folder in ("resp", "server"):
+        write(folder, family + ".resp", multibulk)
+        write(folder, family + ".inline", inlined)
+everything = b"".join(NATIVE.values())
+for name, frames in NATIVE.items():
+    for folder in ("native", "server"):
+        write(folder, name + ".native", HELLO + frames)
+for folder in ("native", "server"):
+    write(folder, "all.native", HELLO + everything)
