@@ -96,7 +96,7 @@ final class RingMapping: @unchecked Sendable {
 
     /// Creates a ring file at `path`: a temporary file is sized, initialised and its magic stored last,
     /// then renamed into place, so a subscriber never sees a half-made ring. Replaces any ring there.
-    static func create(path: String, capacity: Int, firstSequence: UInt64, mode: mode_t) throws(RingError) -> RingMapping {
+    static func create(path: String, capacity: Int, firstSequence: UInt64, mode: mode_t, group: gid_t?) throws(RingError) -> RingMapping {
         guard RingLayout.isValidCapacity(capacity) else { throw .invalidCapacity(capacity) }
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = Glibc.open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
@@ -104,6 +104,7 @@ final class RingMapping: @unchecked Sendable {
         defer { close(fd) }
         var keep = false
         defer { if !keep { unlink(temporary) } }
+        if let group { guard fchown(fd, uid_t.max, group) == 0 else { throw .system(call: "fchown", errno: errno) } }
         guard fchmod(fd, mode) == 0 else { throw .system(call: "fchmod", errno: errno) }
         guard ftruncate(fd, off_t(RingLayout.headerSize + capacity)) == 0 else {
             throw .system(call: "ftruncate", errno: errno)

@@ -26,10 +26,12 @@ public final class RingPublisher {
     /// Creates a new ring at `path` (replacing any there) whose first record will carry `firstSequence`.
     /// - Parameters:
     ///   - capacity: bytes in the data area, a power of two between 4 KiB and 1 GiB.
-    ///   - mode: file permission bits (the daemon uses 0600).
+    ///   - mode: file permission bits (the daemon uses 0600, or 0660 with a shared group: subscribers
+    ///     write the header to register as futex waiters).
+    ///   - group: the file's group, set before the file appears at `path`; nil keeps the creator's.
     public init(creatingAt path: String, capacity: Int = RingLayout.defaultCapacity,
-                firstSequence: UInt64 = 1, mode: mode_t = 0o600) throws(RingError) {
-        mapping = try RingMapping.create(path: path, capacity: capacity, firstSequence: firstSequence, mode: mode)
+                firstSequence: UInt64 = 1, mode: mode_t = 0o600, group: gid_t? = nil) throws(RingError) {
+        mapping = try RingMapping.create(path: path, capacity: capacity, firstSequence: firstSequence, mode: mode, group: group)
         self.path = path
         tail = 0
         sequence = firstSequence

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import LMDB
 import NotifyRing
 
@@ -17,22 +20,43 @@ public protocol ChangeSource: AnyObject {
 /// runs on its own threads. Events come in sequence order; a `.resync` says which sequences were
 /// missed (lapped, gap, or the daemon restarted with a new ring), after which you should reread from
 /// LMDB what you care about. Use from one thread at a time.
+///
+/// A stopped daemon removes its ring; subscribing while no daemon runs waits for the next one's ring
+/// (checked every 100 ms while waiting) and then delivers its changes from the first.
 public final class ChangeSubscriber: ChangeSource {
-    private let ring: RingSubscriber
+    private var ring: RingSubscriber?
+    private let ringPath: String
+    private var nextOpenAttempt = 0
     /// Only changes to keys starting with this are delivered (resyncs and clears always are).
     public let prefix: [UInt8]
 
     init(ringPath: String, prefix: [UInt8], start: ChangeStart) throws(ShmKVError) {
-        do { ring = try RingSubscriber(path: ringPath, start: start) } catch { throw .ring(error) }
+        self.ringPath = ringPath
         self.prefix = prefix
+        do { ring = try RingSubscriber(path: ringPath, start: start) } catch .system(_, let errno) where errno == ENOENT {
+            ring = nil
+        } catch {
+            throw .ring(error)
+        }
     }
 
-    /// The epoch of the ring being followed (changes when the daemon restarts).
-    public var epoch: UInt64 { ring.epoch }
-    /// The sequence the next change is expected to carry.
-    public var nextSequence: UInt64 { ring.nextSequence }
+    /// The epoch of the ring being followed (changes when the daemon restarts); 0 while waiting for one.
+    public var epoch: UInt64 { ring?.epoch ?? 0 }
+    /// The sequence the next change is expected to carry (0 while waiting for a ring).
+    public var nextSequence: UInt64 { ring?.nextSequence ?? 0 }
+
+    /// The ring, opened once the daemon has created it (every change in it came after this subscriber).
+    private func openRing() -> RingSubscriber? {
+        if let ring { return ring }
+        let now = Int(DispatchTime.now().uptimeNanoseconds / 1_000_000)
+        guard now >= nextOpenAttempt else { return nil }
+        nextOpenAttempt = now + 100
+        ring = try? RingSubscriber(path: ringPath, start: .oldest)
+        return ring
+    }
 
     public func poll() -> ChangeEvent? {
+        guard let ring = openRing() else { return nil }
         while let event = ring.poll() {
             if wanted(event) { return event }
         }
@@ -49,6 +73,11 @@ public final class ChangeSubscriber: ChangeSource {
                 let now = DispatchTime.now().uptimeNanoseconds
                 if now >= deadline { return nil }
                 left = Int((deadline - now + 999_999) / 1_000_000)
+            }
+            guard let ring = openRing() else {
+                // No daemon yet: look again in 100 ms (or at the deadline).
+                usleep(UInt32(min(left ?? 100, 100)) * 1000)
+                continue
             }
             guard let event = ring.next(timeoutMilliseconds: left) else { return nil }
             if wanted(event) { return event }

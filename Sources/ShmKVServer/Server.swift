@@ -36,13 +36,14 @@ public final class Server: @unchecked Sendable {
     public func start() throws {
         let config = configuration
         raiseDescriptorLimit(for: config.maxClients)
+        let group = try Server.group(named: config.accessGroup)
         // Password files are read before anything is created, so a missing one stops the start cleanly.
         let authenticator = try Authenticator(config.auth)
-        try Server.prepareDataDirectory(config.dataDirectory)
+        try Server.prepareDataDirectory(config.dataDirectory, group: group, logger: logger)
         let pid = try PidFile(path: config.dataDirectory + "/shmkvd.pid")
         pidFile = pid
         do {
-            let store = try Store(directory: config.dataDirectory, configuration: config)
+            let store = try Store(directory: config.dataDirectory, configuration: config, group: group)
             self.store = store
             let cleared = try store.environment.readerCheck()
             let stats = ServerStats()
@@ -50,7 +51,8 @@ public final class Server: @unchecked Sendable {
             // A new ring (new epoch) on every start; its numbering continues from the last change committed.
             let ringPath = config.effectiveRingPath(environmentID: store.environmentID)
             let publisher = try RingPublisher(creatingAt: ringPath, capacity: config.ringCapacity,
-                                              firstSequence: try store.lastSequence() + 1, mode: 0o600)
+                                              firstSequence: try store.lastSequence() + 1,
+                                              mode: group == nil ? 0o600 : 0o660, group: group)
             try store.recordRing(path: ringPath, epoch: publisher.epoch)
             stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
             let batcher = try WriteBatcher(store: store, publisher: publisher, configuration: config, stats: stats,
@@ -63,7 +65,7 @@ public final class Server: @unchecked Sendable {
             self.context = context
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
             batcher.setRingFollowers(reactors)
-            try openListeners()
+            try openListeners(group: group)
             writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
             for reactor in reactors {
                 threads.append(try OSThread(name: "shmkv-io-\(reactor.index)") { reactor.run() })
@@ -80,14 +82,15 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    private func openListeners() throws {
+    private func openListeners(group: gid_t?) throws {
         let reactors = self.reactors
         let onAccept: @Sendable (Int32, Listener, EventLoop) -> Void = { fd, _, loop in
             guard let reactor = reactors.first(where: { $0.loop === loop }) else { close(fd); return }
             reactor.accept(fd: fd)
         }
         if let path = configuration.socketPath {
-            let fd = try Socket.listenUnix(path: path, mode: 0o600)
+            let fd = try Socket.listenUnix(path: path, mode: group == nil ? 0o600 : 0o660)
+            if let group, chown(path, uid_t.max, group) != 0 { throw ServerError.system("chown \(path)", errno) }
             listeners.append(Listener(fd: fd, endpoint: .unix(path: path), onAccept: onAccept))
         }
         if let listen = configuration.listen, case .tcp(let host, let port)? = Endpoint.parseHostPort(listen) {
@@ -115,6 +118,9 @@ public final class Server: @unchecked Sendable {
         writerThread?.join()
         for reactor in reactors { reactor.beginDraining(graceSeconds: graceSeconds) }
         for thread in threads { thread.join() }
+        // The ring lives outside the data directory (on tmpfs): a clean stop leaves nothing there.
+        // Readers that still map it keep their mapping; the next daemon creates a new one.
+        if let ring = context?.ring.path { unlink(ring) }
         teardown()
         logger.info("stopped")
     }
@@ -147,17 +153,34 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    /// Creates the data directory (0700) if missing; refuses one this user does not own.
-    static func prepareDataDirectory(_ path: String) throws(ServerError) {
+    /// The group id of `access.group`, or nil when it is empty.
+    static func group(named name: String) throws(ServerError) -> gid_t? {
+        guard !name.isEmpty else { return nil }
+        if let entry = getgrnam(name) { return entry.pointee.gr_gid }
+        if let id = gid_t(name), getgrgid(id) != nil { return id }
+        throw .configuration("access.group: there is no group \(name)")
+    }
+
+    /// Creates the data directory if missing; refuses one this user does not own; sets its mode to 0700
+    /// (0750 of `group` when the store is shared with a group).
+    static func prepareDataDirectory(_ path: String, group: gid_t? = nil, logger: Logger? = nil) throws(ServerError) {
+        let mode: mode_t = group == nil ? 0o700 : 0o750
         var st = stat()
         if stat(path, &st) != 0 {
             guard errno == ENOENT else { throw .system("stat \(path)", errno) }
             guard mkdir(path, 0o700) == 0 else { throw .system("mkdir \(path)", errno) }
-            return
+            guard stat(path, &st) == 0 else { throw .system("stat \(path)", errno) }
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .dataDirectory("\(path) is not a directory") }
         guard st.st_uid == geteuid() else {
             throw .dataDirectory("data directory \(path) is owned by uid \(st.st_uid), not by this user (uid \(geteuid()))")
+        }
+        if let group, st.st_gid != group, chown(path, uid_t.max, group) != 0 { throw .system("chown \(path)", errno) }
+        if st.st_mode & 0o7777 != mode {
+            guard chmod(path, mode) == 0 else { throw .system("chmod \(path)", errno) }
+            if st.st_mode & 0o7777 & ~mode != 0 {
+                logger?.notice("data directory \(path) was mode \(String(st.st_mode & 0o7777, radix: 8)); now \(String(mode, radix: 8))")
+            }
         }
     }
 

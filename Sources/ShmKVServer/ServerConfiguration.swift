@@ -81,6 +81,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var respAllowFlush = "auto"
     /// Passwords, users and protected mode.
     public var auth = AuthConfiguration()
+    /// A group that may read the store directly and follow the ring (`access.group`): the data directory
+    /// becomes 0750, `lock.mdb`, the ring and the socket 0660, `data.mdb` 0640, all of that group.
+    /// Empty: only this user (0700 and 0600).
+    public var accessGroup = ""
 
     public init() {}
 
@@ -133,6 +137,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         respMaxMultibulkCount = try values.int("resp.maxMultibulkCount") ?? d.respMaxMultibulkCount
         respMaxInlineLength = try values.int("resp.maxInlineLength") ?? d.respMaxInlineLength
         respAllowFlush = try values.string("resp.allowFlush") ?? d.respAllowFlush
+        accessGroup = try values.string("access.group") ?? d.accessGroup
         let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
@@ -249,6 +254,8 @@ public struct ServerConfiguration: Sendable, Equatable {
           allowUnauthenticatedRemote: \(auth.allowUnauthenticatedRemote ? "yes" : "no")
           timeout: \(auth.timeout)
           users: \(auth.users.isEmpty ? "{}" : "{" + auth.users.map { renderUser($0) }.joined(separator: ", ") + "}")
+        access:
+          group: \(quoted(accessGroup))
 
         """
     }
@@ -282,6 +289,7 @@ extension ServerConfiguration {
         "ring.path", "ring.capacity",
         "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
+        "access.group",
     ]
 
     /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise

@@ -22,7 +22,9 @@ public final class Store: Sendable {
     public let environmentID: String
 
     /// Opens (or creates) the environment in `directory` as the writer.
-    public init(directory: String, configuration: ServerConfiguration) throws {
+    /// - Parameter group: with a shared group, `lock.mdb` is 0660 and `data.mdb` 0640 of that group
+    ///   (LMDB readers write the lock file); without, both are 0600.
+    public init(directory: String, configuration: ServerConfiguration, group: gid_t? = nil) throws {
         var flags: Environment.Flags = [.noReadAhead]
         switch configuration.durability {
         case .durable: break
@@ -31,11 +33,19 @@ public final class Store: Sendable {
         }
         environment = try Environment(path: directory, options: .init(
             flags: flags, mapSize: configuration.mapSize, maxReaders: UInt32(configuration.maxReaders),
-            maxDatabases: 8, fileMode: 0o600))
+            maxDatabases: 8, fileMode: group == nil ? 0o600 : 0o660))
         do {
             keyspace = try environment.openDatabase(named: Store.keyspaceName, create: true)
             meta = try environment.openDatabase(named: Store.metaName, create: true)
             environmentID = try Store.initialiseMeta(environment, meta)
+            if let group {
+                for (file, mode) in [("data.mdb", mode_t(0o640)), ("lock.mdb", mode_t(0o660))] {
+                    let path = directory + "/" + file
+                    guard chown(path, uid_t.max, group) == 0, chmod(path, mode) == 0 else {
+                        throw ServerError.system("chown/chmod \(path)", errno)
+                    }
+                }
+            }
         } catch {
             environment.close()
             throw error
