@@ -303,6 +303,7 @@ extension ServerConnection {
         let entries: [(String, Int64)] = [
             ("keys", Int64(kvStat.entries)),
             ("map_size", Int64(info.mapSize)),
+            ("map_resizes", Int64(s.mapResizes.load(ordering: .relaxed))),
             ("map_used_bytes", Int64((info.lastPage + 1) * kvStat.pageSize)),
             ("page_size", Int64(kvStat.pageSize)),
             ("btree_depth", Int64(kvStat.depth)),

@@ -330,6 +330,7 @@ extension ServerConnection {
                          ("blocked_clients", "0")]),
             ("Memory", [("used_memory", String(used)), ("used_memory_human", humanBytes(used)),
                         ("used_memory_dataset", String(used)), ("lmdb_map_size", String(info?.mapSize ?? 0)),
+                        ("lmdb_map_resizes", String(s.mapResizes.load(ordering: .relaxed))),
                         ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
             ("Persistence", [("loading", "0"), ("shmkv_durability", c.durability.rawValue), ("aof_enabled", "0"),
                              ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),

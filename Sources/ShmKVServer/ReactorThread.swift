@@ -25,10 +25,13 @@ final class ServerContext: Sendable {
     let ring: RingInfo
     let resp = RESPRegistry()
     let authenticator: Authenticator
+    /// Held by reactors while their read transaction is active; closed by the writer to grow the map.
+    let mapGate: MapGate
 
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
-         logger: Logger, reactorCount: Int, ring: RingInfo, authenticator: Authenticator) {
+         logger: Logger, reactorCount: Int, ring: RingInfo, authenticator: Authenticator, mapGate: MapGate) {
         self.ring = ring
+        self.mapGate = mapGate
         self.authenticator = authenticator
         self.configuration = configuration
         self.store = store
@@ -67,7 +70,7 @@ final class ReactorThread: @unchecked Sendable {
         loop = try EventLoop()
         loop.afterWait = { [unowned self] in self.renewSnapshot() }
         loop.beforeWait = { [unowned self] in
-            self.readTransaction?.reset()
+            self.resetSnapshot()
             if self.draining.load(ordering: .acquiring) { self.drainStep() }
         }
         loop.onWake = { [unowned self] in
@@ -111,15 +114,21 @@ final class ReactorThread: @unchecked Sendable {
         loop.run()
         for connection in connections.values { connection.close() }
         connections.removeAll()
+        resetSnapshot()
         readTransaction?.abort()
         readTransaction = nil
     }
 
+    /// Whether this reactor holds the map gate (its read transaction is, or may be, active).
+    private var holdsMapGate = false
+
     /// The snapshot reads run on: current as of the start of this iteration (or of the last delivered
     /// commit), so a read that follows an acknowledged write sees it.
     func snapshot() throws -> ReadTransaction {
+        if let txn = readTransaction, txn.isActive { return txn }
+        enterMapGate()
         if let txn = readTransaction {
-            if !txn.isActive { try txn.renew() }
+            try txn.renew()
             return txn
         }
         let txn = try context.store.environment.beginRead()
@@ -127,9 +136,25 @@ final class ReactorThread: @unchecked Sendable {
         return txn
     }
 
+    private func enterMapGate() {
+        guard !holdsMapGate else { return }
+        context.mapGate.enter()
+        holdsMapGate = true
+    }
+
+    /// Ends the read transaction's snapshot and lets a map resize go ahead.
+    private func resetSnapshot() {
+        if let txn = readTransaction, txn.isActive { txn.reset() }
+        if holdsMapGate {
+            holdsMapGate = false
+            context.mapGate.leave()
+        }
+    }
+
     private func renewSnapshot() {
         guard let txn = readTransaction else { return }
-        if txn.isActive { txn.reset() }
+        resetSnapshot()
+        enterMapGate()
         do { try txn.renew() } catch {
             context.logger.error("renewing the read transaction failed: \(error)")
             txn.abort()

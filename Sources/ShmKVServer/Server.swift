@@ -55,13 +55,14 @@ public final class Server: @unchecked Sendable {
                                               mode: group == nil ? 0o600 : 0o660, group: group)
             try store.recordRing(path: ringPath, epoch: publisher.epoch)
             stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
+            let mapGate = MapGate()
             let batcher = try WriteBatcher(store: store, publisher: publisher, configuration: config, stats: stats,
-                                           logger: logger)
+                                           logger: logger, mapGate: mapGate)
             let count = config.effectiveThreads
             let context = ServerContext(configuration: config, store: store, stats: stats, batcher: batcher,
                                         logger: logger, reactorCount: count,
                                         ring: RingInfo(path: ringPath, epoch: publisher.epoch, capacity: publisher.capacity),
-                                        authenticator: authenticator)
+                                        authenticator: authenticator, mapGate: mapGate)
             self.context = context
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
             batcher.setRingFollowers(reactors)

@@ -30,8 +30,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var listen: String? = "127.0.0.1:7379"
     /// Reactor threads; 0 means one per core.
     public var threads = 0
-    /// LMDB map size in bytes (address space; free on 64-bit).
+    /// LMDB map size in bytes at start (address space; free on 64-bit). The writer doubles it when it
+    /// is full or more than 80% used, up to `maxMapSize`.
     public var mapSize = 64 << 30
+    public var maxMapSize = 1 << 40
     /// LMDB reader slots (sized by the first process that opens the environment).
     public var maxReaders = 1024
     public var durability = Durability.durable
@@ -109,6 +111,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         listen = ["", "none", "off"].contains(listenText) ? nil : listenText
         threads = try values.int("threads") ?? d.threads
         mapSize = try values.int("storage.mapSize") ?? d.mapSize
+        maxMapSize = try values.int("storage.maxMapSize") ?? d.maxMapSize
         maxReaders = try values.int("storage.maxReaders") ?? d.maxReaders
         let durabilityText = try values.string("storage.durability") ?? d.durability.rawValue
         guard let durability = Durability(rawValue: durabilityText) else {
@@ -155,6 +158,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if threads < 0 || threads > 256 { throw ConfigurationError("threads must be 0 (one per core) to 256 (got \(threads))") }
         if mapSize < 1 << 20 { throw ConfigurationError("storage.mapSize must be at least 1 MiB (got \(mapSize))") }
+        if maxMapSize < mapSize { throw ConfigurationError("storage.maxMapSize must be at least storage.mapSize (got \(maxMapSize))") }
         if maxReaders < 1 { throw ConfigurationError("storage.maxReaders must be at least 1") }
         if readerCheckInterval < 1 { throw ConfigurationError("storage.readerCheckInterval must be at least 1 second") }
         if syncInterval < 1 { throw ConfigurationError("storage.syncInterval must be at least 1 second") }
@@ -222,6 +226,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         logLevel: \(logLevel.rawValue)
         storage:
           mapSize: \(mapSize)
+          maxMapSize: \(maxMapSize)
           maxReaders: \(maxReaders)
           durability: \(durability.rawValue)
           readerCheckInterval: \(readerCheckInterval)
@@ -281,7 +286,7 @@ extension ServerConfiguration {
     /// Every key the daemon reads, as dotted paths (the layout of `Config/shmkvd.yaml`).
     public static let knownKeys: Set<String> = [
         "dataDir", "socket", "listen", "threads", "logLevel",
-        "storage.mapSize", "storage.maxReaders", "storage.durability", "storage.readerCheckInterval", "storage.syncInterval",
+        "storage.mapSize", "storage.maxMapSize", "storage.maxReaders", "storage.durability", "storage.readerCheckInterval", "storage.syncInterval",
         "limits.maxValueSize", "limits.maxFrameSize", "limits.maxClients", "limits.maxOutputBuffer",
         "limits.maxQueryBuffer", "limits.idleTimeout", "limits.pubsubHardLimit", "limits.pubsubSoftLimit",
         "limits.pubsubSoftSeconds", "limits.maxScanLimit", "limits.maxRequestsPerEvent",

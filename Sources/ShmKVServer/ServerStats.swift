@@ -22,6 +22,8 @@ public final class ServerStats: Sendable {
     public let idleDisconnections = Atomic<Int>(0)
     public let authTimeoutDisconnections = Atomic<Int>(0)
     public let authFailures = Atomic<Int>(0)
+    /// Times the writer grew the LMDB map.
+    public let mapResizes = Atomic<Int>(0)
     /// The sequence the next ring record will carry.
     public let ringNextSequence = Atomic<Int>(0)
     public let startTime: Int

@@ -62,9 +62,15 @@ final class WriteBatcher: Sendable {
     private nonisolated(unsafe) var changes: ChangeList = []
     /// Reactors to wake after a publish because some of their connections watch the ring.
     private let ringFollowers = Mutex<[ReactorThread]>([])
+    private let mapGate: MapGate
+    /// The map size now (grown by `growMap`); read at start from the environment.
+    // Invariant: used only on the writer thread.
+    private nonisolated(unsafe) var mapSize: Int
 
     init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats,
-         logger: Logger) throws(SystemError) {
+         logger: Logger, mapGate: MapGate) throws(SystemError) {
+        self.mapGate = mapGate
+        mapSize = (try? store.environment.info().mapSize) ?? configuration.mapSize
         self.publisher = publisher
         self.store = store
         self.configuration = configuration
@@ -142,13 +148,30 @@ final class WriteBatcher: Sendable {
     }
 
     private func commit(_ batch: [WriteTicket], outcomes: inout [WriteOutcome]) {
+        // A full map aborts the batch, grows the map and runs the batch again: no request fails for a
+        // full map while the disk has room (and the map may grow).
+        while !commitOnce(batch, outcomes: &outcomes) {}
+        growMapIfNearlyFull()
+    }
+
+    /// One attempt; false if the map was full and has been grown, so the batch must be run again.
+    private func commitOnce(_ batch: [WriteTicket], outcomes: inout [WriteOutcome]) -> Bool {
         outcomes.removeAll(keepingCapacity: true)
         changes.removeAll(keepingCapacity: true)
         var transactionID: UInt64 = 0
+        // Aborted before the map may grow: a resize needs every transaction of this process ended.
+        var begun: WriteTransaction?
         do {
             let txn = try store.environment.beginWrite()
+            begun = txn
             for ticket in batch {
-                outcomes.append(applyAlone(ticket.operation, in: txn))
+                guard let outcome = applyAlone(ticket.operation, in: txn) else {
+                    txn.abort()
+                    if growMap() { return false }
+                    // The map cannot grow (storage.maxMapSize): the batch fails, nothing of it is written.
+                    throw LMDBError.mapFull
+                }
+                outcomes.append(outcome)
             }
             if !changes.isEmpty {
                 let last = publisher.nextSequence + UInt64(changes.count) - 1
@@ -163,15 +186,58 @@ final class WriteBatcher: Sendable {
             if batch.count > stats.largestBatch.load(ordering: .relaxed) {
                 stats.largestBatch.store(batch.count, ordering: .relaxed)
             }
+        } catch LMDBError.mapFull where outcomes.count == batch.count && { begun?.abort(); return growMap() }() {
+            // Full at the very end (the sequence number in __meta): grow and run the batch again.
+            return false
         } catch {
+            begun?.abort()
             // Nothing of this batch is on disk: every operation in it fails, none is acknowledged.
             logger.error("write batch of \(batch.count) failed: \(error)")
             ServerStats.add(stats.writesFailed, batch.count)
-            outcomes = Array(repeating: .failed(.storageError, "commit failed: \(error)"), count: batch.count)
+            outcomes = Array(repeating: .failed(.storageError, "commit failed: \(describe(error))"), count: batch.count)
             changes.removeAll(keepingCapacity: true)
         }
         publishChanges(transactionID: transactionID)
         deliver(batch, outcomes)
+        return true
+    }
+
+    /// A commit's error as a client should read it. LMDB reports a write cut short by a full disk as
+    /// EIO; the free space of the data directory's file system tells the two apart.
+    private func describe(_ error: any Error) -> String {
+        guard case LMDBError.system(let code) = error, code == EIO || code == ENOSPC else { return "\(error)" }
+        var fs = statvfs()
+        guard statvfs(configuration.dataDirectory, &fs) == 0 else { return "\(error)" }
+        let free = Int(fs.f_bavail) * Int(fs.f_frsize)
+        guard code == ENOSPC || free < 1 << 20 else { return "\(error)" }
+        return "No space left on device (the data directory's file system has \(free) bytes free; nothing of this write was stored)"
+    }
+
+    /// Doubles the map (up to `storage.maxMapSize`) while no transaction of this process is active;
+    /// false if it cannot grow. Readers in other processes adopt the new size on `MDB_MAP_RESIZED`.
+    private func growMap() -> Bool {
+        let target = min(mapSize * 2, configuration.maxMapSize)
+        guard target > mapSize else { return false }
+        let reactors = ringFollowers.withLock { $0 }
+        do {
+            try mapGate.closed(wake: { for reactor in reactors { reactor.loop.wake() } }) {
+                try store.environment.setMapSize(target)
+            }
+        } catch {
+            logger.error("growing the map to \(target) bytes failed: \(error)")
+            return false
+        }
+        logger.notice("map grown from \(mapSize) to \(target) bytes")
+        mapSize = target
+        ServerStats.add(stats.mapResizes)
+        return true
+    }
+
+    /// Grows the map ahead of need once more than 80% of it is used (the DESIGN's high-water mark), so
+    /// that batches rarely meet a full map at all.
+    private func growMapIfNearlyFull() {
+        guard let info = try? store.environment.info(), let pageSize = try? store.environment.stat().pageSize else { return }
+        if (info.lastPage + 1) * pageSize > mapSize / 5 * 4 { _ = growMap() }
     }
 
     /// Publishes one ring record per change of the batch just committed and wakes subscribers: those
@@ -192,8 +258,8 @@ final class WriteBatcher: Sendable {
     }
 
     /// Applies one operation in a child transaction: it fails alone, and the changes it listed are
-    /// dropped with it.
-    private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction) -> WriteOutcome {
+    /// dropped with it. Nil when the map was full: the batch is to be run again in a larger map.
+    private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction) -> WriteOutcome? {
         let mark = changes.count
         do {
             let child = try txn.child()
@@ -207,6 +273,7 @@ final class WriteBatcher: Sendable {
             }
         } catch {
             changes.removeSubrange(mark...)
+            if case LMDBError.mapFull = error { return nil }
             return .failed(.storageError, "\(error)")
         }
     }

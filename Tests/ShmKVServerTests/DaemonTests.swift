@@ -444,7 +444,9 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         let dataDir = dir.file("data")
         var acknowledged: [String] = []
         do {
-            let daemon = try Daemon(dataDirectory: dataDir, environment: ["SHMKV_STORAGE_MAP_SIZE": "1048576"])
+            // A map that may not grow (storage.maxMapSize = mapSize): see MapGrowthTests for one that does.
+            let daemon = try Daemon(dataDirectory: dataDir, environment: ["SHMKV_STORAGE_MAP_SIZE": "1048576",
+                                                                          "SHMKV_STORAGE_MAX_MAP_SIZE": "1048576"])
             defer { daemon.stop() }
             let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
             let value = [UInt8](repeating: 0x55, count: 8 * 1024)

@@ -41,3 +41,13 @@ func localHold(directory: String) throws {
         while true { sleep(60) }
     }
 }
+
+/// `local-read-loop DIR`: one `LocalStore` for the life of the process; for each key read from stdin,
+/// says the value's length (or "absent", or "error: …"). Proves a long-lived reader follows map growth.
+func localReadLoop(directory: String) throws {
+    let store = try LocalStore(directory: directory)
+    say("ready")
+    while let line = readLine() {
+        do { say(try store.get(line).map { String($0.count) } ?? "absent") } catch { say("error: \(error)") }
+    }
+}

@@ -7,7 +7,8 @@
 //   shmkv-probe grow DIR DB MIB    opens read-write with a 64 MiB map and writes MIB mebibytes
 //   shmkv-probe ring-publish PATH COUNT CAPACITY BATCH    (see Ring.swift)
 //   shmkv-probe ring-subscribe PATH LAST
-//   shmkv-probe local-get DIR KEY | local-watch DIR PREFIX COUNT | local-hold DIR   (see Local.swift)
+//   shmkv-probe local-get DIR KEY | local-watch DIR PREFIX COUNT | local-hold DIR | local-read-loop DIR
+//                                                                                  (see Local.swift)
 import LMDB
 
 #if canImport(Glibc)
@@ -25,6 +26,7 @@ if args.count >= 3, args[1].hasPrefix("local-") {
         case "local-get" where args.count == 4: try localGet(directory: args[2], key: args[3])
         case "local-watch" where args.count == 5: try localWatch(directory: args[2], prefix: args[3], count: Int(args[4]) ?? 1)
         case "local-hold": try localHold(directory: args[2])
+        case "local-read-loop": try localReadLoop(directory: args[2])
         default: say("unknown command"); exit(64)
         }
         exit(0)
