@@ -50,13 +50,9 @@ public enum Socket {
     /// Whether the peer of a connected socket is on this host: a Unix socket, or a TCP peer whose address
     /// is loopback (127.0.0.0/8, ::1, or ::ffff:127.x.x.x). False if the peer cannot be told.
     public static func peerIsLoopback(_ fd: Int32) -> Bool {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let ok = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
-        }
-        guard ok else { return false }
-        let family = Int32(storage.ss_family)
+        guard let peer = peerAddress(fd) else { return false }
+        var storage = peer.storage
+        let family = peer.family
         return withUnsafeBytes(of: &storage) { raw in
             switch family {
             case AF_UNIX: return true
@@ -70,6 +66,16 @@ public enum Socket {
             default: return false
             }
         }
+    }
+
+    /// The peer of a connected socket (`getpeername`) and its address family, or nil.
+    public static func peerAddress(_ fd: Int32) -> (storage: sockaddr_storage, family: Int32)? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        return ok ? (storage, Int32(storage.ss_family)) : nil
     }
 
     public static func isLoopback(host: String) -> Bool {

@@ -72,13 +72,9 @@ extension ServerConnection {
     }
 
     private func peerAddress() -> String {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let ok = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
-        }
-        guard ok else { return "?:0" }
-        let family = Int32(storage.ss_family)
+        guard let peer = Socket.peerAddress(fd) else { return "?:0" }
+        var storage = peer.storage
+        let family = peer.family
         guard family == AF_INET || family == AF_INET6 else { return (context.configuration.socketPath ?? "unix") + ":0" }
         // The address and the port sit at different offsets in sockaddr_in and sockaddr_in6; the port
         // is big-endian in both.

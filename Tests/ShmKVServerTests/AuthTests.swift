@@ -27,10 +27,7 @@ struct AuthTests {
     }
 
     func cli(_ daemon: Daemon, _ args: [String], stdin: [UInt8]? = nil) throws -> String {
-        let result = try runProcess("/usr/bin/redis-cli", ["-h", daemon.tcpHost, "-p", String(daemon.tcpPort)] + args, stdin: stdin)
-        var text = result.stdout + result.stderr
-        while text.hasSuffix("\n") { text.removeLast() }
-        return text
+        try TestSupport.redisCLI(daemon, args, stdin: stdin)
     }
 
     @Test("before AUTH only AUTH, HELLO, PING and QUIT run; redis-cli -a and --user/--pass; ACL WHOAMI and LIST")

@@ -6,13 +6,6 @@ import Testing
 /// Bytes no well-behaved client sends, compared byte for byte with what a real redis-server answers.
 @Suite("Hostile input, against redis-server")
 struct HostileInputTests {
-    /// The RESP bytes of one command.
-    func command(_ args: String...) -> [UInt8] {
-        var out = Array("*\(args.count)\r\n".utf8)
-        for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
-        return out
-    }
-
     func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     @Test("the 22-byte request that used to kill the daemon gets Redis's error, and every other connection lives on")
@@ -20,7 +13,7 @@ struct HostileInputTests {
         let daemon = try Daemon()
         defer { daemon.stop() }
         let bystander = try RawConnection(unixPath: daemon.socketPath)
-        bystander.send(command("SET", "k", "v"))
+        bystander.send(respCommand("SET", "k", "v"))
         #expect(text(bystander.read(5)) == "+OK\r\n")
         let request = Array("*9999999999999999999\r\n".utf8)
         #expect(request.count == 22)
@@ -29,7 +22,7 @@ struct HostileInputTests {
         let (reply, closed) = attacker.readUntilClosed()
         #expect(text(reply) == "-ERR Protocol error: invalid multibulk length\r\n")
         #expect(closed)
-        bystander.send(command("GET", "k"))
+        bystander.send(respCommand("GET", "k"))
         #expect(text(bystander.read(7)) == "$1\r\nv\r\n")
         #expect(daemon.process.isRunning)
     }
@@ -64,35 +57,35 @@ struct HostileInputTests {
         defer { daemon.stop() }
         let numbers = ["9999999999999999999", "99999999999999999999", "9223372036854775807", "9223372036854775808",
                        "-9223372036854775808", "-9223372036854775809", "+1", " 1", "1 ", "", "-0", "01", "1.5", "0x10"]
-        var requests: [[UInt8]] = [command("SET", "n", "10"), command("SET", "s", "hello")]
+        var requests: [[UInt8]] = [respCommand("SET", "n", "10"), respCommand("SET", "s", "hello")]
         for x in numbers {
-            requests.append(command("INCRBY", "n", x))
-            requests.append(command("DECRBY", "n", x))
-            requests.append(command("SET", "n", "10"))
-            requests.append(command("GETRANGE", "s", x, "3"))
-            requests.append(command("GETRANGE", "s", "1", x))
-            requests.append(command("SCAN", "0", "MATCH", "none*", "COUNT", x))
-            requests.append(command("SELECT", x))
-            requests.append(command("HELLO", x))
+            requests.append(respCommand("INCRBY", "n", x))
+            requests.append(respCommand("DECRBY", "n", x))
+            requests.append(respCommand("SET", "n", "10"))
+            requests.append(respCommand("GETRANGE", "s", x, "3"))
+            requests.append(respCommand("GETRANGE", "s", "1", x))
+            requests.append(respCommand("SCAN", "0", "MATCH", "none*", "COUNT", x))
+            requests.append(respCommand("SELECT", x))
+            requests.append(respCommand("HELLO", x))
         }
         for cursor in ["99999999999999999999", "18446744073709551616", " 1", "1 ", "x", "+", "-"] {
-            requests.append(command("SCAN", cursor))
+            requests.append(respCommand("SCAN", cursor))
         }
-        requests.append(command("SET", "max", "9223372036854775807"))
-        requests.append(command("INCR", "max"))
-        requests.append(command("INCRBY", "max", "-9223372036854775808"))
-        requests.append(command("SET", "min", "-9223372036854775808"))
-        requests.append(command("DECR", "min"))
-        requests.append(command("SET", "min", "-9223372036854775808"))
-        requests.append(command("DECRBY", "min", "1"))
-        requests.append(command("SET", "big", "99999999999999999999"))
-        requests.append(command("INCR", "big"))
+        requests.append(respCommand("SET", "max", "9223372036854775807"))
+        requests.append(respCommand("INCR", "max"))
+        requests.append(respCommand("INCRBY", "max", "-9223372036854775808"))
+        requests.append(respCommand("SET", "min", "-9223372036854775808"))
+        requests.append(respCommand("DECR", "min"))
+        requests.append(respCommand("SET", "min", "-9223372036854775808"))
+        requests.append(respCommand("DECRBY", "min", "1"))
+        requests.append(respCommand("SET", "big", "99999999999999999999"))
+        requests.append(respCommand("INCR", "big"))
         // Inline commands read their numbers the same way.
         for line in ["INCRBY n 99999999999999999999", "INCRBY n -9223372036854775808", "GETRANGE s -9223372036854775808 9223372036854775807",
                      "DECRBY n -9223372036854775808", "SCAN 0 COUNT 99999999999999999999", "SELECT 99999999999999999999"] {
             requests.append(Array("\(line)\r\n".utf8))
         }
-        requests.append(command("PING", "end"))
+        requests.append(respCommand("PING", "end"))
         let stream = requests.flatMap { $0 }
         let expected = text(try RawConnection.exchange(unixPath: redis.socketPath, stream, quietMilliseconds: 500))
         let got = text(try RawConnection.exchange(unixPath: daemon.socketPath, stream, quietMilliseconds: 500))
@@ -111,7 +104,7 @@ struct HostileInputTests {
         let redis = try RedisServer()
         let daemon = try Daemon()
         defer { daemon.stop() }
-        let stream = ["CONFIG", "CLIENT", "ACL", "PING"].flatMap { command($0) }
+        let stream = ["CONFIG", "CLIENT", "ACL", "PING"].flatMap { respCommand($0) }
         let expected = text(try RawConnection.exchange(unixPath: redis.socketPath, stream))
         #expect(text(try RawConnection.exchange(unixPath: daemon.socketPath, stream)) == expected)
         #expect(daemon.process.isRunning)

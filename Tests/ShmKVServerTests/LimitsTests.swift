@@ -7,12 +7,6 @@ import Wire
 /// Each limit holds exactly, with the error (or the closing) a client sees; resident memory under abuse.
 @Suite("Limits and protected mode")
 struct LimitsTests {
-    func command(_ args: String...) -> [UInt8] {
-        var out = Array("*\(args.count)\r\n".utf8)
-        for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
-        return out
-    }
-
     /// A process's resident-memory peak (VmHWM) and current size (VmRSS) in KiB.
     func memory(_ pid: Int32) -> (peak: Int, current: Int) {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -24,7 +18,7 @@ struct LimitsTests {
     }
 
     func info(_ daemon: Daemon, _ field: String) throws -> Int? {
-        let text = String(decoding: try RawConnection.exchange(unixPath: daemon.socketPath, command("INFO", "stats")), as: UTF8.self)
+        let text = String(decoding: try RawConnection.exchange(unixPath: daemon.socketPath, respCommand("INFO", "stats")), as: UTF8.self)
         guard let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix(field + ":") }) else { return nil }
         return Int(line.dropFirst(field.count + 1))
     }
@@ -36,13 +30,13 @@ struct LimitsTests {
         defer { daemon.stop() }
         let value = String(repeating: "v", count: 100_000)
         let setup = try RawConnection(unixPath: daemon.socketPath)
-        setup.send(command("SET", "big", value))
+        setup.send(respCommand("SET", "big", value))
         #expect(setup.read(5) == Array("+OK\r\n".utf8))
         let before = memory(daemon.pid)
         // 3,000 GETs (300 MB of replies) in one go, and nothing read for a while.
         let count = 3000
         let abuser = try RawConnection(unixPath: daemon.socketPath)
-        let requests = Array(repeating: command("GET", "big"), count: count).flatMap { $0 }
+        let requests = Array(repeating: respCommand("GET", "big"), count: count).flatMap { $0 }
         let sender = Thread { abuser.send(requests) }
         sender.start()
         sleep(2)
@@ -58,7 +52,7 @@ struct LimitsTests {
             let got = abuser.read(reply.count)
             guard got == reply else { Issue.record("reply \(i) differs or is missing"); return }
         }
-        setup.send(command("PING"))
+        setup.send(respCommand("PING"))
         #expect(setup.read(7) == Array("+PONG\r\n".utf8))
     }
 
@@ -76,7 +70,7 @@ struct LimitsTests {
         let (reply, closed) = abuser.readUntilClosed()
         #expect(closed)
         #expect(reply.isEmpty, "Redis closes such a client without a reply")
-        bystander.send(command("PING"))
+        bystander.send(respCommand("PING"))
         #expect(bystander.read(7) == Array("+PONG\r\n".utf8))
         #expect(try info(daemon, "client_query_buffer_limit_disconnections") == 1)
     }
@@ -86,14 +80,14 @@ struct LimitsTests {
         let daemon = try Daemon(environment: ["SHMKV_LIMITS_IDLE_TIMEOUT": "1"])
         defer { daemon.stop() }
         let subscriber = try RawConnection(unixPath: daemon.socketPath)
-        subscriber.send(command("SUBSCRIBE", "news"))
+        subscriber.send(respCommand("SUBSCRIBE", "news"))
         #expect(String(decoding: subscriber.readAvailable(), as: UTF8.self).hasSuffix(":1\r\n"))
         let silent = try RawConnection(unixPath: daemon.socketPath)
-        silent.send(command("PING"))
+        silent.send(respCommand("PING"))
         #expect(silent.read(7) == Array("+PONG\r\n".utf8))
         let (_, closed) = silent.readUntilClosed()
         #expect(closed)
-        subscriber.send(command("PING"))
+        subscriber.send(respCommand("PING"))
         #expect(String(decoding: subscriber.readAvailable(), as: UTF8.self).contains("pong"))
         #expect(try info(daemon, "idle_timeout_disconnections") == 1)
     }
@@ -103,12 +97,12 @@ struct LimitsTests {
         let daemon = try Daemon(environment: ["SHMKV_LIMITS_PUBSUB_HARD_LIMIT": "262144", "SHMKV_LIMITS_PUBSUB_SOFT_LIMIT": "131072"])
         defer { daemon.stop() }
         let subscriber = try RawConnection(unixPath: daemon.socketPath)
-        subscriber.send(command("PSUBSCRIBE", "__key*__:*"))
+        subscriber.send(respCommand("PSUBSCRIBE", "__key*__:*"))
         #expect(!subscriber.read(10).isEmpty)
         let writer = try RawConnection(unixPath: daemon.socketPath)
         let key = String(repeating: "k", count: 200)
         for round in 0..<40 {
-            let batch = (0..<500).flatMap { command("SET", "\(key)\(round)-\($0)", "v") }
+            let batch = (0..<500).flatMap { respCommand("SET", "\(key)\(round)-\($0)", "v") }
             writer.send(batch)
             #expect(writer.read(5 * 500).count == 5 * 500)
             if try info(daemon, "client_output_buffer_limit_disconnections") == 1 { break }

@@ -6,14 +6,8 @@ import Testing
 /// Redis's own tools and client library against the real daemon.
 @Suite("RESP with redis-cli, redis-benchmark and redis-py")
 struct RESPTests {
-    /// Runs redis-cli against the daemon; stdout and stderr together (redis-cli prints errors on stdout
-    /// when it is not a terminal, but this keeps the test honest either way).
-    /// (Trailing newlines are dropped: redis-cli adds an empty line after an error.)
     func cli(_ daemon: Daemon, _ args: [String], stdin: [UInt8]? = nil) throws -> String {
-        let result = try runProcess("/usr/bin/redis-cli", ["-h", daemon.tcpHost, "-p", String(daemon.tcpPort)] + args, stdin: stdin)
-        var text = result.stdout + result.stderr
-        while text.hasSuffix("\n") { text.removeLast() }
-        return text
+        try redisCLI(daemon, args, stdin: stdin)
     }
 
     @Test("every command through redis-cli, with Redis's replies and error texts")

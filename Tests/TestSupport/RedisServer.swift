@@ -70,3 +70,19 @@ public func eventually(seconds: Double = 10, _ condition: () throws -> Bool) ret
     }
     return try condition()
 }
+
+/// The RESP bytes of one command (an array of bulk strings), as a Redis client sends it.
+public func respCommand(_ args: String...) -> [UInt8] {
+    var out = Array("*\(args.count)\r\n".utf8)
+    for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
+    return out
+}
+
+/// Runs redis-cli against the daemon's TCP listener; stdout and stderr together (redis-cli prints
+/// errors on stdout when it is not a terminal), trailing newlines dropped (it adds one after an error).
+public func redisCLI(_ daemon: Daemon, _ args: [String], stdin: [UInt8]? = nil) throws -> String {
+    let result = try runProcess("/usr/bin/redis-cli", ["-h", daemon.tcpHost, "-p", String(daemon.tcpPort)] + args, stdin: stdin)
+    var text = result.stdout + result.stderr
+    while text.hasSuffix("\n") { text.removeLast() }
+    return text
+}
