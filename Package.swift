@@ -25,21 +25,23 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         // The few C helpers Swift cannot call directly (epoll, eventfd, futex).
         .target(name: "CShim"),
-        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // The project's mutex (pthread-based, so ThreadSanitizer sees it; see Locked.swift).
+        .target(name: "Locks"),
+        .target(name: "LMDB", dependencies: ["CLMDB", "Locks"]),
         // The notification ring: a memory-mapped broadcast buffer with one publisher, many subscribers.
         .target(name: "NotifyRing", dependencies: ["CShim", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Wire"),
-        .target(name: "Reactor", dependencies: ["CShim"]),
+        .target(name: "Reactor", dependencies: ["CShim", "Locks"]),
         .target(
             name: "ShmKVServer",
             dependencies: [
-                "LMDB", "NotifyRing", "Wire", "Reactor",
+                "LMDB", "NotifyRing", "Wire", "Reactor", "Locks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .target(name: "ShmKV", dependencies: ["LMDB", "NotifyRing", "Wire"]),
+        .target(name: "ShmKV", dependencies: ["LMDB", "NotifyRing", "Wire", "Locks"]),
         .executableTarget(
             name: "shmkvd",
             dependencies: [

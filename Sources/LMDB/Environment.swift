@@ -1,5 +1,5 @@
+import Locks
 import CLMDB
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +48,7 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    private static let openPaths = Mutex<Set<String>>([])
+    private static let openPaths = Locked<Set<String>>([])
 
     let handle: OpaquePointer
     /// The directory (or file, with `.noSubdirectory`) as given.
@@ -56,7 +56,7 @@ public final class Environment: @unchecked Sendable {
     private let registryKey: String
     /// The flags the environment was opened with (`.noTLS` is always added).
     public let flags: Flags
-    private let closed = Mutex(false)
+    private let closed = Locked(false)
 
     /// Opens (creating `data.mdb` and `lock.mdb` if needed) the environment at `path`.
     /// - Throws: `.refused` if this process already has it open; LMDB's error otherwise

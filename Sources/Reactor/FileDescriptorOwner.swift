@@ -1,13 +1,13 @@
 #if canImport(Glibc)
+import Locks
 import Glibc
 #endif
-import Synchronization
 
 /// Owns one file descriptor and closes it exactly once, from whichever thread gets there first.
 public final class OwnedDescriptor: Sendable {
-    private let state: Mutex<Int32>
+    private let state: Locked<Int32>
 
-    public init(_ fd: Int32) { state = Mutex(fd) }
+    public init(_ fd: Int32) { state = Locked(fd) }
 
     /// The descriptor, or -1 once closed.
     public var fd: Int32 { state.withLock { $0 } }

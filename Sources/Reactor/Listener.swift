@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Locks
 import Glibc
 #endif
 import Synchronization
@@ -85,7 +86,7 @@ public final class Listener: EventHandler, @unchecked Sendable {
     public func stopAccepting() { accepting.store(false, ordering: .releasing) }
 
     /// One descriptor held in reserve for `shedOneConnection`.
-    private static let spare = Mutex<Int32>(open("/dev/null", O_RDONLY | O_CLOEXEC))
+    private static let spare = Locked<Int32>(open("/dev/null", O_RDONLY | O_CLOEXEC))
 
     /// Closes the socket (and removes a Unix socket's file).
     public func close() {

@@ -1,4 +1,4 @@
-import Synchronization
+import Locks
 import Wire
 
 /// A connection to `shmkvd` over its Unix socket or TCP, speaking the native protocol.
@@ -12,7 +12,7 @@ public final class Client: Sendable {
         var nextID: UInt32 = 1
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// Where this client is connected.
     public let address: ServerAddress
     /// Who it authenticates as (also on the connections `watch` opens).
@@ -24,7 +24,7 @@ public final class Client: Sendable {
     public init(address: ServerAddress, timeoutSeconds: Int = 0, credentials: Credentials? = nil) throws(ShmKVError) {
         self.address = address
         self.credentials = credentials
-        state = Mutex(State(socket: try ClientSocket.open(address: address, timeoutSeconds: timeoutSeconds,
+        state = Locked(State(socket: try ClientSocket.open(address: address, timeoutSeconds: timeoutSeconds,
                                                           credentials: credentials)))
     }
 

@@ -1,6 +1,6 @@
+import Locks
 import LMDB
 import NotifyRing
-import Synchronization
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -40,7 +40,7 @@ public final class LocalStore: @unchecked Sendable {
         /// A thread is adopting a new map size: no new transaction may start.
         var resizing = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Opens the data directory of a running (or stopped) daemon, read-only.
     /// - Throws: `.notADataDirectory` if it holds no ShmKV store; `.storage` for LMDB's errors (a

@@ -1,5 +1,5 @@
+import Locks
 import NotifyRing
-import Synchronization
 import Wire
 
 extension Client {
@@ -25,14 +25,14 @@ extension Client {
 /// A change stream from the daemon over a socket of its own. Blocking `next(timeoutMilliseconds:)` for
 /// thread-based code, or `events` for `for try await`. Closing (or releasing) it ends the watch.
 public final class Watch: ChangeSource, Sendable {
-    private let socket: Mutex<ClientSocket?>
+    private let socket: Locked<ClientSocket?>
     /// The epoch of the daemon's ring when the watch started.
     public let epoch: UInt64
     /// The sequence the first change event will carry.
     public let startSequence: UInt64
 
     init(socket: consuming ClientSocket, epoch: UInt64, startSequence: UInt64) {
-        self.socket = Mutex(socket)
+        self.socket = Locked(socket)
         self.epoch = epoch
         self.startSequence = startSequence
     }

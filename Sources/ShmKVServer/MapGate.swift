@@ -1,5 +1,5 @@
-import Synchronization
 #if canImport(Glibc)
+import Locks
 import Glibc
 #endif
 
@@ -14,7 +14,7 @@ final class MapGate: Sendable {
         var holders = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Called by a reactor before it renews its read transaction; waits while a resize is under way.
     func enter() {

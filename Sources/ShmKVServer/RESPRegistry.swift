@@ -1,3 +1,4 @@
+import Locks
 import Synchronization
 
 /// What CLIENT LIST shows about one RESP connection.
@@ -15,7 +16,7 @@ struct ClientInfo: Sendable {
 /// The RESP connections of all reactors (CLIENT LIST, INFO's connected_clients) and SCAN cursors.
 final class RESPRegistry: Sendable {
     private let nextClientID = Atomic<Int>(1)
-    private let clients = Mutex<[Int: ClientInfo]>([:])
+    private let clients = Locked<[Int: ClientInfo]>([:])
 
     /// A SCAN cursor is a number that stands for "continue after this key". Cursors are shared by all
     /// connections (clients with connection pools continue a scan on another connection); the oldest
@@ -26,7 +27,7 @@ final class RESPRegistry: Sendable {
         var order: [UInt64] = []
         var head = 0
     }
-    private let cursors = Mutex(Cursors())
+    private let cursors = Locked(Cursors())
     static let maxCursors = 100_000
 
     func register(address: String, now: Int) -> Int {

@@ -1,3 +1,4 @@
+import Locks
 import LMDB
 import Logging
 import Reactor
@@ -50,13 +51,13 @@ final class ReactorThread: @unchecked Sendable {
     let loop: EventLoop
     let context: ServerContext
     let index: Int
-    private let completions = Mutex<[WriteCompletion]>([])
+    private let completions = Locked<[WriteCompletion]>([])
     private var taken: [WriteCompletion] = []
     private var readTransaction: ReadTransaction?
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private let draining = Atomic<Bool>(false)
     /// Listeners to take out of this loop (set by `stopAccepting`, done on the loop's thread).
-    private let listenersToDrop = Mutex<[Listener]>([])
+    private let listenersToDrop = Locked<[Listener]>([])
     private let acceptingStopped = Atomic<Bool>(false)
     private let drainDeadline = Atomic<Int>(0)
     /// Connections of this loop that follow the ring (WATCH, RESP pub/sub); the writer wakes the loop after each

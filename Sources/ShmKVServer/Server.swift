@@ -1,8 +1,8 @@
+import Locks
 import LMDB
 import Logging
 import NotifyRing
 import Reactor
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +22,7 @@ public final class Server: @unchecked Sendable {
     private var threads: [OSThread] = []
     private var writerThread: OSThread?
     private var listeners: [Listener] = []
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
 
     /// The endpoints actually listened on (a TCP port of 0 replaced by the real one).
     public private(set) var endpoints: [Endpoint] = []

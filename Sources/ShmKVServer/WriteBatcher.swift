@@ -1,8 +1,8 @@
+import Locks
 import LMDB
 import Logging
 import NotifyRing
 import Reactor
-import Synchronization
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -50,7 +50,7 @@ final class WriteBatcher: Sendable {
         var closed = false
     }
 
-    private let queue = Mutex(Queue())
+    private let queue = Locked(Queue())
     private let doorbell: EventFD
     private let store: Store
     private let configuration: ServerConfiguration
@@ -61,7 +61,7 @@ final class WriteBatcher: Sendable {
     // Invariant: as for `publisher`; reused per batch.
     private nonisolated(unsafe) var changes: ChangeList = []
     /// Reactors to wake after a publish because some of their connections watch the ring.
-    private let ringFollowers = Mutex<[ReactorThread]>([])
+    private let ringFollowers = Locked<[ReactorThread]>([])
     private let mapGate: MapGate
     /// The map size now (grown by `growMap`); read at start from the environment.
     // Invariant: used only on the writer thread.
