@@ -90,13 +90,17 @@ fuzz-short:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
 
 # The whole suite under ThreadSanitizer, then under AddressSanitizer (each in its own build folder).
+# The daemons the tests start are built with the same sanitizer; every process writes its reports to
+# .build-*/reports, which are printed, and any report fails the run.
+SANITIZERS := thread:TSAN_OPTIONS:halt_on_error=1:second_deadlock_stack=1 address:ASAN_OPTIONS:detect_leaks=0
 test-sanitize: deps-test
-	@[ -x .build/pyvenv/bin/python ] || $(MAKE) --no-print-directory deps-test
-	@mkdir -p .build-tsan .build-asan && rm -rf .build-tsan/pyvenv .build-asan/pyvenv
-	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan
-	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --disable-xctest --sanitize=address --scratch-path .build-asan
-
-clean:
-	rm -rf .build
+	@for entry in $(SANITIZERS); do \
+		sanitizer=$${entry%%:*}; rest=$${entry#*:}; variable=$${rest%%:*}; options=$${rest#*:}; \
+		dir=.build-$${sanitizer:0:1}san; rm -rf $$dir/reports; mkdir -p $$dir/reports; \
+		echo "== swift test --sanitize=$$sanitizer"; \
+		$(SWIFT) build --build-tests --sanitize=$$sanitizer --scratch-path $$dir || exit 1; \
+		env $$variable=$$options:log_path=$(CURDIR)/$$dir/reports/report \
+			$(SWIFT) test --skip-build --disable-xctest --sanitize=$$sanitizer --scratch-path $$dir; status=$$?; \
+		if ls $$dir/reports/report* >/dev/null 2>&1; then cat $$dir/reports/report*; exit 1; fi; \
+		[ $$status -eq 0 ] || exit $$status; \
+	done

@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
-        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "TestSupport"]),
+        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),
         .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

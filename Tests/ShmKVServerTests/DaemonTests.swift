@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import LMDB
 import ShmKV
 import TestSupport
@@ -122,7 +123,8 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
     /// Writes pipelined batches until the daemon goes away; returns the keys whose writes were acknowledged.
     static func writeUntilStopped(_ daemon: Daemon, stopWith signal: Int32) throws -> [String] {
         let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
-        nonisolated(unsafe) var acknowledged: [String] = []
+        // Shared by the writer thread and this one (a plain array here was a data race ThreadSanitizer found).
+        let acknowledged = Locked<[String]>([])
         let done = DispatchSemaphore(value: 0)
         let writer = Thread {
             var batch = 0
@@ -130,7 +132,7 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
                 let keys = (0..<50).map { "b\(batch)-\($0)" }
                 guard let replies = try? client.pipeline(keys.map { .put(key: b($0), value: b("v-\($0)"), condition: .always) }) else { break }
                 for (key, reply) in zip(keys, replies) {
-                    if reply.status == .ok { acknowledged.append(key) } else { break outer }
+                    if reply.status == .ok { acknowledged.withLock { $0.append(key) } } else { break outer }
                 }
                 batch += 1
             }
@@ -138,11 +140,11 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         }
         writer.start()
         // Let a good number of batches commit, then stop the daemon under load.
-        while acknowledged.count < 2000 { usleep(5000) }
+        while acknowledged.withLock({ $0.count }) < 2000 { usleep(5000) }
         let status = daemon.stop(signal: signal)
         done.wait()
         if signal == SIGTERM { #expect(status == 0) }
-        return acknowledged
+        return acknowledged.withLock { $0 }
     }
 
     @Test(arguments: [(SIGTERM, "durable"), (SIGKILL, "durable"), (SIGKILL, "fast"), (SIGKILL, "volatile")])
