@@ -106,10 +106,11 @@ extension ServerConnection {
     func processRESP() {
         var handled = 0
         parseIncomplete = false
+        var limits = respLimits
         while !isClosed && phase == .resp && !waitingForWrites {
             if turnIsOver(afterHandling: handled) || mustPauseRequests() { return }
-            // Read per request: AUTH lifts the unauthenticated limits for the requests after it.
-            let limits = respLimits
+            // AUTH lifts the unauthenticated limits for the requests after it.
+            if limits.unauthenticatedMaxArguments != Int.max && user != nil { limits = respLimits }
             let decoded: RESPDecodeResult
             do {
                 decoded = try RESPDecoder.decode(input.readable, limits: limits, arguments: &respArguments, scratch: &respScratch)

@@ -65,7 +65,7 @@ public final class Server: @unchecked Sendable {
                                         authenticator: authenticator, mapGate: mapGate)
             self.context = context
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
-            batcher.setRingFollowers(reactors)
+            batcher.setReactors(reactors)
             try openListeners(group: group)
             writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
             for reactor in reactors {

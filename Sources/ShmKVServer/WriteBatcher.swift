@@ -60,8 +60,9 @@ final class WriteBatcher: Sendable {
     private nonisolated(unsafe) let publisher: RingPublisher
     // Invariant: as for `publisher`; reused per batch.
     private nonisolated(unsafe) var changes: ChangeList = []
-    /// Reactors to wake after a publish because some of their connections watch the ring.
-    private let ringFollowers = Locked<[ReactorThread]>([])
+    /// Every reactor: woken after a publish when some of its connections follow the ring, and while the
+    /// map grows (so that each ends its read transaction promptly).
+    private let reactors = Locked<[ReactorThread]>([])
     private let mapGate: MapGate
     /// The map size now (grown by `growMap`); read at start from the environment.
     // Invariant: used only on the writer thread.
@@ -90,9 +91,10 @@ final class WriteBatcher: Sendable {
         return accepted
     }
 
-    /// Tells the writer which reactors to wake when it publishes (they follow the ring for watchers).
-    func setRingFollowers(_ reactors: [ReactorThread]) {
-        ringFollowers.withLock { $0 = reactors }
+    /// Tells the writer the reactors it wakes: after a publish (those with ring followers) and while the
+    /// map grows.
+    func setReactors(_ reactors: [ReactorThread]) {
+        self.reactors.withLock { $0 = reactors }
     }
 
     /// Refuses new writes; `run()` commits what is queued and returns.
@@ -186,11 +188,10 @@ final class WriteBatcher: Sendable {
             if batch.count > stats.largestBatch.load(ordering: .relaxed) {
                 stats.largestBatch.store(batch.count, ordering: .relaxed)
             }
-        } catch LMDBError.mapFull where outcomes.count == batch.count && { begun?.abort(); return growMap() }() {
-            // Full at the very end (the sequence number in __meta): grow and run the batch again.
-            return false
         } catch {
             begun?.abort()
+            // Full only at the very end (the sequence number in __meta): grow and run the batch again.
+            if case LMDBError.mapFull = error, outcomes.count == batch.count, growMap() { return false }
             // Nothing of this batch is on disk: every operation in it fails, none is acknowledged.
             logger.error("write batch of \(batch.count) failed: \(error)")
             ServerStats.add(stats.writesFailed, batch.count)
@@ -218,7 +219,7 @@ final class WriteBatcher: Sendable {
     private func growMap() -> Bool {
         let target = min(mapSize * 2, configuration.maxMapSize)
         guard target > mapSize else { return false }
-        let reactors = ringFollowers.withLock { $0 }
+        let reactors = self.reactors.withLock { $0 }
         do {
             try mapGate.closed(wake: { for reactor in reactors { reactor.loop.wake() } }) {
                 try store.environment.setMapSize(target)
@@ -252,7 +253,7 @@ final class WriteBatcher: Sendable {
         }
         publisher.wakeSubscribers()
         stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
-        for reactor in ringFollowers.withLock({ $0 }) where reactor.followsRing {
+        for reactor in reactors.withLock({ $0 }) where reactor.followsRing {
             reactor.loop.wake()
         }
     }
