@@ -9,8 +9,10 @@ RUN_PACKAGES := liblmdb-dev pkg-config
 # What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
 # cuts a running daemon's descriptor limit; py-lmdb (python3-lmdb) reads them; redis-cli and
 # redis-benchmark (redis-tools) talk RESP to the daemon; redis-server is the oracle RESP tests compare
-# replies with; python3-venv holds redis-py from PyPI.
-TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server python3-venv
+# replies with; nutcracker (twemproxy) is put in front of the daemon with redis_auth; iproute2 gives the
+# protected-mode test a second address in a network namespace of its own (unshare, setpriv and mount come
+# with util-linux); python3-venv holds redis-py from PyPI.
+TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server nutcracker iproute2 python3-venv
 # redis-py, for the RESP tests, in a virtual environment of Debian's python3 (under .build/).
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9
