@@ -2,6 +2,7 @@ import Foundation
 import ShmKV
 import TestSupport
 import Testing
+import Wire
 
 /// Bytes no well-behaved client sends, compared byte for byte with what a real redis-server answers.
 @Suite("Hostile input, against redis-server")
@@ -126,5 +127,46 @@ struct HostileInputTests {
             #expect(result.status == 0, "\(target): \(result.stderr)")
             #expect(result.stdout == "replayed \(inputs.count) inputs\n", "\(target)")
         }
+    }
+
+    @Test("native counts and lengths at their largest (u32 max, u16 max, a frame of 4 GiB) get BAD_REQUEST or FRAME_TOO_LARGE, never a trap")
+    func nativeExtremes() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        func frame(_ op: UInt8, _ body: [UInt8], flags: UInt8 = 0, id: UInt32 = 1) -> [UInt8] {
+            var out: [UInt8] = []
+            out.appendLE(UInt32(6 + body.count)); out.append(op); out.append(flags); out.appendLE(id)
+            return out + body
+        }
+        func le32(_ v: UInt32) -> [UInt8] { var o: [UInt8] = []; o.appendLE(v); return o }
+        func le16(_ v: UInt16) -> [UInt8] { var o: [UInt8] = []; o.appendLE(v); return o }
+        let cases: [(String, [UInt8], Status)] = [
+            ("MGET of 2^32-1 keys", frame(Opcode.mget.rawValue, le32(.max) + le16(1) + [0x61]), .badRequest),
+            ("MPUT of 2^32-1 pairs", frame(Opcode.mput.rawValue, le32(.max) + le16(1) + [0x61] + le32(0)), .badRequest),
+            ("a key of 65535 bytes in 1", frame(Opcode.get.rawValue, le16(.max) + [0x61]), .badRequest),
+            ("a value of 2^32-1 bytes in 1", frame(Opcode.put.rawValue, le16(1) + [0x61] + le32(.max) + [0x62]), .badRequest),
+            ("SCAN with the largest limit", frame(Opcode.scan.rawValue, le16(0) + le16(0) + le32(.max) + le16(0)), .ok),
+            ("INCRBY by Int64.min on nothing", frame(Opcode.incrBy.rawValue, le16(1) + [0x6e] + [0, 0, 0, 0, 0, 0, 0, 0x80]), .ok),
+            ("INCRBY by Int64.min again", frame(Opcode.incrBy.rawValue, le16(1) + [0x6e] + [0, 0, 0, 0, 0, 0, 0, 0x80]), .overflow),
+            ("an unknown PUT condition", frame(Opcode.put.rawValue, le16(1) + [0x61] + le32(0), flags: 255), .badRequest),
+            ("an opcode past the last", frame(0xFF, []), .unknownOpcode),
+        ]
+        let connection = try RawConnection(unixPath: daemon.socketPath)
+        connection.send(Native.clientHello())
+        #expect(connection.read(Native.serverHelloSize).count == Native.serverHelloSize)
+        for (what, bytes, status) in cases {
+            connection.send(bytes)
+            let header = connection.read(Native.headerSize)
+            guard header.count == Native.headerSize else { Issue.record("\(what): no reply"); return }
+            let length = Int(UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24)
+            let rest = connection.read(length - 6)
+            #expect(header[4] == status.rawValue, "\(what): status \(header[4]) \(String(decoding: rest.dropFirst(2), as: UTF8.self))")
+        }
+        // A frame that says it is 4 GiB long: refused from its length field, then closed.
+        connection.send([0xFF, 0xFF, 0xFF, 0xFF, 1, 0, 1, 0, 0, 0])
+        let (reply, closed) = connection.readUntilClosed()
+        #expect(closed)
+        #expect(reply.count > 4 && reply[4] == Status.frameTooLarge.rawValue)
+        #expect(try Client(socketPath: daemon.socketPath, timeoutSeconds: 10).ping(Array("alive".utf8)) == Array("alive".utf8))
     }
 }

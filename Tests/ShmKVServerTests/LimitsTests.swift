@@ -62,6 +62,7 @@ struct LimitsTests {
                                               "SHMKV_LIMITS_MAX_QUERY_BUFFER": "131072"])
         defer { daemon.stop() }
         let bystander = try RawConnection(unixPath: daemon.socketPath)
+        let before = memory(daemon.pid)
         let abuser = try RawConnection(unixPath: daemon.socketPath)
         // 100 arguments of 2,000 bytes: each is legal, the request (200 KB) cannot fit 128 KiB.
         var request = Array("*100\r\n".utf8)
@@ -73,6 +74,9 @@ struct LimitsTests {
         bystander.send(respCommand("PING"))
         #expect(bystander.read(7) == Array("+PONG\r\n".utf8))
         #expect(try info(daemon, "client_query_buffer_limit_disconnections") == 1)
+        let after = memory(daemon.pid)
+        print("resident memory under a request past the 128 KiB query buffer: peak +\(after.peak - before.peak) KiB")
+        #expect(after.peak - before.peak < 8 * 1024)
     }
 
     @Test("limits.idleTimeout closes a silent connection but not a subscriber")
@@ -96,6 +100,7 @@ struct LimitsTests {
     func pubsubHardLimit() throws {
         let daemon = try Daemon(environment: ["SHMKV_LIMITS_PUBSUB_HARD_LIMIT": "262144", "SHMKV_LIMITS_PUBSUB_SOFT_LIMIT": "131072"])
         defer { daemon.stop() }
+        let before = memory(daemon.pid)
         let subscriber = try RawConnection(unixPath: daemon.socketPath)
         subscriber.send(respCommand("PSUBSCRIBE", "__key*__:*"))
         #expect(!subscriber.read(10).isEmpty)
@@ -110,6 +115,8 @@ struct LimitsTests {
         #expect(try info(daemon, "client_output_buffer_limit_disconnections") == 1)
         let (_, closed) = subscriber.readUntilClosed()
         #expect(closed)
+        let after = memory(daemon.pid)
+        print("resident memory while a subscriber did not read (hard limit 256 KiB): peak +\(after.peak - before.peak) KiB, with the 20,000 writes it was sent")
     }
 
     @Test("protected mode: no password on a non-loopback listener refuses to start, unless allowed")
