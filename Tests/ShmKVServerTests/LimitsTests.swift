@@ -119,6 +119,27 @@ struct LimitsTests {
         print("resident memory while a subscriber did not read (hard limit 256 KiB): peak +\(after.peak - before.peak) KiB, with the 20,000 writes it was sent")
     }
 
+    @Test("a native WATCH that stays over limits.pubsubSoftLimit for pubsubSoftSeconds is closed, counted")
+    func pubsubSoftLimit() throws {
+        let daemon = try Daemon(environment: ["SHMKV_LIMITS_PUBSUB_SOFT_LIMIT": "65536", "SHMKV_LIMITS_PUBSUB_SOFT_SECONDS": "1"])
+        defer { daemon.stop() }
+        let watcher = try RawConnection(unixPath: daemon.socketPath)
+        watcher.send(Native.clientHello())
+        #expect(watcher.read(Native.serverHelloSize).count == Native.serverHelloSize)
+        watcher.send(Request.watch(prefix: [], from: 0).encoded(requestID: 1))
+        #expect(watcher.read(Native.headerSize + 16).count == Native.headerSize + 16)
+        // About 4 MB of events that the watcher never reads: far over the soft limit, under the hard one.
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 30)
+        let key = String(repeating: "w", count: 400)
+        for round in 0..<20 {
+            try client.mput((0..<500).map { KeyValue(key: Array("\(key)\(round)-\($0)".utf8), value: [0x31]) })
+        }
+        let stats = { try client.stats().first { $0.name == "output_buffer_limit_disconnections" }?.value }
+        #expect(try eventually(seconds: 15) { try stats() == 1 }, "the watcher was not closed")
+        let (_, closed) = watcher.readUntilClosed()
+        #expect(closed)
+    }
+
     @Test("protected mode: no password on a non-loopback listener refuses to start, unless allowed")
     func protectedModeRefusesToStart() throws {
         #expect {
