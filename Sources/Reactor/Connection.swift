@@ -168,7 +168,10 @@ open class Connection: EventHandler, PendingWork {
         guard !isClosed else { return }
         if outputBroken {
             discardOutput()
-            if closeAfterFlush { close() }
+            if closeAfterFlush { close(); return }
+            // Requests that waited for output room go on (their replies are dropped), so the
+            // connection can finish and close.
+            resumeIfOutputHasRoom()
             return
         }
         let hadOutput = sentIndex < output.count
@@ -187,6 +190,7 @@ open class Connection: EventHandler, PendingWork {
                     outputBroken = true
                     discardOutput()
                     if watchingWritable { watchingWritable = false; updateInterest() }
+                    resumeIfOutputHasRoom()
                     return
                 }
                 close()

@@ -70,6 +70,9 @@ final class ServerConnection: Connection {
     /// the client has read enough) or the queued writes reached the query buffer limit (it resumes
     /// when they commit).
     func mustPauseRequests() -> Bool {
+        // Nothing left to hold back: marking the parse incomplete would keep a half-closed connection
+        // from ever finishing.
+        guard input.readableCount > 0 else { return false }
         if isOutputFull {
             waitingForOutputRoom = true
             parseIncomplete = true

@@ -56,6 +56,24 @@ struct LimitsTests {
         #expect(setup.read(7) == Array("+PONG\r\n".utf8))
     }
 
+    @Test("a client that stops reading at the output limit and then shuts its socket is closed by the daemon, not kept")
+    func resetWhileWaitingForOutputRoom() throws {
+        let daemon = try Daemon(environment: ["SHMKV_LIMITS_MAX_OUTPUT_BUFFER": "65536"])
+        defer { daemon.stop() }
+        let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
+        try client.put(Array("big".utf8), [UInt8](repeating: 0x61, count: 100_000))
+        let current = { try client.stats().first { $0.name == "connections_current" }?.value }
+        #expect(try current() == 1)
+        let abuser = try RawConnection(unixPath: daemon.socketPath)
+        abuser.send(Array(repeating: respCommand("GET", "big"), count: 500).flatMap { $0 })
+        sleep(1)
+        #expect(try current() == 2)
+        // Shut both directions without closing: the daemon reads EOF and its sends fail (EPIPE) while
+        // requests still wait for output room; it must finish them (dropping the replies) and close.
+        shutdown(abuser.fd, Int32(SHUT_RDWR))
+        #expect(try eventually { try current() == 1 }, "the daemon kept a connection whose peer is gone")
+    }
+
     @Test("a request larger than maxQueryBuffer closes its connection (counted), and no other")
     func queryBufferLimit() throws {
         let daemon = try Daemon(environment: ["SHMKV_LIMITS_MAX_VALUE_SIZE": "1024", "SHMKV_LIMITS_MAX_FRAME_SIZE": "65536",
