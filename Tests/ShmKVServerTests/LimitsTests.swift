@@ -74,6 +74,26 @@ struct LimitsTests {
         #expect(try eventually { try current() == 1 }, "the daemon kept a connection whose peer is gone")
     }
 
+    @Test("a client that half-closes after a pipeline bigger than the output limit still reads every reply, then EOF")
+    func halfCloseAtTheOutputLimit() throws {
+        let daemon = try Daemon(environment: ["SHMKV_LIMITS_MAX_OUTPUT_BUFFER": "65536"])
+        defer { daemon.stop() }
+        let value = String(repeating: "h", count: 100_000)
+        let setup = try RawConnection(unixPath: daemon.socketPath)
+        setup.send(respCommand("SET", "big", value))
+        #expect(setup.read(5) == Array("+OK\r\n".utf8))
+        let client = try RawConnection(unixPath: daemon.socketPath)
+        client.send(Array(repeating: respCommand("GET", "big"), count: 300).flatMap { $0 })
+        shutdown(client.fd, Int32(SHUT_WR))
+        sleep(1)
+        let reply = Array("$100000\r\n\(value)\r\n".utf8)
+        for i in 0..<300 {
+            guard client.read(reply.count) == reply else { Issue.record("reply \(i) missing after a half-close"); return }
+        }
+        let (rest, closed) = client.readUntilClosed()
+        #expect(rest.isEmpty && closed)
+    }
+
     @Test("a request larger than maxQueryBuffer closes its connection (counted), and no other")
     func queryBufferLimit() throws {
         let daemon = try Daemon(environment: ["SHMKV_LIMITS_MAX_VALUE_SIZE": "1024", "SHMKV_LIMITS_MAX_FRAME_SIZE": "65536",
