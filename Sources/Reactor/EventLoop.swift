@@ -122,8 +122,12 @@ public final class EventLoop: @unchecked Sendable {
     /// One iteration: wait, dispatch, run pending work and hooks.
     public func runOnce(timeoutMilliseconds: Int32) {
         var timeout = timeoutMilliseconds
-        if let next = timers.map(\.deadline).min() {
-            let untilNext = Int32(clamping: max(0, next - EventLoop.nowMilliseconds()))
+        // A timer is always there (each reactor's once-a-second housekeeping): find the earliest
+        // without building an array, and look for due timers only once it is due.
+        var earliest = Int.max
+        for timer in timers where timer.deadline < earliest { earliest = timer.deadline }
+        if earliest != Int.max {
+            let untilNext = Int32(clamping: max(0, earliest - now))
             timeout = timeout < 0 ? untilNext : min(timeout, untilNext)
         }
         let n = events.withUnsafeMutableBufferPointer { buf in
@@ -145,8 +149,8 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
         }
-        if !timers.isEmpty {
-            let now = EventLoop.nowMilliseconds()
+        if earliest <= now {
+            let now = self.now
             let due = timers.filter { $0.deadline <= now }
             timers.removeAll { $0.deadline <= now }
             for timer in due { timer.action() }

@@ -33,12 +33,13 @@ extension ServerConnection {
     /// called after each publish (by the reactor), after input, and when the output has drained.
     func pumpRing() {
         guard let subscriber = ringSubscriber, !isClosed, !outputBroken else { return }
-        let limits = context.configuration
-        while pendingOutput < limits.pubsubHardLimit, let event = subscriber.poll() {
+        // One field, not a copy of the whole configuration: this runs after every publish.
+        let hardLimit = context.configuration.pubsubHardLimit
+        while pendingOutput < hardLimit, let event = subscriber.poll() {
             if resp.registered { publishKeyspaceEvent(event) } else { writeWatchEvent(event) }
         }
-        if pendingOutput >= limits.pubsubHardLimit {
-            return dropSlowFollower("reached limits.pubsubHardLimit (\(limits.pubsubHardLimit) bytes)")
+        if pendingOutput >= hardLimit {
+            return dropSlowFollower("reached limits.pubsubHardLimit (\(hardLimit) bytes)")
         }
         checkSoftOutputLimit()
     }
@@ -46,13 +47,14 @@ extension ServerConnection {
     /// Closes a follower whose unsent events stayed over the soft limit for too long; called after each
     /// pump and by the reactor's housekeeping, so a client that reads nothing is caught too.
     func checkSoftOutputLimit() {
-        let limits = context.configuration
         guard ringSubscriber != nil, !isClosed else { return }
-        guard pendingOutput >= limits.pubsubSoftLimit else { overSoftLimitSince = nil; return }
+        let softLimit = context.configuration.pubsubSoftLimit
+        guard pendingOutput >= softLimit else { overSoftLimitSince = nil; return }
         let since = overSoftLimitSince ?? loop.now
         overSoftLimitSince = since
-        if loop.now - since >= limits.pubsubSoftSeconds * 1000 {
-            dropSlowFollower("stayed over limits.pubsubSoftLimit (\(limits.pubsubSoftLimit) bytes) for \(limits.pubsubSoftSeconds) s")
+        let seconds = context.configuration.pubsubSoftSeconds
+        if loop.now - since >= seconds * 1000 {
+            dropSlowFollower("stayed over limits.pubsubSoftLimit (\(softLimit) bytes) for \(seconds) s")
         }
     }
 
@@ -61,5 +63,4 @@ extension ServerConnection {
         context.logger.warning("closing a subscriber that does not read: its unsent events \(why)")
         close()
     }
-
 }
