@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Errno (typed errno values with names); its FileDescriptor is not used (see Sources/Posix).
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // Heap: the event loop's timers.
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         // Already in the graph through swift-configuration's YAML trait; used directly only to list the
         // keys of a configuration file, so that a misspelt key is an error rather than silently ignored.
         .package(url: "https://github.com/jpsim/Yams", "5.4.0"..<"7.0.0"),
@@ -27,21 +31,25 @@ let package = Package(
         .target(name: "CShim"),
         // The project's mutex (pthread-based, so ThreadSanitizer sees it; see Locked.swift).
         .target(name: "Locks"),
+        // Descriptors that close exactly once, the one errno path, the one monotonic clock.
+        .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "LMDB", dependencies: ["CLMDB", "Locks"]),
+        // The on-disk vocabulary: database names, meta keys and their encodings, key limits.
+        .target(name: "StoreLayout", dependencies: ["LMDB"]),
         // The notification ring: a memory-mapped broadcast buffer with one publisher, many subscribers.
-        .target(name: "NotifyRing", dependencies: ["CShim", .product(name: "Atomics", package: "swift-atomics")]),
+        .target(name: "NotifyRing", dependencies: ["CShim", "Posix", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Wire"),
-        .target(name: "Reactor", dependencies: ["CShim", "Locks"]),
+        .target(name: "Reactor", dependencies: ["CShim", "Posix", "Locks", .product(name: "HeapModule", package: "swift-collections")]),
         .target(
             name: "ShmKVServer",
             dependencies: [
-                "LMDB", "NotifyRing", "Wire", "Reactor", "Locks",
+                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .target(name: "ShmKV", dependencies: ["LMDB", "NotifyRing", "Wire", "Locks"]),
+        .target(name: "ShmKV", dependencies: ["LMDB", "StoreLayout", "NotifyRing", "Wire", "Posix", "Locks"]),
         .executableTarget(
             name: "shmkvd",
             dependencies: [
@@ -99,7 +107,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Posix"]),
         .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),
         .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),
     ],

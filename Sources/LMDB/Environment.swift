@@ -1,5 +1,5 @@
-import Locks
 import CLMDB
+import Locks
 
 #if canImport(Glibc)
 import Glibc

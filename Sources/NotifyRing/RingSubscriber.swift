@@ -1,5 +1,6 @@
 import Atomics
 import CShim
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -100,12 +101,12 @@ public final class RingSubscriber {
         for _ in 0..<spin {
             if let event = poll() { return event }
         }
-        let deadline = timeoutMilliseconds.map { monotonicNanoseconds() + $0 * 1_000_000 }
+        let deadline = timeoutMilliseconds.map { MonotonicClock.nanoseconds() + $0 * 1_000_000 }
         while true {
             if let event = poll() { return event }
             var slice = 100_000_000
             if let deadline {
-                let left = deadline - monotonicNanoseconds()
+                let left = deadline - MonotonicClock.nanoseconds()
                 if left <= 0 { return nil }
                 slice = min(slice, left)
             }
@@ -235,7 +236,7 @@ public final class RingSubscriber {
     /// ring, switch to it and report a new epoch.
     private func replacementIfDue() -> RingEvent? {
         guard replacementCheckNanoseconds > 0 else { return nil }
-        let now = monotonicNanoseconds(coarse: true)
+        let now = MonotonicClock.nanoseconds(coarse: true)
         guard now >= nextReplacementCheck else { return nil }
         nextReplacementCheck = now + replacementCheckNanoseconds
         guard let identity = FileIdentity.of(path: path), identity != mapping.identity,
@@ -250,12 +251,4 @@ public final class RingSubscriber {
         resyncCount += 1
         return .resync(RingResync(reason: .newEpoch, missed: missed))
     }
-}
-
-/// CLOCK_MONOTONIC (or its cheaper coarse variant) in nanoseconds.
-@inline(__always)
-func monotonicNanoseconds(coarse: Bool = false) -> Int {
-    var ts = timespec()
-    clock_gettime(coarse ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }

@@ -1,30 +1,34 @@
 import CShim
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A non-blocking eventfd: the cross-thread doorbell of an event loop or the writer thread.
+/// A non-blocking eventfd: the cross-thread doorbell of an event loop or the writer thread. Closed when
+/// the last reference goes.
 public final class EventFD: Sendable {
-    private let owner: OwnedDescriptor
-    public var fd: Int32 { owner.fd }
+    private let descriptor: Descriptor
+    /// The eventfd's number (for epoll).
+    public var fd: Int32 { descriptor.rawValue }
 
     public init() throws(SystemError) {
-        let fd = try syscallBlocking("eventfd") { shim_eventfd(0, SHIM_EFD_NONBLOCK | SHIM_EFD_CLOEXEC) }
-        owner = OwnedDescriptor(fd)
+        descriptor = Descriptor(adopting: try syscallBlocking("eventfd") { shim_eventfd(0, SHIM_EFD_NONBLOCK | SHIM_EFD_CLOEXEC) })
     }
 
-    /// Rings the bell (safe from any thread; never blocks).
+    /// Rings the bell (safe from any thread; never blocks). A counter already at its maximum
+    /// (EAGAIN) has rung anyway; any other failure is a bug.
     public func signal() {
         var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { Glibc.write(fd, $0.baseAddress, 8) }
+        _ = try? syscall("write(eventfd)") { withUnsafeBytes(of: &one) { Glibc.write(fd, $0.baseAddress, 8) } }
     }
 
     /// Clears the bell; returns whether it had rung.
     @discardableResult
     public func drain() -> Bool {
         var value: UInt64 = 0
-        let n = withUnsafeMutableBytes(of: &value) { Glibc.read(fd, $0.baseAddress, 8) }
-        return n == 8
+        let result = try? syscall("read(eventfd)") { withUnsafeMutableBytes(of: &value) { Glibc.read(fd, $0.baseAddress, 8) } }
+        if case .done(8)? = result { return true }
+        return false
     }
 
     /// Blocks up to `timeoutMilliseconds` (-1: forever) until the bell rings, then clears it.
@@ -32,9 +36,7 @@ public final class EventFD: Sendable {
     @discardableResult
     public func wait(timeoutMilliseconds: Int32) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let rc = poll(&p, 1, timeoutMilliseconds)
-        return rc > 0 && drain()
+        let ready = syscallOrDie("poll(eventfd)") { poll(&p, 1, timeoutMilliseconds) }
+        return ready > 0 && drain()
     }
-
-    public func close() { owner.close() }
 }

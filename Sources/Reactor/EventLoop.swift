@@ -1,4 +1,6 @@
 import CShim
+import HeapModule
+import Posix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -28,17 +30,22 @@ public enum Readiness {
 }
 
 /// One epoll instance on one thread, level-triggered. Everything but `wake()` and `stop()` must be
-/// called on the loop's own thread.
+/// called on the loop's own thread. A turn allocates nothing: due timers come off a heap, and pending
+/// work is swapped between two reused arrays.
 public final class EventLoop: @unchecked Sendable {
-    // Invariant: `handlers`, `pending` and the hooks are touched only by the loop's thread; other
-    // threads use only `wake()`/`stop()`, which go through the eventfd and an atomic.
-    private let epfd: Int32
+    // Invariant: `handlers`, `pending`, `timers` and the hooks are touched only by the loop's thread;
+    // other threads use only `wake()`/`stop()`, which go through the eventfd and an atomic.
+    private let epoll: Descriptor
     private let doorbell: EventFD
     private var handlers: [EventHandler?] = []
     private var pending: [PendingWork] = []
+    private var running: [PendingWork] = []
     private let stopping = Atomic<Bool>(false)
     private var events = [shim_epoll_event](repeating: shim_epoll_event(), count: 256)
-    private var timers: [(deadline: Int, action: () -> Void)] = []
+    private var timers = Heap<Timer>()
+    private var timersScheduled: UInt64 = 0
+    /// The epoll tag of the doorbell (never a descriptor number).
+    private static let doorbellTag = UInt64(UInt32.max)
 
     /// Runs on the loop thread after the doorbell rang (cross-thread completions).
     public var onWake: (() -> Void)?
@@ -48,25 +55,23 @@ public final class EventLoop: @unchecked Sendable {
     public var afterWait: (() -> Void)?
     /// Monotonic milliseconds, read once per iteration after the wait (a clock for idle timeouts that
     /// costs no system call per request).
-    public private(set) var now = EventLoop.nowMilliseconds()
-    /// How long one wait may last in milliseconds (-1: until an event). Housekeeping hooks rely on it.
+    public private(set) var now = MonotonicClock.milliseconds()
+    /// How long one wait may last in milliseconds (-1: until an event or a timer).
     public var waitTimeoutMilliseconds: Int32 = 1000
 
     public init() throws(SystemError) {
-        epfd = try syscallBlocking("epoll_create1") { shim_epoll_create() }
+        epoll = Descriptor(adopting: try syscallBlocking("epoll_create1") { shim_epoll_create() })
         doorbell = try EventFD()
-        try syscallBlocking("epoll_ctl(eventfd)") { shim_epoll_ctl(epfd, SHIM_EPOLL_CTL_ADD, doorbell.fd, SHIM_EPOLLIN, UInt64(UInt32(bitPattern: -1))) }
-    }
-
-    deinit {
-        Glibc.close(epfd)
+        try syscallBlocking("epoll_ctl(ADD eventfd)") {
+            shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_ADD, doorbell.fd, SHIM_EPOLLIN, EventLoop.doorbellTag)
+        }
     }
 
     /// Registers `handler` for `events`. `exclusive` adds `EPOLLEXCLUSIVE` (listeners shared by loops).
     public func register(_ handler: EventHandler, events: UInt32, exclusive: Bool = false) throws(SystemError) {
         let fd = handler.fd
         let bits = exclusive ? events | Readiness.exclusive : events
-        try syscallBlocking("epoll_ctl(ADD \(fd))") { shim_epoll_ctl(epfd, SHIM_EPOLL_CTL_ADD, fd, bits, UInt64(fd)) }
+        try syscallBlocking("epoll_ctl(ADD \(fd))") { shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_ADD, fd, bits, UInt64(fd)) }
         if handlers.count <= Int(fd) { handlers.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - handlers.count)) }
         handlers[Int(fd)] = handler
     }
@@ -74,13 +79,14 @@ public final class EventLoop: @unchecked Sendable {
     /// Changes the events watched for a registered handler.
     public func modify(_ handler: EventHandler, events: UInt32) throws(SystemError) {
         let fd = handler.fd
-        try syscallBlocking("epoll_ctl(MOD \(fd))") { shim_epoll_ctl(epfd, SHIM_EPOLL_CTL_MOD, fd, events, UInt64(fd)) }
+        try syscallBlocking("epoll_ctl(MOD \(fd))") { shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_MOD, fd, events, UInt64(fd)) }
     }
 
-    /// Stops watching a handler (call before closing its descriptor).
+    /// Stops watching a handler (call before closing its descriptor). A handler that is not registered
+    /// (ENOENT) is left as it is.
     public func unregister(_ handler: EventHandler) {
         let fd = handler.fd
-        _ = shim_epoll_ctl(epfd, SHIM_EPOLL_CTL_DEL, fd, 0, 0)
+        _ = try? syscallBlocking("epoll_ctl(DEL \(fd))") { shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_DEL, fd, 0, 0) }
         if Int(fd) < handlers.count, handlers[Int(fd)] === handler { handlers[Int(fd)] = nil }
     }
 
@@ -89,15 +95,11 @@ public final class EventLoop: @unchecked Sendable {
         pending.append(work)
     }
 
-    /// Runs `action` on this loop's thread once `milliseconds` have passed (checked once per iteration).
+    /// Runs `action` on this loop's thread once `milliseconds` have passed (checked once per iteration;
+    /// timers due at the same moment run in the order they were scheduled).
     public func schedule(afterMilliseconds milliseconds: Int, _ action: @escaping () -> Void) {
-        timers.append((EventLoop.nowMilliseconds() + milliseconds, action))
-    }
-
-    public static func nowMilliseconds() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+        timersScheduled &+= 1
+        timers.insert(Timer(deadline: MonotonicClock.milliseconds() + milliseconds, order: timersScheduled, action: action))
     }
 
     /// Wakes the loop from any thread; `onWake` runs on the loop's thread.
@@ -109,9 +111,6 @@ public final class EventLoop: @unchecked Sendable {
         doorbell.signal()
     }
 
-    /// Whether `stop()` was called.
-    public var isStopping: Bool { stopping.load(ordering: .acquiring) }
-
     /// Runs the loop on the calling thread until `stop()`.
     public func run() {
         while !stopping.load(ordering: .acquiring) {
@@ -119,47 +118,50 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// One iteration: wait, dispatch, run pending work and hooks.
+    /// One iteration: wait (no longer than the earliest timer), dispatch, run due timers, pending work
+    /// and hooks.
     public func runOnce(timeoutMilliseconds: Int32) {
         var timeout = timeoutMilliseconds
-        // A timer is always there (each reactor's once-a-second housekeeping): find the earliest
-        // without building an array, and look for due timers only once it is due.
-        var earliest = Int.max
-        for timer in timers where timer.deadline < earliest { earliest = timer.deadline }
-        if earliest != Int.max {
+        if let earliest = timers.min?.deadline {
             let untilNext = Int32(clamping: max(0, earliest - now))
             timeout = timeout < 0 ? untilNext : min(timeout, untilNext)
         }
         let n = events.withUnsafeMutableBufferPointer { buf in
-            shim_epoll_wait(epfd, buf.baseAddress, Int32(buf.count), timeout)
+            // EINTR is retried; any other failure of epoll_wait on our own epoll set is a bug.
+            syscallOrDie("epoll_wait") { shim_epoll_wait(epoll.rawValue, buf.baseAddress, Int32(buf.count), timeout) }
         }
-        now = EventLoop.nowMilliseconds()
+        now = MonotonicClock.milliseconds()
         afterWait?()
-        if n > 0 {
-            for i in 0..<Int(n) {
-                let event = events[i]
-                if event.data == UInt64(UInt32(bitPattern: -1)) {
-                    doorbell.drain()
-                    onWake?()
-                    continue
-                }
-                let fd = Int(event.data)
-                if fd < handlers.count, let handler = handlers[fd] {
-                    handler.handle(events: event.events, loop: self)
-                }
+        for i in 0..<Int(n) {
+            let event = events[i]
+            if event.data == EventLoop.doorbellTag {
+                doorbell.drain()
+                onWake?()
+                continue
+            }
+            let fd = Int(event.data)
+            if fd < handlers.count, let handler = handlers[fd] {
+                handler.handle(events: event.events, loop: self)
             }
         }
-        if earliest <= now {
-            let now = self.now
-            let due = timers.filter { $0.deadline <= now }
-            timers.removeAll { $0.deadline <= now }
-            for timer in due { timer.action() }
+        while let earliest = timers.min, earliest.deadline <= now {
+            timers.removeMin().action()
         }
         if !pending.isEmpty {
-            let work = pending
-            pending.removeAll(keepingCapacity: true)
-            for w in work { w.runPending(loop: self) }
+            swap(&pending, &running)
+            for work in running { work.runPending(loop: self) }
+            running.removeAll(keepingCapacity: true)
         }
         beforeWait?()
     }
+}
+
+/// An action due at a deadline (loop milliseconds); ordered by deadline, then by when it was scheduled.
+private struct Timer: Comparable {
+    let deadline: Int
+    let order: UInt64
+    let action: () -> Void
+
+    static func < (a: Timer, b: Timer) -> Bool { (a.deadline, a.order) < (b.deadline, b.order) }
+    static func == (a: Timer, b: Timer) -> Bool { a.deadline == b.deadline && a.order == b.order }
 }

@@ -1,23 +1,29 @@
-#if canImport(Glibc)
 import Locks
+import Posix
+import Synchronization
+#if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// A listening socket registered (with `EPOLLEXCLUSIVE`) in every event loop; whichever loop wakes
 /// accepts, so connections spread over the loops.
 public final class Listener: EventHandler, @unchecked Sendable {
     // Invariant: the descriptor is shared by loops only through epoll; `accept` is thread-safe, and the
-    // accept callback is called on the accepting loop's thread.
-    private let owner: OwnedDescriptor
-    public var fd: Int32 { owner.fd }
+    // accept callback is called on the accepting loop's thread. `close()` runs once every loop has
+    // stopped watching it (`ReactorThread.stopAccepting`).
+    private let owner: Locked<Descriptor?>
+    /// The listening socket's number (for epoll).
+    public let fd: Int32
     /// What this listener listens on (with the real port when asked for port 0).
     public let endpoint: Endpoint
-    /// Called on the accepting loop's thread with each new non-blocking descriptor.
-    public let onAccept: @Sendable (Int32, Listener, EventLoop) -> Void
+    /// Called on the accepting loop's thread with each new non-blocking connection, which it then owns.
+    public let onAccept: @Sendable (consuming Descriptor, Listener, EventLoop) -> Void
 
-    public init(fd: Int32, endpoint: Endpoint, onAccept: @escaping @Sendable (Int32, Listener, EventLoop) -> Void) {
-        owner = OwnedDescriptor(fd)
+    /// Takes ownership of a listening socket (`Socket.listenTCP`, `Socket.listenUnix`).
+    public init(descriptor: consuming Descriptor, endpoint: Endpoint,
+                onAccept: @escaping @Sendable (consuming Descriptor, Listener, EventLoop) -> Void) {
+        fd = descriptor.rawValue
+        owner = Locked(Optional(consume descriptor))
         // Take the spare descriptor now, while descriptors are still available.
         _ = Listener.spare.withLock { $0 }
         self.endpoint = endpoint
@@ -34,11 +40,11 @@ public final class Listener: EventHandler, @unchecked Sendable {
                 switch try Socket.accept(fd) {
                 case .done(let client):
                     if isTCP { Socket.setNoDelay(client) }
-                    onAccept(client, self, loop)
+                    onAccept(Descriptor(adopting: client), self, loop)
                 case .wouldBlock:
                     return
                 }
-            } catch where error.errno == EMFILE || error.errno == ENFILE {
+            } catch where error.errno == .tooManyOpenFiles || error.errno == .tooManyOpenFilesInSystem {
                 if !shedOneConnection() { backOff(in: loop) }
                 return
             } catch {
@@ -88,9 +94,9 @@ public final class Listener: EventHandler, @unchecked Sendable {
     /// One descriptor held in reserve for `shedOneConnection`.
     private static let spare = Locked<Int32>(open("/dev/null", O_RDONLY | O_CLOEXEC))
 
-    /// Closes the socket (and removes a Unix socket's file).
+    /// Closes the socket (and removes a Unix socket's file); later calls do nothing.
     public func close() {
-        owner.close()
+        owner.withLock { $0.take() }?.close()
         if case .unix(let path) = endpoint { unlink(path) }
     }
 }

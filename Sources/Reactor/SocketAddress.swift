@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShim
+import Posix
 
 /// Where a listener listens or a client connects.
 public enum Endpoint: Sendable, Equatable, CustomStringConvertible {
@@ -36,7 +37,7 @@ public enum Socket {
         var result: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &result)
         guard rc == 0, let first = result else {
-            throw SystemError(call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))", errno: EINVAL)
+            throw SystemError(call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))", errno: .invalidArgument)
         }
         defer { freeaddrinfo(result) }
         var storage = sockaddr_storage()
@@ -94,32 +95,39 @@ public enum Socket {
         }
     }
 
-    /// A non-blocking TCP listener on `host:port` (port 0: any free port). Returns the fd and the port.
-    public static func listenTCP(host: String, port: Int, backlog: Int32 = 1024) throws(SystemError) -> (fd: Int32, port: Int) {
+    /// A non-blocking TCP listener on `host:port` (port 0: any free port; `localPort` tells which).
+    public static func listenTCP(host: String, port: Int, backlog: Int32 = 1024) throws(SystemError) -> Descriptor {
         var (storage, length, family) = try resolve(host: host, port: port)
-        let fd = try syscallBlocking("socket") { Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        do throws(SystemError) {
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            _ = try withUnsafePointer(to: &storage) { p throws(SystemError) in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
-                    try syscallBlocking("bind(\(host):\(port))") { Glibc.bind(fd, sa, length) }
-                }
+        let socket = Descriptor(adopting: try syscallBlocking("socket") {
+            Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        let fd = socket.rawValue
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = try withUnsafePointer(to: &storage) { p throws(SystemError) in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
+                try syscallBlocking("bind(\(host):\(port))") { Glibc.bind(fd, sa, length) }
             }
-            try syscallBlocking("listen") { Glibc.listen(fd, backlog) }
-            var bound = sockaddr_storage()
-            var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            withUnsafeMutablePointer(to: &bound) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in _ = getsockname(fd, sa, &boundLength) }
+        }
+        try syscallBlocking("listen") { Glibc.listen(fd, backlog) }
+        return socket
+    }
+
+    /// The local port a TCP socket is bound to (0 if it is not a bound TCP socket).
+    public static func localPort(_ fd: Int32) -> Int {
+        var bound = sockaddr_storage()
+        var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &bound) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in getsockname(fd, sa, &boundLength) }
+        }
+        guard rc == 0 else { return 0 }
+        let family = Int32(bound.ss_family)
+        return withUnsafeBytes(of: &bound) { raw -> Int in
+            switch family {
+            case AF_INET6: Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+            case AF_INET: Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+            default: 0
             }
-            let boundPort = withUnsafeBytes(of: &bound) { raw -> Int in
-                family == AF_INET6 ? Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
-                    : Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
-            }
-            return (fd, boundPort)
-        } catch {
-            Glibc.close(fd)
-            throw error
         }
     }
 
@@ -129,7 +137,7 @@ public enum Socket {
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: addr.sun_path)
-        guard bytes.count < capacity else { throw SystemError(call: "unix socket path \(path) is too long", errno: ENAMETOOLONG) }
+        guard bytes.count < capacity else { throw SystemError(call: "unix socket path \(path) is too long", errno: .fileNameTooLong) }
         withUnsafeMutableBytes(of: &addr.sun_path) { dst in
             dst.copyBytes(from: bytes)
             dst[bytes.count] = 0
@@ -139,38 +147,36 @@ public enum Socket {
 
     /// A non-blocking Unix-domain listener at `path` with file mode `mode`. A stale socket file (one
     /// nobody listens on) is replaced; a live one is an error (`EADDRINUSE`).
-    public static func listenUnix(path: String, mode: mode_t = 0o600, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
+    public static func listenUnix(path: String, mode: mode_t = 0o600, backlog: Int32 = 1024) throws(SystemError) -> Descriptor {
         var addr = try unixAddress(path)
         if access(path, F_OK) == 0 {
-            if canConnectUnix(path) { throw SystemError(call: "bind(\(path)): another server is listening", errno: EADDRINUSE) }
+            if canConnectUnix(path) { throw SystemError(call: "bind(\(path)): another server is listening", errno: .addressInUse) }
             unlink(path)
         }
-        let fd = try syscallBlocking("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-        do throws(SystemError) {
-            // Create the socket file with the final mode: no window where it is wider.
-            let oldMask = umask(~mode & 0o777)
-            let rc = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            let bindErrno = Glibc.errno
-            umask(oldMask)
-            if rc != 0 { throw SystemError(call: "bind(\(path))", errno: bindErrno) }
-            try syscallBlocking("listen") { Glibc.listen(fd, backlog) }
-            return fd
-        } catch {
-            Glibc.close(fd)
-            throw error
+        let socket = Descriptor(adopting: try syscallBlocking("socket") {
+            Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        let fd = socket.rawValue
+        // Create the socket file with the final mode: no window where it is wider.
+        let oldMask = umask(~mode & 0o777)
+        let rc = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
+        let bindErrno = Glibc.errno
+        umask(oldMask)
+        if rc != 0 { throw SystemError(call: "bind(\(path))", errno: Errno(rawValue: bindErrno)) }
+        try syscallBlocking("listen") { Glibc.listen(fd, backlog) }
+        return socket
     }
 
     static func canConnectUnix(_ path: String) -> Bool {
         guard var addr = try? unixAddress(path) else { return false }
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { Glibc.close(fd) }
+        guard let fd = try? syscallBlocking("socket", { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }) else { return false }
+        let probe = Descriptor(adopting: fd)
         let rc = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
+        probe.close()
         return rc == 0
     }
 

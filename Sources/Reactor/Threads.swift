@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CShim
+import Posix
 
 /// A joinable OS thread running a closure (pthread, so that reactors and the writer are real threads
 /// with names visible in `top -H`).
@@ -27,7 +28,7 @@ public final class OSThread: @unchecked Sendable {
         }, box)
         if rc != 0 {
             Unmanaged<Box>.fromOpaque(box).release()
-            throw SystemError(call: "pthread_create", errno: rc)
+            throw SystemError(call: "pthread_create", errno: Errno(rawValue: rc))
         }
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import StoreLayout
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,7 +97,7 @@ extension LocalStore {
         let path: String?
         do {
             path = try withTransaction { txn in
-                try txn.get(meta, key: Array("ring_path".utf8)).map { String(decoding: $0, as: UTF8.self) }
+                try txn.get(meta, key: StoreLayout.MetaKey.ringPath).map(MetaValue.text)
             }
         } catch let error as ShmKVError {
             throw error

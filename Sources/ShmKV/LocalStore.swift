@@ -1,6 +1,7 @@
-import Locks
 import LMDB
+import Locks
 import NotifyRing
+import StoreLayout
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -48,13 +49,12 @@ public final class LocalStore: @unchecked Sendable {
     public init(directory: String) throws(ShmKVError) {
         self.directory = directory
         do {
-            environment = try Environment(path: directory, options: .init(flags: [.readOnly], maxDatabases: 8))
+            environment = try Environment(path: directory, options: .init(flags: [.readOnly], maxDatabases: StoreLayout.maxDatabases))
         } catch {
             throw .storage(error)
         }
         do {
-            keyspace = try environment.openDatabase(named: "kv")
-            meta = try environment.openDatabase(named: "__meta")
+            (keyspace, meta) = try environment.openStoreDatabases(create: false)
         } catch {
             environment.close()
             if error == .notFound { throw .notADataDirectory("\(directory) has no kv database: start shmkvd on it first") }
@@ -188,14 +188,12 @@ public final class LocalStore: @unchecked Sendable {
         let info = try environment.info()
         return try withTransaction { txn in
             let kv = try txn.stat(keyspace)
-            let text = { (key: String) throws -> String? in
-                try txn.get(self.meta, key: Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
-            }
+            let value = { (key: [UInt8]) throws -> [UInt8]? in try txn.get(self.meta, key: key) }
             return Statistics(
                 keys: kv.entries, mapSize: info.mapSize, mapUsedBytes: (info.lastPage + 1) * kv.pageSize,
                 lastTransactionID: info.lastTransactionID, maxReaders: info.maxReaders, readersUsed: info.readersUsed,
-                lastSequence: try text("last_sequence").flatMap { UInt64($0) } ?? 0,
-                ringPath: try text("ring_path"), ringEpoch: try text("ring_epoch").flatMap { UInt64($0, radix: 16) })
+                lastSequence: try value(StoreLayout.MetaKey.lastSequence).flatMap(MetaValue.decimal) ?? 0,
+                ringPath: try value(StoreLayout.MetaKey.ringPath).map(MetaValue.text), ringEpoch: try value(StoreLayout.MetaKey.ringEpoch).flatMap(MetaValue.hex16))
         }
     }
 

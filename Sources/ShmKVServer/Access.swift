@@ -62,33 +62,28 @@ extension ServerConnection {
         return nil
     }
 
-    /// RESP: the error for `args`, or nil if this connection may run it. Before AUTH only AUTH, HELLO,
-    /// PING and QUIT run.
-    func accessRefusal(_ args: RESPArguments) -> String? {
+    /// RESP: the error for a command (nil: unknown) and its arguments, or nil if this connection may run
+    /// it. Before AUTH only the commands flagged `allowedBeforeAuth` run.
+    func accessRefusal(_ command: Command?, _ args: RESPArguments) -> String? {
         if isUnrestricted { return nil }
         guard let user else {
-            if args.is(0, "AUTH") || args.is(0, "HELLO") || args.is(0, "PING") || args.is(0, "QUIT") { return nil }
-            return ServerConnection.noAuth
+            return command?.flags.contains(.allowedBeforeAuth) == true ? nil : ServerConnection.noAuth
         }
         // Unknown commands and bad arity get their own errors later.
-        guard let info = RESPCommandInfo.named(args.string(0)) else { return nil }
-        var needed = info.permission
-        var name = info.name
-        if info.name == "acl" && args.count > 1 {
+        guard let command else { return nil }
+        var needed = command.permission
+        var name = command.name
+        if command.flags.contains(.hasSubcommands) && args.count > 1 {
             name += "|" + args.string(1).lowercased()
-            if !args.is(1, "WHOAMI") { needed = .admin }
-        } else if ["config", "client", "command"].contains(info.name) && args.count > 1 {
-            name += "|" + args.string(1).lowercased()
+            // Of ACL, only WHOAMI is for everyone.
+            if command.name == "acl" && !args.is(1, "WHOAMI") { needed = .admin }
         }
         guard user.permissions.isSuperset(of: needed) else { return ServerConnection.noPermCommand(name) }
         guard user.isKeyRestricted else { return nil }
-        if info.group == "pubsub" { return info.name.hasSuffix("unsubscribe") ? nil : ServerConnection.noPermChannels }
-        if info.name == "flushdb" || info.name == "flushall" { return ServerConnection.noPermKeys }
-        if info.firstKey > 0 && info.firstKey < args.count {
-            let last = info.lastKey < 0 ? args.count + info.lastKey : min(info.lastKey, args.count - 1)
-            for i in stride(from: info.firstKey, through: last, by: max(info.step, 1)) where !user.mayAccess(key: args[i]) {
-                return ServerConnection.noPermKeys
-            }
+        if command.group == .pubsub { return command.name.hasSuffix("unsubscribe") ? nil : ServerConnection.noPermChannels }
+        if command.flags.contains(.touchesAllKeys) { return ServerConnection.noPermKeys }
+        for i in command.keys.indices(argumentCount: args.count) where !user.mayAccess(key: args[i]) {
+            return ServerConnection.noPermKeys
         }
         return nil
     }

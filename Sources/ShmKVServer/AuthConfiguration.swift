@@ -1,6 +1,6 @@
 import Configuration
-import Reactor
 import Foundation
+import Reactor
 import Yams
 
 /// What a user may do, from the command table's flags: read (read-only commands), write (commands that

@@ -1,6 +1,7 @@
-import Locks
 import LMDB
+import Locks
 import Logging
+import Posix
 import Reactor
 import Synchronization
 import Wire
@@ -188,9 +189,14 @@ final class ReactorThread: @unchecked Sendable {
     }
 
     /// Leaves outcomes for this reactor's connections (called by the writer thread).
+    /// The loop is woken only when the queue was empty: otherwise a wake-up is already on its way and
+    /// the loop takes everything queued when it comes.
     func post(_ batch: [WriteCompletion]) {
-        completions.withLock { $0.append(contentsOf: batch) }
-        loop.wake()
+        let wasEmpty = completions.withLock { queue in
+            defer { queue.append(contentsOf: batch) }
+            return queue.isEmpty
+        }
+        if wasEmpty { loop.wake() }
     }
 
     private func deliverCompletions() {
@@ -199,7 +205,7 @@ final class ReactorThread: @unchecked Sendable {
         // The commit these outcomes belong to happened before the wake-up: read from after it.
         renewSnapshot()
         for completion in taken where !completion.connection.isClosed {
-            completion.connection.complete(completion.outcome, requestID: completion.requestID, byteCount: completion.byteCount)
+            completion.connection.complete(completion.outcome, route: completion.route, byteCount: completion.byteCount)
         }
         for completion in taken where !completion.connection.isClosed {
             completion.connection.flush()
@@ -208,7 +214,7 @@ final class ReactorThread: @unchecked Sendable {
     }
 
     /// Called on this loop's thread by the listener when a client connects.
-    func accept(fd: Int32) {
+    func accept(_ descriptor: consuming Descriptor) {
         let stats = context.stats
         let current = stats.connectionsCurrent.add(1, ordering: .relaxed).newValue
         ServerStats.add(stats.connectionsTotal)
@@ -217,13 +223,13 @@ final class ReactorThread: @unchecked Sendable {
         if current > config.maxClients {
             refusal = .tooManyClients
             ServerStats.add(stats.connectionsRejected)
-        } else if !config.auth.isRequired && !config.auth.allowUnauthenticatedRemote && !Socket.peerIsLoopback(fd) {
+        } else if !config.auth.isRequired && !config.auth.allowUnauthenticatedRemote && !Socket.peerIsLoopback(descriptor.rawValue) {
             // Protected mode's second line: a remote peer reached a daemon without a password (the
             // listener is loopback, so something forwarded it here).
             refusal = .denied
             ServerStats.add(stats.connectionsRejected)
         }
-        let connection = ServerConnection(fd: fd, reactor: self, refusal: refusal)
+        let connection = ServerConnection(descriptor: descriptor, reactor: self, refusal: refusal)
         do {
             try connection.start()
             connections[ObjectIdentifier(connection)] = connection
@@ -261,13 +267,13 @@ final class ReactorThread: @unchecked Sendable {
     /// Starts the graceful stop: the loop keeps delivering outcomes and flushing replies, and stops
     /// once every connection is idle (or after `graceSeconds`).
     func beginDraining(graceSeconds: Int) {
-        drainDeadline.store(monotonicSeconds() + graceSeconds, ordering: .relaxed)
+        drainDeadline.store(MonotonicClock.seconds() + graceSeconds, ordering: .relaxed)
         draining.store(true, ordering: .releasing)
         loop.wake()
     }
 
     private func drainStep() {
         let idle = connections.values.allSatisfy { $0.pendingWrites == 0 && $0.pendingOutput == 0 }
-        if idle || monotonicSeconds() >= drainDeadline.load(ordering: .relaxed) { loop.stop() }
+        if idle || MonotonicClock.seconds() >= drainDeadline.load(ordering: .relaxed) { loop.stop() }
     }
 }

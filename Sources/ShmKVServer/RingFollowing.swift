@@ -32,11 +32,15 @@ extension ServerConnection {
     /// Moves ready ring events into the output, up to the cap, encoded for the connection's protocol;
     /// called after each publish (by the reactor), after input, and when the output has drained.
     func pumpRing() {
-        guard let subscriber = ringSubscriber, !isClosed, !outputBroken else { return }
+        guard let subscriber = ringSubscriber, !isClosed, state != .outputBroken else { return }
         // One field, not a copy of the whole configuration: this runs after every publish.
         let hardLimit = context.configuration.pubsubHardLimit
         while pendingOutput < hardLimit, let event = subscriber.poll() {
-            if resp.registered { publishKeyspaceEvent(event) } else { writeWatchEvent(event) }
+            switch session {
+            case .resp(let resp): resp.publishKeyspaceEvent(event)
+            case .native(let native): native.writeWatchEvent(event)
+            case .detecting, .nativeHandshake, .refusing: preconditionFailure("only a serving session follows the ring")
+            }
         }
         if pendingOutput >= hardLimit {
             return dropSlowFollower("reached limits.pubsubHardLimit (\(hardLimit) bytes)")

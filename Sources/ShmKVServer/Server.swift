@@ -1,8 +1,10 @@
-import Locks
 import LMDB
+import Locks
 import Logging
 import NotifyRing
+import Posix
 import Reactor
+import StoreLayout
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,7 +77,7 @@ public final class Server: @unchecked Sendable {
                 "dataDir": "\(config.dataDirectory)", "environment": "\(store.environmentID)",
                 "listeners": "\(endpoints.map(\.description).joined(separator: " "))",
                 "threads": "\(count)", "durability": "\(config.durability.rawValue)",
-                "ring": "\(ringPath)", "epoch": "\(hex16(publisher.epoch))",
+                "ring": "\(ringPath)", "epoch": "\(MetaValue.hex16(publisher.epoch))",
             ])
         } catch {
             teardown()
@@ -85,18 +87,19 @@ public final class Server: @unchecked Sendable {
 
     private func openListeners(group: gid_t?) throws {
         let reactors = self.reactors
-        let onAccept: @Sendable (Int32, Listener, EventLoop) -> Void = { fd, _, loop in
-            guard let reactor = reactors.first(where: { $0.loop === loop }) else { close(fd); return }
-            reactor.accept(fd: fd)
+        let onAccept: @Sendable (consuming Descriptor, Listener, EventLoop) -> Void = { descriptor, _, loop in
+            guard let reactor = reactors.first(where: { $0.loop === loop }) else { return }  // dropped: closed
+            reactor.accept(descriptor)
         }
         if let path = configuration.socketPath {
-            let fd = try Socket.listenUnix(path: path, mode: group == nil ? 0o600 : 0o660)
+            let socket = try Socket.listenUnix(path: path, mode: group == nil ? 0o600 : 0o660)
             if let group, chown(path, uid_t.max, group) != 0 { throw ServerError.system("chown \(path)", errno) }
-            listeners.append(Listener(fd: fd, endpoint: .unix(path: path), onAccept: onAccept))
+            listeners.append(Listener(descriptor: socket, endpoint: .unix(path: path), onAccept: onAccept))
         }
         if let listen = configuration.listen, case .tcp(let host, let port)? = Endpoint.parseHostPort(listen) {
-            let (fd, bound) = try Socket.listenTCP(host: host, port: port)
-            listeners.append(Listener(fd: fd, endpoint: .tcp(host: host, port: bound), onAccept: onAccept))
+            let socket = try Socket.listenTCP(host: host, port: port)
+            let bound = Socket.localPort(socket.rawValue)
+            listeners.append(Listener(descriptor: socket, endpoint: .tcp(host: host, port: bound), onAccept: onAccept))
         }
         endpoints = listeners.map(\.endpoint)
         for listener in listeners {

@@ -1,9 +1,9 @@
 import Configuration
 import Foundation
-import Yams
 import Logging
 import NotifyRing
 import Reactor
+import Yams
 #if canImport(Glibc)
 import Glibc
 #endif

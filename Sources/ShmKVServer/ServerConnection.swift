@@ -1,153 +1,89 @@
-import LMDB
 import NotifyRing
+import Posix
 import Reactor
 import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One client connection inside the daemon: protocol detection, the native handshake, request
-/// execution, and the ordering rule — replies leave in request order, and a request that is not a
-/// write waits until every earlier write of this connection has committed.
+/// Where the reply to a queued write goes, carried by its ticket to the writer and back: the session
+/// that made the request encodes the outcome as this route says.
+enum ReplyRoute: Sendable {
+    case native(requestID: UInt32)
+    case resp(RESPReplyShape)
+}
+
+/// One client connection inside the daemon. Its life is `Connection.state` (open, input closed,
+/// output broken, closing, closed); which protocol it speaks is `session`, one enum with explicit
+/// transitions (detecting → native handshake → native, detecting → RESP, or refusing). It keeps the
+/// ordering rule for both protocols: replies leave in request order, and a request that is not a write
+/// waits until every earlier write of this connection has committed.
 final class ServerConnection: Connection {
-    enum Phase: Equatable {
+    /// The protocol side of the connection.
+    enum Session {
         /// Nothing read yet: the first byte picks the protocol.
         case detecting
         /// Native magic seen; waiting for the whole hello.
-        case nativeHello
-        case native
+        case nativeHandshake
+        case native(NativeSession)
         /// RESP2 or RESP3 (Redis clients).
-        case resp
+        case resp(RESPSession)
         /// Not served (too many clients, or protected mode): the first bytes get an error in the
         /// protocol they start, then the connection closes.
-        case refused(Status)
-        case finished
+        case refusing(Status)
     }
 
     unowned let reactor: ReactorThread
     let context: ServerContext
-    var phase: Phase
+    private(set) var session: Session
     /// Writes handed to the writer whose outcomes have not come back.
-    var pendingWrites = 0
-    /// Parsing stopped at a request that must wait for `pendingWrites` to reach zero.
-    var waitingForWrites = false
-    /// RESP state (see RESPConnection.swift).
-    var resp = RESPState()
-    /// The decoder's reused argument ranges and inline scratch (apart from `resp`, so both can be
-    /// passed `inout` at once).
-    var respArguments: [Range<Int>] = []
-    var respScratch: [UInt8] = []
+    private(set) var pendingWrites = 0
+    /// Payload bytes of this connection's writes queued for the writer and not yet answered; parsing
+    /// pauses while they reach `limits.maxQueryBuffer`, so a client cannot queue without bound.
+    private(set) var queuedWriteBytes = 0
     /// The connection's own cursor in the notification ring while it follows changes: a native WATCH,
     /// or RESP pub/sub (keyspace notifications). `pumpRing` moves its events into the output.
     var ringSubscriber: RingSubscriber?
-    /// Set once the connection sent WATCH: it then carries change events for keys with `prefix`.
-    var watch: (prefix: [UInt8], requestID: UInt32)?
     /// Since when (loop milliseconds) a ring follower's unsent events have been over the soft limit.
     var overSoftLimitSince: Int?
     /// Who the connection is: nil until it authenticates when the daemon requires a password.
     var user: User?
     /// When the connection was accepted (loop milliseconds), for the authentication timeout.
     let acceptedAt: Int
-    /// Payload bytes of this connection's writes queued for the writer and not yet answered; parsing
-    /// pauses while they reach `limits.maxQueryBuffer`, so a client cannot queue without bound.
-    var queuedWriteBytes = 0
 
-    init(fd: Int32, reactor: ReactorThread, refusal: Status?) {
+    init(descriptor: consuming Descriptor, reactor: ReactorThread, refusal: Status?) {
         self.reactor = reactor
         context = reactor.context
-        phase = refusal.map { .refused($0) } ?? .detecting
+        session = refusal.map { .refusing($0) } ?? .detecting
         user = context.authenticator.initialUser
         acceptedAt = reactor.loop.now
-        super.init(fd: fd, loop: reactor.loop)
+        super.init(descriptor: descriptor, loop: reactor.loop)
         maxPendingOutput = context.configuration.maxOutputBuffer
         maxInput = context.configuration.maxQueryBuffer
     }
 
-    /// Before AUTH a native frame may be no larger than Redis allows an unauthenticated request.
-    var frameLimit: Int { user == nil ? 64 << 10 : context.configuration.maxFrameSize }
+    /// Whether requests are still read from the input: open, or finishing for a peer that left.
+    var acceptsRequests: Bool { state == .open || state == .inputClosed || state == .outputBroken }
 
-    /// Whether the request loop must stop before the next request: the output is full (it resumes when
-    /// the client has read enough) or the queued writes reached the query buffer limit (it resumes
-    /// when they commit).
-    func mustPauseRequests() -> Bool {
-        // Nothing left to hold back: marking the parse incomplete would keep a half-closed connection
-        // from ever finishing.
-        guard input.readableCount > 0 else { return false }
-        if isOutputFull {
-            waitingForOutputRoom = true
-            parseIncomplete = true
-            return true
-        }
-        if queuedWriteBytes >= context.configuration.maxQueryBuffer {
-            waitForWrites()
-            return true
-        }
-        return false
-    }
+    override var hasUnfinishedWork: Bool { pendingWrites > 0 || super.hasUnfinishedWork }
 
-    /// A request that cannot complete within `limits.maxQueryBuffer`: closed, as Redis closes a client
-    /// past `client-query-buffer-limit`, and counted.
-    func queryBufferExceeded() {
-        ServerStats.add(context.stats.queryLimitDisconnections)
-        context.logger.warning("closing a connection whose unfinished request exceeds limits.maxQueryBuffer (\(maxInput) bytes)")
-        close()
-    }
-
-    override func didClose() {
-        endRESP()
-        stopFollowingRing()
-        phase = .finished
-        reactor.connectionClosed(self)
-    }
-
-    override func peerClosedWriting() {
-        // Everything the client sent is still executed and answered (a client may half-close and wait
-        // for its answers); the socket closes when that is done.
-        peerGone = true
-        setReadingPaused(true)
-        if pendingWrites > 0 || parseIncomplete { detach() }
-        finishIfPeerGone()
-        if closeAfterFlush && pendingOutput == 0 { close() }
-    }
-
-    override func outputDrained() {
-        if ringSubscriber != nil && !isClosed { processLater() }
-    }
-
-    override func outputFailed() -> Bool {
-        // The client is gone, but requests it sent before going are still carried out.
-        peerGone = true
-        let working = pendingWrites > 0 || parseIncomplete
-        if working { detach() }
-        return working
-    }
-
-    /// The client sent EOF (or can no longer be written to).
-    var peerGone = false
-    /// Parsing stopped with whole requests left in the input (fairness cap or waiting for writes).
-    var parseIncomplete = false
-
-    /// With the peer gone, close once nothing received is left to do.
-    func finishIfPeerGone() {
-        if peerGone && pendingWrites == 0 && !parseIncomplete { closeAfterFlush = true }
-    }
+    // MARK: Requests
 
     override func process() {
-        while input.readableCount > 0 && !isClosed {
-            switch phase {
+        guard acceptsRequests else {
+            // Closing: whatever else arrives is not read.
+            consumeInput(input.readableCount)
+            return
+        }
+        while input.readableCount > 0 && acceptsRequests {
+            switch session {
             case .detecting:
                 if input.readable[0] == Native.magicByte {
-                    phase = .nativeHello
+                    session = .nativeHandshake
                 } else {
-                    phase = .resp
-                    startRESP()
+                    session = .resp(RESPSession(connection: self))
                 }
-            case .resp:
-                processRESP()
-                finishIfPeerGone()
-                pumpRing()
-                return
-            case .refused(let status):
+            case .refusing(let status):
                 if input.readable[0] == Native.magicByte {
                     output.append(contentsOf: Native.serverHello(status: status, maxFrameSize: 0))
                     refuse(resp: nil)
@@ -155,7 +91,7 @@ final class ServerConnection: Connection {
                     refuse(resp: status == .denied ? ServerConnection.deniedText : "-ERR max number of clients reached\r\n")
                 }
                 return
-            case .nativeHello:
+            case .nativeHandshake:
                 let version: UInt8?
                 do { version = try Native.parseClientHello(input.readable) } catch {
                     ServerStats.add(context.stats.protocolErrors)
@@ -170,17 +106,98 @@ final class ServerConnection: Connection {
                     return
                 }
                 output.append(contentsOf: Native.serverHello(status: .ok, maxFrameSize: context.configuration.maxFrameSize))
-                phase = .native
-            case .native:
-                processNative()
-                finishIfPeerGone()
-                pumpRing()
-                return
-            case .finished:
-                consumeInput(input.readableCount)
-                return
+                session = .native(NativeSession(connection: self))
+            case .native(let native):
+                native.processRequests()
+                return finishTurn()
+            case .resp(let resp):
+                resp.processRequests()
+                return finishTurn()
             }
         }
+    }
+
+    private func finishTurn() {
+        finishIfPeerGone()
+        pumpRing()
+    }
+
+    /// Fairness, for both protocols' request loops: after `maxRequestsPerEvent` requests in one turn,
+    /// let other connections run and come back on the next loop iteration.
+    func turnIsOver(afterHandling handled: Int) -> Bool {
+        guard handled == context.configuration.maxRequestsPerEvent else { return false }
+        if input.readableCount > 0 { pause(.yielded) }
+        return true
+    }
+
+    /// Whether the request loop must stop before the next request: the output is full (it resumes when
+    /// the client has read enough) or the queued writes reached the query buffer limit (it resumes
+    /// when they commit).
+    func mustPauseRequests() -> Bool {
+        // Nothing left to hold back: pausing would keep a half-closed connection from ever finishing.
+        guard input.readableCount > 0 else { return false }
+        if isOutputFull {
+            pause(.outputFull)
+            return true
+        }
+        if queuedWriteBytes >= context.configuration.maxQueryBuffer {
+            pause(.waitingForCompletion)
+            return true
+        }
+        return false
+    }
+
+    /// A request that cannot complete within `limits.maxQueryBuffer`: closed, as Redis closes a client
+    /// past `client-query-buffer-limit`, and counted.
+    func queryBufferExceeded() {
+        ServerStats.add(context.stats.queryLimitDisconnections)
+        context.logger.warning("closing a connection whose unfinished request exceeds limits.maxQueryBuffer (\(maxInput) bytes)")
+        close()
+    }
+
+    // MARK: Writes
+
+    /// Hands a write to the writer thread with the route its reply takes; false once the daemon stops.
+    func submit(_ operation: WriteOperation, route: ReplyRoute) -> Bool {
+        let ticket = WriteTicket(operation: operation, route: route, connection: self)
+        guard context.batcher.submit(ticket) else { return false }
+        pendingWrites += 1
+        queuedWriteBytes += ticket.byteCount
+        return true
+    }
+
+    /// Called on this connection's reactor thread when the writer finished one of its writes: the
+    /// session that asked encodes the reply, and requests that waited for the writes run.
+    func complete(_ outcome: WriteOutcome, route: ReplyRoute, byteCount: Int) {
+        pendingWrites -= 1
+        queuedWriteBytes -= byteCount
+        switch (route, session) {
+        case (.native(let requestID), .native(let native)): native.writeOutcome(outcome, requestID: requestID)
+        case (.resp(let shape), .resp(let resp)): resp.writeOutcome(outcome, shape)
+        default: preconditionFailure("a write's reply route does not match the connection's protocol")
+        }
+        guard pendingWrites == 0 else { return }
+        resume()
+        finishIfPeerGone()
+    }
+
+    // MARK: Life
+
+    override func didClose() {
+        if case .resp(let resp) = session { resp.end() }
+        stopFollowingRing()
+        reactor.connectionClosed(self)
+    }
+
+    override func outputDrained() {
+        if ringSubscriber != nil && !isClosed { processLater() }
+    }
+
+    /// Sends an optional RESP error line, then closes once the output is out; nothing more is read.
+    func refuse(resp line: String?) {
+        if let line { output.append(contentsOf: Array(line.utf8)) }
+        consumeInput(input.readableCount)
+        closeAfterFlush()
     }
 
     /// Redis's protected-mode refusal, with ShmKV's ways out.
@@ -192,18 +209,22 @@ final class ServerConnection: Connection {
         + "server. NOTE: You only need to do one of the above things in order for the server to start accepting "
         + "connections from the outside.\r\n"
 
-    /// Sends an optional RESP error line, then closes once the output is out.
-    func refuse(resp line: String?) {
-        if let line { output.append(contentsOf: Array(line.utf8)) }
-        phase = .finished
-        consumeInput(input.readableCount)
-        closeAfterFlush = true
-        setReadingPaused(true)
+    /// The peer's address as CLIENT LIST shows it (`ip:port`, or the Unix socket's path).
+    func peerDescription() -> String {
+        guard let peer = Socket.peerAddress(fd) else { return "?:0" }
+        var storage = peer.storage
+        let family = peer.family
+        guard family == AF_INET || family == AF_INET6 else { return (context.configuration.socketPath ?? "unix") + ":0" }
+        // The address and the port sit at different offsets in sockaddr_in and sockaddr_in6; the port
+        // is big-endian in both.
+        let (addressOffset, portOffset) = family == AF_INET
+            ? (MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_addr)!, MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_port)!)
+            : (MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_addr)!, MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_port)!)
+        return withUnsafeBytes(of: &storage) { raw in
+            var text = [CChar](repeating: 0, count: 64)
+            inet_ntop(family, raw.baseAddress! + addressOffset, &text, 64)
+            let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: portOffset, as: UInt16.self))
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + ":" + String(port)
+        }
     }
-}
-
-/// Fixed limits of the store.
-public enum Limits {
-    /// LMDB's key limit in Debian's build (`mdb_env_get_maxkeysize`).
-    public static let maxKeySize = 511
 }

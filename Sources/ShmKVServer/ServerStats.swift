@@ -1,3 +1,4 @@
+import Posix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -29,15 +30,11 @@ public final class ServerStats: Sendable {
     public let startTime: Int
 
     public init() {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        startTime = ts.tv_sec
+        startTime = MonotonicClock.seconds()
     }
 
     public var uptimeSeconds: Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec - startTime
+        MonotonicClock.seconds() - startTime
     }
 
     @inline(__always)

@@ -1,29 +1,29 @@
-import Locks
 import LMDB
+import Locks
 import Logging
 import NotifyRing
+import Posix
 import Reactor
+import StoreLayout
 import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A write and where its outcome must go.
+/// A write, the connection it came from and the route its reply takes.
 struct WriteTicket: @unchecked Sendable {
-    // Invariant: `connection` is only carried by the writer thread, never touched there; it is used
-    // again only on `reactor`'s thread, which owns it.
+    // Invariant: `connection` is only carried by the writer thread, which reads nothing of it but its
+    // immutable `reactor`; it is used again only on that reactor's thread, which owns it.
     let operation: WriteOperation
-    let requestID: UInt32
+    let route: ReplyRoute
     let connection: ServerConnection
-    let reactor: ReactorThread
     /// The operation's payload bytes, counted once (batch caps, the connection's query buffer).
     let byteCount: Int
 
-    init(operation: WriteOperation, requestID: UInt32, connection: ServerConnection, reactor: ReactorThread) {
+    init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection) {
         self.operation = operation
-        self.requestID = requestID
+        self.route = route
         self.connection = connection
-        self.reactor = reactor
         byteCount = operation.byteCount
     }
 }
@@ -32,7 +32,7 @@ struct WriteTicket: @unchecked Sendable {
 struct WriteCompletion: @unchecked Sendable {
     // Invariant: as for `WriteTicket`.
     let outcome: WriteOutcome
-    let requestID: UInt32
+    let route: ReplyRoute
     let connection: ServerConnection
     let byteCount: Int
 }
@@ -80,14 +80,18 @@ final class WriteBatcher: Sendable {
         doorbell = try EventFD()
     }
 
-    /// Queues a write; `false` once the batcher is closed (the daemon is stopping).
+    /// Queues a write; `false` once the batcher is closed (the daemon is stopping). The writer's
+    /// doorbell rings only when the queue goes from empty to non-empty: the writer takes everything
+    /// queued each time it looks, so a non-empty queue already has a wake-up coming.
     func submit(_ ticket: WriteTicket) -> Bool {
+        var ring = false
         let accepted = queue.withLock { q in
             if q.closed { return false }
+            ring = q.tickets.isEmpty
             q.tickets.append(ticket)
             return true
         }
-        if accepted { doorbell.signal() }
+        if ring { doorbell.signal() }
         return accepted
     }
 
@@ -105,7 +109,7 @@ final class WriteBatcher: Sendable {
 
     /// The writer thread's body.
     func run() {
-        var lastReaderCheck = monotonicSeconds()
+        var lastReaderCheck = MonotonicClock.seconds()
         var lastSync = lastReaderCheck
         var batch: [WriteTicket] = []
         var outcomes: [WriteOutcome] = []
@@ -120,7 +124,7 @@ final class WriteBatcher: Sendable {
                 }
                 if !batch.isEmpty { commit(batch, outcomes: &outcomes) }
             } while !batch.isEmpty
-            let now = monotonicSeconds()
+            let now = MonotonicClock.seconds()
             if now - lastReaderCheck >= configuration.readerCheckInterval {
                 lastReaderCheck = now
                 checkReaders()
@@ -177,7 +181,7 @@ final class WriteBatcher: Sendable {
             }
             if !changes.isEmpty {
                 let last = publisher.nextSequence + UInt64(changes.count) - 1
-                try txn.put(store.meta, key: Store.MetaKey.lastSequence, value: Array(String(last).utf8))
+                try txn.put(store.meta, key: StoreLayout.MetaKey.lastSequence, value: MetaValue.decimal(last))
             }
             transactionID = UInt64(txn.id)
             try txn.commit()
@@ -283,10 +287,11 @@ final class WriteBatcher: Sendable {
     private func deliver(_ batch: [WriteTicket], _ outcomes: [WriteOutcome]) {
         var byReactor: [ObjectIdentifier: (ReactorThread, [WriteCompletion])] = [:]
         for (ticket, outcome) in zip(batch, outcomes) {
-            let id = ObjectIdentifier(ticket.reactor)
-            let completion = WriteCompletion(outcome: outcome, requestID: ticket.requestID, connection: ticket.connection,
+            let reactor = ticket.connection.reactor
+            let id = ObjectIdentifier(reactor)
+            let completion = WriteCompletion(outcome: outcome, route: ticket.route, connection: ticket.connection,
                                              byteCount: ticket.byteCount)
-            if byReactor[id] == nil { byReactor[id] = (ticket.reactor, []) }
+            if byReactor[id] == nil { byReactor[id] = (reactor, []) }
             byReactor[id]!.1.append(completion)
         }
         for (reactor, completions) in byReactor.values { reactor.post(completions) }
@@ -303,10 +308,4 @@ final class WriteBatcher: Sendable {
             logger.error("mdb_reader_check failed: \(error)")
         }
     }
-}
-
-func monotonicSeconds() -> Int {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec
 }

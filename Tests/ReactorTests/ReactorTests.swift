@@ -1,3 +1,4 @@
+import Posix
 import Reactor
 import Synchronization
 import Testing
@@ -59,14 +60,16 @@ import Glibc
     }
 
     @Test func listenerAcceptsOnTCPAndUnix() throws {
-        let (tcpFD, port) = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        let tcpSocket = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        let port = Socket.localPort(tcpSocket.rawValue)
         #expect(port > 0)
         let path = "/tmp/shmkv-reactor-test-\(getpid()).sock"
-        let unixFD = try Socket.listenUnix(path: path)
+        let unixSocket = try Socket.listenUnix(path: path)
         let loop = try EventLoop()
         let accepted = Atomic<Int>(0)
-        let tcp = Listener(fd: tcpFD, endpoint: .tcp(host: "127.0.0.1", port: port)) { fd, _, _ in close(fd); accepted.add(1, ordering: .relaxed) }
-        let unix = Listener(fd: unixFD, endpoint: .unix(path: path)) { fd, _, _ in close(fd); accepted.add(1, ordering: .relaxed) }
+        // Each accepted descriptor is dropped, which closes it.
+        let tcp = Listener(descriptor: tcpSocket, endpoint: .tcp(host: "127.0.0.1", port: port)) { _, _, _ in accepted.add(1, ordering: .relaxed) }
+        let unix = Listener(descriptor: unixSocket, endpoint: .unix(path: path)) { _, _, _ in accepted.add(1, ordering: .relaxed) }
         try loop.register(tcp, events: Readiness.readable, exclusive: true)
         try loop.register(unix, events: Readiness.readable, exclusive: true)
         // Socket file mode is 0600.

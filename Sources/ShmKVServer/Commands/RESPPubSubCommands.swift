@@ -1,63 +1,64 @@
 import NotifyRing
 import Wire
 
-/// Keyspace notifications over RESP pub/sub, fed by the notification ring: every committed change,
+/// The pub/sub commands (SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE) and keyspace notifications
+/// over RESP pub/sub, fed by the notification ring: every committed change,
 /// whichever protocol made it, becomes a message on `__keyspace@0__:<key>` (message: the event) and on
 /// `__keyevent@0__:<event>` (message: the key). Events are `set` (a key stored: SET, INCR…, APPEND,
 /// MSET) and `del`; FLUSHDB/FLUSHALL publish `__keyevent@0__:flushdb` with message `0`. A connection
 /// that falls a whole ring behind gets a message on `__shmkv__:resync` ("lapped FROM-TO": changes
 /// FROM to TO were missed) instead of silently missing them.
-extension ServerConnection {
+extension RESPSession {
     static let keyspacePrefix = Array("__keyspace@0__:".utf8)
     static let keyeventPrefix = Array("__keyevent@0__:".utf8)
     static let resyncChannel = Array("__shmkv__:resync".utf8)
 
-    func subscribe(_ args: RESPArguments, patterns: Bool) {
-        context.resp.update(resp.clientID) { $0.lastCommand = patterns ? "psubscribe" : "subscribe" }
-        if ringSubscriber == nil {
-            do { _ = try startFollowingRing(from: .now) } catch {
+    func subscribe(_ args: RESPArguments, patterns byPattern: Bool) {
+        context.resp.update(clientID) { $0.lastCommand = byPattern ? "psubscribe" : "subscribe" }
+        if connection.ringSubscriber == nil {
+            do { _ = try connection.startFollowingRing(from: .now) } catch {
                 RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &output)
                 return
             }
         }
         for i in 1..<args.count {
             let name = args.bytes(i)
-            if patterns {
-                if !resp.patterns.contains(where: { $0.pattern == name }) { resp.patterns.append(GlobPattern(name)) }
-            } else if !resp.channels.contains(name) {
-                resp.channels.append(name)
+            if byPattern {
+                if !patterns.contains(where: { $0.pattern == name }) { patterns.append(GlobPattern(name)) }
+            } else if !channels.contains(name) {
+                channels.append(name)
             }
-            RESPWriter.push(3, resp3: resp.resp3, into: &output)
-            RESPWriter.bulk(patterns ? "psubscribe" : "subscribe", into: &output)
+            RESPWriter.push(3, resp3: resp3, into: &output)
+            RESPWriter.bulk(byPattern ? "psubscribe" : "subscribe", into: &output)
             RESPWriter.bulk(name, into: &output)
-            RESPWriter.integer(resp.subscriptionCount, into: &output)
+            RESPWriter.integer(subscriptionCount, into: &output)
         }
     }
 
-    func unsubscribe(_ args: RESPArguments, patterns: Bool) {
-        let kind = patterns ? "punsubscribe" : "unsubscribe"
+    func unsubscribe(_ args: RESPArguments, patterns byPattern: Bool) {
+        let kind = byPattern ? "punsubscribe" : "unsubscribe"
         var names: [[UInt8]] = (1..<args.count).map { args.bytes($0) }
-        if names.isEmpty { names = patterns ? resp.patterns.map(\.pattern) : resp.channels }
+        if names.isEmpty { names = byPattern ? patterns.map(\.pattern) : channels }
         if names.isEmpty {
-            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            RESPWriter.push(3, resp3: resp3, into: &output)
             RESPWriter.bulk(kind, into: &output)
-            RESPWriter.null(resp3: resp.resp3, into: &output)
-            RESPWriter.integer(resp.subscriptionCount, into: &output)
+            RESPWriter.null(resp3: resp3, into: &output)
+            RESPWriter.integer(subscriptionCount, into: &output)
         }
         for name in names {
-            if patterns { resp.patterns.removeAll { $0.pattern == name } } else { resp.channels.removeAll { $0 == name } }
-            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            if byPattern { patterns.removeAll { $0.pattern == name } } else { channels.removeAll { $0 == name } }
+            RESPWriter.push(3, resp3: resp3, into: &output)
             RESPWriter.bulk(kind, into: &output)
             RESPWriter.bulk(name, into: &output)
-            RESPWriter.integer(resp.subscriptionCount, into: &output)
+            RESPWriter.integer(subscriptionCount, into: &output)
         }
-        if resp.subscriptionCount == 0 { stopFollowingRing() }
+        if subscriptionCount == 0 { connection.stopFollowingRing() }
     }
 
     func unsubscribeAll() {
-        resp.channels.removeAll()
-        resp.patterns.removeAll()
-        stopFollowingRing()
+        channels.removeAll()
+        patterns.removeAll()
+        connection.stopFollowingRing()
     }
 
     /// Turns one ring event into the messages this connection's channels and patterns ask for.
@@ -69,32 +70,32 @@ extension ServerConnection {
             case .put: name = Array("set".utf8)
             case .delete: name = Array("del".utf8)
             case .clear:
-                deliver(channel: ServerConnection.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
+                deliver(channel: RESPSession.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
                 return
             case .padding: return
             }
-            deliver(channel: ServerConnection.keyspacePrefix + change.key, message: name)
-            deliver(channel: ServerConnection.keyeventPrefix + name, message: change.key)
+            deliver(channel: RESPSession.keyspacePrefix + change.key, message: name)
+            deliver(channel: RESPSession.keyeventPrefix + name, message: change.key)
         case .resync(let r):
             let text = "\(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound == 0 ? 0 : r.missed.upperBound - 1)"
-            sendMessage(channel: ServerConnection.resyncChannel, message: Array(text.utf8), pattern: nil)
+            sendMessage(channel: RESPSession.resyncChannel, message: Array(text.utf8), pattern: nil)
         }
     }
 
     private func deliver(channel: [UInt8], message: [UInt8]) {
-        if resp.channels.contains(channel) { sendMessage(channel: channel, message: message, pattern: nil) }
-        for pattern in resp.patterns where pattern.matches(channel) {
+        if channels.contains(channel) { sendMessage(channel: channel, message: message, pattern: nil) }
+        for pattern in patterns where pattern.matches(channel) {
             sendMessage(channel: channel, message: message, pattern: pattern.pattern)
         }
     }
 
     private func sendMessage(channel: [UInt8], message: [UInt8], pattern: [UInt8]?) {
         if let pattern {
-            RESPWriter.push(4, resp3: resp.resp3, into: &output)
+            RESPWriter.push(4, resp3: resp3, into: &output)
             RESPWriter.bulk("pmessage", into: &output)
             RESPWriter.bulk(pattern, into: &output)
         } else {
-            RESPWriter.push(3, resp3: resp.resp3, into: &output)
+            RESPWriter.push(3, resp3: resp3, into: &output)
             RESPWriter.bulk("message", into: &output)
         }
         RESPWriter.bulk(channel, into: &output)

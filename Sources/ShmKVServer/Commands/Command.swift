@@ -1,0 +1,138 @@
+/// What kind of command an entry is, as Redis's command table says it (shown by COMMAND) and as ShmKV's
+/// own filters read it (not shown).
+struct CommandFlags: OptionSet, Sendable {
+    let rawValue: UInt32
+
+    // Redis's flags, in the order COMMAND lists them.
+    static let write = CommandFlags(rawValue: 1 << 0)
+    static let readonly = CommandFlags(rawValue: 1 << 1)
+    static let denyOOM = CommandFlags(rawValue: 1 << 2)
+    static let admin = CommandFlags(rawValue: 1 << 3)
+    static let pubsub = CommandFlags(rawValue: 1 << 4)
+    static let noScript = CommandFlags(rawValue: 1 << 5)
+    static let loading = CommandFlags(rawValue: 1 << 6)
+    static let stale = CommandFlags(rawValue: 1 << 7)
+    static let fast = CommandFlags(rawValue: 1 << 8)
+
+    // ShmKV's own.
+    /// Runs before AUTH on a daemon that requires a password (Redis's `no_auth`).
+    static let allowedBeforeAuth = CommandFlags(rawValue: 1 << 16)
+    /// Runs on a RESP2 connection in subscribed mode.
+    static let allowedWhileSubscribed = CommandFlags(rawValue: 1 << 17)
+    /// A container (CONFIG GET, CLIENT ID…): ACL errors name `command|subcommand`.
+    static let hasSubcommands = CommandFlags(rawValue: 1 << 18)
+    /// Touches every key (FLUSHDB): a user limited to key prefixes may not run it.
+    static let touchesAllKeys = CommandFlags(rawValue: 1 << 19)
+    /// Shows data about the store (INFO): needs the read permission though it reads no key.
+    static let readsStatistics = CommandFlags(rawValue: 1 << 20)
+
+    /// Redis's names of the flags COMMAND shows, in its order.
+    static let redisNames: [(CommandFlags, String)] = [
+        (.write, "write"), (.readonly, "readonly"), (.denyOOM, "denyoom"), (.admin, "admin"), (.pubsub, "pubsub"),
+        (.noScript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"),
+    ]
+
+    var redisFlagNames: [String] { CommandFlags.redisNames.filter { contains($0.0) }.map(\.1) }
+}
+
+/// Where a command's keys are among its arguments, as Redis's legacy key specification: from `first` to
+/// `last` (negative: counted from the end, -1 the last argument) every `step`-th; `first` 0 for none.
+struct KeyPositions: Sendable, Equatable {
+    let first: Int
+    let last: Int
+    let step: Int
+
+    static let none = KeyPositions(first: 0, last: 0, step: 0)
+    /// One key, the first argument.
+    static let single = KeyPositions(first: 1, last: 1, step: 1)
+    /// Every argument is a key.
+    static let all = KeyPositions(first: 1, last: -1, step: 1)
+    /// Key, value, key, value…
+    static let pairs = KeyPositions(first: 1, last: -1, step: 2)
+
+    /// The indices of the keys among `count` arguments (the command name included).
+    func indices(argumentCount count: Int) -> StrideThrough<Int> {
+        guard first > 0, first < count else { return stride(from: 1, through: 0, by: 1) }
+        let end = last < 0 ? count + last : min(last, count - 1)
+        return stride(from: first, through: end, by: max(step, 1))
+    }
+}
+
+/// The group COMMAND DOCS reports.
+enum CommandGroup: String, Sendable {
+    case string, generic, server, connection, pubsub
+}
+
+/// How a command runs.
+enum CommandHandler: Sendable {
+    /// Runs at once on the reactor, after every earlier write of the connection committed (dispatch
+    /// waits for them), and writes its reply.
+    case immediate(@Sendable (RESPSession, RESPArguments) -> Void)
+    /// Checks its arguments and queues a write for the writer thread, or replies an error. Returns false
+    /// when that error must wait for the connection's earlier writes (nothing is consumed then).
+    case write(@Sendable (RESPSession, RESPArguments) -> Bool)
+}
+
+/// One RESP command, described once (Redis's `struct redisCommand`): dispatch, arity errors, COMMAND,
+/// the before-AUTH and subscribed-mode filters and ACL checks all read this and nothing else.
+struct Command: Sendable {
+    /// Lower-case name.
+    let name: String
+    /// Argument count including the name; negative: at least that many.
+    let arity: Int
+    let flags: CommandFlags
+    let keys: KeyPositions
+    let group: CommandGroup
+    /// One line for COMMAND DOCS.
+    let summary: String
+    /// Other names that run the same entry (SUBSTR for GETRANGE); COMMAND lists only `name`.
+    let aliases: [String]
+    let handler: CommandHandler
+
+    init(_ name: String, arity: Int, _ flags: CommandFlags, keys: KeyPositions = .none, _ group: CommandGroup,
+         _ summary: String, aliases: [String] = [], _ handler: CommandHandler) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.keys = keys
+        self.group = group
+        self.summary = summary
+        self.aliases = aliases
+        self.handler = handler
+    }
+
+    /// Whether `count` arguments (the name included) satisfy the arity.
+    func accepts(argumentCount count: Int) -> Bool { arity >= 0 ? count == arity : count >= -arity }
+
+    /// What a user needs to run it: read for read-only and pub/sub commands and statistics, write for
+    /// writes, admin for admin commands (FLUSHDB needs both write and admin).
+    var permission: Permissions {
+        var needed: Permissions = []
+        if !flags.isDisjoint(with: [.readonly, .pubsub, .readsStatistics]) { needed.insert(.read) }
+        if flags.contains(.write) { needed.insert(.write) }
+        if flags.contains(.admin) { needed.insert(.admin) }
+        return needed
+    }
+}
+
+/// A command name folded to lower case and packed into 16 bytes: the table's lookup key, built from the
+/// request's bytes without allocating.
+struct CommandName: Hashable, Sendable {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+
+    /// Nil for a name longer than 16 bytes (no command has one) or an empty one.
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty, bytes.count <= 16 else { return nil }
+        for (i, byte) in bytes.enumerated() {
+            let folded = UInt64(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
+            if i < 8 { low |= folded << (i * 8) } else { high |= folded << ((i - 8) * 8) }
+        }
+    }
+
+    init?(_ name: String) {
+        var utf8 = Array(name.utf8)
+        guard let made = utf8.withUnsafeMutableBytes({ CommandName(UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = made
+    }
+}

@@ -1,0 +1,115 @@
+/// Every RESP command ShmKV answers: the one list of command names in the daemon. Adding a command is
+/// an entry here and its handler in the family's file (`RESPStringCommands`, `RESPKeyCommands`,
+/// `RESPServerCommands`, `RESPConnectionCommands`, `RESPPubSubCommands`).
+enum CommandTable {
+    static let all: [Command] = [
+        // Strings
+        Command("get", arity: 2, [.readonly, .fast], keys: .single, .string, "Returns the string value of a key.",
+                .immediate { $0.get($1) }),
+        Command("set", arity: -3, [.write, .denyOOM], keys: .single, .string, "Sets the string value of a key (NX, XX, GET; no expiry).",
+                .write { $0.set($1) }),
+        Command("setnx", arity: 3, [.write, .denyOOM, .fast], keys: .single, .string, "Sets the value of a key only when it does not exist.",
+                .write { $0.setNX($1) }),
+        Command("getdel", arity: 2, [.write, .fast], keys: .single, .string, "Returns the value of a key and deletes it.",
+                .write { $0.getDel($1) }),
+        Command("mget", arity: -2, [.readonly, .fast], keys: .all, .string, "Returns the values of several keys.",
+                .immediate { $0.mget($1) }),
+        Command("mset", arity: -3, [.write, .denyOOM], keys: .pairs, .string, "Sets several keys in one atomic batch.",
+                .write { $0.mset($1, onlyIfNoneExist: false) }),
+        Command("msetnx", arity: -3, [.write, .denyOOM], keys: .pairs, .string, "Sets several keys only if none of them exists.",
+                .write { $0.mset($1, onlyIfNoneExist: true) }),
+        Command("incr", arity: 2, [.write, .denyOOM, .fast], keys: .single, .string, "Increments the integer value of a key by one.",
+                .write { $0.incrBy($1[1], 1) }),
+        Command("incrby", arity: 3, [.write, .denyOOM, .fast], keys: .single, .string, "Increments the integer value of a key by a number.",
+                .write { $0.incrBy($1, negated: false) }),
+        Command("decr", arity: 2, [.write, .denyOOM, .fast], keys: .single, .string, "Decrements the integer value of a key by one.",
+                .write { $0.incrBy($1[1], -1) }),
+        Command("decrby", arity: 3, [.write, .denyOOM, .fast], keys: .single, .string, "Decrements the integer value of a key by a number.",
+                .write { $0.incrBy($1, negated: true) }),
+        Command("strlen", arity: 2, [.readonly, .fast], keys: .single, .string, "Returns the length of a string value.",
+                .immediate { $0.strlen($1) }),
+        Command("append", arity: 3, [.write, .denyOOM, .fast], keys: .single, .string, "Appends to the value of a key.",
+                .write { $0.append($1) }),
+        Command("getrange", arity: 4, [.readonly], keys: .single, .string, "Returns a substring of a value.", aliases: ["substr"],
+                .immediate { $0.getRange($1) }),
+        // Keys
+        Command("del", arity: -2, [.write], keys: .all, .generic, "Deletes one or more keys.",
+                .write { $0.del($1) }),
+        Command("unlink", arity: -2, [.write, .fast], keys: .all, .generic, "Deletes one or more keys (as DEL).",
+                .write { $0.del($1) }),
+        Command("exists", arity: -2, [.readonly, .fast], keys: .all, .generic, "Counts how many of the keys exist.",
+                .immediate { $0.exists($1) }),
+        Command("scan", arity: -2, [.readonly], .generic, "Iterates over keys (cursor, MATCH, COUNT).",
+                .immediate { $0.scan($1) }),
+        Command("keys", arity: 2, [.readonly], .generic, "Returns every key that matches a pattern.",
+                .immediate { $0.keys($1) }),
+        Command("dbsize", arity: 1, [.readonly, .fast], .server, "Returns the number of keys.",
+                .immediate { $0.dbsize($1) }),
+        Command("flushdb", arity: -1, [.write, .admin, .touchesAllKeys], .server, "Deletes every key (if resp.allowFlush permits).",
+                .write { $0.flush($1) }),
+        Command("flushall", arity: -1, [.write, .admin, .touchesAllKeys], .server, "Deletes every key (if resp.allowFlush permits).",
+                .write { $0.flush($1) }),
+        // Connection
+        Command("ping", arity: -1, [.fast, .allowedBeforeAuth, .allowedWhileSubscribed], .connection, "Returns PONG, or the argument.",
+                .immediate { $0.ping($1) }),
+        Command("echo", arity: 2, [.fast], .connection, "Returns the argument.",
+                .immediate { $0.echo($1) }),
+        // Server
+        Command("info", arity: -1, [.loading, .stale, .readsStatistics], .server, "Returns information and statistics about the server.",
+                .immediate { $0.info($1) }),
+        Command("config", arity: -2, [.admin, .hasSubcommands], .server, "CONFIG GET: returns configuration parameters.",
+                .immediate { $0.config($1) }),
+        Command("command", arity: -1, [.loading, .stale, .hasSubcommands], .server, "Returns details about the commands (COUNT, DOCS, INFO, LIST).",
+                .immediate { $0.command($1) }),
+        Command("hello", arity: -1, [.noScript, .fast, .allowedBeforeAuth], .connection, "Handshakes with the server (protocol 2 or 3, AUTH, SETNAME).",
+                .immediate { $0.hello($1) }),
+        Command("client", arity: -2, [.hasSubcommands], .connection, "CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO.",
+                .immediate { $0.client($1) }),
+        Command("select", arity: 2, [.fast], .connection, "Selects database 0 (the only one).",
+                .immediate { $0.select($1) }),
+        Command("auth", arity: -2, [.noScript, .fast, .allowedBeforeAuth], .connection, "Authenticates the connection: AUTH [username] password.",
+                .immediate { $0.auth($1) }),
+        Command("acl", arity: -2, [.noScript, .loading, .stale, .hasSubcommands], .server, "ACL WHOAMI and ACL LIST (users are configured in auth.users).",
+                .immediate { $0.acl($1) }),
+        Command("quit", arity: -1, [.fast, .allowedBeforeAuth, .allowedWhileSubscribed], .connection, "Closes the connection.",
+                .immediate { $0.quit($1) }),
+        Command("reset", arity: 1, [.fast, .allowedWhileSubscribed], .connection, "Resets the connection: RESP2, no name, no subscriptions.",
+                .immediate { $0.reset($1) }),
+        Command("time", arity: 1, [.fast], .server, "Returns the server time.",
+                .immediate { $0.time($1) }),
+        // Pub/Sub
+        Command("subscribe", arity: -2, [.pubsub, .fast, .allowedWhileSubscribed], .pubsub, "Listens to keyspace notification channels.",
+                .immediate { $0.subscribe($1, patterns: false) }),
+        Command("psubscribe", arity: -2, [.pubsub, .fast, .allowedWhileSubscribed], .pubsub, "Listens to keyspace notification channel patterns.",
+                .immediate { $0.subscribe($1, patterns: true) }),
+        Command("unsubscribe", arity: -1, [.pubsub, .fast, .allowedWhileSubscribed], .pubsub, "Stops listening to channels.",
+                .immediate { $0.unsubscribe($1, patterns: false) }),
+        Command("punsubscribe", arity: -1, [.pubsub, .fast, .allowedWhileSubscribed], .pubsub, "Stops listening to channel patterns.",
+                .immediate { $0.unsubscribe($1, patterns: true) }),
+    ]
+
+    private static let index: [CommandName: Int] = {
+        var index: [CommandName: Int] = [:]
+        for (i, command) in all.enumerated() {
+            for name in [command.name] + command.aliases {
+                guard let key = CommandName(name), index.updateValue(i, forKey: key) == nil else {
+                    preconditionFailure("command table: \(name) is listed twice or is too long")
+                }
+            }
+        }
+        return index
+    }()
+
+    /// The entry for a request's command name (any case), or nil for an unknown command. One hash
+    /// look-up, no allocation.
+    static func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+        guard let key = CommandName(name), let i = index[key] else { return nil }
+        return all[i]
+    }
+
+    /// The entry for a name given as text (COMMAND INFO, DOCS).
+    static func named(_ name: String) -> Command? {
+        guard let key = CommandName(name), let i = index[key] else { return nil }
+        return all[i]
+    }
+}

@@ -1,0 +1,188 @@
+import LMDB
+import Posix
+import Reactor
+import StoreLayout
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server commands: INFO, CONFIG, COMMAND, TIME, ACL.
+extension RESPSession {
+    /// The configuration parameters CONFIG GET reports, in Redis's names (what redis-benchmark and
+    /// clients ask).
+    private var configParameters: [(String, String)] {
+        let c = context.configuration
+        var port = "0", bind = ""
+        if let listen = c.listen, case .tcp(let host, let p)? = Endpoint.parseHostPort(listen) { port = String(p); bind = host }
+        return [
+            ("save", ""), ("appendonly", "no"), ("databases", "1"), ("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
+            ("maxclients", String(c.maxClients)), ("timeout", "0"), ("port", port), ("bind", bind),
+            ("unixsocket", c.socketPath ?? ""), ("proto-max-bulk-len", String(c.respMaxBulkLength)),
+            ("notify-keyspace-events", "KEA"), ("appendfsync", c.durability == .durable ? "always" : "no"),
+            ("cluster-enabled", "no"), ("dir", c.dataDirectory),
+        ]
+    }
+
+    func time(_ args: RESPArguments) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        RESPWriter.array(2, into: &output)
+        RESPWriter.bulk(String(ts.tv_sec), into: &output)
+        RESPWriter.bulk(String(ts.tv_nsec / 1000), into: &output)
+    }
+
+    /// ACL WHOAMI and ACL LIST; users are configuration, so the rest of ACL is refused.
+    func acl(_ args: RESPArguments) {
+        if args.is(1, "WHOAMI") {
+            guard args.count == 2 else { _ = wrongArity(args); return }
+            RESPWriter.bulk(connection.user?.name ?? "default", into: &output)
+        } else if args.is(1, "LIST") {
+            guard args.count == 2 else { _ = wrongArity(args); return }
+            let users = context.authenticator.all.sorted { $0.name < $1.name }
+            RESPWriter.array(users.count, into: &output)
+            for user in users { RESPWriter.bulk(user.aclLine, into: &output) }
+        } else {
+            RESPWriter.error("ERR ACL \(args.string(1).uppercased()) is not supported by ShmKV: users are configured in auth.users (see Config/shmkvd.yaml)", into: &output)
+        }
+    }
+
+    func info(_ args: RESPArguments) {
+        RESPWriter.verbatim(infoText(args), resp3: resp3, into: &output)
+    }
+
+    private func infoText(_ args: RESPArguments) -> String {
+        let c = context.configuration
+        let s = context.stats
+        let env = context.store.environment
+        let info = try? env.info()
+        let keys = (try? connection.reactor.snapshot().stat(context.store.keyspace).entries) ?? 0
+        let pageSize = (try? env.stat().pageSize) ?? 4096
+        let used = ((info?.lastPage ?? 0) + 1) * pageSize
+        var port = 0
+        if let listen = c.listen, case .tcp(_, let p)? = Endpoint.parseHostPort(listen) { port = p }
+        let sections: [(String, [(String, String)])] = [
+            ("Server", [("redis_version", "7.2.0"), ("shmkv_version", "0.4.0"), ("redis_mode", "standalone"), ("os", "Linux"),
+                        ("arch_bits", "64"), ("process_id", String(getpid())), ("tcp_port", String(port)),
+                        ("uptime_in_seconds", String(s.uptimeSeconds)), ("uptime_in_days", String(s.uptimeSeconds / 86400)),
+                        ("io_threads_active", String(context.reactorCount))]),
+            ("Clients", [("connected_clients", String(s.connectionsCurrent.load(ordering: .relaxed))),
+                         ("resp_clients", String(context.resp.count)), ("maxclients", String(c.maxClients)),
+                         ("blocked_clients", "0")]),
+            ("Memory", [("used_memory", String(used)), ("used_memory_human", humanBytes(used)),
+                        ("used_memory_dataset", String(used)), ("lmdb_map_size", String(info?.mapSize ?? 0)),
+                        ("lmdb_map_resizes", String(s.mapResizes.load(ordering: .relaxed))),
+                        ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
+            ("Persistence", [("loading", "0"), ("shmkv_durability", c.durability.rawValue), ("aof_enabled", "0"),
+                             ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),
+                             ("lmdb_last_txn_id", String(info?.lastTransactionID ?? 0))]),
+            ("Stats", [("total_connections_received", String(s.connectionsTotal.load(ordering: .relaxed))),
+                       ("total_commands_processed", String(s.commandsProcessed.load(ordering: .relaxed))),
+                       ("rejected_connections", String(s.connectionsRejected.load(ordering: .relaxed))),
+                       ("total_writes_committed", String(s.writesCommitted.load(ordering: .relaxed))),
+                       ("total_batches_committed", String(s.batchesCommitted.load(ordering: .relaxed))),
+                       ("protocol_errors", String(s.protocolErrors.load(ordering: .relaxed))),
+                       ("ring_next_sequence", String(s.ringNextSequence.load(ordering: .relaxed))),
+                       ("client_query_buffer_limit_disconnections", String(s.queryLimitDisconnections.load(ordering: .relaxed))),
+                       ("client_output_buffer_limit_disconnections", String(s.outputLimitDisconnections.load(ordering: .relaxed))),
+                       ("idle_timeout_disconnections", String(s.idleDisconnections.load(ordering: .relaxed))),
+                       ("auth_timeout_disconnections", String(s.authTimeoutDisconnections.load(ordering: .relaxed))),
+                       ("acl_access_denied_auth", String(s.authFailures.load(ordering: .relaxed))),
+                       ("expired_keys", "0"), ("evicted_keys", "0")]),
+            ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=0,avg_ttl=0")] : []),
+        ]
+        var wanted = Set<String>()
+        for i in 1..<args.count { wanted.insert(args.string(i).lowercased()) }
+        let everything = wanted.isEmpty || wanted.contains("all") || wanted.contains("everything") || wanted.contains("default")
+        var text = ""
+        for (name, fields) in sections where everything || wanted.contains(name.lowercased()) {
+            if !text.isEmpty { text += "\r\n" }
+            text += "# \(name)\r\n"
+            for (k, v) in fields { text += "\(k):\(v)\r\n" }
+        }
+        return text
+    }
+
+    private func humanBytes(_ n: Int) -> String {
+        if n >= 1 << 30 { return "\(Double(n * 100 / (1 << 30)) / 100)G" }
+        if n >= 1 << 20 { return "\(Double(n * 100 / (1 << 20)) / 100)M" }
+        if n >= 1 << 10 { return "\(Double(n * 100 / (1 << 10)) / 100)K" }
+        return "\(n)B"
+    }
+
+    func config(_ args: RESPArguments) {
+        if args.is(1, "GET") {
+            guard args.count >= 3 else { _ = wrongArity(args); return }
+            var found: [(String, String)] = []
+            for i in 2..<args.count {
+                let pattern = GlobPattern(Array(args.string(i).lowercased().utf8))
+                for (name, value) in configParameters where pattern.matches(Array(name.utf8)) && !found.contains(where: { $0.0 == name }) {
+                    found.append((name, value))
+                }
+            }
+            RESPWriter.map(found.count, resp3: resp3, into: &output)
+            for (name, value) in found {
+                RESPWriter.bulk(name, into: &output)
+                RESPWriter.bulk(value, into: &output)
+            }
+        } else if args.is(1, "SET") {
+            RESPWriter.error("ERR CONFIG SET is not supported by ShmKV: use Config/shmkvd.yaml, SHMKV_* variables or flags", into: &output)
+        } else if args.is(1, "RESETSTAT") {
+            RESPWriter.ok(into: &output)
+        } else {
+            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try CONFIG HELP.", into: &output)
+        }
+    }
+
+    private func writeCommandInfo(_ c: Command) {
+        RESPWriter.array(10, into: &output)
+        RESPWriter.bulk(c.name, into: &output)
+        RESPWriter.integer(c.arity, into: &output)
+        let flags = c.flags.redisFlagNames
+        RESPWriter.set(flags.count, resp3: resp3, into: &output)
+        for f in flags { RESPWriter.simple(f, into: &output) }
+        RESPWriter.integer(c.keys.first, into: &output)
+        RESPWriter.integer(c.keys.last, into: &output)
+        RESPWriter.integer(c.keys.step, into: &output)
+        RESPWriter.set(0, resp3: resp3, into: &output)   // ACL categories
+        RESPWriter.set(0, resp3: resp3, into: &output)   // tips
+        RESPWriter.array(0, into: &output)                    // key specs
+        RESPWriter.array(0, into: &output)                    // subcommands
+    }
+
+    func command(_ args: RESPArguments) {
+        let all = CommandTable.all
+        if args.count == 1 {
+            RESPWriter.array(all.count, into: &output)
+            for c in all { writeCommandInfo(c) }
+        } else if args.is(1, "COUNT") {
+            RESPWriter.integer(all.count, into: &output)
+        } else if args.is(1, "LIST") {
+            RESPWriter.array(all.count, into: &output)
+            for c in all { RESPWriter.bulk(c.name, into: &output) }
+        } else if args.is(1, "INFO") {
+            let names = args.count > 2 ? (2..<args.count).map { args.string($0) } : all.map(\.name)
+            RESPWriter.array(names.count, into: &output)
+            for name in names {
+                if let c = CommandTable.named(name) { writeCommandInfo(c) } else { RESPWriter.nullArray(resp3: resp3, into: &output) }
+            }
+        } else if args.is(1, "DOCS") {
+            let names = args.count > 2 ? (2..<args.count).map { args.string($0) } : all.map(\.name)
+            let known = names.compactMap { CommandTable.named($0) }
+            RESPWriter.map(known.count, resp3: resp3, into: &output)
+            for c in known {
+                RESPWriter.bulk(c.name, into: &output)
+                RESPWriter.map(3, resp3: resp3, into: &output)
+                RESPWriter.bulk("summary", into: &output)
+                RESPWriter.bulk(c.summary, into: &output)
+                RESPWriter.bulk("since", into: &output)
+                RESPWriter.bulk("1.0.0", into: &output)
+                RESPWriter.bulk("group", into: &output)
+                RESPWriter.bulk(c.group.rawValue, into: &output)
+            }
+        } else {
+            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try COMMAND HELP.", into: &output)
+        }
+    }
+
+}

@@ -1,0 +1,213 @@
+import LMDB
+import Posix
+import Reactor
+import StoreLayout
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the reply to a queued RESP write is shaped once its outcome is known. The outcome decides
+/// almost everything (`+OK`, a null for a failed condition, the previous value, an integer); only
+/// SETNX answers a stored/failed condition as `:1`/`:0` instead.
+enum RESPReplyShape: Sendable {
+    case standard
+    case storedAsInteger
+}
+
+/// A connection that speaks RESP (2 or 3): it parses commands, dispatches them through `CommandTable`,
+/// and encodes replies, including those of writes that come back from the writer. Its handlers live in
+/// one file per command family. Lives on the connection's reactor thread.
+final class RESPSession {
+    unowned let connection: ServerConnection
+    let context: ServerContext
+    /// HELLO 3 was sent: replies use RESP3 types (maps, nulls, pushes).
+    var resp3 = false
+    /// The id CLIENT ID and CLIENT LIST show (registered in `context.resp` while the session lives).
+    let clientID: Int
+    /// Pub/sub: what the connection listens to (its ring cursor is the connection's `ringSubscriber`).
+    var channels: [[UInt8]] = []
+    var patterns: [GlobPattern] = []
+    var subscriptionCount: Int { channels.count + patterns.count }
+    /// The decoder's reused argument ranges and inline scratch.
+    private var arguments: [Range<Int>] = []
+    private var scratch: [UInt8] = []
+
+    init(connection: ServerConnection) {
+        self.connection = connection
+        context = connection.context
+        clientID = context.resp.register(address: connection.peerDescription(), now: MonotonicClock.seconds())
+    }
+
+    /// The session ends with its connection.
+    func end() { context.resp.unregister(clientID) }
+
+    /// The connection's output buffer, where replies are encoded.
+    var output: [UInt8] {
+        _read { yield connection.output }
+        _modify { yield &connection.output }
+    }
+
+    // MARK: Parsing
+
+    private var limits: RESPLimits {
+        let c = context.configuration
+        // A bulk string must fit the input buffer, or the connection would wait for it for ever.
+        return RESPLimits(maxBulkLength: min(c.respMaxBulkLength, connection.maxInput - 1024),
+                          maxMultibulkCount: c.respMaxMultibulkCount, maxInlineLength: c.respMaxInlineLength,
+                          authenticated: connection.user != nil)
+    }
+
+    /// Handles every complete command in the input, within the turn's share, in order.
+    func processRequests() {
+        guard connection.beginTurn() else { return }
+        var handled = 0
+        var limits = self.limits
+        while connection.acceptsRequests {
+            if connection.turnIsOver(afterHandling: handled) || connection.mustPauseRequests() { return }
+            // AUTH lifts the unauthenticated limits for the requests after it.
+            if limits.unauthenticatedMaxArguments != Int.max && connection.user != nil { limits = self.limits }
+            let decoded: RESPDecodeResult
+            do {
+                decoded = try RESPDecoder.decode(connection.input.readable, limits: limits, arguments: &arguments, scratch: &scratch)
+            } catch {
+                // The stream cannot be framed any more: answer (in order) and close, as Redis does.
+                guard connection.pendingWrites == 0 else { return connection.pause(.waitingForCompletion) }
+                ServerStats.add(context.stats.protocolErrors)
+                RESPWriter.error("ERR \(error)", into: &output)
+                connection.refuse(resp: nil)
+                return
+            }
+            guard case .command(let consumed, let inline) = decoded else {
+                // Input is read only up to the query buffer limit: a request that needs more can never finish.
+                if connection.input.readableCount >= connection.maxInput { connection.queryBufferExceeded() }
+                return
+            }
+            if arguments.isEmpty {
+                connection.consumeInput(consumed)
+                continue
+            }
+            handled += 1
+            let ranges = arguments
+            let done: Bool
+            if inline {
+                let scratch = self.scratch
+                done = scratch.withUnsafeBytes { dispatch(RESPArguments(base: $0, ranges: ranges)) }
+            } else {
+                done = dispatch(RESPArguments(base: connection.input.readable, ranges: ranges))
+            }
+            guard done else { return connection.pause(.waitingForCompletion) }
+            // A command that ended the connection (QUIT, a refusal) has no input left to consume.
+            guard connection.acceptsRequests else { return }
+            connection.consumeInput(consumed)
+            ServerStats.add(context.stats.commandsProcessed)
+        }
+    }
+
+    // MARK: Dispatch
+
+    /// Checks and runs one command; `false` if it must wait for this connection's earlier writes
+    /// (nothing was answered or consumed then).
+    private func dispatch(_ args: RESPArguments) -> Bool {
+        // Like Redis: an HTTP request sent to the port (e.g. from a browser tricked into it) ends the
+        // connection without an answer.
+        if args.is(0, "POST") || args.is(0, "HOST:") {
+            guard connection.pendingWrites == 0 else { return false }
+            ServerStats.add(context.stats.protocolErrors)
+            context.logger.warning("possible cross-protocol attack: an HTTP request on the RESP port; connection closed")
+            connection.refuse(resp: nil)
+            return true
+        }
+        let command = CommandTable.lookup(args[0])
+        if let refusal = connection.accessRefusal(command, args) { return replyError(refusal) }
+        if subscriptionCount > 0 && !resp3 && !(command?.flags.contains(.allowedWhileSubscribed) ?? false) {
+            return replyError("ERR Can't execute '\(args.string(0).lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        }
+        guard let command else {
+            guard connection.pendingWrites == 0 else { return false }
+            var message = "ERR unknown command '\(args.string(0))', with args beginning with: "
+            for i in 1..<min(args.count, 16) { message += "'\(args.string(i))' " }
+            RESPWriter.error(message, into: &output)
+            return true
+        }
+        guard command.accepts(argumentCount: args.count) else { return wrongArity(args) }
+        switch command.handler {
+        case .write(let handle):
+            return handle(self, args)
+        case .immediate(let handle):
+            // Everything but a write runs now, after this connection's earlier writes. (CLIENT LIST's
+            // cmd= is kept by the commands that change what a client is, not by every command: that
+            // would take a process-wide lock per request.)
+            guard connection.pendingWrites == 0 else { return false }
+            handle(self, args)
+            return true
+        }
+    }
+
+    // MARK: Helpers for handlers
+
+    /// Queues a write whose reply `writeOutcome` encodes after the commit.
+    func enqueue(_ operation: WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
+        if connection.submit(operation, route: .resp(shape)) { return true }
+        return replyError("ERR the server is shutting down")
+    }
+
+    /// Writes an error now, if that keeps replies in order (else the command waits).
+    func replyError(_ message: String) -> Bool {
+        guard connection.pendingWrites == 0 else { return false }
+        RESPWriter.error(message, into: &output)
+        return true
+    }
+
+    func wrongArity(_ args: RESPArguments) -> Bool {
+        replyError("ERR wrong number of arguments for '\(args.string(0).lowercased())' command")
+    }
+
+    func keyProblem(_ key: UnsafeRawBufferPointer) -> String? {
+        switch StoreLayout.check(key: key) {
+        case nil: nil
+        case .empty: "ERR empty keys are not supported by ShmKV"
+        case .tooLong(let n): "ERR key of \(n) bytes exceeds the maximum of \(StoreLayout.maxKeySize) bytes"
+        }
+    }
+
+    func valueProblem(_ value: UnsafeRawBufferPointer) -> String? {
+        let max = context.configuration.maxValueSize
+        return value.count > max ? "ERR value of \(value.count) bytes exceeds the maximum of \(max) bytes" : nil
+    }
+
+    /// Runs `body` on the reactor's snapshot; a storage error replaces whatever it wrote with an error.
+    func read(_ body: (ReadTransaction) throws -> Void) {
+        let start = output.count
+        do {
+            try body(try connection.reactor.snapshot())
+        } catch {
+            output.removeSubrange(start...)
+            RESPWriter.error("ERR storage: \(error)", into: &output)
+        }
+    }
+
+    // MARK: Replies to queued writes
+
+    /// Encodes a committed write's outcome in the shape its command asked for.
+    func writeOutcome(_ outcome: WriteOutcome, _ shape: RESPReplyShape) {
+        switch outcome {
+        case .failed(let status, let message):
+            switch status {
+            case .notInteger: RESPWriter.error("ERR value is not an integer or out of range", into: &output)
+            case .overflow: RESPWriter.error("ERR increment or decrement would overflow", into: &output)
+            default: RESPWriter.error("ERR \(message)", into: &output)
+            }
+        case .stored:
+            if shape == .storedAsInteger { RESPWriter.integer(1, into: &output) } else { RESPWriter.ok(into: &output) }
+        case .conditionFailed:
+            if shape == .storedAsInteger { RESPWriter.integer(0, into: &output) } else { RESPWriter.null(resp3: resp3, into: &output) }
+        case .integer(let n):
+            RESPWriter.integer(Int(n), into: &output)
+        case .deleted(let existed):
+            RESPWriter.integer(existed ? 1 : 0, into: &output)
+        case .previous(let value, _):
+            if let value { RESPWriter.bulk(value, into: &output) } else { RESPWriter.null(resp3: resp3, into: &output) }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import LMDB
+import StoreLayout
+import Wire
+
+/// The string commands: GET, SET, SETNX, GETDEL, MGET, MSET, MSETNX, INCR/DECR(BY), STRLEN, APPEND,
+/// GETRANGE. Arity is checked before a handler runs (`CommandTable`).
+extension RESPSession {
+    func get(_ args: RESPArguments) {
+        read { txn in
+            // A key LMDB cannot hold is simply not there.
+            guard self.keyProblem(args[1]) == nil else { return RESPWriter.null(resp3: self.resp3, into: &self.output) }
+            try txn.withValue(self.context.store.keyspace, key: args[1]) { value in
+                if let value { RESPWriter.bulk(value, into: &self.output) } else { RESPWriter.null(resp3: self.resp3, into: &self.output) }
+            }
+        }
+    }
+
+    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL …].
+    func set(_ args: RESPArguments) -> Bool {
+        var condition = PutCondition.always
+        var returnOld = false
+        var i = 3
+        while i < args.count {
+            if args.is(i, "NX"), condition == .always { condition = .ifAbsent }
+            else if args.is(i, "XX"), condition == .always { condition = .ifPresent }
+            else if args.is(i, "GET"), !returnOld { returnOld = true }
+            else if args.is(i, "EX") || args.is(i, "PX") || args.is(i, "EXAT") || args.is(i, "PXAT") || args.is(i, "KEEPTTL") {
+                return replyError("ERR SET with an expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported: ShmKV keys do not expire")
+            } else {
+                return replyError("ERR syntax error")
+            }
+            i += 1
+        }
+        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
+        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: condition, returnOld: returnOld))
+    }
+
+    func setNX(_ args: RESPArguments) -> Bool {
+        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
+        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: .ifAbsent), .storedAsInteger)
+    }
+
+    func getDel(_ args: RESPArguments) -> Bool {
+        if let problem = keyProblem(args[1]) { return replyError(problem) }
+        return enqueue(.getDelete(key: args.bytes(1)))
+    }
+
+    func mget(_ args: RESPArguments) {
+        let n = args.count
+        read { txn in
+            RESPWriter.array(n - 1, into: &self.output)
+            for i in 1..<n {
+                guard self.keyProblem(args[i]) == nil else { RESPWriter.null(resp3: self.resp3, into: &self.output); continue }
+                try txn.withValue(self.context.store.keyspace, key: args[i]) { value in
+                    if let value { RESPWriter.bulk(value, into: &self.output) } else { RESPWriter.null(resp3: self.resp3, into: &self.output) }
+                }
+            }
+        }
+    }
+
+    /// MSET and MSETNX: key value pairs, all or none.
+    func mset(_ args: RESPArguments, onlyIfNoneExist: Bool) -> Bool {
+        let n = args.count
+        guard n % 2 == 1 else { return wrongArity(args) }
+        var pairs: [KeyValue] = []
+        pairs.reserveCapacity(n / 2)
+        for i in stride(from: 1, to: n, by: 2) {
+            if let problem = keyProblem(args[i]) ?? valueProblem(args[i + 1]) { return replyError(problem) }
+            pairs.append(KeyValue(key: args.bytes(i), value: args.bytes(i + 1)))
+        }
+        return enqueue(onlyIfNoneExist ? .mputIfNoneExist(pairs) : .mput(pairs))
+    }
+
+    /// INCRBY and DECRBY: the delta is the second argument.
+    func incrBy(_ args: RESPArguments, negated: Bool) -> Bool {
+        guard let delta = args.integer(2) else { return replyError("ERR value is not an integer or out of range") }
+        guard negated else { return incrBy(args[1], delta) }
+        guard delta != Int64.min else { return replyError("ERR decrement would overflow") }
+        return incrBy(args[1], -delta)
+    }
+
+    func incrBy(_ key: UnsafeRawBufferPointer, _ delta: Int64) -> Bool {
+        if let problem = keyProblem(key) { return replyError(problem) }
+        return enqueue(.incrBy(key: Array(key), delta: delta))
+    }
+
+    func strlen(_ args: RESPArguments) {
+        read { txn in
+            let length = self.keyProblem(args[1]) != nil ? 0
+                : try txn.withValue(self.context.store.keyspace, key: args[1]) { $0?.count ?? 0 }
+            RESPWriter.integer(length, into: &self.output)
+        }
+    }
+
+    func append(_ args: RESPArguments) -> Bool {
+        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
+        return enqueue(.append(key: args.bytes(1), value: args.bytes(2), maxValueSize: context.configuration.maxValueSize))
+    }
+
+    /// GETRANGE (and its old name SUBSTR).
+    func getRange(_ args: RESPArguments) {
+        guard let start = args.integer(2), let end = args.integer(3) else {
+            RESPWriter.error("ERR value is not an integer or out of range", into: &output)
+            return
+        }
+        read { txn in
+            guard self.keyProblem(args[1]) == nil else { return RESPWriter.bulk([UInt8](), into: &self.output) }
+            try txn.withValue(self.context.store.keyspace, key: args[1]) { value in
+                let bytes = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                if let range = RESPSession.redisRange(start: start, end: end, length: bytes.count) {
+                    RESPWriter.bulk(UnsafeRawBufferPointer(rebasing: bytes[range]), into: &self.output)
+                } else {
+                    RESPWriter.bulk([UInt8](), into: &self.output)
+                }
+            }
+        }
+    }
+
+    /// Redis's GETRANGE arithmetic: negative offsets count from the end; out-of-range is clamped.
+    static func redisRange(start: Int64, end: Int64, length: Int) -> Range<Int>? {
+        if start < 0 && end < 0 && start > end { return nil }
+        let len = Int64(length)
+        var s = start < 0 ? len + start : start
+        var e = end < 0 ? len + end : end
+        if s < 0 { s = 0 }
+        if e < 0 { e = 0 }
+        if e >= len { e = len - 1 }
+        if s > e || len == 0 { return nil }
+        return Int(s)..<Int(e + 1)
+    }
+}

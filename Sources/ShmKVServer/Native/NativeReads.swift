@@ -1,0 +1,174 @@
+import LMDB
+import NotifyRing
+import StoreLayout
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The native protocol's reads on the reactor's snapshot (GET, MGET, SCAN, STATS) and WATCH streams.
+extension NativeSession {
+    // MARK: Watch
+
+    func startWatch(prefix: UnsafeRawBufferPointer, from: UInt64, id: UInt32) {
+        if prefix.count > StoreLayout.maxKeySize {
+            return ReplyWriter.error(.invalidKey, "prefix of \(prefix.count) bytes exceeds the maximum of \(StoreLayout.maxKeySize) bytes",
+                                     requestID: id, into: &output)
+        }
+        let subscriber: RingSubscriber
+        do {
+            subscriber = try connection.startFollowingRing(from: from == 0 ? .now : .sequence(from))
+        } catch {
+            return ReplyWriter.error(.internalError, "cannot open the notification ring: \(error)", requestID: id, into: &output)
+        }
+        watch = (Array(prefix), id)
+        let start = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
+        output.appendLE(subscriber.epoch)
+        output.appendLE(subscriber.nextSequence)
+        Native.endFrame(at: start, in: &output)
+    }
+
+    /// One WATCH event frame (changes outside the prefix are skipped; clears and resyncs never are).
+    func writeWatchEvent(_ event: RingEvent) {
+        guard let watch else { return }
+        switch event {
+        case .change(let change):
+            guard change.key.starts(with: watch.prefix) || change.kind == .clear else { return }
+            change.key.withUnsafeBytes { key in
+                WatchEvent.writeChange(type: UInt8(change.kind.rawValue), sequence: change.sequence,
+                                       transactionID: change.transactionID, key: key,
+                                       requestID: watch.requestID, into: &output)
+            }
+        case .resync(let resync):
+            let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
+            WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
+                                   missedUpTo: resync.missed.upperBound, requestID: watch.requestID, into: &output)
+        }
+    }
+
+    // MARK: Reads
+
+    func executeRead(_ request: RequestView, _ id: UInt32) {
+        // A reply that fails half-way is cut back to here and replaced by the error.
+        let replyStart = output.count
+        do {
+            let txn = try connection.reactor.snapshot()
+            let kv = context.store.keyspace
+            switch request {
+            case .ping(let payload):
+                ReplyWriter.payload(payload, requestID: id, into: &output)
+            case .get(let key):
+                if let refusal = checkKey(key) { return ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output) }
+                try txn.withValue(kv, key: key) { value in
+                    if let value { ReplyWriter.value(value, requestID: id, into: &output) }
+                    else { ReplyWriter.status(.notFound, requestID: id, into: &output) }
+                }
+            case .mget(let keys):
+                for key in keys {
+                    if let refusal = checkKey(key) { return ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output) }
+                }
+                let start = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
+                output.appendLE(UInt32(keys.count))
+                for key in keys {
+                    try txn.withValue(kv, key: key) { value in
+                        if let value { output.append(1); output.appendValue(value) } else { output.append(0) }
+                    }
+                }
+                Native.endFrame(at: start, in: &output)
+            case .scan(let query):
+                try scan(query, txn: txn, id: id)
+            case .stats:
+                try writeStats(txn: txn, id: id)
+            case .put, .delete, .mput, .incrBy, .watch, .auth:
+                preconditionFailure("writes are queued, and WATCH and AUTH are handled apart, not executed here")
+            }
+        } catch {
+            output.removeSubrange(replyStart...)
+            ReplyWriter.error(.storageError, "\(error)", requestID: id, into: &output)
+        }
+    }
+
+    private func scan(_ q: ScanQueryView, txn: ReadTransaction, id: UInt32) throws {
+        if q.start.count > StoreLayout.maxKeySize || q.end.count > StoreLayout.maxKeySize || q.after.count > StoreLayout.maxKeySize {
+            return ReplyWriter.error(.invalidKey, "scan bounds must be at most \(StoreLayout.maxKeySize) bytes", requestID: id, into: &output)
+        }
+        let maxLimit = context.configuration.maxScanLimit
+        let limit = q.limit == 0 ? maxLimit : min(Int(q.limit), maxLimit)
+        // Keep a page well inside one frame even with large values.
+        let byteBudget = context.configuration.maxFrameSize / 2
+        let frame = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
+        let countAt = output.count
+        output.appendLE(UInt32(0))
+        var count = 0
+        var bytes = 0
+        var more = false
+        let after = q.after.isEmpty ? nil : Array(q.after)
+        let restricted = !connection.isUnrestricted
+        let visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> IterationControl = { key, value in
+            // A user limited to key prefixes sees only its own keys.
+            if restricted && !self.connection.mayList(key) { return .proceed }
+            if count == limit || (count > 0 && bytes + key.count + value.count > byteBudget) {
+                more = true
+                return .stop
+            }
+            self.output.appendKey(key)
+            self.output.appendValue(value)
+            count += 1
+            bytes += key.count + value.count + 6
+            return .proceed
+        }
+        switch q.mode {
+        case .prefix:
+            try txn.forEach(context.store.keyspace, prefix: Array(q.start), after: after, visit)
+        case .range:
+            try txn.forEach(context.store.keyspace, from: Array(q.start), to: q.end.isEmpty ? nil : Array(q.end), after: after, visit)
+        }
+        output.storeLE(UInt32(count), at: countAt)
+        output.append(more ? 1 : 0)
+        Native.endFrame(at: frame, in: &output)
+    }
+
+    private func writeStats(txn: ReadTransaction, id: UInt32) throws {
+        let env = context.store.environment
+        let info = try env.info()
+        let kvStat = try txn.stat(context.store.keyspace)
+        let s = context.stats
+        let durability: Int64 = switch context.configuration.durability { case .durable: 0; case .fast: 1; case .volatile: 2 }
+        let entries: [(String, Int64)] = [
+            ("keys", Int64(kvStat.entries)),
+            ("map_size", Int64(info.mapSize)),
+            ("map_resizes", Int64(s.mapResizes.load(ordering: .relaxed))),
+            ("map_used_bytes", Int64((info.lastPage + 1) * kvStat.pageSize)),
+            ("page_size", Int64(kvStat.pageSize)),
+            ("btree_depth", Int64(kvStat.depth)),
+            ("last_txn_id", Int64(info.lastTransactionID)),
+            ("max_readers", Int64(info.maxReaders)),
+            ("readers_used", Int64(info.readersUsed)),
+            ("stale_readers_cleared", Int64(s.staleReadersCleared.load(ordering: .relaxed))),
+            ("connections_current", Int64(s.connectionsCurrent.load(ordering: .relaxed))),
+            ("connections_total", Int64(s.connectionsTotal.load(ordering: .relaxed))),
+            ("connections_rejected", Int64(s.connectionsRejected.load(ordering: .relaxed))),
+            ("commands_processed", Int64(s.commandsProcessed.load(ordering: .relaxed))),
+            ("protocol_errors", Int64(s.protocolErrors.load(ordering: .relaxed))),
+            ("query_buffer_limit_disconnections", Int64(s.queryLimitDisconnections.load(ordering: .relaxed))),
+            ("output_buffer_limit_disconnections", Int64(s.outputLimitDisconnections.load(ordering: .relaxed))),
+            ("idle_timeout_disconnections", Int64(s.idleDisconnections.load(ordering: .relaxed))),
+            ("auth_timeout_disconnections", Int64(s.authTimeoutDisconnections.load(ordering: .relaxed))),
+            ("auth_failures", Int64(s.authFailures.load(ordering: .relaxed))),
+            ("writes_committed", Int64(s.writesCommitted.load(ordering: .relaxed))),
+            ("writes_failed", Int64(s.writesFailed.load(ordering: .relaxed))),
+            ("batches_committed", Int64(s.batchesCommitted.load(ordering: .relaxed))),
+            ("largest_batch", Int64(s.largestBatch.load(ordering: .relaxed))),
+            ("reactor_threads", Int64(context.reactorCount)),
+            ("durability", durability),
+            ("max_key_size", Int64(StoreLayout.maxKeySize)),
+            ("max_value_size", Int64(context.configuration.maxValueSize)),
+            ("uptime_seconds", Int64(s.uptimeSeconds)),
+            ("pid", Int64(getpid())),
+            ("ring_epoch", Int64(bitPattern: context.ring.epoch)),
+            ("ring_capacity", Int64(context.ring.capacity)),
+            ("ring_next_sequence", Int64(s.ringNextSequence.load(ordering: .relaxed))),
+        ]
+        Reply(status: .ok, requestID: id, body: .stats(entries.map { StatEntry(name: $0.0, value: $0.1) })).encode(into: &output)
+    }
+}

@@ -1,0 +1,158 @@
+import LMDB
+import NotifyRing
+import Reactor
+import StoreLayout
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connection that speaks the native protocol (after its handshake): it parses frames, checks access,
+/// runs reads on the reactor, queues writes for the writer with their request id as the reply route,
+/// and streams WATCH events. Lives on the connection's reactor thread.
+final class NativeSession {
+    unowned let connection: ServerConnection
+    let context: ServerContext
+    /// Set once the connection sent WATCH: it then carries change events for keys with `prefix`.
+    var watch: (prefix: [UInt8], requestID: UInt32)?
+
+    init(connection: ServerConnection) {
+        self.connection = connection
+        context = connection.context
+    }
+
+    /// The connection's output buffer, where replies are encoded.
+    var output: [UInt8] {
+        _read { yield connection.output }
+        _modify { yield &connection.output }
+    }
+
+    /// Before AUTH a frame may be no larger than Redis allows an unauthenticated request.
+    private var frameLimit: Int { connection.user == nil ? 64 << 10 : context.configuration.maxFrameSize }
+
+    /// Handles every complete frame in the input, within the turn's share, in order.
+    func processRequests() {
+        guard connection.beginTurn() else { return }
+        var handled = 0
+        while connection.acceptsRequests {
+            if connection.turnIsOver(afterHandling: handled) || connection.mustPauseRequests() { return }
+            let decoded: FrameDecodeResult
+            do {
+                decoded = try Native.decodeFrame(connection.input.readable, maxFrameSize: frameLimit)
+            } catch {
+                // The stream cannot be framed any more: answer (in order) and close.
+                guard connection.pendingWrites == 0 else { return connection.pause(.waitingForCompletion) }
+                ServerStats.add(context.stats.protocolErrors)
+                let status: Status = if case .frameTooLarge = error { .frameTooLarge } else { .badRequest }
+                ReplyWriter.error(status, error.description, requestID: 0, into: &output)
+                connection.refuse(resp: nil)
+                return
+            }
+            guard case .frame(let header, let body, let consumed) = decoded else { return }
+            handled += 1
+            guard handle(header: header, body: body) else { return connection.pause(.waitingForCompletion) }
+            connection.consumeInput(consumed)
+            ServerStats.add(context.stats.commandsProcessed)
+        }
+    }
+
+    /// Executes or queues one request. Returns `false` if it must wait for earlier writes (nothing was
+    /// consumed or answered then).
+    private func handle(header: FrameHeader, body: UnsafeRawBufferPointer) -> Bool {
+        let request: RequestView
+        do {
+            request = try RequestView(header: header, body: body)
+        } catch {
+            guard connection.pendingWrites == 0 else { return false }
+            ServerStats.add(context.stats.protocolErrors)
+            let status: Status = if case .unknownOpcode = error { .unknownOpcode } else { .badRequest }
+            ReplyWriter.error(status, error.description, requestID: header.requestID, into: &output)
+            return true
+        }
+        let id = header.requestID
+        if let refusal = connection.accessRefusal(request) { return answer(refusal, id) }
+        if watch != nil {
+            switch request {
+            case .ping: break
+            default:
+                ReplyWriter.error(.badRequest, "this connection is watching: only PING is accepted (close it to stop watching)",
+                                  requestID: id, into: &output)
+                return true
+            }
+        }
+        switch request {
+        case .auth(let name, let password):
+            guard connection.pendingWrites == 0 else { return false }
+            if let failure = connection.authenticate(name: name.isEmpty ? nil : String(decoding: name, as: UTF8.self), password: password) {
+                ReplyWriter.error(.authFailed, failure, requestID: id, into: &output)
+            } else {
+                ReplyWriter.status(.ok, requestID: id, into: &output)
+            }
+            return true
+        case .watch(let prefix, let from):
+            guard connection.pendingWrites == 0 else { return false }
+            startWatch(prefix: prefix, from: from, id: id)
+            return true
+        case .put(let key, let value, let condition):
+            if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
+            return enqueue(.put(key: Array(key), value: Array(value), condition: condition), id)
+        case .delete(let key):
+            if let refusal = checkKey(key) { return answer(refusal, id) }
+            return enqueue(.delete(key: Array(key)), id)
+        case .incrBy(let key, let delta):
+            if let refusal = checkKey(key) { return answer(refusal, id) }
+            return enqueue(.incrBy(key: Array(key), delta: delta), id)
+        case .mput(let pairs):
+            var owned: [KeyValue] = []
+            owned.reserveCapacity(pairs.count)
+            for (key, value) in pairs {
+                if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
+                owned.append(KeyValue(key: Array(key), value: Array(value)))
+            }
+            return enqueue(.mput(owned), id)
+        default:
+            guard connection.pendingWrites == 0 else { return false }
+            executeRead(request, id)
+            return true
+        }
+    }
+
+    /// Replies with an error at once, if that keeps replies in order.
+    private func answer(_ refusal: (Status, String), _ id: UInt32) -> Bool {
+        guard connection.pendingWrites == 0 else { return false }
+        ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output)
+        return true
+    }
+
+    /// Queues a write; its reply (`writeOutcome`) carries the request's id.
+    private func enqueue(_ operation: WriteOperation, _ id: UInt32) -> Bool {
+        if connection.submit(operation, route: .native(requestID: id)) { return true }
+        return answer((.shuttingDown, "the server is shutting down"), id)
+    }
+
+    func checkKey(_ key: UnsafeRawBufferPointer) -> (Status, String)? {
+        switch StoreLayout.check(key: key) {
+        case nil: nil
+        case .empty: (.invalidKey, "key must not be empty")
+        case .tooLong(let n): (.invalidKey, "key of \(n) bytes exceeds the maximum of \(StoreLayout.maxKeySize) bytes")
+        }
+    }
+
+    private func checkValue(_ value: UnsafeRawBufferPointer) -> (Status, String)? {
+        let max = context.configuration.maxValueSize
+        return value.count > max ? (.valueTooLarge, "value of \(value.count) bytes exceeds the maximum of \(max) bytes") : nil
+    }
+
+    /// Encodes a committed write's outcome as the reply to request `requestID`.
+    func writeOutcome(_ outcome: WriteOutcome, requestID: UInt32) {
+        switch outcome {
+        case .stored: ReplyWriter.status(.ok, requestID: requestID, into: &output)
+        case .deleted(let existed): ReplyWriter.deleted(existed, requestID: requestID, into: &output)
+        case .integer(let n): ReplyWriter.integer(n, requestID: requestID, into: &output)
+        case .conditionFailed: ReplyWriter.status(.conditionFailed, requestID: requestID, into: &output)
+        case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
+        case .previous(let value?, _): value.withUnsafeBytes { ReplyWriter.value($0, requestID: requestID, into: &output) }
+        case .previous(nil, _): ReplyWriter.status(.notFound, requestID: requestID, into: &output)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import LMDB
+
+/// The on-disk vocabulary the daemon (the only writer) and every reader (`LocalStore`, `shmkv get
+/// --local`, py-lmdb, `mdb_dump`) share. Nothing else spells a database name, a meta key or a key limit.
+///
+/// An environment holds two named databases: `kv` with the user's keys, values as plain bytes, and
+/// `__meta` with the store's own records, UTF-8 text so that `mdb_dump -p` and py-lmdb show them
+/// plainly. The unnamed main database is only LMDB's catalogue of names.
+public enum StoreLayout {
+    /// The database of user keys (py-lmdb: `env.open_db(b"kv")`).
+    public static let keyspaceDatabase = "kv"
+    /// The database of the store's own records (`MetaKey`).
+    public static let metaDatabase = "__meta"
+    /// Named databases an environment is opened with room for (LMDB's `maxdbs`).
+    public static let maxDatabases: UInt32 = 8
+    /// The on-disk format this build reads and writes (`MetaKey.formatVersion`).
+    public static let formatVersion = "1"
+    /// The longest key LMDB accepts in Debian's build (`mdb_env_get_maxkeysize`, 511 for 0.9.24);
+    /// both protocols refuse longer keys, and the daemon checks at start that LMDB agrees.
+    public static let maxKeySize = 511
+
+    /// Keys of `__meta`; each value is UTF-8 text (`MetaValue` encodes and decodes them).
+    public enum MetaKey {
+        /// `formatVersion`, written when the environment is created.
+        public static let formatVersion = Array("format_version".utf8)
+        /// A random id (16 hex digits) made when the environment was created.
+        public static let environmentID = Array("environment_id".utf8)
+        /// Path of the notification ring the running (or last) daemon publishes to.
+        public static let ringPath = Array("ring_path".utf8)
+        /// That ring's epoch, 16 hex digits.
+        public static let ringEpoch = Array("ring_epoch".utf8)
+        /// The sequence number of the last change committed, decimal; written in the same transaction
+        /// as the change, so numbering continues across restarts and a change committed but never
+        /// published shows up as a gap.
+        public static let lastSequence = Array("last_sequence".utf8)
+    }
+
+    /// Why `check(key:)` refuses a key.
+    public enum KeyProblem: Equatable, Sendable {
+        case empty
+        /// Longer than `maxKeySize` (the length is carried for the message).
+        case tooLong(Int)
+    }
+
+    /// Whether LMDB can hold `key` as a user key: 1 to `maxKeySize` bytes. Costs two comparisons.
+    @inline(__always)
+    public static func check(key: UnsafeRawBufferPointer) -> KeyProblem? {
+        if key.isEmpty { return .empty }
+        if key.count > maxKeySize { return .tooLong(key.count) }
+        return nil
+    }
+}
+
+/// Encodings of `__meta`'s values (text, so that every reader sees them plainly).
+public enum MetaValue {
+    /// A decimal number (`last_sequence`).
+    public static func decimal(_ value: UInt64) -> [UInt8] { Array(String(value).utf8) }
+
+    /// A decimal value back, or nil if it is not one.
+    public static func decimal(_ bytes: [UInt8]) -> UInt64? { UInt64(String(decoding: bytes, as: UTF8.self)) }
+
+    /// `value` as exactly 16 lower-case hex digits (environment id, ring epoch).
+    public static func hex16(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// A 16-hex-digit value back, or nil.
+    public static func hex16(_ bytes: [UInt8]) -> UInt64? { UInt64(String(decoding: bytes, as: UTF8.self), radix: 16) }
+
+    /// Text values (format version, ring path, environment id).
+    public static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+}
+
+extension Environment {
+    /// Opens the two databases of a ShmKV store; `create` only for the daemon (the writer).
+    /// - Throws: `LMDBError.notFound` when the environment holds no ShmKV store.
+    public func openStoreDatabases(create: Bool) throws(LMDBError) -> (keyspace: Database, meta: Database) {
+        let keyspace = try openDatabase(named: StoreLayout.keyspaceDatabase, create: create)
+        let meta = try openDatabase(named: StoreLayout.metaDatabase, create: create)
+        return (keyspace, meta)
+    }
+}
