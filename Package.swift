@@ -105,7 +105,7 @@ let package = Package(
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
-        .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "TestSupport"]),
+        .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "Posix", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Posix"]),
         .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),

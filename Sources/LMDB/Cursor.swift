@@ -40,9 +40,6 @@ public final class Cursor {
     /// Moves to the next entry; `false` past the end.
     public func next() throws(LMDBError) -> Bool { try move(MDB_NEXT) }
 
-    /// Moves to the previous entry; `false` before the start.
-    public func previous() throws(LMDBError) -> Bool { try move(MDB_PREV) }
-
     /// Moves to the first key not less than `target`; `false` if there is none.
     public func seek(atLeast target: [UInt8]) throws(LMDBError) -> Bool {
         guard let cursor else { throw .badTransaction }

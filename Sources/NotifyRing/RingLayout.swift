@@ -1,3 +1,4 @@
+import Posix
 /// The byte layout of a ring file, shared by publisher and subscribers (docs/ARCHITECTURE.md has the table).
 ///
 /// A ring file is one header page followed by a power-of-two data area. Header fields that change are
@@ -82,8 +83,8 @@ public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
 
 /// Errors opening, creating or reading a ring file.
 public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A system call failed; `call` names it.
-    case system(call: String, errno: Int32)
+    /// A system call failed (the error names it).
+    case system(SystemError)
     /// The file is not a ring this build understands.
     case invalidFile(String)
     /// A capacity that is not a power of two between 4 KiB and 1 GiB.
@@ -93,7 +94,7 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .system(let call, let errno): "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))"
+        case .system(let error): "\(error)"
         case .invalidFile(let why): "not a usable ring file: \(why)"
         case .invalidCapacity(let n): "ring capacity \(n) is not a power of two between 4 KiB and 1 GiB"
         case .keyTooLong(let n): "key of \(n) bytes is longer than \(RingLayout.maxKeySize)"

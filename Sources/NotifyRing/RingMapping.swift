@@ -1,4 +1,5 @@
 import Atomics
+import Posix
 import CShim
 #if canImport(Glibc)
 import Glibc
@@ -60,11 +61,10 @@ final class RingMapping: @unchecked Sendable {
 
     /// Maps an existing ring file, checking that it is a complete ring of this layout.
     static func open(path: String, writableData: Bool) throws(RingError) -> RingMapping {
-        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(call: "open(\(path))", errno: errno) }
-        defer { close(fd) }
+        let file = Descriptor(adopting: try checked("open(\(path))") { Glibc.open(path, O_RDWR | O_CLOEXEC) })
+        let fd = file.rawValue
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .system(call: "fstat", errno: errno) }
+        try checked("fstat(\(path))") { fstat(fd, &st) }
         guard Int(st.st_size) >= RingLayout.headerSize + RingLayout.minCapacity else {
             throw .invalidFile("\(path) is \(st.st_size) bytes, too small for a ring")
         }
@@ -99,16 +99,13 @@ final class RingMapping: @unchecked Sendable {
     static func create(path: String, capacity: Int, firstSequence: UInt64, mode: mode_t, group: gid_t?) throws(RingError) -> RingMapping {
         guard RingLayout.isValidCapacity(capacity) else { throw .invalidCapacity(capacity) }
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = Glibc.open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw .system(call: "open(\(temporary))", errno: errno) }
-        defer { close(fd) }
+        let file = Descriptor(adopting: try checked("open(\(temporary))") { Glibc.open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode) })
+        let fd = file.rawValue
         var keep = false
         defer { if !keep { unlink(temporary) } }
-        if let group { guard fchown(fd, uid_t.max, group) == 0 else { throw .system(call: "fchown", errno: errno) } }
-        guard fchmod(fd, mode) == 0 else { throw .system(call: "fchmod", errno: errno) }
-        guard ftruncate(fd, off_t(RingLayout.headerSize + capacity)) == 0 else {
-            throw .system(call: "ftruncate", errno: errno)
-        }
+        if let group { try checked("fchown(\(temporary))") { fchown(fd, uid_t.max, group) } }
+        try checked("fchmod(\(temporary))") { fchmod(fd, mode) }
+        try checked("ftruncate(\(temporary))") { ftruncate(fd, off_t(RingLayout.headerSize + capacity)) }
         let header = try map(fd: fd, offset: 0, length: RingLayout.headerSize, writable: true)
         header.storeBytes(of: RingLayout.version, toByteOffset: RingLayout.versionOffset, as: UInt32.self)
         header.storeBytes(of: UInt32(RingLayout.headerSize), toByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
@@ -121,7 +118,7 @@ final class RingMapping: @unchecked Sendable {
         header.storeBytes(of: firstSequence, toByteOffset: RingLayout.nextSequenceOffset, as: UInt64.self)
         (atomic(header, RingLayout.magicOffset) as Atomics.UnsafeAtomic<UInt64>).store(RingLayout.magic, ordering: .releasing)
         munmap(header, RingLayout.headerSize)
-        guard rename(temporary, path) == 0 else { throw .system(call: "rename(\(temporary), \(path))", errno: errno) }
+        try checked("rename(\(temporary), \(path))") { rename(temporary, path) }
         keep = true
         return try open(path: path, writableData: true)
     }
@@ -129,8 +126,14 @@ final class RingMapping: @unchecked Sendable {
     private static func map(fd: Int32, offset: Int, length: Int, writable: Bool) throws(RingError) -> UnsafeMutableRawPointer {
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
         let p = mmap(nil, length, protection, MAP_SHARED | MAP_POPULATE, fd, off_t(offset))
-        guard let p, p != MAP_FAILED else { throw .system(call: "mmap", errno: errno) }
+        guard let p, p != MAP_FAILED else { throw .system(.last("mmap")) }
         return p
+    }
+
+    /// A system call through the project's one errno path, its error as a `RingError`.
+    @discardableResult
+    private static func checked<T: FixedWidthInteger>(_ name: @autoclosure () -> String, _ body: () -> T) throws(RingError) -> T {
+        do { return try syscallBlocking(name(), body) } catch { throw .system(error) }
     }
 }
 

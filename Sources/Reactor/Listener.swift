@@ -17,11 +17,11 @@ public final class Listener: EventHandler, @unchecked Sendable {
     /// What this listener listens on (with the real port when asked for port 0).
     public let endpoint: Endpoint
     /// Called on the accepting loop's thread with each new non-blocking connection, which it then owns.
-    public let onAccept: @Sendable (consuming Descriptor, Listener, EventLoop) -> Void
+    public let onAccept: @Sendable (consuming Descriptor, EventLoop) -> Void
 
     /// Takes ownership of a listening socket (`Socket.listenTCP`, `Socket.listenUnix`).
     public init(descriptor: consuming Descriptor, endpoint: Endpoint,
-                onAccept: @escaping @Sendable (consuming Descriptor, Listener, EventLoop) -> Void) {
+                onAccept: @escaping @Sendable (consuming Descriptor, EventLoop) -> Void) {
         fd = descriptor.rawValue
         owner = Locked(Optional(consume descriptor))
         // Take the spare descriptor now, while descriptors are still available.
@@ -40,7 +40,7 @@ public final class Listener: EventHandler, @unchecked Sendable {
                 switch try Socket.accept(fd) {
                 case .done(let client):
                     if isTCP { Socket.setNoDelay(client) }
-                    onAccept(Descriptor(adopting: client), self, loop)
+                    onAccept(Descriptor(adopting: client), loop)
                 case .wouldBlock:
                     return
                 }

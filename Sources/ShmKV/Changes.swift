@@ -5,6 +5,7 @@ import Glibc
 #endif
 import LMDB
 import NotifyRing
+import Posix
 
 /// Where a change subscription starts: `.now`, `.oldest` still in the ring, or `.sequence(n)`.
 public typealias ChangeStart = RingSubscriber.Start
@@ -34,7 +35,7 @@ public final class ChangeSubscriber: ChangeSource {
     init(ringPath: String, prefix: [UInt8], start: ChangeStart) throws(ShmKVError) {
         self.ringPath = ringPath
         self.prefix = prefix
-        do { ring = try RingSubscriber(path: ringPath, start: start) } catch .system(_, let errno) where errno == ENOENT {
+        do { ring = try RingSubscriber(path: ringPath, start: start) } catch .system(let error) where error.errno == .noSuchFileOrDirectory {
             ring = nil
         } catch {
             throw .ring(error)

@@ -1,3 +1,4 @@
+import Posix
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -31,17 +32,18 @@ public struct Credentials: Sendable, Equatable {
 /// A blocking stream socket speaking the native protocol: connect, hello, send frames, read frames.
 /// Not thread-safe on its own; `Client` serialises access.
 struct ClientSocket: ~Copyable {
-    let fd: Int32
+    private let descriptor: Descriptor
+    var fd: Int32 { descriptor.rawValue }
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var start = 0
     private var end = 0
     private(set) var maxFrameSize = Native.defaultMaxFrameSize
 
-    private init(fd: Int32) { self.fd = fd }
+    private init(descriptor: consuming Descriptor) { self.descriptor = descriptor }
 
     /// Connects and performs the handshake (the descriptor is closed if either fails).
     static func open(address: ServerAddress, timeoutSeconds: Int, credentials: Credentials?) throws(ShmKVError) -> ClientSocket {
-        var socket = ClientSocket(fd: try connect(address))
+        var socket = ClientSocket(descriptor: try connect(address))
         if timeoutSeconds > 0 {
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
             setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -88,9 +90,8 @@ struct ClientSocket: ~Copyable {
         }
     }
 
-    deinit { Glibc.close(fd) }
-
-    private static func connect(_ address: ServerAddress) throws(ShmKVError) -> Int32 {
+    /// A connected blocking socket (closed again if connecting fails).
+    private static func connect(_ address: ServerAddress) throws(ShmKVError) -> Descriptor {
         switch address {
         case .unix(let path):
             var addr = sockaddr_un()
@@ -100,17 +101,18 @@ struct ClientSocket: ~Copyable {
                 throw .connection("socket path \(path) is too long")
             }
             withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw .connection("socket: \(lastError())") }
-            let rc = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            do throws(SystemError) {
+                let socket = Descriptor(adopting: try syscallBlocking("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+                let fd = socket.rawValue
+                _ = try withUnsafePointer(to: &addr) { p throws(SystemError) in
+                    try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
+                        try syscallBlocking("connect \(path)") { Glibc.connect(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                    }
+                }
+                return socket
+            } catch {
+                throw .connection(error.message)
             }
-            if rc != 0 {
-                let message = lastError()
-                Glibc.close(fd)
-                throw .connection("connect \(path): \(message)")
-            }
-            return fd
         case .tcp(let host, let port):
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -122,19 +124,21 @@ struct ClientSocket: ~Copyable {
             var lastMessage = "no address"
             var entry = result
             while let ai = entry {
-                let fd = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-                if fd >= 0 {
-                    if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 {
-                        var one: Int32 = 1
-                        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                        return fd
-                    }
-                    lastMessage = lastError()
-                    Glibc.close(fd)
-                }
                 entry = ai.pointee.ai_next
+                do throws(SystemError) {
+                    let socket = Descriptor(adopting: try syscallBlocking("socket") {
+                        Glibc.socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                    })
+                    let fd = socket.rawValue
+                    try syscallBlocking("connect \(host):\(port)") { Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) }
+                    var one: Int32 = 1
+                    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                    return socket
+                } catch {
+                    lastMessage = error.message
+                }
             }
-            throw .connection("connect \(host):\(port): \(lastMessage)")
+            throw .connection(lastMessage)
         }
     }
 
@@ -142,11 +146,18 @@ struct ClientSocket: ~Copyable {
     func send(_ bytes: [UInt8]) throws(ShmKVError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ShmKVError.connection("send: \(lastError())")
+            let fd = self.fd
+            let sent: IOResult<Int>
+            switch bytes.withUnsafeBytes({ raw in
+                Result { () throws(SystemError) in
+                    try syscall("send") { Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
+                }
+            }) {
+            case .success(let result): sent = result
+            case .failure(let error): throw .connection(error.message)
             }
+            // A blocking socket would-blocks only when its send timeout (SO_SNDTIMEO) passed.
+            guard case .done(let n) = sent else { throw .connection("timed out sending to the server") }
             offset += n
         }
     }
@@ -166,13 +177,20 @@ struct ClientSocket: ~Copyable {
                 buffer.append(contentsOf: repeatElement(0, count: buffer.count))
             }
         }
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress! + end, $0.count - end, 0) }
-            if n > 0 { end += n; return }
-            if n == 0 { throw .connection("the server closed the connection") }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { throw .connection("timed out waiting for the server") }
-            throw .connection("recv: \(lastError())")
+        let fd = self.fd
+        let filled = end
+        let received: IOResult<Int>
+        switch buffer.withUnsafeMutableBytes({ raw in
+            Result { () throws(SystemError) in try syscall("recv") { Glibc.recv(fd, raw.baseAddress! + filled, raw.count - filled, 0) } }
+        }) {
+        case .success(let result): received = result
+        case .failure(let error): throw .connection(error.message)
+        }
+        switch received {
+        // A blocking socket would-blocks only when its receive timeout (SO_RCVTIMEO) passed.
+        case .wouldBlock: throw .connection("timed out waiting for the server")
+        case .done(0): throw .connection("the server closed the connection")
+        case .done(let n): end += n
         }
     }
 
@@ -196,10 +214,10 @@ struct ClientSocket: ~Copyable {
             case .success(nil):
                 if let timeoutMilliseconds {
                     var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    let ready = Glibc.poll(&p, 1, Int32(clamping: timeoutMilliseconds))
+                    let ready: Int32
+                    do { ready = try syscallBlocking("poll") { Glibc.poll(&p, 1, Int32(clamping: timeoutMilliseconds)) } }
+                    catch { throw .connection(error.message) }
                     if ready == 0 { return nil }
-                    if ready < 0 && errno != EINTR { throw .connection("poll: \(lastError())") }
-                    if ready < 0 { continue }
                 }
                 try fill()
             case .failure(let error):
@@ -221,4 +239,7 @@ struct ClientSocket: ~Copyable {
     }
 }
 
-func lastError() -> String { String(cString: strerror(errno)) }
+extension SystemError {
+    /// The error as a client reports it: the call, then what went wrong.
+    var message: String { "\(call): \(String(cString: strerror(errno.rawValue)))" }
+}

@@ -23,9 +23,6 @@ public struct GlobPattern: Sendable {
         return out
     }
 
-    /// Whether the pattern is `*` (matches everything).
-    public var matchesAll: Bool { pattern == [UInt8(ascii: "*")] }
-
     public func matches(_ text: UnsafeRawBufferPointer) -> Bool {
         pattern.withUnsafeBytes { p in GlobPattern.match(p, 0, text, 0) }
     }

@@ -1,3 +1,5 @@
+import Locks
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,35 +8,38 @@ import Glibc
 /// daemon on the same directory fails to take it and refuses to start.
 public final class PidFile: Sendable {
     public let path: String
-    private let fd: Int32
+    /// Open (and locked) until `release()`.
+    private let descriptor: Locked<Descriptor?>
 
     /// Takes the lock and writes this process's pid.
     /// - Throws: `ServerError.alreadyRunning` with the holder's pid when another daemon holds it.
     public init(path: String) throws(ServerError) {
         self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .system("open \(path)", errno) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let err = errno
+        let file: Descriptor
+        do { file = Descriptor(adopting: try syscallBlocking("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }) }
+        catch { throw .system(error) }
+        let fd = file.rawValue
+        switch Result(catching: { () throws(SystemError) in try syscall("flock(\(path))") { flock(fd, LOCK_EX | LOCK_NB) } }) {
+        case .success(.done):
+            break
+        case .success(.wouldBlock):
             var buf = [UInt8](repeating: 0, count: 32)
             let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }
-            close(fd)
-            if err == EWOULDBLOCK {
-                let pid = String(decoding: buf.prefix(max(0, n)), as: UTF8.self).trimmingWhitespace()
-                throw .alreadyRunning(pid: pid)
-            }
-            throw .system("flock \(path)", err)
+            throw .alreadyRunning(pid: String(decoding: buf.prefix(max(0, n)), as: UTF8.self).trimmingWhitespace())
+        case .failure(let error):
+            throw .system(error)
         }
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        self.fd = fd
+        descriptor = Locked(Optional(consume file))
     }
 
-    /// Removes the file and releases the lock.
+    /// Removes the file and releases the lock (once; later calls do nothing).
     public func release() {
+        guard let file = descriptor.withLock({ $0.take() }) else { return }
         unlink(path)
-        close(fd)
+        file.close()
     }
 }
 
@@ -47,7 +52,8 @@ extension String {
 /// Why the daemon could not start or run.
 public enum ServerError: Error, CustomStringConvertible, Sendable {
     case alreadyRunning(pid: String)
-    case system(String, Int32)
+    /// A system call failed (the error names it).
+    case system(SystemError)
     case dataDirectory(String)
     /// A setting that can only be checked at start (a password file that cannot be read).
     case configuration(String)
@@ -56,7 +62,7 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .alreadyRunning(let pid):
             "another shmkvd (pid \(pid.isEmpty ? "unknown" : pid)) is already running on this data directory"
-        case .system(let what, let err): "\(what): \(String(cString: strerror(err)))"
+        case .system(let error): "\(error)"
         case .dataDirectory(let why): why
         case .configuration(let why): why
         }

@@ -87,13 +87,13 @@ public final class Server: @unchecked Sendable {
 
     private func openListeners(group: gid_t?) throws {
         let reactors = self.reactors
-        let onAccept: @Sendable (consuming Descriptor, Listener, EventLoop) -> Void = { descriptor, _, loop in
+        let onAccept: @Sendable (consuming Descriptor, EventLoop) -> Void = { descriptor, loop in
             guard let reactor = reactors.first(where: { $0.loop === loop }) else { return }  // dropped: closed
             reactor.accept(descriptor)
         }
         if let path = configuration.socketPath {
             let socket = try Socket.listenUnix(path: path, mode: group == nil ? 0o600 : 0o660)
-            if let group, chown(path, uid_t.max, group) != 0 { throw ServerError.system("chown \(path)", errno) }
+            if let group, chown(path, uid_t.max, group) != 0 { throw ServerError.system(.last("chown \(path)")) }
             listeners.append(Listener(descriptor: socket, endpoint: .unix(path: path), onAccept: onAccept))
         }
         if let listen = configuration.listen, case .tcp(let host, let port)? = Endpoint.parseHostPort(listen) {
@@ -171,17 +171,17 @@ public final class Server: @unchecked Sendable {
         let mode: mode_t = group == nil ? 0o700 : 0o750
         var st = stat()
         if stat(path, &st) != 0 {
-            guard errno == ENOENT else { throw .system("stat \(path)", errno) }
-            guard mkdir(path, 0o700) == 0 else { throw .system("mkdir \(path)", errno) }
-            guard stat(path, &st) == 0 else { throw .system("stat \(path)", errno) }
+            guard errno == ENOENT else { throw .system(.last("stat \(path)")) }
+            guard mkdir(path, 0o700) == 0 else { throw .system(.last("mkdir \(path)")) }
+            guard stat(path, &st) == 0 else { throw .system(.last("stat \(path)")) }
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .dataDirectory("\(path) is not a directory") }
         guard st.st_uid == geteuid() else {
             throw .dataDirectory("data directory \(path) is owned by uid \(st.st_uid), not by this user (uid \(geteuid()))")
         }
-        if let group, st.st_gid != group, chown(path, uid_t.max, group) != 0 { throw .system("chown \(path)", errno) }
+        if let group, st.st_gid != group, chown(path, uid_t.max, group) != 0 { throw .system(.last("chown \(path)")) }
         if st.st_mode & 0o7777 != mode {
-            guard chmod(path, mode) == 0 else { throw .system("chmod \(path)", errno) }
+            guard chmod(path, mode) == 0 else { throw .system(.last("chmod \(path)")) }
             if st.st_mode & 0o7777 & ~mode != 0 {
                 logger?.notice("data directory \(path) was mode \(String(st.st_mode & 0o7777, radix: 8)); now \(String(mode, radix: 8))")
             }

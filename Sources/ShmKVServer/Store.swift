@@ -1,4 +1,5 @@
 import LMDB
+import Posix
 import StoreLayout
 #if canImport(Glibc)
 import Glibc
@@ -37,7 +38,7 @@ public final class Store: Sendable {
                 for (file, mode) in [("data.mdb", mode_t(0o640)), ("lock.mdb", mode_t(0o660))] {
                     let path = directory + "/" + file
                     guard chown(path, uid_t.max, group) == 0, chmod(path, mode) == 0 else {
-                        throw ServerError.system("chown/chmod \(path)", errno)
+                        throw ServerError.system(.last("chown/chmod \(path)"))
                     }
                 }
             }

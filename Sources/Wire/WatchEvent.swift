@@ -34,18 +34,6 @@ public enum WatchEvent: Sendable, Equatable {
         Native.endFrame(at: start, in: &out)
     }
 
-    /// Appends this event as a frame.
-    public func encode(requestID: UInt32, into out: inout [UInt8]) {
-        switch self {
-        case .change(let type, let sequence, let txn, let key):
-            key.withUnsafeBytes { k in
-                WatchEvent.writeChange(type: type, sequence: sequence, transactionID: txn, key: k, requestID: requestID, into: &out)
-            }
-        case .resync(let reason, let from, let upTo):
-            WatchEvent.writeResync(reason: reason, missedFrom: from, missedUpTo: upTo, requestID: requestID, into: &out)
-        }
-    }
-
     /// Decodes an EVENT frame's body.
     public init(body: UnsafeRawBufferPointer) throws(WireError) {
         var r = ByteReader(body)

@@ -1,4 +1,5 @@
 @testable import NotifyRing
+import Posix
 import Foundation
 import Testing
 import TestSupport
@@ -189,7 +190,7 @@ final class RingTests {
             #expect("\(error)".contains("bad magic"))
         }
         #expect(throws: RingError.invalidCapacity(5000)) { try RingPublisher(creatingAt: path, capacity: 5000) }
-        #expect(throws: RingError.system(call: "open(\(directory.file("missing")))", errno: ENOENT)) {
+        #expect(throws: RingError.system(SystemError(call: "open(\(directory.file("missing")))", errno: .noSuchFileOrDirectory))) {
             try RingSubscriber(path: directory.file("missing"))
         }
         let publisher = try RingPublisher(creatingAt: path, capacity: 4096)

@@ -68,8 +68,8 @@ import Glibc
         let loop = try EventLoop()
         let accepted = Atomic<Int>(0)
         // Each accepted descriptor is dropped, which closes it.
-        let tcp = Listener(descriptor: tcpSocket, endpoint: .tcp(host: "127.0.0.1", port: port)) { _, _, _ in accepted.add(1, ordering: .relaxed) }
-        let unix = Listener(descriptor: unixSocket, endpoint: .unix(path: path)) { _, _, _ in accepted.add(1, ordering: .relaxed) }
+        let tcp = Listener(descriptor: tcpSocket, endpoint: .tcp(host: "127.0.0.1", port: port)) { _, _ in accepted.add(1, ordering: .relaxed) }
+        let unix = Listener(descriptor: unixSocket, endpoint: .unix(path: path)) { _, _ in accepted.add(1, ordering: .relaxed) }
         try loop.register(tcp, events: Readiness.readable, exclusive: true)
         try loop.register(unix, events: Readiness.readable, exclusive: true)
         // Socket file mode is 0600.

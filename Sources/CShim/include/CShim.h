@@ -1,13 +1,12 @@
 #ifndef SHMKV_CSHIM_H
 #define SHMKV_CSHIM_H
 
-// Linux interfaces Swift's Glibc module does not export (epoll, eventfd, timerfd, futex),
+// Linux interfaces Swift's Glibc module does not export (epoll, eventfd, futex),
 // and thin helpers for the parts Swift cannot call directly (variadic syscall, packed structs).
 
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <linux/futex.h>
 #include <time.h>
 

@@ -74,8 +74,9 @@ enum CommandHandler: Sendable {
 }
 
 /// One RESP command, described once (Redis's `struct redisCommand`): dispatch, arity errors, COMMAND,
-/// the before-AUTH and subscribed-mode filters and ACL checks all read this and nothing else.
-struct Command: Sendable {
+/// the before-AUTH and subscribed-mode filters and ACL checks all read this and nothing else. A class,
+/// so that dispatch passes a reference (one retain) rather than copying every field.
+final class Command: Sendable {
     /// Lower-case name.
     let name: String
     /// Argument count including the name; negative: at least that many.
@@ -118,8 +119,8 @@ struct Command: Sendable {
 /// A command name folded to lower case and packed into 16 bytes: the table's lookup key, built from the
 /// request's bytes without allocating.
 struct CommandName: Hashable, Sendable {
-    private var low: UInt64 = 0
-    private var high: UInt64 = 0
+    private(set) var low: UInt64 = 0
+    private(set) var high: UInt64 = 0
 
     /// Nil for a name longer than 16 bytes (no command has one) or an empty one.
     init?(_ bytes: UnsafeRawBufferPointer) {
@@ -128,6 +129,12 @@ struct CommandName: Hashable, Sendable {
             let folded = UInt64(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
             if i < 8 { low |= folded << (i * 8) } else { high |= folded << ((i - 8) * 8) }
         }
+    }
+
+    /// A slot in a table of `1 << bits` slots (a multiplicative hash: a few instructions, where the
+    /// standard library's seeded SipHash costs tens of nanoseconds per request).
+    func slot(bits: Int) -> Int {
+        Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15 ^ high &* 0xC2B2_AE3D_27D4_EB4F) >> UInt64(64 - bits))
     }
 
     init?(_ name: String) {

@@ -88,28 +88,45 @@ enum CommandTable {
                 .immediate { $0.unsubscribe($1, patterns: true) }),
     ]
 
-    private static let index: [CommandName: Int] = {
-        var index: [CommandName: Int] = [:]
+    /// Open addressing over `1 << slotBits` slots (linear probing), each holding an index into `all`
+    /// and the name it stands for; -1 is empty. Built once; more than four times as many slots as names.
+    private static let slotBits = 8
+    private static let slots: [(name: CommandName, index: Int)?] = {
+        var slots = [(name: CommandName, index: Int)?](repeating: nil, count: 1 << slotBits)
         for (i, command) in all.enumerated() {
             for name in [command.name] + command.aliases {
-                guard let key = CommandName(name), index.updateValue(i, forKey: key) == nil else {
-                    preconditionFailure("command table: \(name) is listed twice or is too long")
+                guard let key = CommandName(name) else { preconditionFailure("command table: \(name) is too long") }
+                var slot = key.slot(bits: slotBits)
+                while let taken = slots[slot] {
+                    precondition(taken.name != key, "command table: \(name) is listed twice")
+                    slot = (slot + 1) & (slots.count - 1)
                 }
+                slots[slot] = (key, i)
             }
         }
-        return index
+        return slots
     }()
 
-    /// The entry for a request's command name (any case), or nil for an unknown command. One hash
-    /// look-up, no allocation.
+    /// The entry for a name, or nil.
+    private static func find(_ key: CommandName) -> Command? {
+        var slot = key.slot(bits: slotBits)
+        while let entry = slots[slot] {
+            if entry.name == key { return all[entry.index] }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+        return nil
+    }
+
+    /// The entry for a request's command name (any case), or nil for an unknown command. A hash and
+    /// a probe or two; no allocation.
     static func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
-        guard let key = CommandName(name), let i = index[key] else { return nil }
-        return all[i]
+        guard let key = CommandName(name) else { return nil }
+        return find(key)
     }
 
     /// The entry for a name given as text (COMMAND INFO, DOCS).
     static func named(_ name: String) -> Command? {
-        guard let key = CommandName(name), let i = index[key] else { return nil }
-        return all[i]
+        guard let key = CommandName(name) else { return nil }
+        return find(key)
     }
 }
