@@ -66,6 +66,11 @@ extension ServerConnection {
     /// it. Before AUTH only the commands flagged `allowedBeforeAuth` run.
     func accessRefusal(_ command: Command?, _ args: RESPArguments) -> String? {
         if isUnrestricted { return nil }
+        return ServerConnection.accessRefusal(command, args, user: user)
+    }
+
+    /// The check itself, for `user` (nil: not authenticated); a pure function of the table entry.
+    static func accessRefusal(_ command: Command?, _ args: RESPArguments, user: User?) -> String? {
         guard let user else {
             return command?.flags.contains(.allowedBeforeAuth) == true ? nil : ServerConnection.noAuth
         }

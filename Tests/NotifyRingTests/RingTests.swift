@@ -116,8 +116,14 @@ final class RingTests {
         // The "daemon" restarts after committing 4…6 but publishing none of them.
         publisher = try RingPublisher(creatingAt: path, capacity: 4096, firstSequence: 7)
         for seq in UInt64(7)...9 { try publisher.publish(.put, key: key(for: seq), transactionID: 2) }
-        usleep(5_000)
-        let events = drain(subscriber)
+        // The subscriber notices the new file at its next replacement check (on a coarse clock):
+        // poll until the last record arrives, bounded.
+        var events: [RingEvent] = []
+        let arrived = eventually(seconds: 10) {
+            events += drain(subscriber)
+            return events.contains { if case .change(let c) = $0 { c.sequence == 9 } else { false } }
+        }
+        #expect(arrived, "the subscriber did not switch to the new ring within 10 s: \(events)")
         #expect(events.first == .resync(RingResync(reason: .newEpoch, missed: 4..<7)))
         checkCoverage(events, from: 4, through: 9)
         #expect(subscriber.epoch != firstEpoch)
@@ -132,8 +138,9 @@ final class RingTests {
         try publisher.publish(.put, key: key(for: 1), transactionID: 1)
         _ = drain(subscriber)
         publisher = try RingPublisher(creatingAt: path, capacity: 4096, firstSequence: 2)
-        usleep(5_000)
-        #expect(drain(subscriber) == [.resync(RingResync(reason: .newEpoch, missed: 2..<2))])
+        var events: [RingEvent] = []
+        #expect(eventually(seconds: 10) { events += drain(subscriber); return !events.isEmpty }, "no new epoch within 10 s")
+        #expect(events == [.resync(RingResync(reason: .newEpoch, missed: 2..<2))])
         try publisher.publish(.delete, key: key(for: 2), transactionID: 1)
         #expect(drain(subscriber) == [.change(RingChange(kind: .delete, sequence: 2, transactionID: 1, key: key(for: 2)))])
     }
@@ -172,10 +179,10 @@ final class RingTests {
         waiter.start()
         // Wait until the subscriber is registered as a futex waiter, then publish.
         let mapping = try RingMapping.open(path: path, writableData: false)
-        while mapping.waiters.load(ordering: .acquiring) == 0 { usleep(1_000) }
+        try #require(eventually(seconds: 10) { mapping.waiters.load(ordering: .acquiring) > 0 }, "the subscriber never waited on the futex")
         try publisher.publish(.put, key: key(for: 1), transactionID: 7)
         publisher.wakeSubscribers()
-        while result.withLock({ $0 }) == nil { usleep(1_000) }
+        try #require(eventually(seconds: 10) { result.withLock { $0 } != nil }, "the waiting subscriber was not woken within 10 s")
         #expect(result.withLock { $0 } == .change(RingChange(kind: .put, sequence: 1, transactionID: 7, key: key(for: 1))))
         #expect(mapping.waiters.load(ordering: .acquiring) == 0)
     }

@@ -140,7 +140,8 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         }
         writer.start()
         // Let a good number of batches commit, then stop the daemon under load.
-        while acknowledged.withLock({ $0.count }) < 2000 { usleep(5000) }
+        let underLoad = eventually(seconds: 60) { acknowledged.withLock { $0.count } >= 2000 }
+        #expect(underLoad, "2000 writes were not acknowledged within 60 s (\(acknowledged.withLock { $0.count }))")
         let status = daemon.stop(signal: signal)
         done.wait()
         if signal == SIGTERM { #expect(status == 0) }

@@ -268,7 +268,8 @@ struct RESPTests {
             try client.mput((0..<500).map { KeyValue(key: Array("key:\(chunk):\($0)".utf8), value: [1]) })
         }
         var text = ""
-        while !text.contains("__shmkv__:resync") {
+        // Bounded: each read waits at most 2 s for more, and at most 100 reads.
+        for _ in 0..<100 where !text.contains("__shmkv__:resync") {
             let more = raw.readAvailable(quietMilliseconds: 2000)
             if more.isEmpty { break }
             text += String(decoding: more, as: UTF8.self)

@@ -155,8 +155,10 @@ func decodeRequests(_ bytes: [UInt8], maxFrameSize: Int = Native.defaultMaxFrame
         #expect(throws: WireError.malformed("unknown PUT condition 3")) { _ = try decodeRequests(bytes) }
     }
 
-    @Test func randomGarbageNeverCrashes() {
-        var rng = SplitMix64(seed: 0x5EED)
+    @Test func randomGarbageIsDecodedOrRefusedAsMalformed() {
+        let seed: UInt64 = 0x5EED
+        var rng = SplitMix64(seed: seed)
+        var refused = 0
         for round in 0..<20_000 {
             let count = Int(rng.next() % 64)
             var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -166,8 +168,21 @@ func decodeRequests(_ bytes: [UInt8], maxFrameSize: Int = Native.defaultMaxFrame
                 bytes.storeLE(length, at: 0)
                 bytes[4] = UInt8(rng.next() % 12)
             }
-            _ = try? decodeRequests(bytes, maxFrameSize: 4096)
+            do {
+                _ = try decodeRequests(bytes, maxFrameSize: 4096)
+            } catch let error as WireError {
+                refused += 1
+                // Only these: the decoder never mistakes garbage for a handshake.
+                switch error {
+                case .malformed, .unknownOpcode, .frameTooLarge: break
+                case .badMagic: Issue.record("seed \(seed), round \(round): \(error) from a frame decoder")
+                }
+            } catch {
+                Issue.record("seed \(seed), round \(round): \(error) is not a WireError")
+            }
         }
+        // Garbage is mostly refused: a decoder that accepted everything would be wrong too.
+        #expect(refused > 1000, "seed \(seed): only \(refused) of 20000 garbage inputs refused")
     }
 }
 

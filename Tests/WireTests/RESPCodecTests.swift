@@ -112,16 +112,26 @@ struct RESPCodecTests {
         #expect(result == .needMore)
     }
 
-    @Test("random garbage never crashes the decoder")
+    @Test("random garbage is decoded or refused with one of Redis's protocol errors")
     func garbage() {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = SplitMix64(seed: seed)
-        print("RESP garbage seed: \(seed)")
         let alphabet = b("*$\r\n0123456789-: abc\"'\\x")
-        for _ in 0..<20_000 {
+        let known = ["invalid multibulk length", "invalid bulk length", "expected '$', got", "expected CRLF after a bulk string",
+                     "unbalanced quotes in request", "too big inline request", "too big mbulk count string", "too big bulk count string"]
+        var refused = 0
+        for round in 0..<20_000 {
             let input = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
-            _ = try? decodeAll(input, split: Int.random(in: 1...8, using: &rng))
+            do throws(RESPProtocolError) {
+                _ = try decodeAll(input, split: Int.random(in: 1...8, using: &rng))
+            } catch {
+                refused += 1
+                if !known.contains(where: { error.message.hasPrefix($0) }) {
+                    Issue.record("seed \(seed), round \(round): unexpected error '\(error.message)' for \(input)")
+                }
+            }
         }
+        #expect(refused > 1000, "seed \(seed): only \(refused) of 20000 garbage inputs refused")
     }
 
     @Test("every reply type, in RESP2 and RESP3")

@@ -121,10 +121,13 @@ final class Command: Sendable {
 struct CommandName: Hashable, Sendable {
     private(set) var low: UInt64 = 0
     private(set) var high: UInt64 = 0
+    /// The length tells `get` from `get\0`.
+    private(set) var length: Int
 
     /// Nil for a name longer than 16 bytes (no command has one) or an empty one.
     init?(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty, bytes.count <= 16 else { return nil }
+        length = bytes.count
         for (i, byte) in bytes.enumerated() {
             let folded = UInt64(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
             if i < 8 { low |= folded << (i * 8) } else { high |= folded << ((i - 8) * 8) }
@@ -134,7 +137,7 @@ struct CommandName: Hashable, Sendable {
     /// A slot in a table of `1 << bits` slots (a multiplicative hash: a few instructions, where the
     /// standard library's seeded SipHash costs tens of nanoseconds per request).
     func slot(bits: Int) -> Int {
-        Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15 ^ high &* 0xC2B2_AE3D_27D4_EB4F) >> UInt64(64 - bits))
+        Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15 ^ (high &+ UInt64(length)) &* 0xC2B2_AE3D_27D4_EB4F) >> UInt64(64 - bits))
     }
 
     init?(_ name: String) {

@@ -106,32 +106,62 @@ final class RESPSession {
 
     // MARK: Dispatch
 
+    /// What dispatch decides before a handler runs, from the table alone.
+    enum Admission: Equatable {
+        /// An HTTP request on the RESP port: the connection ends without an answer.
+        case crossProtocolAttack
+        /// The user may not run it (NOAUTH, NOPERM): the error text.
+        case refused(String)
+        /// A RESP2 connection in subscribed mode, and the command is not allowed there.
+        case notAllowedWhileSubscribed
+        case unknownCommand
+        case wrongArity
+        /// Run the entry's handler.
+        case run
+    }
+
+    /// The checks of dispatch, in Redis's order for ShmKV: the cross-protocol guard, access (before
+    /// AUTH only `allowedBeforeAuth` commands), the subscribed-mode filter, the name, the arity. Pure:
+    /// unit tests call it without a connection.
+    static func admit(_ command: Command?, _ args: RESPArguments, user: User?, unrestricted: Bool,
+                      subscribedRESP2: Bool) -> Admission {
+        if args.is(0, "POST") || args.is(0, "HOST:") { return .crossProtocolAttack }
+        if !unrestricted, let refusal = ServerConnection.accessRefusal(command, args, user: user) { return .refused(refusal) }
+        if subscribedRESP2 && !(command?.flags.contains(.allowedWhileSubscribed) ?? false) { return .notAllowedWhileSubscribed }
+        guard let command else { return .unknownCommand }
+        return command.accepts(argumentCount: args.count) ? .run : .wrongArity
+    }
+
     /// Checks and runs one command; `false` if it must wait for this connection's earlier writes
     /// (nothing was answered or consumed then).
     private func dispatch(_ args: RESPArguments) -> Bool {
-        // Like Redis: an HTTP request sent to the port (e.g. from a browser tricked into it) ends the
-        // connection without an answer.
-        if args.is(0, "POST") || args.is(0, "HOST:") {
+        let command = CommandTable.lookup(args[0])
+        switch RESPSession.admit(command, args, user: connection.user, unrestricted: connection.isUnrestricted,
+                                 subscribedRESP2: subscriptionCount > 0 && !resp3) {
+        case .crossProtocolAttack:
+            // Like Redis: an HTTP request sent to the port (e.g. from a browser tricked into it) ends
+            // the connection without an answer.
             guard connection.pendingWrites == 0 else { return false }
             ServerStats.add(context.stats.protocolErrors)
             context.logger.warning("possible cross-protocol attack: an HTTP request on the RESP port; connection closed")
             connection.refuse(resp: nil)
             return true
-        }
-        let command = CommandTable.lookup(args[0])
-        if let refusal = connection.accessRefusal(command, args) { return replyError(refusal) }
-        if subscriptionCount > 0 && !resp3 && !(command?.flags.contains(.allowedWhileSubscribed) ?? false) {
+        case .refused(let refusal):
+            return replyError(refusal)
+        case .notAllowedWhileSubscribed:
             return replyError("ERR Can't execute '\(args.string(0).lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-        }
-        guard let command else {
+        case .unknownCommand:
             guard connection.pendingWrites == 0 else { return false }
             var message = "ERR unknown command '\(args.string(0))', with args beginning with: "
             for i in 1..<min(args.count, 16) { message += "'\(args.string(i))' " }
             RESPWriter.error(message, into: &output)
             return true
+        case .wrongArity:
+            return wrongArity(args)
+        case .run:
+            break
         }
-        guard command.accepts(argumentCount: args.count) else { return wrongArity(args) }
-        switch command.handler {
+        switch command!.handler {
         case .write(let handle):
             return handle(self, args)
         case .immediate(let handle):
