@@ -11,8 +11,10 @@ public typealias Errno = SystemPackage.Errno
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The call and its interesting argument, e.g. `open(/dev/shm/x.ring)`.
     public let call: String
+    /// What the call left in `errno`.
     public let errno: Errno
 
+    /// An error for `call` with `errno`.
     public init(call: String, errno: Errno) {
         self.call = call
         self.errno = errno
@@ -21,6 +23,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The error the last failed call left in `errno`.
     public static func last(_ call: String) -> SystemError { SystemError(call: call, errno: Errno(rawValue: Glibc.errno)) }
 
+    /// The call, `strerror`'s text and the number.
     public var description: String { "\(call): \(String(cString: strerror(errno.rawValue))) (errno \(errno.rawValue))" }
 }
 

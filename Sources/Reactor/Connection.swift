@@ -43,6 +43,7 @@ open class Connection: EventHandler, PendingWork {
     /// The socket's number, for epoll and logging; valid until `close()`.
     public let fd: Int32
     private var descriptor: Descriptor?
+    /// Bytes read and not yet consumed by `process()`; bounded by `maxInput`.
     public private(set) var input: ByteBuffer
     /// Replies not sent yet, from `sentIndex` on. Encoders append here.
     public var output: [UInt8] = []
@@ -84,6 +85,7 @@ open class Connection: EventHandler, PendingWork {
         registeredEvents = events
     }
 
+    /// Whether `close()` has run (the descriptor is released).
     public var isClosed: Bool { state == .closed }
 
     /// Override: consume requests from `input` (via `consumeInput`) and append replies to `output`.
@@ -186,6 +188,7 @@ open class Connection: EventHandler, PendingWork {
 
     // MARK: Events
 
+    /// Dispatches epoll readiness: writable flushes, readable (or a hang-up) reads and processes.
     public func handle(events: UInt32, loop: EventLoop) {
         if events & Readiness.writable != 0 {
             flush()
@@ -199,6 +202,7 @@ open class Connection: EventHandler, PendingWork {
     /// Asks for another `process()` on the next loop iteration (used when a round was capped).
     public func processLater() { loop.schedule(self) }
 
+    /// A turn scheduled by `processLater()`: processes buffered input and flushes.
     public func runPending(loop: EventLoop) {
         guard !isClosed else { return }
         process()

@@ -11,6 +11,7 @@ public final class EventFD: Sendable {
     /// The eventfd's number (for epoll).
     public var fd: Int32 { descriptor.rawValue }
 
+    /// A new eventfd (non-blocking, close-on-exec), closed with this object.
     public init() throws(SystemError) {
         descriptor = Descriptor(adopting: try syscallBlocking("eventfd") { shim_eventfd(0, SHIM_EFD_NONBLOCK | SHIM_EFD_CLOEXEC) })
     }

@@ -21,11 +21,17 @@ public protocol PendingWork: AnyObject {
 
 /// Epoll readiness bits, named.
 public enum Readiness {
+    /// EPOLLIN: input (or EOF) to read.
     public static let readable = SHIM_EPOLLIN
+    /// EPOLLOUT: room to send.
     public static let writable = SHIM_EPOLLOUT
+    /// EPOLLERR: always reported.
     public static let error = SHIM_EPOLLERR
+    /// EPOLLHUP: both directions closed; always reported.
     public static let hangUp = SHIM_EPOLLHUP
+    /// EPOLLRDHUP: the peer shut its sending side.
     public static let peerClosed = SHIM_EPOLLRDHUP
+    /// EPOLLEXCLUSIVE: one of the loops sharing a listener is woken, not all.
     public static let exclusive = SHIM_EPOLLEXCLUSIVE
 }
 
@@ -59,6 +65,7 @@ public final class EventLoop: @unchecked Sendable {
     /// How long one wait may last in milliseconds (-1: until an event or a timer).
     public var waitTimeoutMilliseconds: Int32 = 1000
 
+    /// A new epoll instance with its doorbell registered; nothing runs until `run()` or `runOnce`.
     public init() throws(SystemError) {
         epoll = Descriptor(adopting: try syscallBlocking("epoll_create1") { shim_epoll_create() })
         doorbell = try EventFD()

@@ -33,6 +33,7 @@ public final class Listener: EventHandler, @unchecked Sendable {
     /// Whether accepted sockets are TCP (and get `TCP_NODELAY`).
     public var isTCP: Bool { if case .tcp = endpoint { true } else { false } }
 
+    /// Accepts up to 64 waiting connections (so one loop cannot starve its own), handing each to `onAccept`.
     public func handle(events: UInt32, loop: EventLoop) {
         // Accept a bounded number per wake-up so one loop cannot starve its connections.
         for _ in 0..<64 {

@@ -29,11 +29,6 @@ extension ServerConnection {
         return nil
     }
 
-    /// Whether this connection's user may run everything on every key (no per-request check needed).
-    var isUnrestricted: Bool {
-        guard let user else { return false }
-        return user.permissions == .all && !user.isKeyRestricted
-    }
 
     /// Native: the refusal for `request`, or nil if this connection may run it.
     func accessRefusal(_ request: RequestView) -> (Status, String)? {

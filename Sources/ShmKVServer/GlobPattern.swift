@@ -1,12 +1,12 @@
 /// Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET): `*`, `?`, `[abc]`, `[^a-z]`, and
 /// `\\x` for a literal x. Byte-wise, like Redis's `stringmatchlen`.
-public struct GlobPattern: Sendable {
-    public let pattern: [UInt8]
+struct GlobPattern: Sendable {
+    let pattern: [UInt8]
 
-    public init(_ pattern: [UInt8]) { self.pattern = pattern }
+    init(_ pattern: [UInt8]) { self.pattern = pattern }
 
     /// The bytes every match starts with (up to the first special character): a scan can seek there.
-    public var literalPrefix: [UInt8] {
+    var literalPrefix: [UInt8] {
         var out: [UInt8] = []
         var i = 0
         while i < pattern.count {
@@ -23,11 +23,11 @@ public struct GlobPattern: Sendable {
         return out
     }
 
-    public func matches(_ text: UnsafeRawBufferPointer) -> Bool {
+    func matches(_ text: UnsafeRawBufferPointer) -> Bool {
         pattern.withUnsafeBytes { p in GlobPattern.match(p, 0, text, 0) }
     }
 
-    public func matches(_ text: [UInt8]) -> Bool { text.withUnsafeBytes { matches($0) } }
+    func matches(_ text: [UInt8]) -> Bool { text.withUnsafeBytes { matches($0) } }
 
     private static func match(_ p: UnsafeRawBufferPointer, _ pi: Int, _ s: UnsafeRawBufferPointer, _ si: Int) -> Bool {
         var pi = pi, si = si

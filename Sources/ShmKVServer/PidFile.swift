@@ -6,14 +6,14 @@ import Glibc
 
 /// `shmkvd.pid` in the data directory, holding an exclusive `flock` while the daemon runs: a second
 /// daemon on the same directory fails to take it and refuses to start.
-public final class PidFile: Sendable {
-    public let path: String
+final class PidFile: Sendable {
+    let path: String
     /// Open (and locked) until `release()`.
     private let descriptor: Locked<Descriptor?>
 
     /// Takes the lock and writes this process's pid.
     /// - Throws: `ServerError.alreadyRunning` with the holder's pid when another daemon holds it.
-    public init(path: String) throws(ServerError) {
+    init(path: String) throws(ServerError) {
         self.path = path
         let file: Descriptor
         do { file = Descriptor(adopting: try syscallBlocking("open(\(path))") { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }) }
@@ -36,7 +36,7 @@ public final class PidFile: Sendable {
     }
 
     /// Removes the file and releases the lock (once; later calls do nothing).
-    public func release() {
+    func release() {
         guard let file = descriptor.withLock({ $0.take() }) else { return }
         unlink(path)
         file.close()
@@ -51,9 +51,11 @@ extension String {
 
 /// Why the daemon could not start or run.
 public enum ServerError: Error, CustomStringConvertible, Sendable {
+    /// Another daemon holds the data directory's pid lock (its pid, as the file says).
     case alreadyRunning(pid: String)
     /// A system call failed (the error names it).
     case system(SystemError)
+    /// The data directory cannot be used (not a directory, owned by another user).
     case dataDirectory(String)
     /// A setting that can only be checked at start (a password file that cannot be read).
     case configuration(String)

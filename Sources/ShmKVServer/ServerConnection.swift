@@ -47,7 +47,16 @@ final class ServerConnection: Connection {
     /// Since when (loop milliseconds) a ring follower's unsent events have been over the soft limit.
     var overSoftLimitSince: Int?
     /// Who the connection is: nil until it authenticates when the daemon requires a password.
-    var user: User?
+    var user: User? {
+        didSet { isUnrestricted = ServerConnection.unrestricted(user) }
+    }
+    /// Whether `user` may run everything on every key: requests then pay no access check (kept with
+    /// `user`, so that the check per request reads one flag).
+    private(set) var isUnrestricted = false
+
+    private static func unrestricted(_ user: User?) -> Bool {
+        user.map { $0.permissions == .all && !$0.isKeyRestricted } ?? false
+    }
     /// When the connection was accepted (loop milliseconds), for the authentication timeout.
     let acceptedAt: Int
 
@@ -55,9 +64,11 @@ final class ServerConnection: Connection {
         self.reactor = reactor
         context = reactor.context
         session = refusal.map { .refusing($0) } ?? .detecting
-        user = context.authenticator.initialUser
         acceptedAt = reactor.loop.now
         super.init(descriptor: descriptor, loop: reactor.loop)
+        // (An initializer's own assignments run no observers.)
+        user = context.authenticator.initialUser
+        isUnrestricted = ServerConnection.unrestricted(user)
         maxPendingOutput = context.configuration.maxOutputBuffer
         maxInput = context.configuration.maxQueryBuffer
     }

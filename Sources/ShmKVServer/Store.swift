@@ -7,18 +7,18 @@ import Glibc
 
 /// The daemon's LMDB environment, opened as the writer, and its two named databases (their names,
 /// the meta keys and encodings are `StoreLayout`'s).
-public final class Store: Sendable {
+final class Store: Sendable {
 
-    public let environment: Environment
-    public let keyspace: Database
-    public let meta: Database
+    let environment: Environment
+    let keyspace: Database
+    let meta: Database
     /// Random id of this environment, made when it was created.
-    public let environmentID: String
+    let environmentID: String
 
     /// Opens (or creates) the environment in `directory` as the writer.
     /// - Parameter group: with a shared group, `lock.mdb` is 0660 and `data.mdb` 0640 of that group
     ///   (LMDB readers write the lock file); without, both are 0600.
-    public init(directory: String, configuration: ServerConfiguration, group: gid_t? = nil) throws {
+    init(directory: String, configuration: ServerConfiguration, group: gid_t? = nil) throws {
         var flags: Environment.Flags = [.noReadAhead]
         switch configuration.durability {
         case .durable: break
@@ -64,21 +64,21 @@ public final class Store: Sendable {
     }
 
     /// The last change sequence committed (0 before the first change).
-    public func lastSequence() throws -> UInt64 {
+    func lastSequence() throws -> UInt64 {
         try environment.read { txn in
             try txn.get(meta, key: MetaKey.lastSequence).flatMap(MetaValue.decimal) ?? 0
         }
     }
 
     /// Records where this daemon's ring is and its epoch, so a `LocalStore` finds it from the directory.
-    public func recordRing(path: String, epoch: UInt64) throws {
+    func recordRing(path: String, epoch: UInt64) throws {
         try environment.write { txn in
             try txn.put(meta, key: MetaKey.ringPath, value: Array(path.utf8))
             try txn.put(meta, key: MetaKey.ringEpoch, value: Array(MetaValue.hex16(epoch).utf8))
         }
     }
 
-    public func close() { environment.close() }
+    func close() { environment.close() }
 }
 
 private typealias MetaKey = StoreLayout.MetaKey

@@ -3,7 +3,7 @@ import NotifyRing
 import Wire
 
 /// A write waiting for the writer thread. Owns copies of its bytes (the input buffer moves on).
-public enum WriteOperation: Sendable {
+enum WriteOperation: Sendable {
     /// Store a value under a condition; with `returnOld`, the outcome carries the previous value
     /// (RESP `SET … GET`).
     case put(key: [UInt8], value: [UInt8], condition: PutCondition, returnOld: Bool = false)
@@ -36,7 +36,7 @@ public enum WriteOperation: Sendable {
 }
 
 /// What a write came to, known only after its batch committed.
-public enum WriteOutcome: Sendable, Equatable {
+enum WriteOutcome: Sendable, Equatable {
     case stored
     case deleted(existed: Bool)
     case integer(Int64)

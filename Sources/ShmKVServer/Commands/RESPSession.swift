@@ -19,7 +19,10 @@ enum RESPReplyShape: Sendable {
 /// and encodes replies, including those of writes that come back from the writer. Its handlers live in
 /// one file per command family. Lives on the connection's reactor thread.
 final class RESPSession {
-    unowned let connection: ServerConnection
+    // Invariant: the connection owns this session (its `session` enum) and drops it only when it is
+    // itself freed, so the reference cannot dangle; `unowned(unsafe)` spares the hot path the atomic
+    // reference-count check every `unowned` load costs.
+    unowned(unsafe) let connection: ServerConnection
     let context: ServerContext
     /// HELLO 3 was sent: replies use RESP3 types (maps, nulls, pushes).
     var resp3 = false
@@ -136,7 +139,8 @@ final class RESPSession {
     /// (nothing was answered or consumed then).
     private func dispatch(_ args: RESPArguments) -> Bool {
         let command = CommandTable.lookup(args[0])
-        switch RESPSession.admit(command, args, user: connection.user, unrestricted: connection.isUnrestricted,
+        let unrestricted = connection.isUnrestricted
+        switch RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                  subscribedRESP2: subscriptionCount > 0 && !resp3) {
         case .crossProtocolAttack:
             // Like Redis: an HTTP request sent to the port (e.g. from a browser tricked into it) ends

@@ -11,7 +11,10 @@ import Glibc
 /// runs reads on the reactor, queues writes for the writer with their request id as the reply route,
 /// and streams WATCH events. Lives on the connection's reactor thread.
 final class NativeSession {
-    unowned let connection: ServerConnection
+    // Invariant: the connection owns this session (its `session` enum) and drops it only when it is
+    // itself freed, so the reference cannot dangle; `unowned(unsafe)` spares the hot path the atomic
+    // reference-count check every `unowned` load costs.
+    unowned(unsafe) let connection: ServerConnection
     let context: ServerContext
     /// Set once the connection sent WATCH: it then carries change events for keys with `prefix`.
     var watch: (prefix: [UInt8], requestID: UInt32)?
