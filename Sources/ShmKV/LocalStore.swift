@@ -125,8 +125,10 @@ public final class LocalStore: @unchecked Sendable {
             try transaction.withValue(keyspace, key: key, body)
         }
 
+        /// A copy of the value of `key` from this snapshot, or nil.
         public func get(_ key: [UInt8]) throws -> [UInt8]? { try transaction.get(keyspace, key: key) }
 
+        /// Whether `key` exists in this snapshot (no copy).
         public func contains(_ key: [UInt8]) throws -> Bool { try transaction.contains(keyspace, key: key) }
 
         /// Calls `body` with each entry whose key starts with `prefix`, in place, in key order, until it
@@ -170,16 +172,23 @@ public final class LocalStore: @unchecked Sendable {
 
     /// What a local reader can learn about the store without the daemon.
     public struct Statistics: Sendable, Equatable {
+        /// Keys in `kv` as of one snapshot.
         public var keys: Int
+        /// The map size in bytes (the file may be smaller; it grows as the daemon writes).
         public var mapSize: Int
+        /// Bytes of the map in use (last page + 1, times the page size).
         public var mapUsedBytes: Int
+        /// LMDB's id of the last committed write transaction.
         public var lastTransactionID: Int
+        /// Reader slots in the lock file (set by the daemon).
         public var maxReaders: Int
+        /// Reader slots taken, by any process (stale ones included until a reader check).
         public var readersUsed: Int
         /// The sequence of the last change committed (0 before the first).
         public var lastSequence: UInt64
         /// The ring the daemon last published to, and its epoch (nil before a daemon ran).
         public var ringPath: String?
+        /// That ring's epoch.
         public var ringEpoch: UInt64?
     }
 

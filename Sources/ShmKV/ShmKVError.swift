@@ -17,6 +17,7 @@ public enum ShmKVError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The directory is not a ShmKV data directory (no `kv` database, or no ring recorded yet).
     case notADataDirectory(String)
 
+    /// One line for logs and command-line errors.
     public var description: String {
         switch self {
         case .server(let status, let message): "server error \(status): \(message)"
@@ -30,20 +31,35 @@ public enum ShmKVError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 // The protocol's value types, so that `import ShmKV` is enough to use the client.
+/// A key and its value (owned copies).
 public typealias KeyValue = Wire.KeyValue
+/// When a PUT stores: always, only if the key is absent, only if present.
 public typealias PutCondition = Wire.PutCondition
+/// A reply's status code (the protocol's table in docs/PROTOCOL.md).
 public typealias Status = Wire.Status
+/// One STATS counter: a name and a signed 64-bit value.
 public typealias StatEntry = Wire.StatEntry
+/// A native request, owned (what `Client` encodes).
 public typealias Request = Wire.Request
+/// A decoded native reply: status, request id and body.
 public typealias Reply = Wire.Reply
+/// What a reply carries, by request kind.
 public typealias ReplyBody = Wire.ReplyBody
+/// A SCAN page request: prefix or range, limit, and where to continue.
 public typealias ScanQuery = Wire.ScanQuery
+/// Whether a SCAN walks a prefix or a range.
 public typealias ScanMode = Wire.ScanMode
 
 // The change-stream types, shared by `LocalStore.changes` and `Client.watch`.
+/// One event of a change stream: a change, or a resync naming what was missed.
 public typealias ChangeEvent = NotifyRing.RingEvent
+/// A committed change: kind, sequence, LMDB transaction id and key (no value: read it if needed).
 public typealias Change = NotifyRing.RingChange
+/// put, delete or clear.
 public typealias ChangeKind = NotifyRing.ChangeKind
+/// Changes were missed (lapped, a gap, a new daemon epoch): reread what you care about.
 public typealias Resync = NotifyRing.RingResync
+/// LMDB's errors, one case per `MDB_*` code (in `ShmKVError.storage`).
 public typealias LMDBError = LMDB.LMDBError
+/// The ring file's errors (in `ShmKVError.ring`).
 public typealias RingError = NotifyRing.RingError
