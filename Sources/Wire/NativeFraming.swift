@@ -54,11 +54,16 @@ public enum Native {
 
 /// The fixed part of a frame. `code` is an `Opcode` in a request and a `Status` in a reply.
 public struct FrameHeader: Sendable, Equatable {
+    /// The opcode (request) or status (reply); from `0x80`, a server push.
     public var code: UInt8
+    /// Per-opcode flags (PUT's condition); 0 otherwise.
     public var flags: UInt8
+    /// Chosen by the client, echoed by the server.
     public var requestID: UInt32
+    /// Bytes after the header (the frame's length minus the header).
     public var bodyLength: Int
 
+    /// A header.
     public init(code: UInt8, flags: UInt8, requestID: UInt32, bodyLength: Int) {
         self.code = code
         self.flags = flags

@@ -24,17 +24,24 @@ public enum ReplyBody: Sendable, Equatable {
 
 /// One STATS counter.
 public struct StatEntry: Sendable, Equatable {
+    /// The counter's name (`keys`, `writes_committed`…; PROTOCOL.md lists them).
     public var name: String
+    /// Its value now.
     public var value: Int64
+    /// A counter.
     public init(name: String, value: Int64) { self.name = name; self.value = value }
 }
 
 /// A decoded native reply.
 public struct Reply: Sendable, Equatable {
+    /// OK, or why not (the protocol's status table).
     public var status: Status
+    /// The id of the request this answers (replies come in request order).
     public var requestID: UInt32
+    /// What the reply carries (decoded for the request's opcode).
     public var body: ReplyBody
 
+    /// A reply.
     public init(status: Status, requestID: UInt32, body: ReplyBody) {
         self.status = status
         self.requestID = requestID
