@@ -57,14 +57,9 @@ extension ServerConnection {
         return nil
     }
 
-    /// RESP: the error for a command (nil: unknown) and its arguments, or nil if this connection may run
-    /// it. Before AUTH only the commands flagged `allowedBeforeAuth` run.
-    func accessRefusal(_ command: Command?, _ args: RESPArguments) -> String? {
-        if isUnrestricted { return nil }
-        return ServerConnection.accessRefusal(command, args, user: user)
-    }
-
-    /// The check itself, for `user` (nil: not authenticated); a pure function of the table entry.
+    /// RESP: the error for a command (nil: unknown) and its arguments run by `user` (nil: not
+    /// authenticated), or nil if it may run. Before AUTH only the commands flagged `allowedBeforeAuth`
+    /// run. A pure function of the table entry (`RESPSession.admit` skips it for unrestricted users).
     static func accessRefusal(_ command: Command?, _ args: RESPArguments, user: User?) -> String? {
         guard let user else {
             return command?.flags.contains(.allowedBeforeAuth) == true ? nil : ServerConnection.noAuth

@@ -133,9 +133,46 @@ final class ServerConnection: Connection {
         pumpRing()
     }
 
-    /// Fairness, for both protocols' request loops: after `maxRequestsPerEvent` requests in one turn,
-    /// let other connections run and come back on the next loop iteration.
-    func turnIsOver(afterHandling handled: Int) -> Bool {
+    /// What one request of a session's loop came to.
+    enum RequestStep {
+        /// Answered or queued: its `consumed` input bytes are done with.
+        case handled(consumed: Int)
+        /// Nothing to run (an empty RESP line): skip `consumed` bytes, uncounted.
+        case skipped(consumed: Int)
+        /// It must wait for this connection's earlier writes; nothing was answered or consumed.
+        case mustWait
+        /// Stop the loop: no whole request yet, or the connection was refused or closed.
+        case stop
+    }
+
+    /// The request loop both sessions run, `next` decoding and handling one request: the turn's share
+    /// (fairness), the output and query-buffer limits, and the ordering rule (a request that must wait
+    /// pauses the loop until this connection's writes complete; `complete` resumes it).
+    func runRequests(_ next: () -> RequestStep) {
+        guard beginTurn() else { return }
+        var handled = 0
+        while acceptsRequests {
+            if turnIsOver(afterHandling: handled) || mustPauseRequests() { return }
+            switch next() {
+            case .handled(let consumed):
+                handled += 1
+                // A request that ended the connection (QUIT, a refusal) has no input left to consume.
+                guard acceptsRequests else { return }
+                consumeInput(consumed)
+                ServerStats.add(context.stats.commandsProcessed)
+            case .skipped(let consumed):
+                consumeInput(consumed)
+            case .mustWait:
+                return pause(.waitingForCompletion)
+            case .stop:
+                return
+            }
+        }
+    }
+
+    /// Fairness: after `maxRequestsPerEvent` requests in one turn, let other connections run and come
+    /// back on the next loop iteration.
+    private func turnIsOver(afterHandling handled: Int) -> Bool {
         guard handled == context.configuration.maxRequestsPerEvent else { return false }
         if input.readableCount > 0 { pause(.yielded) }
         return true
@@ -144,7 +181,7 @@ final class ServerConnection: Connection {
     /// Whether the request loop must stop before the next request: the output is full (it resumes when
     /// the client has read enough) or the queued writes reached the query buffer limit (it resumes
     /// when they commit).
-    func mustPauseRequests() -> Bool {
+    private func mustPauseRequests() -> Bool {
         // Nothing left to hold back: pausing would keep a half-closed connection from ever finishing.
         guard input.readableCount > 0 else { return false }
         if isOutputFull {

@@ -141,8 +141,7 @@ struct CommandName: Hashable, Sendable {
     }
 
     init?(_ name: String) {
-        var utf8 = Array(name.utf8)
-        guard let made = utf8.withUnsafeMutableBytes({ CommandName(UnsafeRawBufferPointer($0)) }) else { return nil }
+        guard let made = Array(name.utf8).withUnsafeBytes({ CommandName($0) }) else { return nil }
         self = made
     }
 }

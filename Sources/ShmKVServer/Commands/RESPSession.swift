@@ -63,34 +63,27 @@ final class RESPSession {
 
     /// Handles every complete command in the input, within the turn's share, in order.
     func processRequests() {
-        guard connection.beginTurn() else { return }
-        var handled = 0
         var limits = self.limits
-        while connection.acceptsRequests {
-            if connection.turnIsOver(afterHandling: handled) || connection.mustPauseRequests() { return }
+        connection.runRequests {
             // AUTH lifts the unauthenticated limits for the requests after it.
             if limits.unauthenticatedMaxArguments != Int.max && connection.user != nil { limits = self.limits }
             let decoded: RESPDecodeResult
-            do {
+            do throws(RESPProtocolError) {
                 decoded = try RESPDecoder.decode(connection.input.readable, limits: limits, arguments: &arguments, scratch: &scratch)
             } catch {
                 // The stream cannot be framed any more: answer (in order) and close, as Redis does.
-                guard connection.pendingWrites == 0 else { return connection.pause(.waitingForCompletion) }
+                guard connection.pendingWrites == 0 else { return .mustWait }
                 ServerStats.add(context.stats.protocolErrors)
                 RESPWriter.error("ERR \(error)", into: &output)
                 connection.refuse(resp: nil)
-                return
+                return .stop
             }
             guard case .command(let consumed, let inline) = decoded else {
                 // Input is read only up to the query buffer limit: a request that needs more can never finish.
                 if connection.input.readableCount >= connection.maxInput { connection.queryBufferExceeded() }
-                return
+                return .stop
             }
-            if arguments.isEmpty {
-                connection.consumeInput(consumed)
-                continue
-            }
-            handled += 1
+            if arguments.isEmpty { return .skipped(consumed: consumed) }
             let ranges = arguments
             let done: Bool
             if inline {
@@ -99,11 +92,7 @@ final class RESPSession {
             } else {
                 done = dispatch(RESPArguments(base: connection.input.readable, ranges: ranges))
             }
-            guard done else { return connection.pause(.waitingForCompletion) }
-            // A command that ended the connection (QUIT, a refusal) has no input left to consume.
-            guard connection.acceptsRequests else { return }
-            connection.consumeInput(consumed)
-            ServerStats.add(context.stats.commandsProcessed)
+            return done ? .handled(consumed: consumed) : .mustWait
         }
     }
 

@@ -35,27 +35,21 @@ final class NativeSession {
 
     /// Handles every complete frame in the input, within the turn's share, in order.
     func processRequests() {
-        guard connection.beginTurn() else { return }
-        var handled = 0
-        while connection.acceptsRequests {
-            if connection.turnIsOver(afterHandling: handled) || connection.mustPauseRequests() { return }
+        connection.runRequests {
             let decoded: FrameDecodeResult
-            do {
+            do throws(WireError) {
                 decoded = try Native.decodeFrame(connection.input.readable, maxFrameSize: frameLimit)
             } catch {
                 // The stream cannot be framed any more: answer (in order) and close.
-                guard connection.pendingWrites == 0 else { return connection.pause(.waitingForCompletion) }
+                guard connection.pendingWrites == 0 else { return .mustWait }
                 ServerStats.add(context.stats.protocolErrors)
                 let status: Status = if case .frameTooLarge = error { .frameTooLarge } else { .badRequest }
                 ReplyWriter.error(status, error.description, requestID: 0, into: &output)
                 connection.refuse(resp: nil)
-                return
+                return .stop
             }
-            guard case .frame(let header, let body, let consumed) = decoded else { return }
-            handled += 1
-            guard handle(header: header, body: body) else { return connection.pause(.waitingForCompletion) }
-            connection.consumeInput(consumed)
-            ServerStats.add(context.stats.commandsProcessed)
+            guard case .frame(let header, let body, let consumed) = decoded else { return .stop }
+            return handle(header: header, body: body) ? .handled(consumed: consumed) : .mustWait
         }
     }
 
