@@ -10,11 +10,17 @@ public struct Database: Sendable, Hashable {
 
 /// Statistics of a database or of the environment's main database (`mdb_stat`).
 public struct Stat: Sendable, Equatable {
+    /// Bytes per page (4096 on this platform).
     public var pageSize: Int
+    /// Height of the B-tree.
     public var depth: Int
+    /// Internal (non-leaf) pages.
     public var branchPages: Int
+    /// Leaf pages.
     public var leafPages: Int
+    /// Overflow pages: values too large for a leaf page live in runs of these.
     public var overflowPages: Int
+    /// Key/value pairs stored.
     public var entries: Int
 
     init(_ s: MDB_stat) {
@@ -35,6 +41,7 @@ public struct EnvironmentInfo: Sendable, Equatable {
     public var lastPage: Int
     /// The last committed transaction id.
     public var lastTransactionID: Int
+    /// Reader slots in the lock file (fixed by the first process that opened it).
     public var maxReaders: Int
     /// Reader slots ever used (not all of them live).
     public var readersUsed: Int

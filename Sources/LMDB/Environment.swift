@@ -16,18 +16,33 @@ import Glibc
 public final class Environment: @unchecked Sendable {
     /// Open flags (`MDB_*` environment flags).
     public struct Flags: OptionSet, Sendable {
+        /// The `MDB_*` bits, passed to `mdb_env_open` as they are.
         public let rawValue: UInt32
+        /// Flags from their bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// `MDB_RDONLY`: no write transactions; the files may be read-only to this user (the lock file must
+        /// still be writable).
         public static let readOnly = Flags(rawValue: UInt32(MDB_RDONLY))
+        /// `MDB_NOTLS`: reader slots belong to transactions, not threads, so a read transaction may move
+        /// between threads. Always set by this module.
         public static let noTLS = Flags(rawValue: UInt32(MDB_NOTLS))
+        /// `MDB_NOSYNC`: commits are not synced; a system crash may lose them or, with a file system that
+        /// reorders writes, damage the database. A process crash loses nothing.
         public static let noSync = Flags(rawValue: UInt32(MDB_NOSYNC))
+        /// `MDB_NOMETASYNC`: commits sync the data pages but not the meta page; a system crash may undo the
+        /// last commit, never damage the database.
         public static let noMetaSync = Flags(rawValue: UInt32(MDB_NOMETASYNC))
+        /// `MDB_NORDAHEAD`: no read-ahead on the map, better for random reads of a database larger than
+        /// memory.
         public static let noReadAhead = Flags(rawValue: UInt32(MDB_NORDAHEAD))
+        /// `MDB_NOSUBDIR`: the path names the data file itself (its lock file is `PATH-lock`), not a
+        /// directory.
         public static let noSubdirectory = Flags(rawValue: UInt32(MDB_NOSUBDIR))
     }
 
     /// How to open an environment. `nil` sizes leave LMDB's (or the existing file's) value.
     public struct Options: Sendable {
+        /// The open flags; `.noTLS` is added whatever is given.
         public var flags: Flags
         /// Map size in bytes; large is free on 64-bit without `MDB_WRITEMAP`.
         public var mapSize: Int?
@@ -38,6 +53,7 @@ public final class Environment: @unchecked Sendable {
         /// Mode of files LMDB creates.
         public var fileMode: mode_t
 
+        /// Options with LMDB's defaults except the file mode (0600).
         public init(flags: Flags = [], mapSize: Int? = nil, maxReaders: UInt32? = nil,
                     maxDatabases: UInt32? = nil, fileMode: mode_t = 0o600) {
             self.flags = flags

@@ -5,25 +5,45 @@ import CLMDB
 /// `MDB_NOTFOUND` is not an error in this API: look-ups return `nil` instead. The case exists so that
 /// the mapping is total and a caller that asks for it (for example a cursor step) can match it.
 public enum LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `MDB_KEYEXIST`: a put with `.noOverwrite` found the key.
     case keyExists
+    /// `MDB_NOTFOUND`: no such key or no more entries.
     case notFound
+    /// `MDB_PAGE_NOTFOUND`: a page the tree points to is missing (damaged file).
     case pageNotFound
+    /// `MDB_CORRUPTED`: a page has the wrong type (damaged file).
     case corrupted
+    /// `MDB_PANIC`: an earlier fatal error; the environment must be reopened.
     case panic
+    /// `MDB_VERSION_MISMATCH`: the files were made by an incompatible LMDB.
     case versionMismatch
+    /// `MDB_INVALID`: the file is not an LMDB file.
     case invalid
+    /// `MDB_MAP_FULL`: the map size is reached; the transaction must be aborted.
     case mapFull
+    /// `MDB_DBS_FULL`: more named databases than `maxDatabases`.
     case databasesFull
+    /// `MDB_READERS_FULL`: every reader slot is taken.
     case readersFull
+    /// `MDB_TLS_FULL`: too many environments open in one thread.
     case tlsFull
+    /// `MDB_TXN_FULL`: the transaction has too many dirty pages.
     case transactionFull
+    /// `MDB_CURSOR_FULL`: the cursor stack is too deep (internal).
     case cursorFull
+    /// `MDB_PAGE_FULL`: a page has no room (internal).
     case pageFull
+    /// `MDB_MAP_RESIZED`: another process grew the map; set the map size to adopt it.
     case mapResized
+    /// `MDB_INCOMPATIBLE`: the operation does not fit the database's flags.
     case incompatible
+    /// `MDB_BAD_RSLOT`: a reader slot was reused wrongly (a read transaction on two threads).
     case badReaderSlot
+    /// `MDB_BAD_TXN`: the transaction cannot be used any more (it failed before).
     case badTransaction
+    /// `MDB_BAD_VALSIZE`: an empty key or one longer than the key limit, or a value too large.
     case badValueSize
+    /// `MDB_BAD_DBI`: the database handle was closed or changed.
     case badDatabase
     /// An operating-system error number (ENOENT, EACCES, ENOMEM, …) returned by LMDB.
     case system(Int32)

@@ -2,7 +2,9 @@ import CLMDB
 
 /// What a read-side closure returns to say whether an iteration goes on.
 public enum IterationControl: Sendable {
+    /// Go on to the next entry.
     case proceed
+    /// End the iteration here.
     case stop
 }
 
@@ -148,7 +150,9 @@ public final class ReadTransaction: Transaction {
 public final class WriteTransaction: Transaction {
     /// Conditions for `put`.
     public struct PutFlags: OptionSet, Sendable {
+        /// The `MDB_*` put bits, passed to `mdb_put` as they are.
         public let rawValue: UInt32
+        /// Flags from their bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// Fail with `.keyExists` if the key is present (`MDB_NOOVERWRITE`).
         public static let noOverwrite = PutFlags(rawValue: UInt32(MDB_NOOVERWRITE))

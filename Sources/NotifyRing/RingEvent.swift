@@ -9,6 +9,7 @@ public struct RingChange: Sendable, Hashable {
     /// The key (empty for `.clear`). The record carries no value: read it from LMDB if you need it.
     public let key: [UInt8]
 
+    /// A change as a subscriber decoded it (tests and `LocalStore` build them too).
     public init(kind: ChangeKind, sequence: UInt64, transactionID: UInt64, key: [UInt8]) {
         self.kind = kind
         self.sequence = sequence
@@ -19,6 +20,7 @@ public struct RingChange: Sendable, Hashable {
 
 /// Why a subscriber lost track, and which sequence numbers it did not see.
 public struct RingResync: Sendable, Hashable {
+    /// The three ways a subscriber loses track; `rawValue` is the name logs and the CLI print.
     public enum Reason: String, Sendable, Hashable {
         /// The subscriber fell a whole capacity behind and was overtaken.
         case lapped
@@ -29,11 +31,13 @@ public struct RingResync: Sendable, Hashable {
         case newEpoch = "new-epoch"
     }
 
+    /// How the subscriber lost track.
     public let reason: Reason
     /// The sequences the subscriber did not see (may be empty for `.newEpoch`). Anything in it may have
     /// changed: reread what you care about from LMDB.
     public let missed: Range<UInt64>
 
+    /// A resync over `missed` for `reason`.
     public init(reason: Reason, missed: Range<UInt64>) {
         self.reason = reason
         self.missed = missed
@@ -42,6 +46,8 @@ public struct RingResync: Sendable, Hashable {
 
 /// What a subscriber reads: a change, or notice that it must resynchronise.
 public enum RingEvent: Sendable, Hashable {
+    /// A key changed.
     case change(RingChange)
+    /// Changes were missed; reread what you care about.
     case resync(RingResync)
 }

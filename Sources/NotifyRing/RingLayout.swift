@@ -23,6 +23,7 @@ public enum RingLayout {
     public static let maxRecordSize = aligned(recordHeaderSize + maxKeySize)
     /// Smallest and largest data area accepted.
     public static let minCapacity = 4096
+    /// Largest data area accepted: 1 GiB.
     public static let maxCapacity = 1 << 30
     /// Default data area: 4 MiB.
     public static let defaultCapacity = 4 << 20
@@ -71,6 +72,7 @@ public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
     /// Every key was deleted (the key field is empty).
     case clear = 3
 
+    /// The lower-case name (`put`, `delete`, …) the CLI prints.
     public var description: String {
         switch self {
         case .padding: "padding"
@@ -92,6 +94,7 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A key longer than `RingLayout.maxKeySize`.
     case keyTooLong(Int)
 
+    /// One line naming the cause, for logs and error messages.
     public var description: String {
         switch self {
         case .system(let error): "\(error)"

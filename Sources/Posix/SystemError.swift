@@ -29,6 +29,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// What a non-blocking call did.
 public enum IOResult<T> {
+    /// The call succeeded with this result.
     case done(T)
     /// EAGAIN / EWOULDBLOCK: try again when epoll says so.
     case wouldBlock

@@ -2,12 +2,14 @@
 /// steady-state reads allocate nothing.
 public struct ByteBuffer: ~Copyable {
     private var storage: UnsafeMutableRawPointer
+    /// Bytes allocated; grows by doubling in `reserveWritable`, never shrinks.
     public private(set) var capacity: Int
     /// Start of the bytes not consumed yet.
     public private(set) var readerIndex = 0
     /// End of the bytes written so far.
     public private(set) var writerIndex = 0
 
+    /// An empty buffer of at least 64 bytes (one allocation).
     public init(capacity: Int) {
         self.capacity = max(capacity, 64)
         storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
@@ -55,6 +57,7 @@ public struct ByteBuffer: ~Copyable {
         UnsafeMutableRawBufferPointer(start: storage + writerIndex, count: capacity - writerIndex)
     }
 
+    /// Marks `n` bytes of `writable` as written; `n` beyond the free space traps.
     public mutating func didWrite(_ n: Int) {
         precondition(writerIndex + n <= capacity)
         writerIndex += n

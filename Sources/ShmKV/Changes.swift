@@ -57,6 +57,8 @@ public final class ChangeSubscriber: ChangeSource {
         return ring
     }
 
+    /// The next wanted event already in the ring, or nil at once; never blocks. Returns nil while no daemon
+    /// has created the ring (retried at most every 100 ms).
     public func poll() -> ChangeEvent? {
         guard let ring = openRing() else { return nil }
         while let event = ring.poll() {
@@ -127,6 +129,7 @@ extension LocalStore {
 
 /// An `AsyncSequence` over a `ChangeSource` (a local ring subscriber or a remote watch).
 public struct ChangeStream: AsyncSequence, Sendable {
+    /// Each element is a change or a resync (the subscriber lost track; reread what you care about).
     public typealias Element = ChangeEvent
 
     private let box: SourceBox
@@ -136,9 +139,11 @@ public struct ChangeStream: AsyncSequence, Sendable {
     /// One iterator per stream: the source has a single cursor.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(box: box) }
 
+    /// Polls the source, then waits up to 200 ms at a time on the stream's own dispatch queue.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let box: SourceBox
 
+        /// The next event; nil once the task is cancelled (within 200 ms). Throws what the source throws.
         public mutating func next() async throws -> ChangeEvent? {
             while !Task.isCancelled {
                 if let event = try box.source.poll() { return event }

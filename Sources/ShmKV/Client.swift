@@ -171,10 +171,12 @@ extension Client {
 /// Entries of a scan, fetched from the server one page at a time while iterated:
 /// `for try await entry in client.scan(prefix: p) { … }`.
 public struct ScanSequence: AsyncSequence, Sendable {
+    /// Each element is one key and its value, in key order.
     public typealias Element = KeyValue
     let client: Client
     let query: ScanQuery
 
+    /// Holds one page of entries; asks the server for the next page (one round trip) when it runs out.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let client: Client
         var query: ScanQuery
@@ -182,6 +184,7 @@ public struct ScanSequence: AsyncSequence, Sendable {
         var index = 0
         var done = false
 
+        /// The next entry; nil after the last page. Throws `ShmKVError` from the page request.
         public mutating func next() async throws -> KeyValue? {
             while index == page.count {
                 if done { return nil }
@@ -196,5 +199,6 @@ public struct ScanSequence: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator starting from the sequence's query; each iterator scans anew.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, query: query) }
 }

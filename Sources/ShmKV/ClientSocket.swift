@@ -6,9 +6,12 @@ import Glibc
 
 /// Where a `Client` connects.
 public enum ServerAddress: Sendable, Equatable, CustomStringConvertible {
+    /// A Unix stream socket at `path` (what `shmkvd` listens on by default: `data/shmkvd.sock`).
     case unix(path: String)
+    /// TCP to `host` (a name or address, resolved at connect) and `port`.
     case tcp(host: String, port: Int)
 
+    /// `path` for a Unix socket, `host:port` for TCP.
     public var description: String {
         switch self {
         case .unix(let path): path
@@ -20,9 +23,12 @@ public enum ServerAddress: Sendable, Equatable, CustomStringConvertible {
 /// Who a client is to a daemon that requires a password: a user name (nil: `default`) and a password.
 /// Read it from a file or the environment, never from a command-line argument.
 public struct Credentials: Sendable, Equatable {
+    /// The user to log in as; nil is Redis's `default` user.
     public var user: String?
+    /// Sent once per connection, in the AUTH request after the hello; held in memory while the client lives.
     public var password: String
 
+    /// Credentials for `user` (nil: `default`) with `password`.
     public init(user: String? = nil, password: String) {
         self.user = user
         self.password = password

@@ -43,6 +43,8 @@ public final class Watch: ChangeSource, Sendable {
     /// The events as an `AsyncSequence`.
     public var events: ChangeStream { ChangeStream(source: self) }
 
+    /// The next event already received, or nil without waiting. Throws `.connection` when the server closed
+    /// the watch.
     public func poll() throws(ShmKVError) -> ChangeEvent? {
         try next(timeoutMilliseconds: 0)
     }

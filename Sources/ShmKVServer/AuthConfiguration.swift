@@ -6,11 +6,17 @@ import Yams
 /// What a user may do, from the command table's flags: read (read-only commands), write (commands that
 /// change keys), admin (commands that change or reveal the server: CONFIG, FLUSHDB, FLUSHALL).
 public struct Permissions: OptionSet, Sendable, Hashable {
+    /// The bits: read 1, write 2, admin 4.
     public let rawValue: UInt8
+    /// Permissions from their bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Read-only commands (GET, MGET, SCAN, KEYS, EXISTS, …), statistics and subscribing.
     public static let read = Permissions(rawValue: 1)
+    /// Commands that change keys (SET, DEL, INCR, …).
     public static let write = Permissions(rawValue: 2)
+    /// Commands that change or reveal the server (CONFIG, FLUSHDB, FLUSHALL, ACL LIST).
     public static let admin = Permissions(rawValue: 4)
+    /// Everything: what the `default` user has.
     public static let all: Permissions = [.read, .write, .admin]
 
     /// The names used in configuration and ACL LIST, in that order.
@@ -19,13 +25,16 @@ public struct Permissions: OptionSet, Sendable, Hashable {
 
 /// One named user (`auth.users.NAME` in the configuration file).
 public struct UserConfiguration: Sendable, Equatable {
+    /// The name clients log in with (AUTH NAME PASSWORD); unique.
     public var name: String
     /// File whose first line is the password (read at start; never logged).
     public var passwordFile: String
+    /// What the user may do; a command needing more answers NOPERM.
     public var permissions: Permissions
     /// Keys the user may touch start with one of these; empty: every key.
     public var keyPrefixes: [String]
 
+    /// A user; the password file is read when the daemon starts, not here.
     public init(name: String, passwordFile: String, permissions: Permissions = .all, keyPrefixes: [String] = []) {
         self.name = name
         self.passwordFile = passwordFile
@@ -49,6 +58,7 @@ public struct AuthConfiguration: Sendable, Equatable {
     /// Seconds a connection may stay unauthenticated when a password is required (0: no limit).
     public var timeout = 10
 
+    /// No password and no users: every client is the unrestricted `default` user.
     public init() {}
 
     /// Whether clients must authenticate: some password or user is configured.

@@ -60,6 +60,7 @@ public enum ServerError: Error, CustomStringConvertible, Sendable {
     /// A setting that can only be checked at start (a password file that cannot be read).
     case configuration(String)
 
+    /// One line a person can act on, as the daemon logs it before exiting.
     public var description: String {
         switch self {
         case .alreadyRunning(let pid):

@@ -15,6 +15,7 @@ import Glibc
 public final class Server: @unchecked Sendable {
     // Invariant: the mutable fields are written by `start()` and `stop()`, which the owner calls from
     // one thread, in that order; the threads started read only what was set before they started.
+    /// The configuration the server was created with; `start()` does not change it.
     public let configuration: ServerConfiguration
     private let logger: Logger
     private var pidFile: PidFile?
@@ -29,6 +30,7 @@ public final class Server: @unchecked Sendable {
     /// The endpoints actually listened on (a TCP port of 0 replaced by the real one).
     public private(set) var endpoints: [Endpoint] = []
 
+    /// A stopped server; nothing is opened until `start()`.
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger

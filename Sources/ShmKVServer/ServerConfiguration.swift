@@ -33,9 +33,14 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// LMDB map size in bytes at start (address space; free on 64-bit). The writer doubles it when it
     /// is full or more than 80% used, up to `maxMapSize`.
     public var mapSize = 64 << 30
+    /// Largest map size the writer grows to (`storage.maxMapSize`, 1 TiB); a batch that still does not fit
+    /// fails with nothing of it written.
     public var maxMapSize = 1 << 40
     /// LMDB reader slots (sized by the first process that opens the environment).
     public var maxReaders = 1024
+    /// How commits reach the disk: `durable` syncs each batch's commit; `fast` skips the meta page's sync
+    /// (an OS crash may lose the last batch, never the file); `volatile` syncs every `syncInterval`
+    /// seconds. In every mode a write is acknowledged only after its batch committed.
     public var durability = Durability.durable
     /// Seconds between `mdb_reader_check` runs.
     public var readerCheckInterval = 30
@@ -59,7 +64,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// once when unsent events reach the hard limit, or when they stay above the soft limit for
     /// `pubsubSoftSeconds`.
     public var pubsubHardLimit = 32 << 20
+    /// Soft limit in bytes (see `pubsubHardLimit`).
     public var pubsubSoftLimit = 8 << 20
+    /// Seconds a connection may stay above `pubsubSoftLimit` before it is closed.
     public var pubsubSoftSeconds = 60
     /// Most entries one SCAN reply carries (and the default when a request asks for 0).
     public var maxScanLimit = 1000
@@ -77,7 +84,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var ringCapacity = 4 << 20
     /// RESP request limits (Redis's proto-max-bulk-len, multibulk count, inline line length).
     public var respMaxBulkLength = 512 << 20
+    /// Most arguments in one multibulk request (`resp.maxMultibulkCount`).
     public var respMaxMultibulkCount = 1 << 20
+    /// Longest inline command or header line (`resp.maxInlineLength`).
     public var respMaxInlineLength = 64 << 10
     /// FLUSHDB/FLUSHALL: `auto` allows them when every listener is loopback or a Unix socket.
     public var respAllowFlush = "auto"
@@ -88,6 +97,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Empty: only this user (0700 and 0600).
     public var accessGroup = ""
 
+    /// The embedded defaults, the same as `Config/shmkvd.yaml`.
     public init() {}
 
     /// The Unix socket path with the default derived from the data directory.
@@ -359,7 +369,9 @@ struct ConfigValues {
 
 /// A configuration value the daemon cannot run with.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, naming the key (`limits.maxClients: …`).
     public let description: String
+    /// An error with `description` as its text.
     public init(_ description: String) { self.description = description }
 }
 

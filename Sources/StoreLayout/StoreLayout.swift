@@ -37,6 +37,7 @@ public enum StoreLayout {
 
     /// Why `check(key:)` refuses a key.
     public enum KeyProblem: Equatable, Sendable {
+        /// Zero bytes long.
         case empty
         /// Longer than `maxKeySize` (the length is carried for the message).
         case tooLong(Int)

@@ -1,11 +1,14 @@
 /// Little-endian appends onto a reusable byte array: the encoders' only output type.
 extension Array where Element == UInt8 {
+    /// Appends two bytes, low byte first.
     @inlinable public mutating func appendLE(_ v: UInt16) {
         append(UInt8(truncatingIfNeeded: v)); append(UInt8(truncatingIfNeeded: v >> 8))
     }
+    /// Appends four bytes, low byte first.
     @inlinable public mutating func appendLE(_ v: UInt32) {
         for shift in stride(from: 0, to: 32, by: 8) { append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
     }
+    /// Appends eight bytes, low byte first.
     @inlinable public mutating func appendLE(_ v: UInt64) {
         for shift in stride(from: 0, to: 64, by: 8) { append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
     }
@@ -18,28 +21,32 @@ extension Array where Element == UInt8 {
 /// Reads a request or reply body front to back; every read checks the bounds and throws
 /// `WireError.malformed` instead of reading past the end.
 public struct ByteReader {
+    /// The whole body being read; borrowed, so it must outlive the reader.
     public let bytes: UnsafeRawBufferPointer
+    /// Bytes read so far.
     public private(set) var offset = 0
 
+    /// A reader at the start of `bytes`; copies nothing.
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// Bytes not read yet.
     public var remaining: Int { bytes.count - offset }
 
-    @inlinable func fail(_ what: String) -> WireError { .malformed(what) }
-
+    /// One byte; `what` names it in the error if the body ends first.
     public mutating func u8(_ what: String = "byte") throws(WireError) -> UInt8 {
         guard remaining >= 1 else { throw .malformed("truncated \(what)") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
+    /// A little-endian u16; `what` names it in the error if the body ends first.
     public mutating func u16(_ what: String = "u16") throws(WireError) -> UInt16 {
         guard remaining >= 2 else { throw .malformed("truncated \(what)") }
         defer { offset += 2 }
         return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
     }
 
+    /// A little-endian u32; `what` names it in the error if the body ends first.
     public mutating func u32(_ what: String = "u32") throws(WireError) -> UInt32 {
         guard remaining >= 4 else { throw .malformed("truncated \(what)") }
         var v: UInt32 = 0
@@ -48,6 +55,7 @@ public struct ByteReader {
         return v
     }
 
+    /// A little-endian u64; `what` names it in the error if the body ends first.
     public mutating func u64(_ what: String = "u64") throws(WireError) -> UInt64 {
         guard remaining >= 8 else { throw .malformed("truncated \(what)") }
         var v: UInt64 = 0
@@ -96,6 +104,8 @@ extension Array where Element == UInt8 {
     @inlinable public mutating func appendValue(_ value: UnsafeRawBufferPointer) {
         appendLE(UInt32(truncatingIfNeeded: value.count)); append(contentsOf: value)
     }
+    /// Appends a key as the protocol carries it (u16 length, bytes); the caller checks the length.
+    /// Appends a value as the protocol carries it (u32 length, bytes); the caller checks the length.
     @inlinable public mutating func appendKey(_ key: [UInt8]) { key.withUnsafeBytes { appendKey($0) } }
     @inlinable public mutating func appendValue(_ value: [UInt8]) { value.withUnsafeBytes { appendValue($0) } }
 }

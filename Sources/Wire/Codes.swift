@@ -1,13 +1,22 @@
 /// Native request opcodes.
 public enum Opcode: UInt8, Sendable, CaseIterable {
+    /// Echoes its payload; answers even before AUTH.
     case ping = 0x01
+    /// One key's value, or NOT_FOUND.
     case get = 0x02
+    /// Several keys' values from one read snapshot, a presence flag each.
     case mget = 0x03
+    /// Stores a value, with a condition in the flags byte.
     case put = 0x04
+    /// Deletes a key; the reply says whether it existed.
     case delete = 0x05
+    /// Stores several pairs in one transaction: all or none.
     case mput = 0x06
+    /// One page of keys and values by prefix or range, in key order.
     case scan = 0x07
+    /// Adds a signed 64-bit delta to a decimal value (absent counts as 0).
     case incrBy = 0x08
+    /// The daemon's statistics as name/value pairs.
     case stats = 0x09
     /// Streams change events from the notification ring (the connection then carries events).
     case watch = 0x0A
@@ -17,15 +26,21 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
 
 /// Reply status, shared by server and client.
 public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Done; the body is the result.
     case ok = 0
+    /// The key is absent (GET); the body is empty.
     case notFound = 1
     /// A PUT's if-absent / if-present condition did not hold.
     case conditionFailed = 2
+    /// The body does not parse, or a field is out of range.
     case badRequest = 3
+    /// An opcode this server does not know.
     case unknownOpcode = 4
     /// Empty key, or longer than the store's maximum (511 bytes).
     case invalidKey = 5
+    /// A value longer than the daemon's `limits.maxValueSize`.
     case valueTooLarge = 6
+    /// A frame longer than the daemon's `limits.maxFrameSize`; the connection is closed after it.
     case frameTooLarge = 7
     /// INCRBY on a value that is not a decimal 64-bit integer.
     case notInteger = 8
@@ -33,9 +48,13 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case overflow = 9
     /// LMDB refused the operation; the message says why.
     case storageError = 10
+    /// The daemon is stopping; nothing of the request was done.
     case shuttingDown = 11
+    /// `limits.maxClients` connections are open; in the server hello, then closed.
     case tooManyClients = 12
+    /// The client's hello asks for a protocol version this server does not speak.
     case unsupportedVersion = 13
+    /// A fault in the daemon; the message says what. Report it.
     case internalError = 14
     /// The daemon requires AUTH first (RESP: NOAUTH).
     case authRequired = 15
@@ -54,6 +73,7 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// The status's name as PROTOCOL.md spells it (`NOT_FOUND`).
     public var description: String {
         switch self {
         case .ok: "OK"
@@ -81,6 +101,7 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
 
 /// PUT's condition, carried in the frame's flags byte.
 public enum PutCondition: UInt8, Sendable {
+    /// Store whether or not the key exists.
     case always = 0
     /// Store only if the key is absent (like Redis `SET NX`).
     case ifAbsent = 1

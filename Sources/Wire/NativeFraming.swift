@@ -128,6 +128,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The bytes do not follow the protocol; the text says where.
     case malformed(String)
 
+    /// One line naming the fault, sent to the peer in the close reason and logged.
     public var description: String {
         switch self {
         case .badMagic: "bad magic: not a ShmKV native connection"

@@ -10,8 +10,10 @@ public struct RESPLimits: Sendable, Equatable {
     /// Before AUTH, Redis allows at most 10 arguments of at most 16 KiB each, so that an unauthenticated
     /// peer cannot make the server buffer much (CVE-2021-32675). `Int.max` once authenticated.
     public var unauthenticatedMaxArguments: Int
+    /// Largest argument before AUTH (16 KiB); `Int.max` once authenticated.
     public var unauthenticatedMaxBulkLength: Int
 
+    /// Limits with Redis's defaults; `authenticated: false` adds Redis's pre-AUTH limits.
     public init(maxBulkLength: Int = 512 << 20, maxMultibulkCount: Int = 1 << 20, maxInlineLength: Int = 64 << 10,
                 authenticated: Bool = true) {
         self.maxBulkLength = maxBulkLength
@@ -25,8 +27,11 @@ public struct RESPLimits: Sendable, Equatable {
 /// A RESP request that cannot be framed; the server answers `-ERR Protocol error: <message>` and closes
 /// the connection, as Redis does.
 public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What is wrong, in Redis's words where Redis has them (`invalid bulk length`).
     public let message: String
+    /// An error carrying `message`.
     public init(_ message: String) { self.message = message }
+    /// The text after `-ERR `, as Redis prints it.
     public var description: String { "Protocol error: \(message)" }
 }
 

@@ -74,6 +74,7 @@ public enum RESPWriter {
         out.append(13); out.append(10)
     }
 
+    /// `$len` + the text's UTF-8 bytes; allocates the array, so for replies off the hot path only.
     public static func bulk(_ text: String, into out: inout [UInt8]) { bulk(Array(text.utf8), into: &out) }
 
     /// A missing value: `$-1` in RESP2, `_` in RESP3.

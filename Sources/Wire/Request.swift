@@ -1,12 +1,16 @@
 /// A key and its value.
 public struct KeyValue: Sendable, Equatable {
+    /// The key's bytes (at most 511).
     public var key: [UInt8]
+    /// The value's bytes.
     public var value: [UInt8]
+    /// A pair; copies nothing beyond the arrays' own copy-on-write.
     public init(key: [UInt8], value: [UInt8]) { self.key = key; self.value = value }
 }
 
 /// A SCAN request: which keys, how many, and where to continue.
 public struct ScanQuery: Sendable, Equatable {
+    /// Prefix or range.
     public var mode: ScanMode
     /// The prefix (prefix mode) or the inclusive lower bound (range mode).
     public var start: [UInt8]
@@ -17,6 +21,7 @@ public struct ScanQuery: Sendable, Equatable {
     /// Continue after this key (the last key of the previous page); empty: from the start.
     public var after: [UInt8]
 
+    /// A query; `end`, `limit` and `after` default to none, the server's page size and the start.
     public init(mode: ScanMode, start: [UInt8], end: [UInt8] = [], limit: UInt32 = 0, after: [UInt8] = []) {
         self.mode = mode
         self.start = start
@@ -28,15 +33,23 @@ public struct ScanQuery: Sendable, Equatable {
 
 /// A native request with its own storage: what clients encode and tests compare.
 public enum Request: Sendable, Equatable {
+    /// Echo `payload`.
     case ping(payload: [UInt8])
+    /// Read one key.
     case get(key: [UInt8])
+    /// Read several keys from one snapshot.
     case mget(keys: [[UInt8]])
+    /// Store `value` under `key` if `condition` holds.
     case put(key: [UInt8], value: [UInt8], condition: PutCondition)
+    /// Delete one key.
     case delete(key: [UInt8])
     /// One atomic batch: all pairs are stored or none.
     case mput([KeyValue])
+    /// Read one page of a scan.
     case scan(ScanQuery)
+    /// Add `delta` to a decimal value.
     case incrBy(key: [UInt8], delta: Int64)
+    /// Read the daemon's statistics.
     case stats
     /// Follow changes to keys starting with `prefix` (empty: all keys), from sequence `from`
     /// (0: from now).
@@ -44,6 +57,7 @@ public enum Request: Sendable, Equatable {
     /// Authenticate as `user` (empty: `default`).
     case auth(user: [UInt8], password: [UInt8])
 
+    /// The opcode the request is sent with.
     public var opcode: Opcode {
         switch self {
         case .ping: .ping
@@ -129,12 +143,15 @@ public enum Request: Sendable, Equatable {
 
 /// Keys packed in a request body (MGET), walked in place. The body was validated when parsed.
 public struct PackedKeys: Sequence {
+    /// How many keys the body holds.
     public let count: Int
     let bytes: UnsafeRawBufferPointer
 
+    /// Reads one key per step from the body; never fails, the body was validated.
     public struct Iterator: IteratorProtocol {
         var reader: ByteReader
         var left: Int
+        /// The next key, borrowed from the body; nil after the last.
         public mutating func next() -> UnsafeRawBufferPointer? {
             guard left > 0 else { return nil }
             left -= 1
@@ -142,17 +159,21 @@ public struct PackedKeys: Sequence {
         }
     }
 
+    /// An iterator from the first key; no allocation.
     public func makeIterator() -> Iterator { Iterator(reader: ByteReader(bytes), left: count) }
 }
 
 /// Key/value pairs packed in a request body (MPUT), walked in place.
 public struct PackedPairs: Sequence {
+    /// How many pairs the body holds.
     public let count: Int
     let bytes: UnsafeRawBufferPointer
 
+    /// Reads one pair per step from the body; never fails, the body was validated.
     public struct Iterator: IteratorProtocol {
         var reader: ByteReader
         var left: Int
+        /// The next pair, borrowed from the body; nil after the last.
         public mutating func next() -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
             guard left > 0 else { return nil }
             left -= 1
@@ -161,31 +182,48 @@ public struct PackedPairs: Sequence {
         }
     }
 
+    /// An iterator from the first pair; no allocation.
     public func makeIterator() -> Iterator { Iterator(reader: ByteReader(bytes), left: count) }
 }
 
 /// A SCAN request as it lies in the input buffer.
 public struct ScanQueryView {
+    /// Prefix or range.
     public var mode: ScanMode
+    /// The prefix (prefix mode) or the inclusive lower bound (range mode).
     public var start: UnsafeRawBufferPointer
+    /// The exclusive upper bound in range mode; empty: none.
     public var end: UnsafeRawBufferPointer
+    /// At most this many entries; 0 asks for the server's default.
     public var limit: UInt32
+    /// Continue after this key; empty: from the start.
     public var after: UnsafeRawBufferPointer
 }
 
 /// A parsed request that borrows the input buffer: no copy, no allocation. Valid only until the
 /// buffer changes, so the server uses it at once (and copies what it queues for the writer).
 public enum RequestView {
+    /// Echo `payload`.
     case ping(payload: UnsafeRawBufferPointer)
+    /// Read one key.
     case get(key: UnsafeRawBufferPointer)
+    /// Read several keys from one snapshot.
     case mget(keys: PackedKeys)
+    /// Store `value` under `key` if `condition` holds.
     case put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, condition: PutCondition)
+    /// Delete one key.
     case delete(key: UnsafeRawBufferPointer)
+    /// Store every pair in one transaction.
     case mput(pairs: PackedPairs)
+    /// Read one page of a scan.
     case scan(ScanQueryView)
+    /// Add `delta` to a decimal value.
     case incrBy(key: UnsafeRawBufferPointer, delta: Int64)
+    /// Read the daemon's statistics.
     case stats
+    /// Follow changes to keys starting with `prefix` from sequence `from` (0: from now).
     case watch(prefix: UnsafeRawBufferPointer, from: UInt64)
+    /// Authenticate as `user` (empty: `default`).
     case auth(user: UnsafeRawBufferPointer, password: UnsafeRawBufferPointer)
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.

@@ -4,7 +4,9 @@
 /// transaction id and a key field (empty for clear); for a resync (type `0x10`) `u8` reason (1 lapped,
 /// 2 gap, 3 new epoch), `u64` first missed sequence and `u64` the sequence after the last missed.
 public enum WatchEvent: Sendable, Equatable {
+    /// A key changed: `type` 1 put, 2 delete, 3 clear (empty key).
     case change(type: UInt8, sequence: UInt64, transactionID: UInt64, key: [UInt8])
+    /// Sequences `missedFrom..<missedUpTo` were missed; `reason` 1 lapped, 2 gap, 3 new epoch.
     case resync(reason: UInt8, missedFrom: UInt64, missedUpTo: UInt64)
 
     /// The frame code of an event (not a status: codes from `0x80` are server pushes).

@@ -4,29 +4,6 @@ import Glibc
 import CShim
 import Posix
 
-/// Where a listener listens or a client connects.
-public enum Endpoint: Sendable, Equatable, CustomStringConvertible {
-    case unix(path: String)
-    case tcp(host: String, port: Int)
-
-    /// Parses `HOST:PORT` or `[V6]:PORT`; `nil` if it is not of that form.
-    public static func parseHostPort(_ text: String) -> Endpoint? {
-        guard let colon = text.lastIndex(of: ":") else { return nil }
-        var host = String(text[..<colon])
-        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        return .tcp(host: host, port: port)
-    }
-
-    public var description: String {
-        switch self {
-        case .unix(let path): "unix:\(path)"
-        case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        }
-    }
-}
-
 /// Socket calls shared by listeners and connections.
 public enum Socket {
     /// Resolves a numeric or named host (getaddrinfo) to the first TCP address.
@@ -79,6 +56,8 @@ public enum Socket {
         return ok ? (storage, Int32(storage.ss_family)) : nil
     }
 
+    /// Whether `host` resolves to a loopback address (127.0.0.0/8 or ::1); false when it does not resolve.
+    /// Resolves through `getaddrinfo`, so it may block on DNS: call it at start, never on a loop thread.
     public static func isLoopback(host: String) -> Bool {
         guard let (storage, _, family) = try? resolve(host: host, port: 0) else { return false }
         var s = storage
