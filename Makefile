@@ -1,6 +1,8 @@
 # ShmKV — the two commands a new user needs:
 #   make run    installs what is missing, builds release, runs shmkvd with Config/shmkvd.yaml (data in ./data)
 #   make test   installs what is missing, builds, runs every test
+# and one to put it on a machine:
+#   make install [PREFIX=/usr/local] [SYSCONFDIR=$(PREFIX)/etc] [DESTDIR=]   (make uninstall removes it)
 # Debian packages are installed with apt-get (as root, or through sudo when there is one).
 
 SWIFT ?= swift
@@ -11,8 +13,8 @@ RUN_PACKAGES := liblmdb-dev pkg-config
 # redis-benchmark (redis-tools) talk RESP to the daemon; redis-server is the oracle RESP tests compare
 # replies with; nutcracker (twemproxy) is put in front of the daemon with redis_auth; iproute2 gives the
 # protected-mode test a second address in a network namespace of its own (unshare, setpriv and mount come
-# with util-linux); python3-venv holds redis-py from PyPI.
-TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server nutcracker iproute2 python3-venv
+# with util-linux); python3-venv holds redis-py from PyPI; systemd's systemd-analyze checks the service unit.
+TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server nutcracker iproute2 python3-venv systemd
 # redis-py, for the RESP tests, in a virtual environment of Debian's python3 (under .build/).
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9
@@ -20,7 +22,8 @@ REDIS_PY := redis>=8,<9
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: run test build build-release deps-run deps-test clean bench fuzz fuzz-build fuzz-short test-sanitize
+.PHONY: run test build build-release deps-run deps-test clean bench fuzz fuzz-build fuzz-short test-sanitize \
+	install install-files uninstall
 
 # Installs the packages named in $(1) that dpkg does not list as installed.
 define install_missing
@@ -48,6 +51,35 @@ build-release: deps-run
 run: build-release
 	mkdir -p data && chmod 700 data
 	./.build/release/shmkvd --config Config/shmkvd.yaml
+
+# Installation. `install` builds release and copies; `install-files` only copies from BIN_DIR (the
+# tests run it with their own build). The unit's /usr/local paths become PREFIX and SYSCONFDIR; an
+# existing configuration is kept and the new default written beside it as shmkvd.yaml.default.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/shmkv
+BIN_DIR ?= .build/release
+
+install: build-release
+	@$(MAKE) --no-print-directory install-files
+
+install-files:
+	install -d -m 755 "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(SYSCONFDIR)/shmkv" "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DOCDIR)"
+	install -m 755 "$(BIN_DIR)/shmkvd" "$(BIN_DIR)/shmkv" "$(DESTDIR)$(PREFIX)/bin/"
+	@config="$(DESTDIR)$(SYSCONFDIR)/shmkv/shmkvd.yaml"; \
+	if [ -e "$$config" ]; then \
+		install -m 644 Config/shmkvd.yaml "$$config.default"; echo "kept $$config; the new default is $$config.default"; \
+	else install -m 644 Config/shmkvd.yaml "$$config"; fi
+	sed -e 's#/usr/local/etc/#@SYSCONFDIR@/#g' -e 's#/usr/local/#$(PREFIX)/#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' \
+		Config/shmkvd.service > "$(DESTDIR)$(UNITDIR)/shmkvd.service"
+	chmod 644 "$(DESTDIR)$(UNITDIR)/shmkvd.service"
+	install -m 644 README.md docs/*.md "$(DESTDIR)$(DOCDIR)/"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/shmkvd" "$(DESTDIR)$(PREFIX)/bin/shmkv" "$(DESTDIR)$(UNITDIR)/shmkvd.service"
+	rm -rf "$(DESTDIR)$(DOCDIR)"
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/shmkv and the data (/var/lib/shmkv for the service)"
 
 build: deps-test
 	$(SWIFT) build --build-tests

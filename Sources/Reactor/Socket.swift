@@ -124,6 +124,44 @@ public enum Socket {
         return addr
     }
 
+    /// Sends one datagram to the Unix datagram socket at `path` (a leading `@` names an abstract socket,
+    /// as systemd's `NOTIFY_SOCKET` may), from a socket made for this one call. Blocks at most as long
+    /// as the receiver's queue is full; throws what `socket`/`sendto` report.
+    public static func sendDatagram(_ bytes: [UInt8], toUnix path: String) throws(SystemError) {
+        var addr: sockaddr_un
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        if path.hasPrefix("@") {
+            // An abstract name: a NUL, then the name's bytes, without a terminating NUL.
+            let name = Array(path.utf8.dropFirst())
+            addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            guard name.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+                throw SystemError(call: "unix socket name \(path) is too long", errno: .fileNameTooLong)
+            }
+            withUnsafeMutableBytes(of: &addr.sun_path) { dst in
+                dst[0] = 0
+                UnsafeMutableRawBufferPointer(rebasing: dst[1...]).copyBytes(from: name)
+            }
+            length = socklen_t(MemoryLayout<sa_family_t>.size + 1 + name.count)
+        } else {
+            addr = try unixAddress(path)
+        }
+        let socket = Descriptor(adopting: try syscallBlocking("socket") {
+            Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        })
+        let fd = socket.rawValue
+        _ = try syscallBlocking("sendto(\(path))") {
+            bytes.withUnsafeBytes { data in
+                withUnsafePointer(to: &addr) { p in
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.sendto(fd, data.baseAddress, data.count, Int32(MSG_NOSIGNAL), $0, length)
+                    }
+                }
+            }
+        }
+        socket.close()
+    }
+
     /// A non-blocking Unix-domain listener at `path` with file mode `mode`. A stale socket file (one
     /// nobody listens on) is replaced; a live one is an error (`EADDRINUSE`).
     public static func listenUnix(path: String, mode: mode_t = 0o600, backlog: Int32 = 1024) throws(SystemError) -> Descriptor {

@@ -98,8 +98,14 @@ struct ShmKVD: AsyncParsableCommand {
             }
         }
         writeAll(1, "shmkvd ready pid=\(getpid()) \(places.joined(separator: " "))\n")
+        if let error = ServiceManager.notifyReady(endpoints: server.endpoints) {
+            logger.warning("could not tell the service manager that shmkvd is ready: \(error)")
+        }
         let signal = Server.waitForTerminationSignal()
         logger.info("received signal \(signal)")
+        if let error = ServiceManager.notifyStopping() {
+            logger.warning("could not tell the service manager that shmkvd is stopping: \(error)")
+        }
         server.stop()
     }
 
