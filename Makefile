@@ -7,7 +7,7 @@
 
 SWIFT ?= swift
 # What building and running need.
-RUN_PACKAGES := liblmdb-dev pkg-config
+RUN_PACKAGES := liblmdb-dev libedit-dev pkg-config
 # What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
 # cuts a running daemon's descriptor limit; py-lmdb (python3-lmdb) reads them; redis-cli and
 # redis-benchmark (redis-tools) talk RESP to the daemon; redis-server is the oracle RESP tests compare

@@ -27,6 +27,10 @@ let package = Package(
     targets: [
         // System library: Debian's liblmdb-dev (LMDB 0.9.24), found through pkg-config.
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // System library: Debian's libedit-dev (BSD editline), the line editor and history of shmkv's
+        // prompt: emacs and vi keys, UTF-8, incremental search, a history file, which no code of ours
+        // would match (GNU readline would do the same under the GPL).
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // The few C helpers Swift cannot call directly (epoll, eventfd, futex).
         .target(name: "CShim"),
         // The project's mutex (pthread-based, so ThreadSanitizer sees it; see Locked.swift).
@@ -62,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "shmkv",
             dependencies: [
-                "ShmKV",
+                "ShmKV", "Wire", "CEdit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -44,19 +44,28 @@ struct ClientSocket: ~Copyable {
     private var start = 0
     private var end = 0
     private(set) var maxFrameSize = Native.defaultMaxFrameSize
+    /// The most a reply may occupy before the client gives up on it.
+    static let maxBuffer = 1 << 30
 
     private init(descriptor: consuming Descriptor) { self.descriptor = descriptor }
 
     /// Connects and performs the handshake (the descriptor is closed if either fails).
     static func open(address: ServerAddress, timeoutSeconds: Int, credentials: Credentials?) throws(ShmKVError) -> ClientSocket {
-        var socket = ClientSocket(descriptor: try connect(address))
+        var socket = try connected(address: address, timeoutSeconds: timeoutSeconds)
+        try socket.handshake()
+        if let credentials { try socket.authenticate(credentials) }
+        return socket
+    }
+
+    /// A connected socket with no handshake (RESP needs none); `timeoutSeconds` > 0 bounds every send
+    /// and receive.
+    static func connected(address: ServerAddress, timeoutSeconds: Int) throws(ShmKVError) -> ClientSocket {
+        let socket = ClientSocket(descriptor: try connect(address))
         if timeoutSeconds > 0 {
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
             setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         }
-        try socket.handshake()
-        if let credentials { try socket.authenticate(credentials) }
         return socket
     }
 
@@ -79,7 +88,7 @@ struct ClientSocket: ~Copyable {
 
     /// Runs `parse` on the unread bytes until it returns a value and the bytes it used, reading more
     /// from the socket while it returns `nil`. Codec errors become `.protocolViolation`.
-    private mutating func next<T>(_ parse: (UnsafeRawBufferPointer) throws(WireError) -> (T, Int)?) throws(ShmKVError) -> T {
+    mutating func next<T>(_ parse: (UnsafeRawBufferPointer) throws(WireError) -> (T, Int)?) throws(ShmKVError) -> T {
         while true {
             let parsed = buffer.withUnsafeBytes { raw in
                 Result { () throws(WireError) in try parse(UnsafeRawBufferPointer(rebasing: raw[start..<end])) }
@@ -180,6 +189,8 @@ struct ClientSocket: ~Copyable {
                 end -= start
                 start = 0
             } else {
+                // Native frames are bounded by the hello's limit; RESP replies by this.
+                guard buffer.count < ClientSocket.maxBuffer else { throw .protocolViolation("a reply larger than 1 GiB") }
                 buffer.append(contentsOf: repeatElement(0, count: buffer.count))
             }
         }

@@ -2,7 +2,14 @@ import ArgumentParser
 import Foundation
 import ShmKV
 
+/// Moves connection options given before the subcommand to after it, then runs the command.
 @main
+enum Entry {
+    static func main() async {
+        await ShmKVCLI.main(CommandLine.reordered(Array(CommandLine.arguments.dropFirst())))
+    }
+}
+
 struct ShmKVCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shmkv",
@@ -11,7 +18,8 @@ struct ShmKVCLI: AsyncParsableCommand {
             Exit status: 0 success; 1 key not found; 2 server or connection error; 64 usage error.
             Binary values are shown escaped (\\xNN); use --raw on get for the exact bytes.
             """,
-        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, Stats.self, Watch.self])
+        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, Stats.self, Watch.self, Raw.self],
+        defaultSubcommand: Raw.self)
 }
 
 struct Ping: AsyncParsableCommand {
@@ -188,7 +196,7 @@ struct Incr: AsyncParsableCommand {
 }
 
 struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the daemon's counters, one 'name value' per line.")
+    static let configuration = CommandConfiguration(abstract: "Print the daemon's counters, one 'name value' per line (--json: every value as a number).")
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -196,7 +204,8 @@ struct Stats: AsyncParsableCommand {
         if connection.json {
             Display.printJSON(Dictionary(uniqueKeysWithValues: stats.map { ($0.name, $0.value) }))
         } else {
-            for s in stats { print("\(s.name) \(s.value)") }
+            let width = stats.map(\.name.count).max() ?? 0
+            for s in stats { print(s.name + String(repeating: " ", count: width - s.name.count + 1) + s.readableValue) }
         }
     }
 }

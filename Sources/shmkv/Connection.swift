@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import ShmKV
 
-/// Where to reach the daemon, shared by every subcommand.
+/// Where to reach the daemon, shared by every subcommand. They may also come before the subcommand, as
+/// with redis-cli (`shmkv --socket S get a`): `CommandLine.reordered` moves them after it.
 struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Unix socket of the daemon (default: $SHMKV_SOCKET, else ./data/shmkvd.sock, else TCP 127.0.0.1:7379).")
     var socket: String?

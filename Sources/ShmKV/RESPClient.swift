@@ -1,0 +1,42 @@
+import Locks
+import Wire
+
+/// A blocking RESP2 connection to shmkvd (or any Redis-compatible server): send any command, read its
+/// reply. What `shmkv raw` and the CLI's prompt use for commands the native protocol does not carry.
+/// Thread-safe: calls are serialised, one command and its reply at a time.
+public final class RESPClient: Sendable {
+    private let socket: Locked<ClientSocket?>
+    /// Where it is connected.
+    public let address: ServerAddress
+
+    /// Connects; with `credentials`, sends AUTH first (a refusal throws `.server(.authFailed, …)`).
+    /// `timeoutSeconds` > 0 bounds every send and receive.
+    public init(address: ServerAddress, timeoutSeconds: Int = 0, credentials: Credentials? = nil) throws(ShmKVError) {
+        self.address = address
+        socket = Locked(try ClientSocket.connected(address: address, timeoutSeconds: timeoutSeconds))
+        if let credentials {
+            var auth = [Array("AUTH".utf8)]
+            if let user = credentials.user { auth.append(Array(user.utf8)) }
+            auth.append(Array(credentials.password.utf8))
+            if case .error(let message) = try command(auth) {
+                throw .server(message.hasPrefix("WRONGPASS") ? .authFailed : .permissionDenied, message)
+            }
+        }
+    }
+
+    /// Sends one command (its arguments as bytes; the first is the name) and returns the reply; an error
+    /// reply is returned as `.error`, not thrown. Throws only when the connection fails.
+    public func command(_ arguments: [[UInt8]]) throws(ShmKVError) -> RESPReply {
+        var request: [UInt8] = []
+        RESPWriter.array(arguments.count, into: &request)
+        for argument in arguments { RESPWriter.bulk(argument, into: &request) }
+        return try socket.withLock { socket throws(ShmKVError) -> RESPReply in
+            guard socket != nil else { throw .connection("the connection is closed") }
+            try socket!.send(request)
+            return try socket!.next { bytes throws(WireError) in try RESPReplyDecoder.decode(bytes) }
+        }
+    }
+
+    /// Closes the connection; later calls throw `.connection`.
+    public func close() { socket.withLock { $0 = nil } }
+}
