@@ -36,7 +36,7 @@ let package = Package(
         // The project's mutex (pthread-based, so ThreadSanitizer sees it; see Locked.swift).
         .target(name: "Locks"),
         // Descriptors that close exactly once, the one errno path, the one monotonic clock.
-        .target(name: "Posix", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "Posix", dependencies: ["Locks", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "LMDB", dependencies: ["CLMDB", "Locks"]),
         // The on-disk vocabulary: database names, meta keys and their encodings, key limits.
         .target(name: "StoreLayout", dependencies: ["LMDB"]),
@@ -110,7 +110,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "Posix", "TestSupport"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Posix"]),
         .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),
         .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),

@@ -130,6 +130,14 @@ public final class Environment: @unchecked Sendable {
         return Stat(s)
     }
 
+    /// Writes a consistent copy of the whole environment's data file to `descriptor` (a file, or a pipe
+    /// whose reader stores it), from one read snapshot while writers go on (`mdb_env_copyfd2`).
+    /// `compact` omits free pages and renumbers the rest (smaller, slower, more CPU). Blocks until done;
+    /// uses one reader slot for the duration.
+    public func copy(to descriptor: Int32, compact: Bool) throws(LMDBError) {
+        try check(mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0))
+    }
+
     /// Map size, last page, last transaction id and reader figures.
     public func info() throws(LMDBError) -> EnvironmentInfo {
         var i = MDB_envinfo()

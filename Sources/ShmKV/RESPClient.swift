@@ -27,13 +27,25 @@ public final class RESPClient: Sendable {
     /// Sends one command (its arguments as bytes; the first is the name) and returns the reply; an error
     /// reply is returned as `.error`, not thrown. Throws only when the connection fails.
     public func command(_ arguments: [[UInt8]]) throws(ShmKVError) -> RESPReply {
+        try pipeline([arguments])[0]
+    }
+
+    /// Sends `commands` in one write and reads their replies, in order (what `redis-cli --pipe` does).
+    public func pipeline(_ commands: [[[UInt8]]]) throws(ShmKVError) -> [RESPReply] {
         var request: [UInt8] = []
-        RESPWriter.array(arguments.count, into: &request)
-        for argument in arguments { RESPWriter.bulk(argument, into: &request) }
-        return try socket.withLock { socket throws(ShmKVError) -> RESPReply in
+        for arguments in commands {
+            RESPWriter.array(arguments.count, into: &request)
+            for argument in arguments { RESPWriter.bulk(argument, into: &request) }
+        }
+        return try socket.withLock { socket throws(ShmKVError) -> [RESPReply] in
             guard socket != nil else { throw .connection("the connection is closed") }
             try socket!.send(request)
-            return try socket!.next { bytes throws(WireError) in try RESPReplyDecoder.decode(bytes) }
+            var replies: [RESPReply] = []
+            replies.reserveCapacity(commands.count)
+            for _ in commands {
+                replies.append(try socket!.next { bytes throws(WireError) in try RESPReplyDecoder.decode(bytes) })
+            }
+            return replies
         }
     }
 

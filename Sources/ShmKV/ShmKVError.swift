@@ -16,6 +16,8 @@ public enum ShmKVError: Error, Equatable, Sendable, CustomStringConvertible {
     case ring(RingError)
     /// The directory is not a ShmKV data directory (no `kv` database, or no ring recorded yet).
     case notADataDirectory(String)
+    /// A file operation of a backup or restore failed, or was refused (the text says which and why).
+    case file(String)
 
     /// One line for logs and command-line errors.
     public var description: String {
@@ -26,6 +28,7 @@ public enum ShmKVError: Error, Equatable, Sendable, CustomStringConvertible {
         case .storage(let error): "storage error: \(error)"
         case .ring(let error): "ring error: \(error)"
         case .notADataDirectory(let why): "not a ShmKV data directory: \(why)"
+        case .file(let why): "file error: \(why)"
         }
     }
 }

@@ -44,7 +44,13 @@ public final class Server: @unchecked Sendable {
         // Password files are read before anything is created, so a missing one stops the start cleanly.
         let authenticator = try Authenticator(config.auth)
         try Server.prepareDataDirectory(config.dataDirectory, group: group, logger: logger)
-        let pid = try PidFile(path: config.dataDirectory + "/shmkvd.pid")
+        let pid: PidFile
+        do { pid = try PidFile(path: config.dataDirectory + "/" + StoreLayout.pidFileName) } catch {
+            switch error {
+            case .held(let holder): throw ServerError.alreadyRunning(pid: holder)
+            case .system(let error): throw ServerError.system(error)
+            }
+        }
         pidFile = pid
         do {
             let store = try Store(directory: config.dataDirectory, configuration: config, group: group)

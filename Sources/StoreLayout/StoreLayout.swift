@@ -11,6 +11,12 @@ public enum StoreLayout {
     public static let keyspaceDatabase = "kv"
     /// The database of the store's own records (`MetaKey`).
     public static let metaDatabase = "__meta"
+    /// LMDB's data file in a data directory (what a backup holds).
+    public static let dataFileName = "data.mdb"
+    /// LMDB's lock file (reader table) beside it; rebuilt by the first process that opens the store.
+    public static let lockFileName = "lock.mdb"
+    /// The daemon's pid file, `flock`ed while it runs (and while `shmkv restore` writes).
+    public static let pidFileName = "shmkvd.pid"
     /// Named databases an environment is opened with room for (LMDB's `maxdbs`).
     public static let maxDatabases: UInt32 = 8
     /// The on-disk format this build reads and writes (`MetaKey.formatVersion`).

@@ -86,3 +86,18 @@ public func redisCLI(_ daemon: Daemon, _ args: [String], stdin: [UInt8]? = nil) 
     while text.hasSuffix("\n") { text.removeLast() }
     return text
 }
+
+/// A small deterministic generator for seeded random test inputs (print the seed when a test fails).
+public struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    /// A generator whose sequence `seed` fixes.
+    public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
