@@ -74,6 +74,7 @@ let package = Package(
         .executableTarget(name: "kv-client-example", dependencies: ["ShmKV"], path: "Examples/KVClientExample"),
         .executableTarget(name: "embedded-reader-example", dependencies: ["ShmKV"], path: "Examples/EmbeddedReader"),
         .executableTarget(name: "change-watcher-example", dependencies: ["ShmKV"], path: "Examples/ChangeWatcher"),
+        .executableTarget(name: "async-client-example", dependencies: ["ShmKV"], path: "Examples/AsyncClientExample"),
         // Benchmarks print numbers; they never pass or fail.
         .executableTarget(
             name: "shmkv-bench",
@@ -83,6 +84,15 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Benchmarks/ClientLoop"
+        ),
+        .executableTarget(
+            name: "shmkv-async-bench",
+            dependencies: [
+                "ShmKV", "Locks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/AsyncClient"
         ),
         .executableTarget(
             name: "shmkv-shm-bench",

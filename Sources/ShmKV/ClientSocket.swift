@@ -69,6 +69,9 @@ struct ClientSocket: ~Copyable {
         return socket
     }
 
+    /// Gives up the socket's descriptor (after the handshake, for a connection with its own reader).
+    consuming func takeDescriptor() -> Descriptor { descriptor }
+
     /// Sends AUTH and waits for its answer; a refusal throws `.server(.authFailed, …)`.
     private mutating func authenticate(_ credentials: Credentials) throws(ShmKVError) {
         let request = Request.auth(user: Array((credentials.user ?? "").utf8), password: Array(credentials.password.utf8))

@@ -1,0 +1,189 @@
+import Locks
+import Wire
+
+/// An async/await client for servers in Swift concurrency (Vapor, Hummingbird, a plain async `main`):
+/// a pool of native-protocol connections, each shared by any number of concurrent calls, which it
+/// pipelines (calls made while one is being sent go out together in the next write; replies are matched
+/// by request id). A call never blocks a cooperative thread waiting for its reply; it gives up with
+/// `CancellationError` when its task is cancelled, and with `.connection` after `timeoutSeconds`.
+///
+/// Connections are made on first use and made again after one fails (a failed connection fails the
+/// calls waiting on it; later calls use a new one). Each call goes to the connection with the fewest
+/// calls waiting. A reply to a write means the write is committed.
+public final class AsyncClient: Sendable {
+    /// Where the connections go.
+    public let address: ServerAddress
+    /// Who they authenticate as.
+    public let credentials: Credentials?
+    /// How long a call waits for its reply (0: for ever); also bounds connecting and sending.
+    public let timeoutSeconds: Int
+    private let connections: Locked<[PipelinedConnection?]>
+    private let closed = Locked(false)
+
+    /// A pool of `connections` (at least 1) to `address`. Nothing is connected until the first call.
+    public init(address: ServerAddress, connections: Int = 4, timeoutSeconds: Int = 30, credentials: Credentials? = nil) {
+        self.address = address
+        self.credentials = credentials
+        self.timeoutSeconds = timeoutSeconds
+        self.connections = Locked(Array(repeating: nil, count: max(1, connections)))
+    }
+
+    deinit { close() }
+
+    /// Closes every connection; waiting and later calls fail with `.connection`.
+    public func close() {
+        closed.withLock { $0 = true }
+        for connection in connections.withLock({ $0 }) { connection?.close() }
+    }
+
+    /// The open connection with the fewest waiting calls, connecting an empty or failed slot first.
+    private func connection() throws(ShmKVError) -> PipelinedConnection {
+        if closed.withLock({ $0 }) { throw .connection("the client is closed") }
+        let chosen = connections.withLock { slots -> (Int, PipelinedConnection?) in
+            if let empty = slots.firstIndex(where: { $0 == nil || !$0!.isOpen }) { return (empty, nil) }
+            let best = slots.indices.min { slots[$0]!.pendingCount < slots[$1]!.pendingCount }!
+            return (best, slots[best])
+        }
+        if let existing = chosen.1 { return existing }
+        // Connecting blocks this thread for one round trip (hello, and AUTH with credentials).
+        let fresh = try PipelinedConnection(address: address, timeoutSeconds: timeoutSeconds, credentials: credentials)
+        return connections.withLock { slots in
+            if let current = slots[chosen.0], current.isOpen {
+                // Another call filled the slot meanwhile: use that one, drop ours.
+                fresh.close()
+                return current
+            }
+            slots[chosen.0] = fresh
+            return fresh
+        }
+    }
+
+    /// One request, one reply; an error status throws `.server`.
+    private func call(_ request: Request) async throws -> Reply {
+        let reply = try await connection().call(request)
+        if case .message(let message) = reply.body { throw ShmKVError.server(reply.status, message) }
+        return reply
+    }
+
+    private func unexpected(_ op: String) -> ShmKVError { .protocolViolation("unexpected reply body to \(op)") }
+
+    /// Round trip with an optional payload echoed back.
+    @discardableResult
+    public func ping(_ payload: [UInt8] = []) async throws -> [UInt8] {
+        guard case .payload(let p) = try await call(.ping(payload: payload)).body else { throw unexpected("PING") }
+        return p
+    }
+
+    /// The value under `key`, or `nil`.
+    public func get(_ key: [UInt8]) async throws -> [UInt8]? {
+        let reply = try await call(.get(key: key))
+        if reply.status == .notFound { return nil }
+        guard case .value(let v) = reply.body else { throw unexpected("GET") }
+        return v
+    }
+
+    /// Values for `keys` in order, `nil` where absent, from one snapshot.
+    public func mget(_ keys: [[UInt8]]) async throws -> [[UInt8]?] {
+        guard case .values(let v) = try await call(.mget(keys: keys)).body else { throw unexpected("MGET") }
+        return v
+    }
+
+    /// Stores `value` under `key` if `condition` holds; whether it was stored. Returns after the commit.
+    @discardableResult
+    public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always) async throws -> Bool {
+        try await call(.put(key: key, value: value, condition: condition)).status == .ok
+    }
+
+    /// Removes `key`; whether it existed.
+    @discardableResult
+    public func delete(_ key: [UInt8]) async throws -> Bool {
+        guard case .deleted(let d) = try await call(.delete(key: key)).body else { throw unexpected("DELETE") }
+        return d
+    }
+
+    /// Stores all pairs in one transaction: all or none.
+    public func mput(_ pairs: [KeyValue]) async throws {
+        _ = try await call(.mput(pairs))
+    }
+
+    /// Adds `delta` to the decimal integer under `key` (absent: 0); the result.
+    @discardableResult
+    public func incr(_ key: [UInt8], by delta: Int64 = 1) async throws -> Int64 {
+        guard case .integer(let n) = try await call(.incrBy(key: key, delta: delta)).body else { throw unexpected("INCRBY") }
+        return n
+    }
+
+    /// The server's counters, in its order.
+    public func stats() async throws -> [StatEntry] {
+        guard case .stats(let s) = try await call(.stats).body else { throw unexpected("STATS") }
+        return s
+    }
+
+    /// One page of a scan; continue with `query.after` set to the last key while `more` is true.
+    public func scanPage(_ query: ScanQuery) async throws -> (entries: [KeyValue], more: Bool) {
+        guard case .scanPage(let entries, let more) = try await call(.scan(query)).body else { throw unexpected("SCAN") }
+        return (entries, more)
+    }
+
+    /// Every entry whose key starts with `prefix`, fetched a page at a time as it is iterated.
+    public func scan(prefix: [UInt8], pageSize: UInt32 = 0) -> AsyncScanSequence {
+        AsyncScanSequence(client: self, query: ScanQuery(mode: .prefix, start: prefix, limit: pageSize))
+    }
+
+    /// Every entry with `lower <= key < upper` (`upper` nil: to the end), a page at a time.
+    public func scan(from lower: [UInt8], to upper: [UInt8]?, pageSize: UInt32 = 0) -> AsyncScanSequence {
+        AsyncScanSequence(client: self, query: ScanQuery(mode: .range, start: lower, end: upper ?? [], limit: pageSize))
+    }
+
+    /// Changes to keys starting with `prefix`, as they are committed, on a connection of their own
+    /// (from sequence `from` if the ring still holds it; 0: from now). Ends when the task is cancelled.
+    public func changes(prefix: [UInt8] = [], from sequence: UInt64 = 0) throws(ShmKVError) -> ChangeStream {
+        let client = try Client(address: address, timeoutSeconds: timeoutSeconds, credentials: credentials)
+        defer { client.close() }
+        return try client.watch(prefix: prefix, from: sequence).events
+    }
+}
+
+extension AsyncClient {
+    /// `get` for a UTF-8 key.
+    public func get(_ key: String) async throws -> [UInt8]? { try await get(Array(key.utf8)) }
+    /// `put` for UTF-8 text.
+    @discardableResult
+    public func put(_ key: String, _ value: String, condition: PutCondition = .always) async throws -> Bool {
+        try await put(Array(key.utf8), Array(value.utf8), condition: condition)
+    }
+}
+
+/// Entries of a scan through an `AsyncClient`, fetched a page at a time while iterated.
+public struct AsyncScanSequence: AsyncSequence, Sendable {
+    /// Each element is one key and its value, in key order.
+    public typealias Element = KeyValue
+    let client: AsyncClient
+    let query: ScanQuery
+
+    /// Holds one page; asks for the next (one round trip, pipelined with other calls) when it runs out.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let client: AsyncClient
+        var query: ScanQuery
+        var page: [KeyValue] = []
+        var index = 0
+        var done = false
+
+        /// The next entry; nil after the last page.
+        public mutating func next() async throws -> KeyValue? {
+            while index == page.count {
+                if done { return nil }
+                let (entries, more) = try await client.scanPage(query)
+                page = entries
+                index = 0
+                done = !more || entries.isEmpty
+                if let last = entries.last { query.after = last.key }
+            }
+            defer { index += 1 }
+            return page[index]
+        }
+    }
+
+    /// An iterator from the sequence's start; each iterator scans anew.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, query: query) }
+}
