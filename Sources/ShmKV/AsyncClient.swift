@@ -164,26 +164,15 @@ public struct AsyncScanSequence: AsyncSequence, Sendable {
     /// Holds one page; asks for the next (one round trip, pipelined with other calls) when it runs out.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let client: AsyncClient
-        var query: ScanQuery
-        var page: [KeyValue] = []
-        var index = 0
-        var done = false
+        var pager: ScanPager
 
         /// The next entry; nil after the last page.
         public mutating func next() async throws -> KeyValue? {
-            while index == page.count {
-                if done { return nil }
-                let (entries, more) = try await client.scanPage(query)
-                page = entries
-                index = 0
-                done = !more || entries.isEmpty
-                if let last = entries.last { query.after = last.key }
-            }
-            defer { index += 1 }
-            return page[index]
+            let client = self.client
+            return try await pager.next { query in try await client.scanPage(query) }
         }
     }
 
     /// An iterator from the sequence's start; each iterator scans anew.
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, query: query) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, pager: ScanPager(query: query)) }
 }

@@ -179,26 +179,38 @@ public struct ScanSequence: AsyncSequence, Sendable {
     /// Holds one page of entries; asks the server for the next page (one round trip) when it runs out.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let client: Client
-        var query: ScanQuery
-        var page: [KeyValue] = []
-        var index = 0
-        var done = false
+        var pager: ScanPager
 
         /// The next entry; nil after the last page. Throws `ShmKVError` from the page request.
         public mutating func next() async throws -> KeyValue? {
-            while index == page.count {
-                if done { return nil }
-                let (entries, more) = try client.scanPage(query)
-                page = entries
-                index = 0
-                done = !more || entries.isEmpty
-                if let last = entries.last { query.after = last.key }
-            }
-            defer { index += 1 }
-            return page[index]
+            let client = self.client
+            return try await pager.next { query throws(ShmKVError) in try client.scanPage(query) }
         }
     }
 
-    /// An iterator starting from the sequence's query; each iterator scans anew.
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, query: query) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, pager: ScanPager(query: query)) }
+}
+
+/// Walks a scan page by page: the state both scan sequences share.
+struct ScanPager: Sendable {
+    var query: ScanQuery
+    private var page: [KeyValue] = []
+    private var index = 0
+    private var done = false
+
+    init(query: ScanQuery) { self.query = query }
+
+    /// The next entry, fetching the next page with `fetch` when this one is used up; nil after the last.
+    mutating func next(_ fetch: (ScanQuery) async throws -> (entries: [KeyValue], more: Bool)) async throws -> KeyValue? {
+        while index == page.count {
+            if done { return nil }
+            let (entries, more) = try await fetch(query)
+            page = entries
+            index = 0
+            done = !more || entries.isEmpty
+            if let last = entries.last { query.after = last.key }
+        }
+        defer { index += 1 }
+        return page[index]
+    }
 }
