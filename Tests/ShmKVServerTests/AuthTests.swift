@@ -160,20 +160,8 @@ struct AuthTests {
     func nutcracker() throws {
         let (daemon, dir) = try daemon()
         defer { daemon.stop(); dir.remove() }
-        let port = freeTCPPort()
-        let config = """
-            shmkv:
-              listen: 127.0.0.1:\(port)
-              redis: true
-              redis_auth: \(AuthTests.password)
-              hash: fnv1a_64
-              distribution: ketama
-              servers:
-                - \(daemon.tcpHost):\(daemon.tcpPort):1
-            """
-        try Data(config.utf8).write(to: URL(fileURLWithPath: dir.file("nutcracker.yml")))
-        let proxy = try ChildProcess("/usr/sbin/nutcracker", ["-c", dir.file("nutcracker.yml"), "-o", dir.file("nutcracker.log")])
-        defer { proxy.signal(SIGKILL); proxy.wait() }
+        let proxy = try Nutcracker(servers: ["\(daemon.tcpHost):\(daemon.tcpPort)"], password: AuthTests.password)
+        let port = proxy.port
         func viaProxy(_ args: [String]) throws -> String {
             let r = try runProcess("/usr/bin/redis-cli", ["--no-auth-warning", "-a", AuthTests.password, "-p", String(port)] + args)
             return (r.stdout + r.stderr).trimmingCharacters(in: .whitespacesAndNewlines)

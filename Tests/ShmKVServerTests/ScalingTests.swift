@@ -12,24 +12,8 @@ import Testing
     func twemproxyThreeShards() async throws {
         let shards = try (0..<3).map { _ in try Daemon(environment: ["SHMKV_AUTH_PASSWORD": ScalingTests.password]) }
         defer { for shard in shards { shard.stop() } }
-        let directory = TemporaryDirectory("nutcracker")
-        defer { directory.remove() }
-        let port = freeTCPPort()
-        let servers = shards.enumerated().map { "    - \($1.tcpHost):\($1.tcpPort):1 shard\($0)" }.joined(separator: "\n")
-        let config = """
-            shmkv:
-              listen: 127.0.0.1:\(port)
-              redis: true
-              redis_auth: \(ScalingTests.password)
-              hash: fnv1a_64
-              distribution: ketama
-              auto_eject_hosts: false
-              servers:
-            \(servers)
-            """
-        try Data(config.utf8).write(to: URL(fileURLWithPath: directory.file("nutcracker.yml")))
-        let proxy = try ChildProcess("/usr/sbin/nutcracker", ["-c", directory.file("nutcracker.yml"), "-o", directory.file("nutcracker.log")])
-        defer { proxy.signal(SIGKILL); proxy.wait() }
+        let proxy = try Nutcracker(servers: shards.map { "\($0.tcpHost):\($0.tcpPort)" }, password: ScalingTests.password)
+        let port = proxy.port
         let auth = ["-a", ScalingTests.password, "-h", "127.0.0.1", "-p", String(port)]
         #expect(try eventually { try runProcess("/usr/bin/redis-cli", ["--no-auth-warning"] + auth + ["PING"]).stdout == "PONG\n" },
                 "nutcracker did not answer on port \(port)")

@@ -101,3 +101,29 @@ public struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Debian's twemproxy (`nutcracker`) on a free loopback port in front of `servers` (`host:port` each,
+/// named shard0, shard1, … so that ketama places keys by name), with `redis_auth` when a password is
+/// given. `deinit` kills it.
+public final class Nutcracker: @unchecked Sendable {
+    // Invariant: used from one test at a time.
+    public let port: Int
+    private let directory = TemporaryDirectory("nutcracker")
+    private let process: ChildProcess
+
+    public init(servers: [String], password: String?) throws {
+        port = freeTCPPort()
+        var config = "shmkv:\n  listen: 127.0.0.1:\(port)\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n"
+        config += "  auto_eject_hosts: false\n"
+        if let password { config += "  redis_auth: \(password)\n" }
+        config += "  servers:\n" + servers.enumerated().map { "    - \($1):1 shard\($0)\n" }.joined()
+        try Data(config.utf8).write(to: URL(fileURLWithPath: directory.file("nutcracker.yml")))
+        process = try ChildProcess("/usr/sbin/nutcracker", ["-c", directory.file("nutcracker.yml"), "-o", directory.file("nutcracker.log")])
+    }
+
+    deinit {
+        process.signal(SIGKILL)
+        process.wait()
+        directory.remove()
+    }
+}
