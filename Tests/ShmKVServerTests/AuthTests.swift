@@ -161,6 +161,7 @@ struct AuthTests {
         let (daemon, dir) = try daemon()
         defer { daemon.stop(); dir.remove() }
         let proxy = try Nutcracker(servers: ["\(daemon.tcpHost):\(daemon.tcpPort)"], password: AuthTests.password)
+        defer { withExtendedLifetime(proxy) {} }  // it runs until the test ends
         let port = proxy.port
         func viaProxy(_ args: [String]) throws -> String {
             let r = try runProcess("/usr/bin/redis-cli", ["--no-auth-warning", "-a", AuthTests.password, "-p", String(port)] + args)

@@ -13,6 +13,7 @@ import Testing
         let shards = try (0..<3).map { _ in try Daemon(environment: ["SHMKV_AUTH_PASSWORD": ScalingTests.password]) }
         defer { for shard in shards { shard.stop() } }
         let proxy = try Nutcracker(servers: shards.map { "\($0.tcpHost):\($0.tcpPort)" }, password: ScalingTests.password)
+        defer { withExtendedLifetime(proxy) {} }  // it runs until the test ends
         let port = proxy.port
         let auth = ["-a", ScalingTests.password, "-h", "127.0.0.1", "-p", String(port)]
         #expect(try eventually { try runProcess("/usr/bin/redis-cli", ["--no-auth-warning"] + auth + ["PING"]).stdout == "PONG\n" },
