@@ -188,6 +188,7 @@ public struct ScanSequence: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator from the sequence's query; each iterator scans anew.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client, pager: ScanPager(query: query)) }
 }
 
