@@ -17,7 +17,9 @@ public final class AsyncClient: Sendable {
     public let credentials: Credentials?
     /// How long a call waits for its reply (0: for ever); also bounds connecting and sending.
     public let timeoutSeconds: Int
-    private let connections: Locked<[PipelinedConnection?]>
+    /// One place in the pool; its lock is held while it connects, so one slot makes one connection
+    /// however many calls find it empty at once.
+    private let slots: [Locked<PipelinedConnection?>]
     private let closed = Locked(false)
 
     /// A pool of `connections` (at least 1) to `address`. Nothing is connected until the first call.
@@ -25,7 +27,7 @@ public final class AsyncClient: Sendable {
         self.address = address
         self.credentials = credentials
         self.timeoutSeconds = timeoutSeconds
-        self.connections = Locked(Array(repeating: nil, count: max(1, connections)))
+        slots = (0..<max(1, connections)).map { _ in Locked(nil) }
     }
 
     deinit { close() }
@@ -33,29 +35,27 @@ public final class AsyncClient: Sendable {
     /// Closes every connection; waiting and later calls fail with `.connection`.
     public func close() {
         closed.withLock { $0 = true }
-        for connection in connections.withLock({ $0 }) { connection?.close() }
+        for slot in slots { slot.withLock { $0?.close() } }
     }
 
     /// The open connection with the fewest waiting calls, connecting an empty or failed slot first.
     private func connection() throws(ShmKVError) -> PipelinedConnection {
         if closed.withLock({ $0 }) { throw .connection("the client is closed") }
-        let chosen = connections.withLock { slots -> (Int, PipelinedConnection?) in
-            if let empty = slots.firstIndex(where: { $0 == nil || !$0!.isOpen }) { return (empty, nil) }
-            let best = slots.indices.min { slots[$0]!.pendingCount < slots[$1]!.pendingCount }!
-            return (best, slots[best])
-        }
-        if let existing = chosen.1 { return existing }
-        // Connecting blocks this thread for one round trip (hello, and AUTH with credentials).
-        let fresh = try PipelinedConnection(address: address, timeoutSeconds: timeoutSeconds, credentials: credentials)
-        return connections.withLock { slots in
-            if let current = slots[chosen.0], current.isOpen {
-                // Another call filled the slot meanwhile: use that one, drop ours.
-                fresh.close()
-                return current
+        var best: PipelinedConnection?
+        for slot in slots {
+            guard let open = slot.withLock({ $0?.isOpen == true ? $0 : nil }) else {
+                // Connect this slot, under its lock: concurrent callers wait for this one connection.
+                // Connecting blocks for one round trip (hello, and AUTH with credentials).
+                return try slot.withLock { current throws(ShmKVError) -> PipelinedConnection in
+                    if let current, current.isOpen { return current }
+                    let fresh = try PipelinedConnection(address: address, timeoutSeconds: timeoutSeconds, credentials: credentials)
+                    current = fresh
+                    return fresh
+                }
             }
-            slots[chosen.0] = fresh
-            return fresh
+            if best == nil || open.pendingCount < best!.pendingCount { best = open }
         }
+        return best!
     }
 
     /// One request, one reply; an error status throws `.server`.
