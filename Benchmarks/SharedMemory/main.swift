@@ -184,6 +184,8 @@ struct RingSubscriberProcess: ParsableCommand {
                     let stamp = c.key.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
                     histogram.record(t &- stamp)
                 }
+            case .message:
+                break
             case .resync(let r):
                 missed += r.missed.count
             }

@@ -1,7 +1,74 @@
+/// Which command's event a change is, by Redis's keyspace-notification name (`redisName`); `none` for
+/// changes no Redis event names (FLUSHDB). Carried by every change record, so local subscribers see
+/// what a RESP subscriber of `__keyevent@0__:*` sees.
+public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
+    /// No Redis event (FLUSHDB/FLUSHALL's clear).
+    case none = 0
+    /// SET and its relatives, MSET, GETSET.
+    case set = 1
+    /// DEL, UNLINK, GETDEL, and an EXPIRE whose time has already passed.
+    case del = 2
+    /// A deadline set (EXPIRE family, GETEX, SET … EX as a second event: see `ChangeFlags`).
+    case expire = 3
+    /// The key's deadline passed and the daemon deleted it.
+    case expired = 4
+    /// PERSIST, GETEX PERSIST.
+    case persist = 5
+    /// INCR, INCRBY, DECR, DECRBY.
+    case incrby = 6
+    /// INCRBYFLOAT.
+    case incrbyfloat = 7
+    /// APPEND.
+    case append = 8
+    /// SETRANGE.
+    case setrange = 9
+    /// RENAME's source key.
+    case renameFrom = 10
+    /// RENAME's destination key.
+    case renameTo = 11
+    /// COPY's destination key.
+    case copyTo = 12
+
+    /// The name Redis publishes (`set`, `rename_from`, …); empty for `none`.
+    public var redisName: String {
+        switch self {
+        case .none: ""
+        case .set: "set"
+        case .del: "del"
+        case .expire: "expire"
+        case .expired: "expired"
+        case .persist: "persist"
+        case .incrby: "incrby"
+        case .incrbyfloat: "incrbyfloat"
+        case .append: "append"
+        case .setrange: "setrange"
+        case .renameFrom: "rename_from"
+        case .renameTo: "rename_to"
+        case .copyTo: "copy_to"
+        }
+    }
+}
+
+/// What else a change record says about its key, for Redis's events that come in pairs.
+public struct ChangeFlags: OptionSet, Sendable, Hashable {
+    /// The raw bits, as stored in the record.
+    public let rawValue: UInt8
+    /// A bit set.
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// The key did not exist before (Redis's `new` event, sent before the command's).
+    public static let created = ChangeFlags(rawValue: 1 << 0)
+    /// The write also gave the key a deadline (SET … EX: Redis sends `expire` after `set`).
+    public static let deadlineSet = ChangeFlags(rawValue: 1 << 1)
+}
+
 /// One change read from the ring.
 public struct RingChange: Sendable, Hashable {
     /// What happened to the key.
     public let kind: ChangeKind
+    /// The Redis event of the command that made it.
+    public let event: KeyEvent
+    /// Events that came with it (a new key, a deadline set).
+    public let flags: ChangeFlags
     /// Consecutive across the whole life of a data directory (the daemon keeps the last one in LMDB).
     public let sequence: UInt64
     /// The LMDB transaction that made the change: a read snapshot with at least this id sees it.
@@ -10,8 +77,11 @@ public struct RingChange: Sendable, Hashable {
     public let key: [UInt8]
 
     /// A change as a subscriber decoded it (tests and `LocalStore` build them too).
-    public init(kind: ChangeKind, sequence: UInt64, transactionID: UInt64, key: [UInt8]) {
+    public init(kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [], sequence: UInt64,
+                transactionID: UInt64, key: [UInt8]) {
         self.kind = kind
+        self.event = event
+        self.flags = flags
         self.sequence = sequence
         self.transactionID = transactionID
         self.key = key
@@ -44,10 +114,29 @@ public struct RingResync: Sendable, Hashable {
     }
 }
 
-/// What a subscriber reads: a change, or notice that it must resynchronise.
+/// A message published to a channel (PUBLISH), read from the ring.
+public struct RingMessage: Sendable, Hashable {
+    /// Its place among the ring's records (messages and changes share one numbering).
+    public let sequence: UInt64
+    /// The channel's name.
+    public let channel: [UInt8]
+    /// The message.
+    public let payload: [UInt8]
+
+    /// A message as a subscriber decoded it.
+    public init(sequence: UInt64, channel: [UInt8], payload: [UInt8]) {
+        self.sequence = sequence
+        self.channel = channel
+        self.payload = payload
+    }
+}
+
+/// What a subscriber reads: a change, a message, or notice that it must resynchronise.
 public enum RingEvent: Sendable, Hashable {
     /// A key changed.
     case change(RingChange)
+    /// A message was published to a channel.
+    case message(RingMessage)
     /// Changes were missed; reread what you care about.
     case resync(RingResync)
 }

@@ -9,18 +9,26 @@ import Posix
 public enum RingLayout {
     /// "SHMKVRNG" read as a little-endian 64-bit integer; stored last when a ring is created.
     public static let magic: UInt64 = 0x474E_5256_4B4D_4853
-    /// Version of this layout; a subscriber refuses any other.
-    public static let version: UInt32 = 1
+    /// Version of this layout; a subscriber refuses any other. Version 2 added the event, the flags,
+    /// message records and a per-ring maximum record size.
+    public static let version: UInt32 = 2
     /// Size of the header page; the data area starts here.
     public static let headerSize = 4096
     /// Records start and end on this alignment.
     public static let alignment = 8
-    /// Bytes of a record before its key: length u32, type u16, key length u16, sequence u64, txn id u64.
-    public static let recordHeaderSize = 24
-    /// The longest key a record carries (LMDB's key limit in Debian's build).
+    /// Bytes of a record before its key: length u32, kind u8, event u8, flags u8, reserved u8, key
+    /// length u32, reserved u32, sequence u64, transaction id u64.
+    public static let recordHeaderSize = 32
+    /// The longest key a change record carries (LMDB's key limit in Debian's build).
     public static let maxKeySize = 511
-    /// The largest aligned record: header plus the longest key.
-    public static let maxRecordSize = aligned(recordHeaderSize + maxKeySize)
+    /// The largest aligned change record: header plus the longest key. A ring's own maximum
+    /// (`maxRecordSize(messageBytes:)`) is at least this.
+    public static let maxChangeRecordSize = aligned(recordHeaderSize + maxKeySize)
+    /// The largest record of a ring whose messages (channel and payload together) are at most
+    /// `messageBytes` long.
+    public static func maxRecordSize(messageBytes: Int) -> Int {
+        max(maxChangeRecordSize, aligned(recordHeaderSize + messageBytes))
+    }
     /// Smallest and largest data area accepted.
     public static let minCapacity = 4096
     /// Largest data area accepted: 1 GiB.
@@ -33,7 +41,7 @@ public enum RingLayout {
     static let versionOffset = 8          // u32
     static let headerSizeOffset = 12      // u32
     static let capacityOffset = 16        // u64
-    static let maxRecordOffset = 24       // u32
+    static let maxRecordOffset = 24       // u32: the largest record this ring may hold
     static let epochOffset = 32           // u64
     static let firstSequenceOffset = 40   // u64: the sequence of the first record this ring carries
     static let creatorPIDOffset = 48      // u32
@@ -44,16 +52,25 @@ public enum RingLayout {
     static let futexOffset = 640          // u32: bumped after every batch; subscribers FUTEX_WAIT on it
     static let waitersOffset = 768        // u32: subscribers inside FUTEX_WAIT (or about to be)
 
-    // Record field offsets (from the record's start).
+    // Record field offsets (from the record's start). The shortest record (padding) is 8 bytes: length
+    // and kind only.
     static let recordLengthOffset = 0     // u32: unaligned length, header included
-    static let recordTypeOffset = 4       // u16
-    static let recordKeyLengthOffset = 6  // u16
-    static let recordSequenceOffset = 8   // u64
-    static let recordTransactionOffset = 16 // u64
+    static let recordKindOffset = 4       // u8: ChangeKind
+    static let recordEventOffset = 5      // u8: KeyEvent
+    static let recordFlagsOffset = 6      // u8: ChangeFlags
+    static let recordKeyLengthOffset = 8  // u32: key (or channel) bytes; a message's payload follows it
+    static let recordSequenceOffset = 16  // u64
+    static let recordTransactionOffset = 24 // u64
 
     /// `n` rounded up to the record alignment.
     @inline(__always)
     public static func aligned(_ n: Int) -> Int { (n + alignment - 1) & ~(alignment - 1) }
+
+    /// Whether a ring of `capacity` bytes may hold records of up to `size` bytes: at least a change with
+    /// the longest key, at most a quarter of the data area (so that a lap holds several records).
+    public static func isValidMaxRecordSize(_ size: Int, capacity: Int) -> Bool {
+        size >= maxChangeRecordSize && size <= capacity / 4 && size == aligned(size)
+    }
 
     /// Whether `capacity` is a power of two within the accepted bounds.
     public static func isValidCapacity(_ capacity: Int) -> Bool {
@@ -62,7 +79,7 @@ public enum RingLayout {
 }
 
 /// What a record announces. Raw values are the `type` field of the record.
-public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
+public enum ChangeKind: UInt8, Sendable, Hashable, CustomStringConvertible {
     /// Filler from the last record to the end of the data area; subscribers skip it.
     case padding = 0
     /// The key was stored (set, overwritten, incremented).
@@ -71,6 +88,10 @@ public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
     case delete = 2
     /// Every key was deleted (the key field is empty).
     case clear = 3
+    /// Only the key's deadline changed (set or removed); its value did not.
+    case expiry = 4
+    /// A PUBLISH: the key field is the channel, the payload follows it. Not a change of the store.
+    case message = 5
 
     /// The lower-case name (`put`, `delete`, …) the CLI prints.
     public var description: String {
@@ -79,6 +100,8 @@ public enum ChangeKind: UInt16, Sendable, Hashable, CustomStringConvertible {
         case .put: "put"
         case .delete: "delete"
         case .clear: "clear"
+        case .expiry: "expiry"
+        case .message: "message"
         }
     }
 }
@@ -93,6 +116,8 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidCapacity(Int)
     /// A key longer than `RingLayout.maxKeySize`.
     case keyTooLong(Int)
+    /// A message (channel and payload) longer than the ring takes (the limit is carried).
+    case messageTooLarge(Int, limit: Int)
 
     /// One line naming the cause, for logs and error messages.
     public var description: String {
@@ -101,6 +126,7 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidFile(let why): "not a usable ring file: \(why)"
         case .invalidCapacity(let n): "ring capacity \(n) is not a power of two between 4 KiB and 1 GiB"
         case .keyTooLong(let n): "key of \(n) bytes is longer than \(RingLayout.maxKeySize)"
+        case .messageTooLarge(let n, let limit): "message of \(n) bytes (channel and payload) exceeds the maximum of \(limit) bytes"
         }
     }
 }

@@ -19,6 +19,8 @@ final class RingMapping: @unchecked Sendable {
     let mask: UInt64
     let epoch: UInt64
     let firstSequence: UInt64
+    /// The largest record (aligned) this ring holds: a change with the longest key, or the longest message.
+    let maxRecordSize: Int
     /// Device and inode of the mapped file, to notice when the path is replaced by a new ring.
     let identity: FileIdentity
 
@@ -37,6 +39,7 @@ final class RingMapping: @unchecked Sendable {
         mask = UInt64(capacity - 1)
         epoch = header.load(fromByteOffset: RingLayout.epochOffset, as: UInt64.self)
         firstSequence = header.load(fromByteOffset: RingLayout.firstSequenceOffset, as: UInt64.self)
+        maxRecordSize = Int(header.load(fromByteOffset: RingLayout.maxRecordOffset, as: UInt32.self))
         tailIntent = RingMapping.atomic(header, RingLayout.tailIntentOffset)
         tail = RingMapping.atomic(header, RingLayout.tailOffset)
         latest = RingMapping.atomic(header, RingLayout.latestOffset)
@@ -73,11 +76,13 @@ final class RingMapping: @unchecked Sendable {
         let version = header.load(fromByteOffset: RingLayout.versionOffset, as: UInt32.self)
         let headerSize = header.load(fromByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
         let capacity = Int(header.load(fromByteOffset: RingLayout.capacityOffset, as: UInt64.self))
+        let maxRecord = Int(header.load(fromByteOffset: RingLayout.maxRecordOffset, as: UInt32.self))
         let problem: String? =
             if magic.load(ordering: .acquiring) != RingLayout.magic { "bad magic (not a ShmKV ring, or not finished)" }
             else if version != RingLayout.version { "layout version \(version), this build reads \(RingLayout.version)" }
             else if Int(headerSize) != RingLayout.headerSize { "header size \(headerSize)" }
             else if !RingLayout.isValidCapacity(capacity) { "capacity \(capacity)" }
+            else if !RingLayout.isValidMaxRecordSize(maxRecord, capacity: capacity) { "largest record \(maxRecord) bytes" }
             else if Int(st.st_size) < RingLayout.headerSize + capacity { "file shorter than its capacity" }
             else { nil }
         if let problem {
@@ -96,8 +101,12 @@ final class RingMapping: @unchecked Sendable {
 
     /// Creates a ring file at `path`: a temporary file is sized, initialised and its magic stored last,
     /// then renamed into place, so a subscriber never sees a half-made ring. Replaces any ring there.
-    static func create(path: String, capacity: Int, firstSequence: UInt64, mode: mode_t, group: gid_t?) throws(RingError) -> RingMapping {
+    static func create(path: String, capacity: Int, maxRecordSize: Int, firstSequence: UInt64, mode: mode_t,
+                       group: gid_t?) throws(RingError) -> RingMapping {
         guard RingLayout.isValidCapacity(capacity) else { throw .invalidCapacity(capacity) }
+        guard RingLayout.isValidMaxRecordSize(maxRecordSize, capacity: capacity) else {
+            throw .invalidFile("records of up to \(maxRecordSize) bytes need a data area of at least \(maxRecordSize * 4) bytes")
+        }
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let file = Descriptor(adopting: try checked("open(\(temporary))") { Glibc.open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode) })
         let fd = file.rawValue
@@ -110,7 +119,7 @@ final class RingMapping: @unchecked Sendable {
         header.storeBytes(of: RingLayout.version, toByteOffset: RingLayout.versionOffset, as: UInt32.self)
         header.storeBytes(of: UInt32(RingLayout.headerSize), toByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
         header.storeBytes(of: UInt64(capacity), toByteOffset: RingLayout.capacityOffset, as: UInt64.self)
-        header.storeBytes(of: UInt32(RingLayout.maxRecordSize), toByteOffset: RingLayout.maxRecordOffset, as: UInt32.self)
+        header.storeBytes(of: UInt32(maxRecordSize), toByteOffset: RingLayout.maxRecordOffset, as: UInt32.self)
         // Below 2^53, so that the epoch survives JSON (shmkv stats --json) in any language.
         header.storeBytes(of: UInt64.random(in: 1..<(1 << 53)), toByteOffset: RingLayout.epochOffset, as: UInt64.self)
         header.storeBytes(of: firstSequence, toByteOffset: RingLayout.firstSequenceOffset, as: UInt64.self)

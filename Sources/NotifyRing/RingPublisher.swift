@@ -22,28 +22,60 @@ public final class RingPublisher {
     public var capacity: Int { mapping.capacity }
     /// The sequence the next record will carry.
     public var nextSequence: UInt64 { sequence }
+    /// The longest message (channel and payload together) `publishMessage` takes.
+    public var maxMessageBytes: Int { mapping.maxRecordSize - RingLayout.recordHeaderSize }
 
     /// Creates a new ring at `path` (replacing any there) whose first record will carry `firstSequence`.
     /// - Parameters:
     ///   - capacity: bytes in the data area, a power of two between 4 KiB and 1 GiB.
+    ///   - maxMessageBytes: the longest message (channel and payload) it will carry; records may be up to
+    ///     a quarter of the capacity.
     ///   - mode: file permission bits (the daemon uses 0600, or 0660 with a shared group: subscribers
     ///     write the header to register as futex waiters).
     ///   - group: the file's group, set before the file appears at `path`; nil keeps the creator's.
-    public init(creatingAt path: String, capacity: Int = RingLayout.defaultCapacity,
+    public init(creatingAt path: String, capacity: Int = RingLayout.defaultCapacity, maxMessageBytes: Int = 0,
                 firstSequence: UInt64 = 1, mode: mode_t = 0o600, group: gid_t? = nil) throws(RingError) {
-        mapping = try RingMapping.create(path: path, capacity: capacity, firstSequence: firstSequence, mode: mode, group: group)
+        mapping = try RingMapping.create(path: path, capacity: capacity,
+                                         maxRecordSize: RingLayout.maxRecordSize(messageBytes: maxMessageBytes),
+                                         firstSequence: firstSequence, mode: mode, group: group)
         self.path = path
         tail = 0
         sequence = firstSequence
     }
 
-    /// Appends one record and returns its sequence number. Subscribers see it at once if they poll;
-    /// those asleep in `FUTEX_WAIT` are woken by `wakeSubscribers()`, called once per batch.
+    /// Appends one change record and returns its sequence number. Subscribers see it at once if they
+    /// poll; those asleep in `FUTEX_WAIT` are woken by `wakeSubscribers()`, called once per batch.
     /// - Throws: `.keyTooLong` for a key over 511 bytes (nothing is published).
     @discardableResult
-    public func publish(_ kind: ChangeKind, key: UnsafeRawBufferPointer, transactionID: UInt64) throws(RingError) -> UInt64 {
+    public func publish(_ kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [],
+                        key: UnsafeRawBufferPointer, transactionID: UInt64) throws(RingError) -> UInt64 {
         guard key.count <= RingLayout.maxKeySize else { throw .keyTooLong(key.count) }
-        let length = RingLayout.recordHeaderSize + key.count
+        return append(kind, event: event, flags: flags, key: key, payload: UnsafeRawBufferPointer(start: nil, count: 0),
+                      transactionID: transactionID)
+    }
+
+    /// `publish` for a key held in an array.
+    @discardableResult
+    public func publish(_ kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [],
+                        key: [UInt8], transactionID: UInt64) throws(RingError) -> UInt64 {
+        // `withUnsafeBytes` rethrows untyped errors; the Result keeps this one typed.
+        try key.withUnsafeBytes { k in
+            Result { () throws(RingError) in try publish(kind, event: event, flags: flags, key: k, transactionID: transactionID) }
+        }.get()
+    }
+
+    /// Appends a message record (PUBLISH) and returns its sequence number; woken as `publish`.
+    /// - Throws: `.messageTooLarge` when channel and payload together exceed `maxMessageBytes`.
+    @discardableResult
+    public func publishMessage(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(RingError) -> UInt64 {
+        let size = channel.count + payload.count
+        guard size <= maxMessageBytes else { throw .messageTooLarge(size, limit: maxMessageBytes) }
+        return append(.message, event: .none, flags: [], key: channel, payload: payload, transactionID: 0)
+    }
+
+    private func append(_ kind: ChangeKind, event: KeyEvent, flags: ChangeFlags, key: UnsafeRawBufferPointer,
+                        payload: UnsafeRawBufferPointer, transactionID: UInt64) -> UInt64 {
+        let length = RingLayout.recordHeaderSize + key.count + payload.count
         let alignedLength = UInt64(RingLayout.aligned(length))
         var position = tail
         var offset = Int(position & mapping.mask)
@@ -51,21 +83,29 @@ public final class RingPublisher {
         if alignedLength > toEnd {
             // Announce the padding and the record together, then fill to the end of the data area.
             signalIntent(position + toEnd + alignedLength)
-            // Padding may be as short as 8 bytes: it has only the length and type fields.
+            // Padding may be as short as 8 bytes: it has only the length and kind fields.
             let pad = mapping.data + offset
             pad.storeBytes(of: UInt32(toEnd), toByteOffset: RingLayout.recordLengthOffset, as: UInt32.self)
-            pad.storeBytes(of: ChangeKind.padding.rawValue, toByteOffset: RingLayout.recordTypeOffset, as: UInt16.self)
-            pad.storeBytes(of: 0, toByteOffset: RingLayout.recordKeyLengthOffset, as: UInt16.self)
+            pad.storeBytes(of: ChangeKind.padding.rawValue, toByteOffset: RingLayout.recordKindOffset, as: UInt8.self)
             position += toEnd
             offset = 0
         } else {
             signalIntent(position + alignedLength)
         }
         let seq = sequence
-        writeHeader(at: offset, length: UInt32(length), kind: kind, keyLength: UInt16(key.count),
-                    sequence: seq, transactionID: transactionID)
+        let r = mapping.data + offset
+        r.storeBytes(of: UInt32(length), toByteOffset: RingLayout.recordLengthOffset, as: UInt32.self)
+        r.storeBytes(of: kind.rawValue, toByteOffset: RingLayout.recordKindOffset, as: UInt8.self)
+        r.storeBytes(of: event.rawValue, toByteOffset: RingLayout.recordEventOffset, as: UInt8.self)
+        r.storeBytes(of: flags.rawValue, toByteOffset: RingLayout.recordFlagsOffset, as: UInt8.self)
+        r.storeBytes(of: UInt32(key.count), toByteOffset: RingLayout.recordKeyLengthOffset, as: UInt32.self)
+        r.storeBytes(of: seq, toByteOffset: RingLayout.recordSequenceOffset, as: UInt64.self)
+        r.storeBytes(of: transactionID, toByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self)
         if let base = key.baseAddress, key.count > 0 {
-            (mapping.data + offset + RingLayout.recordHeaderSize).copyMemory(from: base, byteCount: key.count)
+            (r + RingLayout.recordHeaderSize).copyMemory(from: base, byteCount: key.count)
+        }
+        if let base = payload.baseAddress, payload.count > 0 {
+            (r + RingLayout.recordHeaderSize + key.count).copyMemory(from: base, byteCount: payload.count)
         }
         sequence = seq &+ 1
         // `latest` before `tail`: a subscriber that loads `tail` and then `latest` and finds
@@ -75,15 +115,6 @@ public final class RingPublisher {
         mapping.tail.store(tail, ordering: .releasing)
         mapping.nextSequence.store(sequence, ordering: .releasing)
         return seq
-    }
-
-    /// `publish` for a key held in an array.
-    @discardableResult
-    public func publish(_ kind: ChangeKind, key: [UInt8], transactionID: UInt64) throws(RingError) -> UInt64 {
-        // `withUnsafeBytes` rethrows untyped errors; the Result keeps this one typed.
-        try key.withUnsafeBytes { k in
-            Result { () throws(RingError) in try publish(kind, key: k, transactionID: transactionID) }
-        }.get()
     }
 
     /// Bumps the futex word and wakes subscribers sleeping on it; costs a system call only when some
@@ -102,16 +133,5 @@ public final class RingPublisher {
     private func signalIntent(_ newTail: UInt64) {
         mapping.tailIntent.store(newTail, ordering: .relaxed)
         Atomics.atomicMemoryFence(ordering: .releasing)
-    }
-
-    @inline(__always)
-    private func writeHeader(at offset: Int, length: UInt32, kind: ChangeKind, keyLength: UInt16,
-                             sequence: UInt64, transactionID: UInt64) {
-        let r = mapping.data + offset
-        r.storeBytes(of: length, toByteOffset: RingLayout.recordLengthOffset, as: UInt32.self)
-        r.storeBytes(of: kind.rawValue, toByteOffset: RingLayout.recordTypeOffset, as: UInt16.self)
-        r.storeBytes(of: keyLength, toByteOffset: RingLayout.recordKeyLengthOffset, as: UInt16.self)
-        r.storeBytes(of: sequence, toByteOffset: RingLayout.recordSequenceOffset, as: UInt64.self)
-        r.storeBytes(of: transactionID, toByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self)
     }
 }

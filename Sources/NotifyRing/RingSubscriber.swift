@@ -40,7 +40,8 @@ public final class RingSubscriber {
     private var lapped = false
     /// A change held back behind the resync that precedes it.
     private var pending: RingEvent?
-    private let scratch: UnsafeMutableRawPointer
+    private var scratch: UnsafeMutableRawPointer
+    private var scratchSize: Int
     private let replacementCheckNanoseconds: Int
     private var nextReplacementCheck = 0
 
@@ -60,7 +61,8 @@ public final class RingSubscriber {
     public init(path: String, start: Start = .now, replacementCheckMilliseconds: Int = 100) throws(RingError) {
         self.path = path
         mapping = try RingMapping.open(path: path, writableData: false)
-        scratch = .allocate(byteCount: RingLayout.maxRecordSize, alignment: RingLayout.alignment)
+        scratch = .allocate(byteCount: mapping.maxRecordSize, alignment: RingLayout.alignment)
+        scratchSize = mapping.maxRecordSize
         replacementCheckNanoseconds = replacementCheckMilliseconds * 1_000_000
         position(at: start)
     }
@@ -86,9 +88,9 @@ public final class RingSubscriber {
                 jumpToLatest()
             case .padding(let length):
                 cursor += length
-            case .change(let change, let length):
+            case .record(let event, let length):
                 cursor += length
-                if let event = accept(change) { return event }
+                if let event = accept(event) { return event }
             }
         }
     }
@@ -125,7 +127,8 @@ public final class RingSubscriber {
     private enum Read {
         case overwritten
         case padding(UInt64)
-        case change(RingChange, UInt64)
+        /// A change or a message, and the record's aligned length.
+        case record(RingEvent, UInt64)
     }
 
     /// Copies the record at `position`, then re-checks (after an acquire fence) that the publisher has
@@ -134,33 +137,46 @@ public final class RingSubscriber {
         guard intact(position) else { return .overwritten }
         let offset = Int(position & mapping.mask)
         let source = UnsafeRawPointer(mapping.data + offset)
-        // The first 8 bytes (length, type, key length) exist even in the shortest padding record.
+        // The first 8 bytes (length, kind) exist even in the shortest padding record.
         scratch.copyMemory(from: source, byteCount: 8)
         let length = Int(scratch.load(fromByteOffset: RingLayout.recordLengthOffset, as: UInt32.self))
-        let type = scratch.load(fromByteOffset: RingLayout.recordTypeOffset, as: UInt16.self)
-        let keyLength = Int(scratch.load(fromByteOffset: RingLayout.recordKeyLengthOffset, as: UInt16.self))
-        let kind = ChangeKind(rawValue: type)
+        let kind = ChangeKind(rawValue: scratch.load(fromByteOffset: RingLayout.recordKindOffset, as: UInt8.self))
         if kind == .padding {
             Atomics.atomicMemoryFence(ordering: .acquiring)
             guard intact(position), length == mapping.capacity - offset else { return .overwritten }
             return .padding(UInt64(length))
         }
         // Fields read from a record being overwritten may be anything: bound them before copying more.
-        guard let kind, keyLength <= RingLayout.maxKeySize, length == RingLayout.recordHeaderSize + keyLength,
+        guard let kind, length >= RingLayout.recordHeaderSize, length <= scratchSize,
               offset + RingLayout.aligned(length) <= mapping.capacity else {
             return .overwritten
         }
-        (scratch + 8).copyMemory(from: source + 8, byteCount: RingLayout.recordHeaderSize - 8)
-        (scratch + RingLayout.recordHeaderSize).copyMemory(from: source + RingLayout.recordHeaderSize, byteCount: keyLength)
+        (scratch + 8).copyMemory(from: source + 8, byteCount: length - 8)
         afterCopy?()
         Atomics.atomicMemoryFence(ordering: .acquiring)
         guard intact(position) else { return .overwritten }
-        let change = RingChange(
-            kind: kind,
-            sequence: scratch.load(fromByteOffset: RingLayout.recordSequenceOffset, as: UInt64.self),
-            transactionID: scratch.load(fromByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self),
-            key: Array(UnsafeRawBufferPointer(start: scratch + RingLayout.recordHeaderSize, count: keyLength)))
-        return .change(change, UInt64(RingLayout.aligned(length)))
+        let keyLength = Int(scratch.load(fromByteOffset: RingLayout.recordKeyLengthOffset, as: UInt32.self))
+        let sequence = scratch.load(fromByteOffset: RingLayout.recordSequenceOffset, as: UInt64.self)
+        let body = scratch + RingLayout.recordHeaderSize
+        let bodyLength = length - RingLayout.recordHeaderSize
+        guard keyLength <= bodyLength else { return .overwritten }
+        let event: RingEvent
+        if kind == .message {
+            event = .message(RingMessage(
+                sequence: sequence,
+                channel: Array(UnsafeRawBufferPointer(start: body, count: keyLength)),
+                payload: Array(UnsafeRawBufferPointer(start: body + keyLength, count: bodyLength - keyLength))))
+        } else {
+            guard keyLength == bodyLength, keyLength <= RingLayout.maxKeySize else { return .overwritten }
+            event = .change(RingChange(
+                kind: kind,
+                event: KeyEvent(rawValue: scratch.load(fromByteOffset: RingLayout.recordEventOffset, as: UInt8.self)) ?? .none,
+                flags: ChangeFlags(rawValue: scratch.load(fromByteOffset: RingLayout.recordFlagsOffset, as: UInt8.self)),
+                sequence: sequence,
+                transactionID: scratch.load(fromByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self),
+                key: Array(UnsafeRawBufferPointer(start: body, count: keyLength))))
+        }
+        return .record(event, UInt64(RingLayout.aligned(length)))
     }
 
     /// Whether the bytes at `position` have not been reached by the publisher's next lap.
@@ -169,23 +185,29 @@ public final class RingSubscriber {
         mapping.tailIntent.load(ordering: .acquiring) <= position + UInt64(mapping.capacity)
     }
 
-    /// Checks a change's sequence; returns what to deliver now (a resync first, if it does not follow).
-    private func accept(_ change: RingChange) -> RingEvent? {
+    /// Checks a record's sequence; returns what to deliver now (a resync first, if it does not follow).
+    private func accept(_ event: RingEvent) -> RingEvent? {
+        let sequence: UInt64
+        switch event {
+        case .change(let change): sequence = change.sequence
+        case .message(let message): sequence = message.sequence
+        case .resync: return event
+        }
         if skipping {
-            if change.sequence < expected { return nil }
+            if sequence < expected { return nil }
             skipping = false
         }
         let wasLapped = lapped
         lapped = false
-        guard change.sequence == expected else {
-            let missed = expected..<max(expected, change.sequence)
-            expected = change.sequence &+ 1
+        guard sequence == expected else {
+            let missed = expected..<max(expected, sequence)
+            expected = sequence &+ 1
             resyncCount += 1
-            pending = .change(change)
+            pending = event
             return .resync(RingResync(reason: wasLapped ? .lapped : .gap, missed: missed))
         }
-        expected = change.sequence &+ 1
-        return .change(change)
+        expected = sequence &+ 1
+        return event
     }
 
     private func jumpToLatest() {
@@ -207,9 +229,13 @@ public final class RingSubscriber {
                     return
                 }
                 let latest = mapping.latest.load(ordering: .acquiring)
-                guard latest < tail, case .change(let change, _) = readRecord(at: latest) else { continue }
+                guard latest < tail, case .record(let event, _) = readRecord(at: latest) else { continue }
                 cursor = tail
-                expected = change.sequence &+ 1
+                switch event {
+                case .change(let change): expected = change.sequence &+ 1
+                case .message(let message): expected = message.sequence &+ 1
+                case .resync: continue
+                }
                 return
             }
         case .oldest:
@@ -242,6 +268,11 @@ public final class RingSubscriber {
         guard let identity = FileIdentity.of(path: path), identity != mapping.identity,
               let replacement = try? RingMapping.open(path: path, writableData: false) else { return nil }
         mapping = replacement
+        if replacement.maxRecordSize > scratchSize {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: replacement.maxRecordSize, alignment: RingLayout.alignment)
+            scratchSize = replacement.maxRecordSize
+        }
         let first = replacement.firstSequence
         let missed = expected..<max(expected, first)
         expected = first

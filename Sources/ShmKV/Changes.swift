@@ -62,7 +62,7 @@ public final class ChangeSubscriber: ChangeSource {
     public func poll() -> ChangeEvent? {
         guard let ring = openRing() else { return nil }
         while let event = ring.poll() {
-            if wanted(event) { return event }
+            if let event = ChangeEvent(event), wanted(event) { return event }
         }
         return nil
     }
@@ -84,10 +84,11 @@ public final class ChangeSubscriber: ChangeSource {
                 continue
             }
             guard let event = ring.next(timeoutMilliseconds: left) else { return nil }
-            if wanted(event) { return event }
+            if let event = ChangeEvent(event), wanted(event) { return event }
         }
     }
 
+    /// Changes of keys under the prefix, clears and resyncs.
     private func wanted(_ event: ChangeEvent) -> Bool {
         guard case .change(let change) = event, change.kind != .clear else { return true }
         return change.key.starts(with: prefix)

@@ -1,6 +1,7 @@
 import LMDB
 import Locks
 import NotifyRing
+import Posix
 import StoreLayout
 import Wire
 #if canImport(Glibc)
@@ -19,13 +20,14 @@ import Glibc
 /// handled here: `MDB_MAP_RESIZED` (the daemon grew the map: wait for this process's reads to end,
 /// adopt the new size, retry) and `MDB_READERS_FULL` (clear dead processes' slots, retry once).
 public final class LocalStore: @unchecked Sendable {
-    // Invariant: `environment`, `keyspace` and `meta` are immutable after init; transactions move
+    // Invariant: `environment` and `databases` are immutable after init; transactions move
     // between threads only through `state`, and one is used by one thread at a time (MDB_NOTLS).
     /// The data directory.
     public let directory: String
     let environment: Environment
-    let keyspace: Database
-    let meta: Database
+    let databases: StoreDatabases
+    var keyspace: Database { databases.keyspace }
+    var meta: Database { databases.meta }
 
     /// A reset transaction waiting in the pool.
     private struct Pooled: @unchecked Sendable {
@@ -54,7 +56,7 @@ public final class LocalStore: @unchecked Sendable {
             throw .storage(error)
         }
         do {
-            (keyspace, meta) = try environment.openStoreDatabases(create: false)
+            databases = try environment.openStoreDatabases(create: false)
         } catch {
             environment.close()
             if error == .notFound { throw .notADataDirectory("\(directory) has no kv database: start shmkvd on it first") }
@@ -69,11 +71,12 @@ public final class LocalStore: @unchecked Sendable {
 
     // MARK: Reads
 
-    /// Calls `body` with the value of `key` in place in the shared map (zero copy), or `nil` if absent.
-    /// The buffer is valid only inside `body`; copy what you keep. Costs one pooled read transaction
-    /// (renew, look-up, reset): no allocation, no system call.
+    /// Calls `body` with the value of `key` in place in the shared map (zero copy), or `nil` if absent
+    /// or past its deadline. The buffer is valid only inside `body`; copy what you keep. Costs one
+    /// pooled read transaction (renew, look-up, reset): no allocation, no system call; in a store where
+    /// some key has a deadline, a second look-up and a clock reading.
     public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        try withTransaction { txn in try txn.withValue(keyspace, key: key, body) }
+        try withTransaction { txn in try reader(txn).withValue(key, body) }
     }
 
     /// `withValue` for a key in an array.
@@ -94,6 +97,11 @@ public final class LocalStore: @unchecked Sendable {
         try withValue(key) { $0 != nil }
     }
 
+    /// How long `key` has left: `.missing`, `.persistent` or `.expires(deadline:remaining:)`.
+    public func ttl(_ key: [UInt8]) throws -> TimeToLive {
+        try read { try $0.ttl(key) }
+    }
+
     /// Copies of the entries whose key starts with `prefix`, in key order, at most `limit` (0: all),
     /// from one snapshot.
     public func scan(prefix: [UInt8], limit: Int = 0) throws -> [KeyValue] {
@@ -109,39 +117,53 @@ public final class LocalStore: @unchecked Sendable {
     /// The snapshot (and every buffer it hands out) is valid only inside `body`. Keep it short: a
     /// snapshot held open keeps the daemon from reusing the pages it can see.
     public func read<R>(_ body: (Snapshot) throws -> R) throws -> R {
-        try withTransaction { txn in try body(Snapshot(transaction: txn, keyspace: keyspace)) }
+        try withTransaction { txn in try body(Snapshot(keys: try reader(txn))) }
     }
 
-    /// One consistent view of the store, valid only inside `LocalStore.read`.
+    /// The keyspace as it lives now, on `txn`.
+    private func reader(_ txn: ReadTransaction) throws(LMDBError) -> KeyspaceReader {
+        try KeyspaceReader(txn, databases, clock: WallClock.milliseconds)
+    }
+
+    /// One consistent view of the store, valid only inside `LocalStore.read`. Keys are judged live or
+    /// past their deadline at one moment too: the time the snapshot was taken.
     public struct Snapshot {
-        let transaction: ReadTransaction
-        let keyspace: Database
+        let keys: KeyspaceReader
 
         /// LMDB's id of the commit this snapshot sees (compare with `Change.transactionID`).
-        public var transactionID: UInt64 { UInt64(transaction.id) }
+        public var transactionID: UInt64 { UInt64(keys.transaction.id) }
 
         /// The value of `key` in place (zero copy), valid only inside `body`.
         public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-            try transaction.withValue(keyspace, key: key, body)
+            try keys.withValue(key, body)
         }
 
         /// A copy of the value of `key` from this snapshot, or nil.
-        public func get(_ key: [UInt8]) throws -> [UInt8]? { try transaction.get(keyspace, key: key) }
+        public func get(_ key: [UInt8]) throws -> [UInt8]? { try withValue(key) { $0.map { Array($0) } } }
 
         /// Whether `key` exists in this snapshot (no copy).
-        public func contains(_ key: [UInt8]) throws -> Bool { try transaction.contains(keyspace, key: key) }
+        public func contains(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try keys.contains($0) } }
+
+        /// How long `key` has left, as of this snapshot.
+        public func ttl(_ key: [UInt8]) throws -> TimeToLive {
+            try key.withUnsafeBytes { k in
+                guard try keys.contains(k) else { return .missing }
+                guard let deadline = try keys.deadline(of: k) else { return .persistent }
+                return .expires(deadline: deadline, remaining: max(0, deadline - keys.now))
+            }
+        }
 
         /// Calls `body` with each entry whose key starts with `prefix`, in place, in key order, until it
         /// returns `.stop`. Buffers are valid only inside `body`.
         public func forEach(prefix: [UInt8],
                             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
-            try transaction.forEach(keyspace, prefix: prefix, body)
+            try keys.forEach(prefix: prefix, body)
         }
 
         /// Calls `body` with each entry with `lower <= key < upper`, in place, in key order.
         public func forEach(from lower: [UInt8], to upper: [UInt8]?,
                             _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
-            try transaction.forEach(keyspace, from: lower, to: upper, body)
+            try keys.forEach(from: lower, to: upper, body)
         }
 
         /// Copies of the entries whose key starts with `prefix` (at most `limit`; 0: all).
@@ -164,8 +186,8 @@ public final class LocalStore: @unchecked Sendable {
             return limit > 0 && out.count >= limit ? .stop : .proceed
         }
 
-        /// Number of keys in the store as this snapshot sees it.
-        public func count() throws -> Int { try transaction.stat(keyspace).entries }
+        /// Number of live keys in the store as this snapshot sees it.
+        public func count() throws -> Int { try keys.count() }
     }
 
     // MARK: Statistics

@@ -54,8 +54,23 @@ public typealias ScanQuery = Wire.ScanQuery
 public typealias ScanMode = Wire.ScanMode
 
 // The change-stream types, shared by `LocalStore.changes` and `Client.watch`.
-/// One event of a change stream: a change, or a resync naming what was missed.
-public typealias ChangeEvent = NotifyRing.RingEvent
+/// One event of a change stream: a change, or a resync naming what was missed. (The ring also carries
+/// messages; change streams leave them out.)
+public enum ChangeEvent: Sendable, Hashable {
+    /// A key changed.
+    case change(Change)
+    /// Changes were missed; reread what you care about.
+    case resync(Resync)
+
+    /// The change-stream event a ring event is; nil for a message.
+    init?(_ event: RingEvent) {
+        switch event {
+        case .change(let change): self = .change(change)
+        case .resync(let resync): self = .resync(resync)
+        case .message: return nil
+        }
+    }
+}
 /// A committed change: kind, sequence, LMDB transaction id and key (no value: read it if needed).
 public typealias Change = NotifyRing.RingChange
 /// put, delete or clear.

@@ -73,7 +73,7 @@ public final class Watch: ChangeSource, Sendable {
     static func changeEvent(_ event: WatchEvent) throws(ShmKVError) -> ChangeEvent {
         switch event {
         case .change(let type, let sequence, let txn, let key):
-            guard let kind = ChangeKind(rawValue: UInt16(type)), kind != .padding else {
+            guard let kind = ChangeKind(rawValue: type), kind != .padding else {
                 throw .protocolViolation("unknown change type \(type)")
             }
             return .change(Change(kind: kind, sequence: sequence, transactionID: txn, key: key))

@@ -3,6 +3,7 @@ import Locks
 import Logging
 import Posix
 import Reactor
+import StoreLayout
 import Synchronization
 import Wire
 #if canImport(Glibc)
@@ -136,6 +137,12 @@ final class ReactorThread: @unchecked Sendable {
         let txn = try context.store.environment.beginRead()
         readTransaction = txn
         return txn
+    }
+
+    /// The keyspace as it lives at this moment, on the loop's snapshot: keys past their deadline read
+    /// as absent.
+    func keyspace() throws -> KeyspaceReader {
+        try KeyspaceReader(try snapshot(), context.store.databases, clock: WallClock.milliseconds)
     }
 
     private func enterMapGate() {

@@ -16,6 +16,8 @@ final class ServerStats: Sendable {
     let batchesCommitted = Atomic<Int>(0)
     let largestBatch = Atomic<Int>(0)
     let staleReadersCleared = Atomic<Int>(0)
+    /// Keys deleted because their deadline passed (INFO's `expired_keys`).
+    let expiredKeys = Atomic<Int>(0)
     /// Connections closed for reaching a limit: the pubsub output class, the query buffer, the idle
     /// timeout, the authentication timeout; and AUTH attempts that failed.
     let outputLimitDisconnections = Atomic<Int>(0)

@@ -10,8 +10,10 @@ import Glibc
 final class Store: Sendable {
 
     let environment: Environment
-    let keyspace: Database
-    let meta: Database
+    /// Every database of the store; the expiry databases are always open in the daemon.
+    let databases: StoreDatabases
+    var keyspace: Database { databases.keyspace }
+    var meta: Database { databases.meta }
     /// Random id of this environment, made when it was created.
     let environmentID: String
 
@@ -32,8 +34,8 @@ final class Store: Sendable {
             guard environment.maxKeySize == StoreLayout.maxKeySize else {
                 throw LMDBError.refused("this LMDB build takes keys up to \(environment.maxKeySize) bytes, ShmKV's layout \(StoreLayout.maxKeySize)")
             }
-            (keyspace, meta) = try environment.openStoreDatabases(create: true)
-            environmentID = try Store.initialiseMeta(environment, meta)
+            databases = try environment.openStoreDatabases(create: true)
+            environmentID = try Store.initialiseMeta(environment, databases.meta)
             if let group {
                 for (file, mode) in [("data.mdb", mode_t(0o640)), ("lock.mdb", mode_t(0o660))] {
                     let path = directory + "/" + file

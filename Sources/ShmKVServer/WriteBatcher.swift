@@ -64,6 +64,13 @@ final class WriteBatcher: Sendable {
     /// map grows (so that each ends its read transaction promptly).
     private let reactors = Locked<[ReactorThread]>([])
     private let mapGate: MapGate
+    /// Whether some key has a deadline (as of the last commit); read at start from the environment.
+    // Invariant: used only on the writer thread.
+    private nonisolated(unsafe) var keysHaveDeadlines: Bool
+    /// How often the writer looks for keys past their deadline (Redis: 10 times a second).
+    static let expiryInterval = 100
+    /// Keys deleted in one pass at most; a full pass is followed by another at once.
+    static let expiryPassLimit = 1000
     /// The map size now (grown by `growMap`); read at start from the environment.
     // Invariant: used only on the writer thread.
     private nonisolated(unsafe) var mapSize: Int
@@ -72,6 +79,7 @@ final class WriteBatcher: Sendable {
          logger: Logger, mapGate: MapGate) throws(SystemError) {
         self.mapGate = mapGate
         mapSize = (try? store.environment.info().mapSize) ?? configuration.mapSize
+        keysHaveDeadlines = store.databases.expires.map { (try? store.environment.stat($0).entries) ?? 1 > 0 } ?? false
         self.publisher = publisher
         self.store = store
         self.configuration = configuration
@@ -113,8 +121,11 @@ final class WriteBatcher: Sendable {
         var lastSync = lastReaderCheck
         var batch: [WriteTicket] = []
         var outcomes: [WriteOutcome] = []
+        var nextExpiryPass = 0
         while true {
-            doorbell.wait(timeoutMilliseconds: 1000)
+            // While keys have deadlines the writer looks for due ones every `expiryInterval`.
+            let expiryDue = keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000
+            doorbell.wait(timeoutMilliseconds: Int32(min(1000, expiryDue)))
             var closed = false
             repeat {
                 batch.removeAll(keepingCapacity: true)
@@ -124,6 +135,11 @@ final class WriteBatcher: Sendable {
                 }
                 if !batch.isEmpty { commit(batch, outcomes: &outcomes) }
             } while !batch.isEmpty
+            if keysHaveDeadlines, MonotonicClock.milliseconds() >= nextExpiryPass {
+                // A full pass may leave more due keys: look again at once rather than after the interval.
+                let full = expireDueKeys()
+                nextExpiryPass = MonotonicClock.milliseconds() + (full ? 0 : WriteBatcher.expiryInterval)
+            }
             let now = MonotonicClock.seconds()
             if now - lastReaderCheck >= configuration.readerCheckInterval {
                 lastReaderCheck = now
@@ -167,11 +183,12 @@ final class WriteBatcher: Sendable {
         var transactionID: UInt64 = 0
         // Aborted before the map may grow: a resize needs every transaction of this process ended.
         var begun: WriteTransaction?
+        let now = WallClock.milliseconds()
         do {
             let txn = try store.environment.beginWrite()
             begun = txn
             for ticket in batch {
-                guard let outcome = applyAlone(ticket.operation, in: txn) else {
+                guard let outcome = applyAlone(ticket.operation, in: txn, now: now) else {
                     txn.abort()
                     if growMap() { return false }
                     // The map cannot grow (storage.maxMapSize): the batch fails, nothing of it is written.
@@ -179,10 +196,7 @@ final class WriteBatcher: Sendable {
                 }
                 outcomes.append(outcome)
             }
-            if !changes.isEmpty {
-                let last = publisher.nextSequence + UInt64(changes.count) - 1
-                try txn.put(store.meta, key: StoreLayout.MetaKey.lastSequence, value: MetaValue.decimal(last))
-            }
+            try recordLastSequence(in: txn)
             transactionID = UInt64(txn.id)
             try txn.commit()
             let written = outcomes.count { if case .failed = $0 { false } else { true } }
@@ -245,17 +259,60 @@ final class WriteBatcher: Sendable {
         if (info.lastPage + 1) * pageSize > mapSize / 5 * 4 { _ = growMap() }
     }
 
+    /// Stores the sequence number the batch's last change will carry, in the batch's transaction; and
+    /// notes whether keys have deadlines now (so that the writer knows to look for due ones).
+    private func recordLastSequence(in txn: WriteTransaction) throws {
+        if !changes.isEmpty {
+            let last = publisher.nextSequence + UInt64(changes.count) - 1
+            try txn.put(store.meta, key: StoreLayout.MetaKey.lastSequence, value: MetaValue.decimal(last))
+        }
+        if let expires = store.databases.expires { keysHaveDeadlines = try txn.stat(expires).entries > 0 }
+    }
+
+    /// One pass of active expiry: deletes up to `expiryPassLimit` keys whose deadline has passed, in one
+    /// batch of its own, each published as `expired`. True if the pass was full (more may be due).
+    private func expireDueKeys() -> Bool {
+        changes.removeAll(keepingCapacity: true)
+        var expired = 0
+        var transactionID: UInt64 = 0
+        do {
+            let txn = try store.environment.beginWrite()
+            do {
+                var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
+                expired = try keys.expireDue(limit: WriteBatcher.expiryPassLimit)
+                swap(&changes, &keys.changes)
+                try recordLastSequence(in: txn)
+                transactionID = UInt64(txn.id)
+                try txn.commit()
+            } catch {
+                txn.abort()
+                throw error
+            }
+        } catch {
+            // A full map or disk: the keys stay (reads already treat them as gone) and the next pass retries.
+            logger.error("active expiry failed: \(error)")
+            changes.removeAll(keepingCapacity: true)
+            return false
+        }
+        publishChanges(transactionID: transactionID)
+        return expired == WriteBatcher.expiryPassLimit
+    }
+
     /// Publishes one ring record per change of the batch just committed and wakes subscribers: those
     /// on the futex (LocalStore, `shmkv watch`) and reactors with watching connections.
     private func publishChanges(transactionID: UInt64) {
         guard !changes.isEmpty else { return }
-        for (kind, key) in changes {
-            do { try publisher.publish(kind, key: key, transactionID: transactionID) } catch {
+        for change in changes {
+            do {
+                try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
+                                      transactionID: transactionID)
+            } catch {
                 // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.
                 logger.error("ring publish failed: \(error)")
             }
         }
         publisher.wakeSubscribers()
+        ServerStats.add(stats.expiredKeys, changes.count { $0.event == .expired })
         stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
         for reactor in reactors.withLock({ $0 }) where reactor.followsRing {
             reactor.loop.wake()
@@ -264,12 +321,16 @@ final class WriteBatcher: Sendable {
 
     /// Applies one operation in a child transaction: it fails alone, and the changes it listed are
     /// dropped with it. Nil when the map was full: the batch is to be run again in a larger map.
-    private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction) -> WriteOutcome? {
+    private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction, now: Int64) -> WriteOutcome? {
         let mark = changes.count
         do {
             let child = try txn.child()
             do {
-                let outcome = try operation.apply(in: child, keyspace: store.keyspace, changes: &changes)
+                var keys = try KeyspaceWriter(child, store.databases, now: now)
+                // The batch's change list moves in and out: no copy per operation.
+                swap(&changes, &keys.changes)
+                defer { swap(&changes, &keys.changes) }
+                let outcome = try operation.apply(&keys)
                 try child.commit()
                 return outcome
             } catch {

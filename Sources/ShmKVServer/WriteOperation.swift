@@ -2,11 +2,27 @@ import LMDB
 import NotifyRing
 import Wire
 
+/// A condition on a key's current deadline (EXPIRE's NX, XX, GT, LT).
+enum ExpireCondition: Sendable, Equatable {
+    case always
+    /// Only if the key has no deadline.
+    case noDeadline
+    /// Only if it has one.
+    case hasDeadline
+    /// Only if the new deadline is later (a key without one counts as never due: fails).
+    case later
+    /// Only if the new deadline is earlier (a key without one counts as never due: succeeds).
+    case earlier
+    /// Only if the key has a deadline and the new one is earlier (XX LT).
+    case earlierWithDeadline
+}
+
 /// A write waiting for the writer thread. Owns copies of its bytes (the input buffer moves on).
+/// Deadlines are absolute: relative times are resolved when the request is parsed.
 enum WriteOperation: Sendable {
     /// Store a value under a condition; with `returnOld`, the outcome carries the previous value
     /// (RESP `SET … GET`).
-    case put(key: [UInt8], value: [UInt8], condition: PutCondition, returnOld: Bool = false)
+    case put(key: [UInt8], value: [UInt8], condition: PutCondition, returnOld: Bool = false, deadline: DeadlineChange = .remove)
     case delete(key: [UInt8])
     /// Deletes every key given; the outcome counts those that existed (RESP `DEL`).
     case deleteMany([[UInt8]])
@@ -21,12 +37,20 @@ enum WriteOperation: Sendable {
     case append(key: [UInt8], value: [UInt8], maxValueSize: Int)
     /// Deletes every key (RESP `FLUSHDB`/`FLUSHALL`).
     case clear
+    /// Gives a live key a deadline if `condition` holds; a deadline not in the future deletes the key
+    /// (as Redis does). Outcome: 1 if done, 0 if the key is absent or the condition failed.
+    case expire(key: [UInt8], at: Int64, condition: ExpireCondition)
+    /// Takes a key's deadline away: 1 if it had one.
+    case persist(key: [UInt8])
+    /// Returns the value and changes the deadline (RESP `GETEX`; `.keep` changes nothing).
+    case getAndExpire(key: [UInt8], deadline: DeadlineChange)
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
         switch self {
-        case .put(let k, let v, _, _), .append(let k, let v, _): k.count + v.count
-        case .delete(let k), .getDelete(let k): k.count
+        case .put(let k, let v, _, _, _), .append(let k, let v, _): k.count + v.count
+        case .delete(let k), .getDelete(let k), .persist(let k), .getAndExpire(let k, _): k.count
+        case .expire(let k, _, _): k.count + 8
         case .deleteMany(let keys): keys.reduce(0) { $0 + $1.count }
         case .mput(let pairs), .mputIfNoneExist(let pairs): pairs.reduce(0) { $0 + $1.key.count + $1.value.count }
         case .incrBy(let k, _): k.count + 8
@@ -46,64 +70,48 @@ enum WriteOutcome: Sendable, Equatable {
     case failed(Status, String)
 }
 
-/// The ring records a batch announces: one per key changed.
-typealias ChangeList = [(ChangeKind, [UInt8])]
-
 extension WriteOperation {
-    /// Applies the operation inside `txn` (a child of the batch's transaction) and appends the changes
-    /// it made to `changes`. Logical refusals are returned as outcomes and change nothing; LMDB errors
-    /// throw and the caller aborts the child (and drops the changes it appended).
-    func apply(in txn: WriteTransaction, keyspace db: Database, changes: inout ChangeList) throws -> WriteOutcome {
+    /// Applies the operation through `keys` (on a child of the batch's transaction), which records the
+    /// changes it made. Logical refusals are returned as outcomes and change nothing; LMDB errors throw
+    /// and the caller aborts the child (and drops the changes it recorded).
+    func apply(_ keys: inout KeyspaceWriter) throws -> WriteOutcome {
         switch self {
-        case .put(let key, let value, let condition, let returnOld):
-            let old = returnOld ? try txn.get(db, key: key) : nil
-            switch condition {
-            case .always:
-                try txn.put(db, key: key, value: value)
-            case .ifAbsent:
-                do { try txn.put(db, key: key, value: value, flags: .noOverwrite) }
-                catch LMDBError.keyExists { return returnOld ? .previous(old, stored: false) : .conditionFailed }
-            case .ifPresent:
-                guard returnOld ? old != nil : try txn.contains(db, key: key) else {
-                    return returnOld ? .previous(nil, stored: false) : .conditionFailed
-                }
-                try txn.put(db, key: key, value: value)
+        case .put(let key, let value, let condition, let returnOld, let deadline):
+            // The old value is copied only when the reply needs it.
+            let old = returnOld ? try keys.value(key) : nil
+            let existed = returnOld ? old != nil : try keys.exists(key)
+            let stored = switch condition {
+            case .always: true
+            case .ifAbsent: !existed
+            case .ifPresent: existed
             }
-            changes.append((.put, key))
-            return returnOld ? .previous(old, stored: true) : .stored
+            if stored { try keys.store(key, value, existed: existed, deadline: deadline, event: .set) }
+            if returnOld { return .previous(old, stored: stored) }
+            return stored ? .stored : .conditionFailed
         case .delete(let key):
-            let existed = try txn.delete(db, key: key)
-            if existed { changes.append((.delete, key)) }
-            return .deleted(existed: existed)
-        case .deleteMany(let keys):
+            return .deleted(existed: try keys.delete(key))
+        case .deleteMany(let keys_):
             var count: Int64 = 0
-            for key in keys where try txn.delete(db, key: key) {
-                count += 1
-                changes.append((.delete, key))
-            }
+            for key in keys_ where try keys.delete(key) { count += 1 }
             return .integer(count)
         case .getDelete(let key):
-            guard let old = try txn.get(db, key: key) else { return .previous(nil, stored: false) }
-            _ = try txn.delete(db, key: key)
-            changes.append((.delete, key))
+            guard let old = try keys.value(key) else { return .previous(nil, stored: false) }
+            _ = try keys.delete(key)
             return .previous(old, stored: true)
         case .mput(let pairs):
             for pair in pairs {
-                try txn.put(db, key: pair.key, value: pair.value)
-                changes.append((.put, pair.key))
+                try keys.store(pair.key, pair.value, existed: try keys.exists(pair.key), deadline: .remove, event: .set)
             }
             return .stored
         case .mputIfNoneExist(let pairs):
-            for pair in pairs where try txn.contains(db, key: pair.key) { return .integer(0) }
-            for pair in pairs {
-                try txn.put(db, key: pair.key, value: pair.value)
-                changes.append((.put, pair.key))
-            }
+            for pair in pairs where try keys.exists(pair.key) { return .integer(0) }
+            for pair in pairs { try keys.store(pair.key, pair.value, existed: false, deadline: .remove, event: .set) }
             return .integer(1)
         case .incrBy(let key, let delta):
+            let old = try keys.value(key)
             let current: Int64
-            if let bytes = try txn.get(db, key: key) {
-                guard let n = RedisInteger.parse(bytes) else {
+            if let old {
+                guard let n = RedisInteger.parse(old) else {
                     return .failed(.notInteger, "value is not an integer or out of range")
                 }
                 current = n
@@ -112,22 +120,47 @@ extension WriteOperation {
             }
             let (sum, overflow) = current.addingReportingOverflow(delta)
             if overflow { return .failed(.overflow, "increment or decrement would overflow") }
-            try txn.put(db, key: key, value: Array(String(sum).utf8))
-            changes.append((.put, key))
+            try keys.store(key, Array(String(sum).utf8), existed: old != nil, deadline: .keep, event: .incrby)
             return .integer(sum)
         case .append(let key, let value, let maxValueSize):
-            var combined = try txn.get(db, key: key) ?? []
+            let old = try keys.value(key)
+            var combined = old ?? []
             guard combined.count + value.count <= maxValueSize else {
                 return .failed(.valueTooLarge, "string exceeds maximum allowed size (limits.maxValueSize)")
             }
             combined.append(contentsOf: value)
-            try txn.put(db, key: key, value: combined)
-            changes.append((.put, key))
+            try keys.store(key, combined, existed: old != nil, deadline: .keep, event: .append)
             return .integer(Int64(combined.count))
         case .clear:
-            try txn.clear(db)
-            changes.append((.clear, []))
+            try keys.clear()
             return .stored
+        case .expire(let key, let at, let condition):
+            guard try keys.exists(key) else { return .integer(0) }
+            let current = try keys.deadline(key)
+            let allowed = switch condition {
+            case .always: true
+            case .noDeadline: current == nil
+            case .hasDeadline: current != nil
+            case .later: current.map { at > $0 } ?? false
+            case .earlier: current.map { at < $0 } ?? true
+            case .earlierWithDeadline: current.map { at < $0 } ?? false
+            }
+            guard allowed else { return .integer(0) }
+            // Redis's checkAlreadyExpired: a deadline not after now deletes the key at once.
+            if at <= keys.now { _ = try keys.delete(key) } else { try keys.expire(key, at: at) }
+            return .integer(1)
+        case .persist(let key):
+            guard try keys.exists(key) else { return .integer(0) }
+            return .integer(try keys.persist(key) ? 1 : 0)
+        case .getAndExpire(let key, let deadline):
+            guard let value = try keys.value(key) else { return .previous(nil, stored: false) }
+            switch deadline {
+            case .keep: break
+            case .remove: _ = try keys.persist(key)
+            case .at(let at):
+                if at <= keys.now { _ = try keys.delete(key) } else { try keys.expire(key, at: at) }
+            }
+            return .previous(value, stored: true)
         }
     }
 }

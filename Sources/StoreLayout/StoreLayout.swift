@@ -11,6 +11,12 @@ public enum StoreLayout {
     public static let keyspaceDatabase = "kv"
     /// The database of the store's own records (`MetaKey`).
     public static let metaDatabase = "__meta"
+    /// key → deadline, for keys that expire (`Deadline` encodes it). A key in `kv` whose deadline has
+    /// passed is gone, though it may still be stored until the daemon deletes it: py-lmdb and
+    /// `mdb_dump` readers must look here (docs/ARCHITECTURE.md, "Expiry").
+    public static let expiresDatabase = "__expires"
+    /// deadline ‖ key → empty: the keys with a deadline in the order they fall due.
+    public static let expiryIndexDatabase = "__expiry_index"
     /// LMDB's data file in a data directory (what a backup holds).
     public static let dataFileName = "data.mdb"
     /// LMDB's lock file (reader table) beside it; rebuilt by the first process that opens the store.
@@ -79,12 +85,30 @@ public enum MetaValue {
     public static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }
 
+/// The named databases of a ShmKV store, opened once per process.
+public struct StoreDatabases: Sendable {
+    /// User keys and their values (`kv`).
+    public let keyspace: Database
+    /// The store's own records (`__meta`).
+    public let meta: Database
+    /// key → deadline (`__expires`); nil only for a reader of a store that no daemon of this version
+    /// has opened yet, where no key can have a deadline.
+    public let expires: Database?
+    /// deadline ‖ key → empty (`__expiry_index`), so the writer finds due keys in order; nil as `expires`.
+    public let expiryIndex: Database?
+}
+
 extension Environment {
-    /// Opens the two databases of a ShmKV store; `create` only for the daemon (the writer).
+    /// Opens the databases of a ShmKV store; `create` only for the daemon (the writer), which also
+    /// creates the expiry databases in a store made by an earlier version.
     /// - Throws: `LMDBError.notFound` when the environment holds no ShmKV store.
-    public func openStoreDatabases(create: Bool) throws(LMDBError) -> (keyspace: Database, meta: Database) {
+    public func openStoreDatabases(create: Bool) throws(LMDBError) -> StoreDatabases {
         let keyspace = try openDatabase(named: StoreLayout.keyspaceDatabase, create: create)
         let meta = try openDatabase(named: StoreLayout.metaDatabase, create: create)
-        return (keyspace, meta)
+        func optional(_ name: String) throws(LMDBError) -> Database? {
+            do { return try openDatabase(named: name, create: create) } catch .notFound { return nil }
+        }
+        return StoreDatabases(keyspace: keyspace, meta: meta, expires: try optional(StoreLayout.expiresDatabase),
+                              expiryIndex: try optional(StoreLayout.expiryIndexDatabase))
     }
 }

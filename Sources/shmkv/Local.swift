@@ -111,7 +111,8 @@ extension Display {
         let object: [String: Any]
         switch event {
         case .change(let c):
-            object = ["event": "\(c.kind)", "sequence": c.sequence, "txn": c.transactionID, "key": json(c.key)]
+            object = ["event": "\(c.kind)", "sequence": c.sequence, "txn": c.transactionID, "key": json(c.key),
+                      "redis_event": c.event.redisName]
         case .resync(let r):
             object = ["event": "resync", "reason": r.reason.rawValue, "missed_from": r.missed.lowerBound,
                       "missed_to": r.missed.upperBound]

@@ -31,6 +31,8 @@ func checkCoverage(_ events: [RingEvent], from first: UInt64, through last: UInt
             #expect(c.key == key(for: c.sequence), "key of \(c.sequence) is wrong", sourceLocation: sourceLocation)
             expected = c.sequence + 1
             changes += 1
+        case .message(let m):
+            Issue.record("unexpected message \(m.sequence)", sourceLocation: sourceLocation)
         case .resync(let r):
             #expect(r.missed.lowerBound == expected, "resync \(r) where \(expected) was due", sourceLocation: sourceLocation)
             expected = r.missed.upperBound

@@ -96,7 +96,7 @@ import Testing
             #expect(watched.status == 0)
         }
         let json = try runProcess(cli, ["watch", "--data-dir", daemon.dataDirectory, "--from", "2", "--count", "1", "--json"])
-        #expect(json.stdout.hasPrefix("{\"event\":\"put\",\"key\":\"other\",\"sequence\":2,\"txn\":"))
+        #expect(json.stdout.hasPrefix("{\"event\":\"put\",\"key\":\"other\",\"redis_event\":\"set\",\"sequence\":2,\"txn\":"))
         // A watcher started first sees a write made afterwards by another process.
         // (It prints nothing before its first event, so keep writing until one arrives.)
         let live = try ChildProcess(cli, ["watch", "--data-dir", daemon.dataDirectory, "--count", "1", "live:"])

@@ -12,25 +12,25 @@ extension RESPSession {
     }
 
     func exists(_ args: RESPArguments) {
-        read { txn in
+        read { keys in
             var count = 0
             for i in 1..<args.count where self.keyProblem(args[i]) == nil {
-                if try txn.withValue(self.context.store.keyspace, key: args[i], { $0 != nil }) { count += 1 }
+                if try keys.contains(args[i]) { count += 1 }
             }
             RESPWriter.integer(count, into: &self.output)
         }
     }
 
     func dbsize(_ args: RESPArguments) {
-        read { txn in RESPWriter.integer(try txn.stat(self.context.store.keyspace).entries, into: &self.output) }
+        read { keys in RESPWriter.integer(try keys.count(), into: &self.output) }
     }
 
     func keys(_ args: RESPArguments) {
         let pattern = GlobPattern(args.bytes(1))
         let restricted = !connection.isUnrestricted
-        read { txn in
+        read { reader in
             var keys: [[UInt8]] = []
-            try txn.forEach(self.context.store.keyspace, prefix: pattern.literalPrefix) { key, _ in
+            try reader.forEach(prefix: pattern.literalPrefix) { key, _ in
                 if pattern.matches(key) && (restricted ? self.connection.mayList(key) : true) { keys.append(Array(key)) }
                 return .proceed
             }
@@ -69,13 +69,13 @@ extension RESPSession {
         }
         let prefix = pattern?.literalPrefix ?? []
         let restricted = !connection.isUnrestricted
-        read { txn in
+        read { reader in
             var keys: [[UInt8]] = []
             var examined = 0
             var last: [UInt8]? = nil
             var more = false
             if typeFilter == nil || typeFilter == "string" {
-                try txn.forEach(self.context.store.keyspace, prefix: prefix, after: after) { key, _ in
+                try reader.forEach(prefix: prefix, after: after) { key, _ in
                     if examined == count { more = true; return .stop }
                     examined += 1
                     last = Array(key)

@@ -65,17 +65,16 @@ extension RESPSession {
     func publishKeyspaceEvent(_ event: RingEvent) {
         switch event {
         case .change(let change):
-            let name: [UInt8]
-            switch change.kind {
-            case .put: name = Array("set".utf8)
-            case .delete: name = Array("del".utf8)
-            case .clear:
+            if change.kind == .clear {
                 deliver(channel: RESPSession.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
                 return
-            case .padding: return
             }
+            guard change.event != .none else { return }
+            let name = Array(change.event.redisName.utf8)
             deliver(channel: RESPSession.keyspacePrefix + change.key, message: name)
             deliver(channel: RESPSession.keyeventPrefix + name, message: change.key)
+        case .message(let message):
+            deliver(channel: message.channel, message: message.payload)
         case .resync(let r):
             let text = "\(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound == 0 ? 0 : r.missed.upperBound - 1)"
             sendMessage(channel: RESPSession.resyncChannel, message: Array(text.utf8), pattern: nil)

@@ -56,7 +56,9 @@ extension RESPSession {
         let s = context.stats
         let env = context.store.environment
         let info = try? env.info()
-        let keys = (try? connection.reactor.snapshot().stat(context.store.keyspace).entries) ?? 0
+        let reader = try? connection.reactor.keyspace()
+        let keys = (try? reader?.count()) ?? 0
+        let expires = (try? reader?.countWithDeadlines()) ?? 0
         let pageSize = (try? env.stat().pageSize) ?? 4096
         let used = ((info?.lastPage ?? 0) + 1) * pageSize
         var port = 0
@@ -88,8 +90,8 @@ extension RESPSession {
                        ("idle_timeout_disconnections", String(s.idleDisconnections.load(ordering: .relaxed))),
                        ("auth_timeout_disconnections", String(s.authTimeoutDisconnections.load(ordering: .relaxed))),
                        ("acl_access_denied_auth", String(s.authFailures.load(ordering: .relaxed))),
-                       ("expired_keys", "0"), ("evicted_keys", "0")]),
-            ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=0,avg_ttl=0")] : []),
+                       ("expired_keys", String(s.expiredKeys.load(ordering: .relaxed))), ("evicted_keys", "0")]),
+            ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=\(expires),avg_ttl=0")] : []),
         ]
         var wanted = Set<String>()
         for i in 1..<args.count { wanted.insert(args.string(i).lowercased()) }

@@ -199,11 +199,12 @@ final class RESPSession {
         return value.count > max ? "ERR value of \(value.count) bytes exceeds the maximum of \(max) bytes" : nil
     }
 
-    /// Runs `body` on the reactor's snapshot; a storage error replaces whatever it wrote with an error.
-    func read(_ body: (ReadTransaction) throws -> Void) {
+    /// Runs `body` on the reactor's snapshot, where keys past their deadline are absent; a storage error
+    /// replaces whatever it wrote with an error.
+    func read(_ body: (KeyspaceReader) throws -> Void) {
         let start = output.count
         do {
-            try body(try connection.reactor.snapshot())
+            try body(try connection.reactor.keyspace())
         } catch {
             output.removeSubrange(start...)
             RESPWriter.error("ERR storage: \(error)", into: &output)

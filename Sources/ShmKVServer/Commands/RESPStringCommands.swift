@@ -2,37 +2,30 @@ import LMDB
 import StoreLayout
 import Wire
 
-/// The string commands: GET, SET, SETNX, GETDEL, MGET, MSET, MSETNX, INCR/DECR(BY), STRLEN, APPEND,
+/// The string commands: GET, SET (its expiry options are parsed by `StringOptions`), SETNX, GETDEL, MGET, MSET, MSETNX, INCR/DECR(BY), STRLEN, APPEND,
 /// GETRANGE. Arity is checked before a handler runs (`CommandTable`).
 extension RESPSession {
     func get(_ args: RESPArguments) {
-        read { txn in
+        read { keys in
             // A key LMDB cannot hold is simply not there.
             guard self.keyProblem(args[1]) == nil else { return RESPWriter.null(resp3: self.resp3, into: &self.output) }
-            try txn.withValue(self.context.store.keyspace, key: args[1]) { value in
+            try keys.withValue(args[1]) { value in
                 if let value { RESPWriter.bulk(value, into: &self.output) } else { RESPWriter.null(resp3: self.resp3, into: &self.output) }
             }
         }
     }
 
-    /// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL …].
+    /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL].
     func set(_ args: RESPArguments) -> Bool {
-        var condition = PutCondition.always
-        var returnOld = false
-        var i = 3
-        while i < args.count {
-            if args.is(i, "NX"), condition == .always { condition = .ifAbsent }
-            else if args.is(i, "XX"), condition == .always { condition = .ifPresent }
-            else if args.is(i, "GET"), !returnOld { returnOld = true }
-            else if args.is(i, "EX") || args.is(i, "PX") || args.is(i, "EXAT") || args.is(i, "PXAT") || args.is(i, "KEEPTTL") {
-                return replyError("ERR SET with an expiry (EX, PX, EXAT, PXAT, KEEPTTL) is not supported: ShmKV keys do not expire")
-            } else {
-                return replyError("ERR syntax error")
-            }
-            i += 1
+        guard let options = StringOptions(args, from: 3, for: .set) else { return replyError(RESPError.syntax.message) }
+        let deadline: DeadlineChange
+        switch options.deadline(args, command: "set") {
+        case .success(let d): deadline = d
+        case .failure(let error): return replyError(error.message)
         }
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: condition, returnOld: returnOld))
+        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: options.condition,
+                            returnOld: options.returnOld, deadline: deadline))
     }
 
     func setNX(_ args: RESPArguments) -> Bool {
@@ -47,11 +40,11 @@ extension RESPSession {
 
     func mget(_ args: RESPArguments) {
         let n = args.count
-        read { txn in
+        read { keys in
             RESPWriter.array(n - 1, into: &self.output)
             for i in 1..<n {
                 guard self.keyProblem(args[i]) == nil else { RESPWriter.null(resp3: self.resp3, into: &self.output); continue }
-                try txn.withValue(self.context.store.keyspace, key: args[i]) { value in
+                try keys.withValue(args[i]) { value in
                     if let value { RESPWriter.bulk(value, into: &self.output) } else { RESPWriter.null(resp3: self.resp3, into: &self.output) }
                 }
             }
@@ -85,9 +78,8 @@ extension RESPSession {
     }
 
     func strlen(_ args: RESPArguments) {
-        read { txn in
-            let length = self.keyProblem(args[1]) != nil ? 0
-                : try txn.withValue(self.context.store.keyspace, key: args[1]) { $0?.count ?? 0 }
+        read { keys in
+            let length = self.keyProblem(args[1]) != nil ? 0 : try keys.withValue(args[1]) { $0?.count ?? 0 }
             RESPWriter.integer(length, into: &self.output)
         }
     }
@@ -103,9 +95,9 @@ extension RESPSession {
             RESPWriter.error("ERR value is not an integer or out of range", into: &output)
             return
         }
-        read { txn in
+        read { keys in
             guard self.keyProblem(args[1]) == nil else { return RESPWriter.bulk([UInt8](), into: &self.output) }
-            try txn.withValue(self.context.store.keyspace, key: args[1]) { value in
+            try keys.withValue(args[1]) { value in
                 let bytes = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
                 if let range = RESPSession.redisRange(start: start, end: end, length: bytes.count) {
                     RESPWriter.bulk(UnsafeRawBufferPointer(rebasing: bytes[range]), into: &self.output)

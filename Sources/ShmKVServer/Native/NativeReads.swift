@@ -35,10 +35,12 @@ extension NativeSession {
         case .change(let change):
             guard change.key.starts(with: watch.prefix) || change.kind == .clear else { return }
             change.key.withUnsafeBytes { key in
-                WatchEvent.writeChange(type: UInt8(change.kind.rawValue), sequence: change.sequence,
+                WatchEvent.writeChange(type: change.kind.rawValue, sequence: change.sequence,
                                        transactionID: change.transactionID, key: key,
                                        requestID: watch.requestID, into: &output)
             }
+        case .message:
+            return
         case .resync(let resync):
             let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
             WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
@@ -52,14 +54,13 @@ extension NativeSession {
         // A reply that fails half-way is cut back to here and replaced by the error.
         let replyStart = output.count
         do {
-            let txn = try connection.reactor.snapshot()
-            let kv = context.store.keyspace
+            let reader = try connection.reactor.keyspace()
             switch request {
             case .ping(let payload):
                 ReplyWriter.payload(payload, requestID: id, into: &output)
             case .get(let key):
                 if let refusal = checkKey(key) { return ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output) }
-                try txn.withValue(kv, key: key) { value in
+                try reader.withValue(key) { value in
                     if let value { ReplyWriter.value(value, requestID: id, into: &output) }
                     else { ReplyWriter.status(.notFound, requestID: id, into: &output) }
                 }
@@ -70,15 +71,15 @@ extension NativeSession {
                 let start = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
                 output.appendLE(UInt32(keys.count))
                 for key in keys {
-                    try txn.withValue(kv, key: key) { value in
+                    try reader.withValue(key) { value in
                         if let value { output.append(1); output.appendValue(value) } else { output.append(0) }
                     }
                 }
                 Native.endFrame(at: start, in: &output)
             case .scan(let query):
-                try scan(query, txn: txn, id: id)
+                try scan(query, reader: reader, id: id)
             case .stats:
-                try writeStats(txn: txn, id: id)
+                try writeStats(reader: reader, id: id)
             case .put, .delete, .mput, .incrBy, .watch, .auth:
                 preconditionFailure("writes are queued, and WATCH and AUTH are handled apart, not executed here")
             }
@@ -88,7 +89,7 @@ extension NativeSession {
         }
     }
 
-    private func scan(_ q: ScanQueryView, txn: ReadTransaction, id: UInt32) throws {
+    private func scan(_ q: ScanQueryView, reader: KeyspaceReader, id: UInt32) throws {
         if q.start.count > StoreLayout.maxKeySize || q.end.count > StoreLayout.maxKeySize || q.after.count > StoreLayout.maxKeySize {
             return ReplyWriter.error(.invalidKey, "scan bounds must be at most \(StoreLayout.maxKeySize) bytes", requestID: id, into: &output)
         }
@@ -119,23 +120,25 @@ extension NativeSession {
         }
         switch q.mode {
         case .prefix:
-            try txn.forEach(context.store.keyspace, prefix: Array(q.start), after: after, visit)
+            try reader.forEach(prefix: Array(q.start), after: after, visit)
         case .range:
-            try txn.forEach(context.store.keyspace, from: Array(q.start), to: q.end.isEmpty ? nil : Array(q.end), after: after, visit)
+            try reader.forEach(from: Array(q.start), to: q.end.isEmpty ? nil : Array(q.end), after: after, visit)
         }
         output.storeLE(UInt32(count), at: countAt)
         output.append(more ? 1 : 0)
         Native.endFrame(at: frame, in: &output)
     }
 
-    private func writeStats(txn: ReadTransaction, id: UInt32) throws {
+    private func writeStats(reader: KeyspaceReader, id: UInt32) throws {
         let env = context.store.environment
         let info = try env.info()
-        let kvStat = try txn.stat(context.store.keyspace)
+        let kvStat = try reader.transaction.stat(context.store.keyspace)
         let s = context.stats
         let durability: Int64 = switch context.configuration.durability { case .durable: 0; case .fast: 1; case .volatile: 2 }
         let entries: [(String, Int64)] = [
-            ("keys", Int64(kvStat.entries)),
+            ("keys", Int64(try reader.count())),
+            ("keys_with_deadline", Int64(try reader.countWithDeadlines())),
+            ("expired_keys", Int64(s.expiredKeys.load(ordering: .relaxed))),
             ("map_size", Int64(info.mapSize)),
             ("map_resizes", Int64(s.mapResizes.load(ordering: .relaxed))),
             ("map_used_bytes", Int64((info.lastPage + 1) * kvStat.pageSize)),

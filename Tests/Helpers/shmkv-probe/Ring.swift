@@ -57,6 +57,9 @@ func ringSubscribe(path: String, last: UInt64) throws -> Int32 {
             }
             changes += 1
             expected += 1
+        case .message(let m):
+            say("error: message \(m.sequence) where only changes are published")
+            return 1
         case .resync(let r):
             guard r.missed.lowerBound == expected, r.missed.upperBound > expected else {
                 say("error: resync \(r.missed) where \(expected) was due")

@@ -1,0 +1,171 @@
+import Posix
+import StoreLayout
+import Wire
+
+/// The options SET and GETEX share (Redis's `parseExtendedStringArgumentsOrReply`): a condition, GET,
+/// and one way to set the deadline.
+struct StringOptions {
+    /// Which command parses them: SET takes NX, XX, GET and KEEPTTL; GETEX takes PERSIST.
+    enum Command { case set, getex }
+
+    var condition = PutCondition.always
+    var returnOld = false
+    var keepTTL = false
+    var persist = false
+    /// EX, PX, EXAT or PXAT with the index of its argument.
+    var expiry: (seconds: Bool, absolute: Bool, argument: Int)?
+
+    /// Parses arguments from `first` on; nil after a syntax error (Redis's rules: an option may repeat,
+    /// the conflicting ones may not meet).
+    init?(_ args: RESPArguments, from first: Int, for command: Command) {
+        var i = first
+        while i < args.count {
+            let hasNext = i + 1 < args.count
+            if command == .set, args.is(i, "NX"), condition != .ifPresent { condition = .ifAbsent }
+            else if command == .set, args.is(i, "XX"), condition != .ifAbsent { condition = .ifPresent }
+            else if command == .set, args.is(i, "GET") { returnOld = true }
+            else if command == .set, args.is(i, "KEEPTTL"), !persist, expiry == nil { keepTTL = true }
+            else if command == .getex, args.is(i, "PERSIST"), !keepTTL, expiry == nil { persist = true }
+            else if hasNext, !keepTTL, !persist, let kind = StringOptions.expiryKind(args, i) {
+                if let current = expiry, current.seconds != kind.seconds || current.absolute != kind.absolute { return nil }
+                expiry = (kind.seconds, kind.absolute, i + 1)
+                i += 1
+            } else {
+                return nil
+            }
+            i += 1
+        }
+    }
+
+    private static func expiryKind(_ args: RESPArguments, _ i: Int) -> (seconds: Bool, absolute: Bool)? {
+        if args.is(i, "EX") { return (true, false) }
+        if args.is(i, "PX") { return (false, false) }
+        if args.is(i, "EXAT") { return (true, true) }
+        if args.is(i, "PXAT") { return (false, true) }
+        return nil
+    }
+
+    /// The deadline the options ask for, as `DeadlineChange`, or the error Redis replies.
+    func deadline(_ args: RESPArguments, command: String) -> Result<DeadlineChange, RESPError> {
+        guard let expiry else { return .success(keepTTL || command == "getex" && !persist ? .keep : .remove) }
+        guard let n = args.integer(expiry.argument) else { return .failure(.notInteger) }
+        return RESPSession.positiveDeadline(n, seconds: expiry.seconds, absolute: expiry.absolute, command: command).map { .at($0) }
+    }
+}
+
+/// An error reply as Redis words it.
+struct RESPError: Error {
+    let message: String
+    static let notInteger = RESPError(message: "ERR value is not an integer or out of range")
+    static let syntax = RESPError(message: "ERR syntax error")
+    static func invalidExpireTime(_ command: String) -> RESPError {
+        RESPError(message: "ERR invalid expire time in '\(command)' command")
+    }
+}
+
+/// The expiry commands: SET's expiry options (through `StringOptions`), SETEX, PSETEX, GETEX, EXPIRE,
+/// PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST. Relative times are made
+/// absolute here, with the reactor's wall clock; the writer compares them with its own.
+extension RESPSession {
+    /// Redis's `getExpireMillisecondsOrReply`: a time that must be positive, in seconds or milliseconds,
+    /// relative or absolute, as an absolute deadline in milliseconds; overflow is an invalid time.
+    static func positiveDeadline(_ n: Int64, seconds: Bool, absolute: Bool, command: String) -> Result<Int64, RESPError> {
+        guard n > 0, !seconds || n <= Int64.max / 1000 else { return .failure(.invalidExpireTime(command)) }
+        let milliseconds = seconds ? n * 1000 : n
+        if absolute { return .success(milliseconds) }
+        let (at, overflow) = milliseconds.addingReportingOverflow(WallClock.milliseconds())
+        return overflow ? .failure(.invalidExpireTime(command)) : .success(at)
+    }
+
+    /// SETEX key seconds value and PSETEX key milliseconds value.
+    func setEx(_ args: RESPArguments, seconds: Bool) -> Bool {
+        let command = seconds ? "setex" : "psetex"
+        guard let n = args.integer(2) else { return replyError(RESPError.notInteger.message) }
+        let deadline: Int64
+        switch RESPSession.positiveDeadline(n, seconds: seconds, absolute: false, command: command) {
+        case .success(let at): deadline = at
+        case .failure(let error): return replyError(error.message)
+        }
+        if let problem = keyProblem(args[1]) ?? valueProblem(args[3]) { return replyError(problem) }
+        return enqueue(.put(key: args.bytes(1), value: args.bytes(3), condition: .always, deadline: .at(deadline)))
+    }
+
+    /// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]. Without an option it is a read.
+    func getEx(_ args: RESPArguments) -> Bool {
+        guard let options = StringOptions(args, from: 2, for: .getex) else { return replyError(RESPError.syntax.message) }
+        let change: DeadlineChange
+        switch options.deadline(args, command: "getex") {
+        case .success(let c): change = c
+        case .failure(let error): return replyError(error.message)
+        }
+        if let problem = keyProblem(args[1]) { return replyError(problem) }
+        return enqueue(.getAndExpire(key: args.bytes(1), deadline: change))
+    }
+
+    /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT] (Redis's `expireGenericCommand`:
+    /// any integer, a time not in the future deletes the key).
+    func expire(_ args: RESPArguments, seconds: Bool, absolute: Bool) -> Bool {
+        var nx = false, xx = false, gt = false, lt = false
+        for i in 3..<max(3, args.count) {
+            if args.is(i, "NX") { nx = true }
+            else if args.is(i, "XX") { xx = true }
+            else if args.is(i, "GT") { gt = true }
+            else if args.is(i, "LT") { lt = true }
+            else { return replyError("ERR Unsupported option \(args.string(i))") }
+        }
+        if nx && (xx || gt || lt) { return replyError("ERR NX and XX, GT or LT options at the same time are not compatible") }
+        if gt && lt { return replyError("ERR GT and LT options at the same time are not compatible") }
+        guard var when = args.integer(2) else { return replyError(RESPError.notInteger.message) }
+        let command = args.string(0).lowercased()
+        if seconds {
+            guard when <= Int64.max / 1000, when >= Int64.min / 1000 else { return replyError(RESPError.invalidExpireTime(command).message) }
+            when *= 1000
+        }
+        if !absolute {
+            let (at, overflow) = when.addingReportingOverflow(WallClock.milliseconds())
+            guard !overflow else { return replyError(RESPError.invalidExpireTime(command).message) }
+            when = at
+        }
+        // Redis checks each option in turn, all must hold: XX GT is GT; XX LT needs a deadline too.
+        let condition: ExpireCondition = nx ? .noDeadline : gt ? .later : lt ? (xx ? .earlierWithDeadline : .earlier)
+            : xx ? .hasDeadline : .always
+        if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
+        return enqueue(.expire(key: args.bytes(1), at: when, condition: condition))
+    }
+
+    /// A key LMDB cannot hold does not exist: write commands that only change existing keys answer 0.
+    private func keyProblemIsAbsent(_ problem: String) -> Bool {
+        guard connection.pendingWrites == 0 else { return false }
+        RESPWriter.integer(0, into: &output)
+        return true
+    }
+
+    /// PERSIST key.
+    func persist(_ args: RESPArguments) -> Bool {
+        if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
+        return enqueue(.persist(key: args.bytes(1)))
+    }
+
+    /// TTL, PTTL, EXPIRETIME, PEXPIRETIME key: -2 for no key, -1 for no deadline.
+    func ttl(_ args: RESPArguments, milliseconds: Bool, absolute: Bool) {
+        read { keys in
+            guard self.keyProblem(args[1]) == nil, try keys.contains(args[1]) else {
+                return RESPWriter.integer(-2, into: &self.output)
+            }
+            guard let deadline = try keys.deadline(of: args[1]) else { return RESPWriter.integer(-1, into: &self.output) }
+            let left = max(0, absolute ? deadline : deadline - keys.now)
+            RESPWriter.integer(Int(milliseconds ? left : (left + 500) / 1000), into: &self.output)
+        }
+    }
+
+    /// TOUCH key…: how many of the keys live (no access times are kept).
+    func touch(_ args: RESPArguments) {
+        read { keys in
+            var count = 0
+            for i in 1..<args.count where self.keyProblem(args[i]) == nil {
+                if try keys.contains(args[i]) { count += 1 }
+            }
+            RESPWriter.integer(count, into: &self.output)
+        }
+    }
+}

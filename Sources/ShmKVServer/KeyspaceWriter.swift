@@ -1,0 +1,179 @@
+import LMDB
+import NotifyRing
+import StoreLayout
+
+/// One ring record a batch will publish after it commits.
+struct Change {
+    let kind: ChangeKind
+    let event: KeyEvent
+    let flags: ChangeFlags
+    let key: [UInt8]
+}
+
+/// The ring records of a batch, in the order the changes were made.
+typealias ChangeList = [Change]
+
+/// What a write does to its key's deadline.
+enum DeadlineChange: Sendable, Equatable {
+    /// The key has no deadline afterwards (SET, MSET, GETSET: a new value is a new key to Redis).
+    case remove
+    /// The key keeps the deadline it had (INCR, APPEND, SETRANGE, SET … KEEPTTL).
+    case keep
+    /// The key is due at this absolute time (wall-clock milliseconds).
+    case at(Int64)
+}
+
+/// The writer's view of the keyspace inside one (child) write transaction: keys as they live at `now`,
+/// deadlines kept beside values, and the ring records the changes make.
+///
+/// The first touch of a key past its deadline deletes it and records an `expired` change, as Redis's
+/// `expireIfNeeded` does before a write looks at a key; so every operation sees only live keys.
+struct KeyspaceWriter {
+    let transaction: WriteTransaction
+    let databases: StoreDatabases
+    private let expires: Database
+    private let index: Database
+    /// The moment keys are judged at (wall-clock milliseconds, read once per batch).
+    let now: Int64
+    /// Whether any key may have a deadline: false spares every look-up in `__expires`.
+    private var mayHaveDeadlines: Bool
+    var changes: ChangeList = []
+
+    init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
+        guard let expires = databases.expires, let index = databases.expiryIndex else {
+            preconditionFailure("the daemon opens the expiry databases at start")
+        }
+        self.transaction = transaction
+        self.databases = databases
+        self.expires = expires
+        self.index = index
+        self.now = now
+        mayHaveDeadlines = try transaction.stat(expires).entries > 0
+    }
+
+    private var keyspace: Database { databases.keyspace }
+
+    // MARK: Reading
+
+    /// The key's deadline, past or not; nil for none.
+    func deadline(_ key: [UInt8]) throws -> Int64? {
+        guard mayHaveDeadlines else { return nil }
+        return try transaction.withValue(expires, key: key) { $0.flatMap(Deadline.decode) }
+    }
+
+    /// Deletes `key` if its deadline has passed; true if it did.
+    @discardableResult
+    mutating func expireIfDue(_ key: [UInt8]) throws -> Bool {
+        guard let deadline = try deadline(key), Deadline.hasPassed(deadline, now: now) else { return false }
+        _ = try transaction.delete(keyspace, key: key)
+        try dropDeadline(key, deadline)
+        changes.append(Change(kind: .delete, event: .expired, flags: [], key: key))
+        return true
+    }
+
+    /// A copy of the live value of `key`, or nil.
+    mutating func value(_ key: [UInt8]) throws -> [UInt8]? {
+        try expireIfDue(key)
+        return try transaction.get(keyspace, key: key)
+    }
+
+    /// Whether `key` lives.
+    mutating func exists(_ key: [UInt8]) throws -> Bool {
+        try expireIfDue(key)
+        return try transaction.contains(keyspace, key: key)
+    }
+
+    // MARK: Writing
+
+    /// Stores `value` under `key` (which the caller has looked up: `existed` says whether it lived) and
+    /// applies `deadline`, recording one change with `event`.
+    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool, deadline: DeadlineChange, event: KeyEvent) throws {
+        try transaction.put(keyspace, key: key, value: value)
+        var flags: ChangeFlags = existed ? [] : .created
+        switch deadline {
+        case .keep: break
+        case .remove: _ = try removeDeadline(key)
+        case .at(let at):
+            try setDeadline(key, at)
+            flags.insert(.deadlineSet)
+        }
+        changes.append(Change(kind: .put, event: event, flags: flags, key: key))
+    }
+
+    /// Deletes `key` with its deadline; true if it lived. Records `event` when it did.
+    mutating func delete(_ key: [UInt8], event: KeyEvent = .del) throws -> Bool {
+        if try expireIfDue(key) { return false }
+        guard try transaction.delete(keyspace, key: key) else { return false }
+        _ = try removeDeadline(key)
+        changes.append(Change(kind: .delete, event: event, flags: [], key: key))
+        return true
+    }
+
+    /// Gives a live `key` the deadline `at` (replacing any), recording an `expire` change.
+    mutating func expire(_ key: [UInt8], at: Int64) throws {
+        try setDeadline(key, at)
+        changes.append(Change(kind: .expiry, event: .expire, flags: [], key: key))
+    }
+
+    /// Takes a live `key`'s deadline away; true if it had one (then a `persist` change is recorded).
+    mutating func persist(_ key: [UInt8]) throws -> Bool {
+        guard try removeDeadline(key) else { return false }
+        changes.append(Change(kind: .expiry, event: .persist, flags: [], key: key))
+        return true
+    }
+
+    /// Deletes every key and deadline.
+    mutating func clear() throws {
+        try transaction.clear(keyspace)
+        try transaction.clear(expires)
+        try transaction.clear(index)
+        mayHaveDeadlines = false
+        changes.append(Change(kind: .clear, event: .none, flags: [], key: []))
+    }
+
+    // MARK: Deadlines
+
+    private mutating func setDeadline(_ key: [UInt8], _ at: Int64) throws {
+        if let old = try deadline(key) {
+            if old == at { return }
+            try key.withUnsafeBytes { _ = try transaction.delete(index, key: Deadline.indexKey(old, $0)) }
+        }
+        try transaction.put(expires, key: key, value: Deadline.encode(at))
+        try key.withUnsafeBytes { try transaction.put(index, key: Deadline.indexKey(at, $0), value: []) }
+        mayHaveDeadlines = true
+    }
+
+    /// Removes `key`'s deadline; true if it had one.
+    private mutating func removeDeadline(_ key: [UInt8]) throws -> Bool {
+        guard let old = try deadline(key) else { return false }
+        try dropDeadline(key, old)
+        return true
+    }
+
+    private func dropDeadline(_ key: [UInt8], _ deadline: Int64) throws {
+        _ = try transaction.delete(expires, key: key)
+        try key.withUnsafeBytes { _ = try transaction.delete(index, key: Deadline.indexKey(deadline, $0)) }
+    }
+
+    // MARK: Active expiry
+
+    /// Deletes up to `limit` keys whose deadline has passed, oldest deadline first, each recorded as
+    /// `expired`; returns how many. The writer calls it several times a second while keys have deadlines.
+    mutating func expireDue(limit: Int) throws -> Int {
+        guard mayHaveDeadlines else { return 0 }
+        var due: [(Int64, [UInt8])] = []
+        try transaction.forEach(index, prefix: []) { entry, _ in
+            guard due.count < limit, let deadline = Deadline.decode(entry), Deadline.hasPassed(deadline, now: now) else {
+                return .stop
+            }
+            due.append((deadline, Array(entry[Deadline.size...])))
+            return .proceed
+        }
+        for (deadline, key) in due {
+            _ = try transaction.delete(keyspace, key: key)
+            try dropDeadline(key, deadline)
+            changes.append(Change(kind: .delete, event: .expired, flags: [], key: key))
+        }
+        return due.count
+    }
+}

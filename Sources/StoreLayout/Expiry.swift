@@ -1,0 +1,130 @@
+import LMDB
+
+/// A key's deadline: absolute wall-clock milliseconds since the Unix epoch, stored as 8 bytes
+/// big-endian (so that the expiry index sorts by time). A key is gone once the clock has passed its
+/// deadline (`now > deadline`, as Redis decides), whether or not the daemon has deleted it yet.
+public enum Deadline {
+    /// Bytes of an encoded deadline.
+    public static let size = 8
+
+    /// `deadline` as stored in `__expires` (and at the front of an index key).
+    public static func encode(_ deadline: Int64) -> [UInt8] {
+        withUnsafeBytes(of: UInt64(bitPattern: deadline).bigEndian) { Array($0) }
+    }
+
+    /// A stored deadline back; nil for bytes that are not one.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard bytes.count >= size else { return nil }
+        return Int64(bitPattern: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)))
+    }
+
+    /// The `__expiry_index` key of `key` due at `deadline`: the deadline, then the key.
+    public static func indexKey(_ deadline: Int64, _ key: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = encode(deadline)
+        out.append(contentsOf: key)
+        return out
+    }
+
+    /// Whether a key due at `deadline` is gone at `now`.
+    @inline(__always)
+    public static func hasPassed(_ deadline: Int64, now: Int64) -> Bool { now > deadline }
+}
+
+/// Reads user keys as they live at one moment: a key whose deadline has passed reads as absent, on
+/// every path (lazy expiry). Made per snapshot use by the daemon's reads and by `LocalStore`.
+///
+/// Cost: a store where no key has a deadline pays one `mdb_stat` per reader (no clock reading, no
+/// second look-up); otherwise each key read looks up its deadline too.
+public struct KeyspaceReader {
+    /// The snapshot.
+    public let transaction: Transaction
+    /// The store's databases.
+    public let databases: StoreDatabases
+    /// Whether any key has a deadline in this snapshot.
+    public let hasDeadlines: Bool
+    /// The moment keys are judged at (0 when no key has a deadline).
+    public let now: Int64
+
+    /// A reader on `transaction`; `clock` is read only if some key has a deadline.
+    public init(_ transaction: Transaction, _ databases: StoreDatabases, clock: () -> Int64) throws(LMDBError) {
+        self.transaction = transaction
+        self.databases = databases
+        if let expires = databases.expires, try transaction.stat(expires).entries > 0 {
+            hasDeadlines = true
+            now = clock()
+        } else {
+            hasDeadlines = false
+            now = 0
+        }
+    }
+
+    /// The deadline of `key`, whether or not it has passed; nil for none.
+    public func deadline(of key: UnsafeRawBufferPointer) throws -> Int64? {
+        guard hasDeadlines, let expires = databases.expires else { return nil }
+        return try transaction.withValue(expires, key: key) { $0.flatMap(Deadline.decode) }
+    }
+
+    /// Whether `key` has a deadline that has passed (it reads as absent).
+    @inline(__always)
+    public func isExpired(_ key: UnsafeRawBufferPointer) throws -> Bool {
+        guard hasDeadlines, let deadline = try deadline(of: key) else { return false }
+        return Deadline.hasPassed(deadline, now: now)
+    }
+
+    /// Calls `body` with the live value of `key` in place in the map, or nil. Valid only inside `body`.
+    @inline(__always)
+    public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try transaction.withValue(databases.keyspace, key: key) { value in
+            guard let value, hasDeadlines else { return try body(value) }
+            return try body(try isExpired(key) ? nil : value)
+        }
+    }
+
+    /// `withValue` for a key held in an array.
+    public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try key.withUnsafeBytes { try withValue($0, body) }
+    }
+
+    /// Whether `key` lives.
+    public func contains(_ key: UnsafeRawBufferPointer) throws -> Bool { try withValue(key) { $0 != nil } }
+
+    /// Each live entry whose key starts with `prefix`, in key order, after `after` when given.
+    public func forEach(prefix: [UInt8], after: [UInt8]? = nil,
+                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+        try transaction.forEach(databases.keyspace, prefix: prefix, after: after) { key, value in
+            try isExpired(key) ? .proceed : body(key, value)
+        }
+    }
+
+    /// Each live entry with `lower <= key < upper` (no bound when nil), in key order, after `after`.
+    public func forEach(from lower: [UInt8], to upper: [UInt8]?, after: [UInt8]? = nil,
+                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+        try transaction.forEach(databases.keyspace, from: lower, to: upper, after: after) { key, value in
+            try isExpired(key) ? .proceed : body(key, value)
+        }
+    }
+
+    /// Keys stored whose deadline has passed (not yet deleted by the daemon): the first entries of the
+    /// expiry index. Active expiry keeps this short.
+    public func expiredCount() throws -> Int {
+        guard hasDeadlines, let index = databases.expiryIndex else { return 0 }
+        var n = 0
+        try transaction.forEach(index, prefix: []) { key, _ in
+            guard let deadline = Deadline.decode(key), Deadline.hasPassed(deadline, now: now) else { return .stop }
+            n += 1
+            return .proceed
+        }
+        return n
+    }
+
+    /// Live keys.
+    public func count() throws -> Int {
+        try transaction.stat(databases.keyspace).entries - expiredCount()
+    }
+
+    /// Live keys with a deadline (INFO keyspace's `expires=`).
+    public func countWithDeadlines() throws -> Int {
+        guard hasDeadlines, let expires = databases.expires else { return 0 }
+        return try transaction.stat(expires).entries - expiredCount()
+    }
+}

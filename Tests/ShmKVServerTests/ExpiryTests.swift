@@ -1,0 +1,167 @@
+import Foundation
+import ShmKV
+import TestSupport
+import Wire
+import Testing
+
+/// Two RESP connections, one to the daemon and one to a real redis-server, fed the same commands.
+final class Twin: @unchecked Sendable {
+    // Invariant: used from one test at a time.
+    let daemon: RESPClient
+    let redis: RESPClient
+
+    init(_ daemon: Daemon, _ redis: RedisServer) throws {
+        self.daemon = try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 10)
+        self.redis = try RESPClient(address: .unix(path: redis.socketPath), timeoutSeconds: 10)
+    }
+
+    /// Both replies to one command.
+    func both(_ words: [String]) throws -> (daemon: RESPReply, redis: RESPReply) {
+        let args = words.map { Array($0.utf8) }
+        return (try daemon.command(args), try redis.command(args))
+    }
+
+    /// Sends `words` to both and expects the same reply; an integer reply may differ by `tolerance`
+    /// (times to live: the two servers read their clocks a moment apart).
+    func expectSame(_ words: [String], tolerance: Int64 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (mine, theirs) = try both(words)
+        if tolerance > 0, case .integer(let a) = mine, case .integer(let b) = theirs {
+            #expect((a - b).magnitude <= UInt64(tolerance), "\(words): \(a) vs redis-server \(b)", sourceLocation: sourceLocation)
+        } else {
+            #expect(mine == theirs, "\(words)", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+@Suite("Expiry: Redis's commands, replies and errors; lazy and active expiry on every read path")
+final class ExpiryTests {
+    @Test("SET's expiry options, SETEX, PSETEX, GETEX, EXPIRE family, TTL family, PERSIST answer as redis-server does")
+    func commandsAnswerAsRedis() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let redis = try RedisServer()
+        let twin = try Twin(daemon, redis)
+        let now = Int64(Date().timeIntervalSince1970)
+        let script: [[String]] = [
+            ["SET", "k", "v", "EX", "100"], ["SET", "k", "v", "PX", "100000"], ["SET", "k", "v", "EXAT", String(now + 100)],
+            ["SET", "k", "v", "PXAT", String((now + 100) * 1000)], ["SET", "k", "v", "KEEPTTL"],
+            ["SET", "k", "v", "EX", "0"], ["SET", "k", "v", "EX", "-1"], ["SET", "k", "v", "PX", "9223372036854775807"],
+            ["SET", "k", "v", "EX", "9223372036854775"], ["SET", "k", "v", "EX", "9223372036854776"], ["SET", "k", "v", "PXAT", "0"],
+            ["SET", "k", "v", "EX", "10", "PX", "10"], ["SET", "k", "v", "KEEPTTL", "EX", "1"], ["SET", "k", "v", "EX", "1", "KEEPTTL"],
+            ["SET", "k", "v", "EX", "abc"], ["SET", "k", "v", "EX"], ["SET", "k", "v", "EX", "1.5"], ["SET", "k", "v", "NX", "NX"],
+            ["SET", "k", "v", "GET", "GET"], ["SET", "k", "v", "KEEPTTL", "KEEPTTL"], ["SET", "k", "v", "EX", "10", "EX", "20"],
+            ["SET", "k", "v", "PERSIST"], ["SET", "k", "w", "GET", "NX"], ["SET", "k", "w", "XX", "GET", "EX", "50"],
+            ["SETEX", "s", "0", "v"], ["SETEX", "s", "-5", "v"], ["SETEX", "s", "abc", "v"], ["SETEX", "s", "9223372036854775", "v"],
+            ["PSETEX", "s", "0", "v"], ["PSETEX", "s", "9223372036854775807", "v"], ["SETEX", "s", "100", "v"], ["PSETEX", "p", "100000", "v"],
+            ["GETEX", "k", "KEEPTTL"], ["GETEX", "k", "PERSIST", "EX", "10"], ["GETEX", "k", "EX", "10", "EX", "20"],
+            ["GETEX", "k", "EX", "0"], ["GETEX", "nokey", "EX", "10"], ["GETEX", "k", "EX", "abc"], ["GETEX", "k", "FOO"],
+            ["GETEX", "k", "NX"], ["GETEX", "k"], ["GETEX", "k", "PERSIST"], ["GETEX", "k", "PXAT", "1"], ["EXISTS", "k"],
+            ["SET", "e", "v"], ["EXPIRE", "e", "10", "FOO"], ["EXPIRE", "e", "10", "NX", "XX"], ["EXPIRE", "e", "10", "GT", "LT"],
+            ["EXPIRE", "e", "10", "NX", "GT"], ["EXPIRE", "e", "9223372036854775807"], ["EXPIRE", "e", "9223372036854775"],
+            ["PEXPIRE", "e", "9223372036854775807"], ["EXPIREAT", "e", "9223372036854775807"], ["EXPIRE", "e", "abc"],
+            ["EXPIRE", "e", "100", "XX"], ["EXPIRE", "e", "100", "GT"], ["EXPIRE", "e", "100", "LT"], ["EXPIRE", "e", "100", "XX", "LT"],
+            ["EXPIRE", "e", "100", "NX"], ["EXPIRE", "e", "50", "XX"], ["EXPIRE", "e", "40", "GT"], ["EXPIRE", "e", "60", "GT"],
+            ["EXPIRE", "e", "70", "LT"], ["EXPIRE", "e", "30", "XX", "LT"], ["EXPIRE", "e", "100", "XX", "GT"],
+            ["EXPIRE", "nokey", "10"], ["PERSIST", "e"], ["PERSIST", "e"], ["PERSIST", "nokey"],
+            ["EXPIRE", "e", "-1"], ["EXISTS", "e"], ["SET", "e", "v"], ["PEXPIREAT", "e", "0"], ["EXISTS", "e"],
+            ["SET", "e", "v"], ["EXPIREAT", "e", "-5"], ["GET", "e"], ["TTL", "nokey"], ["PTTL", "nokey"],
+            ["EXPIRETIME", "nokey"], ["PEXPIRETIME", "nokey"], ["SET", "n", "1"], ["TTL", "n"], ["PTTL", "n"], ["EXPIRETIME", "n"],
+            ["EXPIREAT", "n", String(now + 500)], ["EXPIRETIME", "n"], ["PEXPIRETIME", "n"],
+            ["INCR", "n"], ["EXPIRETIME", "n"], ["APPEND", "n", "0"], ["EXPIRETIME", "n"], ["SET", "n", "x", "KEEPTTL"],
+            ["EXPIRETIME", "n"], ["SET", "n", "x"], ["TTL", "n"], ["MSET", "n", "1"], ["TTL", "n"],
+            ["TOUCH", "n", "nokey", "k", "n"], ["TTL", "k", "x"], ["PERSIST"], ["EXPIRE", "k"],
+        ]
+        for words in script { try twin.expectSame(words) }
+        // Times to live as they run down, within a second of each other.
+        for words in [["TTL", "s"], ["PTTL", "p"], ["TTL", "k"]] { try twin.expectSame(words, tolerance: 1000) }
+        try twin.expectSame(["PEXPIRETIME", "s"], tolerance: 1000)
+        try twin.expectSame(["DBSIZE"])
+        // INFO keyspace counts the keys with a deadline (s and p), as redis-server does.
+        for reply in [try twin.both(["INFO", "keyspace"])].flatMap({ [$0.daemon, $0.redis] }) {
+            guard case .bulk(let text) = reply else { Issue.record("INFO: \(reply)"); continue }
+            #expect(String(decoding: text, as: UTF8.self).contains("keys=3,expires=2,"), "\(String(decoding: text, as: UTF8.self))")
+        }
+    }
+
+    @Test("a key past its deadline is gone from GET, MGET, EXISTS, STRLEN, KEYS, SCAN, DBSIZE and writes see it absent")
+    func lazyExpiryOnEveryReadPath() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let redis = try RedisServer()
+        let twin = try Twin(daemon, redis)
+        for words in [["SET", "live", "1"], ["SET", "short", "abc", "PX", "150"], ["SET", "n", "5", "PX", "150"],
+                      ["SET", "cond", "x", "PX", "150"], ["GET", "short"], ["DBSIZE"]] {
+            try twin.expectSame(words)
+        }
+        usleep(400_000)
+        let script: [[String]] = [
+            ["GET", "short"], ["MGET", "short", "live"], ["EXISTS", "short", "live"], ["STRLEN", "short"], ["KEYS", "*"],
+            ["SCAN", "0", "COUNT", "100"], ["DBSIZE"], ["TTL", "short"], ["GETRANGE", "short", "0", "-1"],
+            ["INCR", "n"], ["TTL", "n"], ["SET", "cond", "y", "NX"], ["TTL", "cond"], ["GETDEL", "short"], ["DEL", "short"],
+        ]
+        for words in script { try twin.expectSame(words) }
+    }
+
+    @Test("the writer deletes due keys without any read (active expiry), announcing each as expired; INFO counts them")
+    func activeExpiryDeletesAndAnnounces() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let subscriber = try RawConnection(unixPath: daemon.socketPath)
+        let client = try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 10)
+        subscriber.send(respCommand("SUBSCRIBE", "__keyevent@0__:expired"))
+        var commands: [[[UInt8]]] = []
+        for i in 0..<50 { commands.append(["SET", "k\(i)", "v", "PX", "\(20 + i)"].map { Array($0.utf8) }) }
+        _ = try client.pipeline(commands)
+        // Each expiry is a message on the channel naming the key; nothing reads the keys.
+        var received: [UInt8] = []
+        var expired = Set<String>()
+        let deadline = Date().addingTimeInterval(10)
+        while expired.count < 50 && Date() < deadline {
+            received += subscriber.readAvailable(quietMilliseconds: 200)
+            var offset = 0
+            expired.removeAll()
+            while let (reply, used) = try received[offset...].withUnsafeBytes({ try RESPReplyDecoder.decode($0) }) {
+                offset += used
+                if case .array(let parts) = reply, parts.count == 3, parts[0] == .bulk(Array("message".utf8)),
+                   case .bulk(let key) = parts[2] {
+                    expired.insert(String(decoding: key, as: UTF8.self))
+                }
+            }
+        }
+        #expect(expired == Set((0..<50).map { "k\($0)" }), "\(expired.count) of 50 expiries announced")
+        let info = try redisCLI(daemon, ["INFO", "stats"])
+        #expect(info.contains("expired_keys:50"), "\(info)")
+        #expect(try redisCLI(daemon, ["DBSIZE"]) == "0")
+    }
+
+    @Test("deadlines survive a restart; LocalStore and the native client see a key past its deadline as absent")
+    func deadlinesSurviveRestartsAndLocalReadersExpire() throws {
+        let directory = TemporaryDirectory("expiry-restart")
+        defer { directory.remove() }
+        let data = directory.file("data")
+        var daemon = try Daemon(dataDirectory: data)
+        _ = try redisCLI(daemon, ["SET", "long", "v", "EX", "1000"])
+        _ = try redisCLI(daemon, ["SET", "short", "v", "PX", "300"])
+        let store = try LocalStore(directory: data)
+        #expect(try store.get("short") == Array("v".utf8))
+        guard case .expires(_, let remaining) = try store.ttl(Array("long".utf8)) else {
+            Issue.record("long has no deadline")
+            return
+        }
+        #expect(remaining > 990_000 && remaining <= 1_000_000)
+        #expect(daemon.stop() == 0)
+        usleep(400_000)
+        // No daemon: the local reader judges the deadline itself.
+        #expect(try store.get("short") == nil)
+        #expect(try store.ttl(Array("short".utf8)) == .missing)
+        #expect(try store.scan(prefix: []).map(\.key) == [Array("long".utf8)])
+        #expect(try store.read { try $0.count() } == 1)
+        daemon = try Daemon(dataDirectory: data)
+        defer { _ = daemon.stop() }
+        let ttl = Int(try redisCLI(daemon, ["TTL", "long"])) ?? -9
+        #expect(ttl > 990 && ttl <= 1000)
+        let client = try Client(address: .unix(path: daemon.socketPath))
+        #expect(try client.get(Array("short".utf8)) == nil)
+        #expect(try client.scanPage(ScanQuery(mode: .prefix, start: [])).entries.map(\.key) == [Array("long".utf8)])
+    }
+}
