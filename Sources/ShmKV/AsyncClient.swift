@@ -89,9 +89,33 @@ public final class AsyncClient: Sendable {
     }
 
     /// Stores `value` under `key` if `condition` holds; whether it was stored. Returns after the commit.
+    /// `expiry` decides the key's deadline: none (the default, as Redis's SET), the one it had, or a
+    /// time to live.
     @discardableResult
-    public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always) async throws -> Bool {
-        try await call(.put(key: key, value: value, condition: condition)).status == .ok
+    public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always,
+                    expiry: PutExpiry = .persistent) async throws -> Bool {
+        try await call(.put(key: key, value: value, condition: condition, expiry: expiry)).status == .ok
+    }
+
+    /// How long `key` has left: `.missing`, `.persistent` or `.expires(deadline:remaining:)`.
+    public func ttl(_ key: [UInt8]) async throws -> TimeToLive {
+        try TimeToLive(reply: try await call(.ttl(key: key)))
+    }
+
+    /// Gives `key` a deadline `milliseconds` from now (`mode` `.absolute`: at that Unix time in
+    /// milliseconds); a time not in the future deletes it. Whether the key existed.
+    @discardableResult
+    public func expire(_ key: [UInt8], milliseconds: Int64, mode: ExpireMode = .relative) async throws -> Bool {
+        guard case .integer(let n) = try await call(.expire(key: key, milliseconds: milliseconds, mode: mode)).body else {
+            throw unexpected("EXPIRE")
+        }
+        return n == 1
+    }
+
+    /// Takes `key`'s deadline away; whether it had one.
+    @discardableResult
+    public func persist(_ key: [UInt8]) async throws -> Bool {
+        try await expire(key, milliseconds: 0, mode: .persist)
     }
 
     /// Removes `key`; whether it existed.

@@ -105,10 +105,33 @@ public final class Client: Sendable {
     }
 
     /// Stores `value` under `key` if `condition` holds. Returns whether it was stored (`false`: the
-    /// condition failed). Returns after the write committed.
+    /// condition failed). Returns after the write committed. `expiry` decides the key's deadline: none
+    /// (the default, as Redis's SET), the one it had, or a time to live.
     @discardableResult
-    public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always) throws(ShmKVError) -> Bool {
-        try call(.put(key: key, value: value, condition: condition)).status == .ok
+    public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always,
+                    expiry: PutExpiry = .persistent) throws(ShmKVError) -> Bool {
+        try call(.put(key: key, value: value, condition: condition, expiry: expiry)).status == .ok
+    }
+
+    /// How long `key` has left: `.missing`, `.persistent` or `.expires(deadline:remaining:)`.
+    public func ttl(_ key: [UInt8]) throws(ShmKVError) -> TimeToLive {
+        try TimeToLive(reply: try call(.ttl(key: key)))
+    }
+
+    /// Gives `key` a deadline `milliseconds` from now (`mode` `.absolute`: at that Unix time in
+    /// milliseconds); a time not in the future deletes it. Whether the key existed.
+    @discardableResult
+    public func expire(_ key: [UInt8], milliseconds: Int64, mode: ExpireMode = .relative) throws(ShmKVError) -> Bool {
+        guard case .integer(let n) = try call(.expire(key: key, milliseconds: milliseconds, mode: mode)).body else {
+            throw unexpected("EXPIRE")
+        }
+        return n == 1
+    }
+
+    /// Takes `key`'s deadline away; whether it had one.
+    @discardableResult
+    public func persist(_ key: [UInt8]) throws(ShmKVError) -> Bool {
+        try expire(key, milliseconds: 0, mode: .persist)
     }
 
     /// Removes `key`; returns whether it existed.

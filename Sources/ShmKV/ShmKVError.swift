@@ -77,6 +77,24 @@ public typealias Change = NotifyRing.RingChange
 public typealias ChangeKind = NotifyRing.ChangeKind
 /// Changes were missed (lapped, a gap, a new daemon epoch): reread what you care about.
 public typealias Resync = NotifyRing.RingResync
+/// How long a key has left (`Client.ttl`, `AsyncClient.ttl`, `LocalStore.ttl`).
+public typealias TimeToLive = Wire.TimeToLive
+/// What a PUT does to the key's deadline.
+public typealias PutExpiry = Wire.PutExpiry
+/// How EXPIRE's time is meant: relative, absolute, or remove the deadline.
+public typealias ExpireMode = Wire.ExpireMode
+
+extension TimeToLive {
+    /// The answer to a TTL request.
+    init(reply: Reply) throws(ShmKVError) {
+        if reply.status == .notFound { self = .missing; return }
+        guard case .ttl(let deadline, let remaining) = reply.body else {
+            throw .protocolViolation("unexpected reply body to TTL")
+        }
+        self = deadline < 0 ? .persistent : .expires(deadline: deadline, remaining: remaining)
+    }
+}
+
 /// LMDB's errors, one case per `MDB_*` code (in `ShmKVError.storage`).
 public typealias LMDBError = LMDB.LMDBError
 /// The ring file's errors (in `ShmKVError.ring`).

@@ -43,11 +43,11 @@ extension ServerConnection {
         var keys: [UnsafeRawBufferPointer] = []
         switch request {
         case .ping, .auth: return nil
-        case .get(let key): needed = .read; keys = [key]
+        case .get(let key), .ttl(let key): needed = .read; keys = [key]
         case .mget(let packed): needed = .read; keys = Array(packed)
         case .scan, .stats: needed = .read
         case .watch(let prefix, _): needed = .read; keys = [prefix]
-        case .put(let key, _, _), .delete(let key), .incrBy(let key, _): needed = .write; keys = [key]
+        case .put(let key, _, _, _), .delete(let key), .incrBy(let key, _), .expire(let key, _, _): needed = .write; keys = [key]
         case .mput(let pairs): needed = .write; keys = pairs.map(\.key)
         }
         guard user.permissions.isSuperset(of: needed) else {
@@ -105,6 +105,8 @@ extension RequestView {
         case .stats: "stats"
         case .watch: "watch"
         case .auth: "auth"
+        case .ttl: "ttl"
+        case .expire: "expire"
         }
     }
 }

@@ -22,6 +22,11 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
     case watch = 0x0A
     /// Authenticates the connection as a user (empty name: `default`) with a password.
     case auth = 0x0B
+    /// How long a key has left: its deadline and the milliseconds remaining, or NOT_FOUND.
+    case ttl = 0x0C
+    /// Sets a key's deadline (relative or absolute, flags) or removes it; answers 1 if done, 0 for no
+    /// key (or, removing, a key without a deadline).
+    case expire = 0x0D
 }
 
 /// Reply status, shared by server and client.
@@ -107,6 +112,30 @@ public enum PutCondition: UInt8, Sendable {
     case ifAbsent = 1
     /// Store only if the key is present (like Redis `SET XX`).
     case ifPresent = 2
+}
+
+/// What a PUT does to the key's deadline; carried in PUT's flags (bit 2: keep, bit 3: a TTL follows
+/// the value as u64 milliseconds).
+public enum PutExpiry: Sendable, Equatable {
+    /// The key has no deadline afterwards (as Redis's SET).
+    case persistent
+    /// The key keeps the deadline it had (SET … KEEPTTL).
+    case keep
+    /// The key is due this many milliseconds after the write is applied (at least 1).
+    case after(milliseconds: UInt64)
+
+    static let keepFlag: UInt8 = 0x04
+    static let ttlFlag: UInt8 = 0x08
+}
+
+/// How EXPIRE's time is meant; carried in its flags byte.
+public enum ExpireMode: UInt8, Sendable {
+    /// Milliseconds from now.
+    case relative = 0
+    /// Wall-clock milliseconds since the Unix epoch.
+    case absolute = 1
+    /// Remove the deadline (the time field is ignored).
+    case persist = 2
 }
 
 /// SCAN's mode, carried in the frame's flags byte.

@@ -20,6 +20,9 @@ public enum ReplyBody: Sendable, Equatable {
     case watching(epoch: UInt64, nextSequence: UInt64)
     /// An error status's message.
     case message(String)
+    /// TTL: the deadline (wall-clock ms since the epoch) and the milliseconds left; -1 and -1 for a key
+    /// without one.
+    case ttl(deadline: Int64, remaining: Int64)
 }
 
 /// One STATS counter.
@@ -76,9 +79,12 @@ public struct Reply: Sendable, Equatable {
                 self.body = .values(values)
             case .put, .mput, .auth:
                 self.body = .empty
+            case .ttl:
+                let deadline = Int64(bitPattern: try r.u64("deadline"))
+                self.body = .ttl(deadline: deadline, remaining: Int64(bitPattern: try r.u64("remaining")))
             case .delete:
                 self.body = .deleted(try r.u8("deleted") != 0)
-            case .incrBy:
+            case .incrBy, .expire:
                 self.body = .integer(Int64(bitPattern: try r.u64("integer")))
             case .scan:
                 let count = Int(try r.u32("entry count"))
@@ -132,6 +138,9 @@ public struct Reply: Sendable, Equatable {
         case .watching(let epoch, let next):
             out.appendLE(epoch)
             out.appendLE(next)
+        case .ttl(let deadline, let remaining):
+            out.appendLE(UInt64(bitPattern: deadline))
+            out.appendLE(UInt64(bitPattern: remaining))
         case .message(let m):
             ReplyWriter.appendMessage(m, into: &out)
         }

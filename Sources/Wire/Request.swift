@@ -39,8 +39,8 @@ public enum Request: Sendable, Equatable {
     case get(key: [UInt8])
     /// Read several keys from one snapshot.
     case mget(keys: [[UInt8]])
-    /// Store `value` under `key` if `condition` holds.
-    case put(key: [UInt8], value: [UInt8], condition: PutCondition)
+    /// Store `value` under `key` if `condition` holds, with `expiry` deciding its deadline.
+    case put(key: [UInt8], value: [UInt8], condition: PutCondition, expiry: PutExpiry = .persistent)
     /// Delete one key.
     case delete(key: [UInt8])
     /// One atomic batch: all pairs are stored or none.
@@ -56,6 +56,10 @@ public enum Request: Sendable, Equatable {
     case watch(prefix: [UInt8], from: UInt64)
     /// Authenticate as `user` (empty: `default`).
     case auth(user: [UInt8], password: [UInt8])
+    /// How long `key` has left.
+    case ttl(key: [UInt8])
+    /// Set (`relative`, `absolute`) or remove (`persist`) a key's deadline; `milliseconds` as `mode` says.
+    case expire(key: [UInt8], milliseconds: Int64, mode: ExpireMode)
 
     /// The opcode the request is sent with.
     public var opcode: Opcode {
@@ -71,26 +75,37 @@ public enum Request: Sendable, Equatable {
         case .stats: .stats
         case .watch: .watch
         case .auth: .auth
+        case .ttl: .ttl
+        case .expire: .expire
         }
     }
 
     /// Appends this request as one frame with `requestID`.
     public func encode(requestID: UInt32, into out: inout [UInt8]) {
         var flags: UInt8 = 0
-        if case .put(_, _, let condition) = self { flags = condition.rawValue }
+        if case .put(_, _, let condition, let expiry) = self {
+            flags = condition.rawValue
+            switch expiry {
+            case .persistent: break
+            case .keep: flags |= PutExpiry.keepFlag
+            case .after: flags |= PutExpiry.ttlFlag
+            }
+        }
         if case .scan(let q) = self { flags = q.mode.rawValue }
+        if case .expire(_, _, let mode) = self { flags = mode.rawValue }
         let start = Native.beginFrame(code: opcode.rawValue, flags: flags, requestID: requestID, into: &out)
         switch self {
         case .ping(let payload):
             out.append(contentsOf: payload)
-        case .get(let key), .delete(let key):
+        case .get(let key), .delete(let key), .ttl(let key):
             out.appendKey(key)
         case .mget(let keys):
             out.appendLE(UInt32(keys.count))
             for key in keys { out.appendKey(key) }
-        case .put(let key, let value, _):
+        case .put(let key, let value, _, let expiry):
             out.appendKey(key)
             out.appendValue(value)
+            if case .after(let milliseconds) = expiry { out.appendLE(milliseconds) }
         case .mput(let pairs):
             out.appendLE(UInt32(pairs.count))
             for pair in pairs { out.appendKey(pair.key); out.appendValue(pair.value) }
@@ -110,6 +125,9 @@ public enum Request: Sendable, Equatable {
         case .auth(let user, let password):
             out.appendKey(user)
             out.appendValue(password)
+        case .expire(let key, let milliseconds, _):
+            out.appendKey(key)
+            out.appendLE(UInt64(bitPattern: milliseconds))
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -127,7 +145,7 @@ public enum Request: Sendable, Equatable {
         case .ping(let p): self = .ping(payload: Array(p))
         case .get(let k): self = .get(key: Array(k))
         case .mget(let keys): self = .mget(keys: keys.map { Array($0) })
-        case .put(let k, let v, let c): self = .put(key: Array(k), value: Array(v), condition: c)
+        case .put(let k, let v, let c, let e): self = .put(key: Array(k), value: Array(v), condition: c, expiry: e)
         case .delete(let k): self = .delete(key: Array(k))
         case .mput(let pairs): self = .mput(pairs.map { KeyValue(key: Array($0.key), value: Array($0.value)) })
         case .scan(let q):
@@ -137,6 +155,8 @@ public enum Request: Sendable, Equatable {
         case .stats: self = .stats
         case .watch(let prefix, let from): self = .watch(prefix: Array(prefix), from: from)
         case .auth(let user, let password): self = .auth(user: Array(user), password: Array(password))
+        case .ttl(let k): self = .ttl(key: Array(k))
+        case .expire(let k, let ms, let mode): self = .expire(key: Array(k), milliseconds: ms, mode: mode)
         }
     }
 }
@@ -209,8 +229,8 @@ public enum RequestView {
     case get(key: UnsafeRawBufferPointer)
     /// Read several keys from one snapshot.
     case mget(keys: PackedKeys)
-    /// Store `value` under `key` if `condition` holds.
-    case put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, condition: PutCondition)
+    /// Store `value` under `key` if `condition` holds, with `expiry` deciding its deadline.
+    case put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, condition: PutCondition, expiry: PutExpiry)
     /// Delete one key.
     case delete(key: UnsafeRawBufferPointer)
     /// Store every pair in one transaction.
@@ -225,6 +245,10 @@ public enum RequestView {
     case watch(prefix: UnsafeRawBufferPointer, from: UInt64)
     /// Authenticate as `user` (empty: `default`).
     case auth(user: UnsafeRawBufferPointer, password: UnsafeRawBufferPointer)
+    /// How long `key` has left.
+    case ttl(key: UnsafeRawBufferPointer)
+    /// Set or remove a key's deadline.
+    case expire(key: UnsafeRawBufferPointer, milliseconds: Int64, mode: ExpireMode)
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.
     public init(header: FrameHeader, body: UnsafeRawBufferPointer) throws(WireError) {
@@ -245,11 +269,25 @@ public enum RequestView {
             for _ in 0..<count { _ = try r.key() }
             self = .mget(keys: PackedKeys(count: count, bytes: UnsafeRawBufferPointer(rebasing: body[start..<r.offset])))
         case .put:
-            guard let condition = PutCondition(rawValue: header.flags) else {
-                throw .malformed("unknown PUT condition \(header.flags)")
+            let expiryFlags = header.flags & (PutExpiry.keepFlag | PutExpiry.ttlFlag)
+            guard let condition = PutCondition(rawValue: header.flags & ~expiryFlags) else {
+                throw .malformed("unknown PUT flags \(header.flags)")
             }
             let key = try r.key()
-            self = .put(key: key, value: try r.value(), condition: condition)
+            let value = try r.value()
+            let expiry: PutExpiry
+            switch expiryFlags {
+            case 0: expiry = .persistent
+            case PutExpiry.keepFlag: expiry = .keep
+            case PutExpiry.ttlFlag:
+                let milliseconds = try r.u64("time to live")
+                guard milliseconds > 0, milliseconds <= UInt64(Int64.max / 2) else {
+                    throw .malformed("time to live \(milliseconds) ms is not between 1 and 2^62")
+                }
+                expiry = .after(milliseconds: milliseconds)
+            default: throw .malformed("PUT cannot both keep and set a time to live")
+            }
+            self = .put(key: key, value: value, condition: condition, expiry: expiry)
         case .mput:
             let count = Int(try r.u32("pair count"))
             let start = r.offset
@@ -271,6 +309,12 @@ public enum RequestView {
         case .auth:
             let user = try r.key()
             self = .auth(user: user, password: try r.value())
+        case .ttl:
+            self = .ttl(key: try r.key())
+        case .expire:
+            guard let mode = ExpireMode(rawValue: header.flags) else { throw .malformed("unknown EXPIRE mode \(header.flags)") }
+            let key = try r.key()
+            self = .expire(key: key, milliseconds: Int64(bitPattern: try r.u64("time")), mode: mode)
         }
         try r.finish()
     }

@@ -18,7 +18,7 @@ struct ShmKVCLI: AsyncParsableCommand {
             Exit status: 0 success; 1 key not found; 2 server or connection error; 64 usage error.
             Binary values are shown escaped (\\xNN); use --raw on get for the exact bytes.
             """,
-        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, Stats.self, Watch.self, Backup.self, Restore.self, Dump.self, Load.self, Raw.self],
+        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, TTL.self, Expire.self, Stats.self, Watch.self, Backup.self, Restore.self, Dump.self, Load.self, Raw.self],
         defaultSubcommand: Raw.self)
 }
 
@@ -70,10 +70,14 @@ struct Put: AsyncParsableCommand {
     @Option(name: .long, help: "Read the value from this file.") var file: String?
     @Flag(name: .long, help: "Only if the key is absent (exit 1 if it exists).") var nx = false
     @Flag(name: .long, help: "Only if the key is present (exit 1 if it does not).") var xx = false
+    @Option(name: .long, help: "Time to live in seconds (decimals allowed); without it the key has none.") var ttl: Double?
+    @Flag(name: .long, help: "Keep the deadline the key has (as SET … KEEPTTL).") var keepTTL = false
 
     func validate() throws {
         if (value == nil) == (file == nil) { throw ValidationError("give the value as an argument, '-', or --file (exactly one)") }
         if nx && xx { throw ValidationError("--nx and --xx exclude each other") }
+        if ttl != nil && keepTTL { throw ValidationError("--ttl and --keep-ttl exclude each other") }
+        if let ttl { _ = try milliseconds(seconds: ttl, option: "--ttl") }
     }
 
     func run() async throws {
@@ -89,7 +93,9 @@ struct Put: AsyncParsableCommand {
             bytes = Array(value!.utf8)
         }
         let condition: PutCondition = nx ? .ifAbsent : xx ? .ifPresent : .always
-        let stored = try await withClient(connection) { try $0.put(Array(key.utf8), bytes, condition: condition) }
+        let expiry: PutExpiry = try ttl.map { .after(milliseconds: UInt64(try milliseconds(seconds: $0, option: "--ttl"))) }
+            ?? (keepTTL ? .keep : .persistent)
+        let stored = try await withClient(connection) { try $0.put(Array(key.utf8), bytes, condition: condition, expiry: expiry) }
         if connection.json { Display.printJSON(["key": key, "stored": stored]) } else { print(stored ? "OK" : "NOT STORED") }
         if !stored { throw ExitCode(ExitStatus.notFound) }
     }

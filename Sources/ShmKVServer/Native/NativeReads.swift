@@ -76,11 +76,17 @@ extension NativeSession {
                     }
                 }
                 Native.endFrame(at: start, in: &output)
+            case .ttl(let key):
+                if let refusal = checkKey(key) { return ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output) }
+                guard try reader.contains(key) else { return ReplyWriter.status(.notFound, requestID: id, into: &output) }
+                let deadline = try reader.deadline(of: key)
+                Reply(status: .ok, requestID: id,
+                      body: .ttl(deadline: deadline ?? -1, remaining: deadline.map { max(0, $0 - reader.now) } ?? -1)).encode(into: &output)
             case .scan(let query):
                 try scan(query, reader: reader, id: id)
             case .stats:
                 try writeStats(reader: reader, id: id)
-            case .put, .delete, .mput, .incrBy, .watch, .auth:
+            case .put, .delete, .mput, .incrBy, .watch, .auth, .expire:
                 preconditionFailure("writes are queued, and WATCH and AUTH are handled apart, not executed here")
             }
         } catch {

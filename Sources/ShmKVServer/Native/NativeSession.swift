@@ -1,5 +1,6 @@
 import LMDB
 import NotifyRing
+import Posix
 import Reactor
 import StoreLayout
 import Wire
@@ -90,9 +91,26 @@ final class NativeSession {
             guard connection.pendingWrites == 0 else { return false }
             startWatch(prefix: prefix, from: from, id: id)
             return true
-        case .put(let key, let value, let condition):
+        case .put(let key, let value, let condition, let expiry):
             if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
-            return enqueue(.put(key: Array(key), value: Array(value), condition: condition), id)
+            let deadline: DeadlineChange = switch expiry {
+            case .persistent: .remove
+            case .keep: .keep
+            case .after(let milliseconds): .at(WallClock.milliseconds() + Int64(milliseconds))
+            }
+            return enqueue(.put(key: Array(key), value: Array(value), condition: condition, deadline: deadline), id)
+        case .expire(let key, let milliseconds, let mode):
+            if let refusal = checkKey(key) { return answer(refusal, id) }
+            switch mode {
+            case .persist:
+                return enqueue(.persist(key: Array(key)), id)
+            case .absolute:
+                return enqueue(.expire(key: Array(key), at: milliseconds, condition: .always), id)
+            case .relative:
+                let (at, overflow) = WallClock.milliseconds().addingReportingOverflow(milliseconds)
+                if overflow { return answer((.badRequest, "time \(milliseconds) ms overflows"), id) }
+                return enqueue(.expire(key: Array(key), at: at, condition: .always), id)
+            }
         case .delete(let key):
             if let refusal = checkKey(key) { return answer(refusal, id) }
             return enqueue(.delete(key: Array(key)), id)
