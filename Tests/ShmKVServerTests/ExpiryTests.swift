@@ -134,6 +134,48 @@ final class ExpiryTests {
         #expect(try redisCLI(daemon, ["DBSIZE"]) == "0")
     }
 
+    @Test("keyspace events name each command as redis-server does (set, expire, del, expired, persist, incrby, append)")
+    func keyEventsMatchRedis() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let redis = try RedisServer()
+        let twin = try Twin(daemon, redis)
+        _ = try twin.redis.command(["CONFIG", "SET", "notify-keyspace-events", "KEA"].map { Array($0.utf8) })
+        let listeners = [try RawConnection(unixPath: daemon.socketPath), try RawConnection(unixPath: redis.socketPath)]
+        for listener in listeners {
+            listener.send(respCommand("PSUBSCRIBE", "__keyevent@0__:*"))
+            _ = listener.readAvailable(quietMilliseconds: 200)
+        }
+        let script: [[String]] = [
+            ["SET", "a", "1"], ["SET", "b", "v", "EX", "100"], ["INCR", "c"], ["APPEND", "c", "x"], ["EXPIRE", "a", "100"],
+            ["PERSIST", "a"], ["DEL", "b"], ["GETDEL", "c"], ["SETEX", "d", "100", "v"], ["GETEX", "d", "PERSIST"],
+            ["GETEX", "d", "EX", "50"], ["EXPIRE", "a", "-1"], ["MSET", "m", "1", "n", "2"], ["SET", "p", "v", "NX"],
+            ["SET", "p", "w", "NX"], ["DECRBY", "q", "3"], ["SET", "e", "v", "PX", "30"],
+        ]
+        for words in script { _ = try twin.both(words) }
+        var streams: [[String]] = []
+        for listener in listeners {
+            var events: [String] = []
+            var bytes: [UInt8] = []
+            let deadline = Date().addingTimeInterval(10)
+            // Every command's events, then the expiry of e (within Redis's and the writer's 100 ms passes).
+            while !events.contains("__keyevent@0__:expired e") && Date() < deadline {
+                bytes += listener.readAvailable(quietMilliseconds: 100)
+                events = []
+                var offset = 0
+                while let (reply, used) = try bytes[offset...].withUnsafeBytes({ try RESPReplyDecoder.decode($0) }) {
+                    offset += used
+                    if case .array(let parts) = reply, parts.count == 4, case .bulk(let channel) = parts[2], case .bulk(let key) = parts[3] {
+                        events.append(String(decoding: channel, as: UTF8.self) + " " + String(decoding: key, as: UTF8.self))
+                    }
+                }
+            }
+            streams.append(events)
+        }
+        #expect(streams[0] == streams[1], "daemon: \(streams[0])\nredis-server: \(streams[1])")
+        #expect(streams[1].count > 15)
+    }
+
     @Test("deadlines survive a restart; LocalStore and the native client see a key past its deadline as absent")
     func deadlinesSurviveRestartsAndLocalReadersExpire() throws {
         let directory = TemporaryDirectory("expiry-restart")

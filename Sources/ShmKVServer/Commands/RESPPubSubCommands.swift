@@ -70,15 +70,21 @@ extension RESPSession {
                 return
             }
             guard change.event != .none else { return }
-            let name = Array(change.event.redisName.utf8)
-            deliver(channel: RESPSession.keyspacePrefix + change.key, message: name)
-            deliver(channel: RESPSession.keyeventPrefix + name, message: change.key)
+            deliverKeyEvent(change.event, key: change.key)
+            // SET … EX is two events in Redis: `set`, then `expire`.
+            if change.flags.contains(.deadlineSet) { deliverKeyEvent(.expire, key: change.key) }
         case .message(let message):
             deliver(channel: message.channel, message: message.payload)
         case .resync(let r):
             let text = "\(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound == 0 ? 0 : r.missed.upperBound - 1)"
             sendMessage(channel: RESPSession.resyncChannel, message: Array(text.utf8), pattern: nil)
         }
+    }
+
+    private func deliverKeyEvent(_ event: KeyEvent, key: [UInt8]) {
+        let name = Array(event.redisName.utf8)
+        deliver(channel: RESPSession.keyspacePrefix + key, message: name)
+        deliver(channel: RESPSession.keyeventPrefix + name, message: key)
     }
 
     private func deliver(channel: [UInt8], message: [UInt8]) {
