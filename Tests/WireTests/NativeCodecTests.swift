@@ -153,7 +153,7 @@ func decodeRequests(_ bytes: [UInt8], maxFrameSize: Int = Native.defaultMaxFrame
         s = Native.beginFrame(code: Opcode.put.rawValue, flags: 3, requestID: 4, into: &bytes)
         bytes.appendKey([1]); bytes.appendValue([2])
         Native.endFrame(at: s, in: &bytes)
-        #expect(throws: WireError.malformed("unknown PUT condition 3")) { _ = try decodeRequests(bytes) }
+        #expect(throws: WireError.malformed("unknown PUT flags 3")) { _ = try decodeRequests(bytes) }
     }
 
     @Test func randomGarbageIsDecodedOrRefusedAsMalformed() {
