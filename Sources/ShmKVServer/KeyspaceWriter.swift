@@ -23,13 +23,14 @@ enum DeadlineChange: Sendable, Equatable {
     case at(Int64)
 }
 
-/// The writer's view of the keyspace inside one (child) write transaction: keys as they live at `now`,
-/// deadlines kept beside values, and the ring records the changes make.
+/// The writer's view of the keyspace inside one batch: keys as they live at `now`, deadlines kept beside
+/// values, and the ring records the changes make. Made once per batch; `transaction` is set to each
+/// operation's child transaction while it runs.
 ///
 /// The first touch of a key past its deadline deletes it and records an `expired` change, as Redis's
 /// `expireIfNeeded` does before a write looks at a key; so every operation sees only live keys.
 struct KeyspaceWriter {
-    let transaction: WriteTransaction
+    var transaction: WriteTransaction
     let databases: StoreDatabases
     private let expires: Database
     private let index: Database
@@ -85,11 +86,11 @@ struct KeyspaceWriter {
 
     // MARK: Writing
 
-    /// Stores `value` under `key` (which the caller has looked up: `existed` says whether it lived) and
-    /// applies `deadline`, recording one change with `event`.
-    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool, deadline: DeadlineChange, event: KeyEvent) throws {
+    /// Stores `value` under `key` and applies `deadline`, recording one change with `event`. `existed`
+    /// says whether the key lived, when the caller looked it up (nil: not looked up, no `created` flag).
+    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent) throws {
         try transaction.put(keyspace, key: key, value: value)
-        var flags: ChangeFlags = existed ? [] : .created
+        var flags: ChangeFlags = existed == false ? .created : []
         switch deadline {
         case .keep: break
         case .remove: _ = try removeDeadline(key)

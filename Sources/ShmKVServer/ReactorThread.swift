@@ -139,11 +139,18 @@ final class ReactorThread: @unchecked Sendable {
         return txn
     }
 
-    /// The keyspace as it lives at this moment, on the loop's snapshot: keys past their deadline read
-    /// as absent.
+    /// The keyspace as it lives on the loop's snapshot: keys past their deadline read as absent. Made
+    /// once per snapshot (so once per loop iteration, not per request), which also fixes the moment
+    /// deadlines are judged at for the iteration, as Redis judges them at its cached command time.
     func keyspace() throws -> KeyspaceReader {
-        try KeyspaceReader(try snapshot(), context.store.databases, clock: WallClock.milliseconds)
+        if let reader, readTransaction?.isActive == true { return reader }
+        let made = try KeyspaceReader(try snapshot(), context.store.databases, clock: WallClock.milliseconds)
+        reader = made
+        return made
     }
+
+    /// The reader of the current snapshot; dropped whenever the snapshot ends.
+    private var reader: KeyspaceReader?
 
     private func enterMapGate() {
         guard !holdsMapGate else { return }
@@ -153,6 +160,7 @@ final class ReactorThread: @unchecked Sendable {
 
     /// Ends the read transaction's snapshot and lets a map resize go ahead.
     private func resetSnapshot() {
+        reader = nil
         if let txn = readTransaction, txn.isActive { txn.reset() }
         if holdsMapGate {
             holdsMapGate = false

@@ -187,8 +187,12 @@ final class WriteBatcher: Sendable {
         do {
             let txn = try store.environment.beginWrite()
             begun = txn
+            var keys = try KeyspaceWriter(txn, store.databases, now: now)
+            // The batch's change list moves in and back out: no copy. (On an error it stays in `keys`
+            // and is dropped with it: nothing of the batch is published.)
+            swap(&changes, &keys.changes)
             for ticket in batch {
-                guard let outcome = applyAlone(ticket.operation, in: txn, now: now) else {
+                guard let outcome = applyAlone(ticket.operation, in: txn, keys: &keys) else {
                     txn.abort()
                     if growMap() { return false }
                     // The map cannot grow (storage.maxMapSize): the batch fails, nothing of it is written.
@@ -196,6 +200,7 @@ final class WriteBatcher: Sendable {
                 }
                 outcomes.append(outcome)
             }
+            swap(&changes, &keys.changes)
             try recordLastSequence(in: txn)
             transactionID = UInt64(txn.id)
             try txn.commit()
@@ -321,15 +326,13 @@ final class WriteBatcher: Sendable {
 
     /// Applies one operation in a child transaction: it fails alone, and the changes it listed are
     /// dropped with it. Nil when the map was full: the batch is to be run again in a larger map.
-    private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction, now: Int64) -> WriteOutcome? {
-        let mark = changes.count
+    private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction, keys: inout KeyspaceWriter) -> WriteOutcome? {
+        let mark = keys.changes.count
+        defer { keys.transaction = txn }
         do {
             let child = try txn.child()
+            keys.transaction = child
             do {
-                var keys = try KeyspaceWriter(child, store.databases, now: now)
-                // The batch's change list moves in and out: no copy per operation.
-                swap(&changes, &keys.changes)
-                defer { swap(&changes, &keys.changes) }
                 let outcome = try operation.apply(&keys)
                 try child.commit()
                 return outcome
@@ -338,7 +341,7 @@ final class WriteBatcher: Sendable {
                 throw error
             }
         } catch {
-            changes.removeSubrange(mark...)
+            keys.changes.removeSubrange(mark...)
             if case LMDBError.mapFull = error { return nil }
             return .failed(.storageError, "\(error)")
         }

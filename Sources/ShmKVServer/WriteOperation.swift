@@ -77,13 +77,23 @@ extension WriteOperation {
     func apply(_ keys: inout KeyspaceWriter) throws -> WriteOutcome {
         switch self {
         case .put(let key, let value, let condition, let returnOld, let deadline):
-            // The old value is copied only when the reply needs it.
-            let old = returnOld ? try keys.value(key) : nil
-            let existed = returnOld ? old != nil : try keys.exists(key)
+            // The old value is copied only when the reply needs it; a plain SET looks nothing up (but a
+            // key past its deadline is expired first, so that its `expired` comes before the `set`).
+            let existed: Bool?
+            var old: [UInt8]? = nil
+            if returnOld {
+                old = try keys.value(key)
+                existed = old != nil
+            } else if condition != .always {
+                existed = try keys.exists(key)
+            } else {
+                try keys.expireIfDue(key)
+                existed = nil
+            }
             let stored = switch condition {
             case .always: true
-            case .ifAbsent: !existed
-            case .ifPresent: existed
+            case .ifAbsent: existed == false
+            case .ifPresent: existed == true
             }
             if stored { try keys.store(key, value, existed: existed, deadline: deadline, event: .set) }
             if returnOld { return .previous(old, stored: stored) }
@@ -100,7 +110,8 @@ extension WriteOperation {
             return .previous(old, stored: true)
         case .mput(let pairs):
             for pair in pairs {
-                try keys.store(pair.key, pair.value, existed: try keys.exists(pair.key), deadline: .remove, event: .set)
+                try keys.expireIfDue(pair.key)
+                try keys.store(pair.key, pair.value, existed: nil, deadline: .remove, event: .set)
             }
             return .stored
         case .mputIfNoneExist(let pairs):
