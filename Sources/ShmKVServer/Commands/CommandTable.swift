@@ -64,7 +64,7 @@ enum CommandTable {
         Command("pexpiretime", arity: 2, [.readonly, .fast], keys: .single, .generic, "Returns a key's expiry as a Unix time in milliseconds.",
                 .immediate { $0.ttl($1, milliseconds: true, absolute: true) }),
         Command("touch", arity: -2, [.readonly, .fast], keys: .all, .generic, "Counts how many of the keys exist (no access times are kept).",
-                .immediate { $0.touch($1) }),
+                .immediate { $0.exists($1) }),
         Command("scan", arity: -2, [.readonly], .generic, "Iterates over keys (cursor, MATCH, COUNT).",
                 .immediate { $0.scan($1) }),
         Command("keys", arity: 2, [.readonly], .generic, "Returns every key that matches a pattern.",

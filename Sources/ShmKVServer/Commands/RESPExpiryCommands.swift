@@ -64,7 +64,7 @@ struct RESPError: Error {
 }
 
 /// The expiry commands: SET's expiry options (through `StringOptions`), SETEX, PSETEX, GETEX, EXPIRE,
-/// PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST. Relative times are made
+/// PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST (TOUCH is EXISTS: no access times are kept). Relative times are made
 /// absolute here, with the reactor's wall clock; the writer compares them with its own.
 extension RESPSession {
     /// Redis's `getExpireMillisecondsOrReply`: a time that must be positive, in seconds or milliseconds,
@@ -155,17 +155,6 @@ extension RESPSession {
             guard let deadline = try keys.deadline(of: args[1]) else { return RESPWriter.integer(-1, into: &self.output) }
             let left = max(0, absolute ? deadline : deadline - keys.now)
             RESPWriter.integer(Int(milliseconds ? left : (left + 500) / 1000), into: &self.output)
-        }
-    }
-
-    /// TOUCH key…: how many of the keys live (no access times are kept).
-    func touch(_ args: RESPArguments) {
-        read { keys in
-            var count = 0
-            for i in 1..<args.count where self.keyProblem(args[i]) == nil {
-                if try keys.contains(args[i]) { count += 1 }
-            }
-            RESPWriter.integer(count, into: &self.output)
         }
     }
 }
