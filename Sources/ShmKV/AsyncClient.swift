@@ -166,6 +166,24 @@ public final class AsyncClient: Sendable {
         defer { client.close() }
         return try client.watch(prefix: prefix, from: sequence).events
     }
+
+    /// Messages published on `channels` and channel `patterns`, from now, on a connection of their own
+    /// (counted in PUBLISH's answer). Ends when the task is cancelled.
+    public func messages(channels: [[UInt8]], patterns: [[UInt8]] = []) throws(ShmKVError) -> MessageStream {
+        let client = try Client(address: address, timeoutSeconds: timeoutSeconds, credentials: credentials)
+        defer { client.close() }
+        return try client.subscribe(channels: channels, patterns: patterns).messages
+    }
+
+    /// Posts `payload` to `channel`, in order with the writes pipelined before it on its connection;
+    /// the receivers the daemon counts.
+    @discardableResult
+    public func publish(_ channel: [UInt8], _ payload: [UInt8]) async throws -> Int {
+        guard case .integer(let n) = try await call(.publish(channel: channel, payload: payload)).body else {
+            throw unexpected("PUBLISH")
+        }
+        return Int(n)
+    }
 }
 
 extension AsyncClient {

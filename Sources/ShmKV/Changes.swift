@@ -26,15 +26,45 @@ public protocol ChangeSource: AnyObject {
 /// A stopped daemon removes its ring; subscribing while no daemon runs waits for the next one's ring
 /// (checked every 100 ms while waiting) and then delivers its changes from the first.
 public final class ChangeSubscriber: ChangeSource {
-    private var ring: RingSubscriber?
-    private let ringPath: String
-    private var nextOpenAttempt = 0
+    private let follower: RingFollower
     /// Only changes to keys starting with this are delivered (resyncs and clears always are).
     public let prefix: [UInt8]
 
     init(ringPath: String, prefix: [UInt8], start: ChangeStart) throws(ShmKVError) {
-        self.ringPath = ringPath
+        follower = try RingFollower(ringPath: ringPath, start: start)
         self.prefix = prefix
+    }
+
+    /// The epoch of the ring being followed (changes when the daemon restarts); 0 while waiting for one.
+    public var epoch: UInt64 { follower.epoch }
+    /// The sequence the next change is expected to carry (0 while waiting for a ring).
+    public var nextSequence: UInt64 { follower.nextSequence }
+
+    /// The next wanted event already in the ring, or nil at once; never blocks. Returns nil while no daemon
+    /// has created the ring (retried at most every 100 ms).
+    public func poll() -> ChangeEvent? { follower.poll(accept) }
+
+    /// Waits on the ring's futex (after a short spin) until an event for `prefix` arrives or the
+    /// timeout passes.
+    public func next(timeoutMilliseconds: Int?) -> ChangeEvent? { follower.next(timeoutMilliseconds: timeoutMilliseconds, accept) }
+
+    /// Changes of keys under the prefix, clears and resyncs; not messages.
+    private func accept(_ event: RingEvent) -> ChangeEvent? {
+        guard let event = ChangeEvent(event) else { return nil }
+        guard case .change(let change) = event, change.kind != .clear else { return event }
+        return change.key.starts(with: prefix) ? event : nil
+    }
+}
+
+/// The ring of a data directory, opened when the daemon has made it, read with a filter: what
+/// `ChangeSubscriber` and `MessageSubscriber` share.
+final class RingFollower {
+    private var ring: RingSubscriber?
+    private let ringPath: String
+    private var nextOpenAttempt = 0
+
+    init(ringPath: String, start: ChangeStart) throws(ShmKVError) {
+        self.ringPath = ringPath
         do { ring = try RingSubscriber(path: ringPath, start: start) } catch .system(let error) where error.errno == .noSuchFileOrDirectory {
             ring = nil
         } catch {
@@ -42,12 +72,10 @@ public final class ChangeSubscriber: ChangeSource {
         }
     }
 
-    /// The epoch of the ring being followed (changes when the daemon restarts); 0 while waiting for one.
-    public var epoch: UInt64 { ring?.epoch ?? 0 }
-    /// The sequence the next change is expected to carry (0 while waiting for a ring).
-    public var nextSequence: UInt64 { ring?.nextSequence ?? 0 }
+    var epoch: UInt64 { ring?.epoch ?? 0 }
+    var nextSequence: UInt64 { ring?.nextSequence ?? 0 }
 
-    /// The ring, opened once the daemon has created it (every change in it came after this subscriber).
+    /// The ring, opened once the daemon has created it (every record in it came after this follower).
     private func openRing() -> RingSubscriber? {
         if let ring { return ring }
         let now = Int(DispatchTime.now().uptimeNanoseconds / 1_000_000)
@@ -57,19 +85,17 @@ public final class ChangeSubscriber: ChangeSource {
         return ring
     }
 
-    /// The next wanted event already in the ring, or nil at once; never blocks. Returns nil while no daemon
-    /// has created the ring (retried at most every 100 ms).
-    public func poll() -> ChangeEvent? {
+    /// The next event `accept` takes among those already in the ring, or nil at once.
+    func poll<E>(_ accept: (RingEvent) -> E?) -> E? {
         guard let ring = openRing() else { return nil }
         while let event = ring.poll() {
-            if let event = ChangeEvent(event), wanted(event) { return event }
+            if let taken = accept(event) { return taken }
         }
         return nil
     }
 
-    /// Waits on the ring's futex (after a short spin) until an event for `prefix` arrives or the
-    /// timeout passes.
-    public func next(timeoutMilliseconds: Int?) -> ChangeEvent? {
+    /// Waits (futex, after a short spin) until `accept` takes an event or the timeout passes.
+    func next<E>(timeoutMilliseconds: Int?, _ accept: (RingEvent) -> E?) -> E? {
         let deadline = timeoutMilliseconds.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0)) * 1_000_000 }
         while true {
             var left: Int? = nil
@@ -84,14 +110,8 @@ public final class ChangeSubscriber: ChangeSource {
                 continue
             }
             guard let event = ring.next(timeoutMilliseconds: left) else { return nil }
-            if let event = ChangeEvent(event), wanted(event) { return event }
+            if let taken = accept(event) { return taken }
         }
-    }
-
-    /// Changes of keys under the prefix, clears and resyncs.
-    private func wanted(_ event: ChangeEvent) -> Bool {
-        guard case .change(let change) = event, change.kind != .clear else { return true }
-        return change.key.starts(with: prefix)
     }
 }
 
@@ -128,14 +148,22 @@ extension LocalStore {
     }
 }
 
-/// An `AsyncSequence` over a `ChangeSource` (a local ring subscriber or a remote watch).
-public struct ChangeStream: AsyncSequence, Sendable {
-    /// Each element is a change or a resync (the subscriber lost track; reread what you care about).
-    public typealias Element = ChangeEvent
+/// Change events as an `AsyncSequence` (`LocalStore.changes`, `Client.watch(…).events`).
+public typealias ChangeStream = EventStream<ChangeEvent>
 
+extension EventStream where Element == ChangeEvent {
+    init(source: ChangeSource) {
+        self.init(poll: { try source.poll() }, next: { try source.next(timeoutMilliseconds: $0) })
+    }
+}
+
+/// An `AsyncSequence` over a blocking event source (a local ring follower or a socket stream).
+public struct EventStream<Element: Sendable>: AsyncSequence, Sendable {
     private let box: SourceBox
 
-    init(source: ChangeSource) { box = SourceBox(source) }
+    init(poll: @escaping () throws -> Element?, next: @escaping (Int?) throws -> Element?) {
+        box = SourceBox(poll: poll, next: next)
+    }
 
     /// One iterator per stream: the source has a single cursor.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(box: box) }
@@ -145,13 +173,13 @@ public struct ChangeStream: AsyncSequence, Sendable {
         let box: SourceBox
 
         /// The next event; nil once the task is cancelled (within 200 ms). Throws what the source throws.
-        public mutating func next() async throws -> ChangeEvent? {
+        public mutating func next() async throws -> Element? {
             while !Task.isCancelled {
-                if let event = try box.source.poll() { return event }
-                let waited: Result<ChangeEvent?, any Error> = await withCheckedContinuation { continuation in
+                if let event = try box.poll() { return event }
+                let waited: Result<Element?, any Error> = await withCheckedContinuation { continuation in
                     let box = self.box
                     box.queue.async {
-                        continuation.resume(returning: Result { try box.source.next(timeoutMilliseconds: 200) })
+                        continuation.resume(returning: Result { try box.next(200) })
                     }
                 }
                 if let event = try waited.get() { return event }
@@ -162,10 +190,14 @@ public struct ChangeStream: AsyncSequence, Sendable {
 
     /// The source and the queue its blocking waits run on.
     final class SourceBox: @unchecked Sendable {
-        // Invariant: `source` is used by one `next()` at a time — either directly or on `queue`, never
+        // Invariant: the source is used by one `next()` at a time — either directly or on `queue`, never
         // both, because `next()` awaits the queued wait before it returns.
-        let source: ChangeSource
-        let queue = DispatchQueue(label: "shmkv.changes")
-        init(_ source: ChangeSource) { self.source = source }
+        let poll: () throws -> Element?
+        let next: (Int?) throws -> Element?
+        let queue = DispatchQueue(label: "shmkv.events")
+        init(poll: @escaping () throws -> Element?, next: @escaping (Int?) throws -> Element?) {
+            self.poll = poll
+            self.next = next
+        }
     }
 }

@@ -77,7 +77,7 @@ public final class Client: Sendable {
     }
 
     /// One request, one reply; an error status throws `.server`.
-    private func call(_ request: Request) throws(ShmKVError) -> Reply {
+    func call(_ request: Request) throws(ShmKVError) -> Reply {
         let reply = try pipeline([request])[0]
         if case .message(let message) = reply.body { throw .server(reply.status, message) }
         return reply

@@ -49,6 +49,10 @@ extension ServerConnection {
         case .watch(let prefix, _): needed = .read; keys = [prefix]
         case .put(let key, _, _, _), .delete(let key), .incrBy(let key, _), .expire(let key, _, _): needed = .write; keys = [key]
         case .mput(let pairs): needed = .write; keys = pairs.map(\.key)
+        case .subscribe, .publish:
+            // As over RESP: a user limited to key prefixes may not use channels.
+            guard !user.isKeyRestricted else { return (.permissionDenied, ServerConnection.noPermChannels) }
+            needed = { if case .publish = request { .write } else { .read } }()
         }
         guard user.permissions.isSuperset(of: needed) else {
             return (.permissionDenied, ServerConnection.noPermCommand(request.name))
@@ -107,6 +111,8 @@ extension RequestView {
         case .auth: "auth"
         case .ttl: "ttl"
         case .expire: "expire"
+        case .subscribe: "subscribe"
+        case .publish: "publish"
         }
     }
 }

@@ -2,12 +2,15 @@ import LMDB
 import NotifyRing
 import StoreLayout
 
-/// One ring record a batch will publish after it commits.
+/// One ring record a batch will publish after it commits: a change of a key, or a message.
 struct Change {
     let kind: ChangeKind
     let event: KeyEvent
     let flags: ChangeFlags
+    /// The key, or a message's channel.
     let key: [UInt8]
+    /// A message's payload (empty for changes).
+    var payload: [UInt8] = []
 }
 
 /// The ring records of a batch, in the order the changes were made.

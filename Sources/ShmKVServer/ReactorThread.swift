@@ -27,6 +27,8 @@ final class ServerContext: Sendable {
     let reactorCount: Int
     let ring: RingInfo
     let resp = RESPRegistry()
+    /// What the daemon's connections subscribe to (PUBLISH's count, PUBSUB).
+    let subscriptions = Subscriptions()
     let authenticator: Authenticator
     /// Held by reactors while their read transaction is active; closed by the writer to grow the map.
     let mapGate: MapGate

@@ -61,6 +61,7 @@ public final class Server: @unchecked Sendable {
             // A new ring (new epoch) on every start; its numbering continues from the last change committed.
             let ringPath = config.effectiveRingPath(environmentID: store.environmentID)
             let publisher = try RingPublisher(creatingAt: ringPath, capacity: config.ringCapacity,
+                                              maxMessageBytes: config.maxMessageSize,
                                               firstSequence: try store.lastSequence() + 1,
                                               mode: group == nil ? 0o600 : 0o660, group: group)
             try store.recordRing(path: ringPath, epoch: publisher.epoch)

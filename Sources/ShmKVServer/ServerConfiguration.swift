@@ -82,6 +82,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var ringPath: String? = nil
     /// Bytes in the ring's data area (a power of two, 4 KiB to 1 GiB).
     public var ringCapacity = 4 << 20
+    /// The longest PUBLISH message, channel and payload together (`ring.maxMessageSize`); at most a
+    /// quarter of the ring less a record header.
+    public var ringMaxMessageSize = 64 << 10
     /// RESP request limits (Redis's proto-max-bulk-len, multibulk count, inline line length).
     public var respMaxBulkLength = 512 << 20
     /// Most arguments in one multibulk request (`resp.maxMultibulkCount`).
@@ -146,6 +149,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         let ringText = try values.string("ring.path") ?? ""
         ringPath = ringText.isEmpty ? nil : ringText
         ringCapacity = try values.int("ring.capacity") ?? d.ringCapacity
+        ringMaxMessageSize = try values.int("ring.maxMessageSize") ?? d.ringMaxMessageSize
         respMaxBulkLength = try values.int("resp.maxBulkLength") ?? d.respMaxBulkLength
         respMaxMultibulkCount = try values.int("resp.maxMultibulkCount") ?? d.respMaxMultibulkCount
         respMaxInlineLength = try values.int("resp.maxInlineLength") ?? d.respMaxInlineLength
@@ -202,6 +206,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if !RingLayout.isValidCapacity(ringCapacity) {
             throw ConfigurationError("ring.capacity must be a power of two from 4096 to 1073741824 (got \(ringCapacity))")
         }
+        if ringMaxMessageSize < 1 { throw ConfigurationError("ring.maxMessageSize must be at least 1 (got \(ringMaxMessageSize))") }
     }
 
     /// Whether FLUSHDB/FLUSHALL are allowed: `yes`, `no`, or with `auto` when TCP is off or bound to
@@ -220,6 +225,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public func effectiveRingPath(environmentID: String) -> String {
         ringPath ?? "/dev/shm/shmkv-\(environmentID).ring"
     }
+
+    /// The longest message the ring takes: `ring.maxMessageSize`, lowered to a quarter of the ring less
+    /// a record header when the ring is too small for it.
+    public var maxMessageSize: Int { min(ringMaxMessageSize, ringCapacity / 4 - RingLayout.recordHeaderSize) }
 
     /// Reactor threads to run: `threads`, or one per core.
     public var effectiveThreads: Int {
@@ -259,6 +268,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         ring:
           path: \(quoted(ringPath ?? ""))
           capacity: \(ringCapacity)
+          maxMessageSize: \(ringMaxMessageSize)
         resp:
           maxBulkLength: \(respMaxBulkLength)
           maxMultibulkCount: \(respMaxMultibulkCount)
@@ -301,7 +311,7 @@ extension ServerConfiguration {
         "limits.maxQueryBuffer", "limits.idleTimeout", "limits.pubsubHardLimit", "limits.pubsubSoftLimit",
         "limits.pubsubSoftSeconds", "limits.maxScanLimit", "limits.maxRequestsPerEvent",
         "batch.maxOperations", "batch.maxBytes",
-        "ring.path", "ring.capacity",
+        "ring.path", "ring.capacity", "ring.maxMessageSize",
         "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
         "access.group",

@@ -233,6 +233,7 @@ final class ServerConnection: Connection {
 
     override func didClose() {
         if case .resp(let resp) = session { resp.end() }
+        if case .native(let native) = session { native.end() }
         stopFollowingRing()
         reactor.connectionClosed(self)
     }

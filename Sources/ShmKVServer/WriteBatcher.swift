@@ -201,9 +201,15 @@ final class WriteBatcher: Sendable {
                 outcomes.append(outcome)
             }
             swap(&changes, &keys.changes)
-            try recordLastSequence(in: txn)
-            transactionID = UInt64(txn.id)
-            try txn.commit()
+            if changes.contains(where: { $0.kind != .message }) {
+                try recordLastSequence(in: txn)
+                transactionID = UInt64(txn.id)
+                try txn.commit()
+            } else {
+                // Nothing but messages (or nothing at all): LMDB holds nothing new, so there is nothing
+                // to commit or sync; the messages' sequence numbers are not stored (they are not changes).
+                txn.abort()
+            }
             let written = outcomes.count { if case .failed = $0 { false } else { true } }
             ServerStats.add(stats.writesCommitted, written)
             ServerStats.add(stats.writesFailed, outcomes.count - written)
@@ -309,8 +315,16 @@ final class WriteBatcher: Sendable {
         guard !changes.isEmpty else { return }
         for change in changes {
             do {
-                try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
-                                      transactionID: transactionID)
+                if change.kind == .message {
+                    try change.key.withUnsafeBytes { channel in
+                        try change.payload.withUnsafeBytes { payload in
+                            _ = try Result { () throws(RingError) in try publisher.publishMessage(channel: channel, payload: payload) }.get()
+                        }
+                    }
+                } else {
+                    try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
+                                          transactionID: transactionID)
+                }
             } catch {
                 // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.
                 logger.error("ring publish failed: \(error)")

@@ -44,6 +44,9 @@ enum WriteOperation: Sendable {
     case persist(key: [UInt8])
     /// Returns the value and changes the deadline (RESP `GETEX`; `.keep` changes nothing).
     case getAndExpire(key: [UInt8], deadline: DeadlineChange)
+    /// A message for the ring, in order with the connection's writes; the outcome is `receivers`
+    /// (counted when the request was parsed: the daemon's subscribed connections).
+    case publish(channel: [UInt8], payload: [UInt8], receivers: Int)
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
@@ -54,6 +57,7 @@ enum WriteOperation: Sendable {
         case .deleteMany(let keys): keys.reduce(0) { $0 + $1.count }
         case .mput(let pairs), .mputIfNoneExist(let pairs): pairs.reduce(0) { $0 + $1.key.count + $1.value.count }
         case .incrBy(let k, _): k.count + 8
+        case .publish(let c, let p, _): c.count + p.count
         case .clear: 0
         }
     }
@@ -172,6 +176,9 @@ extension WriteOperation {
                 if at <= keys.now { _ = try keys.delete(key) } else { try keys.expire(key, at: at) }
             }
             return .previous(value, stored: true)
+        case .publish(let channel, let payload, let receivers):
+            keys.changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
+            return .integer(Int64(receivers))
         }
     }
 }

@@ -27,6 +27,11 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
     /// Sets a key's deadline (relative or absolute, flags) or removes it; answers 1 if done, 0 for no
     /// key (or, removing, a key without a deadline).
     case expire = 0x0D
+    /// Streams messages published to channels and patterns (the connection then carries events).
+    case subscribe = 0x0E
+    /// Posts a message to a channel, in order with the connection's writes; answers the receivers the
+    /// daemon counts.
+    case publish = 0x0F
 }
 
 /// Reply status, shared by server and client.

@@ -84,7 +84,7 @@ public struct Reply: Sendable, Equatable {
                 self.body = .ttl(deadline: deadline, remaining: Int64(bitPattern: try r.u64("remaining")))
             case .delete:
                 self.body = .deleted(try r.u8("deleted") != 0)
-            case .incrBy, .expire:
+            case .incrBy, .expire, .publish:
                 self.body = .integer(Int64(bitPattern: try r.u64("integer")))
             case .scan:
                 let count = Int(try r.u32("entry count"))
@@ -105,7 +105,7 @@ public struct Reply: Sendable, Equatable {
                     stats.append(StatEntry(name: name, value: Int64(bitPattern: try r.u64("stat value"))))
                 }
                 self.body = .stats(stats)
-            case .watch:
+            case .watch, .subscribe:
                 let epoch = try r.u64("epoch")
                 self.body = .watching(epoch: epoch, nextSequence: try r.u64("next sequence"))
             }

@@ -60,6 +60,10 @@ public enum Request: Sendable, Equatable {
     case ttl(key: [UInt8])
     /// Set (`relative`, `absolute`) or remove (`persist`) a key's deadline; `milliseconds` as `mode` says.
     case expire(key: [UInt8], milliseconds: Int64, mode: ExpireMode)
+    /// Stream messages of these channels and channel patterns (Redis's glob syntax).
+    case subscribe(channels: [[UInt8]], patterns: [[UInt8]])
+    /// Post `payload` to `channel`.
+    case publish(channel: [UInt8], payload: [UInt8])
 
     /// The opcode the request is sent with.
     public var opcode: Opcode {
@@ -77,6 +81,8 @@ public enum Request: Sendable, Equatable {
         case .auth: .auth
         case .ttl: .ttl
         case .expire: .expire
+        case .subscribe: .subscribe
+        case .publish: .publish
         }
     }
 
@@ -128,6 +134,14 @@ public enum Request: Sendable, Equatable {
         case .expire(let key, let milliseconds, _):
             out.appendKey(key)
             out.appendLE(UInt64(bitPattern: milliseconds))
+        case .subscribe(let channels, let patterns):
+            for names in [channels, patterns] {
+                out.appendLE(UInt32(names.count))
+                for name in names { out.appendValue(name) }
+            }
+        case .publish(let channel, let payload):
+            out.appendValue(channel)
+            out.appendValue(payload)
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -157,6 +171,8 @@ public enum Request: Sendable, Equatable {
         case .auth(let user, let password): self = .auth(user: Array(user), password: Array(password))
         case .ttl(let k): self = .ttl(key: Array(k))
         case .expire(let k, let ms, let mode): self = .expire(key: Array(k), milliseconds: ms, mode: mode)
+        case .subscribe(let channels, let patterns): self = .subscribe(channels: channels, patterns: patterns)
+        case .publish(let c, let p): self = .publish(channel: Array(c), payload: Array(p))
         }
     }
 }
@@ -249,6 +265,10 @@ public enum RequestView {
     case ttl(key: UnsafeRawBufferPointer)
     /// Set or remove a key's deadline.
     case expire(key: UnsafeRawBufferPointer, milliseconds: Int64, mode: ExpireMode)
+    /// Stream messages of channels and patterns (copied: a subscription outlives the request).
+    case subscribe(channels: [[UInt8]], patterns: [[UInt8]])
+    /// Post a message to a channel.
+    case publish(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer)
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.
     public init(header: FrameHeader, body: UnsafeRawBufferPointer) throws(WireError) {
@@ -315,6 +335,21 @@ public enum RequestView {
             guard let mode = ExpireMode(rawValue: header.flags) else { throw .malformed("unknown EXPIRE mode \(header.flags)") }
             let key = try r.key()
             self = .expire(key: key, milliseconds: Int64(bitPattern: try r.u64("time")), mode: mode)
+        case .subscribe:
+            var lists: [[[UInt8]]] = []
+            for what in ["channel count", "pattern count"] {
+                let count = Int(try r.u32(what))
+                // Each name takes at least four bytes: a count beyond that cannot be honest.
+                guard count <= r.remaining / 4 else { throw .malformed("\(what) \(count) exceeds the body") }
+                var names: [[UInt8]] = []
+                for _ in 0..<count { names.append(Array(try r.value())) }
+                lists.append(names)
+            }
+            guard !lists[0].isEmpty || !lists[1].isEmpty else { throw .malformed("SUBSCRIBE names no channel and no pattern") }
+            self = .subscribe(channels: lists[0], patterns: lists[1])
+        case .publish:
+            let channel = try r.value()
+            self = .publish(channel: channel, payload: try r.value())
         }
         try r.finish()
     }

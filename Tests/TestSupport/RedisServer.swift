@@ -72,7 +72,10 @@ public func eventually(seconds: Double = 10, _ condition: () throws -> Bool) ret
 }
 
 /// The RESP bytes of one command (an array of bulk strings), as a Redis client sends it.
-public func respCommand(_ args: String...) -> [UInt8] {
+public func respCommand(_ args: String...) -> [UInt8] { respCommand(args) }
+
+/// `respCommand` for words in an array.
+public func respCommand(_ args: [String]) -> [UInt8] {
     var out = Array("*\(args.count)\r\n".utf8)
     for arg in args { out += Array("$\(arg.utf8.count)\r\n\(arg)\r\n".utf8) }
     return out

@@ -25,6 +25,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let touchesAllKeys = CommandFlags(rawValue: 1 << 19)
     /// Shows data about the store (INFO): needs the read permission though it reads no key.
     static let readsStatistics = CommandFlags(rawValue: 1 << 20)
+    /// Posts on the ring (PUBLISH): needs the write permission.
+    static let publishes = CommandFlags(rawValue: 1 << 21)
 
     /// Redis's names of the flags COMMAND shows, in its order.
     static let redisNames: [(CommandFlags, String)] = [
@@ -106,11 +108,11 @@ final class Command: Sendable {
     func accepts(argumentCount count: Int) -> Bool { arity >= 0 ? count == arity : count >= -arity }
 
     /// What a user needs to run it: read for read-only and pub/sub commands and statistics, write for
-    /// writes, admin for admin commands (FLUSHDB needs both write and admin).
+    /// writes and PUBLISH, admin for admin commands (FLUSHDB needs both write and admin).
     var permission: Permissions {
         var needed: Permissions = []
         if !flags.isDisjoint(with: [.readonly, .pubsub, .readsStatistics]) { needed.insert(.read) }
-        if flags.contains(.write) { needed.insert(.write) }
+        if flags.contains(.write) || flags.contains(.publishes) { needed.insert(.write) }
         if flags.contains(.admin) { needed.insert(.admin) }
         return needed
     }

@@ -24,14 +24,58 @@ extension RESPSession {
         for i in 1..<args.count {
             let name = args.bytes(i)
             if byPattern {
-                if !patterns.contains(where: { $0.pattern == name }) { patterns.append(GlobPattern(name)) }
+                if !patterns.contains(where: { $0.pattern == name }) {
+                    patterns.append(GlobPattern(name))
+                    context.subscriptions.update(patterns: [GlobPattern(name)], delta: 1)
+                }
             } else if !channels.contains(name) {
                 channels.append(name)
+                context.subscriptions.update(channels: [name], delta: 1)
             }
             RESPWriter.push(3, resp3: resp3, into: &output)
             RESPWriter.bulk(byPattern ? "psubscribe" : "subscribe", into: &output)
             RESPWriter.bulk(name, into: &output)
             RESPWriter.integer(subscriptionCount, into: &output)
+        }
+    }
+
+    /// PUBLISH channel message: queued behind the connection's writes, so that its ring record follows
+    /// theirs; answers the receivers the daemon counts (its subscribed connections, not local readers).
+    func publish(_ args: RESPArguments) -> Bool {
+        let size = args[1].count + args[2].count
+        let limit = context.configuration.maxMessageSize
+        guard size <= limit else {
+            return replyError("ERR message of \(size) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)")
+        }
+        let channel = args.bytes(1)
+        return enqueue(.publish(channel: channel, payload: args.bytes(2), receivers: context.subscriptions.receivers(of: channel)))
+    }
+
+    /// PUBSUB CHANNELS [pattern] | NUMSUB [channel …] | NUMPAT, over the daemon's connections.
+    func pubsub(_ args: RESPArguments) {
+        let subscriptions = context.subscriptions
+        let n = args.count
+        if args.is(1, "CHANNELS") || args.is(1, "NUMPAT") {
+            // Redis 7.0's two wordings: CHANNELS checks its own arity, NUMPAT's is in the table.
+            if args.is(1, "CHANNELS"), n > 3 {
+                return RESPWriter.error("ERR unknown subcommand or wrong number of arguments for '\(args.string(1))'. Try PUBSUB HELP.", into: &output)
+            }
+            if args.is(1, "NUMPAT"), n != 2 {
+                return RESPWriter.error("ERR wrong number of arguments for 'pubsub|numpat' command", into: &output)
+            }
+            if args.is(1, "NUMPAT") { return RESPWriter.integer(subscriptions.patternCount, into: &output) }
+            let channels = subscriptions.activeChannels(matching: n == 3 ? GlobPattern(args.bytes(2)) : nil)
+            RESPWriter.array(channels.count, into: &output)
+            for channel in channels { RESPWriter.bulk(channel, into: &output) }
+        } else if args.is(1, "NUMSUB") {
+            // A flat array of channel, count pairs (Redis 7 answers an array in RESP3 too).
+            RESPWriter.array((n - 2) * 2, into: &output)
+            for i in 2..<max(2, n) {
+                RESPWriter.bulk(args[i], into: &output)
+                RESPWriter.integer(subscriptions.subscribers(of: args.bytes(i)), into: &output)
+            }
+        } else {
+            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try PUBSUB HELP.", into: &output)
         }
     }
 
@@ -46,7 +90,11 @@ extension RESPSession {
             RESPWriter.integer(subscriptionCount, into: &output)
         }
         for name in names {
-            if byPattern { patterns.removeAll { $0.pattern == name } } else { channels.removeAll { $0 == name } }
+            if byPattern, let i = patterns.firstIndex(where: { $0.pattern == name }) {
+                context.subscriptions.update(patterns: [patterns.remove(at: i)], delta: -1)
+            } else if !byPattern, let i = channels.firstIndex(of: name) {
+                context.subscriptions.update(channels: [channels.remove(at: i)], delta: -1)
+            }
             RESPWriter.push(3, resp3: resp3, into: &output)
             RESPWriter.bulk(kind, into: &output)
             RESPWriter.bulk(name, into: &output)
@@ -56,6 +104,7 @@ extension RESPSession {
     }
 
     func unsubscribeAll() {
+        context.subscriptions.update(channels: channels, patterns: patterns, delta: -1)
         channels.removeAll()
         patterns.removeAll()
         connection.stopFollowingRing()

@@ -43,7 +43,10 @@ final class RESPSession {
     }
 
     /// The session ends with its connection.
-    func end() { context.resp.unregister(clientID) }
+    func end() {
+        context.subscriptions.update(channels: channels, patterns: patterns, delta: -1)
+        context.resp.unregister(clientID)
+    }
 
     /// The connection's output buffer, where replies are encoded.
     var output: [UInt8] {

@@ -28,8 +28,59 @@ extension NativeSession {
         Native.endFrame(at: start, in: &output)
     }
 
-    /// One WATCH event frame (changes outside the prefix are skipped; clears and resyncs never are).
+    /// SUBSCRIBE: follows the ring from now, counted among PUBLISH's receivers.
+    func startSubscription(channels: [[UInt8]], patterns: [[UInt8]], id: UInt32) {
+        let subscriber: RingSubscriber
+        do { subscriber = try connection.startFollowingRing(from: .now) } catch {
+            return ReplyWriter.error(.internalError, "cannot open the notification ring: \(error)", requestID: id, into: &output)
+        }
+        let set = Set(channels)
+        var globs: [GlobPattern] = []
+        for pattern in patterns where !globs.contains(where: { $0.pattern == pattern }) { globs.append(GlobPattern(pattern)) }
+        subscription = (set, globs, id)
+        context.subscriptions.update(channels: Array(set), patterns: globs, delta: 1)
+        let start = Native.beginFrame(code: Status.ok.rawValue, requestID: id, into: &output)
+        output.appendLE(subscriber.epoch)
+        output.appendLE(subscriber.nextSequence)
+        Native.endFrame(at: start, in: &output)
+    }
+
+    /// The session ends with its connection: its subscriptions stop counting.
+    func end() {
+        guard let subscription else { return }
+        context.subscriptions.update(channels: Array(subscription.channels), patterns: subscription.patterns, delta: -1)
+        self.subscription = nil
+    }
+
+    /// One event frame for a watching or subscribed connection: a WATCH sees changes under its prefix
+    /// (clears and resyncs always); a SUBSCRIBE sees messages of its channels, one per matching pattern
+    /// too (as Redis delivers), and resyncs.
     func writeWatchEvent(_ event: RingEvent) {
+        if let subscription {
+            switch event {
+            case .message(let m):
+                m.channel.withUnsafeBytes { channel in
+                    m.payload.withUnsafeBytes { payload in
+                        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+                        if subscription.channels.contains(m.channel) {
+                            WatchEvent.writeMessage(sequence: m.sequence, channel: channel, payload: payload, pattern: none,
+                                                    requestID: subscription.requestID, into: &output)
+                        }
+                        for glob in subscription.patterns where glob.matches(channel) {
+                            glob.pattern.withUnsafeBytes { pattern in
+                                WatchEvent.writeMessage(sequence: m.sequence, channel: channel, payload: payload, pattern: pattern,
+                                                        requestID: subscription.requestID, into: &output)
+                            }
+                        }
+                    }
+                }
+            case .change:
+                return
+            case .resync(let resync):
+                writeResync(resync, requestID: subscription.requestID)
+            }
+            return
+        }
         guard let watch else { return }
         switch event {
         case .change(let change):
@@ -42,10 +93,14 @@ extension NativeSession {
         case .message:
             return
         case .resync(let resync):
-            let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
-            WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
-                                   missedUpTo: resync.missed.upperBound, requestID: watch.requestID, into: &output)
+            writeResync(resync, requestID: watch.requestID)
         }
+    }
+
+    private func writeResync(_ resync: RingResync, requestID: UInt32) {
+        let reason: UInt8 = switch resync.reason { case .lapped: 1; case .gap: 2; case .newEpoch: 3 }
+        WatchEvent.writeResync(reason: reason, missedFrom: resync.missed.lowerBound,
+                               missedUpTo: resync.missed.upperBound, requestID: requestID, into: &output)
     }
 
     // MARK: Reads
@@ -86,7 +141,7 @@ extension NativeSession {
                 try scan(query, reader: reader, id: id)
             case .stats:
                 try writeStats(reader: reader, id: id)
-            case .put, .delete, .mput, .incrBy, .watch, .auth, .expire:
+            case .put, .delete, .mput, .incrBy, .watch, .auth, .expire, .subscribe, .publish:
                 preconditionFailure("writes are queued, and WATCH and AUTH are handled apart, not executed here")
             }
         } catch {

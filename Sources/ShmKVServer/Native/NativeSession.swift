@@ -19,6 +19,8 @@ final class NativeSession {
     let context: ServerContext
     /// Set once the connection sent WATCH: it then carries change events for keys with `prefix`.
     var watch: (prefix: [UInt8], requestID: UInt32)?
+    /// SUBSCRIBE: the channels and patterns whose messages this connection streams.
+    var subscription: (channels: Set<[UInt8]>, patterns: [GlobPattern], requestID: UInt32)?
 
     init(connection: ServerConnection) {
         self.connection = connection
@@ -69,11 +71,11 @@ final class NativeSession {
         }
         let id = header.requestID
         if let refusal = connection.accessRefusal(request) { return answer(refusal, id) }
-        if watch != nil {
+        if watch != nil || subscription != nil {
             switch request {
             case .ping: break
             default:
-                ReplyWriter.error(.badRequest, "this connection is watching: only PING is accepted (close it to stop watching)",
+                ReplyWriter.error(.badRequest, "this connection is \(watch != nil ? "watching" : "subscribed"): only PING is accepted (close it to stop)",
                                   requestID: id, into: &output)
                 return true
             }
@@ -91,6 +93,17 @@ final class NativeSession {
             guard connection.pendingWrites == 0 else { return false }
             startWatch(prefix: prefix, from: from, id: id)
             return true
+        case .subscribe(let channels, let patterns):
+            guard connection.pendingWrites == 0 else { return false }
+            startSubscription(channels: channels, patterns: patterns, id: id)
+            return true
+        case .publish(let channel, let payload):
+            let limit = context.configuration.maxMessageSize
+            if channel.count + payload.count > limit {
+                return answer((.valueTooLarge, "message of \(channel.count + payload.count) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)"), id)
+            }
+            let name = Array(channel)
+            return enqueue(.publish(channel: name, payload: Array(payload), receivers: context.subscriptions.receivers(of: name)), id)
         case .put(let key, let value, let condition, let expiry):
             if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
             let deadline: DeadlineChange = switch expiry {

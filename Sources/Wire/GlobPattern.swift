@@ -1,12 +1,15 @@
 /// Redis's glob patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET): `*`, `?`, `[abc]`, `[^a-z]`, and
 /// `\\x` for a literal x. Byte-wise, like Redis's `stringmatchlen`.
-struct GlobPattern: Sendable {
-    let pattern: [UInt8]
+/// Used by the daemon and by local subscribers alike; costs no allocation to match.
+public struct GlobPattern: Sendable, Hashable {
+    /// The pattern's bytes.
+    public let pattern: [UInt8]
 
-    init(_ pattern: [UInt8]) { self.pattern = pattern }
+    /// A pattern; nothing is compiled.
+    public init(_ pattern: [UInt8]) { self.pattern = pattern }
 
     /// The bytes every match starts with (up to the first special character): a scan can seek there.
-    var literalPrefix: [UInt8] {
+    public var literalPrefix: [UInt8] {
         var out: [UInt8] = []
         var i = 0
         while i < pattern.count {
@@ -23,11 +26,13 @@ struct GlobPattern: Sendable {
         return out
     }
 
-    func matches(_ text: UnsafeRawBufferPointer) -> Bool {
+    /// Whether `text` matches, byte for byte as Redis's `stringmatchlen`.
+    public func matches(_ text: UnsafeRawBufferPointer) -> Bool {
         pattern.withUnsafeBytes { p in GlobPattern.match(p, 0, text, 0) }
     }
 
-    func matches(_ text: [UInt8]) -> Bool { text.withUnsafeBytes { matches($0) } }
+    /// `matches` for bytes in an array.
+    public func matches(_ text: [UInt8]) -> Bool { text.withUnsafeBytes { matches($0) } }
 
     private static func match(_ p: UnsafeRawBufferPointer, _ pi: Int, _ s: UnsafeRawBufferPointer, _ si: Int) -> Bool {
         var pi = pi, si = si

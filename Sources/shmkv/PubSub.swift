@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import ShmKV
+
+struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Post a message to a channel; prints the receivers the daemon counts (its subscribed connections).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The channel.") var channel: String
+    @Argument(help: "The message, or '-' to read it from stdin.") var message: String
+
+    func run() async throws {
+        let payload = message == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(message.utf8)
+        let receivers = try await withClient(connection) { try $0.publish(Array(channel.utf8), payload) }
+        if connection.json { Display.printJSON(["channel": channel, "receivers": receivers]) } else { print(receivers) }
+    }
+}
+
+struct Subscribe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print messages published on channels (and --pattern globs), one line each.",
+        discussion: """
+            Lines are 'message SEQ CHANNEL PAYLOAD', 'pmessage SEQ PATTERN CHANNEL PAYLOAD', or 'resync \
+            REASON FROM-TO' when ring records were missed (the messages among them are gone). Messages \
+            come straight from the notification ring when the data directory is readable (--data-dir, or \
+            the daemon's own; such a reader is not counted by PUBLISH), over the socket otherwise (or with \
+            --remote).
+            """)
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var localOptions: LocalOptions
+    @Argument(help: "Channels.") var channels: [String] = []
+    @Option(name: .long, help: "A channel pattern (Redis's glob syntax); may repeat.") var pattern: [String] = []
+    @Option(name: .long, help: "Exit after this many messages.") var count: Int?
+    @Flag(name: .long, help: "Subscribe over the socket even when the data directory is readable.") var remote = false
+
+    func validate() throws {
+        if channels.isEmpty && pattern.isEmpty { throw ValidationError("give at least one channel or --pattern") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if remote && localOptions.isLocal { throw ValidationError("--remote cannot be combined with --local or --data-dir") }
+    }
+
+    func run() async throws {
+        let names = channels.map { Array($0.utf8) }
+        let globs = pattern.map { Array($0.utf8) }
+        let next: (Int?) throws -> MessageEvent?
+        if let local = try localSubscriber(names, globs) {
+            next = { local.next(timeoutMilliseconds: $0) }
+        } else {
+            let remote = try await withClient(connection) { try $0.subscribe(channels: names, patterns: globs) }
+            next = { try remote.next(timeoutMilliseconds: $0) }
+        }
+        var seen = 0
+        while count.map({ seen < $0 }) ?? true {
+            let event: MessageEvent?
+            do { event = try next(nil) } catch {
+                Display.error("\(error)")
+                throw ExitCode(ExitStatus.serverOrConnection)
+            }
+            guard let event else { continue }
+            if case .message = event { seen += 1 }
+            Display.line(connection.json ? Display.jsonLine(event) : Display.text(event))
+        }
+    }
+
+    private func localSubscriber(_ names: [[UInt8]], _ globs: [[UInt8]]) throws -> MessageSubscriber? {
+        guard !remote else { return nil }
+        if localOptions.isLocal {
+            let store = try localOptions.open(for: connection.address)
+            do { return try store.subscribeMessages(channels: names, patterns: globs) } catch {
+                Display.error("cannot follow the ring of \(store.directory): \(error)")
+                throw ExitCode(ExitStatus.serverOrConnection)
+            }
+        }
+        let directory = localOptions.directory(for: connection.address)
+        guard let store = try? LocalStore(directory: directory) else { return nil }
+        return try? store.subscribeMessages(channels: names, patterns: globs)
+    }
+}
+
+extension Display {
+    /// One message event as a line of text.
+    static func text(_ event: MessageEvent) -> String {
+        switch event {
+        case .message(let m) where m.pattern != nil:
+            "pmessage \(m.sequence) \(text(m.pattern!)) \(text(m.channel)) \(text(m.payload))"
+        case .message(let m): "message \(m.sequence) \(text(m.channel)) \(text(m.payload))"
+        case .resync(let r) where r.missed.isEmpty: "resync \(r.reason.rawValue)"
+        case .resync(let r): "resync \(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound - 1)"
+        }
+    }
+
+    /// One message event as a JSON object on one line.
+    static func jsonLine(_ event: MessageEvent) -> String {
+        let object: [String: Any]
+        switch event {
+        case .message(let m):
+            object = ["event": "message", "sequence": m.sequence, "channel": json(m.channel), "payload": json(m.payload),
+                      "pattern": m.pattern.map(json) ?? NSNull()]
+        case .resync(let r):
+            object = ["event": "resync", "reason": r.reason.rawValue, "missed_from": r.missed.lowerBound,
+                      "missed_to": r.missed.upperBound]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("null".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
