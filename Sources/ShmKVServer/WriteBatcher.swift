@@ -180,6 +180,18 @@ final class WriteBatcher: Sendable {
     private func commitOnce(_ batch: [WriteTicket], outcomes: inout [WriteOutcome]) -> Bool {
         outcomes.removeAll(keepingCapacity: true)
         changes.removeAll(keepingCapacity: true)
+        if batch.allSatisfy({ if case .publish = $0.operation { true } else { false } }) {
+            // Only messages: no LMDB transaction at all, straight onto the ring.
+            for ticket in batch {
+                guard case .publish(let channel, let payload, let receivers) = ticket.operation else { continue }
+                changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
+                outcomes.append(.integer(Int64(receivers)))
+            }
+            ServerStats.add(stats.batchesCommitted)
+            publishChanges(transactionID: 0)
+            deliver(batch, outcomes)
+            return true
+        }
         var transactionID: UInt64 = 0
         // Aborted before the map may grow: a resize needs every transaction of this process ended.
         var begun: WriteTransaction?
@@ -341,6 +353,8 @@ final class WriteBatcher: Sendable {
     /// Applies one operation in a child transaction: it fails alone, and the changes it listed are
     /// dropped with it. Nil when the map was full: the batch is to be run again in a larger map.
     private func applyAlone(_ operation: WriteOperation, in txn: WriteTransaction, keys: inout KeyspaceWriter) -> WriteOutcome? {
+        // A message touches no database: nothing to roll back, no child transaction needed.
+        if case .publish = operation { return try? operation.apply(&keys) }
         let mark = keys.changes.count
         defer { keys.transaction = txn }
         do {
