@@ -42,6 +42,8 @@ struct KeyspaceWriter {
     /// Whether any key may have a deadline: false spares every look-up in `__expires`.
     private var mayHaveDeadlines: Bool
     var changes: ChangeList = []
+    /// The writer's recent changes, for EXEC's WATCH check.
+    var log: ChangeLog?
 
     init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
         guard let expires = databases.expires, let index = databases.expiryIndex else {

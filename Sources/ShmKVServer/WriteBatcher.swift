@@ -64,6 +64,9 @@ final class WriteBatcher: Sendable {
     /// map grows (so that each ends its read transaction promptly).
     private let reactors = Locked<[ReactorThread]>([])
     private let mapGate: MapGate
+    /// Recent changes by sequence, for EXEC's WATCH check.
+    // Invariant: used only on the writer thread.
+    private nonisolated(unsafe) let changeLog = ChangeLog()
     /// Whether some key has a deadline (as of the last commit); read at start from the environment.
     // Invariant: used only on the writer thread.
     private nonisolated(unsafe) var keysHaveDeadlines: Bool
@@ -200,6 +203,7 @@ final class WriteBatcher: Sendable {
             let txn = try store.environment.beginWrite()
             begun = txn
             var keys = try KeyspaceWriter(txn, store.databases, now: now)
+            keys.log = changeLog
             // The batch's change list moves in and back out: no copy. (On an error it stays in `keys`
             // and is dropped with it: nothing of the batch is published.)
             swap(&changes, &keys.changes)
@@ -334,8 +338,9 @@ final class WriteBatcher: Sendable {
                         }
                     }
                 } else {
-                    try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
-                                          transactionID: transactionID)
+                    let sequence = try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
+                                                         transactionID: transactionID)
+                    changeLog.record(sequence: sequence, kind: change.kind, key: change.key)
                 }
             } catch {
                 // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.

@@ -47,6 +47,9 @@ enum WriteOperation: Sendable {
     /// A message for the ring, in order with the connection's writes; the outcome is `receivers`
     /// (counted when the request was parsed: the daemon's subscribed connections).
     case publish(channel: [UInt8], payload: [UInt8], receivers: Int)
+    /// EXEC: a MULTI block's steps, run together inside the batch's transaction unless a watched key
+    /// changed since it was watched.
+    case transaction([TransactionStep], watched: [WatchedKey])
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
@@ -58,6 +61,8 @@ enum WriteOperation: Sendable {
         case .mput(let pairs), .mputIfNoneExist(let pairs): pairs.reduce(0) { $0 + $1.key.count + $1.value.count }
         case .incrBy(let k, _): k.count + 8
         case .publish(let c, let p, _): c.count + p.count
+        case .transaction(let steps, _):
+            steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
         case .clear: 0
         }
     }
@@ -72,6 +77,8 @@ enum WriteOutcome: Sendable, Equatable {
     case previous([UInt8]?, stored: Bool)
     case conditionFailed
     case failed(Status, String)
+    /// EXEC's results in step order, or nil when a watched key had changed (nothing ran).
+    case transaction([StepResult]?)
 }
 
 extension WriteOperation {
@@ -176,6 +183,9 @@ extension WriteOperation {
                 if at <= keys.now { _ = try keys.delete(key) } else { try keys.expire(key, at: at) }
             }
             return .previous(value, stored: true)
+        case .transaction(let steps, let watched):
+            guard let log = keys.log else { preconditionFailure("the writer gives every batch its change log") }
+            return .transaction(try keys.execute(steps, watched: watched, log: log))
         case .publish(let channel, let payload, let receivers):
             keys.changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
             return .integer(Int64(receivers))

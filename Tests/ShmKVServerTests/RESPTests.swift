@@ -71,7 +71,7 @@ struct RESPTests {
             (["CONFIG", "GET", "save"], "save\n\n"),
             (["CONFIG", "GET", "appendonly"], "appendonly\nno\n"),
             (["CONFIG", "SET", "save", ""], "ERR CONFIG SET is not supported by ShmKV: use Config/shmkvd.yaml, SHMKV_* variables or flags\n"),
-            (["COMMAND", "COUNT"], "54\n"),
+            (["COMMAND", "COUNT"], "59\n"),
             (["CLIENT", "SETNAME", "bad name"], "ERR Client names cannot contain spaces, newlines or special characters.\n"),
             (["CLIENT", "SETINFO", "LIB-NAME", "test"], "OK\n"),
             (["CLIENT", "GETNAME"], "\n"),

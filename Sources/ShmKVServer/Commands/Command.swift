@@ -27,6 +27,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let readsStatistics = CommandFlags(rawValue: 1 << 20)
     /// Posts on the ring (PUBLISH): needs the write permission.
     static let publishes = CommandFlags(rawValue: 1 << 21)
+    /// Runs at once even inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET), as in Redis.
+    static let controlsTransaction = CommandFlags(rawValue: 1 << 22)
 
     /// Redis's names of the flags COMMAND shows, in its order.
     static let redisNames: [(CommandFlags, String)] = [
@@ -62,7 +64,7 @@ struct KeyPositions: Sendable, Equatable {
 
 /// The group COMMAND DOCS reports.
 enum CommandGroup: String, Sendable {
-    case string, generic, server, connection, pubsub
+    case string, generic, server, connection, pubsub, transactions
 }
 
 /// How a command runs.
@@ -91,9 +93,14 @@ final class Command: Sendable {
     /// Other names that run the same entry (SUBSTR for GETRANGE); COMMAND lists only `name`.
     let aliases: [String]
     let handler: CommandHandler
+    /// For an immediate command that may be queued in MULTI: the step EXEC runs for it on the writer.
+    /// Immediate commands without one are refused inside MULTI.
+    let step: (@Sendable (RESPArguments) -> TransactionStep)?
 
     init(_ name: String, arity: Int, _ flags: CommandFlags, keys: KeyPositions = .none, _ group: CommandGroup,
-         _ summary: String, aliases: [String] = [], _ handler: CommandHandler) {
+         _ summary: String, aliases: [String] = [], step: (@Sendable (RESPArguments) -> TransactionStep)? = nil,
+         _ handler: CommandHandler) {
+        self.step = step
         self.name = name
         self.arity = arity
         self.flags = flags

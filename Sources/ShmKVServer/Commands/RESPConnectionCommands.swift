@@ -52,6 +52,8 @@ extension RESPSession {
     func reset(_ args: RESPArguments) {
         resp3 = false
         unsubscribeAll()
+        transaction = nil
+        watched.removeAll()
         context.resp.update(clientID) { $0.name = ""; $0.protocolVersion = 2 }
         RESPWriter.simple("RESET", into: &output)
     }

@@ -134,11 +134,7 @@ extension RESPSession {
     }
 
     /// A key LMDB cannot hold does not exist: write commands that only change existing keys answer 0.
-    private func keyProblemIsAbsent(_ problem: String) -> Bool {
-        guard connection.pendingWrites == 0 else { return false }
-        RESPWriter.integer(0, into: &output)
-        return true
-    }
+    private func keyProblemIsAbsent(_ problem: String) -> Bool { reply(.integer(0)) }
 
     /// PERSIST key.
     func persist(_ args: RESPArguments) -> Bool {

@@ -32,6 +32,12 @@ final class RESPSession {
     var channels: [[UInt8]] = []
     var patterns: [GlobPattern] = []
     var subscriptionCount: Int { channels.count + patterns.count }
+    /// MULTI: the commands queued so far (nil outside a transaction).
+    var transaction: QueuedTransaction?
+    /// While a write handler runs inside MULTI: its operation or error becomes a step.
+    var queueing = false
+    /// WATCH: the keys and the ring sequence each was watched at.
+    var watched: [WatchedKey] = []
     /// The decoder's reused argument ranges and inline scratch.
     private var arguments: [Range<Int>] = []
     private var scratch: [UInt8] = []
@@ -132,8 +138,12 @@ final class RESPSession {
     private func dispatch(_ args: RESPArguments) -> Bool {
         let command = CommandTable.lookup(args[0])
         let unrestricted = connection.isUnrestricted
-        switch RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
-                                 subscribedRESP2: subscriptionCount > 0 && !resp3) {
+        let admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
+                                          subscribedRESP2: subscriptionCount > 0 && !resp3)
+        if transaction != nil, admission != .crossProtocolAttack, !(command?.flags.contains(.controlsTransaction) ?? false) {
+            return queue(command, args, admission)
+        }
+        switch admission {
         case .crossProtocolAttack:
             // Like Redis: an HTTP request sent to the port (e.g. from a browser tricked into it) ends
             // the connection without an answer.
@@ -142,18 +152,10 @@ final class RESPSession {
             context.logger.warning("possible cross-protocol attack: an HTTP request on the RESP port; connection closed")
             connection.refuse(resp: nil)
             return true
-        case .refused(let refusal):
-            return replyError(refusal)
-        case .notAllowedWhileSubscribed:
-            return replyError("ERR Can't execute '\(args.string(0).lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-        case .unknownCommand:
+        case .refused, .notAllowedWhileSubscribed, .unknownCommand, .wrongArity:
             guard connection.pendingWrites == 0 else { return false }
-            var message = "ERR unknown command '\(args.string(0))', with args beginning with: "
-            for i in 1..<min(args.count, 16) { message += "'\(args.string(i))' " }
-            RESPWriter.error(message, into: &output)
+            RESPWriter.error(admissionError(admission, args), into: &output)
             return true
-        case .wrongArity:
-            return wrongArity(args)
         case .run:
             break
         }
@@ -170,18 +172,48 @@ final class RESPSession {
         }
     }
 
+    /// The error a refused command gets, in Redis's words.
+    func admissionError(_ admission: Admission, _ args: RESPArguments) -> String {
+        switch admission {
+        case .refused(let refusal):
+            return refusal
+        case .notAllowedWhileSubscribed:
+            return "ERR Can't execute '\(args.string(0).lowercased())': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        case .unknownCommand:
+            var message = "ERR unknown command '\(args.string(0))', with args beginning with: "
+            for i in 1..<min(args.count, 16) { message += "'\(args.string(i))' " }
+            return message
+        case .wrongArity:
+            return "ERR wrong number of arguments for '\(args.string(0).lowercased())' command"
+        case .crossProtocolAttack, .run:
+            preconditionFailure("not an error reply")
+        }
+    }
+
     // MARK: Helpers for handlers
 
-    /// Queues a write whose reply `writeOutcome` encodes after the commit.
+    /// Queues a write whose reply `writeOutcome` encodes after the commit (inside MULTI: a step of the
+    /// transaction, answered +QUEUED).
     func enqueue(_ operation: WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
+        if queueing { return queued(.write(operation, shape)) }
         if connection.submit(operation, route: .resp(shape)) { return true }
         return replyError("ERR the server is shutting down")
     }
 
-    /// Writes an error now, if that keeps replies in order (else the command waits).
+    /// Writes an error now, if that keeps replies in order (else the command waits). Inside MULTI the
+    /// error becomes the step's result at EXEC, as Redis reports a command's own errors.
     func replyError(_ message: String) -> Bool {
+        if queueing { return queued(.error(message)) }
         guard connection.pendingWrites == 0 else { return false }
         RESPWriter.error(message, into: &output)
+        return true
+    }
+
+    /// Writes an answer a write handler knows at once (inside MULTI: the step's result at EXEC).
+    func reply(_ answer: Answer) -> Bool {
+        if queueing { return queued(.answer(answer)) }
+        guard connection.pendingWrites == 0 else { return false }
+        encode(answer)
         return true
     }
 
@@ -235,6 +267,30 @@ final class RESPSession {
             RESPWriter.integer(existed ? 1 : 0, into: &output)
         case .previous(let value, _):
             if let value { RESPWriter.bulk(value, into: &output) } else { RESPWriter.null(resp3: resp3, into: &output) }
+        case .transaction(nil):
+            RESPWriter.nullArray(resp3: resp3, into: &output)
+        case .transaction(let results?):
+            RESPWriter.array(results.count, into: &output)
+            for result in results {
+                switch result {
+                case .write(let outcome, let shape): writeOutcome(outcome, shape)
+                case .answer(let answer): encode(answer)
+                case .error(let message): RESPWriter.error(message, into: &output)
+                }
+            }
+        }
+    }
+
+    /// An answer computed elsewhere (the writer, or a queued step), in this connection's protocol.
+    func encode(_ answer: Answer) {
+        switch answer {
+        case .bulk(let bytes?): RESPWriter.bulk(bytes, into: &output)
+        case .bulk(nil): RESPWriter.null(resp3: resp3, into: &output)
+        case .integer(let n): RESPWriter.integer(Int(n), into: &output)
+        case .status(let text): RESPWriter.simple(text, into: &output)
+        case .array(let items):
+            RESPWriter.array(items.count, into: &output)
+            for item in items { encode(item) }
         }
     }
 }

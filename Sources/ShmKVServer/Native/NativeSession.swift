@@ -181,6 +181,7 @@ final class NativeSession {
         case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
         case .previous(let value?, _): value.withUnsafeBytes { ReplyWriter.value($0, requestID: requestID, into: &output) }
         case .previous(nil, _): ReplyWriter.status(.notFound, requestID: requestID, into: &output)
+        case .transaction: ReplyWriter.error(.internalError, "a RESP transaction's outcome on a native connection", requestID: requestID, into: &output)
         }
     }
 }
