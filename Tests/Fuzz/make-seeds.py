@@ -34,7 +34,13 @@ RESP = {
     "connection": [["HELLO", "3"], ["HELLO", "2", "SETNAME", "c"], ["HELLO", "3", "AUTH", "default", "pw"], ["AUTH", "pw"],
                    ["AUTH", "u", "pw"], ["ACL", "WHOAMI"], ["ACL", "LIST"], ["CLIENT", "SETNAME", "n"], ["CLIENT", "GETNAME"],
                    ["CLIENT", "ID"], ["CLIENT", "SETINFO", "LIB-NAME", "x"], ["CLIENT", "LIST"], ["CLIENT", "INFO"], ["RESET"], ["QUIT"]],
-    "pubsub": [["SUBSCRIBE", "__keyspace@0__:k"], ["PSUBSCRIBE", "__key*__:*"], ["PING"], ["UNSUBSCRIBE"], ["PUNSUBSCRIBE", "x"],
+    "expiry": [["SET", "k", "v", "EX", "100"], ["SET", "k", "v", "PXAT", "1"], ["SETEX", "s", "10", "v"], ["PSETEX", "p", "5", "v"],
+               ["GETEX", "s", "PERSIST"], ["EXPIRE", "s", "10", "XX", "GT"], ["PEXPIRE", "s", "-1"], ["EXPIREAT", "k", "9223372036854775807"],
+               ["TTL", "s"], ["PTTL", "p"], ["EXPIRETIME", "k"], ["PERSIST", "k"], ["TOUCH", "k", "s"]],
+    "transactions": [["WATCH", "k"], ["MULTI"], ["SET", "k", "1"], ["INCR", "k"], ["GET", "k"], ["NOSUCH"], ["EXEC"], ["MULTI"],
+                     ["SET", "k", "1", "EX", "x"], ["MGET", "k", "j"], ["EXEC"], ["MULTI"], ["DISCARD"], ["UNWATCH"]],
+    "pubsub": [["PUBLISH", "c", "m"], ["PUBSUB", "CHANNELS"], ["PUBSUB", "NUMSUB", "c"], ["SUBSCRIBE", "c"], ["PUBLISH", "c", "m"],
+               ["SUBSCRIBE", "__keyspace@0__:k"], ["PSUBSCRIBE", "__key*__:*"], ["PING"], ["UNSUBSCRIBE"], ["PUNSUBSCRIBE", "x"],
                ["SET", "k", "1"]],
 }
 
