@@ -52,18 +52,18 @@ final class WriteBatcher: Sendable {
 
     private let queue = Locked(Queue())
     private let doorbell: EventFD
-    private let store: Store
-    private let configuration: ServerConfiguration
-    private let stats: ServerStats
-    private let logger: Logger
+    let store: Store
+    let configuration: ServerConfiguration
+    let stats: ServerStats
+    let logger: Logger
     // Invariant: used only on the writer thread (inside `run()`).
     private nonisolated(unsafe) let publisher: RingPublisher
     // Invariant: as for `publisher`; reused per batch.
     private nonisolated(unsafe) var changes: ChangeList = []
     /// Every reactor: woken after a publish when some of its connections follow the ring, and while the
     /// map grows (so that each ends its read transaction promptly).
-    private let reactors = Locked<[ReactorThread]>([])
-    private let mapGate: MapGate
+    let reactors = Locked<[ReactorThread]>([])
+    let mapGate: MapGate
     /// Recent changes by sequence, for EXEC's WATCH check.
     // Invariant: used only on the writer thread.
     private nonisolated(unsafe) let changeLog = ChangeLog()
@@ -76,7 +76,7 @@ final class WriteBatcher: Sendable {
     static let expiryPassLimit = 1000
     /// The map size now (grown by `growMap`); read at start from the environment.
     // Invariant: used only on the writer thread.
-    private nonisolated(unsafe) var mapSize: Int
+    nonisolated(unsafe) var mapSize: Int
 
     init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats,
          logger: Logger, mapGate: MapGate) throws(SystemError) {
@@ -248,44 +248,6 @@ final class WriteBatcher: Sendable {
         return true
     }
 
-    /// A commit's error as a client should read it. LMDB reports a write cut short by a full disk as
-    /// EIO; the free space of the data directory's file system tells the two apart.
-    private func describe(_ error: any Error) -> String {
-        guard case LMDBError.system(let code) = error, code == EIO || code == ENOSPC else { return "\(error)" }
-        var fs = statvfs()
-        guard statvfs(configuration.dataDirectory, &fs) == 0 else { return "\(error)" }
-        let free = Int(fs.f_bavail) * Int(fs.f_frsize)
-        guard code == ENOSPC || free < 1 << 20 else { return "\(error)" }
-        return "No space left on device (the data directory's file system has \(free) bytes free; nothing of this write was stored)"
-    }
-
-    /// Doubles the map (up to `storage.maxMapSize`) while no transaction of this process is active;
-    /// false if it cannot grow. Readers in other processes adopt the new size on `MDB_MAP_RESIZED`.
-    private func growMap() -> Bool {
-        let target = min(mapSize * 2, configuration.maxMapSize)
-        guard target > mapSize else { return false }
-        let reactors = self.reactors.withLock { $0 }
-        do {
-            try mapGate.closed(wake: { for reactor in reactors { reactor.loop.wake() } }) {
-                try store.environment.setMapSize(target)
-            }
-        } catch {
-            logger.error("growing the map to \(target) bytes failed: \(error)")
-            return false
-        }
-        logger.notice("map grown from \(mapSize) to \(target) bytes")
-        mapSize = target
-        ServerStats.add(stats.mapResizes)
-        return true
-    }
-
-    /// Grows the map ahead of need once more than 80% of it is used (the DESIGN's high-water mark), so
-    /// that batches rarely meet a full map at all.
-    private func growMapIfNearlyFull() {
-        guard let info = try? store.environment.info(), let pageSize = try? store.environment.stat().pageSize else { return }
-        if (info.lastPage + 1) * pageSize > mapSize / 5 * 4 { _ = growMap() }
-    }
-
     /// Stores the sequence number the batch's last change will carry, in the batch's transaction; and
     /// notes whether keys have deadlines now (so that the writer knows to look for due ones).
     private func recordLastSequence(in txn: WriteTransaction) throws {
@@ -394,15 +356,4 @@ final class WriteBatcher: Sendable {
         for (reactor, completions) in byReactor.values { reactor.post(completions) }
     }
 
-    private func checkReaders() {
-        do {
-            let cleared = try store.environment.readerCheck()
-            if cleared > 0 {
-                ServerStats.add(stats.staleReadersCleared, cleared)
-                logger.notice("cleared \(cleared) stale LMDB reader slot(s)")
-            }
-        } catch {
-            logger.error("mdb_reader_check failed: \(error)")
-        }
-    }
 }

@@ -1,0 +1,59 @@
+import LMDB
+import Posix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The writer's care of the storage itself: errors as a client should read them, map growth, reader slots.
+extension WriteBatcher {
+    /// A commit's error as a client should read it. LMDB reports a write cut short by a full disk as
+    /// EIO; the free space of the data directory's file system tells the two apart.
+    func describe(_ error: any Error) -> String {
+        guard case LMDBError.system(let code) = error, code == EIO || code == ENOSPC else { return "\(error)" }
+        var fs = statvfs()
+        guard statvfs(configuration.dataDirectory, &fs) == 0 else { return "\(error)" }
+        let free = Int(fs.f_bavail) * Int(fs.f_frsize)
+        guard code == ENOSPC || free < 1 << 20 else { return "\(error)" }
+        return "No space left on device (the data directory's file system has \(free) bytes free; nothing of this write was stored)"
+    }
+
+    /// Doubles the map (up to `storage.maxMapSize`) while no transaction of this process is active;
+    /// false if it cannot grow. Readers in other processes adopt the new size on `MDB_MAP_RESIZED`.
+    func growMap() -> Bool {
+        let target = min(mapSize * 2, configuration.maxMapSize)
+        guard target > mapSize else { return false }
+        let reactors = self.reactors.withLock { $0 }
+        do {
+            try mapGate.closed(wake: { for reactor in reactors { reactor.loop.wake() } }) {
+                try store.environment.setMapSize(target)
+            }
+        } catch {
+            logger.error("growing the map to \(target) bytes failed: \(error)")
+            return false
+        }
+        logger.notice("map grown from \(mapSize) to \(target) bytes")
+        mapSize = target
+        ServerStats.add(stats.mapResizes)
+        return true
+    }
+
+    /// Grows the map ahead of need once more than 80% of it is used (the DESIGN's high-water mark), so
+    /// that batches rarely meet a full map at all.
+    func growMapIfNearlyFull() {
+        guard let info = try? store.environment.info(), let pageSize = try? store.environment.stat().pageSize else { return }
+        if (info.lastPage + 1) * pageSize > mapSize / 5 * 4 { _ = growMap() }
+    }
+
+    /// Clears reader slots of processes that died holding them (LMDB's `mdb_reader_check`).
+    func checkReaders() {
+        do {
+            let cleared = try store.environment.readerCheck()
+            if cleared > 0 {
+                ServerStats.add(stats.staleReadersCleared, cleared)
+                logger.notice("cleared \(cleared) stale LMDB reader slot(s)")
+            }
+        } catch {
+            logger.error("mdb_reader_check failed: \(error)")
+        }
+    }
+}
