@@ -130,6 +130,14 @@ public final class AsyncClient: Sendable {
         _ = try await call(.mput(pairs))
     }
 
+    /// Applies `operations` in one LMDB transaction, each only if its condition holds against the store
+    /// as the earlier ones left it: all (`.committed`, a result each) or none
+    /// (`.conditionFailed(index:)`); see `Client.transaction(_:)`.
+    @discardableResult
+    public func transaction(_ operations: [TransactionOperation]) async throws -> TransactionResult {
+        try TransactionResult(reply: try await call(.transaction(operations)))
+    }
+
     /// Adds `delta` to the decimal integer under `key` (absent: 0); the result.
     @discardableResult
     public func incr(_ key: [UInt8], by delta: Int64 = 1) async throws -> Int64 {

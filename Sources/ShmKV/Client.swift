@@ -146,6 +146,15 @@ public final class Client: Sendable {
         _ = try call(.mput(pairs))
     }
 
+    /// Applies `operations` in one LMDB transaction, each only if its condition holds against the store
+    /// as the earlier ones left it: all of them (`.committed`, a result each) or, when a condition
+    /// fails, none (`.conditionFailed(index:)`). A non-integer value or an overflow in an `incrBy`
+    /// throws `.server` and applies nothing either.
+    @discardableResult
+    public func transaction(_ operations: [TransactionOperation]) throws(ShmKVError) -> TransactionResult {
+        try TransactionResult(reply: try call(.transaction(operations)))
+    }
+
     /// Adds `delta` to the decimal integer under `key` (absent: 0) and returns the result.
     @discardableResult
     public func incr(_ key: [UInt8], by delta: Int64 = 1) throws(ShmKVError) -> Int64 {

@@ -83,6 +83,12 @@ public typealias TimeToLive = Wire.TimeToLive
 public typealias PutExpiry = Wire.PutExpiry
 /// How EXPIRE's time is meant: relative, absolute, or remove the deadline.
 public typealias ExpireMode = Wire.ExpireMode
+/// One operation of `Client.transaction(_:)`.
+public typealias TransactionOperation = Wire.TransactionOperation
+/// An operation's condition in `Client.transaction(_:)`.
+public typealias TransactionCondition = Wire.TransactionCondition
+/// What `Client.transaction(_:)` came to.
+public typealias TransactionResult = Wire.TransactionResult
 
 extension TimeToLive {
     /// The answer to a TTL request.
@@ -92,6 +98,17 @@ extension TimeToLive {
             throw .protocolViolation("unexpected reply body to TTL")
         }
         self = deadline < 0 ? .persistent : .expires(deadline: deadline, remaining: remaining)
+    }
+}
+
+extension TransactionResult {
+    /// The result of a TXN reply (an error status has already thrown).
+    init(reply: Reply) throws(ShmKVError) {
+        switch reply.body {
+        case .results(let results): self = .committed(results)
+        case .failedCondition(let index): self = .conditionFailed(index: Int(index))
+        default: throw .protocolViolation("unexpected reply body to TXN")
+        }
     }
 }
 

@@ -49,6 +49,10 @@ extension ServerConnection {
         case .watch(let prefix, _): needed = .read; keys = [prefix]
         case .put(let key, _, _, _), .delete(let key), .incrBy(let key, _), .expire(let key, _, _): needed = .write; keys = [key]
         case .mput(let pairs): needed = .write; keys = pairs.map(\.key)
+        case .transaction(let operations):
+            // A value comparison reads the key too.
+            needed = operations.contains { if case .equals = $0.condition { true } else { false } } ? [.read, .write] : .write
+            keys = operations.map(\.key)
         case .subscribe, .publish:
             // As over RESP: a user limited to key prefixes may not use channels.
             guard !user.isKeyRestricted else { return (.permissionDenied, ServerConnection.noPermChannels) }
@@ -113,6 +117,7 @@ extension RequestView {
         case .expire: "expire"
         case .subscribe: "subscribe"
         case .publish: "publish"
+        case .transaction: "txn"
         }
     }
 }

@@ -337,6 +337,7 @@ final class WriteBatcher: Sendable {
             }
         } catch {
             keys.changes.removeSubrange(mark...)
+            if let rollback = error as? Rollback { return rollback.outcome }
             if case LMDBError.mapFull = error { return nil }
             return .failed(.storageError, "\(error)")
         }

@@ -50,6 +50,8 @@ enum WriteOperation: Sendable {
     /// EXEC: a MULTI block's steps, run together inside the batch's transaction unless a watched key
     /// changed since it was watched.
     case transaction([TransactionStep], watched: [WatchedKey])
+    /// A native TXN: every step under its condition, all or none.
+    case conditional([ConditionalStep])
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
@@ -63,6 +65,7 @@ enum WriteOperation: Sendable {
         case .publish(let c, let p, _): c.count + p.count
         case .transaction(let steps, _):
             steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
+        case .conditional(let steps): steps.reduce(0) { $0 + $1.byteCount }
         case .clear: 0
         }
     }
@@ -79,6 +82,10 @@ enum WriteOutcome: Sendable, Equatable {
     case failed(Status, String)
     /// EXEC's results in step order, or nil when a watched key had changed (nothing ran).
     case transaction([StepResult]?)
+    /// A native TXN applied: a result per step.
+    case results([Int64])
+    /// A native TXN's step `at` found its condition false: nothing was applied.
+    case conditionFailedAt(Int)
 }
 
 extension WriteOperation {
@@ -186,6 +193,8 @@ extension WriteOperation {
         case .transaction(let steps, let watched):
             guard let log = keys.log else { preconditionFailure("the writer gives every batch its change log") }
             return .transaction(try keys.execute(steps, watched: watched, log: log))
+        case .conditional(let steps):
+            return try keys.applyAll(steps)
         case .publish(let channel, let payload, let receivers):
             keys.changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
             return .integer(Int64(receivers))

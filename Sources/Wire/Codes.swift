@@ -32,6 +32,9 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
     /// Posts a message to a channel, in order with the connection's writes; answers the receivers the
     /// daemon counts.
     case publish = 0x0F
+    /// Applies a list of operations, each under an optional condition, in one LMDB transaction: all or
+    /// none; CONDITION_FAILED names the operation whose condition did not hold.
+    case transaction = 0x10
 }
 
 /// Reply status, shared by server and client.
@@ -40,7 +43,8 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case ok = 0
     /// The key is absent (GET); the body is empty.
     case notFound = 1
-    /// A PUT's if-absent / if-present condition did not hold.
+    /// A PUT's if-absent / if-present condition did not hold; for TXN, the body is the u32 index of the
+    /// operation whose condition did not hold.
     case conditionFailed = 2
     /// The body does not parse, or a field is out of range.
     case badRequest = 3

@@ -23,6 +23,10 @@ public enum ReplyBody: Sendable, Equatable {
     /// TTL: the deadline (wall-clock ms since the epoch) and the milliseconds left; -1 and -1 for a key
     /// without one.
     case ttl(deadline: Int64, remaining: Int64)
+    /// TXN applied: one result per operation.
+    case results([Int64])
+    /// TXN's CONDITION_FAILED: the index of the operation whose condition did not hold.
+    case failedCondition(index: UInt32)
 }
 
 /// One STATS counter.
@@ -60,6 +64,8 @@ public struct Reply: Sendable, Equatable {
         if status.carriesMessage {
             let n = try r.u16("message length")
             self.body = .message(String(decoding: try r.slice(Int(n), "message"), as: UTF8.self))
+        } else if status == .conditionFailed, op == .transaction {
+            self.body = .failedCondition(index: try r.u32("operation index"))
         } else if status != .ok {
             self.body = .empty
         } else {
@@ -108,6 +114,13 @@ public struct Reply: Sendable, Equatable {
             case .watch, .subscribe:
                 let epoch = try r.u64("epoch")
                 self.body = .watching(epoch: epoch, nextSequence: try r.u64("next sequence"))
+            case .transaction:
+                let count = Int(try r.u32("result count"))
+                guard count <= r.remaining / 8 else { throw .malformed("result count \(count) exceeds the body") }
+                var results: [Int64] = []
+                results.reserveCapacity(count)
+                for _ in 0..<count { results.append(Int64(bitPattern: try r.u64("result"))) }
+                self.body = .results(results)
             }
         }
         try r.finish()
@@ -143,6 +156,11 @@ public struct Reply: Sendable, Equatable {
             out.appendLE(UInt64(bitPattern: remaining))
         case .message(let m):
             ReplyWriter.appendMessage(m, into: &out)
+        case .results(let results):
+            out.appendLE(UInt32(results.count))
+            for r in results { out.appendLE(UInt64(bitPattern: r)) }
+        case .failedCondition(let index):
+            out.appendLE(index)
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -191,6 +209,21 @@ public enum ReplyWriter {
     public static func integer(_ value: Int64, requestID: UInt32, into out: inout [UInt8]) {
         let s = Native.beginFrame(code: Status.ok.rawValue, requestID: requestID, into: &out)
         out.appendLE(UInt64(bitPattern: value))
+        Native.endFrame(at: s, in: &out)
+    }
+
+    /// TXN's OK reply: one result per operation.
+    public static func results(_ results: [Int64], requestID: UInt32, into out: inout [UInt8]) {
+        let s = Native.beginFrame(code: Status.ok.rawValue, requestID: requestID, into: &out)
+        out.appendLE(UInt32(results.count))
+        for r in results { out.appendLE(UInt64(bitPattern: r)) }
+        Native.endFrame(at: s, in: &out)
+    }
+
+    /// TXN's CONDITION_FAILED reply: which operation's condition did not hold.
+    public static func conditionFailed(at index: Int, requestID: UInt32, into out: inout [UInt8]) {
+        let s = Native.beginFrame(code: Status.conditionFailed.rawValue, requestID: requestID, into: &out)
+        out.appendLE(UInt32(index))
         Native.endFrame(at: s, in: &out)
     }
 

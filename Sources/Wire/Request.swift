@@ -64,6 +64,8 @@ public enum Request: Sendable, Equatable {
     case subscribe(channels: [[UInt8]], patterns: [[UInt8]])
     /// Post `payload` to `channel`.
     case publish(channel: [UInt8], payload: [UInt8])
+    /// Apply every operation, or none if a condition fails.
+    case transaction([TransactionOperation])
 
     /// The opcode the request is sent with.
     public var opcode: Opcode {
@@ -83,6 +85,7 @@ public enum Request: Sendable, Equatable {
         case .expire: .expire
         case .subscribe: .subscribe
         case .publish: .publish
+        case .transaction: .transaction
         }
     }
 
@@ -142,6 +145,9 @@ public enum Request: Sendable, Equatable {
         case .publish(let channel, let payload):
             out.appendValue(channel)
             out.appendValue(payload)
+        case .transaction(let operations):
+            out.appendLE(UInt32(operations.count))
+            for operation in operations { operation.encode(into: &out) }
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -173,6 +179,7 @@ public enum Request: Sendable, Equatable {
         case .expire(let k, let ms, let mode): self = .expire(key: Array(k), milliseconds: ms, mode: mode)
         case .subscribe(let channels, let patterns): self = .subscribe(channels: channels, patterns: patterns)
         case .publish(let c, let p): self = .publish(channel: Array(c), payload: Array(p))
+        case .transaction(let operations): self = .transaction(operations.map(TransactionOperation.init))
         }
     }
 }
@@ -269,6 +276,8 @@ public enum RequestView {
     case subscribe(channels: [[UInt8]], patterns: [[UInt8]])
     /// Post a message to a channel.
     case publish(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer)
+    /// Apply operations under conditions, all or none.
+    case transaction(PackedTransaction)
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.
     public init(header: FrameHeader, body: UnsafeRawBufferPointer) throws(WireError) {
@@ -350,6 +359,8 @@ public enum RequestView {
         case .publish:
             let channel = try r.value()
             self = .publish(channel: channel, payload: try r.value())
+        case .transaction:
+            self = .transaction(try PackedTransaction.parse(&r, body: body))
         }
         try r.finish()
     }

@@ -21,6 +21,13 @@ let everyRequest: [Request] = [
     .incrBy(key: Array("n".utf8), delta: -42),
     .incrBy(key: Array("n".utf8), delta: Int64.max),
     .stats,
+    .transaction([
+        .put(key: Array("a".utf8), value: Array("1".utf8)),
+        .put(key: Array("b".utf8), value: [], expiry: .after(milliseconds: 1500), condition: .absent),
+        .put(key: Array("c".utf8), value: [7], expiry: .keep, condition: .equals(Array("old".utf8))),
+        .delete(key: Array("d".utf8), condition: .present),
+        .incrBy(key: Array("n".utf8), delta: -3, condition: .equals([])),
+    ]),
 ]
 
 /// Decodes every whole frame in `bytes` into owned requests; throws the first codec error.
@@ -154,6 +161,16 @@ func decodeRequests(_ bytes: [UInt8], maxFrameSize: Int = Native.defaultMaxFrame
         bytes.appendKey([1]); bytes.appendValue([2])
         Native.endFrame(at: s, in: &bytes)
         #expect(throws: WireError.malformed("unknown PUT flags 3")) { _ = try decodeRequests(bytes) }
+        // TXN: no operation, an unknown kind, an unknown condition, a count beyond the body.
+        for (body, error) in [([0, 0, 0, 0], "TXN holds no operation"), ([1, 0, 0, 0, 9, 0, 1, 0, 0x61], "unknown TXN operation kind"),
+                              ([1, 0, 0, 0, 2, 4, 1, 0, 0x61], "unknown TXN condition 4"),
+                              ([0xFF, 0xFF, 0, 0, 2, 0, 1, 0, 0x61], "operation count 65535 exceeds the body")] as [([UInt8], String)] {
+            bytes = []
+            s = Native.beginFrame(code: Opcode.transaction.rawValue, requestID: 5, into: &bytes)
+            bytes += body
+            Native.endFrame(at: s, in: &bytes)
+            #expect(throws: WireError.malformed(error)) { _ = try decodeRequests(bytes) }
+        }
     }
 
     @Test func randomGarbageIsDecodedOrRefusedAsMalformed() {
@@ -230,6 +247,9 @@ let everyReply: [(Opcode, Reply)] = [
     (.stats, Reply(status: .ok, requestID: 11, body: .stats([StatEntry(name: "keys", value: 3)]))),
     (.get, Reply(status: .invalidKey, requestID: 12, body: .message("key must not be empty"))),
     (.incrBy, Reply(status: .notInteger, requestID: 13, body: .message("value is not an integer or out of range"))),
+    (.transaction, Reply(status: .ok, requestID: 14, body: .results([1, 0, -5]))),
+    (.transaction, Reply(status: .conditionFailed, requestID: 15, body: .failedCondition(index: 2))),
+    (.transaction, Reply(status: .overflow, requestID: 16, body: .message("operation 1: increment or decrement would overflow"))),
 ]
 
 @Suite struct NativeReplyTests {

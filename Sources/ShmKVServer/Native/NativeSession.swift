@@ -138,6 +138,34 @@ final class NativeSession {
                 owned.append(KeyValue(key: Array(key), value: Array(value)))
             }
             return enqueue(.mput(owned), id)
+        case .transaction(let operations):
+            var steps: [ConditionalStep] = []
+            steps.reserveCapacity(operations.count)
+            let now = WallClock.milliseconds()
+            for (index, operation) in operations.enumerated() {
+                if let refusal = checkKey(operation.key) { return answer((refusal.0, "operation \(index): \(refusal.1)"), id) }
+                let action: ConditionalStep.Action
+                switch operation.kind {
+                case .put(let value, let expiry):
+                    if let refusal = checkValue(value) { return answer((refusal.0, "operation \(index): \(refusal.1)"), id) }
+                    let deadline: DeadlineChange = switch expiry {
+                    case .persistent: .remove
+                    case .keep: .keep
+                    case .after(let milliseconds): .at(now + Int64(milliseconds))
+                    }
+                    action = .put(value: Array(value), deadline: deadline)
+                case .delete: action = .delete
+                case .incrBy(let delta): action = .incrBy(delta)
+                }
+                let check: ConditionalStep.Check = switch operation.condition {
+                case .none: .none
+                case .absent: .absent
+                case .present: .present
+                case .equals(let expected): .equals(Array(expected))
+                }
+                steps.append(ConditionalStep(key: Array(operation.key), action: action, check: check))
+            }
+            return enqueue(.conditional(steps), id)
         default:
             guard connection.pendingWrites == 0 else { return false }
             executeRead(request, id)
@@ -181,6 +209,8 @@ final class NativeSession {
         case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
         case .previous(let value?, _): value.withUnsafeBytes { ReplyWriter.value($0, requestID: requestID, into: &output) }
         case .previous(nil, _): ReplyWriter.status(.notFound, requestID: requestID, into: &output)
+        case .results(let results): ReplyWriter.results(results, requestID: requestID, into: &output)
+        case .conditionFailedAt(let index): ReplyWriter.conditionFailed(at: index, requestID: requestID, into: &output)
         case .transaction: ReplyWriter.error(.internalError, "a RESP transaction's outcome on a native connection", requestID: requestID, into: &output)
         }
     }
