@@ -68,6 +68,14 @@ NATIVE = {
     "stats": frame(9),
     "watch": frame(10, key(b"k") + struct.pack("<Q", 0)),
     "auth": frame(11, key(b"") + value(b"pw")) + frame(11, key(b"user") + value(b"pw")),
+    "ttl": frame(12, key(b"k")),
+    "expire": frame(13, key(b"k") + struct.pack("<q", 1000)) + frame(13, key(b"k") + struct.pack("<q", 0), flags=2),
+    "publish": frame(15, value(b"ch") + value(b"hello")),
+    # TXN: PUT if absent with a TTL, DELETE if the value equals, INCRBY.
+    "txn": frame(16, struct.pack("<I", 3)
+                 + bytes([1, 1]) + key(b"a") + value(b"1") + bytes([2]) + struct.pack("<Q", 5000)
+                 + bytes([2, 3]) + key(b"b") + value(b"old")
+                 + bytes([3, 0]) + key(b"n") + struct.pack("<q", 7)),
 }
 
 def write(folder, name, data):
