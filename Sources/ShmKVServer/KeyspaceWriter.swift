@@ -44,6 +44,9 @@ struct KeyspaceWriter {
     var changes: ChangeList = []
     /// The writer's recent changes, for EXEC's WATCH check.
     var log: ChangeLog?
+    /// Whether every stored key's record must say if it is new (Redis's `new` event is on): then a
+    /// store that did not look its key up does so first.
+    var reportsCreation = false
 
     init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
         guard let expires = databases.expires, let index = databases.expiryIndex else {
@@ -92,8 +95,11 @@ struct KeyspaceWriter {
     // MARK: Writing
 
     /// Stores `value` under `key` and applies `deadline`, recording one change with `event`. `existed`
-    /// says whether the key lived, when the caller looked it up (nil: not looked up, no `created` flag).
+    /// says whether the key lived, when the caller looked it up (nil: not looked up, no `created` flag
+    /// unless `reportsCreation`).
     mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent) throws {
+        var existed = existed
+        if existed == nil && reportsCreation { existed = try transaction.contains(keyspace, key: key) }
         try transaction.put(keyspace, key: key, value: value)
         var flags: ChangeFlags = existed == false ? .created : []
         switch deadline {

@@ -32,6 +32,63 @@ final class ServerContext: Sendable {
     let authenticator: Authenticator
     /// Held by reactors while their read transaction is active; closed by the writer to grow the map.
     let mapGate: MapGate
+    /// `notify-keyspace-events`, shared with the writer.
+    var notifications: KeyspaceNotifications { batcher.notifications }
+    /// Error replies by code (INFO errorstats).
+    let errors = ErrorStatistics()
+
+    /// Counters of subcommands (`config|get`), shared by the reactors; at most 256 names (then the
+    /// command's own counters take the calls), so odd subcommand names cannot grow it without bound.
+    private let subcommands = Locked<[String: CommandCounters]>([:])
+
+    func subcommandCounters(_ name: String) -> CommandCounters? {
+        subcommands.withLock { all in
+            if let known = all[name] { return known }
+            guard all.count < 256 else { return nil }
+            let made = CommandCounters()
+            all[name] = made
+            return made
+        }
+    }
+
+    /// Every command's counters summed over the reactors, then the subcommands' (INFO commandstats).
+    func commandStatistics() -> [(name: String, calls: Int, microseconds: Int, failed: Int, rejected: Int)] {
+        let reactors = batcher.reactors.withLock { $0 }
+        func read(_ c: CommandCounters) -> (Int, Int, Int, Int) {
+            (c.calls.load(ordering: .relaxed), c.nanoseconds.load(ordering: .relaxed), c.failed.load(ordering: .relaxed), c.rejected.load(ordering: .relaxed))
+        }
+        var rows = CommandTable.all.map { command in
+            var sums = (command.name, 0, 0, 0, 0)
+            for reactor in reactors {
+                let (calls, nanoseconds, failed, rejected) = read(reactor.commandCounters[command.index])
+                sums.1 += calls; sums.2 += nanoseconds; sums.3 += failed; sums.4 += rejected
+            }
+            return sums
+        }
+        for (name, counters) in subcommands.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            let (calls, nanoseconds, failed, rejected) = read(counters)
+            rows.append((name, calls, nanoseconds, failed, rejected))
+        }
+        return rows.map { ($0.0, $0.1, $0.2 / 1000, $0.3, $0.4) }
+    }
+
+    /// CONFIG RESETSTAT: counters back to zero (not gauges: connections now, largest batch, ring sequence).
+    func resetStatistics() {
+        let s = stats
+        for zero in [{ s.connectionsTotal.store(0, ordering: .relaxed) }, { s.connectionsRejected.store(0, ordering: .relaxed) },
+                     { s.commandsProcessed.store(0, ordering: .relaxed) }, { s.protocolErrors.store(0, ordering: .relaxed) },
+                     { s.expiredKeys.store(0, ordering: .relaxed) }, { s.outputLimitDisconnections.store(0, ordering: .relaxed) },
+                     { s.queryLimitDisconnections.store(0, ordering: .relaxed) }, { s.idleDisconnections.store(0, ordering: .relaxed) },
+                     { s.authTimeoutDisconnections.store(0, ordering: .relaxed) }, { s.authFailures.store(0, ordering: .relaxed) },
+                     { s.staleReadersCleared.store(0, ordering: .relaxed) }] as [() -> Void] {
+            zero()
+        }
+        errors.reset()
+        for reactor in batcher.reactors.withLock({ $0 }) {
+            for counters in reactor.commandCounters { counters.reset() }
+        }
+        subcommands.withLock { $0.removeAll() }
+    }
 
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
          logger: Logger, reactorCount: Int, ring: RingInfo, authenticator: Authenticator, mapGate: MapGate) {
@@ -55,6 +112,8 @@ final class ReactorThread: @unchecked Sendable {
     let loop: EventLoop
     let context: ServerContext
     let index: Int
+    /// This reactor's counters per command, by `Command.index` (INFO commandstats).
+    let commandCounters: [CommandCounters] = CommandTable.all.map { _ in CommandCounters() }
     private let completions = Locked<[WriteCompletion]>([])
     private var taken: [WriteCompletion] = []
     private var readTransaction: ReadTransaction?

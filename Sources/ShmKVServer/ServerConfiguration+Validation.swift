@@ -45,6 +45,9 @@ extension ServerConfiguration {
         if !RingLayout.isValidCapacity(ringCapacity) {
             throw ConfigurationError("ring.capacity must be a power of two from 4096 to 1073741824 (got \(ringCapacity))")
         }
+        if KeyspaceEventClasses(respNotifyKeyspaceEvents) == nil {
+            throw ConfigurationError("resp.notifyKeyspaceEvents: \(KeyspaceEventClasses.invalidMessage) (got \(respNotifyKeyspaceEvents))")
+        }
         if ringMaxMessageSize < 1 { throw ConfigurationError("ring.maxMessageSize must be at least 1 (got \(ringMaxMessageSize))") }
     }
 }

@@ -91,6 +91,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var respMaxMultibulkCount = 1 << 20
     /// Longest inline command or header line (`resp.maxInlineLength`).
     public var respMaxInlineLength = 64 << 10
+    /// Redis's `notify-keyspace-events` at start (`resp.notifyKeyspaceEvents`; CONFIG SET changes it
+    /// while the daemon runs).
+    public var respNotifyKeyspaceEvents = "KEA"
     /// FLUSHDB/FLUSHALL: `auto` allows them when every listener is loopback or a Unix socket.
     public var respAllowFlush = "auto"
     /// Passwords, users and protected mode.
@@ -154,6 +157,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         respMaxMultibulkCount = try values.int("resp.maxMultibulkCount") ?? d.respMaxMultibulkCount
         respMaxInlineLength = try values.int("resp.maxInlineLength") ?? d.respMaxInlineLength
         respAllowFlush = try values.string("resp.allowFlush") ?? d.respAllowFlush
+        respNotifyKeyspaceEvents = try values.string("resp.notifyKeyspaceEvents") ?? d.respNotifyKeyspaceEvents
         accessGroup = try values.string("access.group") ?? d.accessGroup
         let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
@@ -228,6 +232,7 @@ public struct ServerConfiguration: Sendable, Equatable {
           maxMultibulkCount: \(respMaxMultibulkCount)
           maxInlineLength: \(respMaxInlineLength)
           allowFlush: \(respAllowFlush)
+          notifyKeyspaceEvents: \(quoted(respNotifyKeyspaceEvents))
         auth:
           passwordFile: \(quoted(auth.passwordFile))
           allowUnauthenticatedRemote: \(auth.allowUnauthenticatedRemote ? "yes" : "no")
@@ -266,7 +271,7 @@ extension ServerConfiguration {
         "limits.pubsubSoftSeconds", "limits.maxScanLimit", "limits.maxRequestsPerEvent",
         "batch.maxOperations", "batch.maxBytes",
         "ring.path", "ring.capacity", "ring.maxMessageSize",
-        "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush",
+        "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush", "resp.notifyKeyspaceEvents",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
         "access.group",
     ]

@@ -10,7 +10,8 @@ import Glibc
 /// that made the request encodes the outcome as this route says.
 enum ReplyRoute: Sendable {
     case native(requestID: UInt32)
-    case resp(RESPReplyShape)
+    /// A RESP write: the reply's shape and the command's `index` (its statistics count a failure).
+    case resp(RESPReplyShape, command: Int)
 }
 
 /// One client connection inside the daemon. Its life is `Connection.state` (open, input closed,
@@ -221,7 +222,10 @@ final class ServerConnection: Connection {
         queuedWriteBytes -= byteCount
         switch (route, session) {
         case (.native(let requestID), .native(let native)): native.writeOutcome(outcome, requestID: requestID)
-        case (.resp(let shape), .resp(let resp)): resp.writeOutcome(outcome, shape)
+        case (.resp(let shape, let command), .resp(let resp)):
+            let start = output.count
+            resp.writeOutcome(outcome, shape)
+            resp.countErrorReply(at: start, command: command)
         default: preconditionFailure("a write's reply route does not match the connection's protocol")
         }
         guard pendingWrites == 0 else { return }

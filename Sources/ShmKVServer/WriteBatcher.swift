@@ -64,6 +64,8 @@ final class WriteBatcher: Sendable {
     /// map grows (so that each ends its read transaction promptly).
     let reactors = Locked<[ReactorThread]>([])
     let mapGate: MapGate
+    /// `notify-keyspace-events`: shared with the RESP sessions, read once per batch here (`n`).
+    let notifications: KeyspaceNotifications
     /// Recent changes by sequence, for EXEC's WATCH check.
     // Invariant: used only on the writer thread.
     private nonisolated(unsafe) let changeLog = ChangeLog()
@@ -88,6 +90,8 @@ final class WriteBatcher: Sendable {
         self.configuration = configuration
         self.stats = stats
         self.logger = logger
+        // Validated with the configuration; the fallback is never taken.
+        notifications = KeyspaceNotifications(KeyspaceEventClasses(configuration.respNotifyKeyspaceEvents) ?? .all)
         doorbell = try EventFD()
     }
 
@@ -204,6 +208,7 @@ final class WriteBatcher: Sendable {
             begun = txn
             var keys = try KeyspaceWriter(txn, store.databases, now: now)
             keys.log = changeLog
+            keys.reportsCreation = notifications.classes.contains(.new)
             // The batch's change list moves in and back out: no copy. (On an error it stays in `keys`
             // and is dropped with it: nothing of the batch is published.)
             swap(&changes, &keys.changes)

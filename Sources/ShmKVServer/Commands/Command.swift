@@ -96,6 +96,9 @@ final class Command: Sendable {
     /// For an immediate command that may be queued in MULTI: the step EXEC runs for it on the writer.
     /// Immediate commands without one are refused inside MULTI.
     let step: (@Sendable (RESPArguments) -> TransactionStep)?
+    /// The entry's position in `CommandTable.all`: the index of its per-reactor statistics.
+    // Invariant: set once by `CommandTable.all`'s initialiser, before the entry is visible to any thread.
+    nonisolated(unsafe) var index = 0
 
     init(_ name: String, arity: Int, _ flags: CommandFlags, keys: KeyPositions = .none, _ group: CommandGroup,
          _ summary: String, aliases: [String] = [], step: (@Sendable (RESPArguments) -> TransactionStep)? = nil,

@@ -2,7 +2,7 @@
 /// an entry here and its handler in the family's file (`RESPStringCommands`, `RESPKeyCommands`,
 /// `RESPServerCommands`, `RESPConnectionCommands`, `RESPPubSubCommands`).
 enum CommandTable {
-    static let all: [Command] = [
+    static let all: [Command] = numbered([
         // Strings
         Command("get", arity: 2, [.readonly, .fast], keys: .single, .string, "Returns the string value of a key.", step: TransactionSteps.get,
                 .immediate { $0.get($1) }),
@@ -127,7 +127,14 @@ enum CommandTable {
                 .immediate { $0.unsubscribe($1, patterns: false) }),
         Command("punsubscribe", arity: -1, [.pubsub, .fast, .allowedWhileSubscribed], .pubsub, "Stops listening to channel patterns.",
                 .immediate { $0.unsubscribe($1, patterns: true) }),
-    ]
+    ])
+
+    /// Gives each entry its position (the index of its statistics); runs once, inside `all`'s lazy
+    /// initialisation, so before any thread can see an entry.
+    private static func numbered(_ commands: [Command]) -> [Command] {
+        for (i, command) in commands.enumerated() { command.index = i }
+        return commands
+    }
 
     /// Open addressing over `1 << slotBits` slots (linear probing), each holding an index into `all`
     /// and the name it stands for; -1 is empty. Built once; more than four times as many slots as names.

@@ -4,8 +4,9 @@ import Wire
 /// The pub/sub commands (SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE) and keyspace notifications
 /// over RESP pub/sub, fed by the notification ring: every committed change,
 /// whichever protocol made it, becomes a message on `__keyspace@0__:<key>` (message: the event) and on
-/// `__keyevent@0__:<event>` (message: the key). Events are `set` (a key stored: SET, INCR…, APPEND,
-/// MSET) and `del`; FLUSHDB/FLUSHALL publish `__keyevent@0__:flushdb` with message `0`. A connection
+/// `__keyevent@0__:<event>` (message: the key), with Redis's event name per command, for the classes
+/// `notify-keyspace-events` selects; FLUSHDB/FLUSHALL publish `__keyevent@0__:flushdb` with message `0`
+/// (class g). A connection
 /// that falls a whole ring behind gets a message on `__shmkv__:resync` ("lapped FROM-TO": changes
 /// FROM to TO were missed) instead of silently missing them.
 extension RESPSession {
@@ -114,14 +115,20 @@ extension RESPSession {
     func publishKeyspaceEvent(_ event: RingEvent) {
         switch event {
         case .change(let change):
+            let classes = context.notifications.classes
+            guard !classes.isDisjoint(with: [.keyspace, .keyevent]) else { return }
             if change.kind == .clear {
-                deliver(channel: RESPSession.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
+                if classes.isSuperset(of: [.generic, .keyevent]) {
+                    deliver(channel: RESPSession.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
+                }
                 return
             }
             guard change.event != .none else { return }
-            deliverKeyEvent(change.event, key: change.key)
+            // A new key is first `new` (class n), as Redis's dbAdd sends it before the command's event.
+            if change.flags.contains(.created) && classes.contains(.new) { deliverKeyEvent("new", key: change.key, classes) }
+            if classes.contains(KeyspaceEventClasses.of(change.event)) { deliverKeyEvent(change.event.redisName, key: change.key, classes) }
             // SET … EX is two events in Redis: `set`, then `expire`.
-            if change.flags.contains(.deadlineSet) { deliverKeyEvent(.expire, key: change.key) }
+            if change.flags.contains(.deadlineSet) && classes.contains(.generic) { deliverKeyEvent("expire", key: change.key, classes) }
         case .message(let message):
             deliver(channel: message.channel, message: message.payload)
         case .resync(let r):
@@ -130,10 +137,10 @@ extension RESPSession {
         }
     }
 
-    private func deliverKeyEvent(_ event: KeyEvent, key: [UInt8]) {
-        let name = Array(event.redisName.utf8)
-        deliver(channel: RESPSession.keyspacePrefix + key, message: name)
-        deliver(channel: RESPSession.keyeventPrefix + name, message: key)
+    private func deliverKeyEvent(_ event: String, key: [UInt8], _ classes: KeyspaceEventClasses) {
+        let name = Array(event.utf8)
+        if classes.contains(.keyspace) { deliver(channel: RESPSession.keyspacePrefix + key, message: name) }
+        if classes.contains(.keyevent) { deliver(channel: RESPSession.keyeventPrefix + name, message: key) }
     }
 
     private func deliver(channel: [UInt8], message: [UInt8]) {

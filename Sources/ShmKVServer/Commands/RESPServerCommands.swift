@@ -9,21 +9,6 @@ import Glibc
 
 /// The server commands: INFO, CONFIG, COMMAND, TIME, ACL.
 extension RESPSession {
-    /// The configuration parameters CONFIG GET reports, in Redis's names (what redis-benchmark and
-    /// clients ask).
-    private var configParameters: [(String, String)] {
-        let c = context.configuration
-        var port = "0", bind = ""
-        if let listen = c.listen, case .tcp(let host, let p)? = Endpoint.parseHostPort(listen) { port = String(p); bind = host }
-        return [
-            ("save", ""), ("appendonly", "no"), ("databases", "1"), ("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
-            ("maxclients", String(c.maxClients)), ("timeout", "0"), ("port", port), ("bind", bind),
-            ("unixsocket", c.socketPath ?? ""), ("proto-max-bulk-len", String(c.respMaxBulkLength)),
-            ("notify-keyspace-events", "KEA"), ("appendfsync", c.durability == .durable ? "always" : "no"),
-            ("cluster-enabled", "no"), ("dir", c.dataDirectory),
-        ]
-    }
-
     func time(_ args: RESPArguments) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
@@ -63,6 +48,10 @@ extension RESPSession {
         let used = ((info?.lastPage ?? 0) + 1) * pageSize
         var port = 0
         if let listen = c.listen, case .tcp(_, let p)? = Endpoint.parseHostPort(listen) { port = p }
+        var wanted = Set<String>()
+        for i in 1..<args.count { wanted.insert(args.string(i).lowercased()) }
+        let all = wanted.contains("all") || wanted.contains("everything")
+        let isDefault = wanted.isEmpty || wanted.contains("default")
         let sections: [(String, [(String, String)])] = [
             ("Server", [("redis_version", "7.2.0"), ("shmkv_version", "0.4.0"), ("redis_mode", "standalone"), ("os", "Linux"),
                         ("arch_bits", "64"), ("process_id", String(getpid())), ("tcp_port", String(port)),
@@ -90,14 +79,17 @@ extension RESPSession {
                        ("idle_timeout_disconnections", String(s.idleDisconnections.load(ordering: .relaxed))),
                        ("auth_timeout_disconnections", String(s.authTimeoutDisconnections.load(ordering: .relaxed))),
                        ("acl_access_denied_auth", String(s.authFailures.load(ordering: .relaxed))),
-                       ("expired_keys", String(s.expiredKeys.load(ordering: .relaxed))), ("evicted_keys", "0")]),
+                       ("expired_keys", String(s.expiredKeys.load(ordering: .relaxed))), ("evicted_keys", "0"),
+                       ("total_error_replies", String(context.errors.total.load(ordering: .relaxed)))]),
+            ("Replication", [("role", "master"), ("connected_slaves", "0"), ("master_repl_offset", "0")]),
+            ("CPU", cpuFields()),
+            ("Commandstats", wanted.contains("commandstats") || all ? commandStatFields() : []),
+            ("Errorstats", context.errors.all.map { ("errorstat_\($0.code)", "count=\($0.count)") }),
             ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=\(expires),avg_ttl=0")] : []),
         ]
-        var wanted = Set<String>()
-        for i in 1..<args.count { wanted.insert(args.string(i).lowercased()) }
-        let everything = wanted.isEmpty || wanted.contains("all") || wanted.contains("everything") || wanted.contains("default")
         var text = ""
-        for (name, fields) in sections where everything || wanted.contains(name.lowercased()) {
+        // As Redis: no argument or `default` is every section but commandstats; `all`/`everything` all.
+        for (name, fields) in sections where all || (isDefault && name != "Commandstats") || wanted.contains(name.lowercased()) {
             if !text.isEmpty { text += "\r\n" }
             text += "# \(name)\r\n"
             for (k, v) in fields { text += "\(k):\(v)\r\n" }
@@ -105,35 +97,36 @@ extension RESPSession {
         return text
     }
 
+    /// Redis's CPU section: seconds with six decimals.
+    private func cpuFields() -> [(String, String)] {
+        let cpu = ProcessCPU.usage()
+        func text(_ seconds: Double) -> String {
+            let micros = Int((seconds * 1_000_000).rounded())
+            let fraction = String(micros % 1_000_000)
+            return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
+        }
+        return [("used_cpu_sys", text(cpu.system)), ("used_cpu_user", text(cpu.user)),
+                ("used_cpu_sys_children", "0.000000"), ("used_cpu_user_children", "0.000000")]
+    }
+
+    /// `cmdstat_get:calls=2,usec=15,usec_per_call=7.50,rejected_calls=0,failed_calls=0`, for commands
+    /// called or rejected at least once, as Redis lists them.
+    private func commandStatFields() -> [(String, String)] {
+        context.commandStatistics().filter { $0.calls + $0.rejected > 0 }.map { s in
+            // usec_per_call with two decimals, rounded half up as printf's %.2f does for these values.
+            let hundredths = s.calls == 0 ? 0 : (s.microseconds * 200 + s.calls) / (2 * s.calls)
+            let cents = String(hundredths % 100)
+            let perCall = "\(hundredths / 100)." + (cents.count == 1 ? "0" : "") + cents
+            return ("cmdstat_\(s.name)",
+                    "calls=\(s.calls),usec=\(s.microseconds),usec_per_call=\(perCall),rejected_calls=\(s.rejected),failed_calls=\(s.failed)")
+        }
+    }
+
     private func humanBytes(_ n: Int) -> String {
         if n >= 1 << 30 { return "\(Double(n * 100 / (1 << 30)) / 100)G" }
         if n >= 1 << 20 { return "\(Double(n * 100 / (1 << 20)) / 100)M" }
         if n >= 1 << 10 { return "\(Double(n * 100 / (1 << 10)) / 100)K" }
         return "\(n)B"
-    }
-
-    func config(_ args: RESPArguments) {
-        if args.is(1, "GET") {
-            guard args.count >= 3 else { _ = wrongArity(args); return }
-            var found: [(String, String)] = []
-            for i in 2..<args.count {
-                let pattern = GlobPattern(Array(args.string(i).lowercased().utf8))
-                for (name, value) in configParameters where pattern.matches(Array(name.utf8)) && !found.contains(where: { $0.0 == name }) {
-                    found.append((name, value))
-                }
-            }
-            RESPWriter.map(found.count, resp3: resp3, into: &output)
-            for (name, value) in found {
-                RESPWriter.bulk(name, into: &output)
-                RESPWriter.bulk(value, into: &output)
-            }
-        } else if args.is(1, "SET") {
-            RESPWriter.error("ERR CONFIG SET is not supported by ShmKV: use Config/shmkvd.yaml, SHMKV_* variables or flags", into: &output)
-        } else if args.is(1, "RESETSTAT") {
-            RESPWriter.ok(into: &output)
-        } else {
-            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try CONFIG HELP.", into: &output)
-        }
     }
 
     private func writeCommandInfo(_ c: Command) {

@@ -41,6 +41,10 @@ final class RESPSession {
     /// The decoder's reused argument ranges and inline scratch.
     private var arguments: [Range<Int>] = []
     private var scratch: [UInt8] = []
+    /// The table index of the command being dispatched (its queued write's failure is counted there).
+    private var currentCommand = 0
+    /// When the previous command of this turn ended (commandstats' time: one clock reading per command).
+    private var lastCommandEnd = 0
 
     init(connection: ServerConnection) {
         self.connection = connection
@@ -73,6 +77,7 @@ final class RESPSession {
     /// Handles every complete command in the input, within the turn's share, in order.
     func processRequests() {
         var limits = self.limits
+        lastCommandEnd = MonotonicClock.nanoseconds()
         connection.runRequests {
             // AUTH lifts the unauthenticated limits for the requests after it.
             if limits.unauthenticatedMaxArguments != Int.max && connection.user != nil { limits = self.limits }
@@ -154,22 +159,60 @@ final class RESPSession {
             return true
         case .refused, .notAllowedWhileSubscribed, .unknownCommand, .wrongArity:
             guard connection.pendingWrites == 0 else { return false }
+            let start = output.count
             RESPWriter.error(admissionError(admission, args), into: &output)
+            if let command { CommandCounters.add(connection.reactor.commandCounters[command.index].rejected) }
+            context.errors.record(output[start...])
             return true
         case .run:
             break
         }
-        switch command!.handler {
+        guard let command else { preconditionFailure("admitted without an entry") }
+        currentCommand = command.index
+        let start = output.count
+        switch command.handler {
         case .write(let handle):
-            return handle(self, args)
+            guard handle(self, args) else { return false }
         case .immediate(let handle):
             // Everything but a write runs now, after this connection's earlier writes. (CLIENT LIST's
             // cmd= is kept by the commands that change what a client is, not by every command: that
             // would take a process-wide lock per request.)
             guard connection.pendingWrites == 0 else { return false }
             handle(self, args)
-            return true
         }
+        count(command, args, replyAt: start)
+        return true
+    }
+
+    /// Counts a command that ran (INFO commandstats): a call, its time, and a failure if the reply it
+    /// wrote at once is an error (a queued write's error reply is counted when it is written).
+    private func count(_ command: Command, _ args: RESPArguments, replyAt start: Int) {
+        var counters = connection.reactor.commandCounters[command.index]
+        // Redis 7 counts a subcommand apart (`cmdstat_config|get`); not the hot path.
+        if command.flags.contains(.hasSubcommands) && args.count > 1 && !reply(at: start, startsWith: "-ERR unknown subcommand") {
+            counters = context.subcommandCounters(command.name + "|" + args.string(1).lowercased()) ?? counters
+        }
+        let now = MonotonicClock.nanoseconds()
+        CommandCounters.add(counters.calls)
+        CommandCounters.add(counters.nanoseconds, now - lastCommandEnd)
+        lastCommandEnd = now
+        if output.count > start && output[start] == UInt8(ascii: "-") {
+            CommandCounters.add(counters.failed)
+            context.errors.record(output[start...])
+        }
+    }
+
+    private func reply(at start: Int, startsWith prefix: StaticString) -> Bool {
+        let count = prefix.utf8CodeUnitCount
+        guard output.count >= start + count else { return false }
+        return prefix.withUTF8Buffer { output[start..<(start + count)].elementsEqual($0) }
+    }
+
+    /// Counts an error reply to a queued write of table entry `command`, written at `start`.
+    func countErrorReply(at start: Int, command: Int) {
+        guard output.count > start && output[start] == UInt8(ascii: "-") else { return }
+        CommandCounters.add(connection.reactor.commandCounters[command].failed)
+        context.errors.record(output[start...])
     }
 
     /// The error a refused command gets, in Redis's words.
@@ -196,7 +239,7 @@ final class RESPSession {
     /// transaction, answered +QUEUED).
     func enqueue(_ operation: WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
         if queueing { return queued(.write(operation, shape)) }
-        if connection.submit(operation, route: .resp(shape)) { return true }
+        if connection.submit(operation, route: .resp(shape, command: currentCommand)) { return true }
         return replyError("ERR the server is shutting down")
     }
 
@@ -219,6 +262,11 @@ final class RESPSession {
 
     func wrongArity(_ args: RESPArguments) -> Bool {
         replyError("ERR wrong number of arguments for '\(args.string(0).lowercased())' command")
+    }
+
+    /// A subcommand's arity error, named as Redis names it (`config|get`).
+    func wrongArity(_ args: RESPArguments, _ name: String) -> Bool {
+        replyError("ERR wrong number of arguments for '\(name)' command")
     }
 
     func keyProblem(_ key: UnsafeRawBufferPointer) -> String? {
