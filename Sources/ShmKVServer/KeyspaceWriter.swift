@@ -47,6 +47,8 @@ struct KeyspaceWriter {
     /// Whether every stored key's record must say if it is new (Redis's `new` event is on): then a
     /// store that did not look its key up does so first.
     var reportsCreation = false
+    /// SAVE asked for the batch to reach the disk before its replies go out.
+    var syncRequested = false
 
     init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
         guard let expires = databases.expires, let index = databases.expiryIndex else {
@@ -96,8 +98,10 @@ struct KeyspaceWriter {
 
     /// Stores `value` under `key` and applies `deadline`, recording one change with `event`. `existed`
     /// says whether the key lived, when the caller looked it up (nil: not looked up, no `created` flag
-    /// unless `reportsCreation`).
-    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent) throws {
+    /// unless `reportsCreation`). A new deadline is announced (`deadlineSet`: Redis's `expire` after the
+    /// command's event) unless `announceDeadline` is false (RENAME and COPY carry a deadline silently).
+    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent,
+                        announceDeadline: Bool = true) throws {
         var existed = existed
         if existed == nil && reportsCreation { existed = try transaction.contains(keyspace, key: key) }
         try transaction.put(keyspace, key: key, value: value)
@@ -107,7 +111,7 @@ struct KeyspaceWriter {
         case .remove: _ = try removeDeadline(key)
         case .at(let at):
             try setDeadline(key, at)
-            flags.insert(.deadlineSet)
+            if announceDeadline { flags.insert(.deadlineSet) }
         }
         changes.append(Change(kind: .put, event: event, flags: flags, key: key))
     }

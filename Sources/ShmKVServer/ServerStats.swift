@@ -30,9 +30,13 @@ final class ServerStats: Sendable {
     /// The sequence the next ring record will carry.
     let ringNextSequence = Atomic<Int>(0)
     let startTime: Int
+    /// When the store last reached the disk, Unix seconds (LASTSAVE): a commit in the durable and fast
+    /// modes, the periodic sync in the volatile mode, a SAVE; the start until then.
+    let lastSave: Atomic<Int>
 
     init() {
         startTime = MonotonicClock.seconds()
+        lastSave = Atomic(Int(WallClock.milliseconds() / 1000))
     }
 
     var uptimeSeconds: Int {

@@ -154,7 +154,12 @@ final class WriteBatcher: Sendable {
             }
             if configuration.durability == .volatile, now - lastSync >= configuration.syncInterval {
                 lastSync = now
-                do { try store.environment.sync(force: true) } catch { logger.error("mdb_env_sync failed: \(error)") }
+                do {
+                    try store.environment.sync(force: true)
+                    stats.lastSave.store(Int(WallClock.milliseconds() / 1000), ordering: .relaxed)
+                } catch {
+                    logger.error("mdb_env_sync failed: \(error)")
+                }
             }
             if closed { break }
         }
@@ -231,6 +236,10 @@ final class WriteBatcher: Sendable {
                 // to commit or sync; the messages' sequence numbers are not stored (they are not changes).
                 txn.abort()
             }
+            if configuration.durability != .volatile && changes.contains(where: { $0.kind != .message }) {
+                stats.lastSave.store(Int(now / 1000), ordering: .relaxed)
+            }
+            if keys.syncRequested { syncForSave(batch, &outcomes) }
             let written = outcomes.count { if case .failed = $0 { false } else { true } }
             ServerStats.add(stats.writesCommitted, written)
             ServerStats.add(stats.writesFailed, outcomes.count - written)
@@ -345,6 +354,19 @@ final class WriteBatcher: Sendable {
             if let rollback = error as? Rollback { return rollback.outcome }
             if case LMDBError.mapFull = error { return nil }
             return .failed(.storageError, "\(error)")
+        }
+    }
+
+    /// SAVE: flushes the environment to disk before the batch's replies go out; a failure fails the SAVEs.
+    private func syncForSave(_ batch: [WriteTicket], _ outcomes: inout [WriteOutcome]) {
+        do {
+            try store.environment.sync(force: true)
+            stats.lastSave.store(Int(WallClock.milliseconds() / 1000), ordering: .relaxed)
+        } catch {
+            logger.error("SAVE: mdb_env_sync failed: \(error)")
+            for (i, ticket) in batch.enumerated() {
+                if case .save = ticket.operation { outcomes[i] = .failed(.storageError, "SAVE failed: \(error)") }
+            }
         }
     }
 

@@ -52,6 +52,16 @@ enum WriteOperation: Sendable {
     case transaction([TransactionStep], watched: [WatchedKey])
     /// A native TXN: every step under its condition, all or none.
     case conditional([ConditionalStep])
+    /// SETRANGE: overwrite from `offset` (zero padding); the new length.
+    case setRange(key: [UInt8], offset: Int, value: [UInt8], maxValueSize: Int)
+    /// INCRBYFLOAT: the new value as text.
+    case incrByFloat(key: [UInt8], increment: Float80)
+    /// RENAME (`onlyIfAbsent`: RENAMENX).
+    case rename(from: [UInt8], to: [UInt8], onlyIfAbsent: Bool)
+    /// COPY.
+    case copy(from: [UInt8], to: [UInt8], replace: Bool)
+    /// SAVE: nothing to apply; the writer syncs the environment to disk after the batch commits.
+    case save
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
@@ -66,7 +76,10 @@ enum WriteOperation: Sendable {
         case .transaction(let steps, _):
             steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
         case .conditional(let steps): steps.reduce(0) { $0 + $1.byteCount }
-        case .clear: 0
+        case .setRange(let k, _, let v, _): k.count + v.count + 8
+        case .incrByFloat(let k, _): k.count + 16
+        case .rename(let a, let b, _), .copy(let a, let b, _): a.count + b.count
+        case .clear, .save: 0
         }
     }
 }
@@ -155,7 +168,7 @@ extension WriteOperation {
             let old = try keys.value(key)
             var combined = old ?? []
             guard combined.count + value.count <= maxValueSize else {
-                return .failed(.valueTooLarge, "string exceeds maximum allowed size (limits.maxValueSize)")
+                return .failed(.valueTooLarge, "string exceeds maximum allowed size (proto-max-bulk-len)")
             }
             combined.append(contentsOf: value)
             try keys.store(key, combined, existed: old != nil, deadline: .keep, event: .append)
@@ -195,6 +208,17 @@ extension WriteOperation {
             return .transaction(try keys.execute(steps, watched: watched, log: log))
         case .conditional(let steps):
             return try keys.applyAll(steps)
+        case .setRange(let key, let offset, let value, let maxValueSize):
+            return try keys.setRange(key, offset: offset, value, maxValueSize: maxValueSize)
+        case .incrByFloat(let key, let increment):
+            return try keys.incrByFloat(key, increment)
+        case .rename(let source, let target, let onlyIfAbsent):
+            return try keys.rename(source, to: target, onlyIfAbsent: onlyIfAbsent)
+        case .copy(let source, let target, let replace):
+            return try keys.copy(source, to: target, replace: replace)
+        case .save:
+            keys.syncRequested = true
+            return .stored
         case .publish(let channel, let payload, let receivers):
             keys.changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
             return .integer(Int64(receivers))

@@ -53,6 +53,10 @@ struct KeyPositions: Sendable, Equatable {
     static let all = KeyPositions(first: 1, last: -1, step: 1)
     /// Key, value, key, value…
     static let pairs = KeyPositions(first: 1, last: -1, step: 2)
+    /// The first two arguments (RENAME, COPY, LCS).
+    static let two = KeyPositions(first: 1, last: 2, step: 1)
+    /// The argument after a subcommand (OBJECT ENCODING key, MEMORY USAGE key).
+    static let afterSubcommand = KeyPositions(first: 2, last: 2, step: 1)
 
     /// The indices of the keys among `count` arguments (the command name included).
     func indices(argumentCount count: Int) -> StrideThrough<Int> {

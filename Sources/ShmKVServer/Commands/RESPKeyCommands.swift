@@ -2,7 +2,8 @@ import LMDB
 import StoreLayout
 import Wire
 
-/// The key commands: DEL, UNLINK, EXISTS, SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL.
+/// The key commands: DEL, UNLINK, EXISTS, SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL, RENAME, RENAMENX, COPY
+/// (TYPE, RANDOMKEY, OBJECT and MEMORY are in `RESPObjectCommands`).
 extension RESPSession {
     /// DEL and UNLINK: keys LMDB cannot hold do not exist, so they are not counted.
     func del(_ args: RESPArguments) -> Bool {
@@ -100,5 +101,38 @@ extension RESPSession {
             return replyError("ERR \(args.string(0).uppercased()) is disabled on this server (resp.allowFlush)")
         }
         return enqueue(.clear)
+    }
+
+    /// RENAME and RENAMENX: the writer moves the value and its deadline (`KeyspaceWriter.rename`).
+    func rename(_ args: RESPArguments, onlyIfAbsent: Bool) -> Bool {
+        if let problem = keyProblem(args[1]) ?? keyProblem(args[2]) {
+            // A key LMDB cannot hold does not exist.
+            return replyError(keyProblem(args[1]) != nil ? "ERR no such key" : problem)
+        }
+        return enqueue(.rename(from: args.bytes(1), to: args.bytes(2), onlyIfAbsent: onlyIfAbsent))
+    }
+
+    /// COPY source destination [DB index] [REPLACE]: one database, so DB takes only 0.
+    func copy(_ args: RESPArguments) -> Bool {
+        var replace = false
+        var i = 3
+        while i < args.count {
+            if args.is(i, "REPLACE") {
+                replace = true
+            } else if args.is(i, "DB") && i + 1 < args.count {
+                guard let db = args.integer(i + 1), let index = Int32(exactly: db) else {
+                    return replyError("ERR value is not an integer or out of range")
+                }
+                guard index == 0 else { return replyError("ERR DB index is out of range") }
+                i += 1
+            } else {
+                return replyError("ERR syntax error")
+            }
+            i += 1
+        }
+        if args[1].elementsEqual(args[2]) { return replyError("ERR source and destination objects are the same") }
+        if keyProblem(args[1]) != nil { return reply(.integer(0)) }
+        if let problem = keyProblem(args[2]) { return replyError(problem) }
+        return enqueue(.copy(from: args.bytes(1), to: args.bytes(2), replace: replace))
     }
 }

@@ -7,7 +7,8 @@ import Wire
 import Glibc
 #endif
 
-/// The server commands: INFO, CONFIG, COMMAND, TIME, ACL.
+/// The server commands: INFO, COMMAND, TIME, ACL, LASTSAVE, SAVE, WAIT, WAITAOF, FUNCTION (CONFIG is in
+/// `RESPConfigCommands`).
 extension RESPSession {
     func time(_ args: RESPArguments) {
         var ts = timespec()
@@ -15,6 +16,59 @@ extension RESPSession {
         RESPWriter.array(2, into: &output)
         RESPWriter.bulk(String(ts.tv_sec), into: &output)
         RESPWriter.bulk(String(ts.tv_nsec / 1000), into: &output)
+    }
+
+    func lastSave(_ args: RESPArguments) {
+        RESPWriter.integer(context.stats.lastSave.load(ordering: .relaxed), into: &output)
+    }
+
+    /// SAVE: the writer commits what is queued before it and syncs the environment to disk (in the
+    /// volatile mode too) before answering OK.
+    func save(_ args: RESPArguments) -> Bool {
+        enqueue(.save)
+    }
+
+    /// WAIT numreplicas timeout: a single node has no replicas to wait for, and a reply already means
+    /// committed, so it answers 0 at once (Redis would block until the timeout when asked for replicas).
+    func wait(_ args: RESPArguments) {
+        guard args.integer(1) != nil else { return RESPWriter.error("ERR value is not an integer or out of range", into: &output) }
+        guard let timeout = args.integer(2) else { return RESPWriter.error("ERR timeout is not an integer or out of range", into: &output) }
+        guard timeout >= 0 else { return RESPWriter.error("ERR timeout is negative", into: &output) }
+        RESPWriter.integer(0, into: &output)
+    }
+
+    /// WAITAOF numlocal numreplicas timeout (Redis 7.2): [local copies, replicas] that have the
+    /// connection's writes on disk. In the durable mode every acknowledged write is synced: [1, 0]. In the
+    /// others asking for a local copy is Redis's error for a server without an fsync'd append-only file.
+    func waitAOF(_ args: RESPArguments) {
+        guard let local = args.integer(1), args.integer(2) != nil else {
+            return RESPWriter.error("ERR value is not an integer or out of range", into: &output)
+        }
+        guard let timeout = args.integer(3) else { return RESPWriter.error("ERR timeout is not an integer or out of range", into: &output) }
+        guard timeout >= 0 else { return RESPWriter.error("ERR timeout is negative", into: &output) }
+        let durable = context.configuration.durability == .durable
+        if local > 0 && !durable {
+            return RESPWriter.error("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.", into: &output)
+        }
+        RESPWriter.array(2, into: &output)
+        RESPWriter.integer(durable ? 1 : 0, into: &output)
+        RESPWriter.integer(0, into: &output)
+    }
+
+    /// FUNCTION FLUSH [ASYNC|SYNC] and FUNCTION LIST: ShmKV has no functions (nor scripts), so there is
+    /// nothing to flush or list.
+    func function(_ args: RESPArguments) {
+        if args.is(1, "FLUSH") {
+            guard args.count <= 3 else { _ = wrongArity(args, "function|flush"); return }
+            if args.count == 3 && !args.is(2, "SYNC") && !args.is(2, "ASYNC") {
+                return RESPWriter.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option", into: &output)
+            }
+            RESPWriter.ok(into: &output)
+        } else if args.is(1, "LIST") {
+            RESPWriter.array(0, into: &output)
+        } else {
+            RESPWriter.error("ERR FUNCTION \(args.string(1).uppercased()) is not supported by ShmKV: it runs no functions or scripts", into: &output)
+        }
     }
 
     /// ACL WHOAMI and ACL LIST; users are configuration, so the rest of ACL is refused.

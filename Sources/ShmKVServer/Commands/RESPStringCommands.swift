@@ -2,8 +2,8 @@ import LMDB
 import StoreLayout
 import Wire
 
-/// The string commands: GET, SET (its expiry options are parsed by `StringOptions`), SETNX, GETDEL, MGET, MSET, MSETNX, INCR/DECR(BY), STRLEN, APPEND,
-/// GETRANGE. Arity is checked before a handler runs (`CommandTable`).
+/// The string commands: GET, SET (its expiry options are parsed by `StringOptions`), SETNX, GETSET, GETDEL, MGET, MSET, MSETNX,
+/// INCR/DECR(BY), INCRBYFLOAT, STRLEN, APPEND, GETRANGE/SUBSTR, SETRANGE (LCS has a file of its own). Arity is checked before a handler runs (`CommandTable`).
 extension RESPSession {
     func get(_ args: RESPArguments) {
         read { keys in
@@ -31,6 +31,32 @@ extension RESPSession {
     func setNX(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
         return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: .ifAbsent), .storedAsInteger)
+    }
+
+    /// GETSET: SET … GET without options (the deadline goes, as with SET).
+    func getSet(_ args: RESPArguments) -> Bool {
+        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
+        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: .always, returnOld: true, deadline: .remove))
+    }
+
+    /// SETRANGE key offset value: Redis's checks in Redis's order (the size check only for a non-empty
+    /// value; ShmKV's limit is `limits.maxValueSize`).
+    func setRange(_ args: RESPArguments) -> Bool {
+        guard let offset = args.integer(2) else { return replyError("ERR value is not an integer or out of range") }
+        guard offset >= 0 else { return replyError("ERR offset is out of range") }
+        let max = context.configuration.maxValueSize
+        if !args[3].isEmpty, offset > Int64(max - args[3].count) {
+            return replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+        }
+        if let problem = keyProblem(args[1]) { return replyError(problem) }
+        return enqueue(.setRange(key: args.bytes(1), offset: Int(offset), value: args.bytes(3), maxValueSize: max))
+    }
+
+    /// INCRBYFLOAT key increment: long double arithmetic and formatting as Redis (`RedisFloat`).
+    func incrByFloat(_ args: RESPArguments) -> Bool {
+        guard let increment = RedisFloat.parse(args[2]) else { return replyError("ERR value is not a valid float") }
+        if let problem = keyProblem(args[1]) { return replyError(problem) }
+        return enqueue(.incrByFloat(key: args.bytes(1), increment: increment))
     }
 
     func getDel(_ args: RESPArguments) -> Bool {
