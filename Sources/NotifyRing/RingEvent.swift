@@ -75,10 +75,14 @@ public struct RingChange: Sendable, Hashable {
     public let transactionID: UInt64
     /// The key (empty for `.clear`). The record carries no value: read it from LMDB if you need it.
     public let key: [UInt8]
+    /// The daemon's number for the connection that made the change (its RESP client id, cut to 32
+    /// bits; 0 for native connections and the daemon's own expiries): CLIENT TRACKING's NOLOOP.
+    public let origin: UInt32
 
     /// A change as a subscriber decoded it (tests and `LocalStore` build them too).
     public init(kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [], sequence: UInt64,
-                transactionID: UInt64, key: [UInt8]) {
+                transactionID: UInt64, key: [UInt8], origin: UInt32 = 0) {
+        self.origin = origin
         self.kind = kind
         self.event = event
         self.flags = flags

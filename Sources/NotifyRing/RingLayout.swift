@@ -17,7 +17,7 @@ public enum RingLayout {
     /// Records start and end on this alignment.
     public static let alignment = 8
     /// Bytes of a record before its key: length u32, kind u8, event u8, flags u8, reserved u8, key
-    /// length u32, reserved u32, sequence u64, transaction id u64.
+    /// length u32, origin u32, sequence u64, transaction id u64.
     public static let recordHeaderSize = 32
     /// The longest key a change record carries (LMDB's key limit in Debian's build).
     public static let maxKeySize = 511
@@ -59,6 +59,7 @@ public enum RingLayout {
     static let recordEventOffset = 5      // u8: KeyEvent
     static let recordFlagsOffset = 6      // u8: ChangeFlags
     static let recordKeyLengthOffset = 8  // u32: key (or channel) bytes; a message's payload follows it
+    static let recordOriginOffset = 12    // u32: the daemon's id of the connection that made the change (0: none)
     static let recordSequenceOffset = 16  // u64
     static let recordTransactionOffset = 24 // u64
 

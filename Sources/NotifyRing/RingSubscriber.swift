@@ -174,7 +174,8 @@ public final class RingSubscriber {
                 flags: ChangeFlags(rawValue: scratch.load(fromByteOffset: RingLayout.recordFlagsOffset, as: UInt8.self)),
                 sequence: sequence,
                 transactionID: scratch.load(fromByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self),
-                key: Array(UnsafeRawBufferPointer(start: body, count: keyLength))))
+                key: Array(UnsafeRawBufferPointer(start: body, count: keyLength)),
+                origin: scratch.load(fromByteOffset: RingLayout.recordOriginOffset, as: UInt32.self)))
         }
         return .record(event, UInt64(RingLayout.aligned(length)))
     }

@@ -11,6 +11,8 @@ struct Change {
     let key: [UInt8]
     /// A message's payload (empty for changes).
     var payload: [UInt8] = []
+    /// The RESP client id of the connection whose write made it (0: none); the ring's `origin`.
+    var origin: UInt32 = 0
 }
 
 /// The ring records of a batch, in the order the changes were made.
@@ -49,6 +51,8 @@ struct KeyspaceWriter {
     var reportsCreation = false
     /// SAVE asked for the batch to reach the disk before its replies go out.
     var syncRequested = false
+    /// The RESP client id of the connection whose operation runs now (0: native, or the daemon's own).
+    var origin: UInt32 = 0
 
     init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
         guard let expires = databases.expires, let index = databases.expiryIndex else {
@@ -78,7 +82,7 @@ struct KeyspaceWriter {
         guard let deadline = try deadline(key), Deadline.hasPassed(deadline, now: now) else { return false }
         _ = try transaction.delete(keyspace, key: key)
         try dropDeadline(key, deadline)
-        changes.append(Change(kind: .delete, event: .expired, flags: [], key: key))
+        changes.append(Change(kind: .delete, event: .expired, flags: [], key: key, origin: origin))
         return true
     }
 
@@ -113,7 +117,7 @@ struct KeyspaceWriter {
             try setDeadline(key, at)
             if announceDeadline { flags.insert(.deadlineSet) }
         }
-        changes.append(Change(kind: .put, event: event, flags: flags, key: key))
+        changes.append(Change(kind: .put, event: event, flags: flags, key: key, origin: origin))
     }
 
     /// Deletes `key` with its deadline; true if it lived. Records `event` when it did.
@@ -121,20 +125,20 @@ struct KeyspaceWriter {
         if try expireIfDue(key) { return false }
         guard try transaction.delete(keyspace, key: key) else { return false }
         _ = try removeDeadline(key)
-        changes.append(Change(kind: .delete, event: event, flags: [], key: key))
+        changes.append(Change(kind: .delete, event: event, flags: [], key: key, origin: origin))
         return true
     }
 
     /// Gives a live `key` the deadline `at` (replacing any), recording an `expire` change.
     mutating func expire(_ key: [UInt8], at: Int64) throws {
         try setDeadline(key, at)
-        changes.append(Change(kind: .expiry, event: .expire, flags: [], key: key))
+        changes.append(Change(kind: .expiry, event: .expire, flags: [], key: key, origin: origin))
     }
 
     /// Takes a live `key`'s deadline away; true if it had one (then a `persist` change is recorded).
     mutating func persist(_ key: [UInt8]) throws -> Bool {
         guard try removeDeadline(key) else { return false }
-        changes.append(Change(kind: .expiry, event: .persist, flags: [], key: key))
+        changes.append(Change(kind: .expiry, event: .persist, flags: [], key: key, origin: origin))
         return true
     }
 
@@ -144,7 +148,7 @@ struct KeyspaceWriter {
         try transaction.clear(expires)
         try transaction.clear(index)
         mayHaveDeadlines = false
-        changes.append(Change(kind: .clear, event: .none, flags: [], key: []))
+        changes.append(Change(kind: .clear, event: .none, flags: [], key: [], origin: origin))
     }
 
     // MARK: Deadlines
@@ -188,7 +192,7 @@ struct KeyspaceWriter {
         for (deadline, key) in due {
             _ = try transaction.delete(keyspace, key: key)
             try dropDeadline(key, deadline)
-            changes.append(Change(kind: .delete, event: .expired, flags: [], key: key))
+            changes.append(Change(kind: .delete, event: .expired, flags: [], key: key, origin: origin))
         }
         return due.count
     }

@@ -11,6 +11,8 @@ struct ClientInfo: Sendable {
     var protocolVersion = 2
     var lastCommand = "NULL"
     let connectedAt: Int
+    /// The index of the reactor that serves it (CLIENT TRACKING's REDIRECT sends there).
+    var reactor = 0
 }
 
 /// The RESP connections of all reactors (CLIENT LIST, INFO's connected_clients) and SCAN cursors.
@@ -30,9 +32,9 @@ final class RESPRegistry: Sendable {
     private let cursors = Locked(Cursors())
     static let maxCursors = 100_000
 
-    func register(address: String, now: Int) -> Int {
+    func register(address: String, now: Int, reactor: Int) -> Int {
         let id = nextClientID.add(1, ordering: .relaxed).oldValue
-        clients.withLock { $0[id] = ClientInfo(id: id, address: address, connectedAt: now) }
+        clients.withLock { $0[id] = ClientInfo(id: id, address: address, connectedAt: now, reactor: reactor) }
         return id
     }
 

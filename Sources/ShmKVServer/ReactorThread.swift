@@ -127,6 +127,13 @@ final class ReactorThread: @unchecked Sendable {
     /// publish while there are any.
     private var ringFollowers: [ObjectIdentifier: ServerConnection] = [:]
     private let ringFollowerCount = Atomic<Int>(0)
+    /// This loop's RESP sessions by client id (where REDIRECTed invalidations are delivered).
+    var respSessions: [Int: RESPSession] = [:]
+    /// Invalidation messages other reactors' tracking clients send to this loop's clients.
+    private let invalidations = Locked<[Invalidation]>([])
+    /// The ring's next sequence read just before the snapshot began: every change numbered below it is
+    /// in the snapshot (published after its commit). CLIENT TRACKING remembers a read key from here.
+    private(set) var ringMark: UInt64 = 0
 
     init(index: Int, context: ServerContext) throws {
         self.index = index
@@ -141,6 +148,7 @@ final class ReactorThread: @unchecked Sendable {
             self.dropListeners()
             self.deliverCompletions()
             self.pumpRingFollowers()
+            self.deliverInvalidations()
         }
         scheduleHousekeeping()
     }
@@ -190,6 +198,7 @@ final class ReactorThread: @unchecked Sendable {
     /// commit), so a read that follows an acknowledged write sees it.
     func snapshot() throws -> ReadTransaction {
         if let txn = readTransaction, txn.isActive { return txn }
+        markRing()
         enterMapGate()
         if let txn = readTransaction {
             try txn.renew()
@@ -232,6 +241,7 @@ final class ReactorThread: @unchecked Sendable {
     private func renewSnapshot() {
         guard let txn = readTransaction else { return }
         resetSnapshot()
+        markRing()
         enterMapGate()
         do { try txn.renew() } catch {
             context.logger.error("renewing the read transaction failed: \(error)")
@@ -261,6 +271,29 @@ final class ReactorThread: @unchecked Sendable {
         for connection in ringFollowers.values where !connection.isClosed {
             connection.pumpRing()
             connection.flush()
+        }
+    }
+
+    private func markRing() {
+        ringMark = UInt64(context.stats.ringNextSequence.load(ordering: .acquiring))
+    }
+
+    /// Leaves an invalidation for client `target` of this loop (any thread; this loop's own thread
+    /// delivers at once).
+    func post(_ invalidation: Invalidation) {
+        invalidations.withLock { $0.append(invalidation) }
+        loop.wake()
+    }
+
+    private func deliverInvalidations() {
+        let pending = invalidations.withLock { queue -> [Invalidation] in
+            defer { queue.removeAll() }
+            return queue
+        }
+        for invalidation in pending {
+            guard let session = respSessions[invalidation.target], !session.connection.isClosed else { continue }
+            session.receive(invalidation)
+            session.connection.flush()
         }
     }
 

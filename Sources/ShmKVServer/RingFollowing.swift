@@ -33,6 +33,9 @@ extension ServerConnection {
     /// called after each publish (by the reactor), after input, and when the output has drained.
     func pumpRing() {
         guard let subscriber = ringSubscriber, !isClosed, state != .outputBroken else { return }
+        // A tracking client hears of its own writes after their replies, as Redis sends invalidations
+        // after the reply of the command that caused them: wait for its writes (completing one pumps).
+        if pendingWrites > 0, case .resp(let resp) = session, resp.tracking != nil { return }
         // One field, not a copy of the whole configuration: this runs after every publish.
         let hardLimit = context.configuration.pubsubHardLimit
         while pendingOutput < hardLimit, let event = subscriber.poll() {
@@ -42,6 +45,7 @@ extension ServerConnection {
             case .detecting, .nativeHandshake, .refusing: preconditionFailure("only a serving session follows the ring")
             }
         }
+        if case .resp(let resp) = session { resp.flushBroadcastInvalidations() }
         if pendingOutput >= hardLimit {
             return dropSlowFollower("reached limits.pubsubHardLimit (\(hardLimit) bytes)")
         }

@@ -208,7 +208,8 @@ final class ServerConnection: Connection {
 
     /// Hands a write to the writer thread with the route its reply takes; false once the daemon stops.
     func submit(_ operation: WriteOperation, route: ReplyRoute) -> Bool {
-        let ticket = WriteTicket(operation: operation, route: route, connection: self)
+        let origin: UInt32 = if case .resp(let resp) = session { UInt32(truncatingIfNeeded: resp.clientID) } else { 0 }
+        let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin)
         guard context.batcher.submit(ticket) else { return false }
         pendingWrites += 1
         queuedWriteBytes += ticket.byteCount

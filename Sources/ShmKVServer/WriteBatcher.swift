@@ -19,8 +19,11 @@ struct WriteTicket: @unchecked Sendable {
     let connection: ServerConnection
     /// The operation's payload bytes, counted once (batch caps, the connection's query buffer).
     let byteCount: Int
+    /// The RESP client id of the connection (0 for native), carried by its changes' ring records.
+    let origin: UInt32
 
-    init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection) {
+    init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection, origin: UInt32) {
+        self.origin = origin
         self.operation = operation
         self.route = route
         self.connection = connection
@@ -218,6 +221,7 @@ final class WriteBatcher: Sendable {
             // and is dropped with it: nothing of the batch is published.)
             swap(&changes, &keys.changes)
             for ticket in batch {
+                keys.origin = ticket.origin
                 guard let outcome = applyAlone(ticket.operation, in: txn, keys: &keys) else {
                     txn.abort()
                     if growMap() { return false }
@@ -315,7 +319,7 @@ final class WriteBatcher: Sendable {
                     }
                 } else {
                     let sequence = try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
-                                                         transactionID: transactionID)
+                                                         transactionID: transactionID, origin: change.origin)
                     changeLog.record(sequence: sequence, kind: change.kind, key: change.key)
                 }
             } catch {
@@ -325,7 +329,8 @@ final class WriteBatcher: Sendable {
         }
         publisher.wakeSubscribers()
         ServerStats.add(stats.expiredKeys, changes.count { $0.event == .expired })
-        stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
+        // Released after the records are in the ring: a reactor that reads it knows them published.
+        stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .releasing)
         for reactor in reactors.withLock({ $0 }) where reactor.followsRing {
             reactor.loop.wake()
         }

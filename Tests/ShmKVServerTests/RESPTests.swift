@@ -178,7 +178,7 @@ struct RESPTests {
     func resp3() throws {
         let daemon = try Daemon()
         defer { daemon.stop() }
-        #expect(try cli(daemon, ["-3", "HELLO", "3"]).hasPrefix("server redis\nversion 7.2.0\nproto 3\n"))
+        #expect(try cli(daemon, ["-3", "HELLO", "3"]).hasPrefix("server redis\nversion 7.4.0\nproto 3\n"))
         let raw = try RawConnection(unixPath: daemon.socketPath)
         raw.send(Array("HELLO 3\r\n".utf8))
         let hello = String(decoding: raw.read(8), as: UTF8.self)

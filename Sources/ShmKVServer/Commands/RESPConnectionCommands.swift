@@ -3,6 +3,10 @@ import Wire
 
 /// The connection commands: PING, ECHO, HELLO, CLIENT, SELECT, AUTH, QUIT, RESET.
 extension RESPSession {
+    /// The Redis version HELLO and INFO report: the feature level clients may expect. 7.4 because
+    /// redis-py 8 offers its client-side cache (CLIENT TRACKING) only to servers of 7.4 or later.
+    static let redisVersion = "7.4.0"
+
     func ping(_ args: RESPArguments) {
         let n = args.count
         guard n <= 2 else { _ = wrongArity(args); return }
@@ -51,6 +55,7 @@ extension RESPSession {
 
     func reset(_ args: RESPArguments) {
         resp3 = false
+        tracking = nil
         unsubscribeAll()
         transaction = nil
         watched.removeAll()
@@ -103,7 +108,7 @@ extension RESPSession {
         }
         RESPWriter.map(7, resp3: resp3, into: &output)
         RESPWriter.bulk("server", into: &output); RESPWriter.bulk("redis", into: &output)
-        RESPWriter.bulk("version", into: &output); RESPWriter.bulk("7.2.0", into: &output)
+        RESPWriter.bulk("version", into: &output); RESPWriter.bulk(RESPSession.redisVersion, into: &output)
         RESPWriter.bulk("proto", into: &output); RESPWriter.integer(version, into: &output)
         RESPWriter.bulk("id", into: &output); RESPWriter.integer(clientID, into: &output)
         RESPWriter.bulk("mode", into: &output); RESPWriter.bulk("standalone", into: &output)
@@ -120,7 +125,8 @@ extension RESPSession {
             + "sub=0 psub=0 multi=-1 resp=\(c.protocolVersion) lib-name=\(c.libraryName) lib-ver=\(c.libraryVersion) cmd=\(c.lastCommand)\n"
     }
 
-    /// CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO.
+    /// CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO, and TRACKING, CACHING, GETREDIR, TRACKINGINFO
+    /// (`RESPTracking`).
     func client(_ args: RESPArguments) {
         context.resp.update(clientID) { $0.lastCommand = "client|" + (args.count > 1 ? args.string(1).lowercased() : "") }
         if args.is(1, "SETNAME") {
@@ -142,6 +148,18 @@ extension RESPSession {
             else if args.is(2, "LIB-VER") { context.resp.update(clientID) { $0.libraryVersion = value } }
             else { RESPWriter.error("ERR Unrecognized option '\(args.string(2))'", into: &output); return }
             RESPWriter.ok(into: &output)
+        } else if args.is(1, "TRACKING") {
+            guard args.count >= 3 else { _ = wrongArity(args, "client|tracking"); return }
+            clientTracking(args)
+        } else if args.is(1, "CACHING") {
+            guard args.count == 3 else { _ = wrongArity(args, "client|caching"); return }
+            clientCaching(args)
+        } else if args.is(1, "GETREDIR") {
+            guard args.count == 2 else { _ = wrongArity(args, "client|getredir"); return }
+            clientGetRedirect(args)
+        } else if args.is(1, "TRACKINGINFO") {
+            guard args.count == 2 else { _ = wrongArity(args, "client|trackinginfo"); return }
+            clientTrackingInfo(args)
         } else if args.is(1, "ID") {
             RESPWriter.integer(clientID, into: &output)
         } else if args.is(1, "LIST") {

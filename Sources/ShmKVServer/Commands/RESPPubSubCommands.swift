@@ -101,7 +101,7 @@ extension RESPSession {
             RESPWriter.bulk(name, into: &output)
             RESPWriter.integer(subscriptionCount, into: &output)
         }
-        if subscriptionCount == 0 { connection.stopFollowingRing() }
+        if subscriptionCount == 0 && tracking == nil { connection.stopFollowingRing() }
     }
 
     func unsubscribeAll() {
@@ -113,6 +113,8 @@ extension RESPSession {
 
     /// Turns one ring event into the messages this connection's channels and patterns ask for.
     func publishKeyspaceEvent(_ event: RingEvent) {
+        if tracking != nil { trackChange(event) }
+        guard subscriptionCount > 0 else { return }
         switch event {
         case .change(let change):
             let classes = context.notifications.classes

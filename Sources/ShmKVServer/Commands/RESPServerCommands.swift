@@ -107,7 +107,7 @@ extension RESPSession {
         let all = wanted.contains("all") || wanted.contains("everything")
         let isDefault = wanted.isEmpty || wanted.contains("default")
         let sections: [(String, [(String, String)])] = [
-            ("Server", [("redis_version", "7.2.0"), ("shmkv_version", "0.4.0"), ("redis_mode", "standalone"), ("os", "Linux"),
+            ("Server", [("redis_version", RESPSession.redisVersion), ("shmkv_version", "0.4.0"), ("redis_mode", "standalone"), ("os", "Linux"),
                         ("arch_bits", "64"), ("process_id", String(getpid())), ("tcp_port", String(port)),
                         ("uptime_in_seconds", String(s.uptimeSeconds)), ("uptime_in_days", String(s.uptimeSeconds / 86400)),
                         ("io_threads_active", String(context.reactorCount))]),

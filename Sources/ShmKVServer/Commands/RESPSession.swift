@@ -38,6 +38,8 @@ final class RESPSession {
     var queueing = false
     /// WATCH: the keys and the ring sequence each was watched at.
     var watched: [WatchedKey] = []
+    /// CLIENT TRACKING (nil: off).
+    var tracking: ClientTracking?
     /// The decoder's reused argument ranges and inline scratch.
     private var arguments: [Range<Int>] = []
     private var scratch: [UInt8] = []
@@ -49,13 +51,16 @@ final class RESPSession {
     init(connection: ServerConnection) {
         self.connection = connection
         context = connection.context
-        clientID = context.resp.register(address: connection.peerDescription(), now: MonotonicClock.seconds())
+        clientID = context.resp.register(address: connection.peerDescription(), now: MonotonicClock.seconds(),
+                                         reactor: connection.reactor.index)
+        connection.reactor.respSessions[clientID] = self
     }
 
     /// The session ends with its connection.
     func end() {
         context.subscriptions.update(channels: channels, patterns: patterns, delta: -1)
         context.resp.unregister(clientID)
+        connection.reactor.respSessions[clientID] = nil
     }
 
     /// The connection's output buffer, where replies are encoded.
@@ -181,6 +186,10 @@ final class RESPSession {
             handle(self, args)
         }
         count(command, args, replyAt: start)
+        if tracking != nil {
+            if command.flags.contains(.readonly) { rememberReadKeys(command, args) }
+            endCommandForTracking(command)
+        }
         return true
     }
 

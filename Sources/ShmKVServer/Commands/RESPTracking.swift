@@ -1,0 +1,283 @@
+import NotifyRing
+import Wire
+
+/// An invalidation on its way to the connection that receives it (the tracking client itself, or the
+/// client it REDIRECTs to, possibly on another reactor).
+struct Invalidation: Sendable {
+    /// The receiving client's id.
+    let target: Int
+    /// The keys, or nil for "everything" (a flush).
+    let keys: [[UInt8]]?
+    /// A null is written as the tracking client's protocol has it (Redis's `shared.null[c->resp]`).
+    let nullInRESP3: Bool
+    /// Sent through REDIRECT: a RESP2 receiver in pub/sub mode gets it as a `__redis__:invalidate` message.
+    let redirected: Bool
+}
+
+/// One connection's CLIENT TRACKING state. Tracking is driven from the ring like pub/sub: the
+/// connection follows the ring and checks each change against the keys it read (default mode) or its
+/// prefixes (BCAST), so no table is shared between threads.
+struct ClientTracking {
+    var broadcast = false, optIn = false, optOut = false, noLoop = false
+    /// REDIRECT's client id (0: none).
+    var redirect = 0
+    /// BCAST prefixes, sorted ("" when BCAST names none).
+    var prefixes: [[UInt8]] = []
+    /// CLIENT CACHING YES/NO applies to the next command.
+    var caching = false
+    var brokenRedirect = false
+    /// Default mode: keys read and not yet invalidated, each with the first ring sequence its read's
+    /// snapshot did not contain (a change numbered below it was already in what the client read).
+    var keys: [[UInt8]: UInt64] = [:]
+    /// The sequence of the last change consumed from the ring per key, for changes the snapshot of a
+    /// later read may not contain (pruned of what every snapshot now holds).
+    var recent: [[UInt8]: UInt64] = [:]
+    /// BCAST: keys changed in this pump, per prefix.
+    var pending: [[UInt8]: Set<[UInt8]>] = [:]
+
+    static let trackingChannel = Array("__redis__:invalidate".utf8)
+}
+
+extension RESPSession {
+    /// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p …] [BCAST] [OPTIN] [OPTOUT] [NOLOOP], with Redis's
+    /// checks in Redis's order.
+    func clientTracking(_ args: RESPArguments) {
+        var options = ClientTracking()
+        var newPrefixes: [[UInt8]] = []
+        var redirect: Int64 = 0
+        var i = 3
+        while i < args.count {
+            let more = i + 1 < args.count
+            if args.is(i, "REDIRECT") && more {
+                i += 1
+                guard redirect == 0 else { return RESPWriter.error("ERR A client can only redirect to a single other client", into: &output) }
+                guard let id = args.integer(i) else { return RESPWriter.error("ERR value is not an integer or out of range", into: &output) }
+                guard context.resp.info(Int(id)) != nil else {
+                    return RESPWriter.error("ERR The client ID you want redirect to does not exist", into: &output)
+                }
+                redirect = id
+            } else if args.is(i, "BCAST") {
+                options.broadcast = true
+            } else if args.is(i, "OPTIN") {
+                options.optIn = true
+            } else if args.is(i, "OPTOUT") {
+                options.optOut = true
+            } else if args.is(i, "NOLOOP") {
+                options.noLoop = true
+            } else if args.is(i, "PREFIX") && more {
+                i += 1
+                newPrefixes.append(args.bytes(i))
+            } else {
+                return RESPWriter.error("ERR syntax error", into: &output)
+            }
+            i += 1
+        }
+        if args.is(2, "ON") {
+            if let problem = trackingProblem(options, newPrefixes) { return RESPWriter.error(problem, into: &output) }
+            options.redirect = Int(redirect)
+            var prefixes = tracking?.broadcast == true ? tracking?.prefixes ?? [] : []
+            if options.broadcast { prefixes += newPrefixes.isEmpty ? [[]] : newPrefixes }
+            options.prefixes = Array(Set(prefixes)).sorted { $0.lexicographicallyPrecedes($1) }
+            // Keys read under the old options stay remembered, as Redis's table keeps them.
+            options.keys = options.broadcast ? [:] : tracking?.keys ?? [:]
+            if tracking == nil && connection.ringSubscriber == nil {
+                do { _ = try connection.startFollowingRing(from: .now) } catch {
+                    return RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &output)
+                }
+            }
+            tracking = options
+        } else if args.is(2, "OFF") {
+            stopTracking()
+        } else {
+            return RESPWriter.error("ERR syntax error", into: &output)
+        }
+        RESPWriter.ok(into: &output)
+    }
+
+    /// Redis's checks before tracking is switched on (or its options changed).
+    private func trackingProblem(_ options: ClientTracking, _ newPrefixes: [[UInt8]]) -> String? {
+        if !options.broadcast && !newPrefixes.isEmpty { return "ERR PREFIX option requires BCAST mode to be enabled" }
+        if let current = tracking, current.broadcast != options.broadcast {
+            return "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."
+        }
+        if options.broadcast && (options.optIn || options.optOut) { return "ERR OPTIN and OPTOUT are not compatible with BCAST" }
+        if options.optIn && options.optOut { return "ERR You can't specify both OPTIN mode and OPTOUT mode" }
+        if let current = tracking, (options.optIn && current.optOut) || (options.optOut && current.optIn) {
+            return "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."
+        }
+        guard options.broadcast else { return nil }
+        let existing = tracking?.prefixes ?? []
+        for (n, prefix) in newPrefixes.enumerated() {
+            for old in existing where old.starts(with: prefix) || prefix.starts(with: old) {
+                return "ERR Prefix '\(String(decoding: prefix, as: UTF8.self))' overlaps with an existing prefix '\(String(decoding: old, as: UTF8.self))'. Prefixes for a single client must not overlap."
+            }
+            for other in newPrefixes[(n + 1)...] where other.starts(with: prefix) || prefix.starts(with: other) {
+                return "ERR Prefix '\(String(decoding: prefix, as: UTF8.self))' overlaps with another provided prefix '\(String(decoding: other, as: UTF8.self))'. Prefixes for a single client must not overlap."
+            }
+        }
+        return nil
+    }
+
+    func stopTracking() {
+        guard tracking != nil else { return }
+        tracking = nil
+        if subscriptionCount == 0 { connection.stopFollowingRing() }
+    }
+
+    /// CLIENT CACHING YES|NO.
+    func clientCaching(_ args: RESPArguments) {
+        guard let current = tracking, current.optIn || current.optOut else {
+            return RESPWriter.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled", into: &output)
+        }
+        if args.is(2, "YES") {
+            guard current.optIn else { return RESPWriter.error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.", into: &output) }
+        } else if args.is(2, "NO") {
+            guard current.optOut else { return RESPWriter.error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.", into: &output) }
+        } else {
+            return RESPWriter.error("ERR syntax error", into: &output)
+        }
+        tracking?.caching = true
+        RESPWriter.ok(into: &output)
+    }
+
+    func clientGetRedirect(_ args: RESPArguments) {
+        RESPWriter.integer(tracking?.redirect ?? -1, into: &output)
+    }
+
+    func clientTrackingInfo(_ args: RESPArguments) {
+        var flags = [tracking == nil ? "off" : "on"]
+        if let t = tracking {
+            if t.broadcast { flags.append("bcast") }
+            if t.optIn { flags.append("optin"); if t.caching { flags.append("caching-yes") } }
+            if t.optOut { flags.append("optout"); if t.caching { flags.append("caching-no") } }
+            if t.noLoop { flags.append("noloop") }
+            if t.brokenRedirect { flags.append("broken_redirect") }
+        }
+        RESPWriter.map(3, resp3: resp3, into: &output)
+        RESPWriter.bulk("flags", into: &output)
+        RESPWriter.set(flags.count, resp3: resp3, into: &output)
+        for flag in flags { RESPWriter.bulk(flag, into: &output) }
+        RESPWriter.bulk("redirect", into: &output)
+        RESPWriter.integer(tracking?.redirect ?? -1, into: &output)
+        RESPWriter.bulk("prefixes", into: &output)
+        let prefixes = tracking?.prefixes ?? []
+        RESPWriter.array(prefixes.count, into: &output)
+        for prefix in prefixes { RESPWriter.bulk(prefix, into: &output) }
+    }
+
+    // MARK: Reads and changes
+
+    /// After a read-only command ran: remember its keys (default mode, as OPTIN/OPTOUT and CACHING
+    /// allow). A key changed after this loop's snapshot began but already consumed from the ring is
+    /// invalidated at once: the client may hold a value older than that change.
+    func rememberReadKeys(_ command: Command, _ args: RESPArguments) {
+        guard var t = tracking, !t.broadcast else { return }
+        if (t.optIn && !t.caching) || (t.optOut && t.caching) { return }
+        let mark = connection.reactor.ringMark
+        var stale: [[UInt8]] = []
+        for i in command.keys.indices(argumentCount: args.count) where keyProblem(args[i]) == nil {
+            let key = args.bytes(i)
+            if let seen = t.recent[key], seen >= mark {
+                t.keys[key] = nil
+                stale.append(key)
+            } else if t.keys[key].map({ mark < $0 }) ?? true {
+                t.keys[key] = mark
+            }
+        }
+        tracking = t
+        for key in stale { sendInvalidation([key]) }
+    }
+
+    /// After every command but CLIENT (and not inside MULTI): CLIENT CACHING's choice is used up.
+    func endCommandForTracking(_ command: Command) {
+        guard tracking?.caching == true, command.name != "client", transaction == nil else { return }
+        tracking?.caching = false
+    }
+
+    /// One ring event for a tracking connection.
+    func trackChange(_ event: RingEvent) {
+        guard case .change(let change) = event, var t = tracking else { return }
+        if change.kind == .clear {
+            t.keys.removeAll()
+            t.recent.removeAll()
+            tracking = t
+            return sendInvalidation(nil)
+        }
+        let own = t.noLoop && change.origin == UInt32(truncatingIfNeeded: clientID)
+        if t.broadcast {
+            for prefix in t.prefixes where change.key.starts(with: prefix) && !own {
+                t.pending[prefix, default: []].insert(change.key)
+            }
+            tracking = t
+            return
+        }
+        let mark = connection.reactor.ringMark
+        if change.sequence >= mark { t.recent[change.key] = change.sequence }
+        if t.recent.count > 4096 { t.recent = t.recent.filter { $0.value >= mark } }
+        var invalidate = false
+        if let from = t.keys[change.key], change.sequence >= from {
+            t.keys[change.key] = nil
+            invalidate = !own
+        }
+        tracking = t
+        if invalidate { sendInvalidation([change.key]) }
+    }
+
+    /// After a pump: BCAST's keys, one message per prefix with the keys in order (as Redis sends them
+    /// once per event loop turn).
+    func flushBroadcastInvalidations() {
+        guard let t = tracking, t.broadcast, !t.pending.isEmpty else { return }
+        tracking?.pending.removeAll()
+        for prefix in t.prefixes {
+            guard let keys = t.pending[prefix] else { continue }
+            sendInvalidation(keys.sorted { $0.lexicographicallyPrecedes($1) })
+        }
+    }
+
+    /// Sends an invalidation as Redis's `sendTrackingMessage`: to the REDIRECT client (a RESP3 push, or a
+    /// `__redis__:invalidate` message if it is a RESP2 subscriber), else as a RESP3 push to this one; a
+    /// RESP2 client without REDIRECT gets nothing. A REDIRECT client that has gone: RESP3
+    /// `tracking-redir-broken`.
+    func sendInvalidation(_ keys: [[UInt8]]?) {
+        guard let t = tracking else { return }
+        let invalidation = Invalidation(target: t.redirect == 0 ? clientID : t.redirect, keys: keys, nullInRESP3: resp3,
+                                        redirected: t.redirect != 0)
+        if t.redirect == 0 { return receive(invalidation) }
+        guard let info = context.resp.info(t.redirect) else {
+            tracking?.brokenRedirect = true
+            guard resp3 else { return }
+            RESPWriter.push(2, resp3: true, into: &output)
+            RESPWriter.bulk("tracking-redir-broken", into: &output)
+            RESPWriter.integer(t.redirect, into: &output)
+            return
+        }
+        if info.reactor == connection.reactor.index {
+            if let target = connection.reactor.respSessions[t.redirect] {
+                target.receive(invalidation)
+                if target !== self { target.connection.flush() }
+            }
+        } else if let reactor = context.batcher.reactors.withLock({ $0.first { $0.index == info.reactor } }) {
+            reactor.post(invalidation)
+        }
+    }
+
+    /// Writes an invalidation addressed to this connection, if its protocol can carry it.
+    func receive(_ invalidation: Invalidation) {
+        if resp3 {
+            RESPWriter.push(2, resp3: true, into: &output)
+            RESPWriter.bulk("invalidate", into: &output)
+        } else if subscriptionCount > 0 && invalidation.redirected {
+            RESPWriter.array(3, into: &output)
+            RESPWriter.bulk("message", into: &output)
+            RESPWriter.bulk(ClientTracking.trackingChannel, into: &output)
+        } else {
+            return
+        }
+        if let keys = invalidation.keys {
+            RESPWriter.array(keys.count, into: &output)
+            for key in keys { RESPWriter.bulk(key, into: &output) }
+        } else {
+            RESPWriter.null(resp3: invalidation.nullInRESP3, into: &output)
+        }
+    }
+}
