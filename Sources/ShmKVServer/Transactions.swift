@@ -56,6 +56,8 @@ struct WatchedKey: Sendable {
 final class ChangeLog {
     private var sequences: [UInt64]
     private var hashes: [UInt64]
+    /// Whether the change deleted a key past its deadline (`expired`).
+    private var expiries: [Bool]
     private var next = 0
     private var count = 0
     /// Hash of a clear (FLUSHDB): every watched key changed.
@@ -64,6 +66,7 @@ final class ChangeLog {
     init(capacity: Int = 1 << 16) {
         sequences = Array(repeating: 0, count: capacity)
         hashes = Array(repeating: 0, count: capacity)
+        expiries = Array(repeating: false, count: capacity)
     }
 
     /// FNV-1a, never 0 (which stands for a clear).
@@ -74,22 +77,27 @@ final class ChangeLog {
     }
 
     /// Notes a published change.
-    func record(sequence: UInt64, kind: ChangeKind, key: [UInt8]) {
+    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, key: [UInt8]) {
         sequences[next] = sequence
         hashes[next] = kind == .clear ? ChangeLog.everyKey : ChangeLog.hash(key)
+        expiries[next] = event == .expired
         next = (next + 1) % sequences.count
         count = min(count + 1, sequences.count)
     }
 
     /// Whether `key` may have changed at or after `sequence` (true when that is older than what is kept).
-    func changed(_ key: [UInt8], since sequence: UInt64) -> Bool {
+    /// A clear counts only for a key that lived when it was watched (Redis's FLUSHDB touches the
+    /// watched keys that exist; one that did not live then and still does not is untouched), and so
+    /// does the deletion of a key already past its deadline when it was watched (Redis: "logically no
+    /// change").
+    func changed(_ key: [UInt8], since sequence: UInt64, wasLive: Bool) -> Bool {
         if count == sequences.count && sequences[next] >= sequence { return true }
         let hash = ChangeLog.hash(key)
         var i = next
         for _ in 0..<count {
             i = (i + sequences.count - 1) % sequences.count
             guard sequences[i] >= sequence else { return false }
-            if hashes[i] == hash || hashes[i] == ChangeLog.everyKey { return true }
+            if (hashes[i] == hash && (wasLive || !expiries[i])) || (wasLive && hashes[i] == ChangeLog.everyKey) { return true }
         }
         return false
     }
@@ -101,8 +109,10 @@ extension KeyspaceWriter {
     /// step in order, each failing alone.
     mutating func execute(_ steps: [TransactionStep], watched: [WatchedKey], log: ChangeLog) throws -> [StepResult]? {
         for w in watched {
-            if log.changed(w.key, since: w.sequence) { return nil }
-            if changes.contains(where: { $0.kind != .message && ($0.kind == .clear || $0.key == w.key) }) { return nil }
+            if log.changed(w.key, since: w.sequence, wasLive: w.wasLive) { return nil }
+            if changes.contains(where: {
+                $0.kind != .message && (($0.kind == .clear && w.wasLive) || ($0.key == w.key && (w.wasLive || $0.event != .expired)))
+            }) { return nil }
             if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return nil }
         }
         var results: [StepResult] = []

@@ -320,7 +320,7 @@ final class WriteBatcher: Sendable {
                 } else {
                     let sequence = try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
                                                          transactionID: transactionID, origin: change.origin)
-                    changeLog.record(sequence: sequence, kind: change.kind, key: change.key)
+                    changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: change.key)
                 }
             } catch {
                 // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.

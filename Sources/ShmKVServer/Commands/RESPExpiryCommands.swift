@@ -96,7 +96,13 @@ extension RESPSession {
         let change: DeadlineChange
         switch options.deadline(args, command: "getex") {
         case .success(let c): change = c
-        case .failure(let error): return replyError(error.message)
+        case .failure(let error):
+            // Redis looks the key up before it checks the time: an absent key answers null.
+            guard !queueing else { return replyError(error.message) }
+            guard connection.pendingWrites == 0 else { return false }
+            var absent = false
+            read { keys in absent = self.keyProblem(args[1]) == nil ? !(try keys.contains(args[1])) : true }
+            return absent ? reply(.bulk(nil)) : replyError(error.message)
         }
         if let problem = keyProblem(args[1]) { return replyError(problem) }
         return enqueue(.getAndExpire(key: args.bytes(1), deadline: change))

@@ -1,0 +1,273 @@
+import Foundation
+import ShmKV
+import TestSupport
+import Testing
+import Wire
+
+/// How a step's two replies are compared.
+private enum Comparison {
+    case exact
+    /// Integers may differ by this much (times to live: the servers read their clocks apart).
+    case within(Int64)
+    /// An array compared as a set (KEYS).
+    case unordered
+    /// SCAN 0 COUNT 1000: the same cursor and the same keys in any order.
+    case scan
+    /// Only whether it is null (RANDOMKEY).
+    case nullness
+    /// Not compared (OBJECT ENCODING of a key whose encoding Redis decided by history).
+    case skip
+}
+
+/// One command for one of the two connections (0 or 1) of each server.
+private struct Step {
+    let connection: Int
+    let words: [String]
+    let comparison: Comparison
+}
+
+/// Random command streams over every command both servers have, with Redis's arguments and some wrong
+/// ones. Keys `k0…k7` keep long deadlines only; `t0…t2` get deadlines of a few milliseconds, and the
+/// runner waits them out before the next command, so expiry is certain on both sides.
+private struct StreamGenerator {
+    var rng: SeededGenerator
+    let longKeys = (0..<8).map { "k\($0)" }
+    let shortKeys = ["t0", "t1", "t2"]
+    var allKeys: [String] { longKeys + shortKeys }
+    /// Keys whose OBJECT ENCODING depends on how Redis made the value (APPEND, SETRANGE, INCRBYFLOAT).
+    var uncertainEncoding = Set<String>()
+    let farFuture = Int(Date().timeIntervalSince1970) + 100_000
+
+    init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
+
+    mutating func pick<T>(_ items: [T]) -> T { items.randomElement(using: &rng)! }
+    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &rng) < p }
+
+    mutating func key() -> String { chance(0.12) ? pick(shortKeys) : pick(longKeys) }
+    mutating func longKey() -> String { pick(longKeys) }
+    mutating func value() -> String {
+        pick(["", "0", "1", "-5", "42", "007", "9223372036854775807", "-9223372036854775808", "3.5", "1e3", "-0", "abc",
+              "hello world", " 7", "inf", String(repeating: "x", count: 50), "12345678901234567890123", "0.1"])
+    }
+    mutating func integer() -> String {
+        pick(["0", "1", "-1", "2", "5", "-3", "100", "9223372036854775807", "-9223372036854775808", "x", "1.5", "", "99999999999999999999"])
+    }
+    mutating func seconds() -> String { pick(["-1", "0", "100", "1000", "abc", "9223372036854775807", "99999999999999"]) }
+    mutating func milliseconds() -> String { pick(["-1", "0", "100000", "x", "9223372036854775807"]) }
+    mutating func absolute() -> (String, String) {
+        let s = pick([1, farFuture, farFuture + 500])
+        return (String(s), String(s * 1000 + 1))
+    }
+    mutating func expiryFlags() -> [String] { chance(0.5) ? [] : [pick(["NX", "XX", "GT", "LT", "nx", "XX", "FOO"])] + (chance(0.15) ? [pick(["GT", "NX"])] : []) }
+
+    /// A SET with random options, some in conflict.
+    mutating func set(_ k: String) -> [String] {
+        var words = ["SET", k, value()]
+        if chance(0.3) { words.append(pick(["NX", "XX"])) }
+        if chance(0.2) { words.append("GET") }
+        if chance(0.4) {
+            let (s, ms) = absolute()
+            words += pick([["EX", pick(["100", "0", "-1", "x"])], ["PX", "200000"], ["EXAT", s], ["PXAT", ms], ["KEEPTTL"]])
+        }
+        if chance(0.05) { words.append(pick(["NX", "EX", "KEEPTTL", "BOGUS"])) }
+        return words
+    }
+
+    /// One step (or a few, for a transaction episode).
+    mutating func next() -> [Step] {
+        let k = key(), k2 = key()
+        func plain(_ words: [String], _ comparison: Comparison = .exact, on connection: Int = 0) -> [Step] {
+            [Step(connection: connection, words: words, comparison: comparison)]
+        }
+        switch Int.random(in: 0..<100, using: &rng) {
+        case 0..<8:
+            let words = set(k)
+            if !words.contains("NX") && !words.contains("XX") { uncertainEncoding.remove(k) }
+            return plain(words)
+        case 8..<10:
+            let which = pick(["SETNX", "SETEX", "PSETEX", "GETSET"])
+            switch which {
+            case "SETEX": uncertainEncoding.remove(k); return plain(["SETEX", k, pick(["100", "0", "x", "1000"]), value()])
+            case "PSETEX": uncertainEncoding.remove(k); return plain(["PSETEX", k, pick(["100000", "0", "-5"]), value()])
+            case "GETSET": uncertainEncoding.remove(k); return plain(["GETSET", k, value()])
+            default: return plain(["SETNX", k, value()])
+            }
+        case 10..<12:
+            uncertainEncoding.remove(k)
+            return plain(["GETDEL", k])
+        case 12..<15:
+            var words = ["GETEX", k]
+            if chance(0.6) {
+                let (s, ms) = absolute()
+                words += pick([["EX", pick(["100", "0", "x"])], ["PX", "300000"], ["EXAT", s], ["PXAT", ms], ["PERSIST"], ["EX"], ["FOO"]])
+            }
+            return plain(words)
+        case 15..<22:
+            return plain(chance(0.6) ? ["GET", k] : ["MGET", k, k2, key()])
+        case 22..<25:
+            let pairs = (0..<Int.random(in: 1...3, using: &rng)).flatMap { _ in [key(), value()] }
+            let nx = chance(0.3), odd = chance(0.05)
+            if !nx && !odd { for i in stride(from: 0, to: pairs.count, by: 2) { uncertainEncoding.remove(pairs[i]) } }
+            return plain([nx ? "MSETNX" : "MSET"] + pairs + (odd ? ["odd"] : []))
+        case 25..<31:
+            let which = pick(["INCR", "DECR", "INCRBY", "DECRBY", "INCRBYFLOAT"])
+            if which == "INCRBYFLOAT" {
+                uncertainEncoding.insert(k)
+                return plain(["INCRBYFLOAT", k, pick(["1", "-2.5", "0.1", "1e3", "x", "inf", "3.0e-2", " 1"])])
+            }
+            return plain(which.hasSuffix("BY") ? [which, k, integer()] : [which, k])
+        case 31..<37:
+            switch pick(["STRLEN", "APPEND", "GETRANGE", "SUBSTR", "SETRANGE"]) {
+            case "STRLEN": return plain(["STRLEN", k])
+            case "APPEND": uncertainEncoding.insert(k); return plain(["APPEND", k, value()])
+            case "SETRANGE": uncertainEncoding.insert(k); return plain(["SETRANGE", k, pick(["0", "3", "-1", "x", "10"]), value()])
+            case let range: return plain([range, k, integer(), integer()])
+            }
+        case 37..<38:
+            return plain(["LCS", k, k2] + pick([[], ["LEN"], ["IDX"], ["IDX", "WITHMATCHLEN", "MINMATCHLEN", "2"], ["LEN", "IDX"], ["FOO"]]))
+        case 38..<44:
+            let which = pick(["DEL", "UNLINK", "EXISTS", "TOUCH", "TYPE"])
+            if which == "TYPE" { return plain(["TYPE", k]) }
+            if which == "DEL" || which == "UNLINK" { uncertainEncoding.remove(k); uncertainEncoding.remove(k2) }
+            return plain([which, k, k2])
+        case 44..<49:
+            let which = pick(["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"])
+            let (s, ms) = absolute()
+            let time = which == "EXPIRE" ? seconds() : which == "PEXPIRE" ? milliseconds() : which == "EXPIREAT" ? s : ms
+            return plain([which, longKey(), time] + expiryFlags())
+        case 49..<53:
+            let which = pick(["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"])
+            return plain([which, k], .within(which.hasPrefix("P") ? 250 : 1))
+        case 53..<55:
+            return plain(["PERSIST", k])
+        case 55..<58:
+            let which = pick(["RENAME", "RENAMENX", "COPY"])
+            let (a, b) = (longKey(), longKey())
+            // The target keeps its own value when the command does nothing: uncertain if either was.
+            if uncertainEncoding.contains(a) { uncertainEncoding.insert(b) }
+            if which == "COPY" { return plain(["COPY", a, b] + pick([[], ["REPLACE"], ["DB", "0"], ["DB", "x"], ["FOO"]])) }
+            return plain([which, a, b])
+        case 58..<59:
+            return plain(["KEYS", pick(["*", "k*", "?0", "[kt]1"])], .unordered)
+        case 59..<60:
+            return existsAll() + plain(["SCAN", "0", "COUNT", "1000"], .scan)
+        case 60..<61:
+            return existsAll() + plain(["DBSIZE"])
+        case 61..<62:
+            return existsAll() + plain(["RANDOMKEY"], .nullness)
+        case 62..<64:
+            let sub = pick(["ENCODING", "REFCOUNT"])
+            return plain(["OBJECT", sub, k], uncertainEncoding.contains(k) ? .skip : .exact)
+        case 64..<66:
+            return plain(pick([["PING"], ["PING", "hi"], ["ECHO", "x"], ["SELECT", "0"], ["WAIT", "0", "0"], ["PUBLISH", "ch", "m"],
+                               ["FUNCTION", "FLUSH"], ["NOSUCH", "a"], ["GET"], ["SET", "k0"], ["INCRBY", "k0"], ["EXPIRE", "k0"]]))
+        case 66..<67:
+            return plain(chance(0.5) ? ["CONFIG", "SET", "notify-keyspace-events", pick(["KEA", "", "Kx", "Q", "AKEn"])]
+                                     : ["CONFIG", "GET", "notify-keyspace-events"])
+        case 67..<68:
+            uncertainEncoding.removeAll()
+            return plain([pick(["FLUSHDB", "FLUSHALL"])])
+        case 68..<75:
+            // A deadline of a few milliseconds: the runner waits it out before the next command.
+            let t = pick(shortKeys)
+            uncertainEncoding.remove(t)
+            return plain(pick([["SET", t, value(), "PX", "2"], ["PSETEX", t, "3", value()], ["PEXPIRE", t, "2"]]))
+        default:
+            return transaction()
+        }
+    }
+
+    /// EXISTS over every key on both connections' servers, so that Redis's lazy expiry has removed what
+    /// is due before a command that counts keys.
+    private func existsAll() -> [Step] { [Step(connection: 0, words: ["EXISTS"] + allKeys, comparison: .exact)] }
+
+    /// WATCH on connection 0, a few commands on connection 1, MULTI … EXEC (or DISCARD) on 0.
+    private mutating func transaction() -> [Step] {
+        var steps: [Step] = []
+        let watched = (0..<Int.random(in: 0...2, using: &rng)).map { _ in key() }
+        if !watched.isEmpty { steps.append(Step(connection: 0, words: ["WATCH"] + watched, comparison: .exact)) }
+        for _ in 0..<Int.random(in: 0...2, using: &rng) {
+            steps += next().filter { $0.connection == 0 && !$0.words.contains("WATCH") }.map { Step(connection: 1, words: $0.words, comparison: $0.comparison) }
+        }
+        if chance(0.1) { steps.append(Step(connection: 0, words: ["UNWATCH"], comparison: .exact)) }
+        steps.append(Step(connection: 0, words: ["MULTI"], comparison: .exact))
+        // Inside MULTI, only what ShmKV queues (writes and the reads EXEC runs on the writer).
+        for _ in 0..<Int.random(in: 1...4, using: &rng) {
+            let k = key()
+            let words = pick([set(k), ["GET", k], ["INCR", k], ["APPEND", k, "z"], ["DEL", k], ["EXISTS", k, key()], ["MGET", k, key()],
+                              ["STRLEN", k], ["GETRANGE", k, "0", "1"], ["EXPIRE", longKey(), "100"], ["PTTL", k], ["PERSIST", k],
+                              ["GETSET", k, "g"], ["SETRANGE", k, "1", "r"], ["PING"], ["ECHO", "e"], ["INCRBYFLOAT", k, "1.5"],
+                              ["RENAME", longKey(), longKey()], ["SET", k], ["NOSUCH"]])
+            if ["APPEND", "SETRANGE", "INCRBYFLOAT", "SET", "GETSET", "RENAME"].contains(words[0]) { uncertainEncoding.formUnion(allKeys) }
+            // PTTL inside EXEC is inside an array: times compared exactly would differ by a millisecond.
+            if words[0] == "PTTL" { steps.append(Step(connection: 0, words: ["EXISTS", k], comparison: .exact)); continue }
+            steps.append(Step(connection: 0, words: words, comparison: .exact))
+        }
+        steps.append(Step(connection: 0, words: [chance(0.85) ? "EXEC" : "DISCARD"], comparison: .exact))
+        return steps
+    }
+}
+
+@Suite("Differential: random command streams sent to shmkvd and to redis-server get the same replies")
+struct DifferentialTests {
+    @Test("4,000 random commands over every string, key, expiry and transaction command, two connections, WATCH across them")
+    func randomStreams() throws {
+        let seed = ProcessInfo.processInfo.environment["SHMKV_DIFF_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let redis = try RedisServer()
+        let mine = try (0..<2).map { _ in try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 10) }
+        let theirs = try (0..<2).map { _ in try RESPClient(address: .unix(path: redis.socketPath), timeoutSeconds: 10) }
+        for client in [mine[0], theirs[0]] { _ = try client.command(["CONFIG", "SET", "notify-keyspace-events", "KEA"].map { Array($0.utf8) }) }
+        var generator = StreamGenerator(seed: seed)
+        var history: [String] = []
+        var mismatches = 0
+        var lastShortDeadline = Date.distantPast
+        var sent = 0
+        while sent < 4000 && mismatches < 5 {
+            for step in generator.next() {
+                // Deadlines of a few ms set before: both servers have passed them before this command.
+                let wait = lastShortDeadline.timeIntervalSinceNow
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                let args = step.words.map { Array($0.utf8) }
+                let a = try mine[step.connection].command(args), b = try theirs[step.connection].command(args)
+                if step.words.contains(where: { $0.hasPrefix("t") }) && step.words.contains(where: { ["PX", "PSETEX", "PEXPIRE"].contains($0) }) {
+                    lastShortDeadline = Date().addingTimeInterval(0.012)
+                }
+                sent += 1
+                history.append("\(step.connection): \(step.words.joined(separator: " "))")
+                if !same(a, b, step.comparison) {
+                    mismatches += 1
+                    Issue.record("""
+                        seed \(seed) (SHMKV_DIFF_SEED=\(seed) to replay), command \(sent): \(step.words)
+                        shmkvd:       \(a)
+                        redis-server: \(b)
+                        last commands:
+                        \(history.suffix(12).joined(separator: "\n"))
+                        """)
+                }
+            }
+        }
+        #expect(mismatches == 0, "seed \(seed)")
+    }
+
+    private func same(_ a: RESPReply, _ b: RESPReply, _ comparison: Comparison) -> Bool {
+        switch comparison {
+        case .exact:
+            return a == b
+        case .within(let tolerance):
+            if case .integer(let x) = a, case .integer(let y) = b { return (x - y).magnitude <= UInt64(tolerance) && (x < 0) == (y < 0) }
+            return a == b
+        case .unordered:
+            guard case .array(let x) = a, case .array(let y) = b else { return a == b }
+            return x.map { "\($0)" }.sorted() == y.map { "\($0)" }.sorted()
+        case .scan:
+            guard case .array(let x) = a, case .array(let y) = b, x.count == 2, y.count == 2 else { return a == b }
+            return x[0] == y[0] && same(x[1], y[1], .unordered)
+        case .nullness:
+            return (a == .null) == (b == .null)
+        case .skip:
+            return true
+        }
+    }
+}
