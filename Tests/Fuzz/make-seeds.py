@@ -42,6 +42,16 @@ RESP = {
     "pubsub": [["PUBLISH", "c", "m"], ["PUBSUB", "CHANNELS"], ["PUBSUB", "NUMSUB", "c"], ["SUBSCRIBE", "c"], ["PUBLISH", "c", "m"],
                ["SUBSCRIBE", "__keyspace@0__:k"], ["PSUBSCRIBE", "__key*__:*"], ["PING"], ["UNSUBSCRIBE"], ["PUNSUBSCRIBE", "x"],
                ["SET", "k", "1"]],
+    "more": [["GETSET", "k", "v"], ["SETRANGE", "k", "3", "xy"], ["INCRBYFLOAT", "f", "1.5e3"], ["LCS", "k", "f", "IDX", "MINMATCHLEN", "1",
+              "WITHMATCHLEN"], ["TYPE", "k"], ["RENAME", "k", "r"], ["RENAMENX", "r", "f"], ["COPY", "r", "c", "DB", "0", "REPLACE"],
+             ["RANDOMKEY"], ["OBJECT", "ENCODING", "c"], ["OBJECT", "HELP"], ["MEMORY", "USAGE", "c", "SAMPLES", "5"],
+             ["FUNCTION", "FLUSH", "SYNC"], ["LASTSAVE"], ["SAVE"], ["WAIT", "0", "0"], ["WAITAOF", "0", "0", "0"]],
+    "config": [["CONFIG", "SET", "notify-keyspace-events", "KEAn"], ["CONFIG", "GET", "notify-*"], ["CONFIG", "SET", "save", ""],
+               ["CONFIG", "RESETSTAT"], ["CONFIG", "HELP"], ["INFO", "commandstats"], ["INFO", "errorstats"], ["INFO", "all"]],
+    "tracking": [["HELLO", "3"], ["CLIENT", "TRACKING", "ON", "OPTIN", "NOLOOP"], ["CLIENT", "CACHING", "YES"], ["GET", "k"],
+                 ["SET", "k", "1"], ["CLIENT", "TRACKINGINFO"], ["CLIENT", "TRACKING", "OFF"],
+                 ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "b"], ["SET", "a1", "x"], ["CLIENT", "GETREDIR"],
+                 ["CLIENT", "TRACKING", "ON", "REDIRECT", "1"], ["FLUSHDB"]],
 }
 
 # Native: magic, version 1, flags, reserved; then frames of u32 length, opcode, flags, u32 id, body.
