@@ -48,6 +48,7 @@ let package = Package(
             name: "ShmKVServer",
             dependencies: [
                 "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,32 +1,58 @@
+import Atomics
 import Locks
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One command's counters on one reactor (INFO commandstats). Only the owning reactor adds to them, with
-/// a plain load and store (no locked instruction, no cache line shared with another reactor); INFO on
-/// any reactor sums them; CONFIG RESETSTAT zeroes them (an add racing a reset may survive it).
-final class CommandCounters: Sendable {
-    let calls = Atomic<Int>(0)
-    /// Time spent, from the end of the connection's previous command (or the start of its turn) to the
-    /// end of this one: parsing included, one clock reading per command.
-    let nanoseconds = Atomic<Int>(0)
-    /// Calls whose reply was an error.
-    let failed = Atomic<Int>(0)
-    /// Calls refused before running (wrong arity, NOPERM, not allowed while subscribed).
-    let rejected = Atomic<Int>(0)
+/// Counters for a run of commands (INFO commandstats): per command, calls, time, failed calls and
+/// rejected calls, in one flat buffer of atomics. Each reactor owns one for the whole table and only
+/// it adds, with a plain load and store (no locked instruction, no cache line shared with another
+/// reactor, no reference counting on the request path); INFO on any reactor sums them; CONFIG
+/// RESETSTAT zeroes them (an add racing a reset may survive it).
+final class CommandStatistics: @unchecked Sendable {
+    // Invariant: the buffer lives as long as this object; every access is atomic.
+    private let slots: UnsafeMutablePointer<UnsafeAtomic<Int>.Storage>
+    private let count: Int
+
+    enum Field: Int, CaseIterable {
+        case calls = 0
+        /// Time spent, from the end of the connection's previous command (or the start of its turn) to
+        /// the end of this one: parsing included, one clock reading per command.
+        case nanoseconds
+        /// Calls whose reply was an error.
+        case failed
+        /// Calls refused before running (wrong arity, NOPERM, not allowed while subscribed).
+        case rejected
+    }
+
+    init(commands: Int) {
+        count = commands * Field.allCases.count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: UnsafeAtomic<Int>.Storage(0), count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
 
     @inline(__always)
-    static func add(_ counter: borrowing Atomic<Int>, _ n: Int = 1) {
+    private func slot(_ command: Int, _ field: Field) -> UnsafeAtomic<Int> {
+        UnsafeAtomic(at: slots + command * Field.allCases.count + field.rawValue)
+    }
+
+    /// Adds `n`; only the owner calls it.
+    @inline(__always)
+    func add(_ command: Int, _ field: Field, _ n: Int = 1) {
+        let counter = slot(command, field)
         counter.store(counter.load(ordering: .relaxed) &+ n, ordering: .relaxed)
     }
 
+    func load(_ command: Int, _ field: Field) -> Int { slot(command, field).load(ordering: .relaxed) }
+
     func reset() {
-        calls.store(0, ordering: .relaxed)
-        nanoseconds.store(0, ordering: .relaxed)
-        failed.store(0, ordering: .relaxed)
-        rejected.store(0, ordering: .relaxed)
+        for i in 0..<count { UnsafeAtomic<Int>(at: slots + i).store(0, ordering: .relaxed) }
     }
 }
 

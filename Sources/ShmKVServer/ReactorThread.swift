@@ -37,36 +37,40 @@ final class ServerContext: Sendable {
     /// Error replies by code (INFO errorstats).
     let errors = ErrorStatistics()
 
-    /// Counters of subcommands (`config|get`), shared by the reactors; at most 256 names (then the
-    /// command's own counters take the calls), so odd subcommand names cannot grow it without bound.
-    private let subcommands = Locked<[String: CommandCounters]>([:])
+    /// Counters of subcommands (`config|get`), shared by the reactors (added under the lock: not a hot
+    /// path); at most 256 names (then the command's own counters take the calls), so odd subcommand
+    /// names cannot grow it without bound.
+    private let subcommands = Locked<[String: CommandStatistics]>([:])
 
-    func subcommandCounters(_ name: String) -> CommandCounters? {
+    /// Runs `body` with the counters of subcommand `name` (slot 0), or returns false when no more
+    /// names are kept.
+    func withSubcommandStatistics(_ name: String, _ body: (CommandStatistics) -> Void) -> Bool {
         subcommands.withLock { all in
-            if let known = all[name] { return known }
-            guard all.count < 256 else { return nil }
-            let made = CommandCounters()
+            if let known = all[name] { body(known); return true }
+            guard all.count < 256 else { return false }
+            let made = CommandStatistics(commands: 1)
             all[name] = made
-            return made
+            body(made)
+            return true
         }
     }
 
     /// Every command's counters summed over the reactors, then the subcommands' (INFO commandstats).
     func commandStatistics() -> [(name: String, calls: Int, microseconds: Int, failed: Int, rejected: Int)] {
         let reactors = batcher.reactors.withLock { $0 }
-        func read(_ c: CommandCounters) -> (Int, Int, Int, Int) {
-            (c.calls.load(ordering: .relaxed), c.nanoseconds.load(ordering: .relaxed), c.failed.load(ordering: .relaxed), c.rejected.load(ordering: .relaxed))
+        func read(_ c: CommandStatistics, _ i: Int) -> (Int, Int, Int, Int) {
+            (c.load(i, .calls), c.load(i, .nanoseconds), c.load(i, .failed), c.load(i, .rejected))
         }
         var rows = CommandTable.all.map { command in
             var sums = (command.name, 0, 0, 0, 0)
             for reactor in reactors {
-                let (calls, nanoseconds, failed, rejected) = read(reactor.commandCounters[command.index])
+                let (calls, nanoseconds, failed, rejected) = read(reactor.commandStatistics, command.index)
                 sums.1 += calls; sums.2 += nanoseconds; sums.3 += failed; sums.4 += rejected
             }
             return sums
         }
         for (name, counters) in subcommands.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
-            let (calls, nanoseconds, failed, rejected) = read(counters)
+            let (calls, nanoseconds, failed, rejected) = read(counters, 0)
             rows.append((name, calls, nanoseconds, failed, rejected))
         }
         return rows.map { ($0.0, $0.1, $0.2 / 1000, $0.3, $0.4) }
@@ -85,7 +89,7 @@ final class ServerContext: Sendable {
         }
         errors.reset()
         for reactor in batcher.reactors.withLock({ $0 }) {
-            for counters in reactor.commandCounters { counters.reset() }
+            reactor.commandStatistics.reset()
         }
         subcommands.withLock { $0.removeAll() }
     }
@@ -113,7 +117,7 @@ final class ReactorThread: @unchecked Sendable {
     let context: ServerContext
     let index: Int
     /// This reactor's counters per command, by `Command.index` (INFO commandstats).
-    let commandCounters: [CommandCounters] = CommandTable.all.map { _ in CommandCounters() }
+    let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
     private let completions = Locked<[WriteCompletion]>([])
     private var taken: [WriteCompletion] = []
     private var readTransaction: ReadTransaction?

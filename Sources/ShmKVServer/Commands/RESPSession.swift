@@ -45,12 +45,15 @@ final class RESPSession {
     private var scratch: [UInt8] = []
     /// The table index of the command being dispatched (its queued write's failure is counted there).
     private var currentCommand = 0
+    /// The reactor's command counters (the reactor outlives its connections' sessions).
+    unowned(unsafe) let statistics: CommandStatistics
     /// When the previous command of this turn ended (commandstats' time: one clock reading per command).
     private var lastCommandEnd = 0
 
     init(connection: ServerConnection) {
         self.connection = connection
         context = connection.context
+        statistics = connection.reactor.commandStatistics
         clientID = context.resp.register(address: connection.peerDescription(), now: MonotonicClock.seconds(),
                                          reactor: connection.reactor.index)
         connection.reactor.respSessions[clientID] = self
@@ -166,7 +169,7 @@ final class RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             let start = output.count
             RESPWriter.error(admissionError(admission, args), into: &output)
-            if let command { CommandCounters.add(connection.reactor.commandCounters[command.index].rejected) }
+            if let command { statistics.add(command.index, .rejected) }
             context.errors.record(output[start...])
             return true
         case .run:
@@ -196,19 +199,23 @@ final class RESPSession {
     /// Counts a command that ran (INFO commandstats): a call, its time, and a failure if the reply it
     /// wrote at once is an error (a queued write's error reply is counted when it is written).
     private func count(_ command: Command, _ args: RESPArguments, replyAt start: Int) {
-        var counters = connection.reactor.commandCounters[command.index]
-        // Redis 7 counts a subcommand apart (`cmdstat_config|get`); not the hot path.
-        if command.flags.contains(.hasSubcommands) && args.count > 1 && !reply(at: start, startsWith: "-ERR unknown subcommand") {
-            counters = context.subcommandCounters(command.name + "|" + args.string(1).lowercased()) ?? counters
-        }
         let now = MonotonicClock.nanoseconds()
-        CommandCounters.add(counters.calls)
-        CommandCounters.add(counters.nanoseconds, now - lastCommandEnd)
+        let elapsed = now - lastCommandEnd
         lastCommandEnd = now
-        if output.count > start && output[start] == UInt8(ascii: "-") {
-            CommandCounters.add(counters.failed)
-            context.errors.record(output[start...])
+        let failed = connection.output.count > start && connection.output[start] == UInt8(ascii: "-")
+        if failed { context.errors.record(connection.output[start...]) }
+        // Redis 7 counts a subcommand apart (`cmdstat_config|get`); not the hot path.
+        if command.flags.contains(.hasSubcommands) && args.count > 1 && !reply(at: start, startsWith: "-ERR unknown subcommand"),
+           context.withSubcommandStatistics(command.name + "|" + args.string(1).lowercased(), { sub in
+               sub.add(0, .calls)
+               sub.add(0, .nanoseconds, elapsed)
+               if failed { sub.add(0, .failed) }
+           }) {
+            return
         }
+        statistics.add(command.index, .calls)
+        statistics.add(command.index, .nanoseconds, elapsed)
+        if failed { statistics.add(command.index, .failed) }
     }
 
     private func reply(at start: Int, startsWith prefix: StaticString) -> Bool {
@@ -220,7 +227,7 @@ final class RESPSession {
     /// Counts an error reply to a queued write of table entry `command`, written at `start`.
     func countErrorReply(at start: Int, command: Int) {
         guard output.count > start && output[start] == UInt8(ascii: "-") else { return }
-        CommandCounters.add(connection.reactor.commandCounters[command].failed)
+        statistics.add(command, .failed)
         context.errors.record(output[start...])
     }
 
