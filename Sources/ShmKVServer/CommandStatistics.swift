@@ -92,3 +92,44 @@ enum ProcessCPU {
         return (seconds(usage.ru_stime), seconds(usage.ru_utime))
     }
 }
+
+extension ServerContext {
+    /// Every command's counters summed over the reactors, then the subcommands' (INFO commandstats).
+    func commandStatistics() -> [(name: String, calls: Int, microseconds: Int, failed: Int, rejected: Int)] {
+        let reactors = batcher.reactors.withLock { $0 }
+        func read(_ c: CommandStatistics, _ i: Int) -> (Int, Int, Int, Int) {
+            (c.load(i, .calls), c.load(i, .nanoseconds), c.load(i, .failed), c.load(i, .rejected))
+        }
+        var rows = CommandTable.all.map { command in
+            var sums = (command.name, 0, 0, 0, 0)
+            for reactor in reactors {
+                let (calls, nanoseconds, failed, rejected) = read(reactor.commandStatistics, command.index)
+                sums.1 += calls; sums.2 += nanoseconds; sums.3 += failed; sums.4 += rejected
+            }
+            return sums
+        }
+        for (name, counters) in subcommands.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            let (calls, nanoseconds, failed, rejected) = read(counters, 0)
+            rows.append((name, calls, nanoseconds, failed, rejected))
+        }
+        return rows.map { ($0.0, $0.1, $0.2 / 1000, $0.3, $0.4) }
+    }
+
+    /// CONFIG RESETSTAT: counters back to zero (not gauges: connections now, largest batch, ring sequence).
+    func resetStatistics() {
+        let s = stats
+        for zero in [{ s.connectionsTotal.store(0, ordering: .relaxed) }, { s.connectionsRejected.store(0, ordering: .relaxed) },
+                     { s.commandsProcessed.store(0, ordering: .relaxed) }, { s.protocolErrors.store(0, ordering: .relaxed) },
+                     { s.expiredKeys.store(0, ordering: .relaxed) }, { s.outputLimitDisconnections.store(0, ordering: .relaxed) },
+                     { s.queryLimitDisconnections.store(0, ordering: .relaxed) }, { s.idleDisconnections.store(0, ordering: .relaxed) },
+                     { s.authTimeoutDisconnections.store(0, ordering: .relaxed) }, { s.authFailures.store(0, ordering: .relaxed) },
+                     { s.staleReadersCleared.store(0, ordering: .relaxed) }] as [() -> Void] {
+            zero()
+        }
+        errors.reset()
+        for reactor in batcher.reactors.withLock({ $0 }) {
+            reactor.commandStatistics.reset()
+        }
+        subcommands.withLock { $0.removeAll() }
+    }
+}
