@@ -55,6 +55,13 @@ final class ServerContext: Sendable {
         }
     }
 
+    /// The cluster's slot map (`cluster.enabled`), else nil.
+    // Invariant: set once by `Server.start` (it needs the bound TCP port) before any reactor thread
+    // starts, and only read afterwards.
+    nonisolated(unsafe) private(set) var cluster: ClusterMap?
+
+    func setCluster(_ map: ClusterMap?) { cluster = map }
+
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
          logger: Logger, reactorCount: Int, ring: RingInfo, authenticator: Authenticator, mapGate: MapGate) {
         self.ring = ring

@@ -78,6 +78,11 @@ public final class Server: @unchecked Sendable {
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
             batcher.setReactors(reactors)
             try openListeners(group: group)
+            // The cluster map names this node's address: with `listen` on port 0, the port it got.
+            let bound = endpoints.compactMap { endpoint -> String? in
+                if case .tcp(let host, let port) = endpoint { "\(host):\(port)" } else { nil }
+            }.first
+            context.setCluster(try config.clusterMap(listen: bound ?? config.listen))
             writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
             for reactor in reactors {
                 threads.append(try OSThread(name: "shmkv-io-\(reactor.index)") { reactor.run() })

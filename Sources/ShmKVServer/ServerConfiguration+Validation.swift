@@ -45,9 +45,16 @@ extension ServerConfiguration {
         if !RingLayout.isValidCapacity(ringCapacity) {
             throw ConfigurationError("ring.capacity must be a power of two from 4096 to 1073741824 (got \(ringCapacity))")
         }
+        _ = try clusterMap(listen: listen)
         if KeyspaceEventClasses(respNotifyKeyspaceEvents) == nil {
             throw ConfigurationError("resp.notifyKeyspaceEvents: \(KeyspaceEventClasses.invalidMessage) (got \(respNotifyKeyspaceEvents))")
         }
         if ringMaxMessageSize < 1 { throw ConfigurationError("ring.maxMessageSize must be at least 1 (got \(ringMaxMessageSize))") }
+    }
+
+    /// The cluster's slot map when `cluster.enabled`, else nil; `listen` is this node's TCP address.
+    func clusterMap(listen: String?) throws(ConfigurationError) -> ClusterMap? {
+        guard clusterEnabled else { return nil }
+        return try ClusterMap(nodes: clusterNodes, myID: clusterMyID, listen: listen)
     }
 }

@@ -98,6 +98,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var respAllowFlush = "auto"
     /// Passwords, users and protected mode.
     public var auth = AuthConfiguration()
+    /// Redis Cluster's protocol over a static slot map (`cluster.enabled`).
+    public var clusterEnabled = false
+    /// This node's id among `cluster.nodes` (40 hex digits); empty with no nodes: derived from the address.
+    public var clusterMyID = ""
+    /// The slot map: "ID HOST:PORT SLOTS; …" (`cluster.nodes`); empty: this node owns every slot.
+    public var clusterNodes = ""
     /// A group that may read the store directly and follow the ring (`access.group`): the data directory
     /// becomes 0750, `lock.mdb`, the ring and the socket 0660, `data.mdb` 0640, all of that group.
     /// Empty: only this user (0700 and 0600).
@@ -159,6 +165,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         respAllowFlush = try values.string("resp.allowFlush") ?? d.respAllowFlush
         respNotifyKeyspaceEvents = try values.string("resp.notifyKeyspaceEvents") ?? d.respNotifyKeyspaceEvents
         accessGroup = try values.string("access.group") ?? d.accessGroup
+        clusterEnabled = try values.flag("cluster.enabled") ?? d.clusterEnabled
+        clusterMyID = try values.string("cluster.myId") ?? d.clusterMyID
+        clusterNodes = try values.string("cluster.nodes") ?? d.clusterNodes
         let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
@@ -240,6 +249,10 @@ public struct ServerConfiguration: Sendable, Equatable {
           users: \(auth.users.isEmpty ? "{}" : "{" + auth.users.map { renderUser($0) }.joined(separator: ", ") + "}")
         access:
           group: \(quoted(accessGroup))
+        cluster:
+          enabled: \(clusterEnabled ? "yes" : "no")
+          myId: \(quoted(clusterMyID))
+          nodes: \(quoted(clusterNodes))
 
         """
     }
@@ -273,7 +286,7 @@ extension ServerConfiguration {
         "ring.path", "ring.capacity", "ring.maxMessageSize",
         "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush", "resp.notifyKeyspaceEvents",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
-        "access.group",
+        "access.group", "cluster.enabled", "cluster.myId", "cluster.nodes",
     ]
 
     /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise

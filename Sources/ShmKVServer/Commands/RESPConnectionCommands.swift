@@ -111,7 +111,7 @@ extension RESPSession {
         RESPWriter.bulk("version", into: &output); RESPWriter.bulk(RESPSession.redisVersion, into: &output)
         RESPWriter.bulk("proto", into: &output); RESPWriter.integer(version, into: &output)
         RESPWriter.bulk("id", into: &output); RESPWriter.integer(clientID, into: &output)
-        RESPWriter.bulk("mode", into: &output); RESPWriter.bulk("standalone", into: &output)
+        RESPWriter.bulk("mode", into: &output); RESPWriter.bulk(context.cluster == nil ? "standalone" : "cluster", into: &output)
         RESPWriter.bulk("role", into: &output); RESPWriter.bulk("master", into: &output)
         RESPWriter.bulk("modules", into: &output); RESPWriter.array(0, into: &output)
     }

@@ -107,7 +107,7 @@ extension RESPSession {
         let all = wanted.contains("all") || wanted.contains("everything")
         let isDefault = wanted.isEmpty || wanted.contains("default")
         let sections: [(String, [(String, String)])] = [
-            ("Server", [("redis_version", RESPSession.redisVersion), ("shmkv_version", "0.4.0"), ("redis_mode", "standalone"), ("os", "Linux"),
+            ("Server", [("redis_version", RESPSession.redisVersion), ("shmkv_version", "0.4.0"), ("redis_mode", context.cluster == nil ? "standalone" : "cluster"), ("os", "Linux"),
                         ("arch_bits", "64"), ("process_id", String(getpid())), ("tcp_port", String(port)),
                         ("uptime_in_seconds", String(s.uptimeSeconds)), ("uptime_in_days", String(s.uptimeSeconds / 86400)),
                         ("io_threads_active", String(context.reactorCount))]),
@@ -138,6 +138,7 @@ extension RESPSession {
             ("Replication", [("role", "master"), ("connected_slaves", "0"), ("master_repl_offset", "0")]),
             ("CPU", cpuFields()),
             ("Commandstats", wanted.contains("commandstats") || all ? commandStatFields() : []),
+            ("Cluster", [("cluster_enabled", context.cluster == nil ? "0" : "1")]),
             ("Errorstats", context.errors.all.map { ("errorstat_\($0.code)", "count=\($0.count)") }),
             ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=\(expires),avg_ttl=0")] : []),
         ]

@@ -151,8 +151,12 @@ final class RESPSession {
     private func dispatch(_ args: RESPArguments) -> Bool {
         let command = CommandTable.lookup(args[0])
         let unrestricted = connection.isUnrestricted
-        let admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
+        var admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: subscriptionCount > 0 && !resp3)
+        if admission == .run, context.cluster != nil, let command, command.keys.first > 0,
+           let redirect = clusterRedirect(command, args) {
+            admission = .refused(redirect)
+        }
         if transaction != nil, admission != .crossProtocolAttack, !(command?.flags.contains(.controlsTransaction) ?? false) {
             return queue(command, args, admission)
         }
