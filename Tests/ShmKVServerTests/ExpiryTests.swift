@@ -33,6 +33,26 @@ final class Twin: @unchecked Sendable {
     }
 }
 
+/// The `__keyevent@0__:*` pmessages a PSUBSCRIBEd connection received, as "channel key", read until
+/// `last` is among them (at most 10 s).
+func keyEvents(_ listener: RawConnection, until last: String) throws -> [String] {
+    var events: [String] = []
+    var bytes: [UInt8] = []
+    let deadline = Date().addingTimeInterval(10)
+    while !events.contains(last) && Date() < deadline {
+        bytes += listener.readAvailable(quietMilliseconds: 100)
+        events = []
+        var offset = 0
+        while let (reply, used) = try bytes[offset...].withUnsafeBytes({ try RESPReplyDecoder.decode($0) }) {
+            offset += used
+            if case .array(let parts) = reply, parts.count == 4, case .bulk(let channel) = parts[2], case .bulk(let key) = parts[3] {
+                events.append(String(decoding: channel, as: UTF8.self) + " " + String(decoding: key, as: UTF8.self))
+            }
+        }
+    }
+    return events
+}
+
 @Suite("Expiry: Redis's commands, replies and errors; lazy and active expiry on every read path")
 final class ExpiryTests {
     @Test("SET's expiry options, SETEX, PSETEX, GETEX, EXPIRE family, TTL family, PERSIST answer as redis-server does")
@@ -157,25 +177,8 @@ final class ExpiryTests {
             ["SET", "p", "w", "NX"], ["DECRBY", "q", "3"], ["SET", "e", "v", "PX", "30"],
         ]
         for words in script { _ = try twin.both(words) }
-        var streams: [[String]] = []
-        for listener in listeners {
-            var events: [String] = []
-            var bytes: [UInt8] = []
-            let deadline = Date().addingTimeInterval(10)
-            // Every command's events, then the expiry of e (within Redis's and the writer's 100 ms passes).
-            while !events.contains("__keyevent@0__:expired e") && Date() < deadline {
-                bytes += listener.readAvailable(quietMilliseconds: 100)
-                events = []
-                var offset = 0
-                while let (reply, used) = try bytes[offset...].withUnsafeBytes({ try RESPReplyDecoder.decode($0) }) {
-                    offset += used
-                    if case .array(let parts) = reply, parts.count == 4, case .bulk(let channel) = parts[2], case .bulk(let key) = parts[3] {
-                        events.append(String(decoding: channel, as: UTF8.self) + " " + String(decoding: key, as: UTF8.self))
-                    }
-                }
-            }
-            streams.append(events)
-        }
+        // Every command's events, then the expiry of e (within Redis's and the writer's 100 ms passes).
+        let streams = try listeners.map { try keyEvents($0, until: "__keyevent@0__:expired e") }
         #expect(streams[0] == streams[1], "daemon: \(streams[0])\nredis-server: \(streams[1])")
         #expect(streams[1].count > 15)
     }

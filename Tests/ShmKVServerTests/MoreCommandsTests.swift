@@ -121,24 +121,7 @@ struct MoreCommandsTests {
                       ["GETSET", "f", "2"]] {
             _ = try twin.both(words)
         }
-        var streams: [[String]] = []
-        for listener in listeners {
-            var bytes: [UInt8] = []
-            var events: [String] = []
-            let deadline = Date().addingTimeInterval(10)
-            while !events.contains("__keyevent@0__:set f") && Date() < deadline {
-                bytes += listener.readAvailable(quietMilliseconds: 100)
-                events = []
-                var offset = 0
-                while let (reply, used) = try bytes[offset...].withUnsafeBytes({ try RESPReplyDecoder.decode($0) }) {
-                    offset += used
-                    if case .array(let parts) = reply, parts.count == 4, case .bulk(let channel) = parts[2], case .bulk(let key) = parts[3] {
-                        events.append(String(decoding: channel, as: UTF8.self) + " " + String(decoding: key, as: UTF8.self))
-                    }
-                }
-            }
-            streams.append(events)
-        }
+        let streams = try listeners.map { try keyEvents($0, until: "__keyevent@0__:set f") }
         #expect(streams[0] == streams[1], "daemon: \(streams[0])\nredis-server: \(streams[1])")
     }
 }

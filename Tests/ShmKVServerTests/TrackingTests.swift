@@ -33,6 +33,12 @@ private final class RawTwin {
         if let expected { #expect(mine == expected, "\(what): \(mine.debugDescription)", sourceLocation: sourceLocation) }
     }
 
+    /// Connection `n` of both speaks RESP3 (HELLO's reply differs between the servers and is dropped).
+    func resp3(_ n: Int) {
+        send(n, "HELLO", "3")
+        _ = received(n)
+    }
+
     /// The client id of connection `n` on each side.
     func ids(_ n: Int) -> (daemon: String, redis: String) {
         send(n, "CLIENT", "ID")
@@ -50,8 +56,7 @@ struct TrackingTests {
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
         let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.send(0, "HELLO", "3")
-        _ = twin.received(0)
+        twin.resp3(0)
         twin.send(0, "CLIENT", "TRACKING", "ON")
         twin.expectSame(0, "tracking on", "+OK\r\n")
         twin.send(0, "GET", "a")
@@ -109,8 +114,7 @@ struct TrackingTests {
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
         let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.send(0, "HELLO", "3")
-        _ = twin.received(0)
+        twin.resp3(0)
         twin.send(0, "CLIENT", "TRACKING", "ON", "OPTIN")
         twin.send(0, "GET", "x")
         twin.send(0, "CLIENT", "CACHING", "YES")
@@ -167,9 +171,7 @@ struct TrackingTests {
         #expect(mine == ":\(target.daemon)\r\n" && theirs == ":\(target.redis)\r\n")
         // A RESP3 tracking client whose target has gone hears of it when an invalidation would be sent.
         let gone = twin.ids(3)
-        twin.daemon[1].send(respCommand("HELLO", "3"))
-        twin.redis[1].send(respCommand("HELLO", "3"))
-        _ = twin.received(1)
+        twin.resp3(1)
         twin.daemon[1].send(respCommand("CLIENT", "TRACKING", "ON", "REDIRECT", gone.daemon))
         twin.redis[1].send(respCommand("CLIENT", "TRACKING", "ON", "REDIRECT", gone.redis))
         twin.expectSame(1, "redirect to connection 3")
