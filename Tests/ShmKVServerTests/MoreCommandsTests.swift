@@ -32,6 +32,11 @@ struct MoreCommandsTests {
             ["LCS", "a1", "b1", "MINMATCHLEN", "x"], ["LCS", "a1", "nokey"], ["LCS", "nokey", "nokey2", "IDX"], ["LCS", "a1"],
         ]
         for words in script { try twin.expectSame(words, tolerance: words.first == "TTL" ? 1 : 0) }
+        // LCS's table is bounded: two values of 5,000 bytes would need 25 million cells.
+        let big = String(repeating: "ab", count: 2_500)
+        _ = try twin.daemon.command(["MSET", "la", big, "lb", big].map { Array($0.utf8) })
+        #expect(try twin.daemon.command(["LCS", "la", "lb"].map { Array($0.utf8) })
+            == .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"))
     }
 
     @Test("LCS of random strings: the same string, length and matches as redis-server (seeded)")

@@ -212,6 +212,30 @@ struct TrackingTests {
         }
     }
 
+    @Test("hostile tracking input: thousands of prefixes are checked in n log n and capped; BCAST still finds the one a key is under")
+    func manyPrefixes() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let tracker = try RawConnection(unixPath: daemon.socketPath)
+        let writer = try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 10)
+        tracker.send(respCommand("HELLO", "3"))
+        _ = tracker.readAvailable(quietMilliseconds: 100)
+        let prefixes = (0..<9_000).flatMap { ["PREFIX", "p\(10_000 + $0):"] }
+        tracker.send(respCommand(["CLIENT", "TRACKING", "ON", "BCAST"] + prefixes))
+        #expect(String(decoding: tracker.read(5), as: UTF8.self) == "+OK\r\n")
+        tracker.send(respCommand(["CLIENT", "TRACKING", "ON", "BCAST"] + (0..<2_000).flatMap { ["PREFIX", "q\($0)"] }))
+        let refused = String(decoding: tracker.readAvailable(quietMilliseconds: 300), as: UTF8.self)
+        #expect(refused == "-ERR too many tracking prefixes: at most 10000 per connection\r\n", "\(refused)")
+        _ = try writer.command(["SET", "p13456:x", "1"].map { Array($0.utf8) })
+        let pushed = String(decoding: tracker.readAvailable(quietMilliseconds: 300), as: UTF8.self)
+        #expect(pushed == ">2\r\n$10\r\ninvalidate\r\n*1\r\n$8\r\np13456:x\r\n", "\(pushed.debugDescription)")
+        // An overlap in a long list is found (and named) without a pairwise scan.
+        let other = try RawConnection(unixPath: daemon.socketPath)
+        other.send(respCommand(["CLIENT", "TRACKING", "ON", "BCAST"] + (0..<3_000).flatMap { ["PREFIX", "r\($0)"] }))
+        let overlapping = String(decoding: other.readAvailable(quietMilliseconds: 300), as: UTF8.self)
+        #expect(overlapping.hasPrefix("-ERR Prefix 'r1") && overlapping.contains("overlaps with another provided prefix 'r1"), "\(overlapping)")
+    }
+
     @Test("redis-py 8's client-side cache (cache_config, RESP3) serves hits locally and sees other clients' writes")
     func redisPyCache() throws {
         let daemon = try Daemon()

@@ -40,7 +40,8 @@ extension RESPSession {
         if getIndexes && getLength {
             return RESPWriter.error("ERR If you want both the length and indexes, please just use IDX.", into: &output)
         }
-        guard (a.count + 1).multipliedReportingOverflow(by: b.count + 1).partialValue <= RESPSession.lcsMaxCells else {
+        let (cells, overflow) = (a.count + 1).multipliedReportingOverflow(by: b.count + 1)
+        guard !overflow, cells <= RESPSession.lcsMaxCells else {
             return RESPWriter.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len", into: &output)
         }
         let table = LCSTable(a, b)

@@ -36,6 +36,28 @@ struct ClientTracking {
     var pending: [[UInt8]: Set<[UInt8]>] = [:]
 
     static let trackingChannel = Array("__redis__:invalidate".utf8)
+    /// Keys one connection may have remembered (Redis's `tracking-table-max-keys` default, per
+    /// connection here): past it the oldest-looking entry is invalidated and forgotten.
+    static let maxKeys = 1_000_000
+    /// BCAST prefixes one connection may have (Redis has no limit; each costs memory and a check).
+    static let maxPrefixes = 10_000
+    /// Entries of `recent` before it is pruned.
+    static let maxRecent = 4096
+    /// When `recent` could not be pruned (a burst of changes since the snapshot): the last sequence
+    /// consumed then; a key read before the mark passes it is invalidated at once (conservative).
+    var recentOverflow: UInt64?
+
+    /// The BCAST prefix `key` falls under: prefixes do not overlap, so it can only be the greatest one
+    /// not after the key (binary search over the sorted prefixes).
+    func prefix(of key: [UInt8]) -> [UInt8]? {
+        var low = 0, high = prefixes.count
+        while low < high {
+            let mid = (low + high) / 2
+            if key.lexicographicallyPrecedes(prefixes[mid]) { high = mid } else { low = mid + 1 }
+        }
+        guard low > 0, key.starts(with: prefixes[low - 1]) else { return nil }
+        return prefixes[low - 1]
+    }
 }
 
 extension RESPSession {
@@ -107,13 +129,27 @@ extension RESPSession {
         }
         guard options.broadcast else { return nil }
         let existing = tracking?.prefixes ?? []
-        for (n, prefix) in newPrefixes.enumerated() {
-            for old in existing where old.starts(with: prefix) || prefix.starts(with: old) {
-                return "ERR Prefix '\(String(decoding: prefix, as: UTF8.self))' overlaps with an existing prefix '\(String(decoding: old, as: UTF8.self))'. Prefixes for a single client must not overlap."
+        if existing.count + newPrefixes.count > ClientTracking.maxPrefixes {
+            return "ERR too many tracking prefixes: at most \(ClientTracking.maxPrefixes) per connection"
+        }
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        func overlap(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.starts(with: b) || b.starts(with: a) }
+        // Redis's pairwise scan for small lists (its messages name the first pair in its order); for
+        // long ones sorting finds an overlap in n log n (a prefix of another sorts next to one it prefixes).
+        if existing.count * newPrefixes.count + newPrefixes.count * newPrefixes.count <= 1 << 20 {
+            for (n, prefix) in newPrefixes.enumerated() {
+                for old in existing where overlap(old, prefix) {
+                    return "ERR Prefix '\(text(prefix))' overlaps with an existing prefix '\(text(old))'. Prefixes for a single client must not overlap."
+                }
+                for other in newPrefixes[(n + 1)...] where overlap(other, prefix) {
+                    return "ERR Prefix '\(text(prefix))' overlaps with another provided prefix '\(text(other))'. Prefixes for a single client must not overlap."
+                }
             }
-            for other in newPrefixes[(n + 1)...] where other.starts(with: prefix) || prefix.starts(with: other) {
-                return "ERR Prefix '\(String(decoding: prefix, as: UTF8.self))' overlaps with another provided prefix '\(String(decoding: other, as: UTF8.self))'. Prefixes for a single client must not overlap."
-            }
+            return nil
+        }
+        let all = (existing + newPrefixes).sorted { $0.lexicographicallyPrecedes($1) }
+        for (a, b) in zip(all, all.dropFirst()) where overlap(a, b) {
+            return "ERR Prefix '\(text(b))' overlaps with another provided prefix '\(text(a))'. Prefixes for a single client must not overlap."
         }
         return nil
     }
@@ -177,10 +213,14 @@ extension RESPSession {
         var stale: [[UInt8]] = []
         for i in command.keys.indices(argumentCount: args.count) where keyProblem(args[i]) == nil {
             let key = args.bytes(i)
-            if let seen = t.recent[key], seen >= mark {
+            if t.recentOverflow.map({ $0 >= mark }) == true || t.recent[key].map({ $0 >= mark }) == true {
                 t.keys[key] = nil
                 stale.append(key)
             } else if t.keys[key].map({ mark < $0 }) ?? true {
+                if t.keys[key] == nil && t.keys.count >= ClientTracking.maxKeys, let evicted = t.keys.first?.key {
+                    t.keys[evicted] = nil
+                    stale.append(evicted)
+                }
                 t.keys[key] = mark
             }
         }
@@ -205,15 +245,21 @@ extension RESPSession {
         }
         let own = t.noLoop && change.origin == UInt32(truncatingIfNeeded: clientID)
         if t.broadcast {
-            for prefix in t.prefixes where change.key.starts(with: prefix) && !own {
-                t.pending[prefix, default: []].insert(change.key)
-            }
+            if !own, let prefix = t.prefix(of: change.key) { t.pending[prefix, default: []].insert(change.key) }
             tracking = t
             return
         }
         let mark = connection.reactor.ringMark
         if change.sequence >= mark { t.recent[change.key] = change.sequence }
-        if t.recent.count > 4096 { t.recent = t.recent.filter { $0.value >= mark } }
+        if t.recent.count > ClientTracking.maxRecent {
+            // What every snapshot now holds can go; a burst that cannot is replaced by one mark, so the
+            // work stays linear in the changes.
+            t.recent = t.recent.filter { $0.value >= mark }
+            if t.recent.count > ClientTracking.maxRecent / 2 {
+                t.recentOverflow = max(t.recentOverflow ?? 0, change.sequence)
+                t.recent.removeAll(keepingCapacity: true)
+            }
+        }
         var invalidate = false
         if let from = t.keys[change.key], change.sequence >= from {
             t.keys[change.key] = nil
