@@ -20,9 +20,14 @@ private final class RawTwin {
         redis[n].send(respCommand(words))
     }
 
-    /// What each side's connection `n` has received since the last look.
+    /// What each side's connection `n` has received since the last look. redis-server's bytes come
+    /// first; the daemon's are awaited (up to 5 s) until there are as many, so a loaded machine does not
+    /// make a late push look missing.
     func received(_ n: Int) -> (daemon: String, redis: String) {
-        let mine = daemon[n].readAvailable(quietMilliseconds: 150), theirs = redis[n].readAvailable(quietMilliseconds: 150)
+        let theirs = redis[n].readAvailable(quietMilliseconds: 150)
+        var mine = daemon[n].readAvailable(quietMilliseconds: 150)
+        let deadline = Date().addingTimeInterval(5)
+        while mine.count < theirs.count && Date() < deadline { mine += daemon[n].readAvailable(quietMilliseconds: 50) }
         return (String(decoding: mine, as: UTF8.self), String(decoding: theirs, as: UTF8.self))
     }
 
@@ -224,15 +229,19 @@ struct TrackingTests {
         tracker.send(respCommand(["CLIENT", "TRACKING", "ON", "BCAST"] + prefixes))
         #expect(String(decoding: tracker.read(5), as: UTF8.self) == "+OK\r\n")
         tracker.send(respCommand(["CLIENT", "TRACKING", "ON", "BCAST"] + (0..<2_000).flatMap { ["PREFIX", "q\($0)"] }))
-        let refused = String(decoding: tracker.readAvailable(quietMilliseconds: 300), as: UTF8.self)
-        #expect(refused == "-ERR too many tracking prefixes: at most 10000 per connection\r\n", "\(refused)")
+        let tooMany = "-ERR too many tracking prefixes: at most 10000 per connection\r\n"
+        let refused = String(decoding: tracker.read(tooMany.utf8.count, timeoutSeconds: 10), as: UTF8.self)
+        #expect(refused == tooMany, "\(refused)")
         _ = try writer.command(["SET", "p13456:x", "1"].map { Array($0.utf8) })
-        let pushed = String(decoding: tracker.readAvailable(quietMilliseconds: 300), as: UTF8.self)
-        #expect(pushed == ">2\r\n$10\r\ninvalidate\r\n*1\r\n$8\r\np13456:x\r\n", "\(pushed.debugDescription)")
+        let push = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$8\r\np13456:x\r\n"
+        let pushed = String(decoding: tracker.read(push.utf8.count, timeoutSeconds: 10), as: UTF8.self)
+        #expect(pushed == push, "\(pushed.debugDescription)")
         // An overlap in a long list is found (and named) without a pairwise scan.
         let other = try RawConnection(unixPath: daemon.socketPath)
         other.send(respCommand(["CLIENT", "TRACKING", "ON", "BCAST"] + (0..<3_000).flatMap { ["PREFIX", "r\($0)"] }))
-        let overlapping = String(decoding: other.readAvailable(quietMilliseconds: 300), as: UTF8.self)
+        var overlapBytes = other.read(1, timeoutSeconds: 10)
+        overlapBytes += other.readAvailable(quietMilliseconds: 200)
+        let overlapping = String(decoding: overlapBytes, as: UTF8.self)
         #expect(overlapping.hasPrefix("-ERR Prefix 'r1") && overlapping.contains("overlaps with another provided prefix 'r1"), "\(overlapping)")
     }
 
