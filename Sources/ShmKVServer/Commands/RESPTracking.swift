@@ -209,6 +209,8 @@ extension RESPSession {
     func rememberReadKeys(_ command: Command, _ args: RESPArguments) {
         guard var t = tracking, !t.broadcast else { return }
         if (t.optIn && !t.caching) || (t.optOut && t.caching) { return }
+        // Moved out while it changes, so that its dictionaries are not copied (one owner).
+        tracking = nil
         let mark = connection.reactor.ringMark
         var stale: [[UInt8]] = []
         for i in command.keys.indices(argumentCount: args.count) where keyProblem(args[i]) == nil {
@@ -237,6 +239,8 @@ extension RESPSession {
     /// One ring event for a tracking connection.
     func trackChange(_ event: RingEvent) {
         guard case .change(let change) = event, var t = tracking else { return }
+        // Moved out while it changes, so that its dictionaries are not copied (one owner).
+        tracking = nil
         if change.kind == .clear {
             t.keys.removeAll()
             t.recent.removeAll()
@@ -273,9 +277,8 @@ extension RESPSession {
     /// once per event loop turn).
     func flushBroadcastInvalidations() {
         guard let t = tracking, t.broadcast, !t.pending.isEmpty else { return }
-        tracking?.pending.removeAll()
-        for prefix in t.prefixes {
-            guard let keys = t.pending[prefix] else { continue }
+        tracking?.pending = [:]
+        for (_, keys) in t.pending.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             sendInvalidation(keys.sorted { $0.lexicographicallyPrecedes($1) })
         }
     }
