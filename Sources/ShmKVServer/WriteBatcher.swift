@@ -231,7 +231,8 @@ final class WriteBatcher: Sendable {
                 outcomes.append(outcome)
             }
             swap(&changes, &keys.changes)
-            if changes.contains(where: { $0.kind != .message }) {
+            let changedKeys = changes.contains { $0.kind != .message }
+            if changedKeys {
                 try recordLastSequence(in: txn)
                 transactionID = UInt64(txn.id)
                 try txn.commit()
@@ -240,9 +241,7 @@ final class WriteBatcher: Sendable {
                 // to commit or sync; the messages' sequence numbers are not stored (they are not changes).
                 txn.abort()
             }
-            if configuration.durability != .volatile && changes.contains(where: { $0.kind != .message }) {
-                stats.lastSave.store(Int(now / 1000), ordering: .relaxed)
-            }
+            if changedKeys && configuration.durability != .volatile { stats.lastSave.store(Int(now / 1000), ordering: .relaxed) }
             if keys.syncRequested { syncForSave(batch, &outcomes) }
             let written = outcomes.count { if case .failed = $0 { false } else { true } }
             ServerStats.add(stats.writesCommitted, written)
