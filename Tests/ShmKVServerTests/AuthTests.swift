@@ -150,7 +150,7 @@ struct AuthTests {
                 pass
             print("ok")
             """
-        let python = FileManager.default.currentDirectoryPath + "/.build/pyvenv/bin/python"
+        guard let python = redisPyPython() else { return }
         let py = try runProcess(python, ["-c", script, daemon.socketPath, AuthTests.password])
         #expect(py.stdout == "ok\n", "\(py.stderr)")
         #expect(try client.get(Array("py".utf8)) == Array("1".utf8))

@@ -113,11 +113,7 @@ struct ClusterTests {
     func redisPyCluster() throws {
         let cluster = try ThreeNodes()
         defer { cluster.stop() }
-        let python = FileManager.default.currentDirectoryPath + "/.build/pyvenv/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("redis-py is not installed: run `make test` (it creates .build/pyvenv)")
-            return
-        }
+        guard let python = redisPyPython() else { return }
         let script = """
         import sys, redis
         from redis.cluster import RedisCluster, ClusterNode

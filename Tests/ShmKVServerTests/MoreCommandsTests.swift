@@ -137,11 +137,7 @@ struct RedisPyIssue10Tests {
     func redisPy() throws {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
-        let python = FileManager.default.currentDirectoryPath + "/.build/pyvenv/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("redis-py is not installed: run `make test` (it creates .build/pyvenv)")
-            return
-        }
+        guard let python = redisPyPython() else { return }
         let script = """
         import sys, time, redis
         port, proto = int(sys.argv[1]), int(sys.argv[2])

@@ -44,7 +44,7 @@ import Testing
             assert r.mget(["py:0", "py:1"]) == [None, b"v1"]
             print("ok")
             """
-        let python = FileManager.default.currentDirectoryPath + "/.build/pyvenv/bin/python"
+        guard let python = redisPyPython() else { return }
         let py = try runProcess(python, ["-c", script, String(port), ScalingTests.password])
         #expect(py.stdout == "ok\n", "redis-py: \(py.stderr)")
 
