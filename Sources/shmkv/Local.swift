@@ -22,6 +22,21 @@ struct LocalOptions: ParsableArguments {
         return "./data"
     }
 
+    /// A ring subscriber made by `subscribe` when following the ring locally is asked for (a failure
+    /// then is exit status 2) or possible (the daemon's data directory is readable); nil to use the socket.
+    func ringSubscriber<S>(for address: ServerAddress, remote: Bool, _ subscribe: (LocalStore) throws -> S) throws -> S? {
+        guard !remote else { return nil }
+        if isLocal {
+            let store = try open(for: address)
+            do { return try subscribe(store) } catch {
+                Display.error("cannot follow the ring of \(store.directory): \(error)")
+                throw ExitCode(ExitStatus.serverOrConnection)
+            }
+        }
+        guard let store = try? LocalStore(directory: directory(for: address)) else { return nil }
+        return try? subscribe(store)
+    }
+
     /// Opens the store, turning a failure into a message and exit status 2.
     func open(for address: ServerAddress) throws -> LocalStore {
         let directory = directory(for: address)
@@ -79,19 +94,8 @@ struct Watch: AsyncParsableCommand {
 
     /// A ring subscriber when watching locally is asked for or possible; nil to use the socket.
     private func localSubscriber(prefix: [UInt8]) throws -> ChangeSubscriber? {
-        guard !remote else { return nil }
         let start: ChangeStart = from.map { .sequence($0) } ?? .now
-        if localOptions.isLocal {
-            let store = try localOptions.open(for: connection.address)
-            do { return try store.subscribe(prefix: prefix, from: start) } catch {
-                Display.error("cannot follow the ring of \(store.directory): \(error)")
-                throw ExitCode(ExitStatus.serverOrConnection)
-            }
-        }
-        // Not asked for: use the ring if the daemon's data directory is readable, else the socket.
-        let directory = localOptions.directory(for: connection.address)
-        guard let store = try? LocalStore(directory: directory) else { return nil }
-        return try? store.subscribe(prefix: prefix, from: start)
+        return try localOptions.ringSubscriber(for: connection.address, remote: remote) { try $0.subscribe(prefix: prefix, from: start) }
     }
 }
 
@@ -101,22 +105,32 @@ extension Display {
         switch event {
         case .change(let c) where c.kind == .clear: "clear \(c.sequence)"
         case .change(let c): "\(c.kind) \(c.sequence) \(text(c.key))"
-        case .resync(let r) where r.missed.isEmpty: "resync \(r.reason.rawValue)"
-        case .resync(let r): "resync \(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound - 1)"
+        case .resync(let r): text(r)
         }
+    }
+
+    /// A resync of either stream: `resync REASON` or `resync REASON FROM-TO`.
+    static func text(_ r: Resync) -> String {
+        r.missed.isEmpty ? "resync \(r.reason.rawValue)" : "resync \(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound - 1)"
     }
 
     /// One event as a JSON object on one line.
     static func jsonLine(_ event: ChangeEvent) -> String {
-        let object: [String: Any]
         switch event {
         case .change(let c):
-            object = ["event": "\(c.kind)", "sequence": c.sequence, "txn": c.transactionID, "key": json(c.key),
-                      "redis_event": c.event.redisName]
-        case .resync(let r):
-            object = ["event": "resync", "reason": r.reason.rawValue, "missed_from": r.missed.lowerBound,
-                      "missed_to": r.missed.upperBound]
+            jsonLine(["event": "\(c.kind)", "sequence": c.sequence, "txn": c.transactionID, "key": json(c.key),
+                      "redis_event": c.event.redisName])
+        case .resync(let r): jsonLine(r)
         }
+    }
+
+    /// A resync of either stream as a JSON object on one line.
+    static func jsonLine(_ r: Resync) -> String {
+        jsonLine(["event": "resync", "reason": r.reason.rawValue, "missed_from": r.missed.lowerBound, "missed_to": r.missed.upperBound])
+    }
+
+    /// `object` as JSON on one line, keys sorted.
+    static func jsonLine(_ object: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("null".utf8)
         return String(decoding: data, as: UTF8.self)
     }

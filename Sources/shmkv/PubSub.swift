@@ -63,17 +63,7 @@ struct Subscribe: AsyncParsableCommand {
     }
 
     private func localSubscriber(_ names: [[UInt8]], _ globs: [[UInt8]]) throws -> MessageSubscriber? {
-        guard !remote else { return nil }
-        if localOptions.isLocal {
-            let store = try localOptions.open(for: connection.address)
-            do { return try store.subscribeMessages(channels: names, patterns: globs) } catch {
-                Display.error("cannot follow the ring of \(store.directory): \(error)")
-                throw ExitCode(ExitStatus.serverOrConnection)
-            }
-        }
-        let directory = localOptions.directory(for: connection.address)
-        guard let store = try? LocalStore(directory: directory) else { return nil }
-        return try? store.subscribeMessages(channels: names, patterns: globs)
+        try localOptions.ringSubscriber(for: connection.address, remote: remote) { try $0.subscribeMessages(channels: names, patterns: globs) }
     }
 }
 
@@ -84,23 +74,17 @@ extension Display {
         case .message(let m) where m.pattern != nil:
             "pmessage \(m.sequence) \(text(m.pattern!)) \(text(m.channel)) \(text(m.payload))"
         case .message(let m): "message \(m.sequence) \(text(m.channel)) \(text(m.payload))"
-        case .resync(let r) where r.missed.isEmpty: "resync \(r.reason.rawValue)"
-        case .resync(let r): "resync \(r.reason.rawValue) \(r.missed.lowerBound)-\(r.missed.upperBound - 1)"
+        case .resync(let r): text(r)
         }
     }
 
     /// One message event as a JSON object on one line.
     static func jsonLine(_ event: MessageEvent) -> String {
-        let object: [String: Any]
         switch event {
         case .message(let m):
-            object = ["event": "message", "sequence": m.sequence, "channel": json(m.channel), "payload": json(m.payload),
-                      "pattern": m.pattern.map(json) ?? NSNull()]
-        case .resync(let r):
-            object = ["event": "resync", "reason": r.reason.rawValue, "missed_from": r.missed.lowerBound,
-                      "missed_to": r.missed.upperBound]
+            jsonLine(["event": "message", "sequence": m.sequence, "channel": json(m.channel), "payload": json(m.payload),
+                      "pattern": m.pattern.map(json) ?? NSNull()])
+        case .resync(let r): jsonLine(r)
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("null".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -56,15 +56,13 @@ extension RESPSession {
         } else if args.is(1, "REWRITE") {
             RESPWriter.error("ERR CONFIG REWRITE is not supported by ShmKV: the configuration is Config/shmkvd.yaml, SHMKV_* variables and flags, read at start", into: &output)
         } else if args.is(1, "HELP") {
-            let lines = [
+            helpReply([
                 "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>",
                 "    Return parameters matching the glob-like <pattern> and their values.", "SET <directive> <value>",
                 "    Set the configuration <directive> to <value>.", "RESETSTAT",
                 "    Reset statistics reported by the INFO command.", "REWRITE", "    Rewrite the configuration file.",
                 "HELP", "    Prints this help.",
-            ]
-            RESPWriter.array(lines.count, into: &output)
-            for line in lines { RESPWriter.simple(line, into: &output) }
+            ])
         } else {
             RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try CONFIG HELP.", into: &output)
         }
