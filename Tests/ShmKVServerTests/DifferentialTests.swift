@@ -82,13 +82,25 @@ private struct StreamGenerator {
         switch Int.random(in: 0..<100, using: &rng) {
         case 0..<8:
             let words = set(k)
-            if !words.contains("NX") && !words.contains("XX") { uncertainEncoding.remove(k) }
+            // Only a SET that surely stores gives the key a fresh encoding: no NX/XX, no invalid time,
+            // no second expiry option or unknown word (each an error that leaves the key as it was).
+            let options = words.dropFirst(3)
+            let invalid = options.contains { ["NX", "XX", "BOGUS", "0", "-1", "x"].contains($0) }
+                || options.count { ["EX", "PX", "EXAT", "PXAT", "KEEPTTL"].contains($0) } > 1
+            if !invalid { uncertainEncoding.remove(k) }
             return plain(words)
         case 8..<10:
             let which = pick(["SETNX", "SETEX", "PSETEX", "GETSET"])
             switch which {
-            case "SETEX": uncertainEncoding.remove(k); return plain(["SETEX", k, pick(["100", "0", "x", "1000"]), value()])
-            case "PSETEX": uncertainEncoding.remove(k); return plain(["PSETEX", k, pick(["100000", "0", "-5"]), value()])
+            // Only a valid time stores the value (and its fresh encoding); an invalid one leaves the key.
+            case "SETEX":
+                let seconds = pick(["100", "0", "x", "1000"])
+                if seconds.hasPrefix("1") { uncertainEncoding.remove(k) }
+                return plain(["SETEX", k, seconds, value()])
+            case "PSETEX":
+                let milliseconds = pick(["100000", "0", "-5"])
+                if milliseconds.hasPrefix("1") { uncertainEncoding.remove(k) }
+                return plain(["PSETEX", k, milliseconds, value()])
             case "GETSET": uncertainEncoding.remove(k); return plain(["GETSET", k, value()])
             default: return plain(["SETNX", k, value()])
             }
@@ -134,7 +146,11 @@ private struct StreamGenerator {
             let which = pick(["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"])
             let (s, ms) = absolute()
             let time = which == "EXPIRE" ? seconds() : which == "PEXPIRE" ? milliseconds() : which == "EXPIREAT" ? s : ms
-            return plain([which, longKey(), time] + expiryFlags())
+            let flags = expiryFlags()
+            // A relative time under GT/LT is compared with a deadline set a few ms before: whether a
+            // millisecond passed in between differs between the servers. EXPIREAT/PEXPIREAT check them exactly.
+            let clockDependent = !which.hasSuffix("AT") && flags.contains { ["GT", "LT"].contains($0.uppercased()) }
+            return plain([which, longKey(), time] + flags, clockDependent ? .skip : .exact)
         case 49..<53:
             let which = pick(["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"])
             return plain([which, k], .within(which.hasPrefix("P") ? 250 : 1))

@@ -107,26 +107,51 @@ public struct SplitMix64: RandomNumberGenerator {
 
 /// Debian's twemproxy (`nutcracker`) on a free loopback port in front of `servers` (`host:port` each,
 /// named shard0, shard1, … so that ketama places keys by name), with `redis_auth` when a password is
-/// given. `deinit` kills it.
+/// given. The initialiser returns once nutcracker accepts connections; a port that another process took
+/// between choosing and binding (nutcracker then exits) is replaced by another. `deinit` kills it.
 public final class Nutcracker: @unchecked Sendable {
     // Invariant: used from one test at a time.
-    public let port: Int
+    public private(set) var port = 0
     private let directory = TemporaryDirectory("nutcracker")
-    private let process: ChildProcess
+    private var process: ChildProcess?
 
     public init(servers: [String], password: String?) throws {
-        port = freeTCPPort()
-        var config = "shmkv:\n  listen: 127.0.0.1:\(port)\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n"
-        config += "  auto_eject_hosts: false\n"
-        if let password { config += "  redis_auth: \(password)\n" }
-        config += "  servers:\n" + servers.enumerated().map { "    - \($1):1 shard\($0)\n" }.joined()
-        try Data(config.utf8).write(to: URL(fileURLWithPath: directory.file("nutcracker.yml")))
-        process = try ChildProcess("/usr/sbin/nutcracker", ["-c", directory.file("nutcracker.yml"), "-o", directory.file("nutcracker.log")])
+        for _ in 0..<5 {
+            port = freeTCPPort()
+            var config = "shmkv:\n  listen: 127.0.0.1:\(port)\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n"
+            config += "  auto_eject_hosts: false\n"
+            if let password { config += "  redis_auth: \(password)\n" }
+            config += "  servers:\n" + servers.enumerated().map { "    - \($1):1 shard\($0)\n" }.joined()
+            try Data(config.utf8).write(to: URL(fileURLWithPath: directory.file("nutcracker.yml")))
+            let child = try ChildProcess("/usr/sbin/nutcracker", ["-c", directory.file("nutcracker.yml"), "-o", directory.file("nutcracker.log")])
+            process = child
+            // Listening, and still running a moment later: the listener is nutcracker's, not another's.
+            if eventually(seconds: 10, { !child.process.isRunning || Nutcracker.accepts(port: port) }) && child.process.isRunning {
+                usleep(100_000)
+                if child.process.isRunning { return }
+            }
+            child.signal(SIGKILL)
+            child.wait()
+        }
+        let log = (try? String(contentsOfFile: directory.file("nutcracker.log"), encoding: .utf8)) ?? ""
+        throw DaemonError.didNotStart(status: -1, stderr: "nutcracker did not listen on a free port in 5 tries:\n\(log)")
+    }
+
+    /// Whether a TCP connection to 127.0.0.1:`port` is accepted.
+    private static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } } == 0
     }
 
     deinit {
-        process.signal(SIGKILL)
-        process.wait()
+        process?.signal(SIGKILL)
+        process?.wait()
         directory.remove()
     }
 }
