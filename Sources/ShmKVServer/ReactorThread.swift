@@ -88,6 +88,8 @@ final class ReactorThread: @unchecked Sendable {
     let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
     private let completions = Locked<[WriteCompletion]>([])
     private var taken: [WriteCompletion] = []
+    /// Outcomes of writes this loop committed itself, for its own connections.
+    private var localCompletions: [WriteCompletion] = []
     private var readTransaction: ReadTransaction?
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private let draining = Atomic<Bool>(false)
@@ -111,8 +113,8 @@ final class ReactorThread: @unchecked Sendable {
         self.index = index
         self.context = context
         loop = try EventLoop()
-        loop.afterWait = { [unowned self] in self.renewSnapshot() }
         loop.beforeWait = { [unowned self] in
+            self.combineWrites()
             self.resetSnapshot()
             if self.draining.load(ordering: .acquiring) { self.drainStep() }
         }
@@ -210,18 +212,6 @@ final class ReactorThread: @unchecked Sendable {
         }
     }
 
-    private func renewSnapshot() {
-        guard let txn = readTransaction else { return }
-        resetSnapshot()
-        markRing()
-        enterMapGate()
-        do { try txn.renew() } catch {
-            context.logger.error("renewing the read transaction failed: \(error)")
-            txn.abort()
-            readTransaction = nil
-        }
-    }
-
     /// Whether the writer should wake this loop after publishing (any thread).
     var followsRing: Bool { ringFollowerCount.load(ordering: .relaxed) > 0 }
 
@@ -284,14 +274,34 @@ final class ReactorThread: @unchecked Sendable {
         completions.withLock { swap(&$0, &taken) }
         guard !taken.isEmpty else { return }
         // The commit these outcomes belong to happened before the wake-up: read from after it.
-        renewSnapshot()
-        for completion in taken where !completion.connection.isClosed {
+        resetSnapshot()
+        complete(taken)
+        taken.removeAll(keepingCapacity: true)
+    }
+
+    private func complete(_ list: [WriteCompletion]) {
+        for completion in list where !completion.connection.isClosed {
             completion.connection.complete(completion.outcome, route: completion.route, byteCount: completion.byteCount)
         }
-        for completion in taken where !completion.connection.isClosed {
+        for completion in list where !completion.connection.isClosed {
             completion.connection.flush()
         }
-        taken.removeAll(keepingCapacity: true)
+    }
+
+    /// At the end of each iteration: commits the writes queued (this loop's and others'), batch by
+    /// batch, while the writer role is free, and answers this loop's own at once (flat combining; see
+    /// `WriteBatcher`). The snapshot ends first: the map may have to grow inside a commit.
+    private func combineWrites() {
+        resetSnapshot()
+        while context.batcher.combine(on: self, local: &localCompletions) {
+            // Outcomes another thread committed earlier for this loop's connections go first: each
+            // connection's replies leave in the order it sent the writes.
+            deliverCompletions()
+            complete(localCompletions)
+            localCompletions.removeAll(keepingCapacity: true)
+            if followsRing { pumpRingFollowers() }
+            resetSnapshot()
+        }
     }
 
     /// Called on this loop's thread by the listener when a client connects.

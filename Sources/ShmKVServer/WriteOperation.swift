@@ -102,9 +102,10 @@ enum WriteOutcome: Sendable, Equatable {
 }
 
 extension WriteOperation {
-    /// Applies the operation through `keys` (on a child of the batch's transaction), which records the
-    /// changes it made. Logical refusals are returned as outcomes and change nothing; LMDB errors throw
-    /// and the caller aborts the child (and drops the changes it recorded).
+    /// Applies the operation through `keys` (in the batch's transaction), which records the changes it
+    /// made. Every check comes before the first change: a logical refusal is returned as an outcome and
+    /// has changed nothing (but the expiry of a key past its deadline, which any access does). LMDB
+    /// errors throw; the writer then aborts the batch and runs it again without this operation.
     func apply(_ keys: inout KeyspaceWriter) throws -> WriteOutcome {
         switch self {
         case .put(let key, let value, let condition, let returnOld, let deadline):

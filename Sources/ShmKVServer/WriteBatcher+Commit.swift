@@ -1,0 +1,196 @@
+import LMDB
+import Logging
+import NotifyRing
+import Posix
+import StoreLayout
+import Wire
+
+/// The writer role's work on one batch: apply every operation in one write transaction, commit,
+/// publish, deliver. Everything here runs with the role held.
+extension WriteBatcher {
+    /// Commits `batch` and delivers its outcomes (see `deliver`). A full map grows the map and runs
+    /// the batch again: no request fails for a full map while the disk has room (and the map may grow).
+    /// An LMDB error inside one operation fails that operation alone: the batch runs again without it.
+    func commit(combiner: ReactorThread?, local: inout [WriteCompletion]) {
+        failedAlone.removeAll(keepingCapacity: true)
+        while !commitOnce(combiner: combiner) {}
+        growMapIfNearlyFull()
+        deliver(combiner: combiner, local: &local)
+    }
+
+    /// One attempt; false if it must run again (the map was grown, or an operation failed alone).
+    private func commitOnce(combiner: ReactorThread?) -> Bool {
+        outcomes.removeAll(keepingCapacity: true)
+        changes.removeAll(keepingCapacity: true)
+        if batch.allSatisfy({ if case .publish = $0.operation { true } else { false } }) {
+            // Only messages: no LMDB transaction at all, straight onto the ring.
+            for ticket in batch {
+                guard case .publish(let channel, let payload, let receivers) = ticket.operation else { continue }
+                changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
+                outcomes.append(.integer(Int64(receivers)))
+            }
+            ServerStats.add(stats.batchesCommitted)
+            publishChanges(transactionID: 0, combiner: combiner)
+            return true
+        }
+        var transactionID: UInt64 = 0
+        // Aborted before the map may grow: a resize needs every transaction of this process ended.
+        var begun: WriteTransaction?
+        let now = WallClock.milliseconds()
+        // The operation being applied, while one is (an error outside one is the batch's).
+        var current: Int? = nil
+        var syncRequested = false
+        do {
+            let txn = try store.environment.beginWrite()
+            begun = txn
+            var keys = try KeyspaceWriter(txn, store.databases, now: now)
+            keys.log = changeLog
+            keys.reportsCreation = notifications.classes.contains(.new)
+            // The batch's change list moves in and back out: no copy. (On an error it stays in `keys`
+            // and is dropped with it: nothing of the batch is published.)
+            swap(&changes, &keys.changes)
+            var skip = failedAlone.makeIterator()
+            var nextSkipped = skip.next()
+            for index in batch.indices {
+                if let skipped = nextSkipped, skipped.index == index {
+                    outcomes.append(skipped.outcome)
+                    nextSkipped = skip.next()
+                    continue
+                }
+                current = index
+                keys.origin = batch[index].origin
+                outcomes.append(try batch[index].operation.apply(&keys))
+            }
+            current = nil
+            swap(&changes, &keys.changes)
+            syncRequested = keys.syncRequested
+            let changedKeys = changes.contains { $0.kind != .message }
+            if changedKeys {
+                try recordLastSequence(in: txn)
+                transactionID = UInt64(txn.id)
+                try txn.commit()
+            } else {
+                // Nothing but messages (or nothing at all): LMDB holds nothing new, so there is nothing
+                // to commit or sync; the messages' sequence numbers are not stored (they are not changes).
+                txn.abort()
+            }
+            if changedKeys && configuration.durability != .volatile { stats.lastSave.store(Int(now / 1000), ordering: .relaxed) }
+            if syncRequested { syncForSave() }
+            let written = outcomes.count { if case .failed = $0 { false } else { true } }
+            ServerStats.add(stats.writesCommitted, written)
+            ServerStats.add(stats.writesFailed, outcomes.count - written)
+            ServerStats.add(stats.batchesCommitted)
+            if batch.count > stats.largestBatch.load(ordering: .relaxed) {
+                stats.largestBatch.store(batch.count, ordering: .relaxed)
+            }
+        } catch {
+            begun?.abort()
+            changes.removeAll(keepingCapacity: true)
+            // A full map: grow it and run the batch again. If it cannot grow (storage.maxMapSize), the
+            // batch fails as a whole, below: every operation of it would need room.
+            if case LMDBError.mapFull = error, growMap() { return false }
+            if let current, !isMapFull(error) {
+                // One operation met an error of LMDB's: it fails alone, the batch runs again without it.
+                logger.error("a write failed alone in its batch: \(error)")
+                failedAlone.append((current, .failed(.storageError, "\(describe(error))")))
+                failedAlone.sort { $0.index < $1.index }
+                return false
+            }
+            // Nothing of this batch is on disk: every operation in it fails, none is acknowledged.
+            logger.error("write batch of \(batch.count) failed: \(error)")
+            ServerStats.add(stats.writesFailed, batch.count)
+            outcomes.removeAll(keepingCapacity: true)
+            outcomes.append(contentsOf: repeatElement(.failed(.storageError, "commit failed: \(describe(error))"), count: batch.count))
+        }
+        publishChanges(transactionID: transactionID, combiner: combiner)
+        return true
+    }
+
+    private func isMapFull(_ error: any Error) -> Bool {
+        if case LMDBError.mapFull = error { true } else { false }
+    }
+
+    /// Stores the sequence number the batch's last change will carry, in the batch's transaction; and
+    /// notes whether keys have deadlines now (so that the writer knows to look for due ones).
+    func recordLastSequence(in txn: WriteTransaction) throws {
+        if !changes.isEmpty {
+            let last = publisher.nextSequence + UInt64(changes.count) - 1
+            try txn.put(store.meta, key: StoreLayout.MetaKey.lastSequence, value: MetaValue.decimal(last))
+        }
+        if let expires = store.databases.expires { keysHaveDeadlines = try txn.stat(expires).entries > 0 }
+    }
+
+    /// One pass of active expiry: deletes up to `expiryPassLimit` keys whose deadline has passed, in one
+    /// batch of its own, each published as `expired`. True if the pass was full (more may be due).
+    func expireDueKeys() -> Bool {
+        changes.removeAll(keepingCapacity: true)
+        var expired = 0
+        var transactionID: UInt64 = 0
+        do {
+            let txn = try store.environment.beginWrite()
+            do {
+                var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
+                expired = try keys.expireDue(limit: WriteBatcher.expiryPassLimit)
+                swap(&changes, &keys.changes)
+                try recordLastSequence(in: txn)
+                transactionID = UInt64(txn.id)
+                try txn.commit()
+            } catch {
+                txn.abort()
+                throw error
+            }
+        } catch {
+            // A full map or disk: the keys stay (reads already treat them as gone) and the next pass retries.
+            logger.error("active expiry failed: \(error)")
+            changes.removeAll(keepingCapacity: true)
+            return false
+        }
+        publishChanges(transactionID: transactionID, combiner: nil)
+        return expired == WriteBatcher.expiryPassLimit
+    }
+
+    /// Publishes one ring record per change of the batch just committed and wakes subscribers: those
+    /// on the futex (LocalStore, `shmkv watch`) and reactors with watching connections. (Role.)
+    func publishChanges(transactionID: UInt64, combiner: ReactorThread?) {
+        guard !changes.isEmpty else { return }
+        for change in changes {
+            do {
+                if change.kind == .message {
+                    try change.key.withUnsafeBytes { channel in
+                        try change.payload.withUnsafeBytes { payload in
+                            _ = try Result { () throws(RingError) in try publisher.publishMessage(channel: channel, payload: payload) }.get()
+                        }
+                    }
+                } else {
+                    let sequence = try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
+                                                         transactionID: transactionID, origin: change.origin)
+                    changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: change.key)
+                }
+            } catch {
+                // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.
+                logger.error("ring publish failed: \(error)")
+            }
+        }
+        publisher.wakeSubscribers()
+        ServerStats.add(stats.expiredKeys, changes.count { $0.event == .expired })
+        // Released after the records are in the ring: a reactor that reads it knows them published.
+        stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .releasing)
+        // The combining reactor pumps its own followers when it delivers; the others are woken.
+        for reactor in reactors.withLock({ $0 }) where reactor !== combiner && reactor.followsRing {
+            reactor.loop.wake()
+        }
+    }
+
+    /// SAVE: flushes the environment to disk before the batch's replies go out; a failure fails the SAVEs.
+    func syncForSave() {
+        do {
+            try store.environment.sync(force: true)
+            stats.lastSave.store(Int(WallClock.milliseconds() / 1000), ordering: .relaxed)
+        } catch {
+            logger.error("SAVE: mdb_env_sync failed: \(error)")
+            for (i, ticket) in batch.enumerated() {
+                if case .save = ticket.operation { outcomes[i] = .failed(.storageError, "SAVE failed: \(error)") }
+            }
+        }
+    }
+}
