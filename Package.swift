@@ -55,6 +55,11 @@ let package = Package(
             ]
         ),
         .target(name: "ShmKV", dependencies: ["LMDB", "StoreLayout", "NotifyRing", "Wire", "Posix", "Locks"]),
+        // `shmkv bench`: the load generator (our event loop, HdrHistogram percentiles).
+        .target(
+            name: "ShmKVBench",
+            dependencies: ["ShmKV", "Wire", "Posix", "Reactor", "Locks", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         .executableTarget(
             name: "shmkvd",
             dependencies: [
@@ -67,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "shmkv",
             dependencies: [
-                "ShmKV", "Wire", "CEdit",
+                "ShmKV", "ShmKVBench", "Wire", "CEdit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -18,7 +18,7 @@ struct ShmKVCLI: AsyncParsableCommand {
             Exit status: 0 success; 1 key not found; 2 server or connection error; 64 usage error.
             Binary values are shown escaped (\\xNN); use --raw on get for the exact bytes.
             """,
-        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, TTL.self, Expire.self, Publish.self, Subscribe.self, Stats.self, Watch.self, Backup.self, Restore.self, Dump.self, Load.self, Raw.self],
+        subcommands: [Ping.self, Get.self, Put.self, Del.self, MGet.self, Scan.self, Incr.self, TTL.self, Expire.self, Publish.self, Subscribe.self, Stats.self, Watch.self, Backup.self, Restore.self, Dump.self, Load.self, Bench.self, Raw.self],
         defaultSubcommand: Raw.self)
 }
 

@@ -1,0 +1,113 @@
+/* The C baseline for the daemon's writes: the rate raw LMDB reaches on this machine when nothing but
+ * LMDB runs. A fresh environment (no MDB_WRITEMAP, like shmkvd) is preloaded with KEYS keys of 100-byte
+ * values, then random keys are overwritten in batches of B puts per write transaction, for each batch
+ * size and each sync mode shmkvd offers:
+ *   volatile  MDB_NOSYNC          (the OS writes the pages back when it likes)
+ *   fast      MDB_NOMETASYNC      (data pages synced at each commit, the meta page at the next)
+ *   durable   (neither)           (both synced at each commit: what survives power loss)
+ * and, at B=1, volatile with a child transaction around each put (what the writer did before).
+ *   cc -O2 -o mdb_put_bench mdb_put_bench.c -llmdb && ./mdb_put_bench DIR [KEYS] [SECONDS] [B,B,...]
+ * Prints one line per measurement: mode, B, puts/s, commits/s. Numbers, never pass or fail. */
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t state = 0x9E3779B97F4A7C15ULL;
+static uint64_t next_random(void) {
+    state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
+    return state * 2685821657736338717ULL;
+}
+static double now(void) {
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+static void write_key(long i, char *key) {
+    for (int p = 11; p >= 4; p--) { key[p] = '0' + i % 10; i /= 10; }
+}
+#define CHECK(x) do { int rc_ = (x); if (rc_) { fprintf(stderr, "%s: %s\n", #x, mdb_strerror(rc_)); exit(1); } } while (0)
+
+static MDB_env *open_env(const char *dir, unsigned flags) {
+    MDB_env *env;
+    CHECK(mdb_env_create(&env));
+    CHECK(mdb_env_set_maxdbs(env, 8));
+    CHECK(mdb_env_set_mapsize(env, (size_t)1 << 30));
+    CHECK(mdb_env_open(env, dir, MDB_NOTLS | flags, 0600));
+    return env;
+}
+
+/* Overwrites random keys for `seconds`, `batch` puts per transaction (each in a child when `nested`). */
+static void measure(const char *dir, const char *mode, unsigned flags, long keys, int batch, int nested, double seconds) {
+    MDB_env *env = open_env(dir, flags);
+    MDB_txn *txn, *child;
+    MDB_dbi dbi;
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+    CHECK(mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi));
+    CHECK(mdb_txn_commit(txn));
+    char key[13] = "key:00000000", value[100];
+    memset(value, 'v', sizeof value);
+    long puts = 0, commits = 0;
+    double start = now(), elapsed = 0;
+    while ((elapsed = now() - start) < seconds) {
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        for (int i = 0; i < batch; i++) {
+            write_key((long)(next_random() % (uint64_t)keys), key);
+            value[0] = (char)('a' + puts % 26);
+            MDB_val k = { 12, key }, v = { sizeof value, value };
+            if (nested) {
+                CHECK(mdb_txn_begin(env, txn, 0, &child));
+                CHECK(mdb_put(child, dbi, &k, &v, 0));
+                CHECK(mdb_txn_commit(child));
+            } else {
+                CHECK(mdb_put(txn, dbi, &k, &v, 0));
+            }
+            puts++;
+        }
+        CHECK(mdb_txn_commit(txn));
+        commits++;
+    }
+    printf("%-8s %-6s B=%-5d %9.0f puts/s %8.0f commits/s\n", mode, nested ? "child" : "", batch, puts / elapsed, commits / elapsed);
+    fflush(stdout);
+    mdb_env_sync(env, 1);
+    mdb_env_close(env);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: %s DIR [KEYS] [SECONDS] [B,B,...]\n", argv[0]); return 64; }
+    const char *dir = argv[1];
+    long keys = argc > 2 ? atol(argv[2]) : 100000;
+    double seconds = argc > 3 ? atof(argv[3]) : 2;
+    const char *sizes = argc > 4 ? argv[4] : "1,16,50,800";
+    mkdir(dir, 0700);
+    /* Preload every key once, in large transactions. */
+    MDB_env *env = open_env(dir, MDB_NOSYNC);
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char key[13] = "key:00000000", value[100];
+    memset(value, 'v', sizeof value);
+    for (long i = 0; i < keys; i += 10000) {
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        CHECK(mdb_dbi_open(txn, "kv", MDB_CREATE, &dbi));
+        for (long j = i; j < i + 10000 && j < keys; j++) {
+            write_key(j, key);
+            MDB_val k = { 12, key }, v = { sizeof value, value };
+            CHECK(mdb_put(txn, dbi, &k, &v, 0));
+        }
+        CHECK(mdb_txn_commit(txn));
+    }
+    CHECK(mdb_env_sync(env, 1));
+    mdb_env_close(env);
+    printf("raw LMDB %s: %ld keys of 100 bytes, random overwrites, %.0f s per line\n", mdb_version(NULL, NULL, NULL), keys, seconds);
+    struct { const char *name; unsigned flags; } modes[] = { { "volatile", MDB_NOSYNC }, { "fast", MDB_NOMETASYNC }, { "durable", 0 } };
+    for (int m = 0; m < 3; m++) {
+        char list[256];
+        snprintf(list, sizeof list, "%s", sizes);
+        for (char *b = strtok(list, ","); b; b = strtok(NULL, ",")) measure(dir, modes[m].name, modes[m].flags, keys, atoi(b), 0, seconds);
+    }
+    measure(dir, "volatile", MDB_NOSYNC, keys, 1, 1, seconds);
+    return 0;
+}
