@@ -22,7 +22,7 @@ REDIS_PY := redis>=8,<9
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: run test build build-release deps-run deps-test clean bench fuzz fuzz-build fuzz-short test-sanitize \
+.PHONY: run test build build-release deps-run deps-test clean bench bench-deps fuzz fuzz-build fuzz-short test-sanitize \
 	install install-files uninstall
 
 # Installs the packages named in $(1) that dpkg does not list as installed.
@@ -43,6 +43,16 @@ deps-test:
 	@[ -x $(PYVENV)/bin/python ] || /usr/bin/python3 -m venv $(PYVENV)
 	@$(PYVENV)/bin/python -c 'import redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
 		$(PYVENV)/bin/pip install -q '$(REDIS_PY)'
+
+# What Benchmarks/run.sh needs besides: a C compiler for the
+# raw-LMDB baselines. `make bench` runs it (about 10 minutes; numbers, never pass/fail).
+BENCH_PACKAGES := $(TEST_PACKAGES) gcc libc6-dev
+
+bench-deps:
+	$(call install_missing,$(BENCH_PACKAGES))
+
+bench: bench-deps
+	Benchmarks/run.sh
 
 build-release: deps-run
 	$(SWIFT) build -c release --product shmkvd

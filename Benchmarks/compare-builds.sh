@@ -9,9 +9,9 @@
 set -euo pipefail
 new="$1"; old="$2"
 dir="$(mktemp -d)"
-SHMKV_RING_PATH="$dir/r1" "$new" --data-dir "$dir/new" --listen 127.0.0.1:7501 --socket none --durability volatile --log-level warning > "$dir/new.out" &
+SHMKV_RING_PATH="$dir/r1" "$new" --data-dir "$dir/new" --listen 127.0.0.1:7501 --socket none --durability ${DURABILITY:-volatile} --log-level warning > "$dir/new.out" &
 p1=$!
-SHMKV_RING_PATH="$dir/r2" "$old" --data-dir "$dir/old" --listen 127.0.0.1:7502 --socket none --durability volatile --log-level warning > "$dir/old.out" &
+SHMKV_RING_PATH="$dir/r2" "$old" --data-dir "$dir/old" --listen 127.0.0.1:7502 --socket none --durability ${DURABILITY:-volatile} --log-level warning > "$dir/old.out" &
 p2=$!
 trap 'kill $p1 $p2 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do grep -q ready "$dir/new.out" 2>/dev/null && grep -q ready "$dir/old.out" 2>/dev/null && break; sleep 0.1; done

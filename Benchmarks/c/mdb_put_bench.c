@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
     }
     CHECK(mdb_env_sync(env, 1));
     mdb_env_close(env);
-    printf("raw LMDB %s: %ld keys of 100 bytes, random overwrites, %.0f s per line\n", mdb_version(NULL, NULL, NULL), keys, seconds);
+    printf("raw %s: %ld keys of 100 bytes, random overwrites, %.0f s per line\n", mdb_version(NULL, NULL, NULL), keys, seconds);
     struct { const char *name; unsigned flags; } modes[] = { { "volatile", MDB_NOSYNC }, { "fast", MDB_NOMETASYNC }, { "durable", 0 } };
     for (int m = 0; m < 3; m++) {
         char list[256];

@@ -29,8 +29,7 @@ enum DeadlineChange: Sendable, Equatable {
 }
 
 /// The writer's view of the keyspace inside one batch: keys as they live at `now`, deadlines kept beside
-/// values, and the ring records the changes make. Made once per batch; `transaction` is set to each
-/// operation's child transaction while it runs.
+/// values, and the ring records the changes make. Made once per batch, on the batch's transaction.
 ///
 /// The first touch of a key past its deadline deletes it and records an `expired` change, as Redis's
 /// `expireIfNeeded` does before a write looks at a key; so every operation sees only live keys.

@@ -45,7 +45,9 @@ struct WriteCompletion: @unchecked Sendable {
 /// work — and commits everything queued, from every reactor, in one LMDB write transaction; a thread
 /// that finds the role taken leaves its writes to the holder, which looks at the queue again each time
 /// it gives the role back. So a write at low load is committed by the thread that parsed it, with no
-/// wake-up, and at high load the writes of all reactors still share commits.
+/// wake-up, and at high load the writes of all reactors still share commits. That is volatile mode;
+/// in the synced modes (durable, fast) only the writer thread commits, woken by the first write queued
+/// (see `submit`).
 ///
 /// Operations check their conditions and limits before they change anything, so they run directly in
 /// the batch's transaction; an LMDB error inside one aborts the transaction and the batch runs again
@@ -65,7 +67,7 @@ final class WriteBatcher: Sendable {
     private let queue = Locked(Queue())
     /// Held by the thread that commits; everything marked "role" below is touched only by its holder.
     private let role = ExclusiveRole()
-    /// Wakes the writer thread: at close (its timed work needs no other wake-up).
+    /// Wakes the writer thread: for writes in the synced modes, and at close.
     private let doorbell: EventFD
     let store: Store
     let configuration: ServerConfiguration
@@ -117,15 +119,27 @@ final class WriteBatcher: Sendable {
         doorbell = try EventFD()
     }
 
-    /// Queues a write; `false` once the batcher is closed (the daemon is stopping). The caller's reactor
-    /// commits it (or leaves it to the role's holder) at the end of its loop iteration: `combine`.
+    /// Queues a write; `false` once the batcher is closed (the daemon is stopping). In volatile mode the
+    /// caller's reactor commits it (or leaves it to the role's holder) at the end of its loop iteration:
+    /// `combine`. In the synced modes the writer thread commits: a commit there waits for the disk
+    /// (hundreds of µs), and a reactor waiting for it would read none of its connections meanwhile, so
+    /// fewer writes would share each sync; the wake-up the thread costs is small beside it. The writer's
+    /// doorbell rings only when the queue goes from empty to non-empty: the writer takes everything
+    /// queued each time it looks, so a non-empty queue already has a wake-up coming.
     func submit(_ ticket: WriteTicket) -> Bool {
-        queue.withLock { q in
+        var ring = false
+        let accepted = queue.withLock { q in
             if q.closed { return false }
+            ring = q.tickets.isEmpty && !reactorsCommit
             q.tickets.append(ticket)
             return true
         }
+        if ring { doorbell.signal() }
+        return accepted
     }
+
+    /// Whether reactors commit writes themselves (volatile mode) rather than leave them to the writer thread.
+    var reactorsCommit: Bool { configuration.durability == .volatile }
 
     /// Tells the batcher the reactors it delivers to and wakes (before any of them runs).
     func setReactors(_ reactors: [ReactorThread]) {
@@ -146,6 +160,7 @@ final class WriteBatcher: Sendable {
     /// connections appended to `local` (the others are posted to their reactors). False when there was
     /// nothing to commit, or another thread holds the role (it commits what is queued before it lets go).
     func combine(on reactor: ReactorThread, local: inout [WriteCompletion]) -> Bool {
+        guard reactorsCommit else { return false }
         while true {
             guard role.tryAcquire() else { return false }
             let took = takeBatch()
