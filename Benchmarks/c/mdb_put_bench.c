@@ -5,7 +5,8 @@
  *   volatile  MDB_NOSYNC          (the OS writes the pages back when it likes)
  *   fast      MDB_NOMETASYNC      (data pages synced at each commit, the meta page at the next)
  *   durable   (neither)           (both synced at each commit: what survives power loss)
- * and, at B=1, volatile with a child transaction around each put (what the writer did before).
+ * and, at B=1, volatile with a child transaction around each put (what the writer did before), and
+ * volatile with MDB_WRITEMAP at B=1 and 16 (pages changed in place in the map: no pwrite at commit).
  *   cc -O2 -o mdb_put_bench mdb_put_bench.c -llmdb && ./mdb_put_bench DIR [KEYS] [SECONDS] [B,B,...]
  * Prints one line per measurement: mode, B, puts/s, commits/s. Numbers, never pass or fail. */
 #include <lmdb.h>
@@ -109,5 +110,8 @@ int main(int argc, char **argv) {
         for (char *b = strtok(list, ","); b; b = strtok(NULL, ",")) measure(dir, modes[m].name, modes[m].flags, keys, atoi(b), 0, seconds);
     }
     measure(dir, "volatile", MDB_NOSYNC, keys, 1, 1, seconds);
+    /* What volatile mode would reach with the pages written in place (no pwrite at commit). */
+    measure(dir, "vol+wmap", MDB_NOSYNC | MDB_WRITEMAP, keys, 1, 0, seconds);
+    measure(dir, "vol+wmap", MDB_NOSYNC | MDB_WRITEMAP, keys, 16, 0, seconds);
     return 0;
 }
