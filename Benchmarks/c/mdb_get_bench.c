@@ -8,19 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static uint64_t state;
-static uint64_t next_random(void) {
-    state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
-    return state * 2685821657736338717ULL;
-}
-static double now(void) {
-    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-static void write_key(long i, char *key) {
-    for (int p = 11; p >= 4; p--) { key[p] = '0' + i % 10; i /= 10; }
-}
-#define CHECK(x) do { int rc_ = (x); if (rc_) { fprintf(stderr, "%s: %s\n", #x, mdb_strerror(rc_)); exit(1); } } while (0)
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
     if (argc != 4) { fprintf(stderr, "usage: %s DIR KEYS READS\n", argv[0]); return 64; }
