@@ -32,6 +32,11 @@ public final class Environment: @unchecked Sendable {
         /// `MDB_NOMETASYNC`: commits sync the data pages but not the meta page; a system crash may undo the
         /// last commit, never damage the database.
         public static let noMetaSync = Flags(rawValue: UInt32(MDB_NOMETASYNC))
+        /// `MDB_WRITEMAP`: write transactions change the map's pages in place (no `pwrite` at commit).
+        /// LMDB then extends the data file (sparsely) to the map size, so a page written where the file
+        /// system has no block for it faults with SIGBUS: the writer must reserve blocks ahead of the
+        /// pages it may touch (`reserve(bytes:)`). Nested transactions are not allowed.
+        public static let writeMap = Flags(rawValue: UInt32(MDB_WRITEMAP))
         /// `MDB_NORDAHEAD`: no read-ahead on the map, better for random reads of a database larger than
         /// memory.
         public static let noReadAhead = Flags(rawValue: UInt32(MDB_NORDAHEAD))
@@ -145,6 +150,17 @@ public final class Environment: @unchecked Sendable {
         return EnvironmentInfo(
             mapSize: i.me_mapsize, lastPage: i.me_last_pgno, lastTransactionID: i.me_last_txnid,
             maxReaders: Int(i.me_maxreaders), readersUsed: Int(i.me_numreaders))
+    }
+
+    /// Allocates the data file's blocks for its first `bytes` bytes (`posix_fallocate`: the file system's
+    /// `fallocate`, or glibc writing each block where there is none), so that pages there can be
+    /// written through the map without a fault. Throws the error: `ENOSPC` when the file system is full.
+    public func reserve(bytes: Int) throws(LMDBError) {
+        var fd: mdb_filehandle_t = -1
+        try check(mdb_env_get_fd(handle, &fd))
+        var rc: Int32
+        repeat { rc = posix_fallocate(fd, 0, off_t(bytes)) } while rc == EINTR
+        if rc != 0 { throw .system(rc) }
     }
 
     /// Clears reader slots left by dead processes (`mdb_reader_check`); returns how many it cleared.

@@ -53,7 +53,7 @@ public final class Server: @unchecked Sendable {
         }
         pidFile = pid
         do {
-            let store = try Store(directory: config.dataDirectory, configuration: config, group: group)
+            let store = try Store(directory: config.dataDirectory, configuration: config, group: group, logger: logger)
             self.store = store
             let cleared = try store.environment.readerCheck()
             let stats = ServerStats()

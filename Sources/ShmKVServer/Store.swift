@@ -1,4 +1,5 @@
 import LMDB
+import Logging
 import Posix
 import StoreLayout
 #if canImport(Glibc)
@@ -16,20 +17,44 @@ final class Store: Sendable {
     var meta: Database { databases.meta }
     /// Random id of this environment, made when it was created.
     let environmentID: String
+    /// Whether write transactions change the map in place (`MDB_WRITEMAP`: volatile mode, where the
+    /// file system can reserve blocks). The writer then reserves blocks before every batch.
+    let writesInPlace: Bool
+    /// Blocks reserved beyond what a batch's keys and bytes may need (`WriteBatcher.reserveSpace`).
+    static let reserveMargin = 1 << 20
 
     /// Opens (or creates) the environment in `directory` as the writer.
     /// - Parameter group: with a shared group, `lock.mdb` is 0660 and `data.mdb` 0640 of that group
     ///   (LMDB readers write the lock file); without, both are 0600.
-    init(directory: String, configuration: ServerConfiguration, group: gid_t? = nil) throws {
+    init(directory: String, configuration: ServerConfiguration, group: gid_t? = nil, logger: Logger? = nil) throws {
         var flags: Environment.Flags = [.noReadAhead]
         switch configuration.durability {
         case .durable: break
         case .fast: flags.insert(.noMetaSync)
-        case .volatile: flags.insert(.noSync)
+        case .volatile: flags.formUnion([.noSync, .writeMap])
         }
-        environment = try Environment(path: directory, options: .init(
-            flags: flags, mapSize: configuration.mapSize, maxReaders: UInt32(configuration.maxReaders),
-            maxDatabases: StoreLayout.maxDatabases, fileMode: group == nil ? 0o600 : 0o660))
+        func open(_ flags: Environment.Flags) throws -> Environment {
+            try Environment(path: directory, options: .init(
+                flags: flags, mapSize: configuration.mapSize, maxReaders: UInt32(configuration.maxReaders),
+                maxDatabases: StoreLayout.maxDatabases, fileMode: group == nil ? 0o600 : 0o660))
+        }
+        var environment = try open(flags)
+        if flags.contains(.writeMap) {
+            // Volatile mode writes pages in place: the file's blocks must be reserved ahead of use (see
+            // `WriteBatcher.reserveSpace`). Where they cannot be — a file system without fallocate, or
+            // one already full — the store is opened as in the other modes, with a notice.
+            do {
+                let info = try environment.info(), pageSize = try environment.stat().pageSize
+                try environment.reserve(bytes: (info.lastPage + 1) * pageSize + Store.reserveMargin)
+            } catch {
+                logger?.notice("volatile mode without MDB_WRITEMAP: cannot reserve the data file's blocks (\(error))")
+                environment.close()
+                flags.remove(.writeMap)
+                environment = try open(flags)
+            }
+        }
+        self.environment = environment
+        writesInPlace = flags.contains(.writeMap)
         do {
             guard environment.maxKeySize == StoreLayout.maxKeySize else {
                 throw LMDBError.refused("this LMDB build takes keys up to \(environment.maxKeySize) bytes, ShmKV's layout \(StoreLayout.maxKeySize)")

@@ -4,6 +4,9 @@ import NotifyRing
 import Posix
 import StoreLayout
 import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The writer role's work on one batch: apply every operation in one write transaction, commit,
 /// publish, deliver. Everything here runs with the role held.
@@ -32,6 +35,17 @@ extension WriteBatcher {
             ServerStats.add(stats.batchesCommitted)
             publishChanges(transactionID: 0, combiner: combiner)
             return true
+        }
+        if store.writesInPlace {
+            var keys = 0, bytes = 0
+            for ticket in batch {
+                keys += ticket.operation.keysWritten
+                bytes += ticket.byteCount
+            }
+            guard reserveSpace(keys: keys, bytes: bytes) else {
+                failBatch(LMDBError.system(ENOSPC))
+                return true
+            }
         }
         var transactionID: UInt64 = 0
         // Aborted before the map may grow: a resize needs every transaction of this process ended.
@@ -96,14 +110,19 @@ extension WriteBatcher {
                 failedAlone.sort { $0.index < $1.index }
                 return false
             }
-            // Nothing of this batch is on disk: every operation in it fails, none is acknowledged.
-            logger.error("write batch of \(batch.count) failed: \(error)")
-            ServerStats.add(stats.writesFailed, batch.count)
-            outcomes.removeAll(keepingCapacity: true)
-            outcomes.append(contentsOf: repeatElement(.failed(.storageError, "commit failed: \(describe(error))"), count: batch.count))
+            failBatch(error)
         }
         publishChanges(transactionID: transactionID, combiner: combiner)
         return true
+    }
+
+    /// Nothing of this batch is on disk: every operation in it fails, none is acknowledged.
+    private func failBatch(_ error: any Error) {
+        logger.error("write batch of \(batch.count) failed: \(error)")
+        ServerStats.add(stats.writesFailed, batch.count)
+        outcomes.removeAll(keepingCapacity: true)
+        outcomes.append(contentsOf: repeatElement(.failed(.storageError, "commit failed: \(describe(error))"), count: batch.count))
+        changes.removeAll(keepingCapacity: true)
     }
 
     private func isMapFull(_ error: any Error) -> Bool {
@@ -126,6 +145,7 @@ extension WriteBatcher {
         changes.removeAll(keepingCapacity: true)
         var expired = 0
         var transactionID: UInt64 = 0
+        guard reserveSpace(keys: WriteBatcher.expiryPassLimit, bytes: 0) else { return false }
         do {
             let txn = try store.environment.beginWrite()
             do {

@@ -44,6 +44,37 @@ extension WriteBatcher {
         if (info.lastPage + 1) * pageSize > mapSize / 5 * 4 { _ = growMap() }
     }
 
+    /// Volatile mode writes pages in place (`MDB_WRITEMAP`), where a page with no block behind it would
+    /// fault (SIGBUS) instead of failing a write: so before every batch the writer reserves blocks for
+    /// everything it may touch — the pages in use, a path of pages for each key written (copied on
+    /// write, with splits; a copy of the whole store at most), the values twice, the free list's growth
+    /// and a margin — reserving ahead in steps so that most batches find it done. False when the file
+    /// system has no room: the batch then fails whole, having touched nothing.
+    func reserveSpace(keys: Int, bytes: Int) -> Bool {
+        guard store.writesInPlace else { return true }
+        guard let info = try? store.environment.info(), let pageSize = try? store.environment.stat().pageSize else { return false }
+        let used = (info.lastPage + 1) * pageSize
+        // A key's value, deadline and expiry-index entry: three paths of at most four pages, copied.
+        let copies = min((keys + 1).multipliedReportingOverflow(by: 12 * pageSize).partialValue, used)
+        let needed = used + copies + 2 * bytes + used / 256 + Store.reserveMargin
+        if min(needed, mapSize) <= reservedBytes { return true }
+        // Past the map's end LMDB itself refuses (MDB_MAP_FULL): the map grows if it may, and blocks
+        // are never reserved beyond it.
+        if needed > mapSize { _ = growMap() }
+        let ahead = min(mapSize, max(needed, reservedBytes + max(64 << 20, used / 8)))
+        for target in [ahead, min(needed, mapSize)] {
+            do {
+                try store.environment.reserve(bytes: target)
+                reservedBytes = target
+                return true
+            } catch {
+                continue
+            }
+        }
+        logger.error("cannot reserve \(needed) bytes of the data file for the next batch: no space left on device")
+        return false
+    }
+
     /// Clears reader slots of processes that died holding them (LMDB's `mdb_reader_check`).
     func checkReaders() {
         do {

@@ -103,6 +103,9 @@ final class WriteBatcher: Sendable {
     /// The map size now (grown by `growMap`); read at start from the environment.
     // Invariant (role).
     nonisolated(unsafe) var mapSize: Int
+    /// Bytes of the data file whose blocks are reserved (volatile mode: see `reserveSpace`).
+    // Invariant (role).
+    nonisolated(unsafe) var reservedBytes = 0
 
     init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats,
          logger: Logger, mapGate: MapGate) throws(SystemError) {

@@ -84,6 +84,22 @@ enum WriteOperation: Sendable {
     }
 }
 
+extension WriteOperation {
+    /// Keys the operation may write (each dirties at most a path of B-tree pages); FLUSHDB counts 1,
+    /// its cost is the free list, which the writer bounds by the store's size.
+    var keysWritten: Int {
+        switch self {
+        case .deleteMany(let keys): keys.count
+        case .mput(let pairs), .mputIfNoneExist(let pairs): pairs.count
+        case .transaction(let steps, _): steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.keysWritten } else { total } }
+        case .conditional(let steps): steps.count
+        case .rename, .copy: 2
+        case .publish, .save: 0
+        default: 1
+        }
+    }
+}
+
 /// What a write came to, known only after its batch committed.
 enum WriteOutcome: Sendable, Equatable {
     case stored

@@ -44,8 +44,11 @@ struct StorageLimitTests {
         #expect(try client.get(b("m4094-15")) == value)
     }
 
-    @Test("on a full disk (a 24 MiB tmpfs) writes fail with a clear error, everything acknowledged stays readable, reads go on, and writes work again once space returns")
-    func diskFull() throws {
+    /// Volatile mode writes pages in place (`MDB_WRITEMAP`): there the writer must see the full disk
+    /// before it touches a page (a page without a block would fault), so it is tested in both modes.
+    @Test("on a full disk (a 24 MiB tmpfs) writes fail with a clear error, everything acknowledged stays readable, reads go on, and writes work again once space returns",
+          arguments: ["durable", "volatile"])
+    func diskFull(durability: String) throws {
         let mountPoint = TemporaryDirectory("shmkv-disk")
         defer { mountPoint.remove() }
         let mount = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint.path])
@@ -58,7 +61,7 @@ struct StorageLimitTests {
         var acknowledged: [String] = []
         let value = [UInt8](repeating: 0x62, count: 64 * 1024)
         do {
-            let daemon = try Daemon(dataDirectory: mountPoint.file("data"))
+            let daemon = try Daemon(dataDirectory: mountPoint.file("data"), extraArguments: ["--durability", durability])
             defer { daemon.stop() }
             let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 30)
             var refusal: ShmKVError?
@@ -75,7 +78,7 @@ struct StorageLimitTests {
                 Issue.record("24 MiB of disk took 128 MB of values without complaint")
                 return
             }
-            print("on a full disk after \(acknowledged.count) values: \(status) \(message)")
+            print("\(durability): on a full disk after \(acknowledged.count) values: \(status) \(message)")
             #expect(status == .storageError)
             #expect(message.contains("No space left on device"))
             // Reads go on, on this connection and on new ones.
