@@ -101,12 +101,12 @@ echo
 "$dir/mdb_put_bench" "$dir/raw" 100000 "$([ $quick = 1 ] && echo 1 || echo 2)" 1,16,50,800 | tee "$dir/raw.txt"
 raw() { awk -v m="$1" -v b="B=$2" '$1 == m && $2 == b { print $3 }' "$dir/raw.txt"; }
 echo
-echo "| daemon SET row (TCP) | batch size it can reach | shmkvd volatile / raw volatile | shmkvd durable / raw durable |"
+echo "| daemon SET row (TCP) | batch size it can reach | shmkvd volatile / raw vol+wmap | shmkvd durable / raw durable |"
 echo "|---|---|---|---|"
 for row in "1 1 1" "1 16 16" "50 1 50" "50 16 800"; do
     set -- $row
     awk -v c=$1 -v p=$2 -v b=$3 -v v="${result[set.$1.$2.tcp.volatile]}" -v d="${result[set.$1.$2.tcp.durable]}" \
-        -v rv="$(raw volatile $3)" -v rd="$(raw durable $3)" 'BEGIN {
+        -v rv="$(raw vol+wmap $3)" -v rd="$(raw durable $3)" 'BEGIN {
         printf "| %d clients -P %d | %d | %.0f / %.0f = %.2f | %.0f / %.0f = %.2f |\n", c, p, b, v, rv, (rv > 0 ? v / rv : 0), d, rd, (rd > 0 ? d / rd : 0) }'
 done
 

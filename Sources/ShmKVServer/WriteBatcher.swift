@@ -236,8 +236,13 @@ final class WriteBatcher: Sendable {
                 n += 1
                 if bytes >= maxBytes { break }
             }
-            batch.append(contentsOf: q.tickets[0..<n])
-            q.tickets.removeFirst(n)
+            if n == q.tickets.count {
+                // All of it (the usual case): the arrays trade places, no ticket is copied.
+                swap(&q.tickets, &batch)
+            } else {
+                batch.append(contentsOf: q.tickets[0..<n])
+                q.tickets.removeFirst(n)
+            }
         }
         return !batch.isEmpty
     }
