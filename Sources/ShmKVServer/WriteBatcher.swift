@@ -250,10 +250,12 @@ final class WriteBatcher: Sendable {
     /// Hands the batch's outcomes back: those of `combiner`'s connections into `local`, the others to
     /// their reactors, one hand-off (and at most one wake-up) per reactor. (Role.)
     func deliver(combiner: ReactorThread?, local: inout [WriteCompletion]) {
-        for (ticket, outcome) in zip(batch, outcomes) {
-            let reactor = ticket.connection.reactor
-            let completion = WriteCompletion(outcome: outcome, route: ticket.route, connection: ticket.connection,
-                                             byteCount: ticket.byteCount)
+        // By index, field by field: copying whole tickets would retain their operations' bytes too.
+        for i in batch.indices {
+            let connection = batch[i].connection
+            let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
+                                             byteCount: batch[i].byteCount)
+            let reactor = connection.reactor
             if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
         }
         for index in completions.indices where !completions[index].isEmpty {
