@@ -259,7 +259,7 @@ final class ReactorThread: @unchecked Sendable {
         }
     }
 
-    /// Leaves outcomes for this reactor's connections (called by the writer thread).
+    /// Leaves outcomes for this reactor's connections (called by whoever holds the writer role).
     /// The loop is woken only when the queue was empty: otherwise a wake-up is already on its way and
     /// the loop takes everything queued when it comes.
     func post(_ batch: [WriteCompletion]) {

@@ -206,7 +206,7 @@ final class ServerConnection: Connection {
 
     // MARK: Writes
 
-    /// Hands a write to the writer thread with the route its reply takes; false once the daemon stops.
+    /// Queues a write for the writer role with the route its reply takes; false once the daemon stops.
     func submit(_ operation: WriteOperation, route: ReplyRoute) -> Bool {
         let origin: UInt32 = if case .resp(let resp) = session { UInt32(truncatingIfNeeded: resp.clientID) } else { 0 }
         let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin)

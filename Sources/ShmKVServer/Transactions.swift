@@ -3,7 +3,7 @@ import NotifyRing
 import StoreLayout
 import Wire
 
-/// A reply computed on the writer thread (a read inside a transaction), encoded by the reactor.
+/// A reply computed by the writer role (a read inside a transaction), encoded by the reactor.
 enum Answer: Sendable, Equatable {
     case bulk([UInt8]?)
     case integer(Int64)
@@ -11,7 +11,7 @@ enum Answer: Sendable, Equatable {
     case array([Answer])
 }
 
-/// A read run on the writer thread inside EXEC, so that it sees the transaction's earlier writes.
+/// A read run by the writer role inside EXEC, so that it sees the transaction's earlier writes.
 enum ReadStep: Sendable {
     case get([UInt8])
     case mget([[UInt8]])
@@ -52,7 +52,7 @@ struct WatchedKey: Sendable {
 /// The writer's memory of recent changes for WATCH: the last `capacity` change records as (sequence,
 /// key hash), in a fixed ring of its own. EXEC asks whether a watched key changed at or after the
 /// sequence it was watched at; a WATCH older than what is kept counts as changed (EXEC fails rather
-/// than miss a change). Used only on the writer thread.
+/// than miss a change). Used only with the writer role held.
 final class ChangeLog {
     private var sequences: [UInt64]
     private var hashes: [UInt64]

@@ -17,7 +17,7 @@ enum ExpireCondition: Sendable, Equatable {
     case earlierWithDeadline
 }
 
-/// A write waiting for the writer thread. Owns copies of its bytes (the input buffer moves on).
+/// A write waiting for the writer role. Owns copies of its bytes (the input buffer moves on).
 /// Deadlines are absolute: relative times are resolved when the request is parsed.
 enum WriteOperation: Sendable {
     /// Store a value under a condition; with `returnOld`, the outcome carries the previous value
