@@ -55,8 +55,12 @@ final class BenchClient: EventHandler {
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
             guard n > 0 else { return generator.failed(self, n == 0 ? "the server closed the connection" : "recv: \(SystemError.last("recv"))") }
             end += n
+            let filled = end == input.count
             parseReplies()
             if start == end { start = 0; end = 0 }
+            // The socket had no more than this (epoll is level-triggered: it says when more comes), so
+            // no second recv that would only answer EAGAIN.
+            if !filled { return }
         }
     }
 
