@@ -144,7 +144,7 @@ extension KeyspaceWriter {
             guard try exists(key) else { return .integer(-2) }
             guard let deadline = try deadline(key) else { return .integer(-1) }
             let left = max(0, absolute ? deadline : deadline - now)
-            return .integer(milliseconds ? left : (left + 500) / 1000)
+            return .integer(milliseconds ? left : Deadline.roundedSeconds(left))
         case .dbsize:
             return .integer(Int64(try KeyspaceReader(transaction, databases, clock: { now }).count()))
         }

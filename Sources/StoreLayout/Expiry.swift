@@ -25,6 +25,13 @@ public enum Deadline {
         return out
     }
 
+    /// Milliseconds as Redis's TTL and EXPIRETIME give seconds: rounded to the nearest, half up —
+    /// `(ms + 500) / 1000` without its overflow (Redis answers 9223372036854776 for a deadline of
+    /// Int64.max ms). `milliseconds` is not negative.
+    public static func roundedSeconds(_ milliseconds: Int64) -> Int64 {
+        milliseconds / 1000 + (milliseconds % 1000 + 500) / 1000
+    }
+
     /// Whether a key due at `deadline` is gone at `now`.
     @inline(__always)
     public static func hasPassed(_ deadline: Int64, now: Int64) -> Bool { now > deadline }

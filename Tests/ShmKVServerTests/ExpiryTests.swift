@@ -41,6 +41,10 @@ final class ExpiryTests {
             ["INCR", "n"], ["EXPIRETIME", "n"], ["APPEND", "n", "0"], ["EXPIRETIME", "n"], ["SET", "n", "x", "KEEPTTL"],
             ["EXPIRETIME", "n"], ["SET", "n", "x"], ["TTL", "n"], ["MSET", "n", "1"], ["TTL", "n"],
             ["TOUCH", "n", "nokey", "k", "n"], ["TTL", "k", "x"], ["PERSIST"], ["EXPIRE", "k"],
+            // The largest deadlines: seconds rounded without overflow (found by fuzz-server).
+            ["SET", "far", "v"], ["PEXPIREAT", "far", "9223372036854775807"], ["EXPIRETIME", "far"], ["PEXPIRETIME", "far"],
+            ["PEXPIREAT", "far", "9223372036854775500"], ["EXPIRETIME", "far"], ["PEXPIREAT", "far", "9223372036854775499"],
+            ["EXPIRETIME", "far"], ["MULTI"], ["EXPIRETIME", "far"], ["PEXPIRETIME", "far"], ["EXEC"], ["DEL", "far"],
         ]
         for words in script { try twin.expectSame(words) }
         // Times to live as they run down, within a second of each other.

@@ -156,7 +156,7 @@ extension RESPSession {
             }
             guard let deadline = try keys.deadline(of: args[1]) else { return RESPWriter.integer(-1, into: &self.output) }
             let left = max(0, absolute ? deadline : deadline - keys.now)
-            RESPWriter.integer(Int(milliseconds ? left : (left + 500) / 1000), into: &self.output)
+            RESPWriter.integer(Int(milliseconds ? left : Deadline.roundedSeconds(left)), into: &self.output)
         }
     }
 }
