@@ -13,15 +13,9 @@ public final class RESPClient: Sendable {
     /// `timeoutSeconds` > 0 bounds every send and receive.
     public init(address: ServerAddress, timeoutSeconds: Int = 0, credentials: Credentials? = nil) throws(ShmKVError) {
         self.address = address
-        socket = Locked(try ClientSocket.connected(address: address, timeoutSeconds: timeoutSeconds))
-        if let credentials {
-            var auth = [Array("AUTH".utf8)]
-            if let user = credentials.user { auth.append(Array(user.utf8)) }
-            auth.append(Array(credentials.password.utf8))
-            if case .error(let message) = try command(auth) {
-                throw .server(message.hasPrefix("WRONGPASS") ? .authFailed : .permissionDenied, message)
-            }
-        }
+        var connected = try ClientSocket.connected(address: address, timeoutSeconds: timeoutSeconds)
+        if let credentials { try connected.authenticateRESP(credentials) }
+        socket = Locked(connected)
     }
 
     /// Sends one command (its arguments as bytes; the first is the name) and returns the reply; an error
@@ -32,23 +26,41 @@ public final class RESPClient: Sendable {
 
     /// Sends `commands` in one write and reads their replies, in order (what `redis-cli --pipe` does).
     public func pipeline(_ commands: [[[UInt8]]]) throws(ShmKVError) -> [RESPReply] {
-        var request: [UInt8] = []
-        for arguments in commands {
-            RESPWriter.array(arguments.count, into: &request)
-            for argument in arguments { RESPWriter.bulk(argument, into: &request) }
-        }
-        return try socket.withLock { socket throws(ShmKVError) -> [RESPReply] in
+        try socket.withLock { socket throws(ShmKVError) -> [RESPReply] in
             guard socket != nil else { throw .connection("the connection is closed") }
-            try socket!.send(request)
-            var replies: [RESPReply] = []
-            replies.reserveCapacity(commands.count)
-            for _ in commands {
-                replies.append(try socket!.next { bytes throws(WireError) in try RESPReplyDecoder.decode(bytes) })
-            }
-            return replies
+            return try socket!.exchangeRESP(commands)
         }
     }
 
     /// Closes the connection; later calls throw `.connection`.
     public func close() { socket.withLock { $0 = nil } }
+}
+
+extension ClientSocket {
+    /// Sends `commands` (RESP arrays of bulk strings) in one write and reads their replies, in order.
+    mutating func exchangeRESP(_ commands: [[[UInt8]]]) throws(ShmKVError) -> [RESPReply] {
+        var request: [UInt8] = []
+        for arguments in commands {
+            RESPWriter.array(arguments.count, into: &request)
+            for argument in arguments { RESPWriter.bulk(argument, into: &request) }
+        }
+        try send(request)
+        var replies: [RESPReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            replies.append(try next { bytes throws(WireError) in try RESPReplyDecoder.decode(bytes) })
+        }
+        return replies
+    }
+
+    /// AUTH over RESP (`AUTH [user] password`); a refusal throws `.server(.authFailed, …)` for a wrong
+    /// password, `.server(.permissionDenied, …)` for any other error.
+    mutating func authenticateRESP(_ credentials: Credentials) throws(ShmKVError) {
+        var auth = [Array("AUTH".utf8)]
+        if let user = credentials.user { auth.append(Array(user.utf8)) }
+        auth.append(Array(credentials.password.utf8))
+        if case .error(let message) = try exchangeRESP([auth])[0] {
+            throw .server(message.hasPrefix("WRONGPASS") ? .authFailed : .permissionDenied, message)
+        }
+    }
 }

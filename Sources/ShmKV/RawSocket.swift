@@ -2,15 +2,19 @@ import Posix
 import Wire
 
 /// A connected socket to a daemon, handed to a caller that drives it itself (a load generator with
-/// its own event loop: `shmkv bench`). Native: the handshake and AUTH are done; RESP: nothing was sent.
+/// its own event loop: `shmkv bench`), with AUTH done when credentials are given (and, for the native
+/// protocol, the handshake).
 public enum RawSocket {
-    /// Connects to `address`; for the native protocol performs the handshake and, with `credentials`,
-    /// AUTH. The descriptor is the caller's: a blocking socket, with no timeouts set.
+    /// Connects to `address`; performs the native handshake when `native`, and with `credentials` AUTH
+    /// in that protocol, as `Client` and `RESPClient` do. The descriptor is the caller's: a blocking
+    /// socket, with no timeouts set.
     public static func open(address: ServerAddress, native: Bool, credentials: Credentials?) throws(ShmKVError) -> Descriptor {
         if native {
             return try ClientSocket.open(address: address, timeoutSeconds: 10, credentials: credentials).takeDescriptorClearingTimeouts()
         }
-        return try ClientSocket.connected(address: address, timeoutSeconds: 0).takeDescriptor()
+        var socket = try ClientSocket.connected(address: address, timeoutSeconds: 10)
+        if let credentials { try socket.authenticateRESP(credentials) }
+        return socket.takeDescriptorClearingTimeouts()
     }
 }
 

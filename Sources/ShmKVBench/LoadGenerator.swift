@@ -46,7 +46,8 @@ public final class LoadGenerator {
     /// called on the calling thread about once a second.
     public func run(progress: ((BenchProgress) -> Void)? = nil) throws -> BenchResult {
         for _ in 0..<options.clients {
-            let descriptor = try RawSocket.open(address: options.address, wireProtocol: options.wireProtocol, credentials: options.credentials)
+            let descriptor = try RawSocket.open(address: options.address, native: options.wireProtocol == .native,
+                                                credentials: options.credentials)
             let client = BenchClient(descriptor: descriptor, generator: self)
             try loop.register(client, events: Readiness.readable)
             clients.append(client)
@@ -137,25 +138,4 @@ public struct BenchError: Error, CustomStringConvertible {
     public let message: String
     public init(message: String) { self.message = message }
     public var description: String { message }
-}
-
-extension RawSocket {
-    static func open(address: ServerAddress, wireProtocol: BenchOptions.WireProtocol, credentials: Credentials?) throws -> Descriptor {
-        let descriptor = try open(address: address, native: wireProtocol == .native, credentials: credentials)
-        if wireProtocol == .resp, let credentials {
-            // AUTH over RESP, answered before the run starts.
-            var command = [[UInt8]]()
-            if let user = credentials.user { command = [Array("AUTH".utf8), Array(user.utf8), Array(credentials.password.utf8)] }
-            else { command = [Array("AUTH".utf8), Array(credentials.password.utf8)] }
-            var bytes = Array("*\(command.count)\r\n".utf8)
-            for word in command { bytes += Array("$\(word.count)\r\n".utf8) + word + Array("\r\n".utf8) }
-            _ = bytes.withUnsafeBytes { send(descriptor.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var reply = [UInt8](repeating: 0, count: 512)
-            let n = reply.withUnsafeMutableBytes { recv(descriptor.rawValue, $0.baseAddress, $0.count, 0) }
-            guard n > 0, reply[0] == UInt8(ascii: "+") else {
-                throw BenchError(message: "AUTH refused: \(String(decoding: reply[..<max(0, n)], as: UTF8.self))")
-            }
-        }
-        return descriptor
-    }
 }
