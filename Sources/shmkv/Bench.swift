@@ -59,7 +59,7 @@ struct Bench: AsyncParsableCommand {
         }
         do {
             options.credentials = try connection.credentials()
-            if preload && !localOptions.local { try preloadKeys(options) }
+            if preload && !localOptions.local { try Preload.run(options, timeoutSeconds: connection.timeout) }
             var result: BenchResult
             if localOptions.local {
                 result = try LocalReads.run(directory: localOptions.directory(for: options.address), options: options, progress: report)
@@ -72,27 +72,6 @@ struct Bench: AsyncParsableCommand {
         } catch {
             Display.error("\(error)")
             throw ExitCode(ExitStatus.serverOrConnection)
-        }
-    }
-
-    /// Stores every key once (value of --value-size bytes), 1,000 per MPUT or MSET.
-    private func preloadKeys(_ options: BenchOptions) throws {
-        let value = [UInt8](repeating: UInt8(ascii: "x"), count: options.valueSize)
-        func key(_ n: Int) -> [UInt8] { Array("key:".utf8) + Array(String(n).leftPadded(to: 12).utf8) }
-        switch options.wireProtocol {
-        case .native:
-            let client = try Client(address: options.address, timeoutSeconds: connection.timeout, credentials: options.credentials)
-            defer { client.close() }
-            for start in stride(from: 0, to: options.keys, by: 1000) {
-                try client.mput((start..<min(start + 1000, options.keys)).map { KeyValue(key: key($0), value: value) })
-            }
-        case .resp:
-            let client = try RESPClient(address: options.address, timeoutSeconds: connection.timeout, credentials: options.credentials)
-            for start in stride(from: 0, to: options.keys, by: 1000) {
-                var command = [Array("MSET".utf8)]
-                for n in start..<min(start + 1000, options.keys) { command += [key(n), value] }
-                if case .error(let message) = try client.command(command) { throw BenchError(message: "preload: \(message)") }
-            }
         }
     }
 
@@ -118,6 +97,3 @@ struct Bench: AsyncParsableCommand {
 
 extension BenchOptions.WireProtocol: ExpressibleByArgument {}
 
-extension String {
-    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}
