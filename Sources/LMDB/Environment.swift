@@ -143,6 +143,11 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_copyfd2(handle, descriptor, compact ? UInt32(MDB_CP_COMPACT) : 0))
     }
 
+    /// Bytes of the map in use: every page up to the last one written, `(lastPage + 1) * pageSize`.
+    public func usedBytes() throws(LMDBError) -> Int {
+        (try info().lastPage + 1) * (try stat().pageSize)
+    }
+
     /// Map size, last page, last transaction id and reader figures.
     public func info() throws(LMDBError) -> EnvironmentInfo {
         var i = MDB_envinfo()

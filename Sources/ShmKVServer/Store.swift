@@ -44,8 +44,7 @@ final class Store: Sendable {
             // `WriteBatcher.reserveSpace`). Where they cannot be — a file system without fallocate, or
             // one already full — the store is opened as in the other modes, with a notice.
             do {
-                let info = try environment.info(), pageSize = try environment.stat().pageSize
-                try environment.reserve(bytes: (info.lastPage + 1) * pageSize + Store.reserveMargin)
+                try environment.reserve(bytes: try environment.usedBytes() + Store.reserveMargin)
             } catch {
                 logger?.notice("volatile mode without MDB_WRITEMAP: cannot reserve the data file's blocks (\(error))")
                 environment.close()

@@ -102,8 +102,9 @@ extension WriteBatcher {
             changes.removeAll(keepingCapacity: true)
             // A full map: grow it and run the batch again. If it cannot grow (storage.maxMapSize), the
             // batch fails as a whole, below: every operation of it would need room.
-            if case LMDBError.mapFull = error, growMap() { return false }
-            if let current, !isMapFull(error) {
+            let mapFull = if case LMDBError.mapFull = error { true } else { false }
+            if mapFull, growMap() { return false }
+            if let current, !mapFull {
                 // One operation met an error of LMDB's: it fails alone, the batch runs again without it.
                 logger.error("a write failed alone in its batch: \(error)")
                 failedAlone.append((current, .failed(.storageError, "\(describe(error))")))
@@ -123,10 +124,6 @@ extension WriteBatcher {
         outcomes.removeAll(keepingCapacity: true)
         outcomes.append(contentsOf: repeatElement(.failed(.storageError, "commit failed: \(describe(error))"), count: batch.count))
         changes.removeAll(keepingCapacity: true)
-    }
-
-    private func isMapFull(_ error: any Error) -> Bool {
-        if case LMDBError.mapFull = error { true } else { false }
     }
 
     /// Stores the sequence number the batch's last change will carry, in the batch's transaction; and

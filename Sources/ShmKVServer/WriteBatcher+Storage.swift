@@ -40,8 +40,8 @@ extension WriteBatcher {
     /// Grows the map ahead of need once more than 80% of it is used (the DESIGN's high-water mark), so
     /// that batches rarely meet a full map at all.
     func growMapIfNearlyFull() {
-        guard let info = try? store.environment.info(), let pageSize = try? store.environment.stat().pageSize else { return }
-        if (info.lastPage + 1) * pageSize > mapSize / 5 * 4 { _ = growMap() }
+        guard let used = try? store.environment.usedBytes() else { return }
+        if used > mapSize / 5 * 4 { _ = growMap() }
     }
 
     /// Volatile mode writes pages in place (`MDB_WRITEMAP`), where a page with no block behind it would
@@ -52,8 +52,7 @@ extension WriteBatcher {
     /// system has no room: the batch then fails whole, having touched nothing.
     func reserveSpace(keys: Int, bytes: Int) -> Bool {
         guard store.writesInPlace else { return true }
-        guard let info = try? store.environment.info(), let pageSize = try? store.environment.stat().pageSize else { return false }
-        let used = (info.lastPage + 1) * pageSize
+        guard let used = try? store.environment.usedBytes(), let pageSize = try? store.environment.stat().pageSize else { return false }
         // A key's value, deadline and expiry-index entry: three paths of at most four pages, copied.
         let copies = min((keys + 1).multipliedReportingOverflow(by: 12 * pageSize).partialValue, used)
         let needed = used + copies + 2 * bytes + used / 256 + Store.reserveMargin
