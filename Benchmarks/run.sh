@@ -19,7 +19,7 @@ swift build -c release --product shmkvd >&2
 swift build -c release --product shmkv >&2
 bin=.build/release
 dir="$(mktemp -d /tmp/shmkv-bench.XXXXXX)"
-cc -O2 -o "$dir/mdb_put_bench" Benchmarks/c/mdb_put_bench.c -llmdb
+cc -O2 -o "$dir/mdb_put_bench" Benchmarks/c/mdb_put_bench.c -llmdb -lpthread
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
