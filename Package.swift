@@ -1,6 +1,13 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Release builds of the daemon's request path do not check exclusive access at run time: those checks
+// (`swift_beginAccess` on every access to a class's stored property) cost a quarter of a SET's CPU at
+// -P 16 (Benchmarks/README.md). Debug builds — every test, sanitizer and fuzz run — keep them, so a
+// violation still traps where the tests can see it. Only the server's own targets: the client library
+// (`ShmKV`) keeps the default, so packages that depend on it build as they would with any other.
+let requestPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "ShmKV",
     platforms: [.macOS(.v15)],
@@ -43,7 +50,11 @@ let package = Package(
         // The notification ring: a memory-mapped broadcast buffer with one publisher, many subscribers.
         .target(name: "NotifyRing", dependencies: ["CShim", "Posix", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Wire"),
-        .target(name: "Reactor", dependencies: ["CShim", "Posix", "Locks", .product(name: "HeapModule", package: "swift-collections")]),
+        .target(
+            name: "Reactor",
+            dependencies: ["CShim", "Posix", "Locks", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: requestPathSettings
+        ),
         .target(
             name: "ShmKVServer",
             dependencies: [
@@ -52,7 +63,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: requestPathSettings
         ),
         .target(name: "ShmKV", dependencies: ["LMDB", "StoreLayout", "NotifyRing", "Wire", "Posix", "Locks"]),
         // `shmkv bench`: the load generator (our event loop, HdrHistogram percentiles).
