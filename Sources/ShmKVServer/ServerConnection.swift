@@ -207,12 +207,15 @@ final class ServerConnection: Connection {
     // MARK: Writes
 
     /// Queues a write for the writer role with the route its reply takes; false once the daemon stops.
-    func submit(_ operation: WriteOperation, route: ReplyRoute) -> Bool {
+    /// The operation moves into the ticket and the ticket into the queue: its bytes are not retained
+    /// again on the way.
+    func submit(_ operation: consuming WriteOperation, route: ReplyRoute) -> Bool {
         let origin: UInt32 = if case .resp(let resp) = session { UInt32(truncatingIfNeeded: resp.clientID) } else { 0 }
         let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin)
+        let byteCount = ticket.byteCount
         guard context.batcher.submit(ticket) else { return false }
         pendingWrites += 1
-        queuedWriteBytes += ticket.byteCount
+        queuedWriteBytes += byteCount
         return true
     }
 

@@ -65,6 +65,9 @@ extension WriteBatcher {
             swap(&changes, &keys.changes)
             var skip = failedAlone.makeIterator()
             var nextSkipped = skip.next()
+            // A local reference to the batch: its operations are applied in place, not copied out of
+            // the batcher's property one by one.
+            let batch = self.batch
             for index in batch.indices {
                 if let skipped = nextSkipped, skipped.index == index {
                     outcomes.append(skipped.outcome)

@@ -129,12 +129,14 @@ final class WriteBatcher: Sendable {
     /// fewer writes would share each sync; the wake-up the thread costs is small beside it. The writer's
     /// doorbell rings only when the queue goes from empty to non-empty: the writer takes everything
     /// queued each time it looks, so a non-empty queue already has a wake-up coming.
-    func submit(_ ticket: WriteTicket) -> Bool {
+    func submit(_ ticket: consuming WriteTicket) -> Bool {
         var ring = false
+        // Moved, not copied, into the queue (a copy would retain every array the operation holds).
+        var pending = Optional(ticket)
         let accepted = queue.withLock { q in
             if q.closed { return false }
             ring = q.tickets.isEmpty && !reactorsCommit
-            q.tickets.append(ticket)
+            q.tickets.append(pending.take()!)
             return true
         }
         if ring { doorbell.signal() }

@@ -257,7 +257,7 @@ final class RESPSession {
 
     /// Queues a write whose reply `writeOutcome` encodes after the commit (inside MULTI: a step of the
     /// transaction, answered +QUEUED).
-    func enqueue(_ operation: WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
+    func enqueue(_ operation: consuming WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
         if queueing { return queued(.write(operation, shape)) }
         if connection.submit(operation, route: .resp(shape, command: currentCommand)) { return true }
         return replyError("ERR the server is shutting down")

@@ -181,7 +181,7 @@ final class NativeSession {
     }
 
     /// Queues a write; its reply (`writeOutcome`) carries the request's id.
-    private func enqueue(_ operation: WriteOperation, _ id: UInt32) -> Bool {
+    private func enqueue(_ operation: consuming WriteOperation, _ id: UInt32) -> Bool {
         if connection.submit(operation, route: .native(requestID: id)) { return true }
         return answer((.shuttingDown, "the server is shutting down"), id)
     }
