@@ -166,6 +166,15 @@ public final class WriteTransaction: Transaction {
 
     deinit { abort() }
 
+    /// Begins a new top-level write transaction in this object after the last one ended (committed or
+    /// aborted), so that a writer committing batch after batch allocates no transaction object per batch.
+    public func restart() throws(LMDBError) {
+        precondition(txn == nil, "restart() of a write transaction that is still active")
+        var t: OpaquePointer?
+        try check(mdb_txn_begin(environment.handle, nil, 0, &t))
+        txn = t
+    }
+
     /// Begins a nested transaction: its changes join this one on `commit()` and vanish on `abort()`.
     /// This transaction must not be used until the child ends.
     public func child() throws(LMDBError) -> WriteTransaction {

@@ -2,22 +2,6 @@ import LMDB
 import NotifyRing
 import StoreLayout
 
-/// One ring record a batch will publish after it commits: a change of a key, or a message.
-struct Change {
-    let kind: ChangeKind
-    let event: KeyEvent
-    let flags: ChangeFlags
-    /// The key, or a message's channel.
-    let key: [UInt8]
-    /// A message's payload (empty for changes).
-    var payload: [UInt8] = []
-    /// The RESP client id of the connection whose write made it (0: none); the ring's `origin`.
-    var origin: UInt32 = 0
-}
-
-/// The ring records of a batch, in the order the changes were made.
-typealias ChangeList = [Change]
-
 /// What a write does to its key's deadline.
 enum DeadlineChange: Sendable, Equatable {
     /// The key has no deadline afterwards (SET, MSET, GETSET: a new value is a new key to Redis).
@@ -42,7 +26,7 @@ struct KeyspaceWriter {
     let now: Int64
     /// Whether any key may have a deadline: false spares every look-up in `__expires`.
     private var mayHaveDeadlines: Bool
-    var changes: ChangeList = []
+    var changes = ChangeList()
     /// The writer's recent changes, for EXEC's WATCH check.
     var log: ChangeLog?
     /// Whether every stored key's record must say if it is new (Redis's `new` event is on): then a
@@ -69,33 +53,45 @@ struct KeyspaceWriter {
 
     // MARK: Reading
 
+    // Keys and values come as raw bytes (an array's, or a slice of a reactor's `WriteArena`); the
+    // array forms below are for the operations that hold arrays.
+
     /// The key's deadline, past or not; nil for none.
-    func deadline(_ key: [UInt8]) throws -> Int64? {
+    func deadline(_ key: UnsafeRawBufferPointer) throws -> Int64? {
         guard mayHaveDeadlines else { return nil }
         return try transaction.withValue(expires, key: key) { $0.flatMap(Deadline.decode) }
     }
 
+    func deadline(_ key: [UInt8]) throws -> Int64? { try key.withUnsafeBytes { try deadline($0) } }
+
     /// Deletes `key` if its deadline has passed; true if it did.
     @discardableResult
-    mutating func expireIfDue(_ key: [UInt8]) throws -> Bool {
+    mutating func expireIfDue(_ key: UnsafeRawBufferPointer) throws -> Bool {
         guard let deadline = try deadline(key), Deadline.hasPassed(deadline, now: now) else { return false }
         _ = try transaction.delete(keyspace, key: key)
         try dropDeadline(key, deadline)
-        changes.append(Change(kind: .delete, event: .expired, flags: [], key: key, origin: origin))
+        changes.append(kind: .delete, event: .expired, key: key, origin: origin)
         return true
     }
 
+    @discardableResult
+    mutating func expireIfDue(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try expireIfDue($0) } }
+
     /// A copy of the live value of `key`, or nil.
-    mutating func value(_ key: [UInt8]) throws -> [UInt8]? {
+    mutating func value(_ key: UnsafeRawBufferPointer) throws -> [UInt8]? {
         try expireIfDue(key)
-        return try transaction.get(keyspace, key: key)
+        return try transaction.withValue(keyspace, key: key) { $0.map { Array($0) } }
     }
 
+    mutating func value(_ key: [UInt8]) throws -> [UInt8]? { try key.withUnsafeBytes { try value($0) } }
+
     /// Whether `key` lives.
-    mutating func exists(_ key: [UInt8]) throws -> Bool {
+    mutating func exists(_ key: UnsafeRawBufferPointer) throws -> Bool {
         try expireIfDue(key)
-        return try transaction.contains(keyspace, key: key)
+        return try transaction.withValue(keyspace, key: key) { $0 != nil }
     }
+
+    mutating func exists(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try exists($0) } }
 
     // MARK: Writing
 
@@ -103,10 +99,10 @@ struct KeyspaceWriter {
     /// says whether the key lived, when the caller looked it up (nil: not looked up, no `created` flag
     /// unless `reportsCreation`). A new deadline is announced (`deadlineSet`: Redis's `expire` after the
     /// command's event) unless `announceDeadline` is false (RENAME and COPY carry a deadline silently).
-    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent,
-                        announceDeadline: Bool = true) throws {
+    mutating func store(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, existed: Bool?,
+                        deadline: DeadlineChange, event: KeyEvent, announceDeadline: Bool = true) throws {
         var existed = existed
-        if existed == nil && reportsCreation { existed = try transaction.contains(keyspace, key: key) }
+        if existed == nil && reportsCreation { existed = try transaction.withValue(keyspace, key: key) { $0 != nil } }
         try transaction.put(keyspace, key: key, value: value)
         var flags: ChangeFlags = existed == false ? .created : []
         switch deadline {
@@ -116,7 +112,16 @@ struct KeyspaceWriter {
             try setDeadline(key, at)
             if announceDeadline { flags.insert(.deadlineSet) }
         }
-        changes.append(Change(kind: .put, event: event, flags: flags, key: key, origin: origin))
+        changes.append(kind: .put, event: event, flags: flags, key: key, origin: origin)
+    }
+
+    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent,
+                        announceDeadline: Bool = true) throws {
+        try key.withUnsafeBytes { k in
+            try value.withUnsafeBytes { v in
+                try store(k, v, existed: existed, deadline: deadline, event: event, announceDeadline: announceDeadline)
+            }
+        }
     }
 
     /// Deletes `key` with its deadline; true if it lived. Records `event` when it did.
@@ -124,20 +129,20 @@ struct KeyspaceWriter {
         if try expireIfDue(key) { return false }
         guard try transaction.delete(keyspace, key: key) else { return false }
         _ = try removeDeadline(key)
-        changes.append(Change(kind: .delete, event: event, flags: [], key: key, origin: origin))
+        changes.append(kind: .delete, event: event, key: key, origin: origin)
         return true
     }
 
     /// Gives a live `key` the deadline `at` (replacing any), recording an `expire` change.
     mutating func expire(_ key: [UInt8], at: Int64) throws {
         try setDeadline(key, at)
-        changes.append(Change(kind: .expiry, event: .expire, flags: [], key: key, origin: origin))
+        changes.append(kind: .expiry, event: .expire, key: key, origin: origin)
     }
 
     /// Takes a live `key`'s deadline away; true if it had one (then a `persist` change is recorded).
     mutating func persist(_ key: [UInt8]) throws -> Bool {
         guard try removeDeadline(key) else { return false }
-        changes.append(Change(kind: .expiry, event: .persist, flags: [], key: key, origin: origin))
+        changes.append(kind: .expiry, event: .persist, key: key, origin: origin)
         return true
     }
 
@@ -147,32 +152,38 @@ struct KeyspaceWriter {
         try transaction.clear(expires)
         try transaction.clear(index)
         mayHaveDeadlines = false
-        changes.append(Change(kind: .clear, event: .none, flags: [], key: [], origin: origin))
+        changes.append(kind: .clear, event: .none, key: [], origin: origin)
     }
 
     // MARK: Deadlines
 
-    private mutating func setDeadline(_ key: [UInt8], _ at: Int64) throws {
+    private mutating func setDeadline(_ key: UnsafeRawBufferPointer, _ at: Int64) throws {
         if let old = try deadline(key) {
             if old == at { return }
-            try key.withUnsafeBytes { _ = try transaction.delete(index, key: Deadline.indexKey(old, $0)) }
+            _ = try transaction.delete(index, key: Deadline.indexKey(old, key))
         }
-        try transaction.put(expires, key: key, value: Deadline.encode(at))
-        try key.withUnsafeBytes { try transaction.put(index, key: Deadline.indexKey(at, $0), value: []) }
+        try Deadline.encode(at).withUnsafeBytes { try transaction.put(expires, key: key, value: $0) }
+        try transaction.put(index, key: Deadline.indexKey(at, key), value: [])
         mayHaveDeadlines = true
     }
 
+    private mutating func setDeadline(_ key: [UInt8], _ at: Int64) throws { try key.withUnsafeBytes { try setDeadline($0, at) } }
+
     /// Removes `key`'s deadline; true if it had one.
-    private mutating func removeDeadline(_ key: [UInt8]) throws -> Bool {
+    private mutating func removeDeadline(_ key: UnsafeRawBufferPointer) throws -> Bool {
         guard let old = try deadline(key) else { return false }
         try dropDeadline(key, old)
         return true
     }
 
-    private func dropDeadline(_ key: [UInt8], _ deadline: Int64) throws {
+    private mutating func removeDeadline(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try removeDeadline($0) } }
+
+    private func dropDeadline(_ key: UnsafeRawBufferPointer, _ deadline: Int64) throws {
         _ = try transaction.delete(expires, key: key)
-        try key.withUnsafeBytes { _ = try transaction.delete(index, key: Deadline.indexKey(deadline, $0)) }
+        _ = try transaction.delete(index, key: Deadline.indexKey(deadline, key))
     }
+
+    private func dropDeadline(_ key: [UInt8], _ deadline: Int64) throws { try key.withUnsafeBytes { try dropDeadline($0, deadline) } }
 
     // MARK: Active expiry
 
@@ -191,7 +202,7 @@ struct KeyspaceWriter {
         for (deadline, key) in due {
             _ = try transaction.delete(keyspace, key: key)
             try dropDeadline(key, deadline)
-            changes.append(Change(kind: .delete, event: .expired, flags: [], key: key, origin: origin))
+            changes.append(kind: .delete, event: .expired, key: key, origin: origin)
         }
         return due.count
     }

@@ -86,6 +86,8 @@ final class ReactorThread: @unchecked Sendable {
     let index: Int
     /// This reactor's counters per command, by `Command.index` (INFO commandstats).
     let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
+    /// The bytes of this loop's connections' queued SETs (released as their outcomes come back).
+    let writeArena = WriteArena()
     private let completions = Locked<[WriteCompletion]>([])
     private var taken: [WriteCompletion] = []
     /// Outcomes of writes this loop committed itself, for its own connections.
@@ -280,6 +282,7 @@ final class ReactorThread: @unchecked Sendable {
     }
 
     private func complete(_ list: [WriteCompletion]) {
+        for completion in list where completion.arenaChunk >= 0 { writeArena.release(completion.arenaChunk) }
         for completion in list where !completion.connection.isClosed {
             completion.connection.complete(completion.outcome, route: completion.route, byteCount: completion.byteCount)
         }

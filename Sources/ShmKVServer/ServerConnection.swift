@@ -209,11 +209,15 @@ final class ServerConnection: Connection {
     /// Queues a write for the writer role with the route its reply takes; false once the daemon stops.
     /// The operation moves into the ticket and the ticket into the queue: its bytes are not retained
     /// again on the way.
-    func submit(_ operation: consuming WriteOperation, route: ReplyRoute) -> Bool {
+    /// `arenaChunk`: where in this reactor's `WriteArena` the operation's bytes are (-1: in its arrays).
+    func submit(_ operation: consuming WriteOperation, route: ReplyRoute, arenaChunk: Int32 = -1) -> Bool {
         let origin: UInt32 = if case .resp(let resp) = session { UInt32(truncatingIfNeeded: resp.clientID) } else { 0 }
-        let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin)
+        let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin, arenaChunk: arenaChunk)
         let byteCount = ticket.byteCount
-        guard context.batcher.submit(ticket) else { return false }
+        guard context.batcher.submit(ticket) else {
+            if arenaChunk >= 0 { reactor.writeArena.release(arenaChunk) }
+            return false
+        }
         pendingWrites += 1
         queuedWriteBytes += byteCount
         return true

@@ -77,7 +77,7 @@ final class ChangeLog {
     }
 
     /// Notes a published change.
-    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, key: [UInt8]) {
+    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, key: UnsafeRawBufferPointer) {
         sequences[next] = sequence
         hashes[next] = kind == .clear ? ChangeLog.everyKey : ChangeLog.hash(key)
         expiries[next] = event == .expired
@@ -110,9 +110,10 @@ extension KeyspaceWriter {
     mutating func execute(_ steps: [TransactionStep], watched: [WatchedKey], log: ChangeLog) throws -> [StepResult]? {
         for w in watched {
             if log.changed(w.key, since: w.sequence, wasLive: w.wasLive) { return nil }
-            if changes.contains(where: {
-                $0.kind != .message && (($0.kind == .clear && w.wasLive) || ($0.key == w.key && (w.wasLive || $0.event != .expired)))
-            }) { return nil }
+            for change in changes.entries where change.kind != .message {
+                if change.kind == .clear ? w.wasLive
+                    : (w.wasLive || change.event != .expired) && changes.key(of: change, equals: w.key) { return nil }
+            }
             if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return nil }
         }
         var results: [StepResult] = []

@@ -24,12 +24,12 @@ extension WriteBatcher {
     /// One attempt; false if it must run again (the map was grown, or an operation failed alone).
     private func commitOnce(combiner: ReactorThread?) -> Bool {
         outcomes.removeAll(keepingCapacity: true)
-        changes.removeAll(keepingCapacity: true)
+        changes.removeAll()
         if batch.allSatisfy({ if case .publish = $0.operation { true } else { false } }) {
             // Only messages: no LMDB transaction at all, straight onto the ring.
             for ticket in batch {
                 guard case .publish(let channel, let payload, let receivers) = ticket.operation else { continue }
-                changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
+                changes.append(kind: .message, event: .none, key: channel, payload: payload)
                 outcomes.append(.integer(Int64(receivers)))
             }
             ServerStats.add(stats.batchesCommitted)
@@ -55,7 +55,7 @@ extension WriteBatcher {
         var current: Int? = nil
         var syncRequested = false
         do {
-            let txn = try store.environment.beginWrite()
+            let txn = try beginWrite()
             begun = txn
             var keys = try KeyspaceWriter(txn, store.databases, now: now)
             keys.log = changeLog
@@ -81,7 +81,7 @@ extension WriteBatcher {
             current = nil
             swap(&changes, &keys.changes)
             syncRequested = keys.syncRequested
-            let changedKeys = changes.contains { $0.kind != .message }
+            let changedKeys = changes.entries.contains { $0.kind != .message }
             if changedKeys {
                 try recordLastSequence(in: txn)
                 transactionID = UInt64(txn.id)
@@ -102,7 +102,7 @@ extension WriteBatcher {
             }
         } catch {
             begun?.abort()
-            changes.removeAll(keepingCapacity: true)
+            changes.removeAll()
             // A full map: grow it and run the batch again. If it cannot grow (storage.maxMapSize), the
             // batch fails as a whole, below: every operation of it would need room.
             let mapFull = if case LMDBError.mapFull = error { true } else { false }
@@ -126,7 +126,18 @@ extension WriteBatcher {
         ServerStats.add(stats.writesFailed, batch.count)
         outcomes.removeAll(keepingCapacity: true)
         outcomes.append(contentsOf: repeatElement(.failed(.storageError, "commit failed: \(describe(error))"), count: batch.count))
-        changes.removeAll(keepingCapacity: true)
+        changes.removeAll()
+    }
+
+    /// The write transaction of the next batch, in the object the last batch used (none allocated per batch).
+    private func beginWrite() throws(LMDBError) -> WriteTransaction {
+        guard let transaction else {
+            let fresh = try store.environment.beginWrite()
+            transaction = fresh
+            return fresh
+        }
+        try transaction.restart()
+        return transaction
     }
 
     /// Stores the sequence number the batch's last change will carry, in the batch's transaction; and
@@ -134,7 +145,9 @@ extension WriteBatcher {
     func recordLastSequence(in txn: WriteTransaction) throws {
         if !changes.isEmpty {
             let last = publisher.nextSequence + UInt64(changes.count) - 1
-            try txn.put(store.meta, key: StoreLayout.MetaKey.lastSequence, value: MetaValue.decimal(last))
+            try StoreLayout.MetaKey.lastSequence.withUnsafeBytes { key in
+                try MetaValue.withDecimal(last) { try txn.put(store.meta, key: key, value: $0) }
+            }
         }
         if let expires = store.databases.expires { keysHaveDeadlines = try txn.stat(expires).entries > 0 }
     }
@@ -142,12 +155,12 @@ extension WriteBatcher {
     /// One pass of active expiry: deletes up to `expiryPassLimit` keys whose deadline has passed, in one
     /// batch of its own, each published as `expired`. True if the pass was full (more may be due).
     func expireDueKeys() -> Bool {
-        changes.removeAll(keepingCapacity: true)
+        changes.removeAll()
         var expired = 0
         var transactionID: UInt64 = 0
         guard reserveSpace(keys: WriteBatcher.expiryPassLimit, bytes: 0) else { return false }
         do {
-            let txn = try store.environment.beginWrite()
+            let txn = try beginWrite()
             do {
                 var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
                 expired = try keys.expireDue(limit: WriteBatcher.expiryPassLimit)
@@ -162,7 +175,7 @@ extension WriteBatcher {
         } catch {
             // A full map or disk: the keys stay (reads already treat them as gone) and the next pass retries.
             logger.error("active expiry failed: \(error)")
-            changes.removeAll(keepingCapacity: true)
+            changes.removeAll()
             return false
         }
         publishChanges(transactionID: transactionID, combiner: nil)
@@ -173,18 +186,18 @@ extension WriteBatcher {
     /// on the futex (LocalStore, `shmkv watch`) and reactors with watching connections. (Role.)
     func publishChanges(transactionID: UInt64, combiner: ReactorThread?) {
         guard !changes.isEmpty else { return }
-        for change in changes {
+        for change in changes.entries {
             do {
-                if change.kind == .message {
-                    try change.key.withUnsafeBytes { channel in
-                        try change.payload.withUnsafeBytes { payload in
-                            _ = try Result { () throws(RingError) in try publisher.publishMessage(channel: channel, payload: payload) }.get()
-                        }
+                try changes.withBytes(of: change) { key, payload in
+                    if change.kind == .message {
+                        _ = try Result { () throws(RingError) in try publisher.publishMessage(channel: key, payload: payload) }.get()
+                    } else {
+                        let sequence = try Result { () throws(RingError) in
+                            try publisher.publish(change.kind, event: change.event, flags: change.flags, key: key,
+                                                  transactionID: transactionID, origin: change.origin)
+                        }.get()
+                        changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: key)
                     }
-                } else {
-                    let sequence = try publisher.publish(change.kind, event: change.event, flags: change.flags, key: change.key,
-                                                         transactionID: transactionID, origin: change.origin)
-                    changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: change.key)
                 }
             } catch {
                 // Keys are at most 511 bytes, so this cannot happen; subscribers would see a gap.
@@ -192,7 +205,7 @@ extension WriteBatcher {
             }
         }
         publisher.wakeSubscribers()
-        ServerStats.add(stats.expiredKeys, changes.count { $0.event == .expired })
+        ServerStats.add(stats.expiredKeys, changes.entries.count { $0.event == .expired })
         // Released after the records are in the ring: a reactor that reads it knows them published.
         stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .releasing)
         // The combining reactor pumps its own followers when it delivers; the others are woken.

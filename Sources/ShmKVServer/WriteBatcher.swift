@@ -21,9 +21,12 @@ struct WriteTicket: @unchecked Sendable {
     let byteCount: Int
     /// The RESP client id of the connection (0 for native), carried by its changes' ring records.
     let origin: UInt32
+    /// The chunk of the connection's reactor's `WriteArena` holding the operation's bytes (-1: none).
+    let arenaChunk: Int32
 
-    init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection, origin: UInt32) {
+    init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection, origin: UInt32, arenaChunk: Int32) {
         self.origin = origin
+        self.arenaChunk = arenaChunk
         self.operation = operation
         self.route = route
         self.connection = connection
@@ -38,6 +41,8 @@ struct WriteCompletion: @unchecked Sendable {
     let route: ReplyRoute
     let connection: ServerConnection
     let byteCount: Int
+    /// Released on the reactor when the outcome arrives (see `WriteTicket.arenaChunk`).
+    let arenaChunk: Int32
 }
 
 /// The write path: group commit by flat combining. Whichever thread has writes queued takes the writer
@@ -76,7 +81,9 @@ final class WriteBatcher: Sendable {
     // Invariant (role).
     nonisolated(unsafe) let publisher: RingPublisher
     // Invariant (role): reused per batch.
-    nonisolated(unsafe) var changes: ChangeList = []
+    nonisolated(unsafe) var changes = ChangeList()
+    // Invariant (role): the object of each batch's write transaction, begun again for the next one.
+    nonisolated(unsafe) var transaction: WriteTransaction?
     // Invariant (role): the batch being committed, its outcomes, and the operations of it that failed
     // alone (by index) on an earlier attempt.
     nonisolated(unsafe) var batch: [WriteTicket] = []
@@ -256,7 +263,7 @@ final class WriteBatcher: Sendable {
         for i in batch.indices {
             let connection = batch[i].connection
             let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
-                                             byteCount: batch[i].byteCount)
+                                             byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk)
             let reactor = connection.reactor
             if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
         }

@@ -17,12 +17,23 @@ enum ExpireCondition: Sendable, Equatable {
     case earlierWithDeadline
 }
 
-/// A write waiting for the writer role. Owns copies of its bytes (the input buffer moves on).
+/// A key and value a reactor stored in its `WriteArena` for a queued write (`WriteOperation.storedPut`).
+struct ArenaBytes: @unchecked Sendable {
+    // Invariant: the bytes stay where they are, unchanged, until the write's outcome is back on the
+    // reactor that stored them (`WriteArena`): the committing thread only reads them before that.
+    let key: UnsafeRawBufferPointer
+    let value: UnsafeRawBufferPointer
+}
+
+/// A write waiting for the writer role. Owns copies of its bytes (the input buffer moves on): in
+/// arrays, or, for a SET outside MULTI, in its reactor's `WriteArena` (no allocation).
 /// Deadlines are absolute: relative times are resolved when the request is parsed.
 enum WriteOperation: Sendable {
     /// Store a value under a condition; with `returnOld`, the outcome carries the previous value
     /// (RESP `SET … GET`).
     case put(key: [UInt8], value: [UInt8], condition: PutCondition, returnOld: Bool = false, deadline: DeadlineChange = .remove)
+    /// `put` with its bytes in the submitting reactor's arena (the ticket carries the chunk to release).
+    case storedPut(ArenaBytes, condition: PutCondition, returnOld: Bool, deadline: DeadlineChange)
     case delete(key: [UInt8])
     /// Deletes every key given; the outcome counts those that existed (RESP `DEL`).
     case deleteMany([[UInt8]])
@@ -67,6 +78,7 @@ enum WriteOperation: Sendable {
     var byteCount: Int {
         switch self {
         case .put(let k, let v, _, _, _), .append(let k, let v, _): k.count + v.count
+        case .storedPut(let bytes, _, _, _): bytes.key.count + bytes.value.count
         case .delete(let k), .getDelete(let k), .persist(let k), .getAndExpire(let k, _): k.count
         case .expire(let k, _, _): k.count + 8
         case .deleteMany(let keys): keys.reduce(0) { $0 + $1.count }
@@ -125,27 +137,14 @@ extension WriteOperation {
     func apply(_ keys: inout KeyspaceWriter) throws -> WriteOutcome {
         switch self {
         case .put(let key, let value, let condition, let returnOld, let deadline):
-            // The old value is copied only when the reply needs it; a plain SET looks nothing up (but a
-            // key past its deadline is expired first, so that its `expired` comes before the `set`).
-            let existed: Bool?
-            var old: [UInt8]? = nil
-            if returnOld {
-                old = try keys.value(key)
-                existed = old != nil
-            } else if condition != .always {
-                existed = try keys.exists(key)
-            } else {
-                try keys.expireIfDue(key)
-                existed = nil
+            return try key.withUnsafeBytes { k in
+                try value.withUnsafeBytes { v in
+                    try WriteOperation.put(k, v, condition: condition, returnOld: returnOld, deadline: deadline, &keys)
+                }
             }
-            let stored = switch condition {
-            case .always: true
-            case .ifAbsent: existed == false
-            case .ifPresent: existed == true
-            }
-            if stored { try keys.store(key, value, existed: existed, deadline: deadline, event: .set) }
-            if returnOld { return .previous(old, stored: stored) }
-            return stored ? .stored : .conditionFailed
+        case .storedPut(let bytes, let condition, let returnOld, let deadline):
+            return try WriteOperation.put(bytes.key, bytes.value, condition: condition, returnOld: returnOld,
+                                          deadline: deadline, &keys)
         case .delete(let key):
             return .deleted(existed: try keys.delete(key))
         case .deleteMany(let keys_):
@@ -237,8 +236,34 @@ extension WriteOperation {
             keys.syncRequested = true
             return .stored
         case .publish(let channel, let payload, let receivers):
-            keys.changes.append(Change(kind: .message, event: .none, flags: [], key: channel, payload: payload))
+            keys.changes.append(kind: .message, event: .none, key: channel, payload: payload)
             return .integer(Int64(receivers))
         }
+    }
+
+    /// SET and its relatives. The old value is copied only when the reply needs it; a plain SET looks
+    /// nothing up (but a key past its deadline is expired first, so that its `expired` comes before the
+    /// `set`).
+    private static func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, condition: PutCondition,
+                            returnOld: Bool, deadline: DeadlineChange, _ keys: inout KeyspaceWriter) throws -> WriteOutcome {
+        let existed: Bool?
+        var old: [UInt8]? = nil
+        if returnOld {
+            old = try keys.value(key)
+            existed = old != nil
+        } else if condition != .always {
+            existed = try keys.exists(key)
+        } else {
+            try keys.expireIfDue(key)
+            existed = nil
+        }
+        let stored = switch condition {
+        case .always: true
+        case .ifAbsent: existed == false
+        case .ifPresent: existed == true
+        }
+        if stored { try keys.store(key, value, existed: existed, deadline: deadline, event: .set) }
+        if returnOld { return .previous(old, stored: stored) }
+        return stored ? .stored : .conditionFailed
     }
 }

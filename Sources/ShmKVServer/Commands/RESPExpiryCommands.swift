@@ -87,7 +87,7 @@ extension RESPSession {
         case .failure(let error): return replyError(error.message)
         }
         if let problem = keyProblem(args[1]) ?? valueProblem(args[3]) { return replyError(problem) }
-        return enqueue(.put(key: args.bytes(1), value: args.bytes(3), condition: .always, deadline: .at(deadline)))
+        return enqueuePut(args, key: 1, value: 3, condition: .always, deadline: .at(deadline))
     }
 
     /// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]. Without an option it is a read.

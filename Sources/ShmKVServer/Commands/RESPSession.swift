@@ -263,6 +263,20 @@ final class RESPSession {
         return replyError("ERR the server is shutting down")
     }
 
+    /// SET and its relatives: outside MULTI the key and value go into the reactor's write arena when
+    /// they fit (no allocation; released when the outcome comes back), otherwise into arrays.
+    func enqueuePut(_ args: RESPArguments, key: Int, value: Int, condition: PutCondition, returnOld: Bool = false,
+                    deadline: DeadlineChange = .remove, _ shape: RESPReplyShape = .standard) -> Bool {
+        if !queueing, let stored = connection.reactor.writeArena.store(key: args[key], value: args[value]) {
+            let operation = WriteOperation.storedPut(ArenaBytes(key: stored.key, value: stored.value), condition: condition,
+                                                     returnOld: returnOld, deadline: deadline)
+            if connection.submit(operation, route: .resp(shape, command: currentCommand), arenaChunk: stored.chunk) { return true }
+            return replyError("ERR the server is shutting down")
+        }
+        return enqueue(.put(key: args.bytes(key), value: args.bytes(value), condition: condition, returnOld: returnOld,
+                            deadline: deadline), shape)
+    }
+
     /// Writes an error now, if that keeps replies in order (else the command waits). Inside MULTI the
     /// error becomes the step's result at EXEC, as Redis reports a command's own errors.
     func replyError(_ message: String) -> Bool {

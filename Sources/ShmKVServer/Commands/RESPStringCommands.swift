@@ -24,19 +24,18 @@ extension RESPSession {
         case .failure(let error): return replyError(error.message)
         }
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: options.condition,
-                            returnOld: options.returnOld, deadline: deadline))
+        return enqueuePut(args, key: 1, value: 2, condition: options.condition, returnOld: options.returnOld, deadline: deadline)
     }
 
     func setNX(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: .ifAbsent), .storedAsInteger)
+        return enqueuePut(args, key: 1, value: 2, condition: .ifAbsent, .storedAsInteger)
     }
 
     /// GETSET: SET … GET without options (the deadline goes, as with SET).
     func getSet(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueue(.put(key: args.bytes(1), value: args.bytes(2), condition: .always, returnOld: true, deadline: .remove))
+        return enqueuePut(args, key: 1, value: 2, condition: .always, returnOld: true, deadline: .remove)
     }
 
     /// SETRANGE key offset value: Redis's checks in Redis's order (the size check only for a non-empty

@@ -111,6 +111,13 @@ final class NativeSession {
             case .keep: .keep
             case .after(let milliseconds): .at(WallClock.milliseconds() + Int64(milliseconds))
             }
+            // Key and value go into the reactor's write arena when they fit (no allocation), else arrays.
+            if let stored = connection.reactor.writeArena.store(key: key, value: value) {
+                let operation = WriteOperation.storedPut(ArenaBytes(key: stored.key, value: stored.value), condition: condition,
+                                                         returnOld: false, deadline: deadline)
+                if connection.submit(operation, route: .native(requestID: id), arenaChunk: stored.chunk) { return true }
+                return answer((.shuttingDown, "the server is shutting down"), id)
+            }
             return enqueue(.put(key: Array(key), value: Array(value), condition: condition, deadline: deadline), id)
         case .expire(let key, let milliseconds, let mode):
             if let refusal = checkKey(key) { return answer(refusal, id) }

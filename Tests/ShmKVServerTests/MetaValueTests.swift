@@ -1,0 +1,12 @@
+import StoreLayout
+import Testing
+
+/// The writer stores `last_sequence` from a stack buffer each batch; it must be the text readers parse.
+@Suite struct MetaValueTests {
+    @Test("withDecimal lends the same digits decimal(_:) returns", arguments: [0, 7, 9, 10, 99, 100, 123_456_789, UInt64.max - 1, UInt64.max])
+    func digitsMatch(value: UInt64) {
+        let lent = MetaValue.withDecimal(value) { Array($0) }
+        #expect(lent == MetaValue.decimal(value))
+        #expect(MetaValue.decimal(lent) == value)
+    }
+}

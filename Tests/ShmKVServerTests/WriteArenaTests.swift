@@ -1,0 +1,109 @@
+import Foundation
+import Locks
+import ShmKV
+@testable import ShmKVServer
+import TestSupport
+import Testing
+
+/// The reactors' write arenas: SET's key and value are copied once into fixed chunks, read in place
+/// by the committing thread, and the chunk is used again once every write in it was answered.
+@Suite("Write arena: SET's bytes without an allocation per request")
+struct WriteArenaTests {
+    @Test("stored bytes are exact copies, side by side, and a released chunk is used again")
+    func storesAndReuses() throws {
+        let arena = WriteArena()
+        let key = Array("key:1".utf8), value = Array(repeating: UInt8(ascii: "v"), count: 100)
+        let first = try #require(key.withUnsafeBytes { k in value.withUnsafeBytes { v in arena.store(key: k, value: v) } })
+        #expect(Array(first.key) == key)
+        #expect(Array(first.value) == value)
+        #expect(first.value.baseAddress == first.key.baseAddress! + key.count)
+        let second = try #require(key.withUnsafeBytes { k in value.withUnsafeBytes { v in arena.store(key: k, value: v) } })
+        #expect(second.chunk == first.chunk)
+        #expect(second.key.baseAddress == first.value.baseAddress! + value.count)
+        arena.release(first.chunk)
+        arena.release(second.chunk)
+        // Nothing in flight: the chunk starts again from its beginning.
+        let third = try #require(key.withUnsafeBytes { k in value.withUnsafeBytes { v in arena.store(key: k, value: v) } })
+        #expect(third.key.baseAddress == first.key.baseAddress)
+        arena.release(third.chunk)
+    }
+
+    @Test("a full chunk in flight is left to its writes; a large value is not stored; spares are bounded")
+    func chunksRollOverAndAreBounded() throws {
+        let arena = WriteArena()
+        let value = [UInt8](repeating: 7, count: 4000)
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        // More than chunksKept + 1 chunks' worth in flight at once.
+        let perChunk = WriteArena.chunkSize / value.count
+        let count = perChunk * (WriteArena.chunksKept + 4)
+        var stored: [(chunk: Int32, value: UnsafeRawBufferPointer)] = []
+        for i in 0..<count {
+            var v = value
+            v[0] = UInt8(truncatingIfNeeded: i)
+            let s = try #require(v.withUnsafeBytes { arena.store(key: empty, value: $0) })
+            stored.append((s.chunk, s.value))
+        }
+        #expect(Set(stored.map(\.chunk)).count == WriteArena.chunksKept + 4)
+        // Every write's bytes are still its own while all are in flight.
+        for (i, s) in stored.enumerated() {
+            #expect(s.value.count == value.count && s.value[0] == UInt8(truncatingIfNeeded: i) && s.value[1] == 7)
+        }
+        #expect(value.withUnsafeBytes { _ in
+            [UInt8](repeating: 1, count: WriteArena.largestStored + 1).withUnsafeBytes { arena.store(key: empty, value: $0) }
+        } == nil)
+        for s in stored { arena.release(s.chunk) }
+        // The current chunk and at most `chunksKept` spares stay; the rest went back.
+        #expect(arena.bytesHeld == (WriteArena.chunksKept + 1) * WriteArena.chunkSize)
+    }
+
+    @Test("pipelined SETs of every size, across reactors, inside and outside MULTI, keep their bytes",
+          arguments: ["volatile", "durable"])
+    func pipelinedSetsKeepTheirBytes(durability: String) throws {
+        let seed = ProcessInfo.processInfo.environment["SHMKV_ARENA_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
+        let daemon = try Daemon(extraArguments: ["--durability", durability])
+        defer { daemon.stop() }
+        // Each connection's commands and the values they leave, made first (seeded), then sent at once.
+        var plans: [(commands: [[[UInt8]]], expected: [String: [UInt8]])] = []
+        for c in 0..<4 {
+            var rng = SplitMix64(seed: seed &+ UInt64(c))
+            var commands: [[[UInt8]]] = []
+            var expected: [String: [UInt8]] = [:]
+            for i in 0..<300 {
+                let key = "k:\(c):\(i % 200)"
+                // Sizes on both sides of the arena's limit (8 KiB for key and value together).
+                let size = Int.random(in: 0...9000, using: &rng)
+                let value = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                switch i % 5 {
+                case 0: commands += [[Array("MULTI".utf8)], [Array("SET".utf8), Array(key.utf8), value], [Array("EXEC".utf8)]]
+                case 1: commands.append([Array("SET".utf8), Array(key.utf8), value, Array("GET".utf8)])
+                case 2:
+                    commands.append([Array("SETNX".utf8), Array(key.utf8), value])
+                    if expected[key] != nil { continue }
+                case 3: commands.append([Array("SETEX".utf8), Array(key.utf8), Array("1000".utf8), value])
+                default: commands.append([Array("SET".utf8), Array(key.utf8), value])
+                }
+                expected[key] = value
+            }
+            plans.append((commands, expected))
+        }
+        let failures = Locked<[String]>([])
+        let sent = plans
+        DispatchQueue.concurrentPerform(iterations: sent.count) { c in
+            do {
+                let client = try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 30)
+                let errors = try client.pipeline(sent[c].commands).filter { if case .error = $0 { true } else { false } }
+                if !errors.isEmpty { failures.withLock { $0.append("connection \(c): \(errors.prefix(3))") } }
+            } catch {
+                failures.withLock { $0.append("connection \(c): \(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "seed \(seed) (SHMKV_ARENA_SEED=\(seed) to replay): \(failures.withLock { $0 })")
+        let expected = plans.reduce(into: [String: [UInt8]]()) { all, plan in all.merge(plan.expected) { $1 } }
+        let reader = try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 30)
+        let keys = expected.keys.sorted()
+        let values = try reader.pipeline(keys.map { [Array("GET".utf8), Array($0.utf8)] })
+        var wrong: [String] = []
+        for (key, reply) in zip(keys, values) where reply != .bulk(expected[key]!) { wrong.append(key) }
+        #expect(wrong.isEmpty, "seed \(seed) (SHMKV_ARENA_SEED=\(seed) to replay): \(wrong.count) keys wrong, e.g. \(wrong.prefix(3))")
+    }
+}
