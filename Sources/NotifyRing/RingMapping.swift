@@ -9,7 +9,10 @@ import Glibc
 ///
 /// The header page is mapped read-write in every process (subscribers register as futex waiters there);
 /// the data area is read-write for the publisher and read-only for subscribers, so a subscriber cannot
-/// corrupt what others read. Both are `MAP_SHARED | MAP_POPULATE` and stay mapped until `deinit`.
+/// corrupt what others read. Both are `MAP_SHARED` and stay mapped until `deinit`. The file's blocks are
+/// allocated when it is created (`posix_fallocate`), so a write into the mapping cannot fault for want
+/// of room in /dev/shm; the pages come into a process's memory as it touches them (not `MAP_POPULATE`:
+/// an idle daemon, or a reader that never follows the ring, does not hold the whole data area).
 final class RingMapping: @unchecked Sendable {
     // Invariant: the pointers stay valid until deinit; the fields they reach are either constant after
     // creation or accessed only through the atomics below.
@@ -115,6 +118,10 @@ final class RingMapping: @unchecked Sendable {
         if let group { try checked("fchown(\(temporary))") { fchown(fd, uid_t.max, group) } }
         try checked("fchmod(\(temporary))") { fchmod(fd, mode) }
         try checked("ftruncate(\(temporary))") { ftruncate(fd, off_t(RingLayout.headerSize + capacity)) }
+        // Blocks for the whole file now: a file system without room fails here, with a message, rather
+        // than with SIGBUS at the first write into a page it cannot back.
+        let reserved = posix_fallocate(fd, 0, off_t(RingLayout.headerSize + capacity))
+        if reserved != 0 { throw .system(SystemError(call: "posix_fallocate(\(temporary))", errno: Errno(rawValue: reserved))) }
         let header = try map(fd: fd, offset: 0, length: RingLayout.headerSize, writable: true)
         header.storeBytes(of: RingLayout.version, toByteOffset: RingLayout.versionOffset, as: UInt32.self)
         header.storeBytes(of: UInt32(RingLayout.headerSize), toByteOffset: RingLayout.headerSizeOffset, as: UInt32.self)
@@ -134,7 +141,7 @@ final class RingMapping: @unchecked Sendable {
 
     private static func map(fd: Int32, offset: Int, length: Int, writable: Bool) throws(RingError) -> UnsafeMutableRawPointer {
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
-        let p = mmap(nil, length, protection, MAP_SHARED | MAP_POPULATE, fd, off_t(offset))
+        let p = mmap(nil, length, protection, MAP_SHARED, fd, off_t(offset))
         guard let p, p != MAP_FAILED else { throw .system(.last("mmap")) }
         return p
     }

@@ -211,6 +211,29 @@ final class RingTests {
         stat(path, &st)
         #expect(st.st_mode & 0o777 == 0o600)
     }
+
+    /// Without its blocks allocated up front the ring would be created on a full /dev/shm and the
+    /// publisher would die of SIGBUS at its first write into a page the file system cannot back.
+    @Test("a ring that does not fit its file system is refused at creation, not faulted on later")
+    func ringOnAFullFileSystemIsRefused() throws {
+        let mountPoint = TemporaryDirectory("shmkv-ring-fs")
+        defer { mountPoint.remove() }
+        let mount = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint.path])
+        #expect(mount.status == 0, "mount: \(mount.stderr)")
+        guard mount.status == 0 else { return }
+        defer { _ = try? runProcess("/usr/bin/umount", ["-l", mountPoint.path]) }
+        let path = mountPoint.file("big.ring")
+        do {
+            _ = try RingPublisher(creatingAt: path, capacity: 4 << 20)
+            Issue.record("a 4 MiB ring was created on a 1 MiB file system")
+        } catch RingError.system(let error) {
+            #expect(error.errno == .noSpace, "\(error)")
+        }
+        // Nothing is left behind, and a ring that fits is made there as usual.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).isEmpty)
+        let small = try RingPublisher(creatingAt: mountPoint.file("small.ring"), capacity: 64 << 10)
+        _ = try small.publish(.put, key: [1, 2, 3], transactionID: 1)
+    }
 }
 
 /// The publisher's tail as subscribers see it.
