@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 durability="${1:-durable}"; shift || true
-swift build -c release --product shmkvd >/dev/null
+swift build -c release --static-swift-stdlib --product shmkvd >/dev/null
 bench="${BENCH:-shmkv-bench}"
-swift build -c release --product "$bench" >/dev/null
+swift build -c release --static-swift-stdlib --product "$bench" >/dev/null
 dir="$(mktemp -d "$PWD/.bench-XXXXXX")"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 SHMKV_RING_PATH="$dir/ring" ./.build/release/shmkvd --data-dir "$dir/data" --no-tcp --durability "$durability" --log-level warning > "$dir/ready" &

@@ -3,8 +3,8 @@
 # mode, loopback), three rounds, alternating, so that a change's cost on the request path shows through
 # the machine's noise. Numbers, never pass/fail.
 #   Benchmarks/compare-builds.sh NEW_SHMKVD OLD_SHMKVD
-# e.g. git worktree add /tmp/old <commit> && (cd /tmp/old && swift build -c release --product shmkvd)
-#      swift build -c release --product shmkvd
+# e.g. git worktree add /tmp/old <commit> && (cd /tmp/old && swift build -c release --static-swift-stdlib --product shmkvd)
+#      swift build -c release --static-swift-stdlib --product shmkvd
 #      Benchmarks/compare-builds.sh .build/release/shmkvd /tmp/old/.build/release/shmkvd
 set -euo pipefail
 new="$1"; old="$2"

@@ -11,7 +11,7 @@ for p in redis-server redis-tools; do
     dpkg -s "$p" >/dev/null 2>&1 || { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq;
                                        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p"; }
 done
-swift build -c release --product shmkvd >/dev/null
+swift build -c release --static-swift-stdlib --product shmkvd >/dev/null
 dir="$(mktemp -d "$PWD/.bench-XXXXXX")"
 redis_port=6391; shmkv_port=7391
 cleanup() { kill "$redis_pid" "$shmkv_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }

@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 large=${1:-10000000}
-swift build -c release --product shmkvd >&2
-swift build -c release --product shmkv >&2
+swift build -c release --static-swift-stdlib --product shmkvd >&2
+swift build -c release --static-swift-stdlib --product shmkv >&2
 bin=.build/release
 dir="$(mktemp -d "${TMPDIR:-/tmp}/shmkv-large.XXXXXX")"
 SHMKV_RING_PATH="$dir/ring" "$bin/shmkvd" --data-dir "$dir/data" --no-tcp --durability volatile --log-level warning > "$dir/out" 2>&1 &

@@ -15,8 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0; [ "${1:-}" = "--quick" ] && quick=1
-swift build -c release --product shmkvd >&2
-swift build -c release --product shmkv >&2
+swift build -c release --static-swift-stdlib --product shmkvd >&2
+swift build -c release --static-swift-stdlib --product shmkv >&2
 bin=.build/release
 dir="$(mktemp -d /tmp/shmkv-bench.XXXXXX)"
 cc -O2 -o "$dir/mdb_put_bench" Benchmarks/c/mdb_put_bench.c -llmdb -lpthread

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys="${1:-1000000}"; reads="${2:-5000000}"
-swift build -c release --product shmkv-shm-bench >/dev/null
+swift build -c release --static-swift-stdlib --product shmkv-shm-bench >/dev/null
 dir="$(mktemp -d "$PWD/.bench-XXXXXX")"
 trap 'rm -rf "$dir"' EXIT
 cc -O2 -o "$dir/mdb_get_bench" Benchmarks/c/mdb_get_bench.c $(pkg-config --cflags --libs lmdb)
