@@ -85,6 +85,12 @@ struct KeyspaceWriter {
 
     mutating func value(_ key: [UInt8]) throws -> [UInt8]? { try key.withUnsafeBytes { try value($0) } }
 
+    /// Calls `body` with the live value of `key` in place in the map (nil: none); valid only inside it.
+    mutating func withLiveValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try expireIfDue(key)
+        return try transaction.withValue(keyspace, key: key, body)
+    }
+
     /// Whether `key` lives.
     mutating func exists(_ key: UnsafeRawBufferPointer) throws -> Bool {
         try expireIfDue(key)
@@ -125,12 +131,16 @@ struct KeyspaceWriter {
     }
 
     /// Deletes `key` with its deadline; true if it lived. Records `event` when it did.
-    mutating func delete(_ key: [UInt8], event: KeyEvent = .del) throws -> Bool {
+    mutating func delete(_ key: UnsafeRawBufferPointer, event: KeyEvent = .del) throws -> Bool {
         if try expireIfDue(key) { return false }
         guard try transaction.delete(keyspace, key: key) else { return false }
         _ = try removeDeadline(key)
         changes.append(kind: .delete, event: event, key: key, origin: origin)
         return true
+    }
+
+    mutating func delete(_ key: [UInt8], event: KeyEvent = .del) throws -> Bool {
+        try key.withUnsafeBytes { try delete($0, event: event) }
     }
 
     /// Gives a live `key` the deadline `at` (replacing any), recording an `expire` change.

@@ -34,6 +34,10 @@ enum WriteOperation: Sendable {
     case put(key: [UInt8], value: [UInt8], condition: PutCondition, returnOld: Bool = false, deadline: DeadlineChange = .remove)
     /// `put` with its bytes in the submitting reactor's arena (the ticket carries the chunk to release).
     case storedPut(ArenaBytes, condition: PutCondition, returnOld: Bool, deadline: DeadlineChange)
+    /// DEL of one key, the key in the arena; the outcome counts it as `deleteMany` does.
+    case storedDelete(ArenaBytes)
+    /// `incrBy` with the key in the arena.
+    case storedIncrBy(ArenaBytes, delta: Int64)
     case delete(key: [UInt8])
     /// Deletes every key given; the outcome counts those that existed (RESP `DEL`).
     case deleteMany([[UInt8]])
@@ -79,6 +83,8 @@ enum WriteOperation: Sendable {
         switch self {
         case .put(let k, let v, _, _, _), .append(let k, let v, _): k.count + v.count
         case .storedPut(let bytes, _, _, _): bytes.key.count + bytes.value.count
+        case .storedDelete(let bytes): bytes.key.count
+        case .storedIncrBy(let bytes, _): bytes.key.count + 8
         case .delete(let k), .getDelete(let k), .persist(let k), .getAndExpire(let k, _): k.count
         case .expire(let k, _, _): k.count + 8
         case .deleteMany(let keys): keys.reduce(0) { $0 + $1.count }
@@ -166,20 +172,11 @@ extension WriteOperation {
             for pair in pairs { try keys.store(pair.key, pair.value, existed: false, deadline: .remove, event: .set) }
             return .integer(1)
         case .incrBy(let key, let delta):
-            let old = try keys.value(key)
-            let current: Int64
-            if let old {
-                guard let n = RedisInteger.parse(old) else {
-                    return .failed(.notInteger, "value is not an integer or out of range")
-                }
-                current = n
-            } else {
-                current = 0
-            }
-            let (sum, overflow) = current.addingReportingOverflow(delta)
-            if overflow { return .failed(.overflow, "increment or decrement would overflow") }
-            try keys.store(key, Array(String(sum).utf8), existed: old != nil, deadline: .keep, event: .incrby)
-            return .integer(sum)
+            return try key.withUnsafeBytes { try WriteOperation.incrBy($0, delta, &keys) }
+        case .storedIncrBy(let bytes, let delta):
+            return try WriteOperation.incrBy(bytes.key, delta, &keys)
+        case .storedDelete(let bytes):
+            return .integer(try keys.delete(bytes.key) ? 1 : 0)
         case .append(let key, let value, let maxValueSize):
             let old = try keys.value(key)
             var combined = old ?? []
@@ -238,6 +235,38 @@ extension WriteOperation {
         case .publish(let channel, let payload, let receivers):
             keys.changes.append(kind: .message, event: .none, key: channel, payload: payload)
             return .integer(Int64(receivers))
+        }
+    }
+
+    /// INCR, DECR, INCRBY, DECRBY: the old value is parsed where it lies in the map and the new one
+    /// formatted on the stack (no allocation).
+    private static func incrBy(_ key: UnsafeRawBufferPointer, _ delta: Int64, _ keys: inout KeyspaceWriter) throws -> WriteOutcome {
+        // nil: no value; .some(nil): a value that is not an integer.
+        let old: Int64?? = try keys.withLiveValue(key) { value in value.map { RedisInteger.parse($0) } }
+        if case .some(nil) = old { return .failed(.notInteger, "value is not an integer or out of range") }
+        let current = old.flatMap { $0 } ?? 0
+        let (sum, overflow) = current.addingReportingOverflow(delta)
+        if overflow { return .failed(.overflow, "increment or decrement would overflow") }
+        try withDecimal(sum) { digits in
+            try keys.store(key, digits, existed: old != nil, deadline: .keep, event: .incrby)
+        }
+        return .integer(sum)
+    }
+
+    /// Calls `body` with `value` in decimal (a minus sign when negative), in a buffer on the stack.
+    static func withDecimal<R>(_ value: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var magnitude = value.magnitude, start = 20
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                start -= 1
+                buffer[start] = UInt8(ascii: "-")
+            }
+            return try body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start..<20])))
         }
     }
 

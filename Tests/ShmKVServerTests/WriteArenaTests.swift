@@ -56,7 +56,7 @@ struct WriteArenaTests {
         #expect(arena.bytesHeld == (WriteArena.chunksKept + 1) * WriteArena.chunkSize)
     }
 
-    @Test("pipelined SETs of every size, across reactors, inside and outside MULTI, keep their bytes",
+    @Test("pipelined SETs of every size, counters and DELs, across reactors, inside and outside MULTI, keep their bytes",
           arguments: ["volatile", "durable"])
     func pipelinedSetsKeepTheirBytes(durability: String) throws {
         let seed = ProcessInfo.processInfo.environment["SHMKV_ARENA_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
@@ -84,6 +84,26 @@ struct WriteArenaTests {
                 }
                 expected[key] = value
             }
+            // Counters (INCRBY/DECRBY/INCR: the key in the arena, the digits formatted on the stack) and
+            // single-key DELs, whose keys go into the arena too.
+            var counter: Int64 = 0
+            for i in 0..<200 {
+                let delta = Int64.random(in: -1_000_000...1_000_000, using: &rng)
+                switch i % 4 {
+                case 0: commands.append([Array("INCRBY".utf8), Array("n:\(c)".utf8), Array(String(delta).utf8)])
+                case 1: commands.append([Array("DECRBY".utf8), Array("n:\(c)".utf8), Array(String(delta).utf8)])
+                case 2: commands.append([Array("INCR".utf8), Array("n:\(c)".utf8)])
+                default: commands.append([Array("DEL".utf8), Array("k:\(c):\(i)".utf8)])
+                }
+                switch i % 4 {
+                case 0: counter += delta
+                case 1: counter -= delta
+                case 2: counter += 1
+                default: expected.removeValue(forKey: "k:\(c):\(i)")
+                }
+            }
+            expected["n:\(c)"] = Array(String(counter).utf8)
+            // A missing key reads as null: DEL's are checked as absent below.
             plans.append((commands, expected))
         }
         let failures = Locked<[String]>([])
@@ -100,6 +120,10 @@ struct WriteArenaTests {
         #expect(failures.withLock { $0 }.isEmpty, "seed \(seed) (SHMKV_ARENA_SEED=\(seed) to replay): \(failures.withLock { $0 })")
         let expected = plans.reduce(into: [String: [UInt8]]()) { all, plan in all.merge(plan.expected) { $1 } }
         let reader = try RESPClient(address: .unix(path: daemon.socketPath), timeoutSeconds: 30)
+        let deleted = (0..<4).flatMap { c in stride(from: 3, to: 200, by: 4).map { "k:\(c):\($0)" } }
+        for key in deleted {
+            #expect(try reader.command([Array("EXISTS".utf8), Array(key.utf8)]) == .integer(0), "\(key) was deleted; seed \(seed)")
+        }
         let keys = expected.keys.sorted()
         let values = try reader.pipeline(keys.map { [Array("GET".utf8), Array($0.utf8)] })
         var wrong: [String] = []

@@ -7,6 +7,9 @@ import Wire
 extension RESPSession {
     /// DEL and UNLINK: keys LMDB cannot hold do not exist, so they are not counted.
     func del(_ args: RESPArguments) -> Bool {
+        if args.count == 2, StoreLayout.check(key: args[1]) == nil {
+            return enqueue(key: args[1], stored: { .storedDelete($0) }, otherwise: .deleteMany([args.bytes(1)]))
+        }
         var keys: [[UInt8]] = []
         for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil { keys.append(args.bytes(i)) }
         return enqueue(.deleteMany(keys))

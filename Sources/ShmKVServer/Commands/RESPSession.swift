@@ -267,14 +267,23 @@ final class RESPSession {
     /// they fit (no allocation; released when the outcome comes back), otherwise into arrays.
     func enqueuePut(_ args: RESPArguments, key: Int, value: Int, condition: PutCondition, returnOld: Bool = false,
                     deadline: DeadlineChange = .remove, _ shape: RESPReplyShape = .standard) -> Bool {
-        if !queueing, let stored = connection.reactor.writeArena.store(key: args[key], value: args[value]) {
-            let operation = WriteOperation.storedPut(ArenaBytes(key: stored.key, value: stored.value), condition: condition,
-                                                     returnOld: returnOld, deadline: deadline)
-            if connection.submit(operation, route: .resp(shape, command: currentCommand), arenaChunk: stored.chunk) { return true }
+        enqueue(key: args[key], value: args[value], shape,
+                stored: { .storedPut($0, condition: condition, returnOld: returnOld, deadline: deadline) },
+                otherwise: .put(key: args.bytes(key), value: args.bytes(value), condition: condition, returnOld: returnOld,
+                                deadline: deadline))
+    }
+
+    /// Queues the operation `stored` makes of `key` and `value` copied into the reactor's write arena
+    /// (outside MULTI, when they fit), else `otherwise`, which holds arrays of its own.
+    func enqueue(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                 _ shape: RESPReplyShape = .standard, stored: (ArenaBytes) -> WriteOperation,
+                 otherwise: @autoclosure () -> WriteOperation) -> Bool {
+        if !queueing, let bytes = connection.reactor.writeArena.store(key: key, value: value) {
+            let operation = stored(ArenaBytes(key: bytes.key, value: bytes.value))
+            if connection.submit(operation, route: .resp(shape, command: currentCommand), arenaChunk: bytes.chunk) { return true }
             return replyError("ERR the server is shutting down")
         }
-        return enqueue(.put(key: args.bytes(key), value: args.bytes(value), condition: condition, returnOld: returnOld,
-                            deadline: deadline), shape)
+        return enqueue(otherwise(), shape)
     }
 
     /// Writes an error now, if that keeps replies in order (else the command waits). Inside MULTI the

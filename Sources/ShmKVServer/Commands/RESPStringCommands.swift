@@ -99,7 +99,7 @@ extension RESPSession {
 
     func incrBy(_ key: UnsafeRawBufferPointer, _ delta: Int64) -> Bool {
         if let problem = keyProblem(key) { return replyError(problem) }
-        return enqueue(.incrBy(key: Array(key), delta: delta))
+        return enqueue(key: key, stored: { .storedIncrBy($0, delta: delta) }, otherwise: .incrBy(key: Array(key), delta: delta))
     }
 
     func strlen(_ args: RESPArguments) {

@@ -111,14 +111,9 @@ final class NativeSession {
             case .keep: .keep
             case .after(let milliseconds): .at(WallClock.milliseconds() + Int64(milliseconds))
             }
-            // Key and value go into the reactor's write arena when they fit (no allocation), else arrays.
-            if let stored = connection.reactor.writeArena.store(key: key, value: value) {
-                let operation = WriteOperation.storedPut(ArenaBytes(key: stored.key, value: stored.value), condition: condition,
-                                                         returnOld: false, deadline: deadline)
-                if connection.submit(operation, route: .native(requestID: id), arenaChunk: stored.chunk) { return true }
-                return answer((.shuttingDown, "the server is shutting down"), id)
-            }
-            return enqueue(.put(key: Array(key), value: Array(value), condition: condition, deadline: deadline), id)
+            return enqueue(key: key, value: value, id,
+                           stored: { .storedPut($0, condition: condition, returnOld: false, deadline: deadline) },
+                           otherwise: .put(key: Array(key), value: Array(value), condition: condition, deadline: deadline))
         case .expire(let key, let milliseconds, let mode):
             if let refusal = checkKey(key) { return answer(refusal, id) }
             switch mode {
@@ -136,7 +131,7 @@ final class NativeSession {
             return enqueue(.delete(key: Array(key)), id)
         case .incrBy(let key, let delta):
             if let refusal = checkKey(key) { return answer(refusal, id) }
-            return enqueue(.incrBy(key: Array(key), delta: delta), id)
+            return enqueue(key: key, id, stored: { .storedIncrBy($0, delta: delta) }, otherwise: .incrBy(key: Array(key), delta: delta))
         case .mput(let pairs):
             var owned: [KeyValue] = []
             owned.reserveCapacity(pairs.count)
@@ -185,6 +180,16 @@ final class NativeSession {
         guard connection.pendingWrites == 0 else { return false }
         ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output)
         return true
+    }
+
+    /// Queues the operation `stored` makes of `key` and `value` copied into the reactor's write arena
+    /// (when they fit: no allocation), else `otherwise`, which holds arrays of its own.
+    private func enqueue(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                         _ id: UInt32, stored: (ArenaBytes) -> WriteOperation, otherwise: @autoclosure () -> WriteOperation) -> Bool {
+        guard let bytes = connection.reactor.writeArena.store(key: key, value: value) else { return enqueue(otherwise(), id) }
+        if connection.submit(stored(ArenaBytes(key: bytes.key, value: bytes.value)), route: .native(requestID: id),
+                             arenaChunk: bytes.chunk) { return true }
+        return answer((.shuttingDown, "the server is shutting down"), id)
     }
 
     /// Queues a write; its reply (`writeOutcome`) carries the request's id.
