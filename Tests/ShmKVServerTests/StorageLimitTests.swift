@@ -49,12 +49,8 @@ struct StorageLimitTests {
     @Test("on a full disk (a 24 MiB tmpfs) writes fail with a clear error, everything acknowledged stays readable, reads go on, and writes work again once space returns",
           arguments: ["durable", "volatile"])
     func diskFull(durability: String) throws {
-        let mountPoint = TemporaryDirectory("shmkv-disk")
+        let mountPoint = try SmallFileSystem(size: "24m", label: "shmkv-disk")
         defer { mountPoint.remove() }
-        let mount = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mountPoint.path])
-        #expect(mount.status == 0, "mount: \(mount.stderr)")
-        guard mount.status == 0 else { return }
-        defer { _ = try? runProcess("/usr/bin/umount", ["-l", mountPoint.path]) }
         // Ballast to give back later: the disk's free space returning.
         let ballast = mountPoint.file("ballast")
         try Data(count: 4 << 20).write(to: URL(fileURLWithPath: ballast))

@@ -317,3 +317,30 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 }
+
+/// A tmpfs of `size` (mount's syntax: "24m") on a fresh directory, for tests of a full file system
+/// (mounting needs root, as CI has). `remove()` unmounts it and removes the directory.
+public struct SmallFileSystem: Sendable {
+    public struct MountFailed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let directory: TemporaryDirectory
+    public var path: String { directory.path }
+
+    public init(size: String, label: String = "shmkv-fs") throws {
+        directory = TemporaryDirectory(label)
+        let mount = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", directory.path])
+        guard mount.status == 0 else {
+            directory.remove()
+            throw MountFailed(description: "mount -t tmpfs -o size=\(size): \(mount.stderr)")
+        }
+    }
+
+    public func file(_ name: String) -> String { directory.file(name) }
+
+    public func remove() {
+        _ = try? runProcess("/usr/bin/umount", ["-l", directory.path])
+        directory.remove()
+    }
+}
