@@ -133,12 +133,20 @@ public final class Daemon: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
-    /// Sends `signal` and waits for the process to end; returns its exit status.
+    /// Sends `signal` and waits for the process to end; returns its exit status. The wait is bounded:
+    /// a daemon still running after 60 s is killed (SIGKILL), so a stop that hangs fails the test that
+    /// checks the status (9) instead of hanging the suite.
     @discardableResult
     public func stop(signal: Int32 = SIGTERM) -> Int32 {
         if !stopped {
             stopped = true
             kill(process.processIdentifier, signal)
+            let deadline = Date().addingTimeInterval(60)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning {
+                FileHandle.standardError.write(Data("shmkvd (pid \(process.processIdentifier)) did not stop within 60 s of signal \(signal): killed\n".utf8))
+                kill(process.processIdentifier, SIGKILL)
+            }
             process.waitUntilExit()
         }
         return process.terminationStatus
