@@ -206,6 +206,15 @@ final class ServerConnection: Connection {
 
     // MARK: Writes
 
+    /// Queues the operation `stored` makes of `key` and `value` copied into this reactor's write arena
+    /// (no allocation); nil if they do not fit there (the caller queues an operation holding arrays).
+    /// False once the daemon stops, as `submit`.
+    func submitInArena(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, route: ReplyRoute,
+                       _ stored: (ArenaBytes) -> WriteOperation) -> Bool? {
+        guard let bytes = reactor.writeArena.store(key: key, value: value) else { return nil }
+        return submit(stored(ArenaBytes(key: bytes.key, value: bytes.value)), route: route, arenaChunk: bytes.chunk)
+    }
+
     /// Queues a write for the writer role with the route its reply takes; false once the daemon stops.
     /// The operation moves into the ticket and the ticket into the queue: its bytes are not retained
     /// again on the way.

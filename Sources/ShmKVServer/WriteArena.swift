@@ -62,7 +62,7 @@ final class WriteArena {
         }
     }
 
-    /// Bytes held in chunks (for tests and INFO-like reports).
+    /// Bytes held in chunks (the tests check that spares are bounded).
     var bytesHeld: Int { chunks.count { $0 != nil } * WriteArena.chunkSize }
 
     private func moveToEmptyChunk() {

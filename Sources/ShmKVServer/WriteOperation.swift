@@ -1,5 +1,6 @@
 import LMDB
 import NotifyRing
+import StoreLayout
 import Wire
 
 /// A condition on a key's current deadline (EXPIRE's NX, XX, GT, LT).
@@ -247,27 +248,10 @@ extension WriteOperation {
         let current = old.flatMap { $0 } ?? 0
         let (sum, overflow) = current.addingReportingOverflow(delta)
         if overflow { return .failed(.overflow, "increment or decrement would overflow") }
-        try withDecimal(sum) { digits in
+        try MetaValue.withDecimal(sum) { digits in
             try keys.store(key, digits, existed: old != nil, deadline: .keep, event: .incrby)
         }
         return .integer(sum)
-    }
-
-    /// Calls `body` with `value` in decimal (a minus sign when negative), in a buffer on the stack.
-    static func withDecimal<R>(_ value: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            var magnitude = value.magnitude, start = 20
-            repeat {
-                start -= 1
-                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                start -= 1
-                buffer[start] = UInt8(ascii: "-")
-            }
-            return try body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start..<20])))
-        }
     }
 
     /// SET and its relatives. The old value is copied only when the reply needs it; a plain SET looks

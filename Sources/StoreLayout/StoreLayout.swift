@@ -69,18 +69,28 @@ public enum MetaValue {
     /// A decimal number (`last_sequence`).
     public static func decimal(_ value: UInt64) -> [UInt8] { Array(String(value).utf8) }
 
-    /// Calls `body` with `value`'s decimal digits in a buffer on the stack (the same bytes as
-    /// `decimal(_:)`, without an allocation), valid only inside it.
-    public static func withDecimal<R>(_ value: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            var n = value, start = 20
+    /// Calls `body` with `value`'s decimal digits (after a minus sign when `negative`) in a buffer on the
+    /// stack (for a `UInt64`, the same bytes as `decimal(_:)`), without an allocation; valid only inside it.
+    public static func withDecimal<R>(_ value: UInt64, negative: Bool = false,
+                                      _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 21) { buffer in
+            var n = value, start = 21
             repeat {
                 start -= 1
                 buffer[start] = UInt8(ascii: "0") + UInt8(n % 10)
                 n /= 10
             } while n > 0
-            return try body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start..<20])))
+            if negative {
+                start -= 1
+                buffer[start] = UInt8(ascii: "-")
+            }
+            return try body(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[start..<21])))
         }
+    }
+
+    /// `withDecimal` for a signed value (INCR's result).
+    public static func withDecimal<R>(_ value: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withDecimal(value.magnitude, negative: value < 0, body)
     }
 
     /// A decimal value back, or nil if it is not one.

@@ -9,4 +9,10 @@ import Testing
         #expect(lent == MetaValue.decimal(value))
         #expect(MetaValue.decimal(lent) == value)
     }
+
+    @Test("withDecimal of a signed value is Swift's own text of it (INCR's result)",
+          arguments: [Int64.min, Int64.min + 1, -1_000_000, -10, -1, 0, 1, 42, Int64.max])
+    func signedDigitsMatch(value: Int64) {
+        #expect(MetaValue.withDecimal(value) { Array($0) } == Array(String(value).utf8))
+    }
 }

@@ -278,10 +278,8 @@ final class RESPSession {
     func enqueue(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                  _ shape: RESPReplyShape = .standard, stored: (ArenaBytes) -> WriteOperation,
                  otherwise: @autoclosure () -> WriteOperation) -> Bool {
-        if !queueing, let bytes = connection.reactor.writeArena.store(key: key, value: value) {
-            let operation = stored(ArenaBytes(key: bytes.key, value: bytes.value))
-            if connection.submit(operation, route: .resp(shape, command: currentCommand), arenaChunk: bytes.chunk) { return true }
-            return replyError("ERR the server is shutting down")
+        if !queueing, let queued = connection.submitInArena(key: key, value: value, route: .resp(shape, command: currentCommand), stored) {
+            return queued || replyError("ERR the server is shutting down")
         }
         return enqueue(otherwise(), shape)
     }

@@ -186,10 +186,10 @@ final class NativeSession {
     /// (when they fit: no allocation), else `otherwise`, which holds arrays of its own.
     private func enqueue(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                          _ id: UInt32, stored: (ArenaBytes) -> WriteOperation, otherwise: @autoclosure () -> WriteOperation) -> Bool {
-        guard let bytes = connection.reactor.writeArena.store(key: key, value: value) else { return enqueue(otherwise(), id) }
-        if connection.submit(stored(ArenaBytes(key: bytes.key, value: bytes.value)), route: .native(requestID: id),
-                             arenaChunk: bytes.chunk) { return true }
-        return answer((.shuttingDown, "the server is shutting down"), id)
+        guard let queued = connection.submitInArena(key: key, value: value, route: .native(requestID: id), stored) else {
+            return enqueue(otherwise(), id)
+        }
+        return queued || answer((.shuttingDown, "the server is shutting down"), id)
     }
 
     /// Queues a write; its reply (`writeOutcome`) carries the request's id.
