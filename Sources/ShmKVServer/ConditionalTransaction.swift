@@ -43,12 +43,13 @@ extension KeyspaceWriter {
         var results: [Int64] = []
         results.reserveCapacity(steps.count)
         for (index, step) in steps.enumerated() {
-            let operation: WriteOperation = switch step.action {
-            case .put(let value, let deadline): .put(key: step.key, value: value, condition: .always, deadline: deadline)
-            case .delete: .delete(key: step.key)
-            case .incrBy(let delta): .incrBy(key: step.key, delta: delta)
+            let outcome = switch step.action {
+            case .put(let value, let deadline):
+                try StoredWrite.put(condition: .always, returnOld: false, deadline: deadline).apply(step.key, value, &self)
+            case .delete: try StoredWrite.delete(counted: false).apply(step.key, [], &self)
+            case .incrBy(let delta): try StoredWrite.incrBy(delta).apply(step.key, [], &self)
             }
-            switch try operation.apply(&self) {
+            switch outcome {
             case .stored: results.append(1)
             case .deleted(let existed): results.append(existed ? 1 : 0)
             case .integer(let n): results.append(n)

@@ -144,13 +144,13 @@ struct KeyspaceWriter {
     }
 
     /// Gives a live `key` the deadline `at` (replacing any), recording an `expire` change.
-    mutating func expire(_ key: [UInt8], at: Int64) throws {
+    mutating func expire(_ key: UnsafeRawBufferPointer, at: Int64) throws {
         try setDeadline(key, at)
         changes.append(kind: .expiry, event: .expire, key: key, origin: origin)
     }
 
     /// Takes a live `key`'s deadline away; true if it had one (then a `persist` change is recorded).
-    mutating func persist(_ key: [UInt8]) throws -> Bool {
+    mutating func persist(_ key: UnsafeRawBufferPointer) throws -> Bool {
         guard try removeDeadline(key) else { return false }
         changes.append(kind: .expiry, event: .persist, key: key, origin: origin)
         return true

@@ -206,13 +206,17 @@ final class ServerConnection: Connection {
 
     // MARK: Writes
 
-    /// Queues the operation `stored` makes of `key` and `value` copied into this reactor's write arena
-    /// (no allocation); nil if they do not fit there (the caller queues an operation holding arrays).
-    /// False once the daemon stops, as `submit`.
-    func submitInArena(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, route: ReplyRoute,
-                       _ stored: (ArenaBytes) -> WriteOperation) -> Bool? {
-        guard let bytes = reactor.writeArena.store(key: key, value: value) else { return nil }
-        return submit(stored(ArenaBytes(key: bytes.key, value: bytes.value)), route: route, arenaChunk: bytes.chunk)
+    /// Queues `write` with its bytes copied into this reactor's write arena: `byteCount` bytes, the first
+    /// `keyCount` of them the key, as `fill` lays them out (no allocation up to
+    /// `WriteArena.largestStored`). False once the daemon stops, as `submit`.
+    func submit(_ write: StoredWrite, byteCount: Int, keyCount: Int, route: ReplyRoute,
+                _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        let (chunk, bytes) = reactor.writeArena.reserve(byteCount)
+        fill(bytes)
+        let all = UnsafeRawBufferPointer(bytes)
+        let stored = ArenaBytes(key: UnsafeRawBufferPointer(rebasing: all[..<keyCount]),
+                                value: UnsafeRawBufferPointer(rebasing: all[keyCount...]))
+        return submit(.stored(stored, write), route: route, arenaChunk: chunk)
     }
 
     /// Queues a write for the writer role with the route its reply takes; false once the daemon stops.

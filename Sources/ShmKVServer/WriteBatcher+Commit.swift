@@ -25,12 +25,13 @@ extension WriteBatcher {
     private func commitOnce(combiner: ReactorThread?) -> Bool {
         outcomes.removeAll(keepingCapacity: true)
         changes.removeAll()
-        if batch.allSatisfy({ if case .publish = $0.operation { true } else { false } }) {
+        if batch.allSatisfy({ $0.operation.isMessage }) {
             // Only messages: no LMDB transaction at all, straight onto the ring.
             for ticket in batch {
-                guard case .publish(let channel, let payload, let receivers) = ticket.operation else { continue }
-                changes.append(kind: .message, event: .none, key: channel, payload: payload)
-                outcomes.append(.integer(Int64(receivers)))
+                _ = ticket.operation.withMessage { channel, payload, receivers in
+                    changes.append(kind: .message, event: .none, key: channel, payload: payload)
+                    outcomes.append(.integer(Int64(receivers)))
+                }
             }
             ServerStats.add(stats.batchesCommitted)
             publishChanges(transactionID: 0, combiner: combiner)

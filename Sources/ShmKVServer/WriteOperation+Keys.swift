@@ -6,7 +6,7 @@ import Wire
 extension KeyspaceWriter {
     /// SETRANGE: overwrites from `offset`, padding with zero bytes; the new length. An empty `value`
     /// changes nothing (and creates no key) and answers the current length.
-    mutating func setRange(_ key: [UInt8], offset: Int, _ value: [UInt8], maxValueSize: Int) throws -> WriteOutcome {
+    mutating func setRange(_ key: UnsafeRawBufferPointer, offset: Int, _ value: UnsafeRawBufferPointer, maxValueSize: Int) throws -> WriteOutcome {
         let old = try self.value(key)
         guard !value.isEmpty else { return .integer(Int64(old?.count ?? 0)) }
         guard offset + value.count <= maxValueSize else {
@@ -15,12 +15,12 @@ extension KeyspaceWriter {
         var bytes = old ?? []
         if bytes.count < offset + value.count { bytes.append(contentsOf: repeatElement(0, count: offset + value.count - bytes.count)) }
         bytes.replaceSubrange(offset..<(offset + value.count), with: value)
-        try store(key, bytes, existed: old != nil, deadline: .keep, event: .setrange)
+        try bytes.withUnsafeBytes { try store(key, $0, existed: old != nil, deadline: .keep, event: .setrange) }
         return .integer(Int64(bytes.count))
     }
 
     /// INCRBYFLOAT: the new value as a bulk string (`previous`), Redis's long double arithmetic.
-    mutating func incrByFloat(_ key: [UInt8], _ increment: Float80) throws -> WriteOutcome {
+    mutating func incrByFloat(_ key: UnsafeRawBufferPointer, _ increment: Float80) throws -> WriteOutcome {
         let old = try value(key)
         var current: Float80 = 0
         if let old {
@@ -30,15 +30,15 @@ extension KeyspaceWriter {
         let sum = current + increment
         guard sum.isFinite else { return .failed(.badRequest, "increment would produce NaN or Infinity") }
         let text = RedisFloat.format(sum)
-        try store(key, text, existed: old != nil, deadline: .keep, event: .incrbyfloat)
+        try text.withUnsafeBytes { try store(key, $0, existed: old != nil, deadline: .keep, event: .incrbyfloat) }
         return .previous(text, stored: true)
     }
 
     /// RENAME and RENAMENX: the value and its deadline move to `target` (replacing what was there unless
     /// `onlyIfAbsent`). Events as Redis: `rename_from` on the source, then `rename_to` on the target.
-    mutating func rename(_ source: [UInt8], to target: [UInt8], onlyIfAbsent: Bool) throws -> WriteOutcome {
+    mutating func rename(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, onlyIfAbsent: Bool) throws -> WriteOutcome {
         guard let value = try value(source) else { return .failed(.notFound, "no such key") }
-        if source == target { return onlyIfAbsent ? .integer(0) : .stored }
+        if source.elementsEqual(target) { return onlyIfAbsent ? .integer(0) : .stored }
         if onlyIfAbsent, try exists(target) { return .integer(0) }
         let deadline = try self.deadline(source)
         _ = try delete(source, event: .renameFrom)
@@ -48,8 +48,8 @@ extension KeyspaceWriter {
 
     /// COPY: 1 if `target` now holds the source's value and deadline; 0 if the source is absent or the
     /// target exists and `replace` is false. Event `copy_to` on the target.
-    mutating func copy(_ source: [UInt8], to target: [UInt8], replace: Bool) throws -> WriteOutcome {
-        if source == target { return .failed(.badRequest, "source and destination objects are the same") }
+    mutating func copy(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, replace: Bool) throws -> WriteOutcome {
+        if source.elementsEqual(target) { return .failed(.badRequest, "source and destination objects are the same") }
         guard let value = try value(source) else { return .integer(0) }
         if !replace, try exists(target) { return .integer(0) }
         try self.replace(target, with: value, deadline: try deadline(source), event: .copyTo)
@@ -58,8 +58,10 @@ extension KeyspaceWriter {
 
     /// Stores `value` under `target` as a new key (Redis deletes what was there and adds the key: `new`),
     /// with the source's deadline, announcing no separate `expire`.
-    private mutating func replace(_ target: [UInt8], with value: [UInt8], deadline: Int64?, event: KeyEvent) throws {
+    private mutating func replace(_ target: UnsafeRawBufferPointer, with value: [UInt8], deadline: Int64?, event: KeyEvent) throws {
         try expireIfDue(target)
-        try store(target, value, existed: false, deadline: deadline.map { .at($0) } ?? .remove, event: event, announceDeadline: false)
+        try value.withUnsafeBytes {
+            try store(target, $0, existed: false, deadline: deadline.map { .at($0) } ?? .remove, event: event, announceDeadline: false)
+        }
     }
 }

@@ -190,6 +190,17 @@ public struct PackedKeys: Sequence {
     public let count: Int
     let bytes: UnsafeRawBufferPointer
 
+    init(count: Int, bytes: UnsafeRawBufferPointer) {
+        self.count = count
+        self.bytes = bytes
+    }
+
+    /// `count` keys packed as a request body packs them, in bytes already validated (or written by
+    /// the caller itself): the iterator stops at the first key it cannot read.
+    public init(count: Int, trusting bytes: UnsafeRawBufferPointer) {
+        self.init(count: count, bytes: bytes)
+    }
+
     /// Reads one key per step from the body; never fails, the body was validated.
     public struct Iterator: IteratorProtocol {
         var reader: ByteReader
@@ -211,6 +222,17 @@ public struct PackedPairs: Sequence {
     /// How many pairs the body holds.
     public let count: Int
     let bytes: UnsafeRawBufferPointer
+
+    init(count: Int, bytes: UnsafeRawBufferPointer) {
+        self.count = count
+        self.bytes = bytes
+    }
+
+    /// `count` pairs packed as a request body packs them, in bytes already validated (or written by
+    /// the caller itself): the iterator stops at the first pair it cannot read.
+    public init(count: Int, trusting bytes: UnsafeRawBufferPointer) {
+        self.init(count: count, bytes: bytes)
+    }
 
     /// Reads one pair per step from the body; never fails, the body was validated.
     public struct Iterator: IteratorProtocol {

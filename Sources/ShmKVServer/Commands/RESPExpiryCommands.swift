@@ -105,7 +105,7 @@ extension RESPSession {
             return absent ? reply(.bulk(nil)) : replyError(error.message)
         }
         if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.getAndExpire(key: args.bytes(1), deadline: change))
+        return enqueue(.getAndExpire(change), key: args[1])
     }
 
     /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT] (Redis's `expireGenericCommand`:
@@ -136,7 +136,7 @@ extension RESPSession {
         let condition: ExpireCondition = nx ? .noDeadline : gt ? .later : lt ? (xx ? .earlierWithDeadline : .earlier)
             : xx ? .hasDeadline : .always
         if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
-        return enqueue(.expire(key: args.bytes(1), at: when, condition: condition))
+        return enqueue(.expire(at: when, condition: condition), key: args[1])
     }
 
     /// A key LMDB cannot hold does not exist: write commands that only change existing keys answer 0.
@@ -145,7 +145,7 @@ extension RESPSession {
     /// PERSIST key.
     func persist(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
-        return enqueue(.persist(key: args.bytes(1)))
+        return enqueue(.persist, key: args[1])
     }
 
     /// TTL, PTTL, EXPIRETIME, PEXPIRETIME key: -2 for no key, -1 for no deadline.

@@ -7,12 +7,19 @@ import Wire
 extension RESPSession {
     /// DEL and UNLINK: keys LMDB cannot hold do not exist, so they are not counted.
     func del(_ args: RESPArguments) -> Bool {
-        if args.count == 2, StoreLayout.check(key: args[1]) == nil {
-            return enqueue(key: args[1], stored: { .storedDelete($0) }, otherwise: .deleteMany([args.bytes(1)]))
+        if args.count == 2 {
+            guard StoreLayout.check(key: args[1]) == nil else { return reply(.integer(0)) }
+            return enqueue(.delete(counted: true), key: args[1])
         }
-        var keys: [[UInt8]] = []
-        for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil { keys.append(args.bytes(i)) }
-        return enqueue(.deleteMany(keys))
+        var count = 0, size = 0
+        for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil {
+            count += 1
+            size += PackedWriter.size(key: args[i])
+        }
+        return enqueue(.deleteMany(count: count), byteCount: size, keyCount: size) { buffer in
+            var packed = PackedWriter(buffer)
+            for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil { packed.key(args[i]) }
+        }
     }
 
     func exists(_ args: RESPArguments) {
@@ -112,7 +119,7 @@ extension RESPSession {
             // A key LMDB cannot hold does not exist.
             return replyError(keyProblem(args[1]) != nil ? "ERR no such key" : problem)
         }
-        return enqueue(.rename(from: args.bytes(1), to: args.bytes(2), onlyIfAbsent: onlyIfAbsent))
+        return enqueue(.rename(onlyIfAbsent: onlyIfAbsent), key: args[1], value: args[2])
     }
 
     /// COPY source destination [DB index] [REPLACE]: one database, so DB takes only 0.
@@ -136,6 +143,6 @@ extension RESPSession {
         if args[1].elementsEqual(args[2]) { return replyError("ERR source and destination objects are the same") }
         if keyProblem(args[1]) != nil { return reply(.integer(0)) }
         if let problem = keyProblem(args[2]) { return replyError(problem) }
-        return enqueue(.copy(from: args.bytes(1), to: args.bytes(2), replace: replace))
+        return enqueue(.copy(replace: replace), key: args[1], value: args[2])
     }
 }

@@ -49,7 +49,7 @@ extension RESPSession {
             return replyError("ERR message of \(size) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)")
         }
         let channel = args.bytes(1)
-        return enqueue(.publish(channel: channel, payload: args.bytes(2), receivers: context.subscriptions.receivers(of: channel)))
+        return enqueue(.publish(receivers: context.subscriptions.receivers(of: channel)), key: args[1], value: args[2])
     }
 
     /// PUBSUB CHANNELS [pattern] | NUMSUB [channel …] | NUMPAT, over the daemon's connections.

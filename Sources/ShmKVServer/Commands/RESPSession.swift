@@ -263,25 +263,29 @@ final class RESPSession {
         return replyError("ERR the server is shutting down")
     }
 
-    /// SET and its relatives: outside MULTI the key and value go into the reactor's write arena when
-    /// they fit (no allocation; released when the outcome comes back), otherwise into arrays.
-    func enqueuePut(_ args: RESPArguments, key: Int, value: Int, condition: PutCondition, returnOld: Bool = false,
-                    deadline: DeadlineChange = .remove, _ shape: RESPReplyShape = .standard) -> Bool {
-        enqueue(key: args[key], value: args[value], shape,
-                stored: { .storedPut($0, condition: condition, returnOld: returnOld, deadline: deadline) },
-                otherwise: .put(key: args.bytes(key), value: args.bytes(value), condition: condition, returnOld: returnOld,
-                                deadline: deadline))
+    /// Queues `write` of `key` and `value` (see the next).
+    func enqueue(_ write: StoredWrite, key: UnsafeRawBufferPointer,
+                 value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                 _ shape: RESPReplyShape = .standard) -> Bool {
+        enqueue(write, byteCount: key.count + value.count, keyCount: key.count, shape) { _ = $0.storePair(key, value) }
     }
 
-    /// Queues the operation `stored` makes of `key` and `value` copied into the reactor's write arena
-    /// (outside MULTI, when they fit), else `otherwise`, which holds arrays of its own.
-    func enqueue(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                 _ shape: RESPReplyShape = .standard, stored: (ArenaBytes) -> WriteOperation,
-                 otherwise: @autoclosure () -> WriteOperation) -> Bool {
-        if !queueing, let queued = connection.submitInArena(key: key, value: value, route: .resp(shape, command: currentCommand), stored) {
-            return queued || replyError("ERR the server is shutting down")
+    /// Queues `write` whose bytes `fill` lays out (`byteCount`, the first `keyCount` the key): outside
+    /// MULTI into the reactor's write arena (no allocation; released when the outcome comes back),
+    /// inside MULTI into an array of the queued step's own.
+    func enqueue(_ write: StoredWrite, byteCount: Int, keyCount: Int, _ shape: RESPReplyShape = .standard,
+                 fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        if queueing { return queued(.write(.owned(OwnedBytes(byteCount: byteCount, keyCount: keyCount, fill), write), shape)) }
+        if connection.submit(write, byteCount: byteCount, keyCount: keyCount, route: .resp(shape, command: currentCommand), fill) {
+            return true
         }
-        return enqueue(otherwise(), shape)
+        return replyError("ERR the server is shutting down")
+    }
+
+    /// SET and its relatives.
+    func enqueuePut(_ args: RESPArguments, key: Int, value: Int, condition: PutCondition, returnOld: Bool = false,
+                    deadline: DeadlineChange = .remove, _ shape: RESPReplyShape = .standard) -> Bool {
+        enqueue(.put(condition: condition, returnOld: returnOld, deadline: deadline), key: args[key], value: args[value], shape)
     }
 
     /// Writes an error now, if that keeps replies in order (else the command waits). Inside MULTI the

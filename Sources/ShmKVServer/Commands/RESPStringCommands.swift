@@ -48,19 +48,19 @@ extension RESPSession {
             return replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
         }
         if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.setRange(key: args.bytes(1), offset: Int(offset), value: args.bytes(3), maxValueSize: max))
+        return enqueue(.setRange(offset: Int(offset), maxValueSize: max), key: args[1], value: args[3])
     }
 
     /// INCRBYFLOAT key increment: long double arithmetic and formatting as Redis (`RedisFloat`).
     func incrByFloat(_ args: RESPArguments) -> Bool {
         guard let increment = RedisFloat.parse(args[2]) else { return replyError("ERR value is not a valid float") }
         if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.incrByFloat(key: args.bytes(1), increment: increment))
+        return enqueue(.incrByFloat(increment), key: args[1])
     }
 
     func getDel(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.getDelete(key: args.bytes(1)))
+        return enqueue(.getDelete, key: args[1])
     }
 
     func mget(_ args: RESPArguments) {
@@ -80,13 +80,18 @@ extension RESPSession {
     func mset(_ args: RESPArguments, onlyIfNoneExist: Bool) -> Bool {
         let n = args.count
         guard n % 2 == 1 else { return wrongArity(args) }
-        var pairs: [KeyValue] = []
-        pairs.reserveCapacity(n / 2)
+        var size = 0
         for i in stride(from: 1, to: n, by: 2) {
             if let problem = keyProblem(args[i]) ?? valueProblem(args[i + 1]) { return replyError(problem) }
-            pairs.append(KeyValue(key: args.bytes(i), value: args.bytes(i + 1)))
+            size += PackedWriter.size(key: args[i]) + PackedWriter.size(value: args[i + 1])
         }
-        return enqueue(onlyIfNoneExist ? .mputIfNoneExist(pairs) : .mput(pairs))
+        return enqueue(.mput(count: n / 2, onlyIfNoneExist: onlyIfNoneExist), byteCount: size, keyCount: size) { buffer in
+            var packed = PackedWriter(buffer)
+            for i in stride(from: 1, to: n, by: 2) {
+                packed.key(args[i])
+                packed.value(args[i + 1])
+            }
+        }
     }
 
     /// INCRBY and DECRBY: the delta is the second argument.
@@ -99,7 +104,7 @@ extension RESPSession {
 
     func incrBy(_ key: UnsafeRawBufferPointer, _ delta: Int64) -> Bool {
         if let problem = keyProblem(key) { return replyError(problem) }
-        return enqueue(key: key, stored: { .storedIncrBy($0, delta: delta) }, otherwise: .incrBy(key: Array(key), delta: delta))
+        return enqueue(.incrBy(delta), key: key)
     }
 
     func strlen(_ args: RESPArguments) {
@@ -111,7 +116,7 @@ extension RESPSession {
 
     func append(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueue(.append(key: args.bytes(1), value: args.bytes(2), maxValueSize: context.configuration.maxValueSize))
+        return enqueue(.append(maxValueSize: context.configuration.maxValueSize), key: args[1], value: args[2])
     }
 
     /// GETRANGE (and its old name SUBSTR).

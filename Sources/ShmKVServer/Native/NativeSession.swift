@@ -102,8 +102,7 @@ final class NativeSession {
             if channel.count + payload.count > limit {
                 return answer((.valueTooLarge, "message of \(channel.count + payload.count) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)"), id)
             }
-            let name = Array(channel)
-            return enqueue(.publish(channel: name, payload: Array(payload), receivers: context.subscriptions.receivers(of: name)), id)
+            return enqueue(.publish(receivers: context.subscriptions.receivers(of: Array(channel))), key: channel, value: payload, id)
         case .put(let key, let value, let condition, let expiry):
             if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
             let deadline: DeadlineChange = switch expiry {
@@ -111,35 +110,38 @@ final class NativeSession {
             case .keep: .keep
             case .after(let milliseconds): .at(WallClock.milliseconds() + Int64(milliseconds))
             }
-            return enqueue(key: key, value: value, id,
-                           stored: { .storedPut($0, condition: condition, returnOld: false, deadline: deadline) },
-                           otherwise: .put(key: Array(key), value: Array(value), condition: condition, deadline: deadline))
+            return enqueue(.put(condition: condition, returnOld: false, deadline: deadline), key: key, value: value, id)
         case .expire(let key, let milliseconds, let mode):
             if let refusal = checkKey(key) { return answer(refusal, id) }
             switch mode {
             case .persist:
-                return enqueue(.persist(key: Array(key)), id)
+                return enqueue(.persist, key: key, id)
             case .absolute:
-                return enqueue(.expire(key: Array(key), at: milliseconds, condition: .always), id)
+                return enqueue(.expire(at: milliseconds, condition: .always), key: key, id)
             case .relative:
                 let (at, overflow) = WallClock.milliseconds().addingReportingOverflow(milliseconds)
                 if overflow { return answer((.badRequest, "time \(milliseconds) ms overflows"), id) }
-                return enqueue(.expire(key: Array(key), at: at, condition: .always), id)
+                return enqueue(.expire(at: at, condition: .always), key: key, id)
             }
         case .delete(let key):
             if let refusal = checkKey(key) { return answer(refusal, id) }
-            return enqueue(.delete(key: Array(key)), id)
+            return enqueue(.delete(counted: false), key: key, id)
         case .incrBy(let key, let delta):
             if let refusal = checkKey(key) { return answer(refusal, id) }
-            return enqueue(key: key, id, stored: { .storedIncrBy($0, delta: delta) }, otherwise: .incrBy(key: Array(key), delta: delta))
+            return enqueue(.incrBy(delta), key: key, id)
         case .mput(let pairs):
-            var owned: [KeyValue] = []
-            owned.reserveCapacity(pairs.count)
+            var size = 0
             for (key, value) in pairs {
                 if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
-                owned.append(KeyValue(key: Array(key), value: Array(value)))
+                size += PackedWriter.size(key: key) + PackedWriter.size(value: value)
             }
-            return enqueue(.mput(owned), id)
+            return enqueue(.mput(count: pairs.count, onlyIfNoneExist: false), byteCount: size, id) { buffer in
+                var packed = PackedWriter(buffer)
+                for (key, value) in pairs {
+                    packed.key(key)
+                    packed.value(value)
+                }
+            }
         case .transaction(let operations):
             var steps: [ConditionalStep] = []
             steps.reserveCapacity(operations.count)
@@ -182,13 +184,17 @@ final class NativeSession {
         return true
     }
 
-    /// Queues the operation `stored` makes of `key` and `value` copied into the reactor's write arena
-    /// (when they fit: no allocation), else `otherwise`, which holds arrays of its own.
-    private func enqueue(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                         _ id: UInt32, stored: (ArenaBytes) -> WriteOperation, otherwise: @autoclosure () -> WriteOperation) -> Bool {
-        guard let queued = connection.submitInArena(key: key, value: value, route: .native(requestID: id), stored) else {
-            return enqueue(otherwise(), id)
-        }
+    /// Queues `write` of `key` and `value`, copied into the reactor's write arena.
+    private func enqueue(_ write: StoredWrite, key: UnsafeRawBufferPointer,
+                         value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), _ id: UInt32) -> Bool {
+        let queued = connection.submit(write, byteCount: key.count + value.count, keyCount: key.count,
+                                       route: .native(requestID: id)) { _ = $0.storePair(key, value) }
+        return queued || answer((.shuttingDown, "the server is shutting down"), id)
+    }
+
+    /// Queues `write` of a packed list of `byteCount` bytes that `fill` writes into the arena.
+    private func enqueue(_ write: StoredWrite, byteCount: Int, _ id: UInt32, fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        let queued = connection.submit(write, byteCount: byteCount, keyCount: byteCount, route: .native(requestID: id), fill)
         return queued || answer((.shuttingDown, "the server is shutting down"), id)
     }
 
