@@ -91,6 +91,23 @@ struct KeyspaceWriter {
         return try transaction.withValue(keyspace, key: key, body)
     }
 
+    /// Calls `body` with the live value of `key` copied to the front of a temporary buffer `extra(n)`
+    /// bytes longer than the value's `n` (the tail not initialized), and `n` (nil: no value, the
+    /// buffer `extra(0)` bytes), so that `body` may build a new value there and store it while LMDB's
+    /// own bytes are no longer read. On the stack when small, else one allocation (no array).
+    mutating func withValueCopy<R>(_ key: UnsafeRawBufferPointer, extra: (Int) -> Int,
+                                   _ body: (inout KeyspaceWriter, UnsafeMutableRawBufferPointer, Int?) throws -> R) throws -> R {
+        try expireIfDue(key)
+        let transaction = self.transaction, keyspace = self.keyspace
+        return try transaction.withValue(keyspace, key: key) { old in
+            let count = old?.count ?? 0
+            return try withUnsafeTemporaryAllocation(byteCount: count + extra(count), alignment: 1) { buffer in
+                if let old, let source = old.baseAddress, count > 0 { buffer.baseAddress!.copyMemory(from: source, byteCount: count) }
+                return try body(&self, buffer, old.map { _ in count })
+            }
+        }
+    }
+
     /// Whether `key` lives.
     mutating func exists(_ key: UnsafeRawBufferPointer) throws -> Bool {
         try expireIfDue(key)
@@ -170,10 +187,10 @@ struct KeyspaceWriter {
     private mutating func setDeadline(_ key: UnsafeRawBufferPointer, _ at: Int64) throws {
         if let old = try deadline(key) {
             if old == at { return }
-            _ = try transaction.delete(index, key: Deadline.indexKey(old, key))
+            _ = try Deadline.withIndexKey(old, key) { try transaction.delete(index, key: $0) }
         }
-        try Deadline.encode(at).withUnsafeBytes { try transaction.put(expires, key: key, value: $0) }
-        try transaction.put(index, key: Deadline.indexKey(at, key), value: [])
+        try Deadline.withEncoded(at) { try transaction.put(expires, key: key, value: $0) }
+        try Deadline.withIndexKey(at, key) { try transaction.put(index, key: $0, value: UnsafeRawBufferPointer(rebasing: $0[0..<0])) }
         mayHaveDeadlines = true
     }
 
@@ -190,7 +207,7 @@ struct KeyspaceWriter {
 
     private func dropDeadline(_ key: UnsafeRawBufferPointer, _ deadline: Int64) throws {
         _ = try transaction.delete(expires, key: key)
-        _ = try transaction.delete(index, key: Deadline.indexKey(deadline, key))
+        _ = try Deadline.withIndexKey(deadline, key) { try transaction.delete(index, key: $0) }
     }
 
     private func dropDeadline(_ key: [UInt8], _ deadline: Int64) throws { try key.withUnsafeBytes { try dropDeadline($0, deadline) } }

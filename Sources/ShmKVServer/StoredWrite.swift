@@ -92,14 +92,15 @@ enum StoredWrite: Sendable {
         case .incrBy(let delta):
             return try StoredWrite.incrBy(key, delta, &keys)
         case .append(let maxValueSize):
-            let old = try keys.value(key)
-            var combined = old ?? []
-            guard combined.count + value.count <= maxValueSize else {
-                return .failed(.valueTooLarge, "string exceeds maximum allowed size (proto-max-bulk-len)")
+            return try keys.withValueCopy(key, extra: { $0 + value.count <= maxValueSize ? value.count : 0 }) { keys, buffer, old in
+                let count = old ?? 0
+                guard count + value.count <= maxValueSize else {
+                    return .failed(.valueTooLarge, "string exceeds maximum allowed size (proto-max-bulk-len)")
+                }
+                UnsafeMutableRawBufferPointer(rebasing: buffer[count...]).copyMemory(from: value)
+                try keys.store(key, UnsafeRawBufferPointer(buffer), existed: old != nil, deadline: .keep, event: .append)
+                return .integer(Int64(buffer.count))
             }
-            combined.append(contentsOf: value)
-            try combined.withUnsafeBytes { try keys.store(key, $0, existed: old != nil, deadline: .keep, event: .append) }
-            return .integer(Int64(combined.count))
         case .expire(let at, let condition):
             guard try keys.exists(key) else { return .integer(0) }
             let current = try keys.deadline(key)

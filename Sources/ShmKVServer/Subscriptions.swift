@@ -29,8 +29,11 @@ final class Subscriptions: Sendable {
 
     /// How many deliveries a message on `channel` makes, as Redis counts PUBLISH's receivers: one per
     /// connection subscribed to the channel, plus one per connection and pattern that matches it.
-    func receivers(of channel: [UInt8]) -> Int {
+    /// Without any subscription, nothing is copied.
+    func receivers(of channel: UnsafeRawBufferPointer) -> Int {
         state.withLock { s in
+            if s.channels.isEmpty && s.patterns.isEmpty { return 0 }
+            let channel = Array(channel)
             var n = s.channels[channel] ?? 0
             for (pattern, count) in s.patterns.values where pattern.matches(channel) { n += count }
             return n

@@ -7,16 +7,17 @@ extension KeyspaceWriter {
     /// SETRANGE: overwrites from `offset`, padding with zero bytes; the new length. An empty `value`
     /// changes nothing (and creates no key) and answers the current length.
     mutating func setRange(_ key: UnsafeRawBufferPointer, offset: Int, _ value: UnsafeRawBufferPointer, maxValueSize: Int) throws -> WriteOutcome {
-        let old = try self.value(key)
-        guard !value.isEmpty else { return .integer(Int64(old?.count ?? 0)) }
-        guard offset + value.count <= maxValueSize else {
-            return .failed(.valueTooLarge, "string exceeds maximum allowed size (proto-max-bulk-len)")
+        let end = offset + value.count
+        let fits = value.isEmpty || end <= maxValueSize
+        return try withValueCopy(key, extra: { fits ? max(0, end - $0) : 0 }) { keys, buffer, old in
+            guard !value.isEmpty else { return .integer(Int64(old ?? 0)) }
+            guard fits else { return .failed(.valueTooLarge, "string exceeds maximum allowed size (proto-max-bulk-len)") }
+            let count = old ?? 0
+            if offset > count { UnsafeMutableRawBufferPointer(rebasing: buffer[count..<offset]).initializeMemory(as: UInt8.self, repeating: 0) }
+            UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<end]).copyMemory(from: value)
+            try keys.store(key, UnsafeRawBufferPointer(buffer), existed: old != nil, deadline: .keep, event: .setrange)
+            return .integer(Int64(buffer.count))
         }
-        var bytes = old ?? []
-        if bytes.count < offset + value.count { bytes.append(contentsOf: repeatElement(0, count: offset + value.count - bytes.count)) }
-        bytes.replaceSubrange(offset..<(offset + value.count), with: value)
-        try bytes.withUnsafeBytes { try store(key, $0, existed: old != nil, deadline: .keep, event: .setrange) }
-        return .integer(Int64(bytes.count))
     }
 
     /// INCRBYFLOAT: the new value as a bulk string (`previous`), Redis's long double arithmetic.
@@ -37,31 +38,33 @@ extension KeyspaceWriter {
     /// RENAME and RENAMENX: the value and its deadline move to `target` (replacing what was there unless
     /// `onlyIfAbsent`). Events as Redis: `rename_from` on the source, then `rename_to` on the target.
     mutating func rename(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, onlyIfAbsent: Bool) throws -> WriteOutcome {
-        guard let value = try value(source) else { return .failed(.notFound, "no such key") }
-        if source.elementsEqual(target) { return onlyIfAbsent ? .integer(0) : .stored }
-        if onlyIfAbsent, try exists(target) { return .integer(0) }
-        let deadline = try self.deadline(source)
-        _ = try delete(source, event: .renameFrom)
-        try replace(target, with: value, deadline: deadline, event: .renameTo)
-        return onlyIfAbsent ? .integer(1) : .stored
+        try withValueCopy(source, extra: { _ in 0 }) { keys, value, old in
+            guard old != nil else { return .failed(.notFound, "no such key") }
+            if source.elementsEqual(target) { return onlyIfAbsent ? .integer(0) : .stored }
+            if onlyIfAbsent, try keys.exists(target) { return .integer(0) }
+            let deadline = try keys.deadline(source)
+            _ = try keys.delete(source, event: .renameFrom)
+            try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: deadline, event: .renameTo)
+            return onlyIfAbsent ? .integer(1) : .stored
+        }
     }
 
     /// COPY: 1 if `target` now holds the source's value and deadline; 0 if the source is absent or the
     /// target exists and `replace` is false. Event `copy_to` on the target.
     mutating func copy(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, replace: Bool) throws -> WriteOutcome {
         if source.elementsEqual(target) { return .failed(.badRequest, "source and destination objects are the same") }
-        guard let value = try value(source) else { return .integer(0) }
-        if !replace, try exists(target) { return .integer(0) }
-        try self.replace(target, with: value, deadline: try deadline(source), event: .copyTo)
-        return .integer(1)
+        return try withValueCopy(source, extra: { _ in 0 }) { keys, value, old in
+            guard old != nil else { return .integer(0) }
+            if !replace, try keys.exists(target) { return .integer(0) }
+            try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: try keys.deadline(source), event: .copyTo)
+            return .integer(1)
+        }
     }
 
     /// Stores `value` under `target` as a new key (Redis deletes what was there and adds the key: `new`),
     /// with the source's deadline, announcing no separate `expire`.
-    private mutating func replace(_ target: UnsafeRawBufferPointer, with value: [UInt8], deadline: Int64?, event: KeyEvent) throws {
+    private mutating func replace(_ target: UnsafeRawBufferPointer, with value: UnsafeRawBufferPointer, deadline: Int64?, event: KeyEvent) throws {
         try expireIfDue(target)
-        try value.withUnsafeBytes {
-            try store(target, $0, existed: false, deadline: deadline.map { .at($0) } ?? .remove, event: event, announceDeadline: false)
-        }
+        try store(target, value, existed: false, deadline: deadline.map { .at($0) } ?? .remove, event: event, announceDeadline: false)
     }
 }

@@ -7,9 +7,9 @@ public enum Deadline {
     /// Bytes of an encoded deadline.
     public static let size = 8
 
-    /// `deadline` as stored in `__expires` (and at the front of an index key).
-    public static func encode(_ deadline: Int64) -> [UInt8] {
-        withUnsafeBytes(of: UInt64(bitPattern: deadline).bigEndian) { Array($0) }
+    /// Lends `deadline` as stored in `__expires` (and at the front of an index key), from the stack.
+    public static func withEncoded<R>(_ deadline: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: UInt64(bitPattern: deadline).bigEndian, body)
     }
 
     /// A stored deadline back; nil for bytes that are not one.
@@ -18,11 +18,15 @@ public enum Deadline {
         return Int64(bitPattern: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)))
     }
 
-    /// The `__expiry_index` key of `key` due at `deadline`: the deadline, then the key.
-    public static func indexKey(_ deadline: Int64, _ key: UnsafeRawBufferPointer) -> [UInt8] {
-        var out = encode(deadline)
-        out.append(contentsOf: key)
-        return out
+    /// Lends the `__expiry_index` key of `key` due at `deadline` — the deadline, then the key — from
+    /// a temporary buffer (on the stack for any key LMDB can hold).
+    public static func withIndexKey<R>(_ deadline: Int64, _ key: UnsafeRawBufferPointer,
+                                       _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(byteCount: size + key.count, alignment: 8) { buffer in
+            buffer.storeBytes(of: UInt64(bitPattern: deadline).bigEndian, as: UInt64.self)
+            if let source = key.baseAddress, !key.isEmpty { (buffer.baseAddress! + size).copyMemory(from: source, byteCount: key.count) }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     /// Milliseconds as Redis's TTL and EXPIRETIME give seconds: rounded to the nearest, half up —

@@ -48,8 +48,7 @@ extension RESPSession {
         guard size <= limit else {
             return replyError("ERR message of \(size) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)")
         }
-        let channel = args.bytes(1)
-        return enqueue(.publish(receivers: context.subscriptions.receivers(of: channel)), key: args[1], value: args[2])
+        return enqueue(.publish(receivers: context.subscriptions.receivers(of: args[1])), key: args[1], value: args[2])
     }
 
     /// PUBSUB CHANNELS [pattern] | NUMSUB [channel …] | NUMPAT, over the daemon's connections.

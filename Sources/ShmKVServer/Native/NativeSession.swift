@@ -102,7 +102,7 @@ final class NativeSession {
             if channel.count + payload.count > limit {
                 return answer((.valueTooLarge, "message of \(channel.count + payload.count) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)"), id)
             }
-            return enqueue(.publish(receivers: context.subscriptions.receivers(of: Array(channel))), key: channel, value: payload, id)
+            return enqueue(.publish(receivers: context.subscriptions.receivers(of: channel)), key: channel, value: payload, id)
         case .put(let key, let value, let condition, let expiry):
             if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
             let deadline: DeadlineChange = switch expiry {
