@@ -281,14 +281,22 @@ final class ReactorThread: @unchecked Sendable {
         taken.removeAll(keepingCapacity: true)
     }
 
+    /// Answers each outcome's request, flushes each connection once the list is done, and gives back
+    /// each ticket's arena chunk and connection reference.
     private func complete(_ list: [WriteCompletion]) {
-        for completion in list where completion.arenaChunk >= 0 { writeArena.release(completion.arenaChunk) }
-        for completion in list where !completion.connection.isClosed {
-            completion.connection.complete(completion.outcome, route: completion.route, byteCount: completion.byteCount)
+        for index in list.indices {
+            if list[index].arenaChunk >= 0 { writeArena.release(list[index].arenaChunk) }
+            list[index].connection._withUnsafeGuaranteedRef { connection in
+                guard !connection.isClosed else { return }
+                connection.complete(list[index].outcome, route: list[index].route, byteCount: list[index].byteCount)
+            }
         }
-        for completion in list where !completion.connection.isClosed {
-            completion.connection.flush()
+        for index in list.indices {
+            list[index].connection._withUnsafeGuaranteedRef { connection in
+                if !connection.isClosed { connection.flush() }
+            }
         }
+        for index in list.indices { list[index].connection.release() }
     }
 
     /// At the end of each iteration: commits the writes queued (this loop's and others'), batch by

@@ -34,9 +34,13 @@ final class ServerConnection: Connection {
         case refusing(Status)
     }
 
-    unowned let reactor: ReactorThread
+    // Invariant: the reactor outlives its connections (the server keeps every reactor until the
+    // process ends); `unowned(unsafe)` spares the write path the checked load of `unowned`.
+    unowned(unsafe) let reactor: ReactorThread
     let context: ServerContext
     private(set) var session: Session
+    /// The RESP client id (0 for native), carried by this connection's changes' ring records.
+    private(set) var origin: UInt32 = 0
     /// Writes handed to the writer whose outcomes have not come back.
     private(set) var pendingWrites = 0
     /// Payload bytes of this connection's writes queued for the writer and not yet answered; parsing
@@ -93,7 +97,9 @@ final class ServerConnection: Connection {
                 if input.readable[0] == Native.magicByte {
                     session = .nativeHandshake
                 } else {
-                    session = .resp(RESPSession(connection: self))
+                    let resp = RESPSession(connection: self)
+                    origin = UInt32(truncatingIfNeeded: resp.clientID)
+                    session = .resp(resp)
                 }
             case .refusing(let status):
                 if input.readable[0] == Native.magicByte {
@@ -224,11 +230,12 @@ final class ServerConnection: Connection {
     /// again on the way.
     /// `arenaChunk`: where in this reactor's `WriteArena` the operation's bytes are (-1: in its arrays).
     func submit(_ operation: consuming WriteOperation, route: ReplyRoute, arenaChunk: Int32 = -1) -> Bool {
-        let origin: UInt32 = if case .resp(let resp) = session { UInt32(truncatingIfNeeded: resp.clientID) } else { 0 }
         let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin, arenaChunk: arenaChunk)
         let byteCount = ticket.byteCount
         guard context.batcher.submit(ticket) else {
             if arenaChunk >= 0 { reactor.writeArena.release(arenaChunk) }
+            // The ticket's reference (`WriteTicket.connection`).
+            Unmanaged.passUnretained(self).release()
             return false
         }
         pendingWrites += 1

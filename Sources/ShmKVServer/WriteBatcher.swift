@@ -13,10 +13,13 @@ import Glibc
 /// A write, the connection it came from and the route its reply takes.
 struct WriteTicket: @unchecked Sendable {
     // Invariant: `connection` is only carried by the writer thread, which reads nothing of it but its
-    // immutable `reactor`; it is used again only on that reactor's thread, which owns it.
+    // immutable `reactor`; it is used again only on that reactor's thread, which owns it. It holds one
+    // reference, taken when the ticket is made and given back by `ReactorThread.complete` (or by
+    // `ServerConnection.submit` for a ticket the queue refused): the ticket and its completion are
+    // copied from array to array without touching the reference count.
     let operation: WriteOperation
     let route: ReplyRoute
-    let connection: ServerConnection
+    let connection: Unmanaged<ServerConnection>
     /// The operation's payload bytes, counted once (batch caps, the connection's query buffer).
     let byteCount: Int
     /// The RESP client id of the connection (0 for native), carried by its changes' ring records.
@@ -29,7 +32,7 @@ struct WriteTicket: @unchecked Sendable {
         self.arenaChunk = arenaChunk
         self.operation = operation
         self.route = route
-        self.connection = connection
+        self.connection = Unmanaged.passRetained(connection)
         byteCount = operation.byteCount
     }
 }
@@ -39,7 +42,8 @@ struct WriteCompletion: @unchecked Sendable {
     // Invariant: as for `WriteTicket`.
     let outcome: WriteOutcome
     let route: ReplyRoute
-    let connection: ServerConnection
+    /// The ticket's reference (see `WriteTicket.connection`).
+    let connection: Unmanaged<ServerConnection>
     let byteCount: Int
     /// Released on the reactor when the outcome arrives (see `WriteTicket.arenaChunk`).
     let arenaChunk: Int32
@@ -264,11 +268,11 @@ final class WriteBatcher: Sendable {
             let connection = batch[i].connection
             let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
                                              byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk)
-            let reactor = connection.reactor
+            let reactor = connection._withUnsafeGuaranteedRef { $0.reactor }
             if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
         }
         for index in completions.indices where !completions[index].isEmpty {
-            completions[index].first!.connection.reactor.post(completions[index])
+            completions[index].first!.connection._withUnsafeGuaranteedRef { $0.reactor }.post(completions[index])
             completions[index].removeAll(keepingCapacity: true)
         }
     }
