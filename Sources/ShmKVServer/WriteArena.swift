@@ -29,6 +29,8 @@ final class WriteArena {
     private var sizes: [Int] = []
     /// Empty chunks other than `current`, by index.
     private var spare: [Int] = []
+    /// Slots whose block was freed, for the next block (no search through the slots).
+    private var freeSlots: [Int] = []
     private var current = -1
     private var used = 0
 
@@ -67,6 +69,7 @@ final class WriteArena {
         } else {
             chunks[index]?.deallocate()
             chunks[index] = nil
+            freeSlots.append(index)
         }
     }
 
@@ -95,7 +98,7 @@ final class WriteArena {
 
     /// Records a new block in a free slot; its index.
     private func place(_ memory: UnsafeMutableRawPointer, size: Int) -> Int {
-        if let free = chunks.firstIndex(where: { $0 == nil }) {
+        if let free = freeSlots.popLast() {
             chunks[free] = memory
             sizes[free] = size
             return free

@@ -57,6 +57,10 @@ struct WriteArenaTests {
         #expect(arena.bytesHeld == held + large.count)
         arena.release(block.chunk)
         #expect(arena.bytesHeld == held)
+        // Its slot is taken by the next block.
+        let next = large.withUnsafeBytes { arena.store(key: empty, value: $0) }
+        #expect(next.chunk == block.chunk)
+        arena.release(next.chunk)
         for s in stored { arena.release(s.chunk) }
         // The current chunk and at most `chunksKept` spares stay; the rest went back.
         #expect(arena.bytesHeld == (WriteArena.chunksKept + 1) * WriteArena.chunkSize)
