@@ -15,7 +15,7 @@ private func withArguments<R>(_ words: [String], _ body: (RESPArguments) -> R) -
 
 private func lookup(_ name: String) -> Command? {
     var bytes = Array(name.utf8)
-    return bytes.withUnsafeMutableBytes { CommandTable.lookup(UnsafeRawBufferPointer($0)) }
+    return bytes.withUnsafeMutableBytes { CommandTable.lookup(UnsafeRawBufferPointer($0))?.takeUnretainedValue() }
 }
 
 private func admit(_ words: [String], user: User? = .unrestricted, subscribed: Bool = false) -> RESPSession.Admission {

@@ -179,8 +179,10 @@ enum CommandTable {
     /// Open addressing over `1 << slotBits` slots (linear probing), each holding an index into `all`
     /// and the name it stands for; -1 is empty. Built once; more than four times as many slots as names.
     private static let slotBits = 8
-    private static let slots: [(name: CommandName, index: Int)?] = {
-        var slots = [(name: CommandName, index: Int)?](repeating: nil, count: 1 << slotBits)
+    // The entries are also kept unmanaged beside their names: `all` holds them for the process's life,
+    // so a request's look-up takes no reference.
+    private static let slots: [(name: CommandName, entry: Unmanaged<Command>)?] = {
+        var slots = [(name: CommandName, entry: Unmanaged<Command>)?](repeating: nil, count: 1 << slotBits)
         for (i, command) in all.enumerated() {
             for name in [command.name] + command.aliases {
                 guard let key = CommandName(name) else { preconditionFailure("command table: \(name) is too long") }
@@ -189,25 +191,26 @@ enum CommandTable {
                     precondition(taken.name != key, "command table: \(name) is listed twice")
                     slot = (slot + 1) & (slots.count - 1)
                 }
-                slots[slot] = (key, i)
+                slots[slot] = (key, Unmanaged.passUnretained(all[i]))
             }
         }
         return slots
     }()
 
     /// The entry for a name, or nil.
-    private static func find(_ key: CommandName) -> Command? {
+    private static func find(_ key: CommandName) -> Unmanaged<Command>? {
         var slot = key.slot(bits: slotBits)
         while let entry = slots[slot] {
-            if entry.name == key { return all[entry.index] }
+            if entry.name == key { return entry.entry }
             slot = (slot + 1) & (slots.count - 1)
         }
         return nil
     }
 
     /// The entry for a request's command name (any case), or nil for an unknown command. A hash and
-    /// a probe or two; no allocation.
-    static func lookup(_ name: UnsafeRawBufferPointer) -> Command? {
+    /// a probe or two; no allocation, no reference taken (the table lives as long as the process: use
+    /// the entry with `_withUnsafeGuaranteedRef`).
+    static func lookup(_ name: UnsafeRawBufferPointer) -> Unmanaged<Command>? {
         guard let key = CommandName(name) else { return nil }
         return find(key)
     }
@@ -215,6 +218,6 @@ enum CommandTable {
     /// The entry for a name given as text (COMMAND INFO, DOCS).
     static func named(_ name: String) -> Command? {
         guard let key = CommandName(name) else { return nil }
-        return find(key)
+        return find(key)?.takeUnretainedValue()
     }
 }

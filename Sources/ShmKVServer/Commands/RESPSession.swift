@@ -45,15 +45,21 @@ final class RESPSession {
     private var scratch: [UInt8] = []
     /// The table index of the command being dispatched (its queued write's failure is counted there).
     private var currentCommand = 0
-    /// The reactor's command counters (the reactor outlives its connections' sessions).
-    unowned(unsafe) let statistics: CommandStatistics
+    /// The reactor's command counters (the reactor outlives its connections' sessions), unmanaged so
+    /// that counting a command takes no reference.
+    private let statisticsRef: Unmanaged<CommandStatistics>
+
+    /// Adds `n` to command `index`'s `field` in the reactor's counters.
+    private func count(_ index: Int, _ field: CommandStatistics.Field, _ n: Int = 1) {
+        statisticsRef._withUnsafeGuaranteedRef { $0.add(index, field, n) }
+    }
     /// When the previous command of this turn ended (commandstats' time: one clock reading per command).
     private var lastCommandEnd = 0
 
     init(connection: ServerConnection) {
         self.connection = connection
         context = connection.context
-        statistics = connection.reactor.commandStatistics
+        statisticsRef = Unmanaged.passUnretained(connection.reactor.commandStatistics)
         clientID = context.resp.register(address: connection.peerDescription(), now: MonotonicClock.seconds(),
                                          reactor: connection.reactor.index)
         connection.reactor.respSessions[clientID] = self
@@ -149,7 +155,12 @@ final class RESPSession {
     /// Checks and runs one command; `false` if it must wait for this connection's earlier writes
     /// (nothing was answered or consumed then).
     private func dispatch(_ args: RESPArguments) -> Bool {
-        let command = CommandTable.lookup(args[0])
+        // The table's entry is used without taking a reference (the table lives as long as the process).
+        guard let entry = CommandTable.lookup(args[0]) else { return dispatch(nil, args) }
+        return entry._withUnsafeGuaranteedRef { dispatch($0, args) }
+    }
+
+    private func dispatch(_ command: Command?, _ args: RESPArguments) -> Bool {
         let unrestricted = connection.isUnrestricted
         var admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: subscriptionCount > 0 && !resp3)
@@ -173,7 +184,7 @@ final class RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             let start = output.count
             RESPWriter.error(admissionError(admission, args), into: &output)
-            if let command { statistics.add(command.index, .rejected) }
+            if let command { count(command.index, .rejected) }
             context.errors.record(output[start...])
             return true
         case .run:
@@ -217,9 +228,9 @@ final class RESPSession {
            }) {
             return
         }
-        statistics.add(command.index, .calls)
-        statistics.add(command.index, .nanoseconds, elapsed)
-        if failed { statistics.add(command.index, .failed) }
+        count(command.index, .calls)
+        count(command.index, .nanoseconds, elapsed)
+        if failed { count(command.index, .failed) }
     }
 
     private func reply(at start: Int, startsWith prefix: StaticString) -> Bool {
@@ -231,7 +242,7 @@ final class RESPSession {
     /// Counts an error reply to a queued write of table entry `command`, written at `start`.
     func countErrorReply(at start: Int, command: Int) {
         guard output.count > start && output[start] == UInt8(ascii: "-") else { return }
-        statistics.add(command, .failed)
+        count(command, .failed)
         context.errors.record(output[start...])
     }
 
