@@ -234,6 +234,9 @@ public struct PackedPairs: Sequence {
         self.init(count: count, bytes: bytes)
     }
 
+    /// The pairs as they lie packed (what `init(count:trusting:)` reads back).
+    public var packed: UnsafeRawBufferPointer { bytes }
+
     /// Reads one pair per step from the body; never fails, the body was validated.
     public struct Iterator: IteratorProtocol {
         var reader: ByteReader

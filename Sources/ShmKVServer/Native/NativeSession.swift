@@ -130,18 +130,11 @@ final class NativeSession {
             if let refusal = checkKey(key) { return answer(refusal, id) }
             return enqueue(.incrBy(delta), key: key, id)
         case .mput(let pairs):
-            var size = 0
             for (key, value) in pairs {
                 if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
-                size += PackedWriter.size(key: key) + PackedWriter.size(value: value)
             }
-            return enqueue(.mput(count: pairs.count, onlyIfNoneExist: false), byteCount: size, id) { buffer in
-                var packed = PackedWriter(buffer)
-                for (key, value) in pairs {
-                    packed.key(key)
-                    packed.value(value)
-                }
-            }
+            // The request body packs the pairs as the writer reads them: copied as they are.
+            return enqueue(.mput(count: pairs.count, onlyIfNoneExist: false), key: pairs.packed, id)
         case .transaction(let operations):
             var steps: [ConditionalStep] = []
             steps.reserveCapacity(operations.count)
@@ -189,12 +182,6 @@ final class NativeSession {
                          value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), _ id: UInt32) -> Bool {
         let queued = connection.submit(write, byteCount: key.count + value.count, keyCount: key.count,
                                        route: .native(requestID: id)) { _ = $0.storePair(key, value) }
-        return queued || answer((.shuttingDown, "the server is shutting down"), id)
-    }
-
-    /// Queues `write` of a packed list of `byteCount` bytes that `fill` writes into the arena.
-    private func enqueue(_ write: StoredWrite, byteCount: Int, _ id: UInt32, fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
-        let queued = connection.submit(write, byteCount: byteCount, keyCount: byteCount, route: .native(requestID: id), fill)
         return queued || answer((.shuttingDown, "the server is shutting down"), id)
     }
 
