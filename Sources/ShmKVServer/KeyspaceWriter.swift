@@ -53,8 +53,9 @@ struct KeyspaceWriter {
 
     // MARK: Reading
 
-    // Keys and values come as raw bytes (an array's, or a slice of a reactor's `WriteArena`); the
-    // array forms below are for the operations that hold arrays.
+    // Keys and values come as raw bytes (a slice of a reactor's `WriteArena`, or of a write's own
+    // array); the array forms below are for MULTI's reads and the native TXN's checks, which hold
+    // their keys in arrays.
 
     /// The key's deadline, past or not; nil for none.
     func deadline(_ key: UnsafeRawBufferPointer) throws -> Int64? {
@@ -73,9 +74,6 @@ struct KeyspaceWriter {
         changes.append(kind: .delete, event: .expired, key: key, origin: origin)
         return true
     }
-
-    @discardableResult
-    mutating func expireIfDue(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try expireIfDue($0) } }
 
     /// A copy of the live value of `key`, or nil.
     mutating func value(_ key: UnsafeRawBufferPointer) throws -> [UInt8]? {
@@ -138,15 +136,6 @@ struct KeyspaceWriter {
         changes.append(kind: .put, event: event, flags: flags, key: key, origin: origin)
     }
 
-    mutating func store(_ key: [UInt8], _ value: [UInt8], existed: Bool?, deadline: DeadlineChange, event: KeyEvent,
-                        announceDeadline: Bool = true) throws {
-        try key.withUnsafeBytes { k in
-            try value.withUnsafeBytes { v in
-                try store(k, v, existed: existed, deadline: deadline, event: event, announceDeadline: announceDeadline)
-            }
-        }
-    }
-
     /// Deletes `key` with its deadline; true if it lived. Records `event` when it did.
     mutating func delete(_ key: UnsafeRawBufferPointer, event: KeyEvent = .del) throws -> Bool {
         if try expireIfDue(key) { return false }
@@ -154,10 +143,6 @@ struct KeyspaceWriter {
         _ = try removeDeadline(key)
         changes.append(kind: .delete, event: event, key: key, origin: origin)
         return true
-    }
-
-    mutating func delete(_ key: [UInt8], event: KeyEvent = .del) throws -> Bool {
-        try key.withUnsafeBytes { try delete($0, event: event) }
     }
 
     /// Gives a live `key` the deadline `at` (replacing any), recording an `expire` change.
@@ -194,16 +179,12 @@ struct KeyspaceWriter {
         mayHaveDeadlines = true
     }
 
-    private mutating func setDeadline(_ key: [UInt8], _ at: Int64) throws { try key.withUnsafeBytes { try setDeadline($0, at) } }
-
     /// Removes `key`'s deadline; true if it had one.
     private mutating func removeDeadline(_ key: UnsafeRawBufferPointer) throws -> Bool {
         guard let old = try deadline(key) else { return false }
         try dropDeadline(key, old)
         return true
     }
-
-    private mutating func removeDeadline(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try removeDeadline($0) } }
 
     private func dropDeadline(_ key: UnsafeRawBufferPointer, _ deadline: Int64) throws {
         _ = try transaction.delete(expires, key: key)
