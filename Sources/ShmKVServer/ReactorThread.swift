@@ -86,7 +86,7 @@ final class ReactorThread: @unchecked Sendable {
     let index: Int
     /// This reactor's counters per command, by `Command.index` (INFO commandstats).
     let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
-    /// The bytes of this loop's connections' queued SETs (released as their outcomes come back).
+    /// The bytes of this loop's connections' queued writes (released as their outcomes come back).
     let writeArena = WriteArena()
     private let completions = Locked<[WriteCompletion]>([])
     private var taken: [WriteCompletion] = []
@@ -295,8 +295,8 @@ final class ReactorThread: @unchecked Sendable {
             list[index].connection._withUnsafeGuaranteedRef { connection in
                 if !connection.isClosed { connection.flush() }
             }
+            list[index].connection.release()
         }
-        for index in list.indices { list[index].connection.release() }
     }
 
     /// At the end of each iteration: commits the writes queued (this loop's and others'), batch by

@@ -49,14 +49,6 @@ final class WriteArena {
         return (Int32(current), UnsafeMutableRawBufferPointer(start: base, count: byteCount))
     }
 
-    /// Copies `key` and `value` side by side into the arena (`reserve`).
-    func store(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
-        -> (chunk: Int32, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        let (chunk, bytes) = reserve(key.count + value.count)
-        let (k, v) = bytes.storePair(key, value)
-        return (chunk, k, v)
-    }
-
     /// One write stored in `chunk` has been answered.
     func release(_ chunk: Int32) {
         let index = Int(chunk)
@@ -123,7 +115,7 @@ extension UnsafeMutableRawBufferPointer {
 
 /// Several keys, or key-value pairs, packed into one buffer as the native protocol packs them (u16
 /// length and bytes per key, u32 length and bytes per value): the bytes of a DEL or MSET of several
-/// keys (`StoredWrite.deleteMany`, `.mput`), read back with `ByteReader` and `PackedPairs`.
+/// keys (`StoredWrite.deleteMany`, `.mput`), read back with `PackedKeys` and `PackedPairs`.
 struct PackedWriter {
     static func size(key: UnsafeRawBufferPointer) -> Int { 2 + key.count }
     static func size(value: UnsafeRawBufferPointer) -> Int { 4 + value.count }

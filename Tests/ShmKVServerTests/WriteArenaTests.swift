@@ -13,17 +13,17 @@ struct WriteArenaTests {
     func storesAndReuses() throws {
         let arena = WriteArena()
         let key = Array("key:1".utf8), value = Array(repeating: UInt8(ascii: "v"), count: 100)
-        let first = key.withUnsafeBytes { k in value.withUnsafeBytes { v in arena.store(key: k, value: v) } }
+        let first = key.withUnsafeBytes { k in value.withUnsafeBytes { v in store(arena, key: k, value: v) } }
         #expect(Array(first.key) == key)
         #expect(Array(first.value) == value)
         #expect(first.value.baseAddress == first.key.baseAddress! + key.count)
-        let second = key.withUnsafeBytes { k in value.withUnsafeBytes { v in arena.store(key: k, value: v) } }
+        let second = key.withUnsafeBytes { k in value.withUnsafeBytes { v in store(arena, key: k, value: v) } }
         #expect(second.chunk == first.chunk)
         #expect(second.key.baseAddress == first.value.baseAddress! + value.count)
         arena.release(first.chunk)
         arena.release(second.chunk)
         // Nothing in flight: the chunk starts again from its beginning.
-        let third = key.withUnsafeBytes { k in value.withUnsafeBytes { v in arena.store(key: k, value: v) } }
+        let third = key.withUnsafeBytes { k in value.withUnsafeBytes { v in store(arena, key: k, value: v) } }
         #expect(third.key.baseAddress == first.key.baseAddress)
         arena.release(third.chunk)
     }
@@ -40,7 +40,7 @@ struct WriteArenaTests {
         for i in 0..<count {
             var v = value
             v[0] = UInt8(truncatingIfNeeded: i)
-            let s = v.withUnsafeBytes { arena.store(key: empty, value: $0) }
+            let s = v.withUnsafeBytes { store(arena, key: empty, value: $0) }
             stored.append((s.chunk, s.value))
         }
         #expect(Set(stored.map(\.chunk)).count == WriteArena.chunksKept + 4)
@@ -51,14 +51,14 @@ struct WriteArenaTests {
         // A write above `largestStored` gets a block of its own, freed when it is answered.
         let held = arena.bytesHeld
         let large = [UInt8](repeating: 1, count: WriteArena.chunkSize + 1)
-        let block = large.withUnsafeBytes { arena.store(key: empty, value: $0) }
+        let block = large.withUnsafeBytes { store(arena, key: empty, value: $0) }
         #expect(Array(block.value) == large)
         #expect(!stored.contains { $0.chunk == block.chunk })
         #expect(arena.bytesHeld == held + large.count)
         arena.release(block.chunk)
         #expect(arena.bytesHeld == held)
         // Its slot is taken by the next block.
-        let next = large.withUnsafeBytes { arena.store(key: empty, value: $0) }
+        let next = large.withUnsafeBytes { store(arena, key: empty, value: $0) }
         #expect(next.chunk == block.chunk)
         arena.release(next.chunk)
         for s in stored { arena.release(s.chunk) }
@@ -192,4 +192,12 @@ struct WriteArenaTests {
         for (key, reply) in zip(keys, values) where reply != .bulk(expected[key]!) { wrong.append(key) }
         #expect(wrong.isEmpty, "seed \(seed) (SHMKV_ARENA_SEED=\(seed) to replay): \(wrong.count) keys wrong, e.g. \(wrong.prefix(3))")
     }
+}
+
+/// `key` and `value` side by side in the arena, as `ServerConnection.submit` lays out a write.
+private func store(_ arena: WriteArena, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
+    -> (chunk: Int32, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    let (chunk, bytes) = arena.reserve(key.count + value.count)
+    let (k, v) = bytes.storePair(key, value)
+    return (chunk, k, v)
 }
