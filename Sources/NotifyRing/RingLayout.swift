@@ -119,6 +119,8 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
     case keyTooLong(Int)
     /// A message (channel and payload) longer than the ring takes (the limit is carried).
     case messageTooLarge(Int, limit: Int)
+    /// Another live process (pid, as recorded by its creator) publishes to the ring at this path.
+    case inUse(path: String, creatorPID: UInt32)
 
     /// One line naming the cause, for logs and error messages.
     public var description: String {
@@ -128,6 +130,8 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidCapacity(let n): "ring capacity \(n) is not a power of two between 4 KiB and 1 GiB"
         case .keyTooLong(let n): "key of \(n) bytes is longer than \(RingLayout.maxKeySize)"
         case .messageTooLarge(let n, let limit): "message of \(n) bytes (channel and payload) exceeds the maximum of \(limit) bytes"
+        case .inUse(let path, let pid):
+            "the ring \(path) belongs to another running shmkvd (pid \(pid)): two stores must not share a ring; give this one its own ring.path"
         }
     }
 }

@@ -33,6 +33,9 @@ final class RingMapping: @unchecked Sendable {
     let nextSequence: Atomics.UnsafeAtomic<UInt64>
     let futexWord: Atomics.UnsafeAtomic<UInt32>
     let waiters: Atomics.UnsafeAtomic<UInt32>
+    /// The publisher's descriptor of the file, holding an exclusive `flock` for the life of the mapping:
+    /// what tells another daemon that this ring has a live owner (`liveOwner(of:)`). -1 in subscribers.
+    private(set) var ownerLock: Int32 = -1
 
     private init(header: UnsafeMutableRawPointer, data: UnsafeMutableRawPointer, identity: FileIdentity) {
         self.header = header
@@ -52,6 +55,7 @@ final class RingMapping: @unchecked Sendable {
     }
 
     deinit {
+        if ownerLock >= 0 { Glibc.close(ownerLock) }
         munmap(header, RingLayout.headerSize)
         munmap(data, capacity)
     }
@@ -103,7 +107,9 @@ final class RingMapping: @unchecked Sendable {
     }
 
     /// Creates a ring file at `path`: a temporary file is sized, initialised and its magic stored last,
-    /// then renamed into place, so a subscriber never sees a half-made ring. Replaces any ring there.
+    /// then renamed into place, so a subscriber never sees a half-made ring. The new file is locked
+    /// (`flock`, exclusive) before it appears at `path`, and stays locked while the mapping lives.
+    /// Replaces a ring there only when no live process holds it: one that does is `.inUse`.
     static func create(path: String, capacity: Int, maxRecordSize: Int, firstSequence: UInt64, mode: mode_t,
                        group: gid_t?) throws(RingError) -> RingMapping {
         guard RingLayout.isValidCapacity(capacity) else { throw .invalidCapacity(capacity) }
@@ -115,6 +121,7 @@ final class RingMapping: @unchecked Sendable {
         let fd = file.rawValue
         var keep = false
         defer { if !keep { unlink(temporary) } }
+        try checked("flock(\(temporary))") { flock(fd, LOCK_EX | LOCK_NB) }
         if let group { try checked("fchown(\(temporary))") { fchown(fd, uid_t.max, group) } }
         try checked("fchmod(\(temporary))") { fchmod(fd, mode) }
         try checked("ftruncate(\(temporary))") { ftruncate(fd, off_t(RingLayout.headerSize + capacity)) }
@@ -134,9 +141,25 @@ final class RingMapping: @unchecked Sendable {
         header.storeBytes(of: firstSequence, toByteOffset: RingLayout.nextSequenceOffset, as: UInt64.self)
         (atomic(header, RingLayout.magicOffset) as Atomics.UnsafeAtomic<UInt64>).store(RingLayout.magic, ordering: .releasing)
         munmap(header, RingLayout.headerSize)
+        if let owner = liveOwner(of: path) { throw .inUse(path: path, creatorPID: owner) }
         try checked("rename(\(temporary), \(path))") { rename(temporary, path) }
         keep = true
-        return try open(path: path, writableData: true)
+        let mapping = try open(path: path, writableData: true)
+        mapping.ownerLock = try checked("dup(\(path))") { dup(fd) }
+        return mapping
+    }
+
+    /// Whether a live process holds the ring at `path` (its publisher's `flock`): then the pid that
+    /// created it (0 if unreadable); nil when there is no file or nobody holds it (a ring left by a
+    /// daemon that was killed, which a new daemon may replace).
+    static func liveOwner(of path: String) -> UInt32? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) != 0, errno == EWOULDBLOCK else { return nil }
+        var pid: UInt32 = 0
+        _ = pread(fd, &pid, 4, off_t(RingLayout.creatorPIDOffset))
+        return pid
     }
 
     private static func map(fd: Int32, offset: Int, length: Int, writable: Bool) throws(RingError) -> UnsafeMutableRawPointer {

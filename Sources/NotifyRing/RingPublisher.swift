@@ -25,7 +25,9 @@ public final class RingPublisher {
     /// The longest message (channel and payload together) `publishMessage` takes.
     public var maxMessageBytes: Int { mapping.maxRecordSize - RingLayout.recordHeaderSize }
 
-    /// Creates a new ring at `path` (replacing any there) whose first record will carry `firstSequence`.
+    /// Creates a new ring at `path` whose first record will carry `firstSequence`, replacing a ring there
+    /// only when no live process publishes to it (`RingError.inUse` otherwise). The ring stays locked
+    /// (`flock`) as this publisher's while it lives.
     /// - Parameters:
     ///   - capacity: bytes in the data area, a power of two between 4 KiB and 1 GiB.
     ///   - maxMessageBytes: the longest message (channel and payload) it will carry; records may be up to
@@ -41,6 +43,14 @@ public final class RingPublisher {
         self.path = path
         tail = 0
         sequence = firstSequence
+    }
+
+    /// Removes the ring file if `path` still names this ring (never another's that replaced it); returns
+    /// whether it did. Subscribers that map it keep their mapping.
+    @discardableResult
+    public func removeFile() -> Bool {
+        guard FileIdentity.of(path: path) == mapping.identity else { return false }
+        return unlink(path) == 0
     }
 
     /// Appends one change record and returns its sequence number. Subscribers see it at once if they

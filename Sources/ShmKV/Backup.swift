@@ -126,8 +126,9 @@ public enum DataDirectory {
         }
         defer { lock.release() }
         let final = dataDirectory + "/" + StoreLayout.dataFileName
-        if access(final, F_OK) == 0 && !replace { throw .file("\(final) exists: restore into an empty directory, or replace it explicitly") }
+        if access(final, F_OK) == 0 && !replace { throw .file("\(final) exists: restore into an empty directory, or pass --replace to replace it") }
         let partial = final + ".partial"
+        var total = 0
         do throws(SystemError) {
             let source = Descriptor(adopting: try syscallBlocking("open \(backup)/\(StoreLayout.dataFileName)") {
                 open(backup + "/" + StoreLayout.dataFileName, O_RDONLY | O_CLOEXEC)
@@ -136,7 +137,6 @@ public enum DataDirectory {
                 open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             })
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            var total = 0
             let fd = source.rawValue
             while true {
                 let n = try syscallBlocking("read") { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
@@ -151,10 +151,29 @@ public enum DataDirectory {
             try syscallBlocking("rename \(partial)") { rename(partial, final) }
             unlink(dataDirectory + "/" + StoreLayout.lockFileName)
             syncDirectory(dataDirectory)
-            return total
         } catch {
             unlink(partial)
             throw .file(error.description)
+        }
+        do {
+            try giveOwnIdentity(dataDirectory)
+        } catch {
+            throw .file("restored \(final), but could not give it its own identity: \(error)")
+        }
+        return total
+    }
+
+    /// A restored store is a new store: a new environment id (so its daemon makes a ring of its own, never
+    /// the original's), the data file it was made for, and no ring recorded until its daemon starts.
+    private static func giveOwnIdentity(_ directory: String) throws {
+        let environment = try Environment(path: directory, options: .init(maxDatabases: StoreLayout.maxDatabases, fileMode: 0o600))
+        defer { environment.close() }
+        let meta = try environment.openStoreDatabases(create: false).meta
+        try environment.write { txn in
+            try txn.put(meta, key: StoreLayout.MetaKey.environmentID, value: Array(MetaValue.hex16(UInt64.random(in: 0...UInt64.max)).utf8))
+            try txn.put(meta, key: StoreLayout.MetaKey.dataFile, value: Array(StoreLayout.dataFileIdentity(directory: directory).utf8))
+            _ = try txn.delete(meta, key: StoreLayout.MetaKey.ringPath)
+            _ = try txn.delete(meta, key: StoreLayout.MetaKey.ringEpoch)
         }
     }
 }

@@ -153,6 +153,9 @@ public final class LocalStore: @unchecked Sendable {
             }
         }
 
+        /// The deadline of `key` (Unix time in milliseconds), or nil when it has none.
+        public func deadline(of key: UnsafeRawBufferPointer) throws -> Int64? { try keys.deadline(of: key) }
+
         /// Calls `body` with each entry whose key starts with `prefix`, in place, in key order, until it
         /// returns `.stop`. Buffers are valid only inside `body`.
         public func forEach(prefix: [UInt8],

@@ -91,9 +91,10 @@ public typealias TransactionCondition = Wire.TransactionCondition
 public typealias TransactionResult = Wire.TransactionResult
 
 extension TimeToLive {
-    /// The answer to a TTL request.
-    init(reply: Reply) throws(ShmKVError) {
+    /// The answer to a TTL request (one of `Client.pipeline`'s replies); an error reply throws `.server`.
+    public init(reply: Reply) throws(ShmKVError) {
         if reply.status == .notFound { self = .missing; return }
+        if case .message(let message) = reply.body { throw .server(reply.status, message) }
         guard case .ttl(let deadline, let remaining) = reply.body else {
             throw .protocolViolation("unexpected reply body to TTL")
         }

@@ -138,7 +138,9 @@ public final class Server: @unchecked Sendable {
         for thread in threads { thread.join() }
         // The ring lives outside the data directory (on tmpfs): a clean stop leaves nothing there.
         // Readers that still map it keep their mapping; the next daemon creates a new one.
-        if let ring = context?.ring.path { unlink(ring) }
+        if let publisher = context?.batcher.publisher, !publisher.removeFile() {
+            logger.warning("left the ring \(publisher.path) in place: it is no longer this daemon's file")
+        }
         teardown()
         logger.info("stopped")
     }

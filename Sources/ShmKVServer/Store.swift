@@ -15,8 +15,12 @@ final class Store: Sendable {
     let databases: StoreDatabases
     var keyspace: Database { databases.keyspace }
     var meta: Database { databases.meta }
-    /// Random id of this environment, made when it was created.
+    /// Random id of this environment, made when it was created (and made anew when the data file turns
+    /// out to be a copy: `StoreIdentity`).
     let environmentID: String
+    /// The data directory as an absolute path with no symbolic links (what CONFIG GET dir reports, so
+    /// that a client in another working directory finds the store).
+    let directory: String
     /// Whether write transactions change the map in place (`MDB_WRITEMAP`: volatile mode, where the
     /// file system can reserve blocks). The writer then reserves blocks before every batch.
     let writesInPlace: Bool
@@ -53,13 +57,15 @@ final class Store: Sendable {
             }
         }
         self.environment = environment
+        self.directory = Store.absolute(directory)
         writesInPlace = flags.contains(.writeMap)
         do {
             guard environment.maxKeySize == StoreLayout.maxKeySize else {
                 throw LMDBError.refused("this LMDB build takes keys up to \(environment.maxKeySize) bytes, ShmKV's layout \(StoreLayout.maxKeySize)")
             }
             databases = try environment.openStoreDatabases(create: true)
-            environmentID = try Store.initialiseMeta(environment, databases.meta)
+            environmentID = try Store.initialiseMeta(environment, databases.meta,
+                                                     dataFile: StoreLayout.dataFileIdentity(directory: directory), logger: logger)
             if let group {
                 for (file, mode) in [("data.mdb", mode_t(0o640)), ("lock.mdb", mode_t(0o660))] {
                     let path = directory + "/" + file
@@ -74,7 +80,10 @@ final class Store: Sendable {
         }
     }
 
-    private static func initialiseMeta(_ env: Environment, _ meta: Database) throws -> String {
+    /// Checks the format version and returns the environment id: the stored one, or a new one for a new
+    /// store — or for a data file that is not the one the id was made for (`MetaKey.dataFile`: a copy,
+    /// such as a restored backup), so that a copy never shares its original's ring.
+    private static func initialiseMeta(_ env: Environment, _ meta: Database, dataFile: String, logger: Logger?) throws -> String {
         try env.write { txn in
             let expected = StoreLayout.formatVersion
             if let version = try txn.get(meta, key: MetaKey.formatVersion).map(MetaValue.text) {
@@ -82,11 +91,29 @@ final class Store: Sendable {
             } else {
                 try txn.put(meta, key: MetaKey.formatVersion, value: Array(expected.utf8))
             }
-            if let id = try txn.get(meta, key: MetaKey.environmentID) { return MetaValue.text(id) }
+            let recordedFile = try txn.get(meta, key: MetaKey.dataFile).map(MetaValue.text)
+            if recordedFile != dataFile { try txn.put(meta, key: MetaKey.dataFile, value: Array(dataFile.utf8)) }
+            if let id = try txn.get(meta, key: MetaKey.environmentID).map(MetaValue.text) {
+                // A store written before the data file was recorded keeps its id.
+                guard let recordedFile, recordedFile != dataFile else { return id }
+                let fresh = MetaValue.hex16(UInt64.random(in: 0...UInt64.max))
+                logger?.warning("this data file is a copy of environment \(id) (made for file \(recordedFile), this is \(dataFile)): it gets its own environment id \(fresh) and ring")
+                try txn.put(meta, key: MetaKey.environmentID, value: Array(fresh.utf8))
+                _ = try txn.delete(meta, key: MetaKey.ringPath)
+                _ = try txn.delete(meta, key: MetaKey.ringEpoch)
+                return fresh
+            }
             let id = MetaValue.hex16(UInt64.random(in: 0...UInt64.max))
             try txn.put(meta, key: MetaKey.environmentID, value: Array(id.utf8))
             return id
         }
+    }
+
+    /// `path` resolved (realpath), or as given when it cannot be.
+    static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The last change sequence committed (0 before the first change).

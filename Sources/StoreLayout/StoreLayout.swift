@@ -1,4 +1,7 @@
 import LMDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The on-disk vocabulary the daemon (the only writer) and every reader (`LocalStore`, `shmkv get
 /// --local`, py-lmdb, `mdb_dump`) share. Nothing else spells a database name, a meta key or a key limit.
@@ -37,6 +40,10 @@ public enum StoreLayout {
         public static let formatVersion = Array("format_version".utf8)
         /// A random id (16 hex digits) made when the environment was created.
         public static let environmentID = Array("environment_id".utf8)
+        /// The device and inode of the data file the environment id was made for (`device:inode`,
+        /// decimal). A data file whose own differ is a copy (a restored backup, `cp -r`): the daemon gives
+        /// it a new environment id, so that it gets a ring of its own.
+        public static let dataFile = Array("data_file".utf8)
         /// Path of the notification ring the running (or last) daemon publishes to.
         public static let ringPath = Array("ring_path".utf8)
         /// That ring's epoch, 16 hex digits.
@@ -45,6 +52,13 @@ public enum StoreLayout {
         /// as the change, so numbering continues across restarts and a change committed but never
         /// published shows up as a gap.
         public static let lastSequence = Array("last_sequence".utf8)
+    }
+
+    /// `device:inode` of the data file in `directory` (the value of `MetaKey.dataFile`), "" if none.
+    public static func dataFileIdentity(directory: String) -> String {
+        var st = stat()
+        guard stat(directory + "/" + dataFileName, &st) == 0 else { return "" }
+        return "\(st.st_dev):\(st.st_ino)"
     }
 
     /// Why `check(key:)` refuses a key.

@@ -12,7 +12,8 @@ struct Bench: AsyncParsableCommand {
             --pipeline requests and, once their replies are in, the next ones. Keys are key:000000000000 \
             … (redis-benchmark -r's names), chosen at random among --keys; they are stored once first \
             unless --no-preload. A reply's latency counts from the moment its group was sent. --local \
-            reads through LocalStore in this process (one thread per client), no socket at all. The \
+            reads through LocalStore in this process (one thread per client), no socket at all, after \
+            storing the keys through the daemon that serves that store (refused when every read misses). The \
             daemon may be any RESP server with --protocol resp (redis-server too). Prints numbers; \
             exit 2 if the run could not go on.
             """)
@@ -59,20 +60,39 @@ struct Bench: AsyncParsableCommand {
         }
         do {
             options.credentials = try connection.credentials()
-            if preload && !localOptions.local { try Preload.run(options, timeoutSeconds: connection.timeout) }
             var result: BenchResult
-            if localOptions.local {
-                result = try LocalReads.run(directory: localOptions.directory(for: options.address), options: options, progress: report)
+            if localOptions.isLocal {
+                let store = try localOptions.open(for: connection, purpose: "benchmarking reads of")
+                if preload { try preloadThroughDaemon(store, options) }
+                result = try LocalReads.run(store: store, options: options, progress: report)
+                if result.completed > 0 && result.misses == result.completed {
+                    throw BenchError(message: "every read missed: \(store.directory) holds none of the run's keys (key:000000000000 …); run without --no-preload, or preload them")
+                }
             } else {
+                if preload { try Preload.run(options, timeoutSeconds: connection.timeout) }
                 result = try LoadGenerator(options: options).run(progress: report)
                 result.label = "\(protocolName.rawValue) \(options.address)"
             }
             line.finish("\(result.completed) requests")
             print(result, json: connection.json)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Display.error("\(error)")
             throw ExitCode(ExitStatus.serverOrConnection)
         }
+    }
+
+    /// Stores the run's keys through the daemon that serves `store` (the one named, or the default one),
+    /// refusing when that daemon serves another store.
+    private func preloadThroughDaemon(_ store: LocalStore, _ options: BenchOptions) throws {
+        do {
+            let daemon = try DaemonStore.ask(options.address, timeoutSeconds: connection.timeout, credentials: options.credentials)
+            try daemon.check(store, daemonDirectory: daemon.directory)
+        } catch {
+            throw BenchError(message: "cannot preload \(store.directory) through the daemon at \(options.address): \(error) (name the daemon that serves it, or --no-preload)")
+        }
+        try Preload.run(options, timeoutSeconds: connection.timeout)
     }
 
     private func print(_ result: BenchResult, json: Bool) {

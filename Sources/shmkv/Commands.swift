@@ -44,7 +44,7 @@ struct Get: AsyncParsableCommand {
     func run() async throws {
         let value: [UInt8]?
         if localOptions.isLocal {
-            let store = try localOptions.open(for: connection.address)
+            let store = try localOptions.open(for: connection)
             do { value = try store.get(key) } catch {
                 Display.error("\(error)")
                 throw ExitCode(ExitStatus.serverOrConnection)
@@ -164,7 +164,7 @@ struct Scan: AsyncParsableCommand {
         }
         if localOptions.isLocal {
             // One snapshot, read in place: the whole listing is consistent.
-            let store = try localOptions.open(for: connection.address)
+            let store = try localOptions.open(for: connection)
             do {
                 let entries = from != nil || to != nil
                     ? try store.scan(from: Array((from ?? "").utf8), to: to.map { Array($0.utf8) }, limit: limit ?? 0)

@@ -52,6 +52,11 @@ struct ConnectionOptions: ParsableArguments {
         if timeout < 0 { throw ValidationError("--timeout must not be negative") }
     }
 
+    /// Whether a daemon is named (--socket, --host, --port or $SHMKV_SOCKET) rather than the default assumed.
+    var namesDaemon: Bool {
+        socket != nil || host != nil || port != nil || !(ProcessInfo.processInfo.environment["SHMKV_SOCKET"] ?? "").isEmpty
+    }
+
     /// The address the options name, with the daemon's defaults.
     var address: ServerAddress {
         if host != nil || port != nil { return .tcp(host: host ?? "127.0.0.1", port: port ?? 7379) }

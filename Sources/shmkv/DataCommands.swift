@@ -32,8 +32,10 @@ struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Copy a live store consistently into a new directory (LMDB's hot copy, from this host).",
         discussion: """
-            Reads the data directory directly (--data-dir, $SHMKV_DATA_DIR, the socket's directory, or \
-            ./data) while the daemon goes on serving; the copy is one snapshot. DEST gets data.mdb, which \
+            Reads the data directory directly while the daemon goes on serving: --data-dir or \
+            $SHMKV_DATA_DIR, else the directory the named daemon (--socket, --host/--port) says it serves, \
+            else the default daemon's, else ./data; a directory that is not the named daemon's store is \
+            refused. The copy is one snapshot. DEST gets data.mdb, which \
             'shmkv restore', mdb_stat and py-lmdb open.
             """)
     @OptionGroup var connection: ConnectionOptions
@@ -43,14 +45,14 @@ struct Backup: AsyncParsableCommand {
     @Flag(name: .long, help: "Print progress lines even when stderr is not a terminal.") var progress = false
 
     func run() async throws {
-        let store = try localOptions.open(for: connection.address)
+        let store = try localOptions.open(for: connection, purpose: "backing up")
         let expected = store.expectedBackupBytes
         var line = ProgressLine(forced: progress)
         do {
             let total = try store.backup(to: destination, compact: compact) { done in
                 line.update("backup: \(ProgressLine.bytes(done)) of about \(ProgressLine.bytes(expected))")
             }
-            line.finish("backed up \(ProgressLine.bytes(total)) to \(destination)")
+            line.finish("backed up \(ProgressLine.bytes(total)) from \(store.directory) to \(destination)")
         } catch {
             Display.error("\(error)")
             throw ExitCode(ExitStatus.serverOrConnection)
@@ -83,18 +85,22 @@ struct Restore: AsyncParsableCommand {
 
 /// How dump writes and load reads keys.
 enum DumpFormat: String, ExpressibleByArgument, CaseIterable {
-    /// One JSON object per line: {"key": K, "value": V}, each a string or {"base64": "…"}.
+    /// One JSON object per line: {"key": K, "value": V}, each a string or {"base64": "…"}, and
+    /// "deadline_ms" (Unix time in milliseconds) for a key that expires.
     case json
-    /// RESP commands (SET key value), the input of `redis-cli --pipe`.
+    /// RESP commands (SET key value, with PXAT deadline for a key that expires), the input of
+    /// `redis-cli --pipe`.
     case redis
 }
 
 struct Dump: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write every key and value to stdout, streaming, as JSON lines or redis-cli --pipe input.",
+        abstract: "Write every key, value and deadline to stdout, streaming, as JSON lines or redis-cli --pipe input.",
         discussion: """
             With --local or --data-dir the keys come from one snapshot of the map (consistent); otherwise \
-            through the daemon a page at a time (each page consistent, not the whole). Keys in key order.
+            through the daemon a page at a time (each page consistent, not the whole). Keys in key order; a \
+            key that expires carries its deadline (JSON: deadline_ms, Unix time in ms; redis: SET … PXAT), \
+            and a key already past it is left out.
             """)
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var localOptions: LocalOptions
@@ -106,16 +112,22 @@ struct Dump: AsyncParsableCommand {
         var line = ProgressLine(forced: progress)
         var out = DumpWriter(format: format)
         var count = 0
-        let emit = { (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) in
-            out.append(key: key, value: value)
+        let emit = { (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: Int64?) in
+            out.append(key: key, value: value, deadline: deadline)
             count += 1
             line.update("dump: \(count) keys")
         }
+        var source = "\(connection.address)"
         if localOptions.isLocal {
-            let store = try localOptions.open(for: connection.address)
+            let store = try localOptions.open(for: connection, purpose: "dumping")
+            source = store.directory
             do {
                 try store.read { snapshot in
-                    try snapshot.forEach(prefix: Array(prefix.utf8)) { k, v in emit(k, v); return .proceed }
+                    // Keys past their deadline are not listed; the others carry theirs.
+                    try snapshot.forEach(prefix: Array(prefix.utf8)) { k, v in
+                        emit(k, v, try snapshot.deadline(of: k))
+                        return .proceed
+                    }
                 }
             } catch {
                 Display.error("\(error)")
@@ -123,13 +135,28 @@ struct Dump: AsyncParsableCommand {
             }
         } else {
             try await withClient(connection) { client in
-                for try await entry in client.scan(prefix: Array(prefix.utf8)) {
-                    entry.key.withUnsafeBytes { k in entry.value.withUnsafeBytes { v in emit(k, v) } }
+                var page: [KeyValue] = []
+                // Each page's deadlines in one pipeline of TTL requests; a key gone since is left out.
+                func flush() throws(ShmKVError) {
+                    let replies = try client.pipeline(page.map { .ttl(key: $0.key) })
+                    for (entry, reply) in zip(page, replies) {
+                        let ttl = try TimeToLive(reply: reply)
+                        if ttl == .missing { continue }
+                        var deadline: Int64?
+                        if case .expires(let at, _) = ttl { deadline = at }
+                        entry.key.withUnsafeBytes { k in entry.value.withUnsafeBytes { v in emit(k, v, deadline) } }
+                    }
+                    page.removeAll(keepingCapacity: true)
                 }
+                for try await entry in client.scan(prefix: Array(prefix.utf8)) {
+                    page.append(entry)
+                    if page.count == 1000 { try flush() }
+                }
+                try flush()
             }
         }
         out.flush()
-        line.finish("dumped \(count) keys")
+        line.finish("dumped \(count) keys from \(source)")
     }
 }
 
@@ -140,15 +167,21 @@ struct DumpWriter {
 
     init(format: DumpFormat) { self.format = format }
 
-    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    /// One entry; `deadline` (Unix time in ms) as `deadline_ms` in JSON, as `SET … PXAT` in redis form.
+    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: Int64? = nil) {
         switch format {
         case .redis:
-            RESPWriter.array(3, into: &buffer)
+            RESPWriter.array(deadline == nil ? 3 : 5, into: &buffer)
             RESPWriter.bulk("SET", into: &buffer)
             RESPWriter.bulk(key, into: &buffer)
             RESPWriter.bulk(value, into: &buffer)
+            if let deadline {
+                RESPWriter.bulk("PXAT", into: &buffer)
+                RESPWriter.bulk(String(deadline), into: &buffer)
+            }
         case .json:
-            let object: [String: Any] = ["key": Display.json(Array(key)), "value": Display.json(Array(value))]
+            var object: [String: Any] = ["key": Display.json(Array(key)), "value": Display.json(Array(value))]
+            if let deadline { object["deadline_ms"] = deadline }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
             buffer += data
             buffer.append(10)

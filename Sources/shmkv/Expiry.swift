@@ -22,7 +22,7 @@ struct TTL: AsyncParsableCommand {
     func run() async throws {
         let ttl: TimeToLive
         if localOptions.isLocal {
-            let store = try localOptions.open(for: connection.address)
+            let store = try localOptions.open(for: connection)
             do { ttl = try store.ttl(Array(key.utf8)) } catch {
                 Display.error("\(error)")
                 throw ExitCode(ExitStatus.serverOrConnection)

@@ -7,7 +7,9 @@ struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Store keys from a dump (JSON lines, or redis-cli --pipe input), streaming.",
         discussion: """
-            JSON lines go in batches of --batch keys, each one atomic MPUT over the native protocol. \
+            JSON lines go in batches of --batch keys, each one atomic MPUT over the native protocol, then \
+            the deadlines of those that have one (deadline_ms: EXPIRE at that time); a key whose deadline \
+            has passed is left out. \
             Redis input is sent as it is over RESP, --batch commands per pipeline, as redis-cli --pipe \
             does, and may hold any command. A malformed line stops the load (what came before is stored); \
             error replies are counted and the first few printed. Exit 2 if anything failed.
@@ -52,8 +54,22 @@ struct Load: AsyncParsableCommand {
         let client = try Client(address: connection.address, timeoutSeconds: connection.timeout, credentials: try connection.credentials())
         defer { client.close() }
         var pairs: [KeyValue] = []
+        var deadlines: [Request] = []
         var loaded = 0
         var number = 0
+        var skipped = 0
+        // A batch is one atomic MPUT, then the deadlines of its keys that have one (EXPIRE at that Unix
+        // time in ms), in one pipeline.
+        func send() throws {
+            try client.mput(pairs)
+            for reply in try client.pipeline(deadlines) where reply.status != .ok {
+                throw LoadError(message: "setting a deadline failed: \(reply.status)")
+            }
+            loaded += pairs.count
+            pairs.removeAll(keepingCapacity: true)
+            deadlines.removeAll(keepingCapacity: true)
+            progress.update("load: \(loaded) keys")
+        }
         while let text = try input.nextLine() {
             number += 1
             if text.isEmpty { continue }
@@ -61,15 +77,19 @@ struct Load: AsyncParsableCommand {
                   let key = object["key"].flatMap(Load.bytes), let value = object["value"].flatMap(Load.bytes) else {
                 throw LoadError(message: "line \(number): not a JSON object with a key and a value (text or {\"base64\": …})")
             }
-            pairs.append(KeyValue(key: key, value: value))
-            if pairs.count == batch {
-                try client.mput(pairs)
-                loaded += pairs.count
-                pairs.removeAll(keepingCapacity: true)
-                progress.update("load: \(loaded) keys")
+            if let field = object["deadline_ms"] {
+                guard let deadline = (field as? NSNumber).flatMap({ Int64(exactly: $0.doubleValue) }), deadline > 0 else {
+                    throw LoadError(message: "line \(number): deadline_ms must be a Unix time in milliseconds")
+                }
+                // A key whose deadline has passed is not stored.
+                if deadline <= Int64(Date().timeIntervalSince1970 * 1000) { skipped += 1; continue }
+                deadlines.append(.expire(key: key, milliseconds: deadline, mode: .absolute))
             }
+            pairs.append(KeyValue(key: key, value: value))
+            if pairs.count == batch { try send() }
         }
-        if !pairs.isEmpty { try client.mput(pairs); loaded += pairs.count }
+        if !pairs.isEmpty { try send() }
+        if skipped > 0 { Display.error("left out \(skipped) keys whose deadline had passed") }
         return (loaded, 0)
     }
 

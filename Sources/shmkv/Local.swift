@@ -3,47 +3,101 @@ import Foundation
 import ShmKV
 
 /// Reading the data directory directly, with no daemon round trip.
+///
+/// Which directory: `--data-dir` (or `$SHMKV_DATA_DIR`) when given; otherwise the one the daemon named by
+/// `--socket`/`--host`/`--port` (or `$SHMKV_SOCKET`) says it serves (`CONFIG GET dir`); with nothing
+/// named, the default daemon's if one answers, else ./data. Whenever a daemon is named, the directory
+/// must be that daemon's store (`DaemonStore`: the ring epoch it recorded is the daemon's), or the
+/// command refuses: a copy, a stale ./data or a path that means something else on this host is never
+/// read in its place. Every command that reads a directory names it on stderr.
 struct LocalOptions: ParsableArguments {
     @Flag(name: .long, help: "Read the shared map directly (LocalStore) instead of asking the daemon.")
     var local = false
 
     @Option(name: .customLong("data-dir"),
-            help: "The daemon's data directory, for --local and watch (default: $SHMKV_DATA_DIR, else the directory of the Unix socket, else ./data). Implies --local.")
+            help: "The daemon's data directory, for --local and watch (default: $SHMKV_DATA_DIR, else the directory the daemon reports, else ./data). Implies --local.")
     var dataDir: String?
 
     /// Whether to read locally.
     var isLocal: Bool { local || dataDir != nil }
 
-    /// The data directory to open: the flag, `$SHMKV_DATA_DIR`, the default socket's directory, or ./data.
-    func directory(for address: ServerAddress) -> String {
+    /// The directory given by the flag or `$SHMKV_DATA_DIR`, if any.
+    var namedDirectory: String? {
         if let dataDir { return dataDir }
         if let env = ProcessInfo.processInfo.environment["SHMKV_DATA_DIR"], !env.isEmpty { return env }
-        if case .unix(let path) = address, path.hasSuffix("/shmkvd.sock") { return String(path.dropLast("/shmkvd.sock".count)) }
-        return "./data"
+        return nil
     }
 
     /// A ring subscriber made by `subscribe` when following the ring locally is asked for (a failure
-    /// then is exit status 2) or possible (the daemon's data directory is readable); nil to use the socket.
-    func ringSubscriber<S>(for address: ServerAddress, remote: Bool, _ subscribe: (LocalStore) throws -> S) throws -> S? {
+    /// then is exit status 2) or possible (the daemon's own store is readable here); nil to use the socket.
+    func ringSubscriber<S>(for connection: ConnectionOptions, remote: Bool, _ subscribe: (LocalStore) throws -> S) throws -> S? {
         guard !remote else { return nil }
         if isLocal {
-            let store = try open(for: address)
+            let store = try open(for: connection, purpose: "following the ring of")
             do { return try subscribe(store) } catch {
                 Display.error("cannot follow the ring of \(store.directory): \(error)")
                 throw ExitCode(ExitStatus.serverOrConnection)
             }
         }
-        guard let store = try? LocalStore(directory: directory(for: address)) else { return nil }
-        return try? subscribe(store)
+        // Not asked for: only the daemon's own store, verified; anything else goes over the socket.
+        guard let daemon = try? DaemonStore.ask(connection.address, timeoutSeconds: connection.timeout,
+                                                credentials: connection.credentials()),
+              let store = try? daemon.open(), let subscriber = try? subscribe(store) else { return nil }
+        Display.error("following the ring of \(store.directory)")
+        return subscriber
     }
 
-    /// Opens the store, turning a failure into a message and exit status 2.
-    func open(for address: ServerAddress) throws -> LocalStore {
-        let directory = directory(for: address)
-        do { return try LocalStore(directory: directory) } catch {
-            Display.error("cannot read \(directory) directly: \(error)")
+    /// Opens the store to read (see the type's comment for which), naming it on stderr after `purpose`;
+    /// a failure is a message and exit status 2.
+    func open(for connection: ConnectionOptions, purpose: String = "reading") throws -> LocalStore {
+        let store: LocalStore
+        do { store = try locate(connection) } catch {
+            Display.error(error.message)
             throw ExitCode(ExitStatus.serverOrConnection)
         }
+        Display.error("\(purpose) \(store.directory)")
+        return store
+    }
+
+    struct LocateError: Error { let message: String }
+
+    private func locate(_ connection: ConnectionOptions) throws(LocateError) -> LocalStore {
+        func openDirectory(_ directory: String) throws(LocateError) -> LocalStore {
+            do { return try LocalStore(directory: directory) } catch {
+                throw LocateError(message: "cannot read \(directory) directly: \(error)")
+            }
+        }
+        let address = connection.address
+        func ask() throws(ShmKVError) -> DaemonStore {
+            let credentials: Credentials?
+            do { credentials = try connection.credentials() } catch { throw .connection("\(error)") }
+            return try DaemonStore.ask(address, timeoutSeconds: connection.timeout, credentials: credentials)
+        }
+        if let directory = namedDirectory {
+            let store = try openDirectory(directory)
+            guard connection.namesDaemon else { return store }
+            do {
+                let daemon = try ask()
+                try daemon.check(store, daemonDirectory: daemon.directory)
+            } catch {
+                throw LocateError(message: "cannot check that \(directory) is the store of the daemon at \(address): \(error) (leave out the connection options to read \(directory) alone)")
+            }
+            return store
+        }
+        let daemon: DaemonStore
+        do { daemon = try ask() } catch {
+            // Nothing named and no daemon answering: the default directory, read as it lies.
+            guard connection.namesDaemon else { return try openDirectory("./data") }
+            throw LocateError(message: "cannot ask the daemon at \(address) where its data is: \(error) (name the directory with --data-dir)")
+        }
+        let store: LocalStore
+        do { store = try LocalStore(directory: daemon.directory) } catch {
+            throw LocateError(message: "the daemon at \(address) keeps its data in \(daemon.directory), which cannot be read here: \(error)")
+        }
+        do { try daemon.check(store, daemonDirectory: daemon.directory) } catch {
+            throw LocateError(message: "\(error)")
+        }
+        return store
     }
 }
 
@@ -95,7 +149,7 @@ struct Watch: AsyncParsableCommand {
     /// A ring subscriber when watching locally is asked for or possible; nil to use the socket.
     private func localSubscriber(prefix: [UInt8]) throws -> ChangeSubscriber? {
         let start: ChangeStart = from.map { .sequence($0) } ?? .now
-        return try localOptions.ringSubscriber(for: connection.address, remote: remote) { try $0.subscribe(prefix: prefix, from: start) }
+        return try localOptions.ringSubscriber(for: connection, remote: remote) { try $0.subscribe(prefix: prefix, from: start) }
     }
 }
 

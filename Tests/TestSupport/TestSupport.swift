@@ -43,13 +43,28 @@ public struct ProcessResult: Sendable {
     public let stdoutBytes: [UInt8]
 }
 
-/// Runs an executable to completion with optional stdin bytes, capturing its output.
+/// A child process that did not finish within its time bound (it was killed).
+public struct ProcessTimedOut: Error, CustomStringConvertible {
+    public let command: String
+    public let seconds: Int
+    public let stdout: String
+    public let stderr: String
+    public var description: String {
+        "\(command) did not finish within \(seconds) s (killed); stdout so far: \(stdout.suffix(500)) stderr: \(stderr.suffix(500))"
+    }
+}
+
+/// Runs an executable to completion with optional stdin bytes, capturing its output. The run is bounded:
+/// a child still running after `timeoutSeconds` is killed and `ProcessTimedOut` (naming the command) is
+/// thrown, so a child that waits for ever fails its test instead of hanging the suite.
 @discardableResult
 public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil,
-                       environment: [String: String]? = nil) throws -> ProcessResult {
+                       environment: [String: String]? = nil, currentDirectory: String? = nil,
+                       timeoutSeconds: Int = 120) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
     if let environment {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
@@ -60,16 +75,29 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt
     try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
     try input.fileHandleForWriting.close()
-    // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+    // Read both pipes to the end on their own threads, so a chatty child cannot block on a full pipe
+    // and this thread can give up at the deadline.
     let group = DispatchGroup()
     nonisolated(unsafe) var errData = Data()
+    nonisolated(unsafe) var outData = Data()
     group.enter()
     DispatchQueue.global().async {
         errData = err.fileHandleForReading.readDataToEndOfFile()
         group.leave()
     }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
+    group.enter()
+    DispatchQueue.global().async {
+        outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    if group.wait(timeout: .now() + .seconds(timeoutSeconds)) == .timedOut {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        _ = group.wait(timeout: .now() + .seconds(5))
+        let command = ([(executable as NSString).lastPathComponent] + arguments).joined(separator: " ")
+        throw ProcessTimedOut(command: command, seconds: timeoutSeconds, stdout: String(decoding: outData, as: UTF8.self),
+                              stderr: String(decoding: errData, as: UTF8.self))
+    }
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus,
                          stdout: String(decoding: outData, as: UTF8.self),
@@ -106,6 +134,8 @@ public final class Daemon: @unchecked Sendable {
         try process.run()
         let line = Daemon.readLine(out.fileHandleForReading)
         guard line.hasPrefix("shmkvd ready") else {
+            // No ready line: it exited, or it hangs (then it is killed, and says so in the error).
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
             let err = String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             throw DaemonError.didNotStart(status: process.terminationStatus, stderr: err)
@@ -121,12 +151,22 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    private static func readLine(_ handle: FileHandle) -> String {
+    /// The daemon's first line of stdout, or "" when none comes within `timeoutSeconds` (the caller then
+    /// reports that it did not start, with what it logged).
+    private static func readLine(_ handle: FileHandle, timeoutSeconds: Int32 = 60) -> String {
         var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        let fd = handle.fileDescriptor
+        let deadline = Date().addingTimeInterval(Double(timeoutSeconds))
         while true {
-            let chunk = handle.readData(ofLength: 1)
-            if chunk.isEmpty || chunk.first == UInt8(ascii: "\n") { break }
-            bytes.append(chunk.first!)
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return "" }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, Int32(left * 1000) + 1)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { return "" }
+            guard read(fd, &byte, 1) == 1, byte != UInt8(ascii: "\n") else { break }
+            bytes.append(byte)
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -305,9 +345,17 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends `signal` to the child.
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    /// Waits for the child to end; returns its exit status.
+    /// Waits for the child to end; returns its exit status. The wait is bounded: a child still running
+    /// after `timeoutSeconds` is killed (SIGKILL, so the status is 9) and says so on stderr.
     @discardableResult
-    public func wait() -> Int32 {
+    public func wait(timeoutSeconds: Int = 60) -> Int32 {
+        let deadline = Date().addingTimeInterval(Double(timeoutSeconds))
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            let command = ([process.executableURL?.lastPathComponent ?? "?"] + (process.arguments ?? [])).joined(separator: " ")
+            FileHandle.standardError.write(Data("\(command) did not end within \(timeoutSeconds) s: killed\n".utf8))
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         waited = true
         return process.terminationStatus

@@ -20,7 +20,7 @@ extension RESPSession {
             ("unixsocket", c.socketPath ?? "", "socket"), ("proto-max-bulk-len", String(c.respMaxBulkLength), "resp.maxBulkLength"),
             ("notify-keyspace-events", context.notifications.classes.description, "resp.notifyKeyspaceEvents"),
             ("appendfsync", c.durability == .durable ? "always" : "no", "storage.durability"),
-            ("cluster-enabled", context.cluster == nil ? "no" : "yes", "cluster.enabled"), ("dir", c.dataDirectory, "dataDir"),
+            ("cluster-enabled", context.cluster == nil ? "no" : "yes", "cluster.enabled"), ("dir", context.store.directory, "dataDir"),
         ]
     }
 

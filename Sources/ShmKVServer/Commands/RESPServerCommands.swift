@@ -109,6 +109,7 @@ extension RESPSession {
         let sections: [(String, [(String, String)])] = [
             ("Server", [("redis_version", RESPSession.redisVersion), ("shmkv_version", "0.4.0"), ("redis_mode", context.cluster == nil ? "standalone" : "cluster"), ("os", "Linux"),
                         ("arch_bits", "64"), ("process_id", String(getpid())), ("tcp_port", String(port)),
+                        ("shmkv_ring_epoch", String(context.ring.epoch)),
                         ("uptime_in_seconds", String(s.uptimeSeconds)), ("uptime_in_days", String(s.uptimeSeconds / 86400)),
                         ("io_threads_active", String(context.reactorCount))]),
             ("Clients", [("connected_clients", String(s.connectionsCurrent.load(ordering: .relaxed))),
