@@ -149,7 +149,7 @@ final class RingMapping: @unchecked Sendable {
         return mapping
     }
 
-    /// Whether a live process holds the ring at `path` (its publisher's `flock`): then the pid that
+    /// Whether another live process holds the ring at `path` (its publisher's `flock`): then the pid that
     /// created it (0 if unreadable); nil when there is no file or nobody holds it (a ring left by a
     /// daemon that was killed, which a new daemon may replace).
     static func liveOwner(of path: String) -> UInt32? {
@@ -159,7 +159,8 @@ final class RingMapping: @unchecked Sendable {
         guard flock(fd, LOCK_SH | LOCK_NB) != 0, errno == EWOULDBLOCK else { return nil }
         var pid: UInt32 = 0
         _ = pread(fd, &pid, 4, off_t(RingLayout.creatorPIDOffset))
-        return pid
+        // This process's own earlier publisher (a restart within one process, as tests do) is not another.
+        return pid == UInt32(getpid()) ? nil : pid
     }
 
     private static func map(fd: Int32, offset: Int, length: Int, writable: Bool) throws(RingError) -> UnsafeMutableRawPointer {

@@ -39,6 +39,11 @@ public final class ChangeSubscriber: ChangeSource {
     public var epoch: UInt64 { follower.epoch }
     /// The sequence the next change is expected to carry (0 while waiting for a ring).
     public var nextSequence: UInt64 { follower.nextSequence }
+    /// Whether no ring exists yet at the store's recorded path (no daemon runs on it): events come once
+    /// one starts.
+    public var isWaitingForRing: Bool { follower.isWaitingForRing }
+    /// The ring followed (or waited for).
+    public var ringPath: String { follower.path }
 
     /// The next wanted event already in the ring, or nil at once; never blocks. Returns nil while no daemon
     /// has created the ring (retried at most every 100 ms).
@@ -74,6 +79,10 @@ final class RingFollower {
 
     var epoch: UInt64 { ring?.epoch ?? 0 }
     var nextSequence: UInt64 { ring?.nextSequence ?? 0 }
+    /// The ring's path, as the store records it.
+    var path: String { ringPath }
+    /// Whether the ring file was missing when last looked for (no daemon runs on the store).
+    var isWaitingForRing: Bool { openRing() == nil }
 
     /// The ring, opened once the daemon has created it (every record in it came after this follower).
     private func openRing() -> RingSubscriber? {

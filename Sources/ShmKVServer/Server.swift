@@ -41,6 +41,7 @@ public final class Server: @unchecked Sendable {
         let config = configuration
         raiseDescriptorLimit(for: config.maxClients)
         let group = try Server.group(named: config.accessGroup)
+        if let group { try Server.checkMembership(of: group, named: config.accessGroup) }
         // Password files are read before anything is created, so a missing one stops the start cleanly.
         let authenticator = try Authenticator(config.auth)
         try Server.prepareDataDirectory(config.dataDirectory, group: group, logger: logger)
@@ -179,6 +180,23 @@ public final class Server: @unchecked Sendable {
         if let entry = getgrnam(name) { return entry.pointee.gr_gid }
         if let id = gid_t(name), getgrgid(id) != nil { return id }
         throw .configuration("access.group: there is no group \(name)")
+    }
+
+    /// Refuses to start unless this process may give files to `group` (its group or one of its
+    /// supplementary groups, or root): otherwise the first chown would fail with a bare EPERM. The error
+    /// says how to fix it, for a shell user and for the systemd unit.
+    static func checkMembership(of group: gid_t, named name: String) throws(ServerError) {
+        guard geteuid() != 0, getegid() != group else { return }
+        let count = getgroups(0, nil)
+        var groups = [gid_t](repeating: 0, count: Int(max(count, 0)))
+        let got = getgroups(count, &groups)
+        if got >= 0 && groups.prefix(Int(got)).contains(group) { return }
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? String(geteuid())
+        throw .configuration("""
+            access.group: this process (user \(user)) is not a member of group \(name), so it cannot give the data \
+            directory, socket and ring to it: add the user to the group (usermod -aG \(name) \(user), then start \
+            it from a new login) or, under systemd, add SupplementaryGroups=\(name) to the unit's [Service] section
+            """)
     }
 
     /// Creates the data directory if missing; refuses one this user does not own; sets its mode to 0700

@@ -19,17 +19,17 @@ struct Bench: AsyncParsableCommand {
             """)
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var localOptions: LocalOptions
-    @Option(name: .customLong("protocol"), help: "native or resp (default: native).") var protocolName: BenchOptions.WireProtocol = .native
-    @Option(name: .shortAndLong, help: "Connections (or, with --local, threads) (default: 50).") var clients = 50
-    @Option(name: [.customShort("P"), .long], help: "Requests in flight per connection (default: 1).") var pipeline = 1
-    @Option(name: .shortAndLong, help: "Requests in all (default: 100000).") var requests = 100_000
+    @Option(name: .customLong("protocol"), help: "native or resp.") var protocolName: BenchOptions.WireProtocol = .native
+    @Option(name: .shortAndLong, help: "Connections (or, with --local, threads).") var clients = 50
+    @Option(name: [.customShort("P"), .long], help: "Requests in flight per connection.") var pipeline = 1
+    @Option(name: .shortAndLong, help: "Requests in all.") var requests = 100_000
     @Option(name: .long, help: "Seconds to run, instead of --requests.") var duration: Double?
-    @Option(name: .long, help: "Distinct keys (default: 100000).") var keys = 100_000
-    @Option(name: [.customShort("d"), .long], help: "Value size in bytes (default: 100).") var valueSize = 100
-    @Option(name: .long, help: "GET:SET weights, e.g. 1:0 (GETs only), 0:1, 9:1 (default: 1:1).") var ratio = "1:1"
+    @Option(name: .long, help: "Distinct keys.") var keys = 100_000
+    @Option(name: [.customShort("d"), .long], help: "Value size in bytes.") var valueSize = 100
+    @Option(name: .long, help: "GET:SET weights, e.g. 1:0 (GETs only), 0:1, 9:1.") var ratio = "1:1"
     @Option(name: .long, help: "SETs carry this time to live in seconds.") var ttl: Int?
-    @Flag(name: .long, inversion: .prefixedNo, help: "Store every key once before measuring (default: on).") var preload = true
-    @Option(name: .long, help: "Seeds the random keys and operations (default: 24301).") var seed: UInt64 = 0x5EED
+    @Flag(name: .long, inversion: .prefixedNo, help: "Store every key once before measuring.") var preload = true
+    @Option(name: .long, help: "Seeds the random keys and operations.") var seed: UInt64 = 0x5EED
 
     func validate() throws {
         if !(1...10_000).contains(clients) { throw ValidationError("--clients must be 1 to 10000") }

@@ -53,6 +53,7 @@ struct Backup: AsyncParsableCommand {
                 line.update("backup: \(ProgressLine.bytes(done)) of about \(ProgressLine.bytes(expected))")
             }
             line.finish("backed up \(ProgressLine.bytes(total)) from \(store.directory) to \(destination)")
+            if connection.json { Display.printJSON(["source": store.directory, "destination": destination, "bytes": total]) }
         } catch {
             Display.error("\(error)")
             throw ExitCode(ExitStatus.serverOrConnection)
@@ -63,11 +64,16 @@ struct Backup: AsyncParsableCommand {
 struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Put a backup in place as the data directory of a stopped daemon.",
-        discussion: "Refuses while a daemon runs on DATA-DIR; replaces an existing store only with --replace.")
+        discussion: """
+            Refuses while a daemon runs on DATA-DIR; replaces an existing store only with --replace. The \
+            restored store is a new store: it gets an environment id of its own, so its daemon makes its \
+            own ring and never touches the original's.
+            """)
     @Argument(help: "A directory written by 'shmkv backup'.") var backup: String
     @Argument(help: "The data directory to restore into (created if missing).") var dataDirectory: String
     @Flag(name: .long, help: "Replace the store already in DATA-DIR.") var replace = false
     @Flag(name: .long, help: "Print progress lines even when stderr is not a terminal.") var progress = false
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() async throws {
         var line = ProgressLine(forced: progress)
@@ -76,6 +82,7 @@ struct Restore: AsyncParsableCommand {
                 line.update("restore: \(ProgressLine.bytes(done))")
             }
             line.finish("restored \(ProgressLine.bytes(total)) into \(dataDirectory)")
+            if json { Display.printJSON(["backup": backup, "data_dir": dataDirectory, "bytes": total]) }
         } catch {
             Display.error("\(error)")
             throw ExitCode(ExitStatus.serverOrConnection)
@@ -104,9 +111,13 @@ struct Dump: AsyncParsableCommand {
             """)
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var localOptions: LocalOptions
-    @Option(name: .long, help: "json or redis (default: json).") var format: DumpFormat = .json
+    @Option(name: .long, help: "json or redis.") var format: DumpFormat = .json
     @Option(name: .long, help: "Only keys starting with this.") var prefix: String = ""
     @Flag(name: .long, help: "Print progress lines even when stderr is not a terminal.") var progress = false
+
+    func validate() throws {
+        if connection.json && format != .json { throw ValidationError("--json is --format json; it cannot be combined with --format \(format.rawValue)") }
+    }
 
     func run() async throws {
         var line = ProgressLine(forced: progress)

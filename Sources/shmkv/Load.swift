@@ -16,8 +16,8 @@ struct Load: AsyncParsableCommand {
             """)
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The file to read ('-': stdin).") var file: String = "-"
-    @Option(name: .long, help: "json or redis (default: json).") var format: DumpFormat = .json
-    @Option(name: .long, help: "Keys per MPUT, or commands per pipeline (default: 1000).") var batch: Int = 1000
+    @Option(name: .long, help: "json or redis.") var format: DumpFormat = .json
+    @Option(name: .long, help: "Keys per MPUT, or commands per pipeline.") var batch: Int = 1000
     @Flag(name: .long, help: "Print progress lines even when stderr is not a terminal.") var progress = false
 
     func validate() throws {
@@ -32,9 +32,10 @@ struct Load: AsyncParsableCommand {
         var input = ChunkReader(fd: fd)
         var loaded = 0
         var failures = 0
+        var skipped = 0
         do {
             switch format {
-            case .json: (loaded, failures) = try loadJSON(&input, progress: &line)
+            case .json: (loaded, skipped) = try loadJSON(&input, progress: &line)
             case .redis: (loaded, failures) = try loadRedis(&input, progress: &line)
             }
         } catch let error as ShmKVError {
@@ -44,12 +45,17 @@ struct Load: AsyncParsableCommand {
             Display.error("\(error.message) (\(loaded) stored before it)")
             throw ExitCode(ExitStatus.serverOrConnection)
         }
-        line.finish("loaded \(loaded) \(format == .json ? "keys" : "commands")\(failures > 0 ? ", \(failures) failed" : "")")
+        line.finish("loaded \(loaded) \(format == .json ? "keys" : "commands")\(failures > 0 ? ", \(failures) failed" : "")"
+                    + "\(skipped > 0 ? ", left out \(skipped) whose deadline had passed" : "")")
+        if connection.json {
+            Display.printJSON(["format": format.rawValue, "loaded": loaded, "failed": failures, "expired_skipped": skipped])
+        }
         if failures > 0 { throw ExitCode(ExitStatus.serverOrConnection) }
     }
 
     struct LoadError: Error { let message: String }
 
+    /// Keys stored, and keys left out because their deadline had passed.
     private func loadJSON(_ input: inout ChunkReader, progress: inout ProgressLine) throws -> (Int, Int) {
         let client = try Client(address: connection.address, timeoutSeconds: connection.timeout, credentials: try connection.credentials())
         defer { client.close() }
@@ -89,8 +95,7 @@ struct Load: AsyncParsableCommand {
             if pairs.count == batch { try send() }
         }
         if !pairs.isEmpty { try send() }
-        if skipped > 0 { Display.error("left out \(skipped) keys whose deadline had passed") }
-        return (loaded, 0)
+        return (loaded, skipped)
     }
 
     /// A dump's string: text as UTF-8, or `{"base64": …}`.

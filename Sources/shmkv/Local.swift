@@ -30,11 +30,19 @@ struct LocalOptions: ParsableArguments {
 
     /// A ring subscriber made by `subscribe` when following the ring locally is asked for (a failure
     /// then is exit status 2) or possible (the daemon's own store is readable here); nil to use the socket.
-    func ringSubscriber<S>(for connection: ConnectionOptions, remote: Bool, _ subscribe: (LocalStore) throws -> S) throws -> S? {
+    /// A subscriber whose ring is missing (no daemon runs on the store) waits for one, and says so.
+    func ringSubscriber<S>(for connection: ConnectionOptions, remote: Bool, _ subscribe: (LocalStore) throws -> S,
+                           missingRing: (S) -> String?) throws -> S? {
         guard !remote else { return nil }
         if isLocal {
             let store = try open(for: connection, purpose: "following the ring of")
-            do { return try subscribe(store) } catch {
+            do {
+                let subscriber = try subscribe(store)
+                if let ring = missingRing(subscriber) {
+                    Display.error("the ring \(ring) does not exist: no shmkvd runs on \(store.directory) now; waiting for one to start")
+                }
+                return subscriber
+            } catch {
                 Display.error("cannot follow the ring of \(store.directory): \(error)")
                 throw ExitCode(ExitStatus.serverOrConnection)
             }
@@ -113,7 +121,7 @@ struct Watch: AsyncParsableCommand {
             """)
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var localOptions: LocalOptions
-    @Argument(help: "Only keys starting with this (default: all keys).") var prefix: String = ""
+    @Argument(help: "Only keys starting with this (empty: all keys).") var prefix: String = ""
     @Option(name: .long, help: "Start at this sequence number if the ring still holds it (default: from now).") var from: UInt64?
     @Option(name: .long, help: "Exit after this many events.") var count: Int?
     @Flag(name: .long, help: "Watch over the socket even when the data directory is readable.") var remote = false
@@ -149,7 +157,8 @@ struct Watch: AsyncParsableCommand {
     /// A ring subscriber when watching locally is asked for or possible; nil to use the socket.
     private func localSubscriber(prefix: [UInt8]) throws -> ChangeSubscriber? {
         let start: ChangeStart = from.map { .sequence($0) } ?? .now
-        return try localOptions.ringSubscriber(for: connection, remote: remote) { try $0.subscribe(prefix: prefix, from: start) }
+        return try localOptions.ringSubscriber(for: connection, remote: remote, { try $0.subscribe(prefix: prefix, from: start) },
+                                               missingRing: { $0.isWaitingForRing ? $0.ringPath : nil })
     }
 }
 

@@ -2,11 +2,13 @@ import Foundation
 
 /// How values reach the terminal: text as it is, anything else escaped, never raw control bytes.
 enum Display {
-    /// Printable UTF-8 (tabs and newlines allowed) is shown as is; other bytes as a quoted string with
-    /// `\xNN` escapes, the way redis-cli shows binary values.
+    /// Printable UTF-8 is shown as is; anything else — control bytes (tab and newline too, so that every
+    /// entry stays on one line and a tab only ever separates fields), invalid UTF-8 — as a quoted string
+    /// with `\n`, `\t`, `\"` and `\xNN` escapes, the way redis-cli shows binary values. A value that
+    /// starts with a quote is quoted too, so the two forms cannot be confused.
     static func text(_ bytes: [UInt8]) -> String {
-        if let s = String(validating: bytes, as: UTF8.self),
-           !s.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F }) {
+        if let s = String(validating: bytes, as: UTF8.self), bytes.first != UInt8(ascii: "\""),
+           !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             return s
         }
         var out = "\""

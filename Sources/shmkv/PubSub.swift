@@ -63,7 +63,8 @@ struct Subscribe: AsyncParsableCommand {
     }
 
     private func localSubscriber(_ names: [[UInt8]], _ globs: [[UInt8]]) throws -> MessageSubscriber? {
-        try localOptions.ringSubscriber(for: connection, remote: remote) { try $0.subscribeMessages(channels: names, patterns: globs) }
+        try localOptions.ringSubscriber(for: connection, remote: remote, { try $0.subscribeMessages(channels: names, patterns: globs) },
+                                        missingRing: { $0.isWaitingForRing ? $0.ringPath : nil })
     }
 }
 

@@ -84,6 +84,9 @@ struct ShmKVD: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "shmkvd")
+        for (name, nearest) in ServerConfiguration.unknownEnvironmentVariables(in: ServerConfiguration.processEnvironment) {
+            logger.warning("\(name) is not a setting of shmkvd and is ignored\(nearest.map { "; did you mean \($0)?" } ?? "") (see Config/shmkvd.yaml)")
+        }
         let server = Server(configuration: configuration, logger: logger)
         do {
             try server.start()

@@ -50,6 +50,25 @@ import Testing
         #expect(withFlags.durability == .volatile)
     }
 
+    @Test("a misspelt SHMKV_* variable is reported with the name meant; known ones and the CLI's are not")
+    func unknownEnvironmentVariablesAreNamed() throws {
+        let found = ServerConfiguration.unknownEnvironmentVariables(in: [
+            "SHMKV_STORAGE_DURABLITY": "fast", "SHMKV_STORAGE_DURABILITY": "fast", "SHMKV_SOCKET": "s", "SHMKV_PASSWORD": "p",
+            "SHMKV_CONFIG": "c", "SHMKV_LIMITS_MAX_CLIENTS": "5", "SHMKV_NOTHING_LIKE_IT_AT_ALL": "1", "HOME": "/root",
+        ])
+        #expect(found.map(\.name) == ["SHMKV_NOTHING_LIKE_IT_AT_ALL", "SHMKV_STORAGE_DURABLITY"])
+        #expect(found.map(\.nearest) == [nil, "SHMKV_STORAGE_DURABILITY"])
+        #expect(ServerConfiguration.environmentName(of: "storage.mapSize") == "SHMKV_STORAGE_MAP_SIZE")
+        #expect(ServerConfiguration.environmentName(of: "dataDir") == "SHMKV_DATA_DIR")
+    }
+
+    @Test("shmkvd warns about a misspelt SHMKV_* variable at start")
+    func daemonWarnsAboutUnknownVariables() throws {
+        let daemon = try Daemon(environment: ["SHMKV_RING_CAPACTY": "8192"])
+        #expect(daemon.stop() == 0)
+        #expect(daemon.stderrText().contains("SHMKV_RING_CAPACTY is not a setting of shmkvd and is ignored; did you mean SHMKV_RING_CAPACITY?"))
+    }
+
     @Test func badValuesAreRefusedWithTheKeyNamed() async throws {
         await #expect {
             _ = try await ServerConfiguration.load(file: nil, overrides: [:], environment: ["SHMKV_STORAGE_DURABILITY": "sometimes"])

@@ -50,6 +50,22 @@ struct FilesTests {
         #expect(stranger.status != 0)
     }
 
+    @Test("a daemon whose user is not a member of access.group refuses to start and says how to fix it")
+    func accessGroupMembershipIsChecked() throws {
+        let dir = TemporaryDirectory("shmkv-group")
+        defer { dir.remove() }
+        chmod(dir.path, 0o755)
+        mkdir(dir.file("data"), 0o700)
+        chown(dir.file("data"), 65534, 65534)
+        let result = try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Products.path("shmkvd"),
+                                                         "--data-dir", dir.file("data"), "--no-tcp"],
+                                    environment: ["SHMKV_ACCESS_GROUP": "daemon", "SHMKV_RING_PATH": dir.file("shmkvd.ring")], timeoutSeconds: 60)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("not a member of group daemon"), "\(result.stderr)")
+        #expect(result.stderr.contains("usermod -aG daemon nobody") && result.stderr.contains("SupplementaryGroups=daemon"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("data/data.mdb")))
+    }
+
     @Test("a data directory owned by another user is refused")
     func foreignDirectoryIsRefused() throws {
         let dir = TemporaryDirectory("shmkv-foreign")
