@@ -90,6 +90,19 @@ public typealias TransactionCondition = Wire.TransactionCondition
 /// What `Client.transaction(_:)` came to.
 public typealias TransactionResult = Wire.TransactionResult
 
+extension ShmKVError {
+    /// For a cluster node's `MOVED` reply (status `.moved`, message `MOVED <slot> <host>:<port>`, as
+    /// Redis Cluster words it): the slot and the address of the node that owns it; nil for any other
+    /// error. `Client` reports the redirection and does not follow it; the `shmkv` CLI follows it once.
+    public var redirection: (slot: Int, host: String, port: Int)? {
+        guard case .server(.moved, let message) = self else { return nil }
+        let words = message.split(separator: " ")
+        guard words.count == 3, words[0] == "MOVED", let slot = Int(words[1]), let colon = words[2].lastIndex(of: ":"),
+              let port = Int(words[2][words[2].index(after: colon)...]) else { return nil }
+        return (slot, String(words[2][..<colon]), port)
+    }
+}
+
 extension TimeToLive {
     /// The answer to a TTL request (one of `Client.pipeline`'s replies); an error reply throws `.server`.
     public init(reply: Reply) throws(ShmKVError) {

@@ -78,6 +78,11 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case permissionDenied = 17
     /// Protected mode: a remote peer of a daemon without a password (RESP: DENIED); in the server hello.
     case denied = 18
+    /// Cluster mode: another node owns the key's hash slot; the message is Redis's redirection,
+    /// `MOVED <slot> <host>:<port>` (RESP `-MOVED`). Nothing was done.
+    case moved = 19
+    /// Cluster mode: the request's keys hash to different slots (RESP `-CROSSSLOT`). Nothing was done.
+    case crossSlot = 20
 
     /// Whether the reply body is an error message (u16 length + UTF-8) rather than a result.
     public var carriesMessage: Bool {
@@ -109,6 +114,8 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .authFailed: "AUTH_FAILED"
         case .permissionDenied: "PERMISSION_DENIED"
         case .denied: "DENIED"
+        case .moved: "MOVED"
+        case .crossSlot: "CROSSSLOT"
         }
     }
 }

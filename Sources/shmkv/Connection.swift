@@ -75,12 +75,22 @@ enum ExitStatus {
     static let serverOrConnection: Int32 = 2
 }
 
-/// Runs `body`, turning ShmKV errors into a message on stderr and exit status 2.
+/// Runs `body`, turning ShmKV errors into a message on stderr and exit status 2. A cluster node's MOVED
+/// is followed once, as `redis-cli -c` does: `body` runs again against the node that owns the slot.
 func withClient<R>(_ options: ConnectionOptions, _ body: (Client) async throws -> R) async throws -> R {
-    do {
-        let client = try Client(address: options.address, timeoutSeconds: options.timeout, credentials: try options.credentials())
+    func run(_ address: ServerAddress) async throws -> R {
+        let client = try Client(address: address, timeoutSeconds: options.timeout, credentials: try options.credentials())
         defer { client.close() }
         return try await body(client)
+    }
+    do {
+        do {
+            return try await run(options.address)
+        } catch let error as ShmKVError {
+            guard let moved = error.redirection else { throw error }
+            Display.error("redirected to slot [\(moved.slot)] located at \(moved.host):\(moved.port)")
+            return try await run(.tcp(host: moved.host, port: moved.port))
+        }
     } catch let error as ShmKVError {
         FileHandle.standardError.write(Data("shmkv: \(error)\n".utf8))
         throw ExitCode(ExitStatus.serverOrConnection)

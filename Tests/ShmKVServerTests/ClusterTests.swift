@@ -164,4 +164,36 @@ struct ClusterTests {
         #expect(try cluster.cli(single.tcpPort, ["-c", "GET", "foo"]) == "")
         #expect(try cluster.cli(single.tcpPort, ["CLUSTER", "SLOTS"]).split(separator: "\n").prefix(4) == ["0", "16383", "127.0.0.1", "\(single.tcpPort)"])
     }
+
+    @Test("the native protocol gets the same slot check: MOVED with the owner's address, CROSSSLOT; the CLI follows MOVED once")
+    func nativeRequestsAreRouted() throws {
+        let cluster = try ThreeNodes()
+        defer { cluster.stop() }
+        let first = try Client(address: .tcp(host: "127.0.0.1", port: cluster.ports[0]), timeoutSeconds: 10)
+        defer { first.close() }
+        // foo is slot 12182, the third node's; bar is slot 5061, the first's.
+        for attempt in [{ _ = try first.put("foo", "x") }, { _ = try first.get("foo") }, { _ = try first.delete("foo") },
+                        { _ = try first.incr(Array("foo".utf8)) }, { _ = try first.ttl(Array("foo".utf8)) },
+                        { try first.mput([KeyValue(key: Array("foo".utf8), value: [1])]) },
+                        { _ = try first.transaction([.put(key: Array("foo".utf8), value: [1])]) }] as [() throws -> Void] {
+            do {
+                try attempt()
+                Issue.record("a request for slot 12182 was served by the first node")
+            } catch let error as ShmKVError {
+                #expect(error == .server(.moved, "MOVED 12182 127.0.0.1:\(cluster.ports[2])"))
+                #expect(error.redirection.map { "\($0.slot) \($0.host) \($0.port)" } == "12182 127.0.0.1 \(cluster.ports[2])")
+            }
+        }
+        #expect(throws: ShmKVError.server(.crossSlot, "CROSSSLOT Keys in request don't hash to the same slot")) {
+            _ = try first.mget([Array("foo".utf8), Array("bar".utf8)])
+        }
+        #expect(try first.put("bar", "here"))
+        #expect(try first.get("bar") == Array("here".utf8))
+        #expect(try LocalStore(directory: cluster.daemons[0].dataDirectory).get("foo") == nil)
+        // The CLI follows the redirection to the owner, and says so.
+        let put = try runProcess(Products.path("shmkv"), ["--port", String(cluster.ports[0]), "put", "foo", "x"])
+        #expect(put.status == 0 && put.stderr.contains("redirected to slot [12182] located at 127.0.0.1:\(cluster.ports[2])"), "\(put.stderr)")
+        #expect(try cluster.cli(cluster.ports[2], ["GET", "foo"]) == "x")
+        #expect(try LocalStore(directory: cluster.daemons[0].dataDirectory).get("foo") == nil)
+    }
 }

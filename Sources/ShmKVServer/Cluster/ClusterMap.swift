@@ -83,6 +83,17 @@ struct ClusterMap: Sendable {
 
     func ownsSlot(_ slot: Int) -> Bool { Int(owners[slot]) == me }
 
+    /// Redis's redirection for a request whose keys all hash to `slot`: `MOVED <slot> <host>:<port>` when
+    /// another node owns it, nil when this one does. The same text over RESP and the native protocol.
+    func redirection(forSlot slot: Int) -> String? {
+        guard !ownsSlot(slot) else { return nil }
+        let owner = owner(of: slot)
+        return "MOVED \(slot) \(owner.host):\(owner.port)"
+    }
+
+    /// The refusal of a request whose keys hash to different slots, as Redis words it.
+    static let crossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
+
     /// Ranges of consecutive slots with one owner, in slot order (CLUSTER SLOTS).
     var slotRanges: [(range: ClosedRange<Int>, node: ClusterNode)] {
         nodes.flatMap { node in node.ranges.map { ($0, node) } }.sorted { $0.range.lowerBound < $1.range.lowerBound }

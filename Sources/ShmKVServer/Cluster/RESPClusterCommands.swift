@@ -14,11 +14,9 @@ extension RESPSession {
         var slot = -1
         for i in command.keys.indices(argumentCount: args.count) {
             let s = ClusterMap.slot(args[i])
-            if slot < 0 { slot = s } else if s != slot { return "CROSSSLOT Keys in request don't hash to the same slot" }
+            if slot < 0 { slot = s } else if s != slot { return ClusterMap.crossSlot }
         }
-        guard slot >= 0, !cluster.ownsSlot(slot) else { return nil }
-        let owner = cluster.owner(of: slot)
-        return "MOVED \(slot) \(owner.host):\(owner.port)"
+        return slot < 0 ? nil : cluster.redirection(forSlot: slot)
     }
 
     /// READONLY, READWRITE and ASKING: OK on a cluster node (every node is a master: reads are served

@@ -70,7 +70,7 @@ final class NativeSession {
             return true
         }
         let id = header.requestID
-        if let refusal = connection.accessRefusal(request) { return answer(refusal, id) }
+        if let refusal = connection.accessRefusal(request) ?? clusterRefusal(request) { return answer(refusal, id) }
         if watch != nil || subscription != nil {
             switch request {
             case .ping: break
