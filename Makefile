@@ -89,7 +89,15 @@ install-files:
 	sed -e 's#/usr/local/etc/#@SYSCONFDIR@/#g' -e 's#/usr/local/#$(PREFIX)/#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' \
 		Config/shmkvd.service > "$(DESTDIR)$(UNITDIR)/shmkvd.service"
 	chmod 644 "$(DESTDIR)$(UNITDIR)/shmkvd.service"
-	install -m 644 README.md docs/*.md "$(DESTDIR)$(DOCDIR)/"
+	@# The README's links are relative (docs/…, Config/…, Benchmarks/…, Examples/…): the same tree under DOCDIR.
+	install -m 644 README.md "$(DESTDIR)$(DOCDIR)/"
+	install -d -m 755 "$(DESTDIR)$(DOCDIR)/docs" "$(DESTDIR)$(DOCDIR)/Config" "$(DESTDIR)$(DOCDIR)/Benchmarks"
+	install -m 644 docs/*.md "$(DESTDIR)$(DOCDIR)/docs/"
+	install -m 644 Config/shmkvd.yaml Config/shmkvd.service "$(DESTDIR)$(DOCDIR)/Config/"
+	install -m 644 Benchmarks/README.md "$(DESTDIR)$(DOCDIR)/Benchmarks/"
+	@for example in Examples/*/main.swift; do \
+		install -d -m 755 "$(DESTDIR)$(DOCDIR)/$$(dirname $$example)" && install -m 644 "$$example" "$(DESTDIR)$(DOCDIR)/$$example" || exit 1; \
+	done
 
 uninstall:
 	rm -f "$(DESTDIR)$(PREFIX)/bin/shmkvd" "$(DESTDIR)$(PREFIX)/bin/shmkv" "$(DESTDIR)$(UNITDIR)/shmkvd.service"

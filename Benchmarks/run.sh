@@ -91,7 +91,7 @@ n=$("$bin/shmkv" bench --socket "$(sock 7603)" --no-preload --ratio 1:0 -c 50 --
 awk -v n="$n" -v g="$g" 'BEGIN { printf "\nnative GET, 50 clients, Unix socket: %.0f req/s; redis-benchmark GET against Redis over its Unix socket: %.0f req/s; ratio %.2f\n", n, g, (g > 0 ? n / g : 0) }'
 echo
 for threads in 1 2; do
-    "$bin/shmkv" bench --local --data-dir "$dir/volatile" --keys 100000 --ratio 1:0 -c $threads --duration 2 2>/dev/null \
+    "$bin/shmkv" bench --local --socket "$(sock 7603)" --no-preload --keys 100000 --ratio 1:0 -c $threads --duration 2 2>/dev/null \
         | sed -n '2,3p' | sed "s/^/LocalStore reads, $threads thread(s): /"
 done
 

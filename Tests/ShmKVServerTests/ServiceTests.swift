@@ -63,6 +63,13 @@ import Testing
             let attributes = try files.attributesOfItem(atPath: "\(prefix)/\(path)")
             #expect((attributes[.posixPermissions] as? Int) == mode, "\(path) has mode \(String(describing: attributes[.posixPermissions]))")
         }
+        // Every relative link of the installed README leads to an installed file.
+        let readme = try String(contentsOfFile: "\(prefix)/share/doc/shmkv/README.md", encoding: .utf8)
+        let links = readme.matches(of: /\]\(([^)#:]+)(#[^)]*)?\)/).map { String($0.output.1) }
+        #expect(links.count >= 10 && links.contains("docs/PROTOCOL.md"), "\(links)")
+        for link in links {
+            #expect(files.fileExists(atPath: "\(prefix)/share/doc/shmkv/\(link)"), "the installed README links \(link), which is not installed")
+        }
         let installedConfig = try String(contentsOfFile: "\(prefix)/etc/shmkv/shmkvd.yaml", encoding: .utf8)
         #expect(installedConfig == (try String(contentsOfFile: "Config/shmkvd.yaml", encoding: .utf8)))
         let unit = try String(contentsOfFile: "\(prefix)/lib/systemd/system/shmkvd.service", encoding: .utf8)
