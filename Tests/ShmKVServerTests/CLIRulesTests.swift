@@ -76,6 +76,8 @@ import Testing
         #expect(object(backup)?["source"] as? String == URL(fileURLWithPath: daemon.dataDirectory).resolvingSymlinksInPath().path, "\(backup.stdout) \(backup.stderr)")
         let restore = try runProcess(cli, ["restore", "--json", scratch.file("b"), scratch.file("r")])
         #expect(restore.status == 0 && (object(restore)?["bytes"] as? Int ?? 0) > 0, "\(restore.stdout) \(restore.stderr)")
+        let again = try runProcess(cli, ["restore", scratch.file("b"), scratch.file("r")])
+        #expect(again.status == 2 && again.stderr.contains("pass --replace"), "\(again.stderr)")
         let load = try runProcess(cli, ["load", "--json", "--socket", daemon.socketPath], stdin: Array("{\"key\":\"x\",\"value\":\"y\"}\n".utf8))
         #expect(object(load)?["loaded"] as? Int == 1, "\(load.stdout) \(load.stderr)")
         let dump = try runProcess(cli, ["dump", "--json", "--socket", daemon.socketPath])

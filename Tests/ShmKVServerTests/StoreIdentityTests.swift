@@ -64,8 +64,8 @@ import Testing
             #expect(backup.stderr.contains("from \(resolved(daemon.dataDirectory))"), "\(backup.stderr)")
             #expect(try LocalStore(directory: destination).get("where") == Array(name.utf8))
         }
-        // With nothing named and no daemon on the default address, ./data is read as it lies.
-        let plain = try run(scene, ["get", "--local", "where"])
+        // A directory named with no daemon named is read as it lies.
+        let plain = try run(scene, ["get", "--data-dir", "data", "where"])
         #expect(plain.stdout == "C\n", "\(plain.stderr)")
     }
 
