@@ -41,11 +41,6 @@ public struct DaemonStore: Sendable, Equatable {
         return DaemonStore(directory: String(decoding: path, as: UTF8.self), ringEpoch: epoch)
     }
 
-    /// Whether `store` is this daemon's store: the ring epoch its daemon recorded is this daemon's.
-    public func isServed(by store: LocalStore) throws -> Bool {
-        try store.statistics().ringEpoch == ringEpoch
-    }
-
     /// Opens this daemon's store read-only, checking that the directory is the one it serves.
     /// - Throws: `.notADataDirectory` naming both when the directory here is another store (a copy, an
     ///   older run's files, or the daemon runs on another host where the same path means something else).

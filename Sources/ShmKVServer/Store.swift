@@ -97,7 +97,7 @@ final class Store: Sendable {
                 // A store written before the data file was recorded keeps its id.
                 guard let recordedFile, recordedFile != dataFile else { return id }
                 let fresh = MetaValue.hex16(UInt64.random(in: 0...UInt64.max))
-                logger?.warning("this data file is a copy of environment \(id) (made for file \(recordedFile), this is \(dataFile)): it gets its own environment id \(fresh) and ring")
+                logger?.warning("this data file is a copy of environment \(id) (made for the data file with inode \(recordedFile), this one has \(dataFile)): it gets its own environment id \(fresh) and ring")
                 try txn.put(meta, key: MetaKey.environmentID, value: Array(fresh.utf8))
                 _ = try txn.delete(meta, key: MetaKey.ringPath)
                 _ = try txn.delete(meta, key: MetaKey.ringEpoch)

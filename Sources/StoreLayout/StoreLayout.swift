@@ -40,9 +40,9 @@ public enum StoreLayout {
         public static let formatVersion = Array("format_version".utf8)
         /// A random id (16 hex digits) made when the environment was created.
         public static let environmentID = Array("environment_id".utf8)
-        /// The device and inode of the data file the environment id was made for (`device:inode`,
-        /// decimal). A data file whose own differ is a copy (a restored backup, `cp -r`): the daemon gives
-        /// it a new environment id, so that it gets a ring of its own.
+        /// The inode number of the data file the environment id was made for (decimal). A data file
+        /// whose inode differs is a copy (a restored backup, `cp -r`): the daemon gives it a new
+        /// environment id, so that it gets a ring of its own.
         public static let dataFile = Array("data_file".utf8)
         /// Path of the notification ring the running (or last) daemon publishes to.
         public static let ringPath = Array("ring_path".utf8)
@@ -54,11 +54,14 @@ public enum StoreLayout {
         public static let lastSequence = Array("last_sequence".utf8)
     }
 
-    /// `device:inode` of the data file in `directory` (the value of `MetaKey.dataFile`), "" if none.
+    /// The inode number of the data file in `directory` (the value of `MetaKey.dataFile`), "" if none.
+    /// Not the device: some file systems (btrfs subvolumes, device-mapper) number devices anew at each
+    /// mount, which would make every reboot look like a copy; a copy on the same file system always
+    /// gets a new inode, and `shmkv restore` gives a restored store a new identity itself.
     public static func dataFileIdentity(directory: String) -> String {
         var st = stat()
         guard stat(directory + "/" + dataFileName, &st) == 0 else { return "" }
-        return "\(st.st_dev):\(st.st_ino)"
+        return "\(st.st_ino)"
     }
 
     /// Why `check(key:)` refuses a key.
