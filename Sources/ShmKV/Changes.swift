@@ -43,7 +43,7 @@ public final class ChangeSubscriber: ChangeSource {
     /// one starts.
     public var isWaitingForRing: Bool { follower.isWaitingForRing }
     /// The ring followed (or waited for).
-    public var ringPath: String { follower.path }
+    public var ringPath: String { follower.ringPath }
 
     /// The next wanted event already in the ring, or nil at once; never blocks. Returns nil while no daemon
     /// has created the ring (retried at most every 100 ms).
@@ -65,7 +65,8 @@ public final class ChangeSubscriber: ChangeSource {
 /// `ChangeSubscriber` and `MessageSubscriber` share.
 final class RingFollower {
     private var ring: RingSubscriber?
-    private let ringPath: String
+    /// The ring's path, as the store records it.
+    let ringPath: String
     private var nextOpenAttempt = 0
 
     init(ringPath: String, start: ChangeStart) throws(ShmKVError) {
@@ -79,8 +80,6 @@ final class RingFollower {
 
     var epoch: UInt64 { ring?.epoch ?? 0 }
     var nextSequence: UInt64 { ring?.nextSequence ?? 0 }
-    /// The ring's path, as the store records it.
-    var path: String { ringPath }
     /// Whether the ring file was missing when last looked for (no daemon runs on the store).
     var isWaitingForRing: Bool { openRing() == nil }
 

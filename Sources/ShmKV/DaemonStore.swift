@@ -46,12 +46,12 @@ public struct DaemonStore: Sendable, Equatable {
     ///   older run's files, or the daemon runs on another host where the same path means something else).
     public func open() throws(ShmKVError) -> LocalStore {
         let store = try LocalStore(directory: directory)
-        try check(store, daemonDirectory: directory)
+        try check(store)
         return store
     }
 
     /// Throws `.notADataDirectory` unless `store` is the one this daemon serves.
-    public func check(_ store: LocalStore, daemonDirectory: String) throws(ShmKVError) {
+    public func check(_ store: LocalStore) throws(ShmKVError) {
         let recorded: UInt64?
         do { recorded = try store.statistics().ringEpoch } catch let error as ShmKVError { throw error } catch {
             throw .notADataDirectory("\(store.directory): \(error)")
@@ -59,7 +59,7 @@ public struct DaemonStore: Sendable, Equatable {
         guard recorded == ringEpoch else {
             let theirs = recorded.map { "ring epoch \($0)" } ?? "no ring recorded"
             throw .notADataDirectory("""
-                \(store.directory) is not the store of this daemon (which serves \(daemonDirectory), ring epoch \
+                \(store.directory) is not the store of this daemon (which serves \(directory), ring epoch \
                 \(ringEpoch); \(store.directory) has \(theirs)): is the daemon on another host, or is this a copy?
                 """)
         }

@@ -66,12 +66,12 @@ public final class MessageSubscriber {
         filter = ChannelFilter(channels: Set(channels), patterns: patterns.map(GlobPattern.init))
     }
 
-    /// The next message already in the ring, or nil at once.
     /// Whether no ring exists yet at the store's recorded path (no daemon runs on it).
     public var isWaitingForRing: Bool { follower.isWaitingForRing }
     /// The ring followed (or waited for).
-    public var ringPath: String { follower.path }
+    public var ringPath: String { follower.ringPath }
 
+    /// The next message already in the ring, or nil at once.
     public func poll() -> MessageEvent? {
         if !pending.isEmpty { return pending.removeFirst() }
         return follower.poll(accept)

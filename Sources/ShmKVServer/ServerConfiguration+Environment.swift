@@ -13,7 +13,8 @@ extension ServerConfiguration {
     /// `SHMKV_*` variables that are neither a setting of the daemon nor one the CLI or the daemon reads
     /// by name (SHMKV_CONFIG, SHMKV_AUTH_PASSWORD, SHMKV_SOCKET …), each with the nearest known name: a
     /// misspelt variable would otherwise be ignored without a word (a misspelt YAML key is refused).
-    public static func unknownEnvironmentVariables(in environment: [String: String]) -> [(name: String, nearest: String?)] {
+    public static func unknownEnvironmentVariables(in environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> [(name: String, nearest: String?)] {
         let known = Set(knownKeys.map(environmentName(of:))).union([
             "SHMKV_CONFIG", "SHMKV_AUTH_PASSWORD", "SHMKV_AUTH_PASSWORD_FILE",
             // Read by the shmkv CLI, harmless in the daemon's environment.
@@ -35,9 +36,4 @@ extension ServerConfiguration {
         }
         return previous[b.count]
     }
-}
-
-extension ServerConfiguration {
-    /// This process's environment variables.
-    public static var processEnvironment: [String: String] { ProcessInfo.processInfo.environment }
 }

@@ -16,7 +16,7 @@ final class Store: Sendable {
     var keyspace: Database { databases.keyspace }
     var meta: Database { databases.meta }
     /// Random id of this environment, made when it was created (and made anew when the data file turns
-    /// out to be a copy: `StoreIdentity`).
+    /// out to be a copy: `MetaKey.dataFile`).
     let environmentID: String
     /// The data directory as an absolute path with no symbolic links (what CONFIG GET dir reports, so
     /// that a client in another working directory finds the store).

@@ -62,8 +62,8 @@ struct Bench: AsyncParsableCommand {
             options.credentials = try connection.credentials()
             var result: BenchResult
             if localOptions.isLocal {
-                let store = try localOptions.open(for: connection, purpose: "benchmarking reads of")
-                if preload { try preloadThroughDaemon(store, options) }
+                let (store, checked) = try localOptions.openChecked(for: connection, purpose: "benchmarking reads of")
+                if preload { try preloadThroughDaemon(store, checked, options) }
                 result = try LocalReads.run(store: store, options: options, progress: report)
                 if result.completed > 0 && result.misses == result.completed {
                     throw BenchError(message: "every read missed: \(store.directory) holds none of the run's keys (key:000000000000 …); run without --no-preload, or preload them")
@@ -84,13 +84,15 @@ struct Bench: AsyncParsableCommand {
     }
 
     /// Stores the run's keys through the daemon that serves `store` (the one named, or the default one),
-    /// refusing when that daemon serves another store.
-    private func preloadThroughDaemon(_ store: LocalStore, _ options: BenchOptions) throws {
-        do {
-            let daemon = try DaemonStore.ask(options.address, timeoutSeconds: connection.timeout, credentials: options.credentials)
-            try daemon.check(store, daemonDirectory: daemon.directory)
-        } catch {
-            throw BenchError(message: "cannot preload \(store.directory) through the daemon at \(options.address): \(error) (name the daemon that serves it, or --no-preload)")
+    /// refusing when that daemon serves another store. `checked` is the daemon already found to serve it
+    /// while opening the store, if one was asked then.
+    private func preloadThroughDaemon(_ store: LocalStore, _ checked: DaemonStore?, _ options: BenchOptions) throws {
+        if checked == nil {
+            do {
+                try DaemonStore.ask(options.address, timeoutSeconds: connection.timeout, credentials: options.credentials).check(store)
+            } catch {
+                throw BenchError(message: "cannot preload \(store.directory) through the daemon at \(options.address): \(error) (name the daemon that serves it, or --no-preload)")
+            }
         }
         try Preload.run(options, timeoutSeconds: connection.timeout)
     }

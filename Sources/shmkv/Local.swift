@@ -58,18 +58,24 @@ struct LocalOptions: ParsableArguments {
     /// Opens the store to read (see the type's comment for which), naming it on stderr after `purpose`;
     /// a failure is a message and exit status 2.
     func open(for connection: ConnectionOptions, purpose: String = "reading") throws -> LocalStore {
-        let store: LocalStore
-        do { store = try locate(connection) } catch {
+        try openChecked(for: connection, purpose: purpose).store
+    }
+
+    /// `open`, with the daemon that was asked and found to serve the store (nil when none was asked:
+    /// a directory named with no daemon named, or ./data with no daemon answering).
+    func openChecked(for connection: ConnectionOptions, purpose: String) throws -> (store: LocalStore, daemon: DaemonStore?) {
+        let located: (store: LocalStore, daemon: DaemonStore?)
+        do { located = try locate(connection) } catch {
             Display.error(error.message)
             throw ExitCode(ExitStatus.serverOrConnection)
         }
-        Display.error("\(purpose) \(store.directory)")
-        return store
+        Display.error("\(purpose) \(located.store.directory)")
+        return located
     }
 
     struct LocateError: Error { let message: String }
 
-    private func locate(_ connection: ConnectionOptions) throws(LocateError) -> LocalStore {
+    private func locate(_ connection: ConnectionOptions) throws(LocateError) -> (store: LocalStore, daemon: DaemonStore?) {
         func openDirectory(_ directory: String) throws(LocateError) -> LocalStore {
             do { return try LocalStore(directory: directory) } catch {
                 throw LocateError(message: "cannot read \(directory) directly: \(error)")
@@ -83,29 +89,24 @@ struct LocalOptions: ParsableArguments {
         }
         if let directory = namedDirectory {
             let store = try openDirectory(directory)
-            guard connection.namesDaemon else { return store }
+            guard connection.namesDaemon else { return (store, nil) }
             do {
                 let daemon = try ask()
-                try daemon.check(store, daemonDirectory: daemon.directory)
+                try daemon.check(store)
+                return (store, daemon)
             } catch {
                 throw LocateError(message: "cannot check that \(directory) is the store of the daemon at \(address): \(error) (leave out the connection options to read \(directory) alone)")
             }
-            return store
         }
         let daemon: DaemonStore
         do { daemon = try ask() } catch {
             // Nothing named and no daemon answering: the default directory, read as it lies.
-            guard connection.namesDaemon else { return try openDirectory("./data") }
+            guard connection.namesDaemon else { return (try openDirectory("./data"), nil) }
             throw LocateError(message: "cannot ask the daemon at \(address) where its data is: \(error) (name the directory with --data-dir)")
         }
-        let store: LocalStore
-        do { store = try LocalStore(directory: daemon.directory) } catch {
-            throw LocateError(message: "the daemon at \(address) keeps its data in \(daemon.directory), which cannot be read here: \(error)")
+        do { return (try daemon.open(), daemon) } catch {
+            throw LocateError(message: "the daemon at \(address) keeps its data in \(daemon.directory), which is not readable here as its store: \(error)")
         }
-        do { try daemon.check(store, daemonDirectory: daemon.directory) } catch {
-            throw LocateError(message: "\(error)")
-        }
-        return store
     }
 }
 

@@ -84,7 +84,7 @@ struct ShmKVD: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "shmkvd")
-        for (name, nearest) in ServerConfiguration.unknownEnvironmentVariables(in: ServerConfiguration.processEnvironment) {
+        for (name, nearest) in ServerConfiguration.unknownEnvironmentVariables() {
             logger.warning("\(name) is not a setting of shmkvd and is ignored\(nearest.map { "; did you mean \($0)?" } ?? "") (see Config/shmkvd.yaml)")
         }
         let server = Server(configuration: configuration, logger: logger)

@@ -16,10 +16,10 @@ import Testing
         let own = try LocalStore(directory: a.dataDirectory)
         let recorded = try own.statistics().ringEpoch
         #expect(served.ringEpoch != 0 && served.ringEpoch == recorded)
-        try served.check(own, daemonDirectory: served.directory)
+        try served.check(own)
         do {
             let other = try LocalStore(directory: b.dataDirectory)
-            #expect(throws: ShmKVError.self) { try served.check(other, daemonDirectory: served.directory) }
+            #expect(throws: ShmKVError.self) { try served.check(other) }
         }
         let opened = try DaemonStore.ask(.unix(path: b.socketPath), timeoutSeconds: 10).open()
         #expect(opened.directory == URL(fileURLWithPath: b.dataDirectory).resolvingSymlinksInPath().path)
