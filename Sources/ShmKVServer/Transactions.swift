@@ -3,42 +3,35 @@ import NotifyRing
 import StoreLayout
 import Wire
 
-/// A reply computed by the writer role (a read inside a transaction), encoded by the reactor.
-enum Answer: Sendable, Equatable {
-    case bulk([UInt8]?)
-    case integer(Int64)
-    case status(String)
-    case array([Answer])
-}
-
-/// A read run by the writer role inside EXEC, so that it sees the transaction's earlier writes.
-enum ReadStep: Sendable {
-    case get([UInt8])
-    case mget([[UInt8]])
-    /// EXISTS and TOUCH: how many of the keys live.
-    case exists([[UInt8]])
-    case strlen([UInt8])
-    case getRange([UInt8], start: Int64, end: Int64)
-    case ttl([UInt8], milliseconds: Bool, absolute: Bool)
-    case dbsize
-}
-
-/// One queued command of a MULTI block.
+/// One queued command of a MULTI block. Dispatch decided where it runs when it was queued.
 enum TransactionStep: Sendable {
     /// A write, with the shape its reply takes.
     case write(WriteOperation, RESPReplyShape)
-    case read(ReadStep)
-    /// An answer known when it was queued (PING, ECHO).
-    case answer(Answer)
-    /// An error found when it was queued but, as in Redis, replied in its place by EXEC (SET's options).
-    case error(String)
+    /// A command that reads the keyspace: the writer runs its handler at EXEC, the same handler as
+    /// outside MULTI, on the transaction (so it sees the block's earlier writes).
+    case keyspace(KeyspaceHandler, OwnedArguments)
+    /// A command about the connection or the server: runs on the reactor once EXEC's outcome is back,
+    /// its reply in its place in EXEC's array.
+    case onReactor(commandIndex: Int, OwnedArguments)
+    /// A result known when it was queued (a write's argument error: as in Redis, EXEC replies it in
+    /// the command's place).
+    case result(CommandResult)
+}
+
+/// EXEC: the queued steps, the watched keys, and who runs them.
+struct ExecBlock: Sendable {
+    let steps: [TransactionStep]
+    let watched: [WatchedKey]
+    let client: CallingClient
+    let context: ServerContext
 }
 
 /// What one step of an executed transaction came to.
 enum StepResult: Sendable, Equatable {
     case write(WriteOutcome, RESPReplyShape)
-    case answer(Answer)
-    case error(String)
+    case result(CommandResult)
+    /// Still to run, on the reactor (`TransactionStep.onReactor`).
+    case onReactor(commandIndex: Int, OwnedArguments)
 }
 
 /// A key a connection WATCHes: the first ring sequence its snapshot had not seen, and whether the key
@@ -107,8 +100,8 @@ extension KeyspaceWriter {
     /// EXEC: nil (the reply is a null array) if a watched key changed since it was watched — committed
     /// and published (`log`), changed earlier in this batch, or past its deadline now; otherwise every
     /// step in order, each failing alone.
-    mutating func execute(_ steps: [TransactionStep], watched: [WatchedKey], log: ChangeLog) throws -> [StepResult]? {
-        for w in watched {
+    mutating func execute(_ block: ExecBlock, log: ChangeLog) throws -> [StepResult]? {
+        for w in block.watched {
             if log.changed(w.key, since: w.sequence, wasLive: w.wasLive) { return nil }
             for change in changes.entries where change.kind != .message {
                 if change.kind == .clear ? w.wasLive
@@ -117,37 +110,23 @@ extension KeyspaceWriter {
             if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return nil }
         }
         var results: [StepResult] = []
-        results.reserveCapacity(steps.count)
-        for step in steps {
+        results.reserveCapacity(block.steps.count)
+        let builder = ResultBuilder()
+        for step in block.steps {
             switch step {
             case .write(let operation, let shape): results.append(.write(try operation.apply(&self), shape))
-            case .read(let read): results.append(.answer(try run(read)))
-            case .answer(let answer): results.append(.answer(answer))
-            case .error(let message): results.append(.error(message))
+            case .keyspace(let handle, let arguments):
+                try withUnsafeMutablePointer(to: &self) { writer in
+                    try arguments.withArguments { args in
+                        try handle(CommandCall(args: args, keys: Keyspace(.writer(writer)), reply: ReplySink(.build(builder)),
+                                               client: block.client, context: block.context))
+                    }
+                }
+                results.append(.result(builder.takeLast()))
+            case .onReactor(let index, let arguments): results.append(.onReactor(commandIndex: index, arguments))
+            case .result(let result): results.append(.result(result))
             }
         }
         return results
-    }
-
-    private mutating func run(_ read: ReadStep) throws -> Answer {
-        switch read {
-        case .get(let key): return .bulk(try value(key))
-        case .mget(let keys): return .array(try keys.map { .bulk(try value($0)) })
-        case .exists(let keys):
-            var n: Int64 = 0
-            for key in keys where try exists(key) { n += 1 }
-            return .integer(n)
-        case .strlen(let key): return .integer(Int64(try value(key)?.count ?? 0))
-        case .getRange(let key, let start, let end):
-            let bytes = try value(key) ?? []
-            return .bulk(RESPSession.redisRange(start: start, end: end, length: bytes.count).map { Array(bytes[$0]) } ?? [])
-        case .ttl(let key, let milliseconds, let absolute):
-            guard try exists(key) else { return .integer(-2) }
-            guard let deadline = try deadline(key) else { return .integer(-1) }
-            let left = max(0, absolute ? deadline : deadline - now)
-            return .integer(milliseconds ? left : Deadline.roundedSeconds(left))
-        case .dbsize:
-            return .integer(Int64(try KeyspaceReader(transaction, databases, clock: { now }).count()))
-        }
     }
 }

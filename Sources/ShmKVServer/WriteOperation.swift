@@ -61,7 +61,7 @@ enum WriteOperation: Sendable {
     case clear
     /// EXEC: a MULTI block's steps, run together inside the batch's transaction unless a watched key
     /// changed since it was watched.
-    case transaction([TransactionStep], watched: [WatchedKey])
+    case transaction(ExecBlock)
     /// A native TXN: every step under its condition, all or none.
     case conditional([ConditionalStep])
     /// SAVE: nothing to apply; the writer syncs the environment to disk after the batch commits.
@@ -72,8 +72,8 @@ enum WriteOperation: Sendable {
         switch self {
         case .stored(let bytes, let write): bytes.key.count + bytes.value.count + write.extraBytes
         case .owned(let bytes, let write): bytes.storage.count + write.extraBytes
-        case .transaction(let steps, _):
-            steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
+        case .transaction(let block):
+            block.steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
         case .conditional(let steps): steps.reduce(0) { $0 + $1.byteCount }
         case .clear, .save: 0
         }
@@ -84,7 +84,15 @@ enum WriteOperation: Sendable {
     var keysWritten: Int {
         switch self {
         case .stored(_, let write), .owned(_, let write): write.keysWritten
-        case .transaction(let steps, _): steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.keysWritten } else { total } }
+        case .transaction(let block):
+            // A read deletes each key it finds past its deadline: count its arguments.
+            block.steps.reduce(0) { total, step in
+                switch step {
+                case .write(let op, _): total + op.keysWritten
+                case .keyspace(_, let arguments): total + arguments.count
+                case .onReactor, .result: total
+                }
+            }
         case .conditional(let steps): steps.count
         case .save: 0
         case .clear: 1
@@ -141,9 +149,9 @@ extension WriteOperation {
         case .clear:
             try keys.clear()
             return .stored
-        case .transaction(let steps, let watched):
+        case .transaction(let block):
             guard let log = keys.log else { preconditionFailure("the writer gives every batch its change log") }
-            return .transaction(try keys.execute(steps, watched: watched, log: log))
+            return .transaction(try keys.execute(block, log: log))
         case .conditional(let steps):
             return try keys.applyAll(steps)
         case .save:

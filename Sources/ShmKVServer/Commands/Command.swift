@@ -13,6 +13,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let loading = CommandFlags(rawValue: 1 << 6)
     static let stale = CommandFlags(rawValue: 1 << 7)
     static let fast = CommandFlags(rawValue: 1 << 8)
+    /// Refused inside MULTI (SAVE), as Redis's `no_multi`.
+    static let noMulti = CommandFlags(rawValue: 1 << 9)
 
     // ShmKV's own.
     /// Runs before AUTH on a daemon that requires a password (Redis's `no_auth`).
@@ -33,7 +35,7 @@ struct CommandFlags: OptionSet, Sendable {
     /// Redis's names of the flags COMMAND shows, in its order.
     static let redisNames: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyOOM, "denyoom"), (.admin, "admin"), (.pubsub, "pubsub"),
-        (.noScript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"),
+        (.noScript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"), (.noMulti, "no_multi"),
     ]
 
     var redisFlagNames: [String] { CommandFlags.redisNames.filter { contains($0.0) }.map(\.1) }
@@ -71,10 +73,16 @@ enum CommandGroup: String, Sendable {
     case string, generic, server, connection, pubsub, transactions
 }
 
-/// How a command runs.
+/// How a command runs. Dispatch decides where: on the reactor, queued inside MULTI, or on the writer.
 enum CommandHandler: Sendable {
+    /// Reads the keyspace and replies, knowing neither where it runs nor where its reply goes: on the
+    /// reactor's snapshot after the connection's earlier writes committed, or on the writer inside EXEC
+    /// (seeing the transaction's earlier writes, its reply kept for EXEC's array). Throws only LMDB's
+    /// errors.
+    case keyspace(KeyspaceHandler)
     /// Runs at once on the reactor, after every earlier write of the connection committed (dispatch
-    /// waits for them), and writes its reply.
+    /// waits for them), and writes its reply: commands about the connection or the server. Inside MULTI
+    /// it is queued and runs on the reactor when EXEC's outcome comes back, its reply in its place.
     case immediate(@Sendable (RESPSession, RESPArguments) -> Void)
     /// Checks its arguments and queues a write for the writer thread, or replies an error. Returns false
     /// when that error must wait for the connection's earlier writes (nothing is consumed then).
@@ -97,17 +105,12 @@ final class Command: Sendable {
     /// Other names that run the same entry (SUBSTR for GETRANGE); COMMAND lists only `name`.
     let aliases: [String]
     let handler: CommandHandler
-    /// For an immediate command that may be queued in MULTI: the step EXEC runs for it on the writer.
-    /// Immediate commands without one are refused inside MULTI.
-    let step: (@Sendable (RESPArguments) -> TransactionStep)?
     /// The entry's position in `CommandTable.all`: the index of its per-reactor statistics.
     // Invariant: set once by `CommandTable.all`'s initialiser, before the entry is visible to any thread.
     nonisolated(unsafe) var index = 0
 
     init(_ name: String, arity: Int, _ flags: CommandFlags, keys: KeyPositions = .none, _ group: CommandGroup,
-         _ summary: String, aliases: [String] = [], step: (@Sendable (RESPArguments) -> TransactionStep)? = nil,
-         _ handler: CommandHandler) {
-        self.step = step
+         _ summary: String, aliases: [String] = [], _ handler: CommandHandler) {
         self.name = name
         self.arity = arity
         self.flags = flags

@@ -102,7 +102,7 @@ extension RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             var absent = false
             read { keys in absent = self.keyProblem(args[1]) == nil ? !(try keys.contains(args[1])) : true }
-            return absent ? reply(.bulk(nil)) : replyError(error.message)
+            return absent ? reply(.null) : replyError(error.message)
         }
         if let problem = keyProblem(args[1]) { return replyError(problem) }
         return enqueue(.getAndExpire(change), key: args[1])
@@ -147,16 +147,16 @@ extension RESPSession {
         if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
         return enqueue(.persist, key: args[1])
     }
+}
 
+extension KeyCommands {
     /// TTL, PTTL, EXPIRETIME, PEXPIRETIME key: -2 for no key, -1 for no deadline.
-    func ttl(_ args: RESPArguments, milliseconds: Bool, absolute: Bool) {
-        read { keys in
-            guard self.keyProblem(args[1]) == nil, try keys.contains(args[1]) else {
-                return RESPWriter.integer(-2, into: &self.output)
-            }
-            guard let deadline = try keys.deadline(of: args[1]) else { return RESPWriter.integer(-1, into: &self.output) }
-            let left = max(0, absolute ? deadline : deadline - keys.now)
-            RESPWriter.integer(Int(milliseconds ? left : Deadline.roundedSeconds(left)), into: &self.output)
+    static func ttl(milliseconds: Bool, absolute: Bool) -> KeyspaceHandler {
+        { c in
+            guard try c.keys.contains(c.args[1]) else { return c.reply.integer(-2) }
+            guard let deadline = try c.keys.deadline(of: c.args[1]) else { return c.reply.integer(-1) }
+            let left = max(0, absolute ? deadline : deadline - c.keys.now)
+            c.reply.integer(milliseconds ? left : Deadline.roundedSeconds(left))
         }
     }
 }

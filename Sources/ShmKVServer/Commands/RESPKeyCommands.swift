@@ -2,8 +2,79 @@ import LMDB
 import StoreLayout
 import Wire
 
-/// The key commands: DEL, UNLINK, EXISTS, SCAN, KEYS, DBSIZE, FLUSHDB, FLUSHALL, RENAME, RENAMENX, COPY
-/// (TYPE, RANDOMKEY, OBJECT and MEMORY are in `RESPObjectCommands`).
+/// The key commands that read: EXISTS (and TOUCH), DBSIZE, KEYS, SCAN (TYPE, RANDOMKEY, OBJECT, MEMORY
+/// are in `RESPObjectCommands`, TTL and its relatives in `RESPExpiryCommands`).
+enum KeyCommands {
+    static func exists(_ c: CommandCall) throws {
+        var count = 0
+        for i in 1..<c.args.count where try c.keys.contains(c.args[i]) { count += 1 }
+        c.reply.integer(count)
+    }
+
+    static func dbsize(_ c: CommandCall) throws {
+        c.reply.integer(try c.keys.count())
+    }
+
+    static func keys(_ c: CommandCall) throws {
+        let pattern = GlobPattern(c.args.bytes(1))
+        var keys: [[UInt8]] = []
+        try c.keys.forEach(prefix: pattern.literalPrefix) { key, _ in
+            if pattern.matches(key) && c.client.mayList(key) { keys.append(Array(key)) }
+            return .proceed
+        }
+        c.reply.array(keys.count)
+        for key in keys { c.reply.bulk(key) }
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]: walks keys in byte order; a cursor stands
+    /// for "after this key" (kept in the daemon's cursor table).
+    static func scan(_ c: CommandCall) throws {
+        let args = c.args, n = args.count
+        guard let cursor = RedisInteger.parseCursor(args[1]) else { return c.reply.error("ERR invalid cursor") }
+        var pattern: GlobPattern? = nil
+        var count = 10
+        var typeFilter: String? = nil
+        var i = 2
+        while i < n {
+            guard i + 1 < n else { return c.reply.error("ERR syntax error") }
+            if args.is(i, "MATCH") { pattern = GlobPattern(args.bytes(i + 1)) }
+            else if args.is(i, "COUNT") {
+                guard let n = args.integer(i + 1) else { return c.reply.error("ERR value is not an integer or out of range") }
+                guard n >= 1 else { return c.reply.error("ERR syntax error") }
+                count = Int(min(n, 100_000))
+            } else if args.is(i, "TYPE") { typeFilter = args.string(i + 1).lowercased() }
+            else { return c.reply.error("ERR syntax error") }
+            i += 2
+        }
+        var after: [UInt8]? = nil
+        if cursor != 0 {
+            guard let key = c.context.resp.cursor(cursor) else {
+                return c.reply.error("ERR invalid or expired SCAN cursor \(cursor) (cursors are kept for the last \(RESPRegistry.maxCursors) scans)")
+            }
+            after = key
+        }
+        var keys: [[UInt8]] = []
+        var examined = 0
+        var last: [UInt8]? = nil
+        var more = false
+        if typeFilter == nil || typeFilter == "string" {
+            try c.keys.forEach(prefix: pattern?.literalPrefix ?? [], after: after) { key, _ in
+                if examined == count { more = true; return .stop }
+                examined += 1
+                last = Array(key)
+                if (pattern?.matches(key) ?? true) && c.client.mayList(key) { keys.append(Array(key)) }
+                return .proceed
+            }
+        }
+        let next: UInt64 = more ? c.context.resp.saveCursor(after: last!) : 0
+        c.reply.array(2)
+        c.reply.bulk(String(next))
+        c.reply.array(keys.count)
+        for key in keys { c.reply.bulk(key) }
+    }
+}
+
+/// The key commands that write: DEL, UNLINK, FLUSHDB, FLUSHALL, RENAME, RENAMENX, COPY.
 extension RESPSession {
     /// DEL and UNLINK: keys LMDB cannot hold do not exist, so they are not counted.
     func del(_ args: RESPArguments) -> Bool {
@@ -19,86 +90,6 @@ extension RESPSession {
         return enqueue(.deleteMany(count: count), byteCount: size, keyCount: size) { buffer in
             var packed = PackedWriter(buffer)
             for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil { packed.key(args[i]) }
-        }
-    }
-
-    func exists(_ args: RESPArguments) {
-        read { keys in
-            var count = 0
-            for i in 1..<args.count where self.keyProblem(args[i]) == nil {
-                if try keys.contains(args[i]) { count += 1 }
-            }
-            RESPWriter.integer(count, into: &self.output)
-        }
-    }
-
-    func dbsize(_ args: RESPArguments) {
-        read { keys in RESPWriter.integer(try keys.count(), into: &self.output) }
-    }
-
-    func keys(_ args: RESPArguments) {
-        let pattern = GlobPattern(args.bytes(1))
-        let restricted = !connection.isUnrestricted
-        read { reader in
-            var keys: [[UInt8]] = []
-            try reader.forEach(prefix: pattern.literalPrefix) { key, _ in
-                if pattern.matches(key) && (restricted ? self.connection.mayList(key) : true) { keys.append(Array(key)) }
-                return .proceed
-            }
-            RESPWriter.array(keys.count, into: &self.output)
-            for key in keys { RESPWriter.bulk(key, into: &self.output) }
-        }
-    }
-
-    /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]: walks keys in byte order; a cursor stands
-    /// for "after this key" (kept in the daemon's cursor table).
-    func scan(_ args: RESPArguments) {
-        let n = args.count
-        guard let cursor = RedisInteger.parseCursor(args[1]) else { RESPWriter.error("ERR invalid cursor", into: &output); return }
-        var pattern: GlobPattern? = nil
-        var count = 10
-        var typeFilter: String? = nil
-        var i = 2
-        while i < n {
-            guard i + 1 < n else { RESPWriter.error("ERR syntax error", into: &output); return }
-            if args.is(i, "MATCH") { pattern = GlobPattern(args.bytes(i + 1)) }
-            else if args.is(i, "COUNT") {
-                guard let c = args.integer(i + 1) else { RESPWriter.error("ERR value is not an integer or out of range", into: &output); return }
-                guard c >= 1 else { RESPWriter.error("ERR syntax error", into: &output); return }
-                count = Int(min(c, 100_000))
-            } else if args.is(i, "TYPE") { typeFilter = args.string(i + 1).lowercased() }
-            else { RESPWriter.error("ERR syntax error", into: &output); return }
-            i += 2
-        }
-        var after: [UInt8]? = nil
-        if cursor != 0 {
-            guard let key = context.resp.cursor(cursor) else {
-                RESPWriter.error("ERR invalid or expired SCAN cursor \(cursor) (cursors are kept for the last \(RESPRegistry.maxCursors) scans)", into: &output)
-                return
-            }
-            after = key
-        }
-        let prefix = pattern?.literalPrefix ?? []
-        let restricted = !connection.isUnrestricted
-        read { reader in
-            var keys: [[UInt8]] = []
-            var examined = 0
-            var last: [UInt8]? = nil
-            var more = false
-            if typeFilter == nil || typeFilter == "string" {
-                try reader.forEach(prefix: prefix, after: after) { key, _ in
-                    if examined == count { more = true; return .stop }
-                    examined += 1
-                    last = Array(key)
-                    if (pattern?.matches(key) ?? true) && (restricted ? self.connection.mayList(key) : true) { keys.append(Array(key)) }
-                    return .proceed
-                }
-            }
-            let next: UInt64 = more ? self.context.resp.saveCursor(after: last!) : 0
-            RESPWriter.array(2, into: &self.output)
-            RESPWriter.bulk(String(next), into: &self.output)
-            RESPWriter.array(keys.count, into: &self.output)
-            for key in keys { RESPWriter.bulk(key, into: &self.output) }
         }
     }
 

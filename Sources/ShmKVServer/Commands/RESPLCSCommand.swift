@@ -2,22 +2,16 @@ import Wire
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: Redis's dynamic programming table and its
 /// walk back from the end, so that the string and the matches are the ones redis-server answers
-/// (several longest common subsequences may exist; the walk decides which). Runs on the reactor on
-/// copies of the two values; the table is bounded (`maxCells`), so no request can take unbounded memory.
-extension RESPSession {
+/// (several longest common subsequences may exist; the walk decides which). Runs on copies of the two
+/// values; the table is bounded (`maxCells`), so no request can take unbounded memory.
+extension StringCommands {
     /// 16 Mi cells of 4 bytes: strings up to about 4,000 bytes each.
     static let lcsMaxCells = 16 << 20
 
-    func lcs(_ args: RESPArguments) {
-        var a: [UInt8] = [], b: [UInt8] = []
-        var readBoth = false
-        read { keys in
-            if self.keyProblem(args[1]) == nil { a = try keys.withValue(args[1]) { $0.map { Array($0) } } ?? [] }
-            if self.keyProblem(args[2]) == nil { b = try keys.withValue(args[2]) { $0.map { Array($0) } } ?? [] }
-            readBoth = true
-        }
-        // A storage error has been answered.
-        guard readBoth else { return }
+    static func lcs(_ c: CommandCall) throws {
+        let args = c.args, reply = c.reply
+        let a = try c.keys.withValue(args[1]) { $0.map { Array($0) } } ?? []
+        let b = try c.keys.withValue(args[2]) { $0.map { Array($0) } } ?? []
         var getLength = false, getIndexes = false, withMatchLength = false
         var minMatchLength = 0
         var i = 3
@@ -29,39 +23,39 @@ extension RESPSession {
             } else if args.is(i, "WITHMATCHLEN") {
                 withMatchLength = true
             } else if args.is(i, "MINMATCHLEN") && i + 1 < args.count {
-                guard let n = args.integer(i + 1) else { return RESPWriter.error("ERR value is not an integer or out of range", into: &output) }
+                guard let n = args.integer(i + 1) else { return reply.error("ERR value is not an integer or out of range") }
                 minMatchLength = n < 0 ? 0 : Int(clamping: n)
                 i += 1
             } else {
-                return RESPWriter.error("ERR syntax error", into: &output)
+                return reply.error("ERR syntax error")
             }
             i += 1
         }
         if getIndexes && getLength {
-            return RESPWriter.error("ERR If you want both the length and indexes, please just use IDX.", into: &output)
+            return reply.error("ERR If you want both the length and indexes, please just use IDX.")
         }
         let (cells, overflow) = (a.count + 1).multipliedReportingOverflow(by: b.count + 1)
-        guard !overflow, cells <= RESPSession.lcsMaxCells else {
-            return RESPWriter.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len", into: &output)
+        guard !overflow, cells <= lcsMaxCells else {
+            return reply.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
         }
         let table = LCSTable(a, b)
-        if getLength && !getIndexes { return RESPWriter.integer(table.length, into: &output) }
+        if getLength && !getIndexes { return reply.integer(table.length) }
         let (text, matches) = table.walk(minMatchLength: minMatchLength)
-        guard getIndexes else { return RESPWriter.bulk(text, into: &output) }
-        RESPWriter.map(2, resp3: resp3, into: &output)
-        RESPWriter.bulk("matches", into: &output)
-        RESPWriter.array(matches.count, into: &output)
+        guard getIndexes else { return reply.bulk(text) }
+        reply.map(2)
+        reply.bulk("matches")
+        reply.array(matches.count)
         for match in matches {
-            RESPWriter.array(withMatchLength ? 3 : 2, into: &output)
+            reply.array(withMatchLength ? 3 : 2)
             for range in [match.a, match.b] {
-                RESPWriter.array(2, into: &output)
-                RESPWriter.integer(range.lowerBound, into: &output)
-                RESPWriter.integer(range.upperBound, into: &output)
+                reply.array(2)
+                reply.integer(range.lowerBound)
+                reply.integer(range.upperBound)
             }
-            if withMatchLength { RESPWriter.integer(match.a.count, into: &output) }
+            if withMatchLength { reply.integer(match.a.count) }
         }
-        RESPWriter.bulk("len", into: &output)
-        RESPWriter.integer(table.length, into: &output)
+        reply.bulk("len")
+        reply.integer(table.length)
     }
 }
 

@@ -1,7 +1,6 @@
 import Wire
 
-/// The RESP encoding of what the writer answers: a committed write's outcome, and an answer computed
-/// elsewhere (a queued step of MULTI).
+/// The RESP encoding of what the writer answers: a committed write's outcome, and EXEC's steps.
 extension RESPSession {
     /// Encodes a committed write's outcome in the shape its command asked for.
     func writeOutcome(_ outcome: WriteOutcome, _ shape: RESPReplyShape) {
@@ -32,23 +31,21 @@ extension RESPSession {
             for result in results {
                 switch result {
                 case .write(let outcome, let shape): writeOutcome(outcome, shape)
-                case .answer(let answer): encode(answer)
-                case .error(let message): RESPWriter.error(message, into: &output)
+                case .result(let result): result.write(to: respReply)
+                case .onReactor(let index, let arguments):
+                    arguments.withArguments { runQueued(CommandTable.all[index], $0) }
                 }
             }
         }
     }
 
-    /// An answer computed elsewhere (the writer, or a queued step), in this connection's protocol.
-    func encode(_ answer: Answer) {
-        switch answer {
-        case .bulk(let bytes?): RESPWriter.bulk(bytes, into: &output)
-        case .bulk(nil): RESPWriter.null(resp3: resp3, into: &output)
-        case .integer(let n): RESPWriter.integer(Int(n), into: &output)
-        case .status(let text): RESPWriter.simple(text, into: &output)
-        case .array(let items):
-            RESPWriter.array(items.count, into: &output)
-            for item in items { encode(item) }
+    /// A queued command that runs on the reactor at EXEC (`TransactionStep.onReactor`), its reply in
+    /// its place in EXEC's array.
+    private func runQueued(_ command: Command, _ args: RESPArguments) {
+        switch command.handler {
+        case .immediate(let handle): handle(self, args)
+        case .keyspace(let handle): run(handle, args)
+        case .write: preconditionFailure("writes are queued as operations")
         }
     }
 }

@@ -194,6 +194,9 @@ final class RESPSession {
         currentCommand = command.index
         let start = output.count
         switch command.handler {
+        case .keyspace(let handle):
+            guard connection.pendingWrites == 0 else { return false }
+            run(handle, args)
         case .write(let handle):
             guard handle(self, args) else { return false }
         case .immediate(let handle):
@@ -302,17 +305,17 @@ final class RESPSession {
     /// Writes an error now, if that keeps replies in order (else the command waits). Inside MULTI the
     /// error becomes the step's result at EXEC, as Redis reports a command's own errors.
     func replyError(_ message: String) -> Bool {
-        if queueing { return queued(.error(message)) }
+        if queueing { return queued(.result(.error(message))) }
         guard connection.pendingWrites == 0 else { return false }
         RESPWriter.error(message, into: &output)
         return true
     }
 
     /// Writes an answer a write handler knows at once (inside MULTI: the step's result at EXEC).
-    func reply(_ answer: Answer) -> Bool {
-        if queueing { return queued(.answer(answer)) }
+    func reply(_ result: CommandResult) -> Bool {
+        if queueing { return queued(.result(result)) }
         guard connection.pendingWrites == 0 else { return false }
-        encode(answer)
+        result.write(to: respReply)
         return true
     }
 
@@ -336,6 +339,28 @@ final class RESPSession {
     func valueProblem(_ value: UnsafeRawBufferPointer) -> String? {
         let max = context.configuration.maxValueSize
         return value.count > max ? "ERR value of \(value.count) bytes exceeds the maximum of \(max) bytes" : nil
+    }
+
+    /// This connection's output as a reply sink, in its protocol.
+    var respReply: ReplySink { ReplySink(.resp(Unmanaged.passUnretained(connection), resp3: resp3)) }
+
+    /// Who this connection is, as handlers see it.
+    var callingClient: CallingClient {
+        CallingClient(id: clientID, keyFilter: connection.isUnrestricted ? nil : connection.user)
+    }
+
+    /// Runs a keyspace command on the reactor's snapshot, its reply into the output; a storage error
+    /// replaces whatever it wrote with an error.
+    func run(_ handle: KeyspaceHandler, _ args: RESPArguments) {
+        let reply = respReply
+        let mark = output.count
+        do {
+            let keys = Keyspace(.snapshot(try connection.reactor.keyspace()))
+            try handle(CommandCall(args: args, keys: keys, reply: reply, client: callingClient, context: context))
+        } catch {
+            reply.rewind(to: mark)
+            RESPWriter.error("ERR storage: \(error)", into: &output)
+        }
     }
 
     /// Runs `body` on the reactor's snapshot, where keys past their deadline are absent; a storage error

@@ -2,19 +2,60 @@ import LMDB
 import StoreLayout
 import Wire
 
-/// The string commands: GET, SET (its expiry options are parsed by `StringOptions`), SETNX, GETSET, GETDEL, MGET, MSET, MSETNX,
-/// INCR/DECR(BY), INCRBYFLOAT, STRLEN, APPEND, GETRANGE/SUBSTR, SETRANGE (LCS has a file of its own). Arity is checked before a handler runs (`CommandTable`).
-extension RESPSession {
-    func get(_ args: RESPArguments) {
-        read { keys in
-            // A key LMDB cannot hold is simply not there.
-            guard self.keyProblem(args[1]) == nil else { return RESPWriter.null(resp3: self.resp3, into: &self.output) }
-            try keys.withValue(args[1]) { value in
-                if let value { RESPWriter.bulk(value, into: &self.output) } else { RESPWriter.null(resp3: self.resp3, into: &self.output) }
+/// The string commands that read: GET, MGET, STRLEN, GETRANGE/SUBSTR (LCS has a file of its own).
+/// Arity is checked before a handler runs (`CommandTable`).
+enum StringCommands {
+    static func get(_ c: CommandCall) throws {
+        try c.keys.withValue(c.args[1]) { value in
+            if let value { c.reply.bulk(value) } else { c.reply.null() }
+        }
+    }
+
+    static func mget(_ c: CommandCall) throws {
+        c.reply.array(c.args.count - 1)
+        for i in 1..<c.args.count {
+            try c.keys.withValue(c.args[i]) { value in
+                if let value { c.reply.bulk(value) } else { c.reply.null() }
             }
         }
     }
 
+    static func strlen(_ c: CommandCall) throws {
+        c.reply.integer(try c.keys.withValue(c.args[1]) { $0?.count ?? 0 })
+    }
+
+    /// GETRANGE (and its old name SUBSTR).
+    static func getRange(_ c: CommandCall) throws {
+        guard let start = c.args.integer(2), let end = c.args.integer(3) else {
+            return c.reply.error("ERR value is not an integer or out of range")
+        }
+        try c.keys.withValue(c.args[1]) { value in
+            let bytes = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            if let range = redisRange(start: start, end: end, length: bytes.count) {
+                c.reply.bulk(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            } else {
+                c.reply.bulk([UInt8]())
+            }
+        }
+    }
+
+    /// Redis's GETRANGE arithmetic: negative offsets count from the end; out-of-range is clamped.
+    static func redisRange(start: Int64, end: Int64, length: Int) -> Range<Int>? {
+        if start < 0 && end < 0 && start > end { return nil }
+        let len = Int64(length)
+        var s = start < 0 ? len + start : start
+        var e = end < 0 ? len + end : end
+        if s < 0 { s = 0 }
+        if e < 0 { e = 0 }
+        if e >= len { e = len - 1 }
+        if s > e || len == 0 { return nil }
+        return Int(s)..<Int(e + 1)
+    }
+}
+
+/// The string commands that write: SET (its expiry options are parsed by `StringOptions`), SETNX,
+/// GETSET, GETDEL, MSET, MSETNX, INCR/DECR(BY), INCRBYFLOAT, APPEND, SETRANGE.
+extension RESPSession {
     /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL].
     func set(_ args: RESPArguments) -> Bool {
         guard let options = StringOptions(args, from: 3, for: .set) else { return replyError(RESPError.syntax.message) }
@@ -63,19 +104,6 @@ extension RESPSession {
         return enqueue(.getDelete, key: args[1])
     }
 
-    func mget(_ args: RESPArguments) {
-        let n = args.count
-        read { keys in
-            RESPWriter.array(n - 1, into: &self.output)
-            for i in 1..<n {
-                guard self.keyProblem(args[i]) == nil else { RESPWriter.null(resp3: self.resp3, into: &self.output); continue }
-                try keys.withValue(args[i]) { value in
-                    if let value { RESPWriter.bulk(value, into: &self.output) } else { RESPWriter.null(resp3: self.resp3, into: &self.output) }
-                }
-            }
-        }
-    }
-
     /// MSET and MSETNX: key value pairs, all or none.
     func mset(_ args: RESPArguments, onlyIfNoneExist: Bool) -> Bool {
         let n = args.count
@@ -107,47 +135,8 @@ extension RESPSession {
         return enqueue(.incrBy(delta), key: key)
     }
 
-    func strlen(_ args: RESPArguments) {
-        read { keys in
-            let length = self.keyProblem(args[1]) != nil ? 0 : try keys.withValue(args[1]) { $0?.count ?? 0 }
-            RESPWriter.integer(length, into: &self.output)
-        }
-    }
-
     func append(_ args: RESPArguments) -> Bool {
         if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
         return enqueue(.append(maxValueSize: context.configuration.maxValueSize), key: args[1], value: args[2])
-    }
-
-    /// GETRANGE (and its old name SUBSTR).
-    func getRange(_ args: RESPArguments) {
-        guard let start = args.integer(2), let end = args.integer(3) else {
-            RESPWriter.error("ERR value is not an integer or out of range", into: &output)
-            return
-        }
-        read { keys in
-            guard self.keyProblem(args[1]) == nil else { return RESPWriter.bulk([UInt8](), into: &self.output) }
-            try keys.withValue(args[1]) { value in
-                let bytes = value ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                if let range = RESPSession.redisRange(start: start, end: end, length: bytes.count) {
-                    RESPWriter.bulk(UnsafeRawBufferPointer(rebasing: bytes[range]), into: &self.output)
-                } else {
-                    RESPWriter.bulk([UInt8](), into: &self.output)
-                }
-            }
-        }
-    }
-
-    /// Redis's GETRANGE arithmetic: negative offsets count from the end; out-of-range is clamped.
-    static func redisRange(start: Int64, end: Int64, length: Int) -> Range<Int>? {
-        if start < 0 && end < 0 && start > end { return nil }
-        let len = Int64(length)
-        var s = start < 0 ? len + start : start
-        var e = end < 0 ? len + end : end
-        if s < 0 { s = 0 }
-        if e < 0 { e = 0 }
-        if e >= len { e = len - 1 }
-        if s > e || len == 0 { return nil }
-        return Int(s)..<Int(e + 1)
     }
 }

@@ -11,7 +11,9 @@ struct QueuedTransaction {
 
 /// MULTI, EXEC, DISCARD, WATCH, UNWATCH with Redis's semantics. Queued commands run at EXEC on the
 /// writer thread as one unit of the batch's LMDB transaction: no other write interleaves, and no reader
-/// (daemon or LocalStore) sees part of it. Reads inside a transaction run there too, seeing its writes.
+/// (daemon or LocalStore) sees part of it. Reads inside a transaction run there too, seeing its writes,
+/// through the same handlers as outside (`CommandHandler.keyspace`); commands about the connection or
+/// the server run on the reactor when EXEC's outcome is back.
 extension RESPSession {
     func multi(_ args: RESPArguments) {
         guard transaction == nil else { return RESPWriter.error("ERR MULTI calls can not be nested", into: &output) }
@@ -38,7 +40,7 @@ extension RESPSession {
             RESPWriter.error("EXECABORT Transaction discarded because of previous errors.", into: &output)
             return true
         }
-        return enqueue(.transaction(queued.steps, watched: watches))
+        return enqueue(.transaction(ExecBlock(steps: queued.steps, watched: watches, client: callingClient, context: context)))
     }
 
     /// WATCH key…: notes for each key the first ring sequence this connection's snapshot has not seen
@@ -61,13 +63,16 @@ extension RESPSession {
         RESPWriter.ok(into: &output)
     }
 
-    /// A command sent inside MULTI: refused ones flag the transaction (EXECABORT later), writes and the
-    /// reads that can run on the writer are queued (+QUEUED), other immediate commands are refused.
+    /// A command sent inside MULTI: refused ones flag the transaction (EXECABORT later); every other is
+    /// queued (+QUEUED) where it will run — a write's operation for the writer, a keyspace command's
+    /// handler for the writer, anything else for this reactor after EXEC — as Redis queues everything
+    /// but its `no_multi` commands.
     func queue(_ command: Command?, _ args: RESPArguments, _ admission: Admission) -> Bool {
         guard connection.pendingWrites == 0 else { return false }
-        guard admission == .run, let command else {
+        guard admission == .run, let command, !command.flags.contains(.noMulti) else {
             transaction?.failed = true
-            RESPWriter.error(admissionError(admission, args), into: &output)
+            let error = admission == .run ? "ERR Command not allowed inside a transaction" : admissionError(admission, args)
+            RESPWriter.error(error, into: &output)
             return true
         }
         switch command.handler {
@@ -75,13 +80,10 @@ extension RESPSession {
             queueing = true
             defer { queueing = false }
             return handle(self, args)
+        case .keyspace(let handle):
+            return queued(.keyspace(handle, OwnedArguments(args)))
         case .immediate:
-            guard let step = command.step else {
-                transaction?.failed = true
-                RESPWriter.error("ERR Command not allowed inside a transaction", into: &output)
-                return true
-            }
-            return queued(step(args))
+            return queued(.onReactor(commandIndex: command.index, OwnedArguments(args)))
         }
     }
 
@@ -90,43 +92,5 @@ extension RESPSession {
         transaction?.steps.append(step)
         RESPWriter.simple("QUEUED", into: &output)
         return true
-    }
-}
-
-/// The steps of the read commands that may be queued in MULTI (referenced by `CommandTable`). A key
-/// LMDB cannot hold is absent, as outside a transaction.
-enum TransactionSteps {
-    private static func valid(_ args: RESPArguments, _ i: Int) -> Bool { StoreLayout.check(key: args[i]) == nil }
-
-    static func get(_ args: RESPArguments) -> TransactionStep {
-        valid(args, 1) ? .read(.get(args.bytes(1))) : .answer(.bulk(nil))
-    }
-
-    static func mget(_ args: RESPArguments) -> TransactionStep {
-        guard (1..<args.count).allSatisfy({ valid(args, $0) }) else {
-            return .answer(.array((1..<args.count).map { _ in .bulk(nil) }))
-        }
-        return .read(.mget((1..<args.count).map { args.bytes($0) }))
-    }
-
-    static func exists(_ args: RESPArguments) -> TransactionStep {
-        .read(.exists((1..<args.count).filter { valid(args, $0) }.map { args.bytes($0) }))
-    }
-
-    static func strlen(_ args: RESPArguments) -> TransactionStep {
-        valid(args, 1) ? .read(.strlen(args.bytes(1))) : .answer(.integer(0))
-    }
-
-    static func getRange(_ args: RESPArguments) -> TransactionStep {
-        guard let start = args.integer(2), let end = args.integer(3) else { return .error("ERR value is not an integer or out of range") }
-        return valid(args, 1) ? .read(.getRange(args.bytes(1), start: start, end: end)) : .answer(.bulk([]))
-    }
-
-    static func ttl(milliseconds: Bool, absolute: Bool) -> @Sendable (RESPArguments) -> TransactionStep {
-        { args in valid(args, 1) ? .read(.ttl(args.bytes(1), milliseconds: milliseconds, absolute: absolute)) : .answer(.integer(-2)) }
-    }
-
-    static func ping(_ args: RESPArguments) -> TransactionStep {
-        args.count == 1 ? .answer(.status("PONG")) : .answer(.bulk(args.bytes(1)))
     }
 }

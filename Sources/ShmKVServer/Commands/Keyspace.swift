@@ -1,0 +1,85 @@
+import LMDB
+import Posix
+import StoreLayout
+
+/// The keyspace as a command handler reads it, wherever dispatch runs the handler: a reactor's snapshot
+/// (`KeyspaceReader`), or the writer's transaction inside EXEC (`KeyspaceWriter`: it sees the
+/// transaction's earlier writes, and a key past its deadline is deleted on first touch, with its
+/// `expired` event, as Redis's `expireIfNeeded`). Either way a key past its deadline reads as absent, and
+/// so does a key LMDB cannot hold (empty, or over `StoreLayout.maxKeySize`): handlers check no key.
+struct Keyspace {
+    enum Source {
+        case snapshot(KeyspaceReader)
+        // Invariant: points at the writer's `KeyspaceWriter` for the duration of one handler call, made
+        // by `withUnsafeMutablePointer` around it on the writer's thread.
+        case writer(UnsafeMutablePointer<KeyspaceWriter>)
+    }
+
+    let source: Source
+
+    init(_ source: Source) { self.source = source }
+
+    @inline(__always)
+    private static func holdable(_ key: UnsafeRawBufferPointer) -> Bool {
+        key.count > 0 && key.count <= StoreLayout.maxKeySize
+    }
+
+    /// The moment deadlines are judged at (wall-clock milliseconds).
+    var now: Int64 {
+        switch source {
+        case .snapshot(let reader): reader.hasDeadlines ? reader.now : WallClock.milliseconds()
+        case .writer(let writer): writer.pointee.now
+        }
+    }
+
+    /// Calls `body` with the live value of `key` in place in the map, or nil; valid only inside `body`.
+    @inline(__always)
+    func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        guard Keyspace.holdable(key) else { return try body(nil) }
+        switch source {
+        case .snapshot(let reader): return try reader.withValue(key, body)
+        case .writer(let writer): return try writer.pointee.withLiveValue(key, body)
+        }
+    }
+
+    /// Whether `key` lives.
+    func contains(_ key: UnsafeRawBufferPointer) throws -> Bool { try withValue(key) { $0 != nil } }
+
+    /// The deadline of a live `key`; nil for none (or no key).
+    func deadline(of key: UnsafeRawBufferPointer) throws -> Int64? {
+        guard try contains(key) else { return nil }
+        switch source {
+        case .snapshot(let reader): return try reader.deadline(of: key)
+        case .writer(let writer): return try writer.pointee.deadline(key)
+        }
+    }
+
+    /// A reader for walks over many keys: the snapshot's own, or one over the writer's transaction
+    /// (judging deadlines at the writer's moment).
+    private func reader() throws -> KeyspaceReader {
+        switch source {
+        case .snapshot(let reader): return reader
+        case .writer(let writer):
+            let now = writer.pointee.now
+            return try KeyspaceReader(writer.pointee.transaction, writer.pointee.databases, clock: { now })
+        }
+    }
+
+    /// Live keys.
+    func count() throws -> Int { try reader().count() }
+
+    /// Live keys with a deadline.
+    func countWithDeadlines() throws -> Int { try reader().countWithDeadlines() }
+
+    /// Each live entry whose key starts with `prefix`, in key order, after `after` when given.
+    func forEach(prefix: [UInt8], after: [UInt8]? = nil,
+                 _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+        try reader().forEach(prefix: prefix, after: after, body)
+    }
+
+    /// Each live entry with `lower <= key < upper` (no bound when nil), in key order.
+    func forEach(from lower: [UInt8], to upper: [UInt8]?,
+                 _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
+        try reader().forEach(from: lower, to: upper, body)
+    }
+}
