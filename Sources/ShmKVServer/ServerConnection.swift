@@ -10,8 +10,9 @@ import Glibc
 /// that made the request encodes the outcome as this route says.
 enum ReplyRoute: Sendable {
     case native(requestID: UInt32)
-    /// A RESP write: the reply's shape and the command's `index` (its statistics count a failure).
-    case resp(RESPReplyShape, command: Int)
+    /// A RESP write: the reply's shape and the command's `index` (its statistics count a failure);
+    /// `silent`: CLIENT REPLY OFF or SKIP was in force when it was sent, so no reply goes out.
+    case resp(RESPReplyShape, command: Int, silent: Bool)
 }
 
 /// One client connection inside the daemon. Its life is `Connection.state` (open, input closed,
@@ -250,10 +251,11 @@ final class ServerConnection: Connection {
         queuedWriteBytes -= byteCount
         switch (route, session) {
         case (.native(let requestID), .native(let native)): native.writeOutcome(outcome, requestID: requestID)
-        case (.resp(let shape, let command), .resp(let resp)):
+        case (.resp(let shape, let command, let silent), .resp(let resp)):
             let start = output.count
             resp.writeOutcome(outcome, shape)
             resp.countErrorReply(at: start, command: command)
+            if silent { output.removeSubrange(start...) }
         default: preconditionFailure("a write's reply route does not match the connection's protocol")
         }
         guard pendingWrites == 0 else { return }

@@ -104,13 +104,18 @@ final class Command: Sendable {
     let summary: String
     /// Other names that run the same entry (SUBSTR for GETRANGE); COMMAND lists only `name`.
     let aliases: [String]
+    /// A container's subcommands (upper case): any other is refused at dispatch with Redis's `unknown
+    /// subcommand`, so that inside MULTI it aborts the transaction as in Redis. Empty: not checked
+    /// (not a container, or one whose handler answers every subcommand itself).
+    let subcommands: [StaticString]
     let handler: CommandHandler
     /// The entry's position in `CommandTable.all`: the index of its per-reactor statistics.
     // Invariant: set once by `CommandTable.all`'s initialiser, before the entry is visible to any thread.
     nonisolated(unsafe) var index = 0
 
     init(_ name: String, arity: Int, _ flags: CommandFlags, keys: KeyPositions = .none, _ group: CommandGroup,
-         _ summary: String, aliases: [String] = [], _ handler: CommandHandler) {
+         _ summary: String, aliases: [String] = [], subcommands: [StaticString] = [], _ handler: CommandHandler) {
+        self.subcommands = subcommands
         self.name = name
         self.arity = arity
         self.flags = flags

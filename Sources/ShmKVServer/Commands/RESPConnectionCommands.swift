@@ -55,6 +55,9 @@ extension RESPSession {
 
     func reset(_ args: RESPArguments) {
         resp3 = false
+        // Redis's clearClientConnectionState: replies on again (a SKIP in force still takes this reply).
+        repliesOff = false
+        if skip == .next { skip = .none }
         tracking = nil
         unsubscribeAll()
         transaction = nil
@@ -162,6 +165,9 @@ extension RESPSession {
             clientTrackingInfo(args)
         } else if args.is(1, "ID") {
             RESPWriter.integer(clientID, into: &output)
+        } else if args.is(1, "REPLY") {
+            guard args.count == 3 else { _ = wrongArity(args, "client|reply"); return }
+            clientReply(args)
         } else if args.is(1, "LIST") {
             RESPWriter.verbatim(context.resp.all.map(clientLine).joined(), resp3: resp3, into: &output)
         } else if args.is(1, "INFO") {
@@ -169,6 +175,22 @@ extension RESPSession {
             RESPWriter.verbatim(line, resp3: resp3, into: &output)
         } else {
             RESPWriter.error("ERR unknown subcommand '\(args.count > 1 ? args.string(1) : "")'. Try CLIENT HELP.", into: &output)
+        }
+    }
+
+    /// CLIENT REPLY ON|OFF|SKIP, as Redis: OFF and SKIP answer nothing themselves; SKIP does nothing
+    /// while replies are off.
+    private func clientReply(_ args: RESPArguments) {
+        if args.is(2, "ON") {
+            repliesOff = false
+            skip = .none
+            RESPWriter.ok(into: &output)
+        } else if args.is(2, "OFF") {
+            repliesOff = true
+        } else if args.is(2, "SKIP") {
+            if !repliesOff { skip = .next }
+        } else {
+            RESPWriter.error("ERR syntax error", into: &output)
         }
     }
 }

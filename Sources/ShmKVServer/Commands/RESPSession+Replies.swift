@@ -36,6 +36,8 @@ extension RESPSession {
                     arguments.withArguments { runQueued(CommandTable.all[index], $0) }
                 }
             }
+            // EXEC ends here: a CLIENT REPLY SKIP among its steps silences the command after it.
+            if skip == .next { skip = .current }
         }
     }
 

@@ -40,6 +40,12 @@ final class RESPSession {
     var watched: [WatchedKey] = []
     /// CLIENT TRACKING (nil: off).
     var tracking: ClientTracking?
+    /// CLIENT REPLY: OFF silences every reply until ON; SKIP silences the next command's.
+    var repliesOff = false
+    var skip = ReplySkip.none
+    enum ReplySkip { case none, next, current }
+    /// Whether the command being dispatched gets no reply (pushes still go out, as in Redis).
+    var repliesSilenced: Bool { repliesOff || skip == .current }
     /// The decoder's reused argument ranges and inline scratch.
     private var arguments: [Range<Int>] = []
     private var scratch: [UInt8] = []
@@ -135,6 +141,8 @@ final class RESPSession {
         /// A RESP2 connection in subscribed mode, and the command is not allowed there.
         case notAllowedWhileSubscribed
         case unknownCommand
+        /// A container command (CONFIG, CLIENT…) with a subcommand its entry does not list.
+        case unknownSubcommand
         case wrongArity
         /// Run the entry's handler.
         case run
@@ -149,6 +157,9 @@ final class RESPSession {
         if !unrestricted, let refusal = ServerConnection.accessRefusal(command, args, user: user) { return .refused(refusal) }
         if subscribedRESP2 && !(command?.flags.contains(.allowedWhileSubscribed) ?? false) { return .notAllowedWhileSubscribed }
         guard let command else { return .unknownCommand }
+        if !command.subcommands.isEmpty, args.count > 1, !command.subcommands.contains(where: { args.is(1, $0) }) {
+            return .unknownSubcommand
+        }
         return command.accepts(argumentCount: args.count) ? .run : .wrongArity
     }
 
@@ -156,8 +167,32 @@ final class RESPSession {
     /// (nothing was answered or consumed then).
     private func dispatch(_ args: RESPArguments) -> Bool {
         // The table's entry is used without taking a reference (the table lives as long as the process).
-        guard let entry = CommandTable.lookup(args[0]) else { return dispatch(nil, args) }
-        return entry._withUnsafeGuaranteedRef { dispatch($0, args) }
+        guard let entry = CommandTable.lookup(args[0]) else { return silencing(nil) { dispatch(nil, args) } }
+        return entry._withUnsafeGuaranteedRef { command in silencing(command) { dispatch(command, args) } }
+    }
+
+    /// CLIENT REPLY OFF|SKIP (Redis's `prepareClientToWrite` and `commandProcessed`): what a command
+    /// wrote is taken back if replies were silenced when it ended — but subscription confirmations, which
+    /// are pushes — and a SKIP moves on to the command after it. Queued writes carry the silence in their
+    /// route. Nothing to do while replies are on.
+    @inline(__always)
+    private func silencing(_ command: Command?, _ dispatch: () -> Bool) -> Bool {
+        guard repliesOff || skip != .none else {
+            guard dispatch() else { return false }
+            // CLIENT REPLY SKIP itself.
+            if skip == .next { skip = .current }
+            return true
+        }
+        let start = output.count
+        guard dispatch() else { return false }
+        let pushes = command.map { $0.group == .pubsub && $0.flags.contains(.allowedWhileSubscribed) } ?? false
+        if repliesSilenced && !pushes && output.count > start { output.removeSubrange(start...) }
+        switch skip {
+        case .current: skip = .none
+        case .next: skip = .current
+        case .none: break
+        }
+        return true
     }
 
     private func dispatch(_ command: Command?, _ args: RESPArguments) -> Bool {
@@ -180,7 +215,7 @@ final class RESPSession {
             context.logger.warning("possible cross-protocol attack: an HTTP request on the RESP port; connection closed")
             connection.refuse(resp: nil)
             return true
-        case .refused, .notAllowedWhileSubscribed, .unknownCommand, .wrongArity:
+        case .refused, .notAllowedWhileSubscribed, .unknownCommand, .unknownSubcommand, .wrongArity:
             guard connection.pendingWrites == 0 else { return false }
             let start = output.count
             RESPWriter.error(admissionError(admission, args), into: &output)
@@ -260,6 +295,8 @@ final class RESPSession {
             var message = "ERR unknown command '\(args.string(0))', with args beginning with: "
             for i in 1..<min(args.count, 16) { message += "'\(args.string(i))' " }
             return message
+        case .unknownSubcommand:
+            return "ERR unknown subcommand '\(String(args.string(1).prefix(128)))'. Try \(args.string(0).uppercased()) HELP."
         case .wrongArity:
             return "ERR wrong number of arguments for '\(args.string(0).lowercased())' command"
         case .crossProtocolAttack, .run:
@@ -273,7 +310,7 @@ final class RESPSession {
     /// transaction, answered +QUEUED).
     func enqueue(_ operation: consuming WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
         if queueing { return queued(.write(operation, shape)) }
-        if connection.submit(operation, route: .resp(shape, command: currentCommand)) { return true }
+        if connection.submit(operation, route: .resp(shape, command: currentCommand, silent: repliesSilenced)) { return true }
         return replyError("ERR the server is shutting down")
     }
 
@@ -290,7 +327,7 @@ final class RESPSession {
     func enqueue(_ write: StoredWrite, byteCount: Int, keyCount: Int, _ shape: RESPReplyShape = .standard,
                  fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
         if queueing { return queued(.write(.owned(OwnedBytes(byteCount: byteCount, keyCount: keyCount, fill), write), shape)) }
-        if connection.submit(write, byteCount: byteCount, keyCount: keyCount, route: .resp(shape, command: currentCommand), fill) {
+        if connection.submit(write, byteCount: byteCount, keyCount: keyCount, route: .resp(shape, command: currentCommand, silent: repliesSilenced), fill) {
             return true
         }
         return replyError("ERR the server is shutting down")
