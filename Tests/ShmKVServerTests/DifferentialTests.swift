@@ -24,6 +24,8 @@ private struct Step {
     let connection: Int
     let words: [String]
     let comparison: Comparison
+    /// For EXEC: how each queued command's reply in its array is compared.
+    var queued: [Comparison] = []
 }
 
 /// Random command streams over every command both servers have, with Redis's arguments and some wrong
@@ -193,6 +195,14 @@ private struct StreamGenerator {
         }
     }
 
+    /// Whether a generated command may be sent inside MULTI: not the transaction commands themselves,
+    /// nor the few-millisecond deadlines (whether one has passed inside EXEC depends on when each server
+    /// reads its clock).
+    static func queueable(_ words: [String]) -> Bool {
+        if ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"].contains(words[0]) { return false }
+        return !(words.contains { $0.hasPrefix("t") } && words.contains { ["PX", "PSETEX", "PEXPIRE"].contains($0) })
+    }
+
     /// EXISTS over every key on both connections' servers, so that Redis's lazy expiry has removed what
     /// is due before a command that counts keys.
     private func existsAll() -> [Step] { [Step(connection: 0, words: ["EXISTS"] + allKeys, comparison: .exact)] }
@@ -207,19 +217,24 @@ private struct StreamGenerator {
         }
         if chance(0.1) { steps.append(Step(connection: 0, words: ["UNWATCH"], comparison: .exact)) }
         steps.append(Step(connection: 0, words: ["MULTI"], comparison: .exact))
-        // Inside MULTI, only what ShmKV queues (writes and the reads EXEC runs on the writer).
-        for _ in 0..<Int.random(in: 1...4, using: &rng) {
-            let k = key()
-            let words = pick([set(k), ["GET", k], ["INCR", k], ["APPEND", k, "z"], ["DEL", k], ["EXISTS", k, key()], ["MGET", k, key()],
-                              ["STRLEN", k], ["GETRANGE", k, "0", "1"], ["EXPIRE", longKey(), "100"], ["PTTL", k], ["PERSIST", k],
-                              ["GETSET", k, "g"], ["SETRANGE", k, "1", "r"], ["PING"], ["ECHO", "e"], ["INCRBYFLOAT", k, "1.5"],
-                              ["RENAME", longKey(), longKey()], ["SET", k], ["NOSUCH"]])
-            if ["APPEND", "SETRANGE", "INCRBYFLOAT", "SET", "GETSET", "RENAME"].contains(words[0]) { uncertainEncoding.formUnion(allKeys) }
-            // PTTL inside EXEC is inside an array: times compared exactly would differ by a millisecond.
-            if words[0] == "PTTL" { steps.append(Step(connection: 0, words: ["EXISTS", k], comparison: .exact)); continue }
-            steps.append(Step(connection: 0, words: words, comparison: .exact))
+        // Inside MULTI, any command of the streams (every read and write both servers have): each is
+        // queued, and EXEC's array is compared reply by reply as the command would be outside.
+        var queued: [Comparison] = []
+        let count = Int.random(in: 1...5, using: &rng)
+        while queued.count < count {
+            // Not another transaction episode: its commands' comparisons belong to its own EXEC.
+            let candidate = next()
+            if candidate.contains(where: { $0.words[0] == "MULTI" }) { continue }
+            for step in candidate where step.connection == 0 && StreamGenerator.queueable(step.words) {
+                steps.append(Step(connection: 0, words: step.words, comparison: .exact))
+                queued.append(step.comparison)
+            }
         }
-        steps.append(Step(connection: 0, words: [chance(0.85) ? "EXEC" : "DISCARD"], comparison: .exact))
+        // Which writes ran (a queue-time error aborts them all) is not tracked: encodings become uncertain.
+        uncertainEncoding.formUnion(allKeys)
+        var exec = Step(connection: 0, words: [chance(0.85) ? "EXEC" : "DISCARD"], comparison: .exact)
+        exec.queued = queued
+        steps.append(exec)
         return steps
     }
 }
@@ -252,19 +267,28 @@ struct DifferentialTests {
                 }
                 sent += 1
                 history.append("\(step.connection): \(step.words.joined(separator: " "))")
-                if !same(a, b, step.comparison) {
+                if !(step.queued.isEmpty ? same(a, b, step.comparison) : sameEach(a, b, step.queued)) {
                     mismatches += 1
                     Issue.record("""
                         seed \(seed) (SHMKV_DIFF_SEED=\(seed) to replay), command \(sent): \(step.words)
                         shmkvd:       \(a)
                         redis-server: \(b)
                         last commands:
-                        \(history.suffix(12).joined(separator: "\n"))
+                        \(history.suffix(step.queued.isEmpty ? 12 : 12 + step.queued.count).joined(separator: "\n"))
                         """)
                 }
             }
         }
         #expect(mismatches == 0, "seed \(seed)")
+    }
+
+    /// EXEC's arrays, element by element as each queued command's reply is compared (anything else:
+    /// exactly).
+    private func sameEach(_ a: RESPReply, _ b: RESPReply, _ comparisons: [Comparison]) -> Bool {
+        guard case .array(let x) = a, case .array(let y) = b, x.count == comparisons.count, y.count == comparisons.count else {
+            return a == b
+        }
+        return zip(zip(x, y), comparisons).allSatisfy { same($0.0, $0.1, $1) }
     }
 
     private func same(_ a: RESPReply, _ b: RESPReply, _ comparison: Comparison) -> Bool {

@@ -97,8 +97,12 @@ extension RESPSession {
         switch options.deadline(args, command: "getex") {
         case .success(let c): change = c
         case .failure(let error):
-            // Redis looks the key up before it checks the time: an absent key answers null.
-            guard !queueing else { return replyError(error.message) }
+            // Redis looks the key up before it checks the time: an absent key answers null (inside
+            // MULTI, looked up at EXEC).
+            if queueing {
+                let message = error.message
+                return queued(.keyspace({ c in try c.keys.contains(c.args[1]) ? c.reply.error(message) : c.reply.null() }, OwnedArguments(args)))
+            }
             guard connection.pendingWrites == 0 else { return false }
             var absent = false
             read { keys in absent = self.keyProblem(args[1]) == nil ? !(try keys.contains(args[1])) : true }
