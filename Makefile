@@ -27,7 +27,7 @@ REDIS_PY := redis>=8,<9
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: run test build build-release deps-run deps-test clean bench bench-deps fuzz fuzz-build fuzz-short test-sanitize \
+.PHONY: run test build build-release smoke-release deps-run deps-test clean bench bench-deps fuzz fuzz-build fuzz-short test-sanitize \
 	install install-files uninstall
 
 # Installs the packages named in $(1) that dpkg does not list as installed.
@@ -62,6 +62,10 @@ bench: bench-deps
 build-release: deps-run
 	$(SWIFT) $(RELEASE) --product shmkvd
 	$(SWIFT) $(RELEASE) --product shmkv
+
+# The release build that `make run` and `make install` ship, started and checked (.ci/run runs it).
+smoke-release: build-release
+	./.ci/smoke-release .build/release
 
 run: build-release
 	mkdir -p data && chmod 700 data
