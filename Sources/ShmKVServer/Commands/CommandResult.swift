@@ -91,7 +91,4 @@ final class ResultBuilder {
         open.append((kind, count, []))
         open[open.count - 1].items.reserveCapacity(count)
     }
-
-    /// Drops an unfinished reply (a handler that threw halfway).
-    func discardOpen() { open.removeAll() }
 }

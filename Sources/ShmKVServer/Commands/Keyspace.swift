@@ -45,9 +45,10 @@ struct Keyspace {
     /// Whether `key` lives.
     func contains(_ key: UnsafeRawBufferPointer) throws -> Bool { try withValue(key) { $0 != nil } }
 
-    /// The deadline of a live `key`; nil for none (or no key).
+    /// The deadline of `key`, past or not; nil for none. Ask `contains` or `withValue` first for a live
+    /// key (on the writer that first touch also deletes a key past its deadline).
     func deadline(of key: UnsafeRawBufferPointer) throws -> Int64? {
-        guard try contains(key) else { return nil }
+        guard Keyspace.holdable(key) else { return nil }
         switch source {
         case .snapshot(let reader): return try reader.deadline(of: key)
         case .writer(let writer): return try writer.pointee.deadline(key)

@@ -97,16 +97,14 @@ extension RESPSession {
         switch options.deadline(args, command: "getex") {
         case .success(let c): change = c
         case .failure(let error):
-            // Redis looks the key up before it checks the time: an absent key answers null (inside
-            // MULTI, looked up at EXEC).
-            if queueing {
-                let message = error.message
-                return queued(.keyspace({ c in try c.keys.contains(c.args[1]) ? c.reply.error(message) : c.reply.null() }, OwnedArguments(args)))
-            }
+            // Redis looks the key up before it checks the time: an absent key answers null. A read,
+            // run now or (inside MULTI) at EXEC.
+            let message = error.message
+            let lookUp: KeyspaceHandler = { c in try c.keys.contains(c.args[1]) ? c.reply.error(message) : c.reply.null() }
+            if queueing { return queued(.keyspace(lookUp, OwnedArguments(args))) }
             guard connection.pendingWrites == 0 else { return false }
-            var absent = false
-            read { keys in absent = self.keyProblem(args[1]) == nil ? !(try keys.contains(args[1])) : true }
-            return absent ? reply(.null) : replyError(error.message)
+            run(lookUp, args)
+            return true
         }
         if let problem = keyProblem(args[1]) { return replyError(problem) }
         return enqueue(.getAndExpire(change), key: args[1])

@@ -44,10 +44,9 @@ extension RESPSession {
     /// A queued command that runs on the reactor at EXEC (`TransactionStep.onReactor`), its reply in
     /// its place in EXEC's array.
     private func runQueued(_ command: Command, _ args: RESPArguments) {
-        switch command.handler {
-        case .immediate(let handle): handle(self, args)
-        case .keyspace(let handle): run(handle, args)
-        case .write: preconditionFailure("writes are queued as operations")
+        guard case .immediate(let handle) = command.handler else {
+            preconditionFailure("only immediate commands are queued to run on the reactor")
         }
+        handle(self, args)
     }
 }

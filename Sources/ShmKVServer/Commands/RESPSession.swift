@@ -174,19 +174,15 @@ final class RESPSession {
     /// CLIENT REPLY OFF|SKIP (Redis's `prepareClientToWrite` and `commandProcessed`): what a command
     /// wrote is taken back if replies were silenced when it ended — but subscription confirmations, which
     /// are pushes — and a SKIP moves on to the command after it. Queued writes carry the silence in their
-    /// route. Nothing to do while replies are on.
+    /// route.
     @inline(__always)
     private func silencing(_ command: Command?, _ dispatch: () -> Bool) -> Bool {
-        guard repliesOff || skip != .none else {
-            guard dispatch() else { return false }
-            // CLIENT REPLY SKIP itself.
-            if skip == .next { skip = .current }
-            return true
-        }
         let start = output.count
         guard dispatch() else { return false }
-        let pushes = command.map { $0.group == .pubsub && $0.flags.contains(.allowedWhileSubscribed) } ?? false
-        if repliesSilenced && !pushes && output.count > start { output.removeSubrange(start...) }
+        if repliesSilenced && output.count > start
+            && !(command.map { $0.group == .pubsub && $0.flags.contains(.allowedWhileSubscribed) } ?? false) {
+            output.removeSubrange(start...)
+        }
         switch skip {
         case .current: skip = .none
         case .next: skip = .current
@@ -315,14 +311,8 @@ final class RESPSession {
     /// Runs a keyspace command on the reactor's snapshot, its reply into the output; a storage error
     /// replaces whatever it wrote with an error.
     func run(_ handle: KeyspaceHandler, _ args: RESPArguments) {
-        let reply = respReply
-        let mark = output.count
-        do {
-            let keys = Keyspace(.snapshot(try connection.reactor.keyspace()))
-            try handle(CommandCall(args: args, keys: keys, reply: reply, client: callingClient, context: context))
-        } catch {
-            reply.rewind(to: mark)
-            RESPWriter.error("ERR storage: \(error)", into: &output)
+        read { reader in
+            try handle(CommandCall(args: args, keys: Keyspace(.snapshot(reader)), reply: respReply, client: callingClient, context: context))
         }
     }
 

@@ -19,161 +19,53 @@ struct ReplySink {
 
     init(_ target: Target) { self.target = target }
 
-    /// Whether RESP3 types reach the client (a handler rarely needs to know: `map`, `null`… adapt).
-    var resp3: Bool {
-        if case .resp(_, let resp3) = target { return resp3 }
-        return true
-    }
-
+    /// The one switch over the target: `resp` encodes into the connection's output (with its protocol
+    /// version), `result` is what a builder keeps (made only for `build`).
     @inline(__always)
-    private func output(_ body: (inout [UInt8]) -> Void) {
-        guard case .resp(let connection, _) = target else { return }
-        connection._withUnsafeGuaranteedRef { body(&$0.output) }
-    }
-
-    func status(_ text: StaticString) {
+    private func emit(_ resp: (inout [UInt8], Bool) -> Void, _ result: @autoclosure () -> CommandResult) {
         switch target {
-        case .resp: output { RESPWriter.simple(text, into: &$0) }
-        case .build(let builder): builder.add(.status(text.description))
+        case .resp(let connection, let resp3): connection._withUnsafeGuaranteedRef { resp(&$0.output, resp3) }
+        case .build(let builder): builder.add(result())
         case .discard: break
         }
     }
 
-    func status(_ text: String) {
+    /// An aggregate's header; its elements follow.
+    @inline(__always)
+    private func header(_ resp: (inout [UInt8], Bool) -> Void, _ begin: (ResultBuilder) -> Void) {
         switch target {
-        case .resp: output { RESPWriter.simple(text, into: &$0) }
-        case .build(let builder): builder.add(.status(text))
+        case .resp(let connection, let resp3): connection._withUnsafeGuaranteedRef { resp(&$0.output, resp3) }
+        case .build(let builder): begin(builder)
         case .discard: break
         }
     }
 
-    func ok() {
-        switch target {
-        case .resp: output { RESPWriter.ok(into: &$0) }
-        case .build(let builder): builder.add(.status("OK"))
-        case .discard: break
-        }
-    }
+    func status(_ text: StaticString) { emit({ out, _ in RESPWriter.simple(text, into: &out) }, .status(text.description)) }
+    func status(_ text: String) { emit({ out, _ in RESPWriter.simple(text, into: &out) }, .status(text)) }
+    func ok() { emit({ out, _ in RESPWriter.ok(into: &out) }, .status("OK")) }
 
     /// An error line with its code first (`ERR syntax error`, `WRONGTYPE Operation…`).
-    func error(_ line: String) {
-        switch target {
-        case .resp: output { RESPWriter.error(line, into: &$0) }
-        case .build(let builder): builder.add(.error(line))
-        case .discard: break
-        }
-    }
+    func error(_ line: String) { emit({ out, _ in RESPWriter.error(line, into: &out) }, .error(line)) }
 
-    func integer(_ n: Int64) {
-        switch target {
-        case .resp: output { RESPWriter.integer(Int(n), into: &$0) }
-        case .build(let builder): builder.add(.integer(n))
-        case .discard: break
-        }
-    }
-
+    func integer(_ n: Int64) { emit({ out, _ in RESPWriter.integer(Int(n), into: &out) }, .integer(n)) }
     func integer(_ n: Int) { integer(Int64(n)) }
 
     @inline(__always)
-    func bulk(_ bytes: UnsafeRawBufferPointer) {
-        switch target {
-        case .resp: output { RESPWriter.bulk(bytes, into: &$0) }
-        case .build(let builder): builder.add(.bulk(Array(bytes)))
-        case .discard: break
-        }
-    }
-
-    func bulk(_ bytes: [UInt8]) {
-        switch target {
-        case .resp: output { RESPWriter.bulk(bytes, into: &$0) }
-        case .build(let builder): builder.add(.bulk(bytes))
-        case .discard: break
-        }
-    }
-
+    func bulk(_ bytes: UnsafeRawBufferPointer) { emit({ out, _ in RESPWriter.bulk(bytes, into: &out) }, .bulk(Array(bytes))) }
+    func bulk(_ bytes: [UInt8]) { emit({ out, _ in RESPWriter.bulk(bytes, into: &out) }, .bulk(bytes)) }
     func bulk(_ text: String) { bulk(Array(text.utf8)) }
 
-    func null() {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.null(resp3: resp3, into: &$0) }
-        case .build(let builder): builder.add(.null)
-        case .discard: break
-        }
-    }
-
-    func nullArray() {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.nullArray(resp3: resp3, into: &$0) }
-        case .build(let builder): builder.add(.nullArray)
-        case .discard: break
-        }
-    }
+    func null() { emit({ out, resp3 in RESPWriter.null(resp3: resp3, into: &out) }, .null) }
+    func nullArray() { emit({ out, resp3 in RESPWriter.nullArray(resp3: resp3, into: &out) }, .nullArray) }
+    func double(_ value: Double) { emit({ out, resp3 in RESPWriter.double(value, resp3: resp3, into: &out) }, .double(value)) }
+    func boolean(_ value: Bool) { emit({ out, resp3 in RESPWriter.boolean(value, resp3: resp3, into: &out) }, .boolean(value)) }
+    func verbatim(_ text: String) { emit({ out, resp3 in RESPWriter.verbatim(text, resp3: resp3, into: &out) }, .verbatim(text)) }
 
     /// An array of `count` elements; they follow.
-    func array(_ count: Int) {
-        switch target {
-        case .resp: output { RESPWriter.array(count, into: &$0) }
-        case .build(let builder): builder.beginArray(count)
-        case .discard: break
-        }
-    }
-
+    func array(_ count: Int) { header({ out, _ in RESPWriter.array(count, into: &out) }, { $0.beginArray(count) }) }
     /// A map of `pairs` key-value pairs (a flat array in RESP2); 2 × pairs elements follow.
-    func map(_ pairs: Int) {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.map(pairs, resp3: resp3, into: &$0) }
-        case .build(let builder): builder.beginMap(pairs)
-        case .discard: break
-        }
-    }
-
-    func set(_ count: Int) {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.set(count, resp3: resp3, into: &$0) }
-        case .build(let builder): builder.beginSet(count)
-        case .discard: break
-        }
-    }
-
-    func double(_ value: Double) {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.double(value, resp3: resp3, into: &$0) }
-        case .build(let builder): builder.add(.double(value))
-        case .discard: break
-        }
-    }
-
-    func boolean(_ value: Bool) {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.boolean(value, resp3: resp3, into: &$0) }
-        case .build(let builder): builder.add(.boolean(value))
-        case .discard: break
-        }
-    }
-
-    func verbatim(_ text: String) {
-        switch target {
-        case .resp(_, let resp3): output { RESPWriter.verbatim(text, resp3: resp3, into: &$0) }
-        case .build(let builder): builder.add(.verbatim(text))
-        case .discard: break
-        }
-    }
-
-    /// Where the output stands now, and `rewind(to:)` to take back what a failed handler wrote.
-    var mark: Int {
-        switch target {
-        case .resp(let connection, _): connection._withUnsafeGuaranteedRef { $0.output.count }
-        default: 0
-        }
-    }
-
-    func rewind(to mark: Int) {
-        switch target {
-        case .resp(let connection, _): connection._withUnsafeGuaranteedRef { $0.output.removeSubrange(mark...) }
-        case .build(let builder): builder.discardOpen()
-        case .discard: break
-        }
-    }
+    func map(_ pairs: Int) { header({ out, resp3 in RESPWriter.map(pairs, resp3: resp3, into: &out) }, { $0.beginMap(pairs) }) }
+    func set(_ count: Int) { header({ out, resp3 in RESPWriter.set(count, resp3: resp3, into: &out) }, { $0.beginSet(count) }) }
 }
 
 extension ReplySink {
