@@ -23,6 +23,8 @@ final class RESPSession {
     // itself freed, so the reference cannot dangle; `unowned(unsafe)` spares the hot path the atomic
     // reference-count check every `unowned` load costs.
     unowned(unsafe) let connection: ServerConnection
+    /// The same connection for reply sinks, made once (a sink per request then takes no reference).
+    private let connectionRef: Unmanaged<ServerConnection>
     let context: ServerContext
     /// HELLO 3 was sent: replies use RESP3 types (maps, nulls, pushes).
     var resp3 = false
@@ -66,6 +68,7 @@ final class RESPSession {
         self.connection = connection
         context = connection.context
         statisticsRef = Unmanaged.passUnretained(connection.reactor.commandStatistics)
+        connectionRef = Unmanaged.passUnretained(connection)
         clientID = context.resp.register(address: connection.peerDescription(), now: MonotonicClock.seconds(),
                                          reactor: connection.reactor.index)
         connection.reactor.respSessions[clientID] = self
@@ -301,7 +304,7 @@ final class RESPSession {
     }
 
     /// This connection's output as a reply sink, in its protocol.
-    var respReply: ReplySink { ReplySink(.resp(Unmanaged.passUnretained(connection), resp3: resp3)) }
+    var respReply: ReplySink { ReplySink(.resp(connectionRef, resp3: resp3)) }
 
     /// Who this connection is, as handlers see it.
     var callingClient: CallingClient {
@@ -312,13 +315,15 @@ final class RESPSession {
     /// replaces whatever it wrote with an error.
     func run(_ handle: KeyspaceHandler, _ args: RESPArguments) {
         read { reader in
-            try handle(CommandCall(args: args, keys: Keyspace(.snapshot(reader)), reply: respReply, client: callingClient, context: context))
+            try handle(CommandCall(args: args, keys: Keyspace(.snapshot(consume reader)), reply: respReply, client: callingClient, context: context))
         }
     }
 
     /// Runs `body` on the reactor's snapshot, where keys past their deadline are absent; a storage error
     /// replaces whatever it wrote with an error.
-    func read(_ body: (KeyspaceReader) throws -> Void) {
+    /// The reader is handed over owned, so that a handler can move it into its `Keyspace` without
+    /// another reference count.
+    func read(_ body: (consuming KeyspaceReader) throws -> Void) {
         let start = output.count
         do {
             try body(try connection.reactor.keyspace())
