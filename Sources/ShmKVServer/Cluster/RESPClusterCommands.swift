@@ -29,13 +29,13 @@ extension RESPSession {
     func cluster(_ args: RESPArguments) {
         guard let cluster = context.cluster else { return RESPWriter.error(RESPSession.clusterDisabled, into: &output) }
         if args.is(1, "KEYSLOT") {
-            guard args.count == 3 else { _ = wrongArity(args, "cluster|keyslot"); return }
+            guard args.count == 3 else { wrongArity(args, "cluster|keyslot"); return }
             RESPWriter.integer(ClusterMap.slot(args[2]), into: &output)
         } else if args.is(1, "MYID") {
-            guard args.count == 2 else { _ = wrongArity(args, "cluster|myid"); return }
+            guard args.count == 2 else { wrongArity(args, "cluster|myid"); return }
             RESPWriter.bulk(cluster.myself.id, into: &output)
         } else if args.is(1, "SLOTS") {
-            guard args.count == 2 else { _ = wrongArity(args, "cluster|slots"); return }
+            guard args.count == 2 else { wrongArity(args, "cluster|slots"); return }
             let ranges = cluster.slotRanges
             RESPWriter.array(ranges.count, into: &output)
             for (range, node) in ranges {
@@ -49,10 +49,10 @@ extension RESPSession {
                 RESPWriter.map(0, resp3: resp3, into: &output)
             }
         } else if args.is(1, "SHARDS") {
-            guard args.count == 2 else { _ = wrongArity(args, "cluster|shards"); return }
+            guard args.count == 2 else { wrongArity(args, "cluster|shards"); return }
             clusterShards(cluster)
         } else if args.is(1, "NODES") {
-            guard args.count == 2 else { _ = wrongArity(args, "cluster|nodes"); return }
+            guard args.count == 2 else { wrongArity(args, "cluster|nodes"); return }
             let now = WallClock.milliseconds()
             let text = cluster.nodes.enumerated().map { index, node in
                 let flags = index == cluster.me ? "myself,master" : "master"
@@ -62,7 +62,7 @@ extension RESPSession {
             }.joined()
             RESPWriter.verbatim(text, resp3: resp3, into: &output)
         } else if args.is(1, "INFO") {
-            guard args.count == 2 else { _ = wrongArity(args, "cluster|info"); return }
+            guard args.count == 2 else { wrongArity(args, "cluster|info"); return }
             let fields = [("cluster_state", "ok"), ("cluster_slots_assigned", "16384"), ("cluster_slots_ok", "16384"),
                           ("cluster_slots_pfail", "0"), ("cluster_slots_fail", "0"), ("cluster_known_nodes", String(cluster.nodes.count)),
                           ("cluster_size", String(cluster.nodes.count)), ("cluster_current_epoch", String(cluster.nodes.count)),

@@ -84,9 +84,10 @@ enum CommandHandler: Sendable {
     /// waits for them), and writes its reply: commands about the connection or the server. Inside MULTI
     /// it is queued and runs on the reactor when EXEC's outcome comes back, its reply in its place.
     case immediate(@Sendable (RESPSession, RESPArguments) -> Void)
-    /// Checks its arguments and queues a write for the writer thread, or replies an error. Returns false
-    /// when that error must wait for the connection's earlier writes (nothing is consumed then).
-    case write(@Sendable (RESPSession, RESPArguments) -> Bool)
+    /// Checks its arguments and says what it asks for (`WritePlan`): a write, or an answer at once.
+    /// Dispatch submits the write to the writer thread, queues it inside MULTI, or (from a replication
+    /// stream) applies it and discards the reply.
+    case write(WriteHandler)
 }
 
 /// One RESP command, described once (Redis's `struct redisCommand`): dispatch, arity errors, COMMAND,

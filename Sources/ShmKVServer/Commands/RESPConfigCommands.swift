@@ -26,7 +26,7 @@ extension RESPSession {
 
     func config(_ args: RESPArguments) {
         if args.is(1, "GET") {
-            guard args.count >= 3 else { _ = wrongArity(args, "config|get"); return }
+            guard args.count >= 3 else { wrongArity(args, "config|get"); return }
             var found: [(String, String)] = []
             for i in 2..<args.count {
                 let asked = args.string(i)
@@ -50,7 +50,7 @@ extension RESPSession {
         } else if args.is(1, "SET") {
             configSet(args)
         } else if args.is(1, "RESETSTAT") {
-            guard args.count == 2 else { _ = wrongArity(args, "config|resetstat"); return }
+            guard args.count == 2 else { wrongArity(args, "config|resetstat"); return }
             context.resetStatistics()
             RESPWriter.ok(into: &output)
         } else if args.is(1, "REWRITE") {
@@ -70,7 +70,7 @@ extension RESPSession {
 
     /// CONFIG SET name value [name value …]: all or nothing, as in Redis 7.
     private func configSet(_ args: RESPArguments) {
-        guard args.count >= 4 else { _ = wrongArity(args, "config|set"); return }
+        guard args.count >= 4 else { wrongArity(args, "config|set"); return }
         guard args.count % 2 == 0 else { return RESPWriter.error("ERR syntax error", into: &output) }
         let parameters = configParameters
         var events: KeyspaceEventClasses? = nil

@@ -9,7 +9,7 @@ extension RESPSession {
 
     func ping(_ args: RESPArguments) {
         let n = args.count
-        guard n <= 2 else { _ = wrongArity(args); return }
+        guard n <= 2 else { wrongArity(args); return }
         if subscriptionCount > 0 && !resp3 {
             RESPWriter.array(2, into: &output)
             RESPWriter.bulk("pong", into: &output)
@@ -133,7 +133,7 @@ extension RESPSession {
     func client(_ args: RESPArguments) {
         context.resp.update(clientID) { $0.lastCommand = "client|" + (args.count > 1 ? args.string(1).lowercased() : "") }
         if args.is(1, "SETNAME") {
-            guard args.count == 3 else { _ = wrongArity(args); return }
+            guard args.count == 3 else { wrongArity(args); return }
             let name = args.string(2)
             guard validClientName(name) || name.isEmpty else {
                 RESPWriter.error("ERR Client names cannot contain spaces, newlines or special characters.", into: &output)
@@ -145,28 +145,28 @@ extension RESPSession {
             let name = context.resp.info(clientID)?.name ?? ""
             if name.isEmpty { RESPWriter.null(resp3: resp3, into: &output) } else { RESPWriter.bulk(name, into: &output) }
         } else if args.is(1, "SETINFO") {
-            guard args.count == 4 else { _ = wrongArity(args); return }
+            guard args.count == 4 else { wrongArity(args); return }
             let value = args.string(3)
             if args.is(2, "LIB-NAME") { context.resp.update(clientID) { $0.libraryName = value } }
             else if args.is(2, "LIB-VER") { context.resp.update(clientID) { $0.libraryVersion = value } }
             else { RESPWriter.error("ERR Unrecognized option '\(args.string(2))'", into: &output); return }
             RESPWriter.ok(into: &output)
         } else if args.is(1, "TRACKING") {
-            guard args.count >= 3 else { _ = wrongArity(args, "client|tracking"); return }
+            guard args.count >= 3 else { wrongArity(args, "client|tracking"); return }
             clientTracking(args)
         } else if args.is(1, "CACHING") {
-            guard args.count == 3 else { _ = wrongArity(args, "client|caching"); return }
+            guard args.count == 3 else { wrongArity(args, "client|caching"); return }
             clientCaching(args)
         } else if args.is(1, "GETREDIR") {
-            guard args.count == 2 else { _ = wrongArity(args, "client|getredir"); return }
+            guard args.count == 2 else { wrongArity(args, "client|getredir"); return }
             clientGetRedirect(args)
         } else if args.is(1, "TRACKINGINFO") {
-            guard args.count == 2 else { _ = wrongArity(args, "client|trackinginfo"); return }
+            guard args.count == 2 else { wrongArity(args, "client|trackinginfo"); return }
             clientTrackingInfo(args)
         } else if args.is(1, "ID") {
             RESPWriter.integer(clientID, into: &output)
         } else if args.is(1, "REPLY") {
-            guard args.count == 3 else { _ = wrongArity(args, "client|reply"); return }
+            guard args.count == 3 else { wrongArity(args, "client|reply"); return }
             clientReply(args)
         } else if args.is(1, "LIST") {
             RESPWriter.verbatim(context.resp.all.map(clientLine).joined(), resp3: resp3, into: &output)

@@ -49,7 +49,7 @@ struct StringOptions {
     func deadline(_ args: RESPArguments, command: String) -> Result<DeadlineChange, RESPError> {
         guard let expiry else { return .success(keepTTL || command == "getex" && !persist ? .keep : .remove) }
         guard let n = args.integer(expiry.argument) else { return .failure(.notInteger) }
-        return RESPSession.positiveDeadline(n, seconds: expiry.seconds, absolute: expiry.absolute, command: command).map { .at($0) }
+        return StringOptions.positiveDeadline(n, seconds: expiry.seconds, absolute: expiry.absolute, command: command).map { .at($0) }
     }
 }
 
@@ -64,9 +64,10 @@ struct RESPError: Error {
 }
 
 /// The expiry commands: SET's expiry options (through `StringOptions`), SETEX, PSETEX, GETEX, EXPIRE,
-/// PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST (TOUCH is EXISTS: no access times are kept). Relative times are made
-/// absolute here, with the reactor's wall clock; the writer compares them with its own.
-extension RESPSession {
+/// PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME, PEXPIRETIME, PERSIST (TOUCH is EXISTS: no
+/// access times are kept). Relative times are made absolute here, with the reactor's wall clock; the
+/// writer compares them with its own.
+extension StringOptions {
     /// Redis's `getExpireMillisecondsOrReply`: a time that must be positive, in seconds or milliseconds,
     /// relative or absolute, as an absolute deadline in milliseconds; overflow is an invalid time.
     static func positiveDeadline(_ n: Int64, seconds: Bool, absolute: Bool, command: String) -> Result<Int64, RESPError> {
@@ -76,78 +77,79 @@ extension RESPSession {
         let (at, overflow) = milliseconds.addingReportingOverflow(WallClock.milliseconds())
         return overflow ? .failure(.invalidExpireTime(command)) : .success(at)
     }
+}
 
+extension StringCommands {
     /// SETEX key seconds value and PSETEX key milliseconds value.
-    func setEx(_ args: RESPArguments, seconds: Bool) -> Bool {
-        let command = seconds ? "setex" : "psetex"
-        guard let n = args.integer(2) else { return replyError(RESPError.notInteger.message) }
-        let deadline: Int64
-        switch RESPSession.positiveDeadline(n, seconds: seconds, absolute: false, command: command) {
-        case .success(let at): deadline = at
-        case .failure(let error): return replyError(error.message)
+    static func setEx(seconds: Bool) -> WriteHandler {
+        { c in
+            let command = seconds ? "setex" : "psetex"
+            guard let n = c.args.integer(2) else { return .error(.notInteger) }
+            let deadline: Int64
+            switch StringOptions.positiveDeadline(n, seconds: seconds, absolute: false, command: command) {
+            case .success(let at): deadline = at
+            case .failure(let error): return .error(error)
+            }
+            if let problem = c.keyProblem(1) ?? c.valueProblem(3) { return .error(problem) }
+            return .write(.put(condition: .always, returnOld: false, deadline: .at(deadline)), .keyValue(1, 3))
         }
-        if let problem = keyProblem(args[1]) ?? valueProblem(args[3]) { return replyError(problem) }
-        return enqueuePut(args, key: 1, value: 3, condition: .always, deadline: .at(deadline))
     }
 
     /// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]. Without an option it is a read.
-    func getEx(_ args: RESPArguments) -> Bool {
-        guard let options = StringOptions(args, from: 2, for: .getex) else { return replyError(RESPError.syntax.message) }
+    static func getEx(_ c: WriteCall) -> WritePlan {
+        guard let options = StringOptions(c.args, from: 2, for: .getex) else { return .error(.syntax) }
         let change: DeadlineChange
-        switch options.deadline(args, command: "getex") {
-        case .success(let c): change = c
+        switch options.deadline(c.args, command: "getex") {
+        case .success(let d): change = d
         case .failure(let error):
-            // Redis looks the key up before it checks the time: an absent key answers null. A read,
-            // run now or (inside MULTI) at EXEC.
+            // Redis looks the key up before it checks the time: an absent key answers null.
             let message = error.message
-            let lookUp: KeyspaceHandler = { c in try c.keys.contains(c.args[1]) ? c.reply.error(message) : c.reply.null() }
-            if queueing { return queued(.keyspace(lookUp, OwnedArguments(args))) }
-            guard connection.pendingWrites == 0 else { return false }
-            run(lookUp, args)
-            return true
+            return .read { c in try c.keys.contains(c.args[1]) ? c.reply.error(message) : c.reply.null() }
         }
-        if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.getAndExpire(change), key: args[1])
+        if let problem = c.keyProblem(1) { return .error(problem) }
+        return .write(.getAndExpire(change), .key(1))
     }
+}
 
+extension KeyCommands {
     /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT] (Redis's `expireGenericCommand`:
     /// any integer, a time not in the future deletes the key).
-    func expire(_ args: RESPArguments, seconds: Bool, absolute: Bool) -> Bool {
-        var nx = false, xx = false, gt = false, lt = false
-        for i in 3..<max(3, args.count) {
-            if args.is(i, "NX") { nx = true }
-            else if args.is(i, "XX") { xx = true }
-            else if args.is(i, "GT") { gt = true }
-            else if args.is(i, "LT") { lt = true }
-            else { return replyError("ERR Unsupported option \(args.string(i))") }
+    static func expire(seconds: Bool, absolute: Bool) -> WriteHandler {
+        { c in
+            let args = c.args
+            var nx = false, xx = false, gt = false, lt = false
+            for i in 3..<max(3, args.count) {
+                if args.is(i, "NX") { nx = true }
+                else if args.is(i, "XX") { xx = true }
+                else if args.is(i, "GT") { gt = true }
+                else if args.is(i, "LT") { lt = true }
+                else { return .error("ERR Unsupported option \(args.string(i))") }
+            }
+            if nx && (xx || gt || lt) { return .error("ERR NX and XX, GT or LT options at the same time are not compatible") }
+            if gt && lt { return .error("ERR GT and LT options at the same time are not compatible") }
+            guard var when = args.integer(2) else { return .error(.notInteger) }
+            let command = args.string(0).lowercased()
+            if seconds {
+                guard when <= Int64.max / 1000, when >= Int64.min / 1000 else { return .error(.invalidExpireTime(command)) }
+                when *= 1000
+            }
+            if !absolute {
+                let (at, overflow) = when.addingReportingOverflow(WallClock.milliseconds())
+                guard !overflow else { return .error(.invalidExpireTime(command)) }
+                when = at
+            }
+            // Redis checks each option in turn, all must hold: XX GT is GT; XX LT needs a deadline too.
+            let condition: ExpireCondition = nx ? .noDeadline : gt ? .later : lt ? (xx ? .earlierWithDeadline : .earlier)
+                : xx ? .hasDeadline : .always
+            // A key LMDB cannot hold does not exist: 0, as for an absent key.
+            if c.keyProblem(1) != nil { return .reply(.integer(0)) }
+            return .write(.expire(at: when, condition: condition), .key(1))
         }
-        if nx && (xx || gt || lt) { return replyError("ERR NX and XX, GT or LT options at the same time are not compatible") }
-        if gt && lt { return replyError("ERR GT and LT options at the same time are not compatible") }
-        guard var when = args.integer(2) else { return replyError(RESPError.notInteger.message) }
-        let command = args.string(0).lowercased()
-        if seconds {
-            guard when <= Int64.max / 1000, when >= Int64.min / 1000 else { return replyError(RESPError.invalidExpireTime(command).message) }
-            when *= 1000
-        }
-        if !absolute {
-            let (at, overflow) = when.addingReportingOverflow(WallClock.milliseconds())
-            guard !overflow else { return replyError(RESPError.invalidExpireTime(command).message) }
-            when = at
-        }
-        // Redis checks each option in turn, all must hold: XX GT is GT; XX LT needs a deadline too.
-        let condition: ExpireCondition = nx ? .noDeadline : gt ? .later : lt ? (xx ? .earlierWithDeadline : .earlier)
-            : xx ? .hasDeadline : .always
-        if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
-        return enqueue(.expire(at: when, condition: condition), key: args[1])
     }
 
-    /// A key LMDB cannot hold does not exist: write commands that only change existing keys answer 0.
-    private func keyProblemIsAbsent(_ problem: String) -> Bool { reply(.integer(0)) }
-
-    /// PERSIST key.
-    func persist(_ args: RESPArguments) -> Bool {
-        if let problem = keyProblem(args[1]) { return keyProblemIsAbsent(problem) }
-        return enqueue(.persist, key: args[1])
+    /// PERSIST key (a key LMDB cannot hold does not exist: 0).
+    static func persist(_ c: WriteCall) -> WritePlan {
+        c.keyProblem(1) != nil ? .reply(.integer(0)) : .write(.persist, .key(1))
     }
 }
 

@@ -75,65 +75,58 @@ enum KeyCommands {
 }
 
 /// The key commands that write: DEL, UNLINK, FLUSHDB, FLUSHALL, RENAME, RENAMENX, COPY.
-extension RESPSession {
+extension KeyCommands {
     /// DEL and UNLINK: keys LMDB cannot hold do not exist, so they are not counted.
-    func del(_ args: RESPArguments) -> Bool {
-        if args.count == 2 {
-            guard StoreLayout.check(key: args[1]) == nil else { return reply(.integer(0)) }
-            return enqueue(.delete(counted: true), key: args[1])
+    static func del(_ c: WriteCall) -> WritePlan {
+        if c.args.count == 2 {
+            guard c.keyProblem(1) == nil else { return .reply(.integer(0)) }
+            return .write(.delete(counted: true), .key(1))
         }
-        var count = 0, size = 0
-        for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil {
-            count += 1
-            size += PackedWriter.size(key: args[i])
-        }
-        return enqueue(.deleteMany(count: count), byteCount: size, keyCount: size) { buffer in
-            var packed = PackedWriter(buffer)
-            for i in 1..<args.count where StoreLayout.check(key: args[i]) == nil { packed.key(args[i]) }
-        }
+        let count = (1..<c.args.count).reduce(0) { $0 + (c.keyProblem($1) == nil ? 1 : 0) }
+        return .write(.deleteMany(count: count), .packedKeys(from: 1))
     }
 
     /// FLUSHDB and FLUSHALL [ASYNC|SYNC], if `resp.allowFlush` permits.
-    func flush(_ args: RESPArguments) -> Bool {
-        let n = args.count
-        guard n <= 2 else { return replyError("ERR syntax error") }
-        if n == 2 && !args.is(1, "ASYNC") && !args.is(1, "SYNC") { return replyError("ERR syntax error") }
-        guard context.configuration.flushAllowed else {
-            return replyError("ERR \(args.string(0).uppercased()) is disabled on this server (resp.allowFlush)")
+    static func flush(_ c: WriteCall) -> WritePlan {
+        let n = c.args.count
+        guard n <= 2 else { return .error(.syntax) }
+        if n == 2 && !c.args.is(1, "ASYNC") && !c.args.is(1, "SYNC") { return .error(.syntax) }
+        guard c.context.configuration.flushAllowed else {
+            return .error("ERR \(c.args.string(0).uppercased()) is disabled on this server (resp.allowFlush)")
         }
-        return enqueue(.clear)
+        return .operation(.clear)
     }
 
     /// RENAME and RENAMENX: the writer moves the value and its deadline (`KeyspaceWriter.rename`).
-    func rename(_ args: RESPArguments, onlyIfAbsent: Bool) -> Bool {
-        if let problem = keyProblem(args[1]) ?? keyProblem(args[2]) {
+    static func rename(onlyIfAbsent: Bool) -> WriteHandler {
+        { c in
             // A key LMDB cannot hold does not exist.
-            return replyError(keyProblem(args[1]) != nil ? "ERR no such key" : problem)
+            if c.keyProblem(1) != nil { return .error("ERR no such key") }
+            if let problem = c.keyProblem(2) { return .error(problem) }
+            return .write(.rename(onlyIfAbsent: onlyIfAbsent), .keyValue(1, 2))
         }
-        return enqueue(.rename(onlyIfAbsent: onlyIfAbsent), key: args[1], value: args[2])
     }
 
     /// COPY source destination [DB index] [REPLACE]: one database, so DB takes only 0.
-    func copy(_ args: RESPArguments) -> Bool {
+    static func copy(_ c: WriteCall) -> WritePlan {
+        let args = c.args
         var replace = false
         var i = 3
         while i < args.count {
             if args.is(i, "REPLACE") {
                 replace = true
             } else if args.is(i, "DB") && i + 1 < args.count {
-                guard let db = args.integer(i + 1), let index = Int32(exactly: db) else {
-                    return replyError("ERR value is not an integer or out of range")
-                }
-                guard index == 0 else { return replyError("ERR DB index is out of range") }
+                guard let db = args.integer(i + 1), let index = Int32(exactly: db) else { return .error(.notInteger) }
+                guard index == 0 else { return .error("ERR DB index is out of range") }
                 i += 1
             } else {
-                return replyError("ERR syntax error")
+                return .error(.syntax)
             }
             i += 1
         }
-        if args[1].elementsEqual(args[2]) { return replyError("ERR source and destination objects are the same") }
-        if keyProblem(args[1]) != nil { return reply(.integer(0)) }
-        if let problem = keyProblem(args[2]) { return replyError(problem) }
-        return enqueue(.copy(replace: replace), key: args[1], value: args[2])
+        if args[1].elementsEqual(args[2]) { return .error("ERR source and destination objects are the same") }
+        if c.keyProblem(1) != nil { return .reply(.integer(0)) }
+        if let problem = c.keyProblem(2) { return .error(problem) }
+        return .write(.copy(replace: replace), .keyValue(1, 2))
     }
 }

@@ -40,17 +40,6 @@ extension RESPSession {
         }
     }
 
-    /// PUBLISH channel message: queued behind the connection's writes, so that its ring record follows
-    /// theirs; answers the receivers the daemon counts (its subscribed connections, not local readers).
-    func publish(_ args: RESPArguments) -> Bool {
-        let size = args[1].count + args[2].count
-        let limit = context.configuration.maxMessageSize
-        guard size <= limit else {
-            return replyError("ERR message of \(size) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)")
-        }
-        return enqueue(.publish(receivers: context.subscriptions.receivers(of: args[1])), key: args[1], value: args[2])
-    }
-
     /// PUBSUB CHANNELS [pattern] | NUMSUB [channel …] | NUMPAT, over the daemon's connections.
     func pubsub(_ args: RESPArguments) {
         let subscriptions = context.subscriptions
@@ -162,5 +151,19 @@ extension RESPSession {
         }
         RESPWriter.bulk(channel, into: &output)
         RESPWriter.bulk(message, into: &output)
+    }
+}
+
+/// PUBLISH, the pub/sub command that writes.
+enum PubSubCommands {
+    /// PUBLISH channel message: queued behind the connection's writes, so that its ring record follows
+    /// theirs; answers the receivers the daemon counts (its subscribed connections, not local readers).
+    static func publish(_ c: WriteCall) -> WritePlan {
+        let size = c.args[1].count + c.args[2].count
+        let limit = c.context.configuration.maxMessageSize
+        guard size <= limit else {
+            return .error("ERR message of \(size) bytes (channel and payload) exceeds the maximum of \(limit) bytes (ring.maxMessageSize)")
+        }
+        return .write(.publish(receivers: c.context.subscriptions.receivers(of: c.args[1])), .keyValue(1, 2))
     }
 }

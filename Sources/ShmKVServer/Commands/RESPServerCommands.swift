@@ -22,12 +22,6 @@ extension RESPSession {
         RESPWriter.integer(context.stats.lastSave.load(ordering: .relaxed), into: &output)
     }
 
-    /// SAVE: the writer commits what is queued before it and syncs the environment to disk (in the
-    /// volatile mode too) before answering OK.
-    func save(_ args: RESPArguments) -> Bool {
-        enqueue(.save)
-    }
-
     /// WAIT numreplicas timeout: a single node has no replicas to wait for, and a reply already means
     /// committed, so it answers 0 at once (Redis would block until the timeout when asked for replicas).
     func wait(_ args: RESPArguments) {
@@ -59,7 +53,7 @@ extension RESPSession {
     /// nothing to flush or list.
     func function(_ args: RESPArguments) {
         if args.is(1, "FLUSH") {
-            guard args.count <= 3 else { _ = wrongArity(args, "function|flush"); return }
+            guard args.count <= 3 else { wrongArity(args, "function|flush"); return }
             if args.count == 3 && !args.is(2, "SYNC") && !args.is(2, "ASYNC") {
                 return RESPWriter.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option", into: &output)
             }
@@ -74,10 +68,10 @@ extension RESPSession {
     /// ACL WHOAMI and ACL LIST; users are configuration, so the rest of ACL is refused.
     func acl(_ args: RESPArguments) {
         if args.is(1, "WHOAMI") {
-            guard args.count == 2 else { _ = wrongArity(args); return }
+            guard args.count == 2 else { wrongArity(args); return }
             RESPWriter.bulk(connection.user?.name ?? "default", into: &output)
         } else if args.is(1, "LIST") {
-            guard args.count == 2 else { _ = wrongArity(args); return }
+            guard args.count == 2 else { wrongArity(args); return }
             let users = context.authenticator.all.sorted { $0.name < $1.name }
             RESPWriter.array(users.count, into: &output)
             for user in users { RESPWriter.bulk(user.aclLine, into: &output) }

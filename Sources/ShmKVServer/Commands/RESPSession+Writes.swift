@@ -1,78 +1,56 @@
-import StoreLayout
 import Wire
 
-/// What write handlers call: queue a write for the writer (or, inside MULTI, as a step), answer at
-/// once in request order, check keys and values.
+/// How a RESP connection carries out a write command's plan (`WritePlan`) outside MULTI: the write goes
+/// to the writer, its reply encoded when the batch committed (`writeOutcome`); an answer known at once
+/// is written in request order.
 extension RESPSession {
-    /// Queues a write whose reply `writeOutcome` encodes after the commit (inside MULTI: a step of the
-    /// transaction, answered +QUEUED).
-    func enqueue(_ operation: consuming WriteOperation, _ shape: RESPReplyShape = .standard) -> Bool {
-        if queueing { return queued(.write(operation, shape)) }
-        if connection.submit(operation, route: .resp(shape, command: currentCommand, silent: repliesSilenced)) { return true }
-        return replyError("ERR the server is shutting down")
-    }
-
-    /// Queues `write` of `key` and `value` (see the next).
-    func enqueue(_ write: StoredWrite, key: UnsafeRawBufferPointer,
-                 value: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                 _ shape: RESPReplyShape = .standard) -> Bool {
-        enqueue(write, byteCount: key.count + value.count, keyCount: key.count, shape) { _ = $0.storePair(key, value) }
-    }
-
-    /// Queues `write` whose bytes `fill` lays out (`byteCount`, the first `keyCount` the key): outside
-    /// MULTI into the reactor's write arena (no allocation; released when the outcome comes back),
-    /// inside MULTI into an array of the queued step's own.
-    func enqueue(_ write: StoredWrite, byteCount: Int, keyCount: Int, _ shape: RESPReplyShape = .standard,
-                 fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
-        if queueing { return queued(.write(.owned(OwnedBytes(byteCount: byteCount, keyCount: keyCount, fill), write), shape)) }
-        if connection.submit(write, byteCount: byteCount, keyCount: keyCount, route: .resp(shape, command: currentCommand, silent: repliesSilenced), fill) {
+    /// Carries out `plan`; false if its reply must wait for the connection's earlier writes (nothing
+    /// was submitted or consumed then).
+    func carryOut(_ plan: WritePlan, _ args: RESPArguments) -> Bool {
+        switch plan {
+        case .write(let write, let bytes, let shape):
+            // The bytes go into the reactor's write arena (no allocation; released when the outcome is back).
+            let size = bytes.size(args)
+            if connection.submit(write, byteCount: size.bytes, keyCount: size.key, route: route(shape), { bytes.fill($0, args) }) {
+                return true
+            }
+            return answer(.error("ERR the server is shutting down"))
+        case .operation(let operation):
+            return submit(operation)
+        case .reply(let result):
+            return answer(result)
+        case .read(let handle):
+            guard connection.pendingWrites == 0 else { return false }
+            run(handle, args)
             return true
         }
-        return replyError("ERR the server is shutting down")
     }
 
-    /// SET and its relatives.
-    func enqueuePut(_ args: RESPArguments, key: Int, value: Int, condition: PutCondition, returnOld: Bool = false,
-                    deadline: DeadlineChange = .remove, _ shape: RESPReplyShape = .standard) -> Bool {
-        enqueue(.put(condition: condition, returnOld: returnOld, deadline: deadline), key: args[key], value: args[value], shape)
+    /// Submits `operation` to the writer (EXEC, SAVE, FLUSHDB); false as `carryOut`.
+    func submit(_ operation: consuming WriteOperation) -> Bool {
+        if connection.submit(operation, route: route(.standard)) { return true }
+        return answer(.error("ERR the server is shutting down"))
     }
 
-    /// Writes an error now, if that keeps replies in order (else the command waits). Inside MULTI the
-    /// error becomes the step's result at EXEC, as Redis reports a command's own errors.
-    func replyError(_ message: String) -> Bool {
-        if queueing { return queued(.result(.error(message))) }
-        guard connection.pendingWrites == 0 else { return false }
-        RESPWriter.error(message, into: &output)
-        return true
+    /// Where a submitted write's reply goes: this command's counters, and silenced by CLIENT REPLY if
+    /// replies are off now.
+    private func route(_ shape: RESPReplyShape) -> ReplyRoute {
+        .resp(shape, command: currentCommand, silent: repliesSilenced)
     }
 
-    /// Writes an answer a write handler knows at once (inside MULTI: the step's result at EXEC).
-    func reply(_ result: CommandResult) -> Bool {
-        if queueing { return queued(.result(result)) }
+    /// Writes `result` now if that keeps replies in order; false if it must wait.
+    private func answer(_ result: CommandResult) -> Bool {
         guard connection.pendingWrites == 0 else { return false }
         result.write(to: respReply)
         return true
     }
 
-    func wrongArity(_ args: RESPArguments) -> Bool {
-        replyError("ERR wrong number of arguments for '\(args.string(0).lowercased())' command")
+    func wrongArity(_ args: RESPArguments) {
+        RESPWriter.error("ERR wrong number of arguments for '\(args.string(0).lowercased())' command", into: &output)
     }
 
     /// A subcommand's arity error, named as Redis names it (`config|get`).
-    func wrongArity(_ args: RESPArguments, _ name: String) -> Bool {
-        replyError("ERR wrong number of arguments for '\(name)' command")
-    }
-
-    func keyProblem(_ key: UnsafeRawBufferPointer) -> String? {
-        switch StoreLayout.check(key: key) {
-        case nil: nil
-        case .empty: "ERR empty keys are not supported by ShmKV"
-        case .tooLong(let n): "ERR key of \(n) bytes exceeds the maximum of \(StoreLayout.maxKeySize) bytes"
-        }
-    }
-
-    func valueProblem(_ value: UnsafeRawBufferPointer) -> String? {
-        let max = context.configuration.maxValueSize
-        return value.count > max ? "ERR value of \(value.count) bytes exceeds the maximum of \(max) bytes" : nil
+    func wrongArity(_ args: RESPArguments, _ name: String) {
+        RESPWriter.error("ERR wrong number of arguments for '\(name)' command", into: &output)
     }
 }

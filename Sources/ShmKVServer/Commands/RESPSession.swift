@@ -36,8 +36,6 @@ final class RESPSession {
     var subscriptionCount: Int { channels.count + patterns.count }
     /// MULTI: the commands queued so far (nil outside a transaction).
     var transaction: QueuedTransaction?
-    /// While a write handler runs inside MULTI: its operation or error becomes a step.
-    var queueing = false
     /// WATCH: the keys and the ring sequence each was watched at.
     var watched: [WatchedKey] = []
     /// CLIENT TRACKING (nil: off).
@@ -232,7 +230,7 @@ final class RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             run(handle, args)
         case .write(let handle):
-            guard handle(self, args) else { return false }
+            guard carryOut(handle(WriteCall(args: args, context: context)), args) else { return false }
         case .immediate(let handle):
             // Everything but a write runs now, after this connection's earlier writes. (CLIENT LIST's
             // cmd= is kept by the commands that change what a client is, not by every command: that

@@ -54,89 +54,89 @@ enum StringCommands {
 }
 
 /// The string commands that write: SET (its expiry options are parsed by `StringOptions`), SETNX,
-/// GETSET, GETDEL, MSET, MSETNX, INCR/DECR(BY), INCRBYFLOAT, APPEND, SETRANGE.
-extension RESPSession {
+/// GETSET, GETDEL, MSET, MSETNX, INCR/DECR(BY), INCRBYFLOAT, APPEND, SETRANGE. Each says what it asks
+/// for (`WritePlan`); dispatch carries it out.
+extension StringCommands {
     /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL].
-    func set(_ args: RESPArguments) -> Bool {
-        guard let options = StringOptions(args, from: 3, for: .set) else { return replyError(RESPError.syntax.message) }
+    static func set(_ c: WriteCall) -> WritePlan {
+        guard let options = StringOptions(c.args, from: 3, for: .set) else { return .error(.syntax) }
         let deadline: DeadlineChange
-        switch options.deadline(args, command: "set") {
+        switch options.deadline(c.args, command: "set") {
         case .success(let d): deadline = d
-        case .failure(let error): return replyError(error.message)
+        case .failure(let error): return .error(error)
         }
-        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueuePut(args, key: 1, value: 2, condition: options.condition, returnOld: options.returnOld, deadline: deadline)
+        if let problem = c.keyProblem(1) ?? c.valueProblem(2) { return .error(problem) }
+        return .write(.put(condition: options.condition, returnOld: options.returnOld, deadline: deadline), .keyValue(1, 2))
     }
 
-    func setNX(_ args: RESPArguments) -> Bool {
-        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueuePut(args, key: 1, value: 2, condition: .ifAbsent, .storedAsInteger)
+    static func setNX(_ c: WriteCall) -> WritePlan {
+        if let problem = c.keyProblem(1) ?? c.valueProblem(2) { return .error(problem) }
+        return .write(.put(condition: .ifAbsent, returnOld: false, deadline: .remove), .keyValue(1, 2), .storedAsInteger)
     }
 
     /// GETSET: SET … GET without options (the deadline goes, as with SET).
-    func getSet(_ args: RESPArguments) -> Bool {
-        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueuePut(args, key: 1, value: 2, condition: .always, returnOld: true, deadline: .remove)
+    static func getSet(_ c: WriteCall) -> WritePlan {
+        if let problem = c.keyProblem(1) ?? c.valueProblem(2) { return .error(problem) }
+        return .write(.put(condition: .always, returnOld: true, deadline: .remove), .keyValue(1, 2))
     }
 
     /// SETRANGE key offset value: Redis's checks in Redis's order (the size check only for a non-empty
     /// value; ShmKV's limit is `limits.maxValueSize`).
-    func setRange(_ args: RESPArguments) -> Bool {
-        guard let offset = args.integer(2) else { return replyError("ERR value is not an integer or out of range") }
-        guard offset >= 0 else { return replyError("ERR offset is out of range") }
-        let max = context.configuration.maxValueSize
-        if !args[3].isEmpty, offset > Int64(max - args[3].count) {
-            return replyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    static func setRange(_ c: WriteCall) -> WritePlan {
+        guard let offset = c.args.integer(2) else { return .error(.notInteger) }
+        guard offset >= 0 else { return .error("ERR offset is out of range") }
+        let max = c.context.configuration.maxValueSize
+        if !c.args[3].isEmpty, offset > Int64(max - c.args[3].count) {
+            return .error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
         }
-        if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.setRange(offset: Int(offset), maxValueSize: max), key: args[1], value: args[3])
+        if let problem = c.keyProblem(1) { return .error(problem) }
+        return .write(.setRange(offset: Int(offset), maxValueSize: max), .keyValue(1, 3))
     }
 
     /// INCRBYFLOAT key increment: long double arithmetic and formatting as Redis (`RedisFloat`).
-    func incrByFloat(_ args: RESPArguments) -> Bool {
-        guard let increment = RedisFloat.parse(args[2]) else { return replyError("ERR value is not a valid float") }
-        if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.incrByFloat(increment), key: args[1])
+    static func incrByFloat(_ c: WriteCall) -> WritePlan {
+        guard let increment = RedisFloat.parse(c.args[2]) else { return .error("ERR value is not a valid float") }
+        if let problem = c.keyProblem(1) { return .error(problem) }
+        return .write(.incrByFloat(increment), .key(1))
     }
 
-    func getDel(_ args: RESPArguments) -> Bool {
-        if let problem = keyProblem(args[1]) { return replyError(problem) }
-        return enqueue(.getDelete, key: args[1])
+    static func getDel(_ c: WriteCall) -> WritePlan {
+        if let problem = c.keyProblem(1) { return .error(problem) }
+        return .write(.getDelete, .key(1))
     }
 
     /// MSET and MSETNX: key value pairs, all or none.
-    func mset(_ args: RESPArguments, onlyIfNoneExist: Bool) -> Bool {
-        let n = args.count
-        guard n % 2 == 1 else { return wrongArity(args) }
-        var size = 0
-        for i in stride(from: 1, to: n, by: 2) {
-            if let problem = keyProblem(args[i]) ?? valueProblem(args[i + 1]) { return replyError(problem) }
-            size += PackedWriter.size(key: args[i]) + PackedWriter.size(value: args[i + 1])
-        }
-        return enqueue(.mput(count: n / 2, onlyIfNoneExist: onlyIfNoneExist), byteCount: size, keyCount: size) { buffer in
-            var packed = PackedWriter(buffer)
-            for i in stride(from: 1, to: n, by: 2) {
-                packed.key(args[i])
-                packed.value(args[i + 1])
+    static func mset(onlyIfNoneExist: Bool) -> WriteHandler {
+        { c in
+            guard c.args.count % 2 == 1 else { return c.wrongArity }
+            for i in stride(from: 1, to: c.args.count, by: 2) {
+                if let problem = c.keyProblem(i) ?? c.valueProblem(i + 1) { return .error(problem) }
             }
+            return .write(.mput(count: c.args.count / 2, onlyIfNoneExist: onlyIfNoneExist), .packedPairs(from: 1))
         }
     }
 
-    /// INCRBY and DECRBY: the delta is the second argument.
-    func incrBy(_ args: RESPArguments, negated: Bool) -> Bool {
-        guard let delta = args.integer(2) else { return replyError("ERR value is not an integer or out of range") }
-        guard negated else { return incrBy(args[1], delta) }
-        guard delta != Int64.min else { return replyError("ERR decrement would overflow") }
-        return incrBy(args[1], -delta)
+    /// INCR, DECR (`delta` 1 or -1), INCRBY and DECRBY (nil: the second argument, `negated` for DECRBY).
+    static func incrBy(_ delta: Int64?, negated: Bool = false) -> WriteHandler {
+        { c in
+            var change: Int64
+            if let delta {
+                change = delta
+            } else {
+                guard let n = c.args.integer(2) else { return .error(.notInteger) }
+                change = n
+            }
+            if negated {
+                guard change != Int64.min else { return .error("ERR decrement would overflow") }
+                change = -change
+            }
+            if let problem = c.keyProblem(1) { return .error(problem) }
+            return .write(.incrBy(change), .key(1))
+        }
     }
 
-    func incrBy(_ key: UnsafeRawBufferPointer, _ delta: Int64) -> Bool {
-        if let problem = keyProblem(key) { return replyError(problem) }
-        return enqueue(.incrBy(delta), key: key)
-    }
-
-    func append(_ args: RESPArguments) -> Bool {
-        if let problem = keyProblem(args[1]) ?? valueProblem(args[2]) { return replyError(problem) }
-        return enqueue(.append(maxValueSize: context.configuration.maxValueSize), key: args[1], value: args[2])
+    static func append(_ c: WriteCall) -> WritePlan {
+        if let problem = c.keyProblem(1) ?? c.valueProblem(2) { return .error(problem) }
+        return .write(.append(maxValueSize: c.context.configuration.maxValueSize), .keyValue(1, 2))
     }
 }

@@ -1,4 +1,5 @@
 import NotifyRing
+import StoreLayout
 import Wire
 
 /// An invalidation on its way to the connection that receives it (the tracking client itself, or the
@@ -213,7 +214,7 @@ extension RESPSession {
         tracking = nil
         let mark = connection.reactor.ringMark
         var stale: [[UInt8]] = []
-        for i in command.keys.indices(argumentCount: args.count) where keyProblem(args[i]) == nil {
+        for i in command.keys.indices(argumentCount: args.count) where StoreLayout.check(key: args[i]) == nil {
             let key = args.bytes(i)
             if t.recentOverflow.map({ $0 >= mark }) == true || t.recent[key].map({ $0 >= mark }) == true {
                 t.keys[key] = nil

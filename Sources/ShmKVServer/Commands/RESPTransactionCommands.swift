@@ -28,19 +28,17 @@ extension RESPSession {
         RESPWriter.ok(into: &output)
     }
 
-    /// EXEC: queued for the writer like a write (so it follows the connection's earlier writes); its
-    /// reply is the steps' results, or a null array when a watched key changed.
-    func exec(_ args: RESPArguments) -> Bool {
-        guard let queued = transaction else { return replyError("ERR EXEC without MULTI") }
-        guard connection.pendingWrites == 0 else { return false }
+    /// EXEC: submitted to the writer like a write (dispatch runs it after the connection's earlier
+    /// writes); its reply is the steps' results, or a null array when a watched key changed.
+    func exec(_ args: RESPArguments) {
+        guard let queued = transaction else { return RESPWriter.error("ERR EXEC without MULTI", into: &output) }
         transaction = nil
         let watches = watched
         watched.removeAll()
         if queued.failed {
-            RESPWriter.error("EXECABORT Transaction discarded because of previous errors.", into: &output)
-            return true
+            return RESPWriter.error("EXECABORT Transaction discarded because of previous errors.", into: &output)
         }
-        return enqueue(.transaction(ExecBlock(steps: queued.steps, watched: watches, client: callingClient, context: context)))
+        _ = submit(.transaction(ExecBlock(steps: queued.steps, watched: watches, client: callingClient, context: context)))
     }
 
     /// WATCH key…: notes for each key the first ring sequence this connection's snapshot has not seen
@@ -51,7 +49,7 @@ extension RESPSession {
             let last = try keys.transaction.get(self.context.store.meta, key: StoreLayout.MetaKey.lastSequence)
                 .flatMap(MetaValue.decimal) ?? 0
             for i in 1..<args.count where !self.watched.contains(where: { $0.key.elementsEqual(args[i]) }) {
-                let live = self.keyProblem(args[i]) == nil ? try keys.contains(args[i]) : false
+                let live = StoreLayout.check(key: args[i]) == nil ? try keys.contains(args[i]) : false
                 self.watched.append(WatchedKey(key: args.bytes(i), sequence: last + 1, wasLive: live))
             }
             RESPWriter.ok(into: &self.output)
@@ -77,9 +75,7 @@ extension RESPSession {
         }
         switch command.handler {
         case .write(let handle):
-            queueing = true
-            defer { queueing = false }
-            return handle(self, args)
+            return queued(handle(WriteCall(args: args, context: context)).transactionStep(args))
         case .keyspace(let handle):
             return queued(.keyspace(handle, OwnedArguments(args)))
         case .immediate:

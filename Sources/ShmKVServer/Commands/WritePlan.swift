@@ -1,0 +1,117 @@
+import StoreLayout
+import Wire
+
+/// What a write command asks for, decided from its arguments alone (Redis's checks, in Redis's order).
+/// A write handler returns one and does nothing else: dispatch carries it out — submits it to the writer
+/// (its reply when the batch committed), queues it as a step of MULTI, or, for a replication stream,
+/// applies it with a sink that discards the reply.
+enum WritePlan {
+    /// Answered without the writer: an error in the arguments, or an answer known at once (DEL of
+    /// keys LMDB cannot hold: 0).
+    case reply(CommandResult)
+    /// `write`, applied by the writer to the arguments `bytes` names; `shape` says how its outcome is
+    /// answered.
+    case write(StoredWrite, WriteBytes, RESPReplyShape = .standard)
+    /// An operation that carries none of the request's bytes (FLUSHDB's clear, SAVE).
+    case operation(WriteOperation)
+    /// A read after all: GETEX with an invalid time looks its key up first, as Redis does.
+    case read(KeyspaceHandler)
+
+    static func error(_ message: String) -> WritePlan { .reply(.error(message)) }
+    static func error(_ error: RESPError) -> WritePlan { .reply(.error(error.message)) }
+
+    /// The plan as a step of a MULTI block, its bytes copied out of the request.
+    func transactionStep(_ args: RESPArguments) -> TransactionStep {
+        switch self {
+        case .reply(let result):
+            return .result(result)
+        case .write(let write, let bytes, let shape):
+            let size = bytes.size(args)
+            return .write(.owned(OwnedBytes(byteCount: size.bytes, keyCount: size.key) { bytes.fill($0, args) }, write), shape)
+        case .operation(let operation):
+            return .write(operation, .standard)
+        case .read(let handle):
+            return .keyspace(handle, OwnedArguments(args))
+        }
+    }
+}
+
+/// Which of a command's arguments a write carries, laid out as `StoredWrite` reads them: a key and a
+/// value, or keys and pairs packed as the native protocol packs them (`PackedWriter`).
+enum WriteBytes: Sendable {
+    /// Argument `key` alone.
+    case key(Int)
+    /// Arguments `key` and `value` (RENAME and COPY: the source and the target).
+    case keyValue(Int, Int)
+    /// The arguments from `from` on that LMDB can hold, packed as keys (DEL of several keys).
+    case packedKeys(from: Int)
+    /// The arguments from `from` on, packed as key-value pairs (MSET).
+    case packedPairs(from: Int)
+
+    /// The laid-out size, and how many of its first bytes are the key part.
+    func size(_ args: RESPArguments) -> (bytes: Int, key: Int) {
+        switch self {
+        case .key(let k):
+            return (args[k].count, args[k].count)
+        case .keyValue(let k, let v):
+            return (args[k].count + args[v].count, args[k].count)
+        case .packedKeys(let from):
+            var size = 0
+            for i in from..<args.count where StoreLayout.check(key: args[i]) == nil { size += PackedWriter.size(key: args[i]) }
+            return (size, size)
+        case .packedPairs(let from):
+            var size = 0
+            for i in stride(from: from, to: args.count - 1, by: 2) {
+                size += PackedWriter.size(key: args[i]) + PackedWriter.size(value: args[i + 1])
+            }
+            return (size, size)
+        }
+    }
+
+    /// Copies the arguments into `buffer`, which holds `size(args).bytes`.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer, _ args: RESPArguments) {
+        switch self {
+        case .key(let k):
+            _ = buffer.storePair(args[k], UnsafeRawBufferPointer(start: nil, count: 0))
+        case .keyValue(let k, let v):
+            _ = buffer.storePair(args[k], args[v])
+        case .packedKeys(let from):
+            var packed = PackedWriter(buffer)
+            for i in from..<args.count where StoreLayout.check(key: args[i]) == nil { packed.key(args[i]) }
+        case .packedPairs(let from):
+            var packed = PackedWriter(buffer)
+            for i in stride(from: from, to: args.count - 1, by: 2) {
+                packed.key(args[i])
+                packed.value(args[i + 1])
+            }
+        }
+    }
+}
+
+/// One run of a write handler: the arguments and the server's settings it checks them against.
+struct WriteCall {
+    let args: RESPArguments
+    // Invariant: the server context lives as long as the process's server, longer than any request.
+    unowned(unsafe) let context: ServerContext
+
+    /// Why argument `i` cannot be a key, in ShmKV's words (nil: it can).
+    func keyProblem(_ i: Int) -> String? {
+        switch StoreLayout.check(key: args[i]) {
+        case nil: nil
+        case .empty: "ERR empty keys are not supported by ShmKV"
+        case .tooLong(let n): "ERR key of \(n) bytes exceeds the maximum of \(StoreLayout.maxKeySize) bytes"
+        }
+    }
+
+    /// Why argument `i` cannot be a value (nil: it can).
+    func valueProblem(_ i: Int) -> String? {
+        let max = context.configuration.maxValueSize
+        return args[i].count > max ? "ERR value of \(args[i].count) bytes exceeds the maximum of \(max) bytes" : nil
+    }
+
+    /// Redis's arity error for the command (MSET with an odd number of arguments).
+    var wrongArity: WritePlan { .error("ERR wrong number of arguments for '\(args.string(0).lowercased())' command") }
+}
+
+/// A handler that checks a write's arguments and says what it asks for (see `CommandHandler.write`).
+typealias WriteHandler = @Sendable (WriteCall) -> WritePlan
