@@ -30,50 +30,12 @@ extension ServerConnection {
     }
 
 
-    /// Native: the refusal for `request`, or nil if this connection may run it.
-    func accessRefusal(_ request: RequestView) -> (Status, String)? {
-        if isUnrestricted { return nil }
-        guard let user else {
-            switch request {
-            case .ping, .auth: return nil
-            default: return (.authRequired, ServerConnection.noAuth)
-            }
-        }
-        let needed: Permissions
-        var keys: [UnsafeRawBufferPointer] = []
-        switch request {
-        case .ping, .auth: return nil
-        case .get(let key), .ttl(let key): needed = .read; keys = [key]
-        case .mget(let packed): needed = .read; keys = Array(packed)
-        case .scan, .stats: needed = .read
-        case .watch(let prefix, _): needed = .read; keys = [prefix]
-        case .put(let key, _, _, _), .delete(let key), .incrBy(let key, _), .expire(let key, _, _): needed = .write; keys = [key]
-        case .mput(let pairs): needed = .write; keys = pairs.map(\.key)
-        case .transaction(let operations):
-            // A value comparison reads the key too.
-            needed = operations.contains { if case .equals = $0.condition { true } else { false } } ? [.read, .write] : .write
-            keys = operations.map(\.key)
-        case .subscribe, .publish:
-            // As over RESP: a user limited to key prefixes may not use channels.
-            guard !user.isKeyRestricted else { return (.permissionDenied, ServerConnection.noPermChannels) }
-            needed = { if case .publish = request { .write } else { .read } }()
-        }
-        guard user.permissions.isSuperset(of: needed) else {
-            return (.permissionDenied, ServerConnection.noPermCommand(request.name))
-        }
-        for key in keys where !user.mayAccess(key: key) { return (.permissionDenied, ServerConnection.noPermKeys) }
-        return nil
-    }
-
     /// RESP: the error for a command (nil: unknown) and its arguments run by `user` (nil: not
-    /// authenticated), or nil if it may run. Before AUTH only the commands flagged `allowedBeforeAuth`
-    /// run. A pure function of the table entry (`RESPSession.admit` skips it for unrestricted users).
+    /// authenticated), or nil if it may run (`AccessCheck`; an unknown command before AUTH is NOAUTH,
+    /// after it it gets its own error later). A pure function of the table entry (`RESPSession.admit`
+    /// skips it for unrestricted users).
     static func accessRefusal(_ command: Command?, _ args: RESPArguments, user: User?) -> String? {
-        guard let user else {
-            return command?.flags.contains(.allowedBeforeAuth) == true ? nil : ServerConnection.noAuth
-        }
-        // Unknown commands and bad arity get their own errors later.
-        guard let command else { return nil }
+        guard let command else { return user == nil ? AccessRefusal.noAuth.message : nil }
         var needed = command.permission
         var name = command.name
         if command.flags.contains(.hasSubcommands) && args.count > 1 {
@@ -81,14 +43,22 @@ extension ServerConnection {
             // Of ACL, only WHOAMI is for everyone.
             if command.name == "acl" && !args.is(1, "WHOAMI") { needed = .admin }
         }
-        guard user.permissions.isSuperset(of: needed) else { return ServerConnection.noPermCommand(name) }
-        guard user.isKeyRestricted else { return nil }
-        if command.group == .pubsub { return command.name.hasSuffix("unsubscribe") ? nil : ServerConnection.noPermChannels }
-        if command.flags.contains(.touchesAllKeys) { return ServerConnection.noPermKeys }
-        for i in command.keys.indices(argumentCount: args.count) where !user.mayAccess(key: args[i]) {
-            return ServerConnection.noPermKeys
+        return AccessCheck.refusal(command, name: name, needs: needed, user: user) { mayAccess in
+            command.keys.indices(argumentCount: args.count).allSatisfy { mayAccess(args[$0]) }
+        }?.message
+    }
+
+    /// Native: the refusal for `request` (`AccessCheck`, with the opcode's entry in
+    /// `CommandTable.native`), or nil if this connection may run it.
+    func accessRefusal(_ request: RequestView, _ command: NativeCommand) -> (Status, String)? {
+        if isUnrestricted { return nil }
+        var needed = command.permission
+        // A TXN's value comparison reads the key too.
+        if case .transaction(let operations) = request, operations.contains(where: { if case .equals = $0.condition { true } else { false } }) {
+            needed.insert(.read)
         }
-        return nil
+        guard let refusal = AccessCheck.refusal(command, name: command.name, needs: needed, user: user, keys: request.allKeys) else { return nil }
+        return (refusal == .noAuth ? .authRequired : .permissionDenied, refusal.message)
     }
 
     /// Whether a key may appear in this connection's SCAN, KEYS or WATCH results: a user limited to key
@@ -99,25 +69,53 @@ extension ServerConnection {
 }
 
 extension RequestView {
-    /// The request's name as NOPERM messages give it.
-    var name: String {
+    /// Whether every key the request names satisfies `predicate` (WATCH's prefix counts as a key; the
+    /// channels of SUBSCRIBE and PUBLISH do not).
+    func allKeys(_ predicate: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         switch self {
-        case .ping: "ping"
-        case .get: "get"
-        case .mget: "mget"
-        case .put: "put"
-        case .delete: "delete"
-        case .mput: "mput"
-        case .scan: "scan"
-        case .incrBy: "incrby"
-        case .stats: "stats"
-        case .watch: "watch"
-        case .auth: "auth"
-        case .ttl: "ttl"
-        case .expire: "expire"
-        case .subscribe: "subscribe"
-        case .publish: "publish"
-        case .transaction: "txn"
+        case .get(let key), .ttl(let key), .put(let key, _, _, _), .delete(let key), .incrBy(let key, _), .expire(let key, _, _),
+             .watch(let key, _):
+            return predicate(key)
+        case .mget(let keys): return keys.allSatisfy(predicate)
+        case .mput(let pairs): return pairs.allSatisfy { predicate($0.key) }
+        case .transaction(let operations): return operations.allSatisfy { predicate($0.key) }
+        case .ping, .auth, .scan, .stats, .subscribe, .publish: return true
         }
+    }
+}
+
+/// Why a command may not run, whichever protocol sent it: RESP replies the message, the native protocol
+/// a status with the same message.
+enum AccessRefusal: Equatable {
+    case noAuth
+    case noPermCommand(String)
+    case noPermKeys
+    case noPermChannels
+
+    var message: String {
+        switch self {
+        case .noAuth: ServerConnection.noAuth
+        case .noPermCommand(let name): ServerConnection.noPermCommand(name)
+        case .noPermKeys: ServerConnection.noPermKeys
+        case .noPermChannels: ServerConnection.noPermChannels
+        }
+    }
+}
+
+/// The one access check, for RESP commands and native opcodes alike, read from their table entries.
+enum AccessCheck {
+    /// Whether `user` (nil: not authenticated) may run `command`, named `name` in NOPERM (`config|get`)
+    /// and needing `needed`, on the keys `allKeys` visits. In Redis's order: authentication (before AUTH
+    /// only `allowedBeforeAuth` commands), the command's permission, then (for a user limited to key
+    /// prefixes) channels, commands that touch every key, and each key.
+    static func refusal(_ command: some AccessDescribed, name: String, needs needed: Permissions, user: User?,
+                        keys allKeys: ((UnsafeRawBufferPointer) -> Bool) -> Bool) -> AccessRefusal? {
+        guard let user else { return command.flags.contains(.allowedBeforeAuth) ? nil : .noAuth }
+        guard user.permissions.isSuperset(of: needed) else { return .noPermCommand(name) }
+        guard user.isKeyRestricted else { return nil }
+        // A user limited to key prefixes may not use channels (but may leave them).
+        if command.group == .pubsub { return command.name.hasSuffix("unsubscribe") ? nil : .noPermChannels }
+        if command.flags.contains(.touchesAllKeys) { return .noPermKeys }
+        return allKeys { user.mayAccess(key: $0) } ? nil : .noPermKeys
     }
 }

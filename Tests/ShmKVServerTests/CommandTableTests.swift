@@ -1,5 +1,6 @@
 @testable import ShmKVServer
 import Testing
+import Wire
 
 /// Arguments as the decoder hands them over: views into one buffer.
 private func withArguments<R>(_ words: [String], _ body: (RESPArguments) -> R) -> R {
@@ -125,5 +126,32 @@ struct CommandTableTests {
         #expect(lookup("set")?.flags.redisFlagNames == ["write", "denyoom"])
         #expect(lookup("acl")?.flags.redisFlagNames == ["noscript", "loading", "stale"])
         #expect(lookup("unlink")?.flags.redisFlagNames == ["write", "fast"])
+    }
+
+    @Test("native opcodes are entries of the same table, checked by the same access rule as RESP commands")
+    func nativeEntries() {
+        for opcode in Opcode.allCases {
+            #expect(CommandTable.native(code: opcode.rawValue)?.opcode == opcode, "\(opcode)")
+        }
+        #expect(CommandTable.native(code: 0x7F) == nil)
+        #expect(Set(CommandTable.native.map(\.name)).count == CommandTable.native.count)
+        func refusal(_ opcode: Opcode, _ user: User?, keys: [String] = []) -> AccessRefusal? {
+            guard let command = CommandTable.native(code: opcode.rawValue) else { return .noAuth }
+            return AccessCheck.refusal(command, name: command.name, needs: command.permission, user: user) { mayAccess in
+                keys.allSatisfy { key in Array(key.utf8).withUnsafeBytes { mayAccess($0) } }
+            }
+        }
+        // Before AUTH, PING and AUTH only; while watching or subscribed, PING only.
+        #expect(Opcode.allCases.filter { refusal($0, nil) == nil } == [.ping, .auth])
+        #expect(CommandTable.native.filter { $0.flags.contains(.allowedWhileSubscribed) }.map(\.opcode) == [.ping])
+        // The permissions of their RESP counterparts.
+        let reader = User(name: "r", passwordDigest: [], permissions: .read, keyPrefixes: [])
+        #expect(Opcode.allCases.filter { refusal($0, reader) != nil } == [.put, .delete, .mput, .incrBy, .expire, .publish, .transaction])
+        #expect(refusal(.put, reader) == .noPermCommand("put"))
+        let app = User(name: "app", passwordDigest: [], permissions: .all, keyPrefixes: [Array("app:".utf8)])
+        #expect(refusal(.mget, app, keys: ["app:a", "app:b"]) == nil)
+        #expect(refusal(.mget, app, keys: ["app:a", "b"]) == .noPermKeys)
+        #expect(refusal(.subscribe, app) == .noPermChannels)
+        #expect(refusal(.scan, app) == nil)
     }
 }

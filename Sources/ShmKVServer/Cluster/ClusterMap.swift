@@ -91,6 +91,20 @@ struct ClusterMap: Sendable {
         return "MOVED \(slot) \(owner.host):\(owner.port)"
     }
 
+    /// The slot check of both protocols: for a request whose keys `allKeys` visits, `CROSSSLOT` when
+    /// they hash to different slots, the redirection when another node owns their slot, nil when this
+    /// node serves them (or they are none).
+    func refusal(_ allKeys: ((UnsafeRawBufferPointer) -> Bool) -> Bool) -> String? {
+        var slot = -1
+        let sameSlot = allKeys { key in
+            let s = ClusterMap.slot(key)
+            if slot < 0 { slot = s }
+            return s == slot
+        }
+        guard sameSlot else { return ClusterMap.crossSlot }
+        return slot < 0 ? nil : redirection(forSlot: slot)
+    }
+
     /// The refusal of a request whose keys hash to different slots, as Redis words it.
     static let crossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
 

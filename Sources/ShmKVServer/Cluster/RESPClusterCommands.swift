@@ -10,13 +10,7 @@ extension RESPSession {
     /// For a command with keys on a cluster node: Redis's redirection when a key belongs to another node,
     /// or CROSSSLOT when the keys hash to different slots; nil when this node serves it.
     func clusterRedirect(_ command: Command, _ args: RESPArguments) -> String? {
-        guard let cluster = context.cluster else { return nil }
-        var slot = -1
-        for i in command.keys.indices(argumentCount: args.count) {
-            let s = ClusterMap.slot(args[i])
-            if slot < 0 { slot = s } else if s != slot { return ClusterMap.crossSlot }
-        }
-        return slot < 0 ? nil : cluster.redirection(forSlot: slot)
+        context.cluster?.refusal { visit in command.keys.indices(argumentCount: args.count).allSatisfy { visit(args[$0]) } }
     }
 
     /// READONLY, READWRITE and ASKING: OK on a cluster node (every node is a master: reads are served

@@ -1,3 +1,5 @@
+import Wire
+
 /// What kind of command an entry is, as Redis's command table says it (shown by COMMAND) and as ShmKV's
 /// own filters read it (not shown).
 struct CommandFlags: OptionSet, Sendable {
@@ -93,7 +95,7 @@ enum CommandHandler: Sendable {
 /// One RESP command, described once (Redis's `struct redisCommand`): dispatch, arity errors, COMMAND,
 /// the before-AUTH and subscribed-mode filters and ACL checks all read this and nothing else. A class,
 /// so that dispatch passes a reference (one retain) rather than copying every field.
-final class Command: Sendable {
+final class Command: AccessDescribed, Sendable {
     /// Lower-case name.
     let name: String
     /// Argument count including the name; negative: at least that many.
@@ -130,6 +132,18 @@ final class Command: Sendable {
     /// Whether `count` arguments (the name included) satisfy the arity.
     func accepts(argumentCount count: Int) -> Bool { arity >= 0 ? count == arity : count >= -arity }
 
+}
+
+/// What the access check (`AccessCheck`) reads of a command, the same for a RESP command and a native
+/// opcode.
+protocol AccessDescribed {
+    /// Lower-case name.
+    var name: String { get }
+    var flags: CommandFlags { get }
+    var group: CommandGroup { get }
+}
+
+extension AccessDescribed {
     /// What a user needs to run it: read for read-only and pub/sub commands and statistics, write for
     /// writes and PUBLISH, admin for admin commands (FLUSHDB needs both write and admin).
     var permission: Permissions {
@@ -138,6 +152,28 @@ final class Command: Sendable {
         if flags.contains(.write) || flags.contains(.publishes) { needed.insert(.write) }
         if flags.contains(.admin) { needed.insert(.admin) }
         return needed
+    }
+}
+
+/// A native opcode, described with the same flags, groups and permissions as RESP commands, in the same
+/// table (`CommandTable.native`): the access check, the subscribed-mode filter and the cluster's slot
+/// check read it as they read a RESP entry. Its keys are those its typed request names
+/// (`RequestView.allKeys`); `NativeSession` runs it (the native protocol answers in its own terms:
+/// NOT_FOUND, a status per refusal).
+struct NativeCommand: AccessDescribed, Sendable {
+    let opcode: Opcode
+    let name: String
+    let flags: CommandFlags
+    let group: CommandGroup
+    /// One line for docs/PROTOCOL.md's table.
+    let summary: String
+
+    init(_ opcode: Opcode, _ name: String, _ flags: CommandFlags, _ group: CommandGroup, _ summary: String) {
+        self.opcode = opcode
+        self.name = name
+        self.flags = flags
+        self.group = group
+        self.summary = summary
     }
 }
 

@@ -1,3 +1,5 @@
+import Wire
+
 /// Every RESP command ShmKV answers: the one list of command names in the daemon. Adding a command is
 /// an entry here and its handler in the family's file (`RESPStringCommands`, `RESPKeyCommands`,
 /// `RESPServerCommands`, `RESPConnectionCommands`, `RESPPubSubCommands`).
@@ -171,6 +173,41 @@ enum CommandTable {
 
     /// Gives each entry its position (the index of its statistics); runs once, inside `all`'s lazy
     /// initialisation, so before any thread can see an entry.
+    /// Every native opcode, described as the RESP entries above are (docs/PROTOCOL.md lists them):
+    /// one access check, one subscribed-mode rule and one slot check read both.
+    static let native: [NativeCommand] = [
+        NativeCommand(.ping, "ping", [.fast, .allowedBeforeAuth, .allowedWhileSubscribed], .connection, "Echoes its payload."),
+        NativeCommand(.get, "get", [.readonly, .fast], .string, "One key's value, or NOT_FOUND."),
+        NativeCommand(.mget, "mget", [.readonly, .fast], .string, "Several keys' values from one snapshot."),
+        NativeCommand(.put, "put", [.write, .denyOOM], .string, "Stores a value under a condition, with a deadline or keeping it."),
+        NativeCommand(.delete, "delete", [.write, .fast], .generic, "Deletes a key; says whether it existed."),
+        NativeCommand(.mput, "mput", [.write, .denyOOM], .string, "Stores several pairs, all or none."),
+        NativeCommand(.scan, "scan", [.readonly], .generic, "One page of keys and values by prefix or range."),
+        NativeCommand(.incrBy, "incrby", [.write, .denyOOM, .fast], .string, "Adds a delta to a decimal value."),
+        NativeCommand(.stats, "stats", [.readsStatistics], .server, "The daemon's statistics."),
+        NativeCommand(.watch, "watch", [.readonly], .generic, "Streams the changes of keys under a prefix."),
+        NativeCommand(.auth, "auth", [.fast, .allowedBeforeAuth], .connection, "Authenticates the connection."),
+        NativeCommand(.ttl, "ttl", [.readonly, .fast], .generic, "A key's deadline and the milliseconds left."),
+        NativeCommand(.expire, "expire", [.write, .fast], .generic, "Sets or removes a key's deadline."),
+        NativeCommand(.subscribe, "subscribe", [.pubsub], .pubsub, "Streams the messages of channels and patterns."),
+        NativeCommand(.publish, "publish", [.pubsub, .fast, .publishes], .pubsub, "Posts a message on the ring."),
+        NativeCommand(.transaction, "txn", [.write, .denyOOM], .transactions, "Writes under conditions, all or none."),
+    ]
+
+    /// The native entries by opcode value (a look-up per request without hashing).
+    private static let nativeByOpcode: [NativeCommand?] = {
+        var entries = [NativeCommand?](repeating: nil, count: 256)
+        for command in native {
+            precondition(entries[Int(command.opcode.rawValue)] == nil, "command table: opcode \(command.opcode) is listed twice")
+            entries[Int(command.opcode.rawValue)] = command
+        }
+        precondition(Opcode.allCases.allSatisfy { entries[Int($0.rawValue)] != nil }, "command table: an opcode has no entry")
+        return entries
+    }()
+
+    /// The entry for a native request's opcode byte, or nil for an opcode this version does not know.
+    static func native(code: UInt8) -> NativeCommand? { nativeByOpcode[Int(code)] }
+
     private static func numbered(_ commands: [Command]) -> [Command] {
         for (i, command) in commands.enumerated() { command.index = i }
         return commands

@@ -60,7 +60,11 @@ final class NativeSession {
     /// consumed or answered then).
     private func handle(header: FrameHeader, body: UnsafeRawBufferPointer) -> Bool {
         let request: RequestView
-        do {
+        let command: NativeCommand
+        do throws(WireError) {
+            // The table says which opcodes exist.
+            guard let entry = CommandTable.native(code: header.code) else { throw WireError.unknownOpcode(header.code) }
+            command = entry
             request = try RequestView(header: header, body: body)
         } catch {
             guard connection.pendingWrites == 0 else { return false }
@@ -70,15 +74,11 @@ final class NativeSession {
             return true
         }
         let id = header.requestID
-        if let refusal = connection.accessRefusal(request) ?? clusterRefusal(request) { return answer(refusal, id) }
-        if watch != nil || subscription != nil {
-            switch request {
-            case .ping: break
-            default:
-                ReplyWriter.error(.badRequest, "this connection is \(watch != nil ? "watching" : "subscribed"): only PING is accepted (close it to stop)",
-                                  requestID: id, into: &output)
-                return true
-            }
+        if let refusal = connection.accessRefusal(request, command) ?? clusterRefusal(request) { return answer(refusal, id) }
+        if watch != nil || subscription != nil, !command.flags.contains(.allowedWhileSubscribed) {
+            ReplyWriter.error(.badRequest, "this connection is \(watch != nil ? "watching" : "subscribed"): only PING is accepted (close it to stop)",
+                              requestID: id, into: &output)
+            return true
         }
         switch request {
         case .auth(let name, let password):
