@@ -18,12 +18,30 @@ enum TransactionStep: Sendable {
     case result(CommandResult)
 }
 
-/// EXEC: the queued steps, the watched keys, and who runs them.
+/// A block of steps the writer runs as one unit of its batch (no other write interleaves, no reader
+/// sees part of it), if its condition holds: a MULTI block at EXEC, or a native TXN.
 struct ExecBlock: Sendable {
     let steps: [TransactionStep]
-    let watched: [WatchedKey]
+    let condition: BlockCondition
     let client: CallingClient
     let context: ServerContext
+}
+
+/// What decides whether a block runs.
+enum BlockCondition: Sendable {
+    /// MULTI/EXEC: unless a watched key changed since it was watched (EXEC then answers a null array);
+    /// each step then fails alone, as in Redis.
+    case unchanged([WatchedKey])
+    /// A native TXN: only if every step's check holds, judged against the keys as the earlier steps
+    /// leave them, and every INCRBY applies — all or none, a refusal naming the step. One check per
+    /// step; each step writes one key (`ConditionalTransaction.swift`).
+    case checks([StepCheck])
+
+    /// Bytes the batch byte cap counts beside the steps' (the values TXN compares with).
+    var byteCount: Int {
+        guard case .checks(let checks) = self else { return 0 }
+        return checks.reduce(0) { total, check in if case .equals(let expected) = check { total + expected.count + 8 } else { total + 8 } }
+    }
 }
 
 /// What one step of an executed transaction came to.
@@ -97,18 +115,39 @@ final class ChangeLog {
 }
 
 extension KeyspaceWriter {
-    /// EXEC: nil (the reply is a null array) if a watched key changed since it was watched — committed
-    /// and published (`log`), changed earlier in this batch, or past its deadline now; otherwise every
-    /// step in order, each failing alone.
-    mutating func execute(_ block: ExecBlock, log: ChangeLog) throws -> [StepResult]? {
-        for w in block.watched {
-            if log.changed(w.key, since: w.sequence, wasLive: w.wasLive) { return nil }
+    /// Runs `block` if its condition holds: `.transaction(results)`, a result per step; otherwise
+    /// `.transaction(nil)` for a MULTI block whose watched key changed (committed and published (`log`),
+    /// changed earlier in this batch, or past its deadline now) and the refusal of a TXN whose check
+    /// failed. A TXN's step that fails after its checks passed throws (`StepDisagreedWithCheck`).
+    mutating func execute(_ block: ExecBlock, log: ChangeLog) throws -> WriteOutcome {
+        switch block.condition {
+        case .unchanged(let watched):
+            if try anyChanged(watched, log: log) { return .transaction(nil) }
+        case .checks(let checks):
+            if let refusal = try refusal(block.steps, checks) { return refusal }
+        }
+        let results = try run(block)
+        if case .checks = block.condition, let index = results.firstIndex(where: { $0.conditionalValue == nil }) {
+            throw StepDisagreedWithCheck(index: index)
+        }
+        return .transaction(results)
+    }
+
+    /// Whether a watched key changed since it was watched.
+    private func anyChanged(_ watched: [WatchedKey], log: ChangeLog) throws -> Bool {
+        for w in watched {
+            if log.changed(w.key, since: w.sequence, wasLive: w.wasLive) { return true }
             for change in changes.entries where change.kind != .message {
                 if change.kind == .clear ? w.wasLive
-                    : (w.wasLive || change.event != .expired) && changes.key(of: change, equals: w.key) { return nil }
+                    : (w.wasLive || change.event != .expired) && changes.key(of: change, equals: w.key) { return true }
             }
-            if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return nil }
+            if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return true }
         }
+        return false
+    }
+
+    /// Every step in order, each failing alone.
+    private mutating func run(_ block: ExecBlock) throws -> [StepResult] {
         var results: [StepResult] = []
         results.reserveCapacity(block.steps.count)
         let builder = ResultBuilder()

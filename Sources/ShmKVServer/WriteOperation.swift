@@ -59,11 +59,9 @@ enum WriteOperation: Sendable {
     case owned(OwnedBytes, StoredWrite)
     /// Deletes every key (RESP `FLUSHDB`/`FLUSHALL`).
     case clear
-    /// EXEC: a MULTI block's steps, run together inside the batch's transaction unless a watched key
-    /// changed since it was watched.
+    /// EXEC's MULTI block or a native TXN: steps run together inside the batch's transaction if the
+    /// block's condition holds.
     case transaction(ExecBlock)
-    /// A native TXN: every step under its condition, all or none.
-    case conditional([ConditionalStep])
     /// SAVE: nothing to apply; the writer syncs the environment to disk after the batch commits.
     case save
 
@@ -73,8 +71,7 @@ enum WriteOperation: Sendable {
         case .stored(let bytes, let write): bytes.key.count + bytes.value.count + write.extraBytes
         case .owned(let bytes, let write): bytes.storage.count + write.extraBytes
         case .transaction(let block):
-            block.steps.reduce(0) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
-        case .conditional(let steps): steps.reduce(0) { $0 + $1.byteCount }
+            block.steps.reduce(block.condition.byteCount) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
         case .clear, .save: 0
         }
     }
@@ -93,7 +90,6 @@ enum WriteOperation: Sendable {
                 case .onReactor, .result: total
                 }
             }
-        case .conditional(let steps): steps.count
         case .save: 0
         case .clear: 1
         }
@@ -127,10 +123,8 @@ enum WriteOutcome: Sendable, Equatable {
     case previous([UInt8]?, stored: Bool)
     case conditionFailed
     case failed(Status, String)
-    /// EXEC's results in step order, or nil when a watched key had changed (nothing ran).
+    /// A block's results in step order, or nil when a watched key had changed (nothing ran).
     case transaction([StepResult]?)
-    /// A native TXN applied: a result per step.
-    case results([Int64])
     /// A native TXN's step `at` found its condition false: nothing was applied.
     case conditionFailedAt(Int)
 }
@@ -151,9 +145,7 @@ extension WriteOperation {
             return .stored
         case .transaction(let block):
             guard let log = keys.log else { preconditionFailure("the writer gives every batch its change log") }
-            return .transaction(try keys.execute(block, log: log))
-        case .conditional(let steps):
-            return try keys.applyAll(steps)
+            return try keys.execute(block, log: log)
         case .save:
             keys.syncRequested = true
             return .stored

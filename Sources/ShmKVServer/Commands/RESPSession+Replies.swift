@@ -23,9 +23,6 @@ extension RESPSession {
             if let value { RESPWriter.bulk(value, into: &output) } else { RESPWriter.null(resp3: resp3, into: &output) }
         case .transaction(nil), .conditionFailedAt:
             RESPWriter.nullArray(resp3: resp3, into: &output)
-        case .results(let results):
-            RESPWriter.array(results.count, into: &output)
-            for n in results { RESPWriter.integer(Int(n), into: &output) }
         case .transaction(let results?):
             RESPWriter.array(results.count, into: &output)
             for result in results {

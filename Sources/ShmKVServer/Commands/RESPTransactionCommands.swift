@@ -38,7 +38,7 @@ extension RESPSession {
         if queued.failed {
             return RESPWriter.error("EXECABORT Transaction discarded because of previous errors.", into: &output)
         }
-        _ = submit(.transaction(ExecBlock(steps: queued.steps, watched: watches, client: callingClient, context: context)))
+        _ = submit(.transaction(ExecBlock(steps: queued.steps, condition: .unchanged(watches), client: callingClient, context: context)))
     }
 
     /// WATCH key…: notes for each key the first ring sequence this connection's snapshot has not seen

@@ -136,33 +136,43 @@ final class NativeSession {
             // The request body packs the pairs as the writer reads them: copied as they are.
             return enqueue(.mput(count: pairs.count, onlyIfNoneExist: false), key: pairs.packed, id)
         case .transaction(let operations):
-            var steps: [ConditionalStep] = []
+            // The same block as a MULTI's, run under a check per step instead of watched keys.
+            var steps: [TransactionStep] = []
+            var checks: [StepCheck] = []
             steps.reserveCapacity(operations.count)
+            checks.reserveCapacity(operations.count)
             let now = WallClock.milliseconds()
+            let none = UnsafeRawBufferPointer(start: nil, count: 0)
             for (index, operation) in operations.enumerated() {
                 if let refusal = checkKey(operation.key) { return answer((refusal.0, "operation \(index): \(refusal.1)"), id) }
-                let action: ConditionalStep.Action
+                let write: StoredWrite
+                var value = none
                 switch operation.kind {
-                case .put(let value, let expiry):
-                    if let refusal = checkValue(value) { return answer((refusal.0, "operation \(index): \(refusal.1)"), id) }
+                case .put(let bytes, let expiry):
+                    if let refusal = checkValue(bytes) { return answer((refusal.0, "operation \(index): \(refusal.1)"), id) }
                     let deadline: DeadlineChange = switch expiry {
                     case .persistent: .remove
                     case .keep: .keep
                     case .after(let milliseconds): .at(now + Int64(milliseconds))
                     }
-                    action = .put(value: Array(value), deadline: deadline)
-                case .delete: action = .delete
-                case .incrBy(let delta): action = .incrBy(delta)
+                    write = .put(condition: .always, returnOld: false, deadline: deadline)
+                    value = bytes
+                case .delete: write = .delete(counted: false)
+                case .incrBy(let delta): write = .incrBy(delta)
                 }
-                let check: ConditionalStep.Check = switch operation.condition {
+                let key = operation.key
+                steps.append(.write(.owned(OwnedBytes(byteCount: key.count + value.count, keyCount: key.count) { _ = $0.storePair(key, value) }, write),
+                                    .standard))
+                let check: StepCheck = switch operation.condition {
                 case .none: .none
                 case .absent: .absent
                 case .present: .present
                 case .equals(let expected): .equals(Array(expected))
                 }
-                steps.append(ConditionalStep(key: Array(operation.key), action: action, check: check))
+                checks.append(check)
             }
-            return enqueue(.conditional(steps), id)
+            let block = ExecBlock(steps: steps, condition: .checks(checks), client: CallingClient(id: 0, keyFilter: nil), context: context)
+            return enqueue(.transaction(block), id)
         default:
             guard connection.pendingWrites == 0 else { return false }
             executeRead(request, id)
@@ -214,9 +224,9 @@ final class NativeSession {
         case .failed(let status, let message): ReplyWriter.error(status, message, requestID: requestID, into: &output)
         case .previous(let value?, _): value.withUnsafeBytes { ReplyWriter.value($0, requestID: requestID, into: &output) }
         case .previous(nil, _): ReplyWriter.status(.notFound, requestID: requestID, into: &output)
-        case .results(let results): ReplyWriter.results(results, requestID: requestID, into: &output)
+        case .transaction(let results?): ReplyWriter.results(results.compactMap(\.conditionalValue), requestID: requestID, into: &output)
         case .conditionFailedAt(let index): ReplyWriter.conditionFailed(at: index, requestID: requestID, into: &output)
-        case .transaction: ReplyWriter.error(.internalError, "a RESP transaction's outcome on a native connection", requestID: requestID, into: &output)
+        case .transaction(nil): ReplyWriter.error(.internalError, "a RESP transaction's outcome on a native connection", requestID: requestID, into: &output)
         }
     }
 }
