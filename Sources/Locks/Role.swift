@@ -2,17 +2,22 @@
 import Glibc
 #endif
 
-/// A role that one thread at a time holds, taken and given back explicitly, with an attempt that does
-/// not wait: the writer role of flat combining, which whichever thread has writes takes if it is free.
-/// A `pthread_mutex_t` for the same reason as `Locked` (ThreadSanitizer sees what it orders).
-public final class ExclusiveRole: @unchecked Sendable {
-    // Invariant: the mutex is allocated once and never moves.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+/// A role that one thread at a time holds, and the state only its holder may touch: the writer role of
+/// flat combining, which whichever thread has writes takes if it is free. The state is reachable only
+/// inside `withRole` and `withRoleIfFree`, which hand it to a closure while the role is held. A
+/// `pthread_mutex_t` for the same reason as `Locked` (ThreadSanitizer sees what it orders).
+public final class ExclusiveRole<State>: @unchecked Sendable {
+    // Invariant: the mutex is allocated once and never moves; `state` is touched only by the thread
+    // that holds it, inside `withRole` or `withRoleIfFree`.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var state: State
 
-    public init() {
+    /// The role, free, with its state.
+    public init(_ state: consuming sending State) {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
+        self.state = state
     }
 
     deinit {
@@ -20,12 +25,20 @@ public final class ExclusiveRole: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Takes the role if no thread holds it; true if this thread holds it now.
-    public func tryAcquire() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+    /// Waits until the role is free, takes it, runs `body` with the state and gives the role back.
+    @inlinable
+    public func withRole<R>(_ body: (inout State) throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&state)
+    }
 
-    /// Waits until the role is free and takes it.
-    public func acquire() { pthread_mutex_lock(mutex) }
-
-    /// Gives the role back (only the thread that holds it).
-    public func release() { pthread_mutex_unlock(mutex) }
+    /// Runs `body` with the state if no thread holds the role now (taking it meanwhile); nil if another
+    /// thread holds it.
+    @inlinable
+    public func withRoleIfFree<R>(_ body: (inout State) throws -> R) rethrows -> R? {
+        guard pthread_mutex_trylock(mutex) == 0 else { return nil }
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&state)
+    }
 }

@@ -50,6 +50,9 @@ public final class EventLoop: @unchecked Sendable {
     private var events = [shim_epoll_event](repeating: shim_epoll_event(), count: 256)
     private var timers = Heap<Timer>()
     private var timersScheduled: UInt64 = 0
+    /// The thread that runs the loop, noted at its first iteration (before it, setting up from another
+    /// thread is allowed).
+    private var owner: pthread_t?
     /// The epoll tag of the doorbell (never a descriptor number).
     private static let doorbellTag = UInt64(UInt32.max)
 
@@ -74,8 +77,17 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Debug builds trap when loop-owned state is touched from a thread other than the loop's (once the
+    /// loop has run); release builds compile this to nothing.
+    @inline(__always)
+    public func assertOnLoopThread(file: StaticString = #fileID, line: UInt = #line) {
+        assert(owner.map { pthread_equal($0, pthread_self()) != 0 } ?? true, "loop-owned state touched off its loop's thread",
+               file: file, line: line)
+    }
+
     /// Registers `handler` for `events`. `exclusive` adds `EPOLLEXCLUSIVE` (listeners shared by loops).
     public func register(_ handler: EventHandler, events: UInt32, exclusive: Bool = false) throws(SystemError) {
+        assertOnLoopThread()
         let fd = handler.fd
         let bits = exclusive ? events | Readiness.exclusive : events
         try syscallBlocking("epoll_ctl(ADD \(fd))") { shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_ADD, fd, bits, UInt64(fd)) }
@@ -85,6 +97,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Changes the events watched for a registered handler.
     public func modify(_ handler: EventHandler, events: UInt32) throws(SystemError) {
+        assertOnLoopThread()
         let fd = handler.fd
         try syscallBlocking("epoll_ctl(MOD \(fd))") { shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_MOD, fd, events, UInt64(fd)) }
     }
@@ -92,6 +105,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Stops watching a handler (call before closing its descriptor). A handler that is not registered
     /// (ENOENT) is left as it is.
     public func unregister(_ handler: EventHandler) {
+        assertOnLoopThread()
         let fd = handler.fd
         _ = try? syscallBlocking("epoll_ctl(DEL \(fd))") { shim_epoll_ctl(epoll.rawValue, SHIM_EPOLL_CTL_DEL, fd, 0, 0) }
         if Int(fd) < handlers.count, handlers[Int(fd)] === handler { handlers[Int(fd)] = nil }
@@ -99,12 +113,14 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Asks for `work.runPending` on the next iteration (without waiting for an event).
     public func schedule(_ work: PendingWork) {
+        assertOnLoopThread()
         pending.append(work)
     }
 
     /// Runs `action` on this loop's thread once `milliseconds` have passed (checked once per iteration;
     /// timers due at the same moment run in the order they were scheduled).
     public func schedule(afterMilliseconds milliseconds: Int, _ action: @escaping () -> Void) {
+        assertOnLoopThread()
         timersScheduled &+= 1
         timers.insert(Timer(deadline: MonotonicClock.milliseconds() + milliseconds, order: timersScheduled, action: action))
     }
@@ -128,6 +144,8 @@ public final class EventLoop: @unchecked Sendable {
     /// One iteration: wait (no longer than the earliest timer), dispatch, run due timers, pending work
     /// and hooks.
     public func runOnce(timeoutMilliseconds: Int32) {
+        if owner == nil { owner = pthread_self() }
+        assertOnLoopThread()
         var timeout = timeoutMilliseconds
         if let earliest = timers.min?.deadline {
             let untilNext = Int32(clamping: max(0, earliest - now))

@@ -189,6 +189,7 @@ final class ReactorThread: @unchecked Sendable {
     /// once per snapshot (so once per loop iteration, not per request), which also fixes the moment
     /// deadlines are judged at for the iteration, as Redis judges them at its cached command time.
     func keyspace() throws -> KeyspaceReader {
+        loop.assertOnLoopThread()
         if let reader, readTransaction?.isActive == true { return reader }
         let made = try KeyspaceReader(try snapshot(), context.store.databases, clock: WallClock.milliseconds)
         reader = made

@@ -67,13 +67,15 @@ public final class Server: @unchecked Sendable {
                                               mode: group == nil ? 0o600 : 0o660, group: group)
             try store.recordRing(path: ringPath, epoch: publisher.epoch)
             stats.ringNextSequence.store(Int(publisher.nextSequence), ordering: .relaxed)
+            // The publisher moves into the writer role: what the daemon shows of it is read first.
+            let ring = RingInfo(path: ringPath, epoch: publisher.epoch, capacity: publisher.capacity)
             let mapGate = MapGate()
             let batcher = try WriteBatcher(store: store, publisher: publisher, configuration: config, stats: stats,
                                            logger: logger, mapGate: mapGate)
             let count = config.effectiveThreads
             let context = ServerContext(configuration: config, store: store, stats: stats, batcher: batcher,
                                         logger: logger, reactorCount: count,
-                                        ring: RingInfo(path: ringPath, epoch: publisher.epoch, capacity: publisher.capacity),
+                                        ring: ring,
                                         authenticator: authenticator, mapGate: mapGate)
             self.context = context
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
@@ -92,7 +94,7 @@ public final class Server: @unchecked Sendable {
                 "dataDir": "\(config.dataDirectory)", "environment": "\(store.environmentID)",
                 "listeners": "\(endpoints.map(\.description).joined(separator: " "))",
                 "threads": "\(count)", "durability": "\(config.durability.rawValue)",
-                "ring": "\(ringPath)", "epoch": "\(MetaValue.hex16(publisher.epoch))",
+                "ring": "\(ringPath)", "epoch": "\(MetaValue.hex16(ring.epoch))",
             ])
         } catch {
             teardown()

@@ -157,6 +157,7 @@ final class ServerConnection: Connection {
     /// (fairness), the output and query-buffer limits, and the ordering rule (a request that must wait
     /// pauses the loop until this connection's writes complete; `complete` resumes it).
     func runRequests(_ next: () -> RequestStep) {
+        reactor.loop.assertOnLoopThread()
         guard beginTurn() else { return }
         var handled = 0
         while acceptsRequests {
@@ -231,6 +232,7 @@ final class ServerConnection: Connection {
     /// again on the way.
     /// `arenaChunk`: where in this reactor's `WriteArena` the operation's bytes are (-1: in its arrays).
     func submit(_ operation: consuming WriteOperation, route: ReplyRoute, arenaChunk: Int32 = -1) -> Bool {
+        reactor.loop.assertOnLoopThread()
         let ticket = WriteTicket(operation: operation, route: route, connection: self, origin: origin, arenaChunk: arenaChunk)
         let byteCount = ticket.byteCount
         guard context.batcher.submit(ticket) else {
@@ -247,6 +249,7 @@ final class ServerConnection: Connection {
     /// Called on this connection's reactor thread when the writer finished one of its writes: the
     /// session that asked encodes the reply, and requests that waited for the writes run.
     func complete(_ outcome: WriteOutcome, route: ReplyRoute, byteCount: Int) {
+        reactor.loop.assertOnLoopThread()
         pendingWrites -= 1
         queuedWriteBytes -= byteCount
         switch (route, session) {

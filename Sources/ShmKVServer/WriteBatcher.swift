@@ -68,62 +68,29 @@ struct WriteCompletion: @unchecked Sendable {
 /// `__meta` in the same transaction, and after the commit publishes one ring record per change and
 /// wakes the ring's waiters.
 final class WriteBatcher: Sendable {
-    private struct Queue {
-        var tickets: [WriteTicket] = []
-        var closed = false
-    }
-
-    private let queue = Locked(Queue())
-    /// Held by the thread that commits; everything marked "role" below is touched only by its holder.
-    private let role = ExclusiveRole()
+    private let queue = Locked(WriteQueue())
+    /// Held by the thread that commits; what only that thread may touch is its state (`WriterRole`).
+    private let role: ExclusiveRole<WriterRole>
     /// Wakes the writer thread: for writes in the synced modes, and at close.
     private let doorbell: EventFD
     let store: Store
     let configuration: ServerConfiguration
     let stats: ServerStats
     let logger: Logger
-    // Invariant (role).
-    nonisolated(unsafe) let publisher: RingPublisher
-    // Invariant (role): reused per batch.
-    nonisolated(unsafe) var changes = ChangeList()
-    // Invariant (role): the object of each batch's write transaction, begun again for the next one.
-    nonisolated(unsafe) var transaction: WriteTransaction?
-    // Invariant (role): the batch being committed, its outcomes, and the operations of it that failed
-    // alone (by index) on an earlier attempt.
-    nonisolated(unsafe) var batch: [WriteTicket] = []
-    nonisolated(unsafe) var outcomes: [WriteOutcome] = []
-    nonisolated(unsafe) var failedAlone: [(index: Int, outcome: WriteOutcome)] = []
-    // Invariant (role): outcomes on their way to each reactor, by `ReactorThread.index`.
-    private nonisolated(unsafe) var completions: [[WriteCompletion]] = []
     /// Every reactor: woken after a publish when some of its connections follow the ring, and while the
     /// map grows (so that each ends its read transaction promptly).
     let reactors = Locked<[ReactorThread]>([])
     let mapGate: MapGate
-    /// `notify-keyspace-events`: shared with the RESP sessions, read once per batch here (`n`).
+    /// `notify-keyspace-events`: shared with the RESP sessions, read once per batch by the role (`n`).
     let notifications: KeyspaceNotifications
-    /// Recent changes by sequence, for EXEC's WATCH check.
-    // Invariant (role).
-    nonisolated(unsafe) let changeLog = ChangeLog()
-    /// Whether some key has a deadline (as of the last commit); read at start from the environment.
-    // Invariant (role).
-    nonisolated(unsafe) var keysHaveDeadlines: Bool
     /// How often the writer looks for keys past their deadline (Redis: 10 times a second).
     static let expiryInterval = 100
     /// Keys deleted in one pass at most; a full pass is followed by another at once.
     static let expiryPassLimit = 1000
-    /// The map size now (grown by `growMap`); read at start from the environment.
-    // Invariant (role).
-    nonisolated(unsafe) var mapSize: Int
-    /// Bytes of the data file whose blocks are reserved (volatile mode: see `reserveSpace`).
-    // Invariant (role).
-    nonisolated(unsafe) var reservedBytes = 0
 
-    init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats,
+    init(store: Store, publisher: sending RingPublisher, configuration: ServerConfiguration, stats: ServerStats,
          logger: Logger, mapGate: MapGate) throws(SystemError) {
         self.mapGate = mapGate
-        mapSize = (try? store.environment.info().mapSize) ?? configuration.mapSize
-        keysHaveDeadlines = store.databases.expires.map { (try? store.environment.stat($0).entries) ?? 1 > 0 } ?? false
-        self.publisher = publisher
         self.store = store
         self.configuration = configuration
         self.stats = stats
@@ -131,6 +98,8 @@ final class WriteBatcher: Sendable {
         // Validated with the configuration; the fallback is never taken.
         notifications = KeyspaceNotifications(KeyspaceEventClasses(configuration.respNotifyKeyspaceEvents) ?? .all)
         doorbell = try EventFD()
+        role = ExclusiveRole(WriterRole(store: store, publisher: publisher, configuration: configuration, stats: stats, logger: logger,
+                                        mapGate: mapGate, notifications: notifications, queue: queue, reactors: reactors))
     }
 
     /// Queues a write; `false` once the batcher is closed (the daemon is stopping). In volatile mode the
@@ -160,9 +129,7 @@ final class WriteBatcher: Sendable {
     /// Tells the batcher the reactors it delivers to and wakes (before any of them runs).
     func setReactors(_ reactors: [ReactorThread]) {
         self.reactors.withLock { $0 = reactors }
-        role.acquire()
-        completions = Array(repeating: [], count: (reactors.map(\.index).max() ?? -1) + 1)
-        role.release()
+        role.withRole { $0.completions = Array(repeating: [], count: (reactors.map(\.index).max() ?? -1) + 1) }
     }
 
     /// Refuses new writes; `run()` commits what is queued and returns.
@@ -178,10 +145,12 @@ final class WriteBatcher: Sendable {
     func combine(on reactor: ReactorThread, local: inout [WriteCompletion]) -> Bool {
         guard reactorsCommit else { return false }
         while true {
-            guard role.tryAcquire() else { return false }
-            let took = takeBatch()
-            if took { commit(combiner: reactor, local: &local) }
-            role.release()
+            let took = role.withRoleIfFree { writer in
+                guard writer.takeBatch() else { return false }
+                writer.commit(combiner: reactor, local: &local)
+                return true
+            }
+            guard let took else { return false }
             if took { return true }
             // A write queued while the role was held with nothing to do would be left behind: look again.
             if queue.withLock({ $0.tickets.isEmpty }) { return false }
@@ -197,24 +166,20 @@ final class WriteBatcher: Sendable {
         var none: [WriteCompletion] = []
         while true {
             // While keys have deadlines the writer looks for due ones every `expiryInterval`.
-            role.acquire()
-            let expiryDue = keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000
-            role.release()
+            let expiryDue = role.withRole { $0.keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000 }
             doorbell.wait(timeoutMilliseconds: Int32(min(1000, expiryDue)))
             let closed = queue.withLock { $0.closed }
-            role.acquire()
-            while takeBatch() { commit(combiner: nil, local: &none) }
-            if keysHaveDeadlines, MonotonicClock.milliseconds() >= nextExpiryPass {
-                // A full pass may leave more due keys: look again at once rather than after the interval.
-                let full = expireDueKeys()
-                nextExpiryPass = MonotonicClock.milliseconds() + (full ? 0 : WriteBatcher.expiryInterval)
+            role.withRole { writer in
+                while writer.takeBatch() { writer.commit(combiner: nil, local: &none) }
+                if writer.keysHaveDeadlines, MonotonicClock.milliseconds() >= nextExpiryPass {
+                    // A full pass may leave more due keys: look again at once rather than after the interval.
+                    let full = writer.expireDueKeys()
+                    nextExpiryPass = MonotonicClock.milliseconds() + (full ? 0 : WriteBatcher.expiryInterval)
+                }
             }
-            role.release()
             // As `combine`: writes queued while the role was held are committed before the thread waits.
-            while !queue.withLock({ $0.tickets.isEmpty }) && role.tryAcquire() {
-                while takeBatch() { commit(combiner: nil, local: &none) }
-                role.release()
-            }
+            while !queue.withLock({ $0.tickets.isEmpty }),
+                  role.withRoleIfFree({ (writer: inout WriterRole) -> Void in while writer.takeBatch() { writer.commit(combiner: nil, local: &none) } }) != nil {}
             let now = MonotonicClock.seconds()
             if now - lastReaderCheck >= configuration.readerCheckInterval {
                 lastReaderCheck = now
@@ -236,44 +201,25 @@ final class WriteBatcher: Sendable {
         }
     }
 
-    /// Moves up to the batch caps (operations and bytes) from the front of the queue into `batch`;
-    /// false if nothing was queued. (Role.)
-    private func takeBatch() -> Bool {
-        batch.removeAll(keepingCapacity: true)
-        let maxOperations = configuration.batchMaxOperations, maxBytes = configuration.batchMaxBytes
-        queue.withLock { q in
-            var bytes = 0
-            var n = 0
-            while n < q.tickets.count, n < maxOperations {
-                bytes += q.tickets[n].byteCount
-                n += 1
-                if bytes >= maxBytes { break }
-            }
-            if n == q.tickets.count {
-                // All of it (the usual case): the arrays trade places, no ticket is copied.
-                swap(&q.tickets, &batch)
-            } else {
-                batch.append(contentsOf: q.tickets[0..<n])
-                q.tickets.removeFirst(n)
-            }
-        }
-        return !batch.isEmpty
-    }
+    /// The ring's publisher, for the daemon's last words (removing the ring file at shutdown).
+    var publisher: RingPublisher { role.withRole { $0.publisher } }
 
-    /// Hands the batch's outcomes back: those of `combiner`'s connections into `local`, the others to
-    /// their reactors, one hand-off (and at most one wake-up) per reactor. (Role.)
-    func deliver(combiner: ReactorThread?, local: inout [WriteCompletion]) {
-        // By index, field by field: copying whole tickets would retain their operations' bytes too.
-        for i in batch.indices {
-            let connection = batch[i].connection
-            let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
-                                             byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk)
-            let reactor = connection._withUnsafeGuaranteedRef { $0.reactor }
-            if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
-        }
-        for index in completions.indices where !completions[index].isEmpty {
-            completions[index].first!.connection._withUnsafeGuaranteedRef { $0.reactor }.post(completions[index])
-            completions[index].removeAll(keepingCapacity: true)
+    /// Clears reader slots of processes that died holding them (LMDB's `mdb_reader_check`).
+    func checkReaders() {
+        do {
+            let cleared = try store.environment.readerCheck()
+            if cleared > 0 {
+                ServerStats.add(stats.staleReadersCleared, cleared)
+                logger.notice("cleared \(cleared) stale LMDB reader slot(s)")
+            }
+        } catch {
+            logger.error("mdb_reader_check failed: \(error)")
         }
     }
+}
+
+/// The writes waiting for the writer role, from every reactor.
+struct WriteQueue {
+    var tickets: [WriteTicket] = []
+    var closed = false
 }

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// The writer's care of the storage itself: errors as a client should read them, map growth, reader slots.
-extension WriteBatcher {
+extension WriterRole {
     /// A commit's error as a client should read it. LMDB reports a write cut short by a full disk as
     /// EIO; the free space of the data directory's file system tells the two apart.
     func describe(_ error: any Error) -> String {
@@ -72,18 +72,5 @@ extension WriteBatcher {
         }
         logger.error("cannot reserve \(needed) bytes of the data file for the next batch: no space left on device")
         return false
-    }
-
-    /// Clears reader slots of processes that died holding them (LMDB's `mdb_reader_check`).
-    func checkReaders() {
-        do {
-            let cleared = try store.environment.readerCheck()
-            if cleared > 0 {
-                ServerStats.add(stats.staleReadersCleared, cleared)
-                logger.notice("cleared \(cleared) stale LMDB reader slot(s)")
-            }
-        } catch {
-            logger.error("mdb_reader_check failed: \(error)")
-        }
     }
 }

@@ -10,7 +10,7 @@ import Glibc
 
 /// The writer role's work on one batch: apply every operation in one write transaction, commit,
 /// publish, deliver. Everything here runs with the role held.
-extension WriteBatcher {
+extension WriterRole {
     /// Commits `batch` and delivers its outcomes (see `deliver`). A full map grows the map and runs
     /// the batch again: no request fails for a full map while the disk has room (and the map may grow).
     /// An LMDB error inside one operation fails that operation alone: the batch runs again without it.

@@ -1,0 +1,96 @@
+import LMDB
+import Locks
+import Logging
+import NotifyRing
+
+/// What only the holder of the writer role touches (`ExclusiveRole<WriterRole>` hands it to the thread
+/// that holds the role, and to no other): the batch being committed, its outcomes and changes, the LMDB
+/// write transaction reused from batch to batch, the ring's publisher, the change log WATCH reads, and
+/// what the writer knows of the map. Its work is in `WriterRole+Commit` and `WriterRole+Storage`.
+final class WriterRole {
+    let store: Store
+    let configuration: ServerConfiguration
+    let stats: ServerStats
+    let logger: Logger
+    let mapGate: MapGate
+    let notifications: KeyspaceNotifications
+    /// The batcher's queue (a batch is taken from it) and its reactors (woken after a publish).
+    let queue: Locked<WriteQueue>
+    let reactors: Locked<[ReactorThread]>
+    let publisher: RingPublisher
+    /// Reused per batch.
+    var changes = ChangeList()
+    /// The object of each batch's write transaction, begun again for the next one.
+    var transaction: WriteTransaction?
+    /// The batch being committed, its outcomes, and the operations of it that failed alone (by index)
+    /// on an earlier attempt.
+    var batch: [WriteTicket] = []
+    var outcomes: [WriteOutcome] = []
+    var failedAlone: [(index: Int, outcome: WriteOutcome)] = []
+    /// Outcomes on their way to each reactor, by `ReactorThread.index`.
+    var completions: [[WriteCompletion]] = []
+    /// Recent changes by sequence, for EXEC's WATCH check.
+    let changeLog = ChangeLog()
+    /// Whether some key has a deadline (as of the last commit); read at start from the environment.
+    var keysHaveDeadlines: Bool
+    /// The map size now (grown by `growMap`); read at start from the environment.
+    var mapSize: Int
+    /// Bytes of the data file whose blocks are reserved (volatile mode: see `reserveSpace`).
+    var reservedBytes = 0
+
+    init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats, logger: Logger,
+         mapGate: MapGate, notifications: KeyspaceNotifications, queue: Locked<WriteQueue>, reactors: Locked<[ReactorThread]>) {
+        self.store = store
+        self.publisher = publisher
+        self.configuration = configuration
+        self.stats = stats
+        self.logger = logger
+        self.mapGate = mapGate
+        self.notifications = notifications
+        self.queue = queue
+        self.reactors = reactors
+        mapSize = (try? store.environment.info().mapSize) ?? configuration.mapSize
+        keysHaveDeadlines = store.databases.expires.map { (try? store.environment.stat($0).entries) ?? 1 > 0 } ?? false
+    }
+
+    /// Moves up to the batch caps (operations and bytes) from the front of the queue into `batch`;
+    /// false if nothing was queued.
+    func takeBatch() -> Bool {
+        batch.removeAll(keepingCapacity: true)
+        let maxOperations = configuration.batchMaxOperations, maxBytes = configuration.batchMaxBytes
+        queue.withLock { q in
+            var bytes = 0
+            var n = 0
+            while n < q.tickets.count, n < maxOperations {
+                bytes += q.tickets[n].byteCount
+                n += 1
+                if bytes >= maxBytes { break }
+            }
+            if n == q.tickets.count {
+                // All of it (the usual case): the arrays trade places, no ticket is copied.
+                swap(&q.tickets, &batch)
+            } else {
+                batch.append(contentsOf: q.tickets[0..<n])
+                q.tickets.removeFirst(n)
+            }
+        }
+        return !batch.isEmpty
+    }
+
+    /// Hands the batch's outcomes back: those of `combiner`'s connections into `local`, the others to
+    /// their reactors, one hand-off (and at most one wake-up) per reactor.
+    func deliver(combiner: ReactorThread?, local: inout [WriteCompletion]) {
+        // By index, field by field: copying whole tickets would retain their operations' bytes too.
+        for i in batch.indices {
+            let connection = batch[i].connection
+            let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
+                                             byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk)
+            let reactor = connection._withUnsafeGuaranteedRef { $0.reactor }
+            if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
+        }
+        for index in completions.indices where !completions[index].isEmpty {
+            completions[index].first!.connection._withUnsafeGuaranteedRef { $0.reactor }.post(completions[index])
+            completions[index].removeAll(keepingCapacity: true)
+        }
+    }
+}
