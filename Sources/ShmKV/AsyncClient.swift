@@ -58,35 +58,22 @@ public final class AsyncClient: Sendable {
         return best!
     }
 
-    /// One request, one reply; an error status throws `.server`.
-    private func call(_ request: Request) async throws -> Reply {
-        let reply = try await connection().call(request)
-        if case .message(let message) = reply.body { throw ShmKVError.server(reply.status, message) }
-        return reply
+    /// Runs one operation, pipelined with the other calls on its connection: its request, and its reply
+    /// read as the operation says (an error status throws `.server`; a cancelled task ends the call
+    /// with `CancellationError`).
+    public func execute<Result>(_ operation: NativeOperation<Result>) async throws -> Result {
+        try operation.result(of: try await connection().call(operation.request))
     }
-
-    private func unexpected(_ op: String) -> ShmKVError { .protocolViolation("unexpected reply body to \(op)") }
 
     /// Round trip with an optional payload echoed back.
     @discardableResult
-    public func ping(_ payload: [UInt8] = []) async throws -> [UInt8] {
-        guard case .payload(let p) = try await call(.ping(payload: payload)).body else { throw unexpected("PING") }
-        return p
-    }
+    public func ping(_ payload: [UInt8] = []) async throws -> [UInt8] { try await execute(.ping(payload)) }
 
     /// The value under `key`, or `nil`.
-    public func get(_ key: [UInt8]) async throws -> [UInt8]? {
-        let reply = try await call(.get(key: key))
-        if reply.status == .notFound { return nil }
-        guard case .value(let v) = reply.body else { throw unexpected("GET") }
-        return v
-    }
+    public func get(_ key: [UInt8]) async throws -> [UInt8]? { try await execute(.get(key)) }
 
     /// Values for `keys` in order, `nil` where absent, from one snapshot.
-    public func mget(_ keys: [[UInt8]]) async throws -> [[UInt8]?] {
-        guard case .values(let v) = try await call(.mget(keys: keys)).body else { throw unexpected("MGET") }
-        return v
-    }
+    public func mget(_ keys: [[UInt8]]) async throws -> [[UInt8]?] { try await execute(.mget(keys)) }
 
     /// Stores `value` under `key` if `condition` holds; whether it was stored. Returns after the commit.
     /// `expiry` decides the key's deadline: none (the default, as Redis's SET), the one it had, or a
@@ -94,67 +81,49 @@ public final class AsyncClient: Sendable {
     @discardableResult
     public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always,
                     expiry: PutExpiry = .persistent) async throws -> Bool {
-        try await call(.put(key: key, value: value, condition: condition, expiry: expiry)).status == .ok
+        try await execute(.put(key, value, condition: condition, expiry: expiry))
     }
 
     /// How long `key` has left: `.missing`, `.persistent` or `.expires(deadline:remaining:)`.
-    public func ttl(_ key: [UInt8]) async throws -> TimeToLive {
-        try TimeToLive(reply: try await call(.ttl(key: key)))
-    }
+    public func ttl(_ key: [UInt8]) async throws -> TimeToLive { try await execute(.ttl(key)) }
 
     /// Gives `key` a deadline `milliseconds` from now (`mode` `.absolute`: at that Unix time in
     /// milliseconds); a time not in the future deletes it. Whether the key existed.
     @discardableResult
     public func expire(_ key: [UInt8], milliseconds: Int64, mode: ExpireMode = .relative) async throws -> Bool {
-        guard case .integer(let n) = try await call(.expire(key: key, milliseconds: milliseconds, mode: mode)).body else {
-            throw unexpected("EXPIRE")
-        }
-        return n == 1
+        try await execute(.expire(key, milliseconds: milliseconds, mode: mode))
     }
 
     /// Takes `key`'s deadline away; whether it had one.
     @discardableResult
-    public func persist(_ key: [UInt8]) async throws -> Bool {
-        try await expire(key, milliseconds: 0, mode: .persist)
-    }
+    public func persist(_ key: [UInt8]) async throws -> Bool { try await execute(.expire(key, milliseconds: 0, mode: .persist)) }
 
     /// Removes `key`; whether it existed.
     @discardableResult
-    public func delete(_ key: [UInt8]) async throws -> Bool {
-        guard case .deleted(let d) = try await call(.delete(key: key)).body else { throw unexpected("DELETE") }
-        return d
-    }
+    public func delete(_ key: [UInt8]) async throws -> Bool { try await execute(.delete(key)) }
 
     /// Stores all pairs in one transaction: all or none.
-    public func mput(_ pairs: [KeyValue]) async throws {
-        _ = try await call(.mput(pairs))
-    }
+    public func mput(_ pairs: [KeyValue]) async throws { try await execute(.mput(pairs)) }
 
     /// Applies `operations` in one LMDB transaction, each only if its condition holds against the store
     /// as the earlier ones left it: all (`.committed`, a result each) or none
     /// (`.conditionFailed(index:)`); see `Client.transaction(_:)`.
     @discardableResult
     public func transaction(_ operations: [TransactionOperation]) async throws -> TransactionResult {
-        try TransactionResult(reply: try await call(.transaction(operations)))
+        try await execute(.transaction(operations))
     }
 
     /// Adds `delta` to the decimal integer under `key` (absent: 0); the result.
     @discardableResult
-    public func incr(_ key: [UInt8], by delta: Int64 = 1) async throws -> Int64 {
-        guard case .integer(let n) = try await call(.incrBy(key: key, delta: delta)).body else { throw unexpected("INCRBY") }
-        return n
-    }
+    public func incr(_ key: [UInt8], by delta: Int64 = 1) async throws -> Int64 { try await execute(.incr(key, by: delta)) }
 
     /// The server's counters, in its order.
-    public func stats() async throws -> [StatEntry] {
-        guard case .stats(let s) = try await call(.stats).body else { throw unexpected("STATS") }
-        return s
-    }
+    public func stats() async throws -> [StatEntry] { try await execute(.stats) }
 
     /// One page of a scan; continue with `query.after` set to the last key while `more` is true.
     public func scanPage(_ query: ScanQuery) async throws -> (entries: [KeyValue], more: Bool) {
-        guard case .scanPage(let entries, let more) = try await call(.scan(query)).body else { throw unexpected("SCAN") }
-        return (entries, more)
+        let page = try await execute(.scanPage(query))
+        return (page.entries, page.more)
     }
 
     /// Every entry whose key starts with `prefix`, fetched a page at a time as it is iterated.
@@ -186,12 +155,7 @@ public final class AsyncClient: Sendable {
     /// Posts `payload` to `channel`, in order with the writes pipelined before it on its connection;
     /// the receivers the daemon counts.
     @discardableResult
-    public func publish(_ channel: [UInt8], _ payload: [UInt8]) async throws -> Int {
-        guard case .integer(let n) = try await call(.publish(channel: channel, payload: payload)).body else {
-            throw unexpected("PUBLISH")
-        }
-        return Int(n)
-    }
+    public func publish(_ channel: [UInt8], _ payload: [UInt8]) async throws -> Int { try await execute(.publish(channel, payload)) }
 }
 
 extension AsyncClient {

@@ -76,33 +76,21 @@ public final class Client: Sendable {
         }
     }
 
-    /// One request, one reply; an error status throws `.server`.
-    func call(_ request: Request) throws(ShmKVError) -> Reply {
-        let reply = try pipeline([request])[0]
-        if case .message(let message) = reply.body { throw .server(reply.status, message) }
-        return reply
+    /// Runs one operation: its request, and its reply read as the operation says (an error status
+    /// throws `.server`).
+    public func execute<Result>(_ operation: NativeOperation<Result>) throws(ShmKVError) -> Result {
+        try operation.result(of: try pipeline([operation.request])[0])
     }
 
     /// Round trip with an optional payload echoed back.
     @discardableResult
-    public func ping(_ payload: [UInt8] = []) throws(ShmKVError) -> [UInt8] {
-        guard case .payload(let p) = try call(.ping(payload: payload)).body else { throw unexpected("PING") }
-        return p
-    }
+    public func ping(_ payload: [UInt8] = []) throws(ShmKVError) -> [UInt8] { try execute(.ping(payload)) }
 
     /// The value under `key`, or `nil`.
-    public func get(_ key: [UInt8]) throws(ShmKVError) -> [UInt8]? {
-        let reply = try call(.get(key: key))
-        if reply.status == .notFound { return nil }
-        guard case .value(let v) = reply.body else { throw unexpected("GET") }
-        return v
-    }
+    public func get(_ key: [UInt8]) throws(ShmKVError) -> [UInt8]? { try execute(.get(key)) }
 
     /// Values for `keys` in order, `nil` where absent, from one snapshot.
-    public func mget(_ keys: [[UInt8]]) throws(ShmKVError) -> [[UInt8]?] {
-        guard case .values(let v) = try call(.mget(keys: keys)).body else { throw unexpected("MGET") }
-        return v
-    }
+    public func mget(_ keys: [[UInt8]]) throws(ShmKVError) -> [[UInt8]?] { try execute(.mget(keys)) }
 
     /// Stores `value` under `key` if `condition` holds. Returns whether it was stored (`false`: the
     /// condition failed). Returns after the write committed. `expiry` decides the key's deadline: none
@@ -110,41 +98,29 @@ public final class Client: Sendable {
     @discardableResult
     public func put(_ key: [UInt8], _ value: [UInt8], condition: PutCondition = .always,
                     expiry: PutExpiry = .persistent) throws(ShmKVError) -> Bool {
-        try call(.put(key: key, value: value, condition: condition, expiry: expiry)).status == .ok
+        try execute(.put(key, value, condition: condition, expiry: expiry))
     }
 
     /// How long `key` has left: `.missing`, `.persistent` or `.expires(deadline:remaining:)`.
-    public func ttl(_ key: [UInt8]) throws(ShmKVError) -> TimeToLive {
-        try TimeToLive(reply: try call(.ttl(key: key)))
-    }
+    public func ttl(_ key: [UInt8]) throws(ShmKVError) -> TimeToLive { try execute(.ttl(key)) }
 
     /// Gives `key` a deadline `milliseconds` from now (`mode` `.absolute`: at that Unix time in
     /// milliseconds); a time not in the future deletes it. Whether the key existed.
     @discardableResult
     public func expire(_ key: [UInt8], milliseconds: Int64, mode: ExpireMode = .relative) throws(ShmKVError) -> Bool {
-        guard case .integer(let n) = try call(.expire(key: key, milliseconds: milliseconds, mode: mode)).body else {
-            throw unexpected("EXPIRE")
-        }
-        return n == 1
+        try execute(.expire(key, milliseconds: milliseconds, mode: mode))
     }
 
     /// Takes `key`'s deadline away; whether it had one.
     @discardableResult
-    public func persist(_ key: [UInt8]) throws(ShmKVError) -> Bool {
-        try expire(key, milliseconds: 0, mode: .persist)
-    }
+    public func persist(_ key: [UInt8]) throws(ShmKVError) -> Bool { try execute(.expire(key, milliseconds: 0, mode: .persist)) }
 
     /// Removes `key`; returns whether it existed.
     @discardableResult
-    public func delete(_ key: [UInt8]) throws(ShmKVError) -> Bool {
-        guard case .deleted(let d) = try call(.delete(key: key)).body else { throw unexpected("DELETE") }
-        return d
-    }
+    public func delete(_ key: [UInt8]) throws(ShmKVError) -> Bool { try execute(.delete(key)) }
 
     /// Stores all pairs in one transaction: all or none.
-    public func mput(_ pairs: [KeyValue]) throws(ShmKVError) {
-        _ = try call(.mput(pairs))
-    }
+    public func mput(_ pairs: [KeyValue]) throws(ShmKVError) { try execute(.mput(pairs)) }
 
     /// Applies `operations` in one LMDB transaction, each only if its condition holds against the store
     /// as the earlier ones left it: all of them (`.committed`, a result each) or, when a condition
@@ -152,26 +128,20 @@ public final class Client: Sendable {
     /// throws `.server` and applies nothing either.
     @discardableResult
     public func transaction(_ operations: [TransactionOperation]) throws(ShmKVError) -> TransactionResult {
-        try TransactionResult(reply: try call(.transaction(operations)))
+        try execute(.transaction(operations))
     }
 
     /// Adds `delta` to the decimal integer under `key` (absent: 0) and returns the result.
     @discardableResult
-    public func incr(_ key: [UInt8], by delta: Int64 = 1) throws(ShmKVError) -> Int64 {
-        guard case .integer(let n) = try call(.incrBy(key: key, delta: delta)).body else { throw unexpected("INCRBY") }
-        return n
-    }
+    public func incr(_ key: [UInt8], by delta: Int64 = 1) throws(ShmKVError) -> Int64 { try execute(.incr(key, by: delta)) }
 
     /// The server's counters, in its order.
-    public func stats() throws(ShmKVError) -> [StatEntry] {
-        guard case .stats(let s) = try call(.stats).body else { throw unexpected("STATS") }
-        return s
-    }
+    public func stats() throws(ShmKVError) -> [StatEntry] { try execute(.stats) }
 
     /// One page of a scan; continue with `query.after` set to the last key while `more` is true.
     public func scanPage(_ query: ScanQuery) throws(ShmKVError) -> (entries: [KeyValue], more: Bool) {
-        guard case .scanPage(let entries, let more) = try call(.scan(query)).body else { throw unexpected("SCAN") }
-        return (entries, more)
+        let page = try execute(.scanPage(query))
+        return (page.entries, page.more)
     }
 
     /// Every entry whose key starts with `prefix`, fetched page by page as the sequence is iterated.
@@ -183,8 +153,6 @@ public final class Client: Sendable {
     public func scan(from lower: [UInt8], to upper: [UInt8]?, pageSize: UInt32 = 0) -> ScanSequence {
         ScanSequence(client: self, query: ScanQuery(mode: .range, start: lower, end: upper ?? [], limit: pageSize))
     }
-
-    private func unexpected(_ op: String) -> ShmKVError { .protocolViolation("unexpected reply body to \(op)") }
 }
 
 extension Client {

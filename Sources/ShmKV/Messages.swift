@@ -116,12 +116,7 @@ extension Client {
     /// Posts `payload` to `channel`, in order with this client's writes; returns the receivers the
     /// daemon counts (its subscribed connections; local ring readers get it too but are not counted).
     @discardableResult
-    public func publish(_ channel: [UInt8], _ payload: [UInt8]) throws(ShmKVError) -> Int {
-        guard case .integer(let n) = try call(.publish(channel: channel, payload: payload)).body else {
-            throw .protocolViolation("unexpected reply body to PUBLISH")
-        }
-        return Int(n)
-    }
+    public func publish(_ channel: [UInt8], _ payload: [UInt8]) throws(ShmKVError) -> Int { try execute(.publish(channel, payload)) }
 
     /// Subscribes over a connection of its own to messages on `channels` and `patterns` (counted in
     /// PUBLISH's answer). Events come from now on.

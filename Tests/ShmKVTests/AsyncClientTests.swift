@@ -142,3 +142,35 @@ final class SilentServer: @unchecked Sendable {
         closeClients()
     }
 }
+
+/// Each native operation is one value (`NativeOperation`): the blocking and the async client run the same
+/// values and read the same replies the same way.
+@Suite struct NativeOperationTests {
+    @Test("the same operation values give the same results on Client and AsyncClient")
+    func oneDescriptionTwoClients() async throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let blocking = try Client(socketPath: daemon.socketPath, timeoutSeconds: 30)
+        defer { blocking.close() }
+        let async = AsyncClient(address: .unix(path: daemon.socketPath), connections: 1)
+        defer { async.close() }
+        let k = Array("op:k".utf8), n = Array("op:n".utf8)
+        // Each write runs once per client, so the second result shows the first client's effect.
+        #expect(try blocking.execute(.put(k, [1], condition: .ifAbsent)) == true)
+        #expect(try await async.execute(.put(k, [2], condition: .ifAbsent)) == false)
+        #expect(try blocking.execute(.incr(n, by: 5)) == 5)
+        #expect(try await async.execute(.incr(n, by: 5)) == 10)
+        let reads: [NativeOperation<[UInt8]?>] = [.get(k), .get(Array("op:none".utf8))]
+        for read in reads { #expect(try blocking.execute(read) == (try await async.execute(read))) }
+        #expect(try blocking.execute(.mget([k, n])) == (try await async.execute(.mget([k, n]))))
+        #expect(try blocking.execute(.ttl(k)) == .persistent)
+        #expect(try await async.execute(.ttl(k)) == .persistent)
+        let page = NativeOperation<ScanPage>.scanPage(ScanQuery(mode: .prefix, start: Array("op:".utf8)))
+        #expect(try blocking.execute(page) == (try await async.execute(page)))
+        #expect(try blocking.execute(page).entries.map(\.key) == [k, n])
+        // An error status throws the same `.server` error from both.
+        let bad = NativeOperation<Int64>.incr(k, by: 1)
+        #expect(throws: ShmKVError.server(.notInteger, "value is not an integer or out of range")) { try blocking.execute(bad) }
+        await #expect(throws: ShmKVError.server(.notInteger, "value is not an integer or out of range")) { try await async.execute(bad) }
+    }
+}
