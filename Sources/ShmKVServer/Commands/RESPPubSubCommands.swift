@@ -11,86 +11,10 @@ import Wire
 /// FROM to TO were missed) instead of silently missing them.
 extension RESPSession {
     static let keyspacePrefix = Array("__keyspace@0__:".utf8)
+
     static let keyeventPrefix = Array("__keyevent@0__:".utf8)
+
     static let resyncChannel = Array("__shmkv__:resync".utf8)
-
-    func subscribe(_ args: RESPArguments, patterns byPattern: Bool) {
-        context.resp.update(clientID) { $0.lastCommand = byPattern ? "psubscribe" : "subscribe" }
-        if connection.ringSubscriber == nil {
-            do { _ = try connection.startFollowingRing(from: .now) } catch {
-                RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &output)
-                return
-            }
-        }
-        for i in 1..<args.count {
-            let name = args.bytes(i)
-            if byPattern {
-                if !patterns.contains(where: { $0.pattern == name }) {
-                    patterns.append(GlobPattern(name))
-                    context.subscriptions.update(patterns: [GlobPattern(name)], delta: 1)
-                }
-            } else if !channels.contains(name) {
-                channels.append(name)
-                context.subscriptions.update(channels: [name], delta: 1)
-            }
-            RESPWriter.push(3, resp3: resp3, into: &output)
-            RESPWriter.bulk(byPattern ? "psubscribe" : "subscribe", into: &output)
-            RESPWriter.bulk(name, into: &output)
-            RESPWriter.integer(subscriptionCount, into: &output)
-        }
-    }
-
-    /// PUBSUB CHANNELS [pattern] | NUMSUB [channel …] | NUMPAT, over the daemon's connections.
-    func pubsub(_ args: RESPArguments) {
-        let subscriptions = context.subscriptions
-        let n = args.count
-        if args.is(1, "CHANNELS") || args.is(1, "NUMPAT") {
-            // Redis 7.0's two wordings: CHANNELS checks its own arity, NUMPAT's is in the table.
-            if args.is(1, "CHANNELS"), n > 3 {
-                return RESPWriter.error("ERR unknown subcommand or wrong number of arguments for '\(args.string(1))'. Try PUBSUB HELP.", into: &output)
-            }
-            if args.is(1, "NUMPAT"), n != 2 {
-                return RESPWriter.error("ERR wrong number of arguments for 'pubsub|numpat' command", into: &output)
-            }
-            if args.is(1, "NUMPAT") { return RESPWriter.integer(subscriptions.patternCount, into: &output) }
-            let channels = subscriptions.activeChannels(matching: n == 3 ? GlobPattern(args.bytes(2)) : nil)
-            RESPWriter.array(channels.count, into: &output)
-            for channel in channels { RESPWriter.bulk(channel, into: &output) }
-        } else if args.is(1, "NUMSUB") {
-            // A flat array of channel, count pairs (Redis 7 answers an array in RESP3 too).
-            RESPWriter.array((n - 2) * 2, into: &output)
-            for i in 2..<max(2, n) {
-                RESPWriter.bulk(args[i], into: &output)
-                RESPWriter.integer(subscriptions.subscribers(of: args.bytes(i)), into: &output)
-            }
-        } else {
-            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try PUBSUB HELP.", into: &output)
-        }
-    }
-
-    func unsubscribe(_ args: RESPArguments, patterns byPattern: Bool) {
-        let kind = byPattern ? "punsubscribe" : "unsubscribe"
-        var names: [[UInt8]] = (1..<args.count).map { args.bytes($0) }
-        if names.isEmpty { names = byPattern ? patterns.map(\.pattern) : channels }
-        if names.isEmpty {
-            RESPWriter.push(3, resp3: resp3, into: &output)
-            RESPWriter.bulk(kind, into: &output)
-            RESPWriter.null(resp3: resp3, into: &output)
-            RESPWriter.integer(subscriptionCount, into: &output)
-        }
-        for name in names {
-            if byPattern, let i = patterns.firstIndex(where: { $0.pattern == name }) {
-                context.subscriptions.update(patterns: [patterns.remove(at: i)], delta: -1)
-            } else if !byPattern, let i = channels.firstIndex(of: name) {
-                context.subscriptions.update(channels: [channels.remove(at: i)], delta: -1)
-            }
-            RESPWriter.push(3, resp3: resp3, into: &output)
-            RESPWriter.bulk(kind, into: &output)
-            RESPWriter.bulk(name, into: &output)
-            RESPWriter.integer(subscriptionCount, into: &output)
-        }
-        if subscriptionCount == 0 && tracking == nil { connection.stopFollowingRing() }
-    }
 
     func unsubscribeAll() {
         context.subscriptions.update(channels: channels, patterns: patterns, delta: -1)
@@ -154,8 +78,90 @@ extension RESPSession {
     }
 }
 
-/// PUBLISH, the pub/sub command that writes.
+/// The pub/sub commands a connection runs: SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBSUB
+/// (PUBLISH, a write, is below).
 enum PubSubCommands {
+    static func subscribe(_ session: RESPSession, _ args: RESPArguments, patterns byPattern: Bool) {
+        session.context.resp.update(session.clientID) { $0.lastCommand = byPattern ? "psubscribe" : "subscribe" }
+        if session.connection.ringSubscriber == nil {
+            do { _ = try session.connection.startFollowingRing(from: .now) } catch {
+                RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &session.output)
+                return
+            }
+        }
+        for i in 1..<args.count {
+            let name = args.bytes(i)
+            if byPattern {
+                if !session.patterns.contains(where: { $0.pattern == name }) {
+                    session.patterns.append(GlobPattern(name))
+                    session.context.subscriptions.update(patterns: [GlobPattern(name)], delta: 1)
+                }
+            } else if !session.channels.contains(name) {
+                session.channels.append(name)
+                session.context.subscriptions.update(channels: [name], delta: 1)
+            }
+            RESPWriter.push(3, resp3: session.resp3, into: &session.output)
+            RESPWriter.bulk(byPattern ? "psubscribe" : "subscribe", into: &session.output)
+            RESPWriter.bulk(name, into: &session.output)
+            RESPWriter.integer(session.subscriptionCount, into: &session.output)
+        }
+    }
+
+    /// PUBSUB CHANNELS [pattern] | NUMSUB [channel …] | NUMPAT, over the daemon's connections.
+    static func pubsub(_ session: RESPSession, _ args: RESPArguments) {
+        let subscriptions = session.context.subscriptions
+        let n = args.count
+        if args.is(1, "CHANNELS") || args.is(1, "NUMPAT") {
+            // Redis 7.0's two wordings: CHANNELS checks its own arity, NUMPAT's is in the table.
+            if args.is(1, "CHANNELS"), n > 3 {
+                return RESPWriter.error("ERR unknown subcommand or wrong number of arguments for '\(args.string(1))'. Try PUBSUB HELP.", into: &session.output)
+            }
+            if args.is(1, "NUMPAT"), n != 2 {
+                return RESPWriter.error("ERR wrong number of arguments for 'pubsub|numpat' command", into: &session.output)
+            }
+            if args.is(1, "NUMPAT") { return RESPWriter.integer(subscriptions.patternCount, into: &session.output) }
+            let channels = subscriptions.activeChannels(matching: n == 3 ? GlobPattern(args.bytes(2)) : nil)
+            RESPWriter.array(channels.count, into: &session.output)
+            for channel in channels { RESPWriter.bulk(channel, into: &session.output) }
+        } else if args.is(1, "NUMSUB") {
+            // A flat array of channel, count pairs (Redis 7 answers an array in RESP3 too).
+            RESPWriter.array((n - 2) * 2, into: &session.output)
+            for i in 2..<max(2, n) {
+                RESPWriter.bulk(args[i], into: &session.output)
+                RESPWriter.integer(subscriptions.subscribers(of: args.bytes(i)), into: &session.output)
+            }
+        } else {
+            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try PUBSUB HELP.", into: &session.output)
+        }
+    }
+
+    static func unsubscribe(_ session: RESPSession, _ args: RESPArguments, patterns byPattern: Bool) {
+        let kind = byPattern ? "punsubscribe" : "unsubscribe"
+        var names: [[UInt8]] = (1..<args.count).map { args.bytes($0) }
+        if names.isEmpty { names = byPattern ? session.patterns.map(\.pattern) : session.channels }
+        if names.isEmpty {
+            RESPWriter.push(3, resp3: session.resp3, into: &session.output)
+            RESPWriter.bulk(kind, into: &session.output)
+            RESPWriter.null(resp3: session.resp3, into: &session.output)
+            RESPWriter.integer(session.subscriptionCount, into: &session.output)
+        }
+        for name in names {
+            if byPattern, let i = session.patterns.firstIndex(where: { $0.pattern == name }) {
+                session.context.subscriptions.update(patterns: [session.patterns.remove(at: i)], delta: -1)
+            } else if !byPattern, let i = session.channels.firstIndex(of: name) {
+                session.context.subscriptions.update(channels: [session.channels.remove(at: i)], delta: -1)
+            }
+            RESPWriter.push(3, resp3: session.resp3, into: &session.output)
+            RESPWriter.bulk(kind, into: &session.output)
+            RESPWriter.bulk(name, into: &session.output)
+            RESPWriter.integer(session.subscriptionCount, into: &session.output)
+        }
+        if session.subscriptionCount == 0 && session.tracking == nil { session.connection.stopFollowingRing() }
+    }
+}
+
+/// PUBLISH, the pub/sub command that writes.
+extension PubSubCommands {
     /// PUBLISH channel message: queued behind the connection's writes, so that its ring record follows
     /// theirs; answers the receivers the daemon counts (its subscribed connections, not local readers).
     static func publish(_ c: WriteCall) -> WritePlan {

@@ -7,89 +7,89 @@ import Wire
 import Glibc
 #endif
 
-/// The server commands: INFO, COMMAND, TIME, ACL, LASTSAVE, SAVE, WAIT, WAITAOF, FUNCTION (CONFIG is in
-/// `RESPConfigCommands`).
-extension RESPSession {
-    func time(_ args: RESPArguments) {
+/// The server commands: INFO, COMMAND, TIME, ACL, LASTSAVE, WAIT, WAITAOF, FUNCTION (SAVE is a write in
+/// the table; CONFIG is in `RESPConfigCommands`). Each runs on the reactor with the session that asked.
+enum ServerCommands {
+    static func time(_ session: RESPSession, _ args: RESPArguments) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        RESPWriter.array(2, into: &output)
-        RESPWriter.bulk(String(ts.tv_sec), into: &output)
-        RESPWriter.bulk(String(ts.tv_nsec / 1000), into: &output)
+        RESPWriter.array(2, into: &session.output)
+        RESPWriter.bulk(String(ts.tv_sec), into: &session.output)
+        RESPWriter.bulk(String(ts.tv_nsec / 1000), into: &session.output)
     }
 
-    func lastSave(_ args: RESPArguments) {
-        RESPWriter.integer(context.stats.lastSave.load(ordering: .relaxed), into: &output)
+    static func lastSave(_ session: RESPSession, _ args: RESPArguments) {
+        RESPWriter.integer(session.context.stats.lastSave.load(ordering: .relaxed), into: &session.output)
     }
 
     /// WAIT numreplicas timeout: a single node has no replicas to wait for, and a reply already means
     /// committed, so it answers 0 at once (Redis would block until the timeout when asked for replicas).
-    func wait(_ args: RESPArguments) {
-        guard args.integer(1) != nil else { return RESPWriter.error("ERR value is not an integer or out of range", into: &output) }
-        guard let timeout = args.integer(2) else { return RESPWriter.error("ERR timeout is not an integer or out of range", into: &output) }
-        guard timeout >= 0 else { return RESPWriter.error("ERR timeout is negative", into: &output) }
-        RESPWriter.integer(0, into: &output)
+    static func wait(_ session: RESPSession, _ args: RESPArguments) {
+        guard args.integer(1) != nil else { return RESPWriter.error("ERR value is not an integer or out of range", into: &session.output) }
+        guard let timeout = args.integer(2) else { return RESPWriter.error("ERR timeout is not an integer or out of range", into: &session.output) }
+        guard timeout >= 0 else { return RESPWriter.error("ERR timeout is negative", into: &session.output) }
+        RESPWriter.integer(0, into: &session.output)
     }
 
     /// WAITAOF numlocal numreplicas timeout (Redis 7.2): [local copies, replicas] that have the
     /// connection's writes on disk. In the durable mode every acknowledged write is synced: [1, 0]. In the
     /// others asking for a local copy is Redis's error for a server without an fsync'd append-only file.
-    func waitAOF(_ args: RESPArguments) {
+    static func waitAOF(_ session: RESPSession, _ args: RESPArguments) {
         guard let local = args.integer(1), args.integer(2) != nil else {
-            return RESPWriter.error("ERR value is not an integer or out of range", into: &output)
+            return RESPWriter.error("ERR value is not an integer or out of range", into: &session.output)
         }
-        guard let timeout = args.integer(3) else { return RESPWriter.error("ERR timeout is not an integer or out of range", into: &output) }
-        guard timeout >= 0 else { return RESPWriter.error("ERR timeout is negative", into: &output) }
-        let durable = context.configuration.durability == .durable
+        guard let timeout = args.integer(3) else { return RESPWriter.error("ERR timeout is not an integer or out of range", into: &session.output) }
+        guard timeout >= 0 else { return RESPWriter.error("ERR timeout is negative", into: &session.output) }
+        let durable = session.context.configuration.durability == .durable
         if local > 0 && !durable {
-            return RESPWriter.error("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.", into: &output)
+            return RESPWriter.error("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.", into: &session.output)
         }
-        RESPWriter.array(2, into: &output)
-        RESPWriter.integer(durable ? 1 : 0, into: &output)
-        RESPWriter.integer(0, into: &output)
+        RESPWriter.array(2, into: &session.output)
+        RESPWriter.integer(durable ? 1 : 0, into: &session.output)
+        RESPWriter.integer(0, into: &session.output)
     }
 
     /// FUNCTION FLUSH [ASYNC|SYNC] and FUNCTION LIST: ShmKV has no functions (nor scripts), so there is
     /// nothing to flush or list.
-    func function(_ args: RESPArguments) {
+    static func function(_ session: RESPSession, _ args: RESPArguments) {
         if args.is(1, "FLUSH") {
-            guard args.count <= 3 else { wrongArity(args, "function|flush"); return }
+            guard args.count <= 3 else { session.wrongArity(args, "function|flush"); return }
             if args.count == 3 && !args.is(2, "SYNC") && !args.is(2, "ASYNC") {
-                return RESPWriter.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option", into: &output)
+                return RESPWriter.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option", into: &session.output)
             }
-            RESPWriter.ok(into: &output)
+            RESPWriter.ok(into: &session.output)
         } else if args.is(1, "LIST") {
-            RESPWriter.array(0, into: &output)
+            RESPWriter.array(0, into: &session.output)
         } else {
-            RESPWriter.error("ERR FUNCTION \(args.string(1).uppercased()) is not supported by ShmKV: it runs no functions or scripts", into: &output)
+            RESPWriter.error("ERR FUNCTION \(args.string(1).uppercased()) is not supported by ShmKV: it runs no functions or scripts", into: &session.output)
         }
     }
 
     /// ACL WHOAMI and ACL LIST; users are configuration, so the rest of ACL is refused.
-    func acl(_ args: RESPArguments) {
+    static func acl(_ session: RESPSession, _ args: RESPArguments) {
         if args.is(1, "WHOAMI") {
-            guard args.count == 2 else { wrongArity(args); return }
-            RESPWriter.bulk(connection.user?.name ?? "default", into: &output)
+            guard args.count == 2 else { session.wrongArity(args); return }
+            RESPWriter.bulk(session.connection.user?.name ?? "default", into: &session.output)
         } else if args.is(1, "LIST") {
-            guard args.count == 2 else { wrongArity(args); return }
-            let users = context.authenticator.all.sorted { $0.name < $1.name }
-            RESPWriter.array(users.count, into: &output)
-            for user in users { RESPWriter.bulk(user.aclLine, into: &output) }
+            guard args.count == 2 else { session.wrongArity(args); return }
+            let users = session.context.authenticator.all.sorted { $0.name < $1.name }
+            RESPWriter.array(users.count, into: &session.output)
+            for user in users { RESPWriter.bulk(user.aclLine, into: &session.output) }
         } else {
-            RESPWriter.error("ERR ACL \(args.string(1).uppercased()) is not supported by ShmKV: users are configured in auth.users (see Config/shmkvd.yaml)", into: &output)
+            RESPWriter.error("ERR ACL \(args.string(1).uppercased()) is not supported by ShmKV: users are configured in auth.users (see Config/shmkvd.yaml)", into: &session.output)
         }
     }
 
-    func info(_ args: RESPArguments) {
-        RESPWriter.verbatim(infoText(args), resp3: resp3, into: &output)
+    static func info(_ session: RESPSession, _ args: RESPArguments) {
+        RESPWriter.verbatim(infoText(session, args), resp3: session.resp3, into: &session.output)
     }
 
-    private func infoText(_ args: RESPArguments) -> String {
-        let c = context.configuration
-        let s = context.stats
-        let env = context.store.environment
+    private static func infoText(_ session: RESPSession, _ args: RESPArguments) -> String {
+        let c = session.context.configuration
+        let s = session.context.stats
+        let env = session.context.store.environment
         let info = try? env.info()
-        let reader = try? connection.reactor.keyspace()
+        let reader = try? session.connection.reactor.keyspace()
         let keys = (try? reader?.count()) ?? 0
         let expires = (try? reader?.countWithDeadlines()) ?? 0
         let pageSize = (try? env.stat().pageSize) ?? 4096
@@ -101,15 +101,15 @@ extension RESPSession {
         let all = wanted.contains("all") || wanted.contains("everything")
         let isDefault = wanted.isEmpty || wanted.contains("default")
         let sections: [(String, [(String, String)])] = [
-            ("Server", [("redis_version", RESPSession.redisVersion), ("shmkv_version", "0.4.0"), ("redis_mode", context.cluster == nil ? "standalone" : "cluster"), ("os", "Linux"),
+            ("Server", [("redis_version", RESPSession.redisVersion), ("shmkv_version", "0.4.0"), ("redis_mode", session.context.cluster == nil ? "standalone" : "cluster"), ("os", "Linux"),
                         ("arch_bits", "64"), ("process_id", String(getpid())), ("tcp_port", String(port)),
-                        ("shmkv_ring_epoch", String(context.ring.epoch)),
+                        ("shmkv_ring_epoch", String(session.context.ring.epoch)),
                         ("uptime_in_seconds", String(s.uptimeSeconds)), ("uptime_in_days", String(s.uptimeSeconds / 86400)),
-                        ("io_threads_active", String(context.reactorCount))]),
+                        ("io_threads_active", String(session.context.reactorCount))]),
             ("Clients", [("connected_clients", String(s.connectionsCurrent.load(ordering: .relaxed))),
-                         ("resp_clients", String(context.resp.count)), ("maxclients", String(c.maxClients)),
+                         ("resp_clients", String(session.context.resp.count)), ("maxclients", String(c.maxClients)),
                          ("blocked_clients", "0")]),
-            ("Memory", [("used_memory", String(used)), ("used_memory_human", humanBytes(used)),
+            ("Memory", [("used_memory", String(used)), ("used_memory_human", humanBytes(session, used)),
                         ("used_memory_dataset", String(used)), ("lmdb_map_size", String(info?.mapSize ?? 0)),
                         ("lmdb_map_resizes", String(s.mapResizes.load(ordering: .relaxed))),
                         ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
@@ -129,12 +129,12 @@ extension RESPSession {
                        ("auth_timeout_disconnections", String(s.authTimeoutDisconnections.load(ordering: .relaxed))),
                        ("acl_access_denied_auth", String(s.authFailures.load(ordering: .relaxed))),
                        ("expired_keys", String(s.expiredKeys.load(ordering: .relaxed))), ("evicted_keys", "0"),
-                       ("total_error_replies", String(context.errors.total.load(ordering: .relaxed)))]),
+                       ("total_error_replies", String(session.context.errors.total.load(ordering: .relaxed)))]),
             ("Replication", [("role", "master"), ("connected_slaves", "0"), ("master_repl_offset", "0")]),
-            ("CPU", cpuFields()),
-            ("Commandstats", wanted.contains("commandstats") || all ? commandStatFields() : []),
-            ("Cluster", [("cluster_enabled", context.cluster == nil ? "0" : "1")]),
-            ("Errorstats", context.errors.all.map { ("errorstat_\($0.code)", "count=\($0.count)") }),
+            ("CPU", cpuFields(session)),
+            ("Commandstats", wanted.contains("commandstats") || all ? commandStatFields(session) : []),
+            ("Cluster", [("cluster_enabled", session.context.cluster == nil ? "0" : "1")]),
+            ("Errorstats", session.context.errors.all.map { ("errorstat_\($0.code)", "count=\($0.count)") }),
             ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=\(expires),avg_ttl=0")] : []),
         ]
         var text = ""
@@ -148,7 +148,7 @@ extension RESPSession {
     }
 
     /// Redis's CPU section: seconds with six decimals.
-    private func cpuFields() -> [(String, String)] {
+    private static func cpuFields(_ session: RESPSession) -> [(String, String)] {
         let cpu = ProcessCPU.usage()
         func text(_ seconds: Double) -> String {
             let micros = Int((seconds * 1_000_000).rounded())
@@ -161,8 +161,8 @@ extension RESPSession {
 
     /// `cmdstat_get:calls=2,usec=15,usec_per_call=7.50,rejected_calls=0,failed_calls=0`, for commands
     /// called or rejected at least once, as Redis lists them.
-    private func commandStatFields() -> [(String, String)] {
-        context.commandStatistics().filter { $0.calls + $0.rejected > 0 }.map { s in
+    private static func commandStatFields(_ session: RESPSession) -> [(String, String)] {
+        session.context.commandStatistics().filter { $0.calls + $0.rejected > 0 }.map { s in
             // usec_per_call with two decimals, rounded half up as printf's %.2f does for these values.
             let hundredths = s.calls == 0 ? 0 : (s.microseconds * 200 + s.calls) / (2 * s.calls)
             let cents = String(hundredths % 100)
@@ -172,62 +172,61 @@ extension RESPSession {
         }
     }
 
-    private func humanBytes(_ n: Int) -> String {
+    private static func humanBytes(_ session: RESPSession, _ n: Int) -> String {
         if n >= 1 << 30 { return "\(Double(n * 100 / (1 << 30)) / 100)G" }
         if n >= 1 << 20 { return "\(Double(n * 100 / (1 << 20)) / 100)M" }
         if n >= 1 << 10 { return "\(Double(n * 100 / (1 << 10)) / 100)K" }
         return "\(n)B"
     }
 
-    private func writeCommandInfo(_ c: Command) {
-        RESPWriter.array(10, into: &output)
-        RESPWriter.bulk(c.name, into: &output)
-        RESPWriter.integer(c.arity, into: &output)
+    private static func writeCommandInfo(_ session: RESPSession, _ c: Command) {
+        RESPWriter.array(10, into: &session.output)
+        RESPWriter.bulk(c.name, into: &session.output)
+        RESPWriter.integer(c.arity, into: &session.output)
         let flags = c.flags.redisFlagNames
-        RESPWriter.set(flags.count, resp3: resp3, into: &output)
-        for f in flags { RESPWriter.simple(f, into: &output) }
-        RESPWriter.integer(c.keys.first, into: &output)
-        RESPWriter.integer(c.keys.last, into: &output)
-        RESPWriter.integer(c.keys.step, into: &output)
-        RESPWriter.set(0, resp3: resp3, into: &output)   // ACL categories
-        RESPWriter.set(0, resp3: resp3, into: &output)   // tips
-        RESPWriter.array(0, into: &output)                    // key specs
-        RESPWriter.array(0, into: &output)                    // subcommands
+        RESPWriter.set(flags.count, resp3: session.resp3, into: &session.output)
+        for f in flags { RESPWriter.simple(f, into: &session.output) }
+        RESPWriter.integer(c.keys.first, into: &session.output)
+        RESPWriter.integer(c.keys.last, into: &session.output)
+        RESPWriter.integer(c.keys.step, into: &session.output)
+        RESPWriter.set(0, resp3: session.resp3, into: &session.output)   // ACL categories
+        RESPWriter.set(0, resp3: session.resp3, into: &session.output)   // tips
+        RESPWriter.array(0, into: &session.output)                    // key specs
+        RESPWriter.array(0, into: &session.output)                    // subcommands
     }
 
-    func command(_ args: RESPArguments) {
+    static func command(_ session: RESPSession, _ args: RESPArguments) {
         let all = CommandTable.all
         if args.count == 1 {
-            RESPWriter.array(all.count, into: &output)
-            for c in all { writeCommandInfo(c) }
+            RESPWriter.array(all.count, into: &session.output)
+            for c in all { writeCommandInfo(session, c) }
         } else if args.is(1, "COUNT") {
-            RESPWriter.integer(all.count, into: &output)
+            RESPWriter.integer(all.count, into: &session.output)
         } else if args.is(1, "LIST") {
-            RESPWriter.array(all.count, into: &output)
-            for c in all { RESPWriter.bulk(c.name, into: &output) }
+            RESPWriter.array(all.count, into: &session.output)
+            for c in all { RESPWriter.bulk(c.name, into: &session.output) }
         } else if args.is(1, "INFO") {
             let names = args.count > 2 ? (2..<args.count).map { args.string($0) } : all.map(\.name)
-            RESPWriter.array(names.count, into: &output)
+            RESPWriter.array(names.count, into: &session.output)
             for name in names {
-                if let c = CommandTable.named(name) { writeCommandInfo(c) } else { RESPWriter.nullArray(resp3: resp3, into: &output) }
+                if let c = CommandTable.named(name) { writeCommandInfo(session, c) } else { RESPWriter.nullArray(resp3: session.resp3, into: &session.output) }
             }
         } else if args.is(1, "DOCS") {
             let names = args.count > 2 ? (2..<args.count).map { args.string($0) } : all.map(\.name)
             let known = names.compactMap { CommandTable.named($0) }
-            RESPWriter.map(known.count, resp3: resp3, into: &output)
+            RESPWriter.map(known.count, resp3: session.resp3, into: &session.output)
             for c in known {
-                RESPWriter.bulk(c.name, into: &output)
-                RESPWriter.map(3, resp3: resp3, into: &output)
-                RESPWriter.bulk("summary", into: &output)
-                RESPWriter.bulk(c.summary, into: &output)
-                RESPWriter.bulk("since", into: &output)
-                RESPWriter.bulk("1.0.0", into: &output)
-                RESPWriter.bulk("group", into: &output)
-                RESPWriter.bulk(c.group.rawValue, into: &output)
+                RESPWriter.bulk(c.name, into: &session.output)
+                RESPWriter.map(3, resp3: session.resp3, into: &session.output)
+                RESPWriter.bulk("summary", into: &session.output)
+                RESPWriter.bulk(c.summary, into: &session.output)
+                RESPWriter.bulk("since", into: &session.output)
+                RESPWriter.bulk("1.0.0", into: &session.output)
+                RESPWriter.bulk("group", into: &session.output)
+                RESPWriter.bulk(c.group.rawValue, into: &session.output)
             }
         } else {
-            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try COMMAND HELP.", into: &output)
+            RESPWriter.error("ERR unknown subcommand '\(args.string(1))'. Try COMMAND HELP.", into: &session.output)
         }
     }
-
 }

@@ -62,147 +62,11 @@ struct ClientTracking {
 }
 
 extension RESPSession {
-    /// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p …] [BCAST] [OPTIN] [OPTOUT] [NOLOOP], with Redis's
-    /// checks in Redis's order.
-    func clientTracking(_ args: RESPArguments) {
-        var options = ClientTracking()
-        var newPrefixes: [[UInt8]] = []
-        var redirect: Int64 = 0
-        var i = 3
-        while i < args.count {
-            let more = i + 1 < args.count
-            if args.is(i, "REDIRECT") && more {
-                i += 1
-                guard redirect == 0 else { return RESPWriter.error("ERR A client can only redirect to a single other client", into: &output) }
-                guard let id = args.integer(i) else { return RESPWriter.error("ERR value is not an integer or out of range", into: &output) }
-                guard context.resp.info(Int(id)) != nil else {
-                    return RESPWriter.error("ERR The client ID you want redirect to does not exist", into: &output)
-                }
-                redirect = id
-            } else if args.is(i, "BCAST") {
-                options.broadcast = true
-            } else if args.is(i, "OPTIN") {
-                options.optIn = true
-            } else if args.is(i, "OPTOUT") {
-                options.optOut = true
-            } else if args.is(i, "NOLOOP") {
-                options.noLoop = true
-            } else if args.is(i, "PREFIX") && more {
-                i += 1
-                newPrefixes.append(args.bytes(i))
-            } else {
-                return RESPWriter.error("ERR syntax error", into: &output)
-            }
-            i += 1
-        }
-        if args.is(2, "ON") {
-            if let problem = trackingProblem(options, newPrefixes) { return RESPWriter.error(problem, into: &output) }
-            options.redirect = Int(redirect)
-            var prefixes = tracking?.broadcast == true ? tracking?.prefixes ?? [] : []
-            if options.broadcast { prefixes += newPrefixes.isEmpty ? [[]] : newPrefixes }
-            options.prefixes = Array(Set(prefixes)).sorted { $0.lexicographicallyPrecedes($1) }
-            // Keys read under the old options stay remembered, as Redis's table keeps them.
-            options.keys = options.broadcast ? [:] : tracking?.keys ?? [:]
-            if tracking == nil && connection.ringSubscriber == nil {
-                do { _ = try connection.startFollowingRing(from: .now) } catch {
-                    return RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &output)
-                }
-            }
-            tracking = options
-        } else if args.is(2, "OFF") {
-            stopTracking()
-        } else {
-            return RESPWriter.error("ERR syntax error", into: &output)
-        }
-        RESPWriter.ok(into: &output)
-    }
-
-    /// Redis's checks before tracking is switched on (or its options changed).
-    private func trackingProblem(_ options: ClientTracking, _ newPrefixes: [[UInt8]]) -> String? {
-        if !options.broadcast && !newPrefixes.isEmpty { return "ERR PREFIX option requires BCAST mode to be enabled" }
-        if let current = tracking, current.broadcast != options.broadcast {
-            return "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."
-        }
-        if options.broadcast && (options.optIn || options.optOut) { return "ERR OPTIN and OPTOUT are not compatible with BCAST" }
-        if options.optIn && options.optOut { return "ERR You can't specify both OPTIN mode and OPTOUT mode" }
-        if let current = tracking, (options.optIn && current.optOut) || (options.optOut && current.optIn) {
-            return "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."
-        }
-        guard options.broadcast else { return nil }
-        let existing = tracking?.prefixes ?? []
-        if existing.count + newPrefixes.count > ClientTracking.maxPrefixes {
-            return "ERR too many tracking prefixes: at most \(ClientTracking.maxPrefixes) per connection"
-        }
-        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
-        func overlap(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.starts(with: b) || b.starts(with: a) }
-        // Redis's pairwise scan for small lists (its messages name the first pair in its order); for
-        // long ones sorting finds an overlap in n log n (a prefix of another sorts next to one it prefixes).
-        if existing.count * newPrefixes.count + newPrefixes.count * newPrefixes.count <= 1 << 20 {
-            for (n, prefix) in newPrefixes.enumerated() {
-                for old in existing where overlap(old, prefix) {
-                    return "ERR Prefix '\(text(prefix))' overlaps with an existing prefix '\(text(old))'. Prefixes for a single client must not overlap."
-                }
-                for other in newPrefixes[(n + 1)...] where overlap(other, prefix) {
-                    return "ERR Prefix '\(text(prefix))' overlaps with another provided prefix '\(text(other))'. Prefixes for a single client must not overlap."
-                }
-            }
-            return nil
-        }
-        let all = (existing + newPrefixes).sorted { $0.lexicographicallyPrecedes($1) }
-        for (a, b) in zip(all, all.dropFirst()) where overlap(a, b) {
-            return "ERR Prefix '\(text(b))' overlaps with another provided prefix '\(text(a))'. Prefixes for a single client must not overlap."
-        }
-        return nil
-    }
-
     func stopTracking() {
         guard tracking != nil else { return }
         tracking = nil
         if subscriptionCount == 0 { connection.stopFollowingRing() }
     }
-
-    /// CLIENT CACHING YES|NO.
-    func clientCaching(_ args: RESPArguments) {
-        guard let current = tracking, current.optIn || current.optOut else {
-            return RESPWriter.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled", into: &output)
-        }
-        if args.is(2, "YES") {
-            guard current.optIn else { return RESPWriter.error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.", into: &output) }
-        } else if args.is(2, "NO") {
-            guard current.optOut else { return RESPWriter.error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.", into: &output) }
-        } else {
-            return RESPWriter.error("ERR syntax error", into: &output)
-        }
-        tracking?.caching = true
-        RESPWriter.ok(into: &output)
-    }
-
-    func clientGetRedirect(_ args: RESPArguments) {
-        RESPWriter.integer(tracking?.redirect ?? -1, into: &output)
-    }
-
-    func clientTrackingInfo(_ args: RESPArguments) {
-        var flags = [tracking == nil ? "off" : "on"]
-        if let t = tracking {
-            if t.broadcast { flags.append("bcast") }
-            if t.optIn { flags.append("optin"); if t.caching { flags.append("caching-yes") } }
-            if t.optOut { flags.append("optout"); if t.caching { flags.append("caching-no") } }
-            if t.noLoop { flags.append("noloop") }
-            if t.brokenRedirect { flags.append("broken_redirect") }
-        }
-        RESPWriter.map(3, resp3: resp3, into: &output)
-        RESPWriter.bulk("flags", into: &output)
-        RESPWriter.set(flags.count, resp3: resp3, into: &output)
-        for flag in flags { RESPWriter.bulk(flag, into: &output) }
-        RESPWriter.bulk("redirect", into: &output)
-        RESPWriter.integer(tracking?.redirect ?? -1, into: &output)
-        RESPWriter.bulk("prefixes", into: &output)
-        let prefixes = tracking?.prefixes ?? []
-        RESPWriter.array(prefixes.count, into: &output)
-        for prefix in prefixes { RESPWriter.bulk(prefix, into: &output) }
-    }
-
-    // MARK: Reads and changes
 
     /// After a read-only command ran: remember its keys (default mode, as OPTIN/OPTOUT and CACHING
     /// allow). A key changed after this loop's snapshot began but already consumed from the ring is
@@ -329,5 +193,142 @@ extension RESPSession {
         } else {
             RESPWriter.null(resp3: invalidation.nullInRESP3, into: &output)
         }
+    }
+}
+
+/// CLIENT TRACKING, CACHING, GETREDIR and TRACKINGINFO.
+enum TrackingCommands {
+    /// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p …] [BCAST] [OPTIN] [OPTOUT] [NOLOOP], with Redis's
+    /// checks in Redis's order.
+    static func clientTracking(_ session: RESPSession, _ args: RESPArguments) {
+        var options = ClientTracking()
+        var newPrefixes: [[UInt8]] = []
+        var redirect: Int64 = 0
+        var i = 3
+        while i < args.count {
+            let more = i + 1 < args.count
+            if args.is(i, "REDIRECT") && more {
+                i += 1
+                guard redirect == 0 else { return RESPWriter.error("ERR A client can only redirect to a single other client", into: &session.output) }
+                guard let id = args.integer(i) else { return RESPWriter.error("ERR value is not an integer or out of range", into: &session.output) }
+                guard session.context.resp.info(Int(id)) != nil else {
+                    return RESPWriter.error("ERR The client ID you want redirect to does not exist", into: &session.output)
+                }
+                redirect = id
+            } else if args.is(i, "BCAST") {
+                options.broadcast = true
+            } else if args.is(i, "OPTIN") {
+                options.optIn = true
+            } else if args.is(i, "OPTOUT") {
+                options.optOut = true
+            } else if args.is(i, "NOLOOP") {
+                options.noLoop = true
+            } else if args.is(i, "PREFIX") && more {
+                i += 1
+                newPrefixes.append(args.bytes(i))
+            } else {
+                return RESPWriter.error("ERR syntax error", into: &session.output)
+            }
+            i += 1
+        }
+        if args.is(2, "ON") {
+            if let problem = trackingProblem(session, options, newPrefixes) { return RESPWriter.error(problem, into: &session.output) }
+            options.redirect = Int(redirect)
+            var prefixes = session.tracking?.broadcast == true ? session.tracking?.prefixes ?? [] : []
+            if options.broadcast { prefixes += newPrefixes.isEmpty ? [[]] : newPrefixes }
+            options.prefixes = Array(Set(prefixes)).sorted { $0.lexicographicallyPrecedes($1) }
+            // Keys read under the old options stay remembered, as Redis's table keeps them.
+            options.keys = options.broadcast ? [:] : session.tracking?.keys ?? [:]
+            if session.tracking == nil && session.connection.ringSubscriber == nil {
+                do { _ = try session.connection.startFollowingRing(from: .now) } catch {
+                    return RESPWriter.error("ERR cannot open the notification ring: \(error)", into: &session.output)
+                }
+            }
+            session.tracking = options
+        } else if args.is(2, "OFF") {
+            session.stopTracking()
+        } else {
+            return RESPWriter.error("ERR syntax error", into: &session.output)
+        }
+        RESPWriter.ok(into: &session.output)
+    }
+
+    /// Redis's checks before tracking is switched on (or its options changed).
+    private static func trackingProblem(_ session: RESPSession, _ options: ClientTracking, _ newPrefixes: [[UInt8]]) -> String? {
+        if !options.broadcast && !newPrefixes.isEmpty { return "ERR PREFIX option requires BCAST mode to be enabled" }
+        if let current = session.tracking, current.broadcast != options.broadcast {
+            return "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."
+        }
+        if options.broadcast && (options.optIn || options.optOut) { return "ERR OPTIN and OPTOUT are not compatible with BCAST" }
+        if options.optIn && options.optOut { return "ERR You can't specify both OPTIN mode and OPTOUT mode" }
+        if let current = session.tracking, (options.optIn && current.optOut) || (options.optOut && current.optIn) {
+            return "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."
+        }
+        guard options.broadcast else { return nil }
+        let existing = session.tracking?.prefixes ?? []
+        if existing.count + newPrefixes.count > ClientTracking.maxPrefixes {
+            return "ERR too many tracking prefixes: at most \(ClientTracking.maxPrefixes) per connection"
+        }
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        func overlap(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.starts(with: b) || b.starts(with: a) }
+        // Redis's pairwise scan for small lists (its messages name the first pair in its order); for
+        // long ones sorting finds an overlap in n log n (a prefix of another sorts next to one it prefixes).
+        if existing.count * newPrefixes.count + newPrefixes.count * newPrefixes.count <= 1 << 20 {
+            for (n, prefix) in newPrefixes.enumerated() {
+                for old in existing where overlap(old, prefix) {
+                    return "ERR Prefix '\(text(prefix))' overlaps with an existing prefix '\(text(old))'. Prefixes for a single client must not overlap."
+                }
+                for other in newPrefixes[(n + 1)...] where overlap(other, prefix) {
+                    return "ERR Prefix '\(text(prefix))' overlaps with another provided prefix '\(text(other))'. Prefixes for a single client must not overlap."
+                }
+            }
+            return nil
+        }
+        let all = (existing + newPrefixes).sorted { $0.lexicographicallyPrecedes($1) }
+        for (a, b) in zip(all, all.dropFirst()) where overlap(a, b) {
+            return "ERR Prefix '\(text(b))' overlaps with another provided prefix '\(text(a))'. Prefixes for a single client must not overlap."
+        }
+        return nil
+    }
+
+    /// CLIENT CACHING YES|NO.
+    static func clientCaching(_ session: RESPSession, _ args: RESPArguments) {
+        guard let current = session.tracking, current.optIn || current.optOut else {
+            return RESPWriter.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled", into: &session.output)
+        }
+        if args.is(2, "YES") {
+            guard current.optIn else { return RESPWriter.error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.", into: &session.output) }
+        } else if args.is(2, "NO") {
+            guard current.optOut else { return RESPWriter.error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.", into: &session.output) }
+        } else {
+            return RESPWriter.error("ERR syntax error", into: &session.output)
+        }
+        session.tracking?.caching = true
+        RESPWriter.ok(into: &session.output)
+    }
+
+    static func clientGetRedirect(_ session: RESPSession, _ args: RESPArguments) {
+        RESPWriter.integer(session.tracking?.redirect ?? -1, into: &session.output)
+    }
+
+    static func clientTrackingInfo(_ session: RESPSession, _ args: RESPArguments) {
+        var flags = [session.tracking == nil ? "off" : "on"]
+        if let t = session.tracking {
+            if t.broadcast { flags.append("bcast") }
+            if t.optIn { flags.append("optin"); if t.caching { flags.append("caching-yes") } }
+            if t.optOut { flags.append("optout"); if t.caching { flags.append("caching-no") } }
+            if t.noLoop { flags.append("noloop") }
+            if t.brokenRedirect { flags.append("broken_redirect") }
+        }
+        RESPWriter.map(3, resp3: session.resp3, into: &session.output)
+        RESPWriter.bulk("flags", into: &session.output)
+        RESPWriter.set(flags.count, resp3: session.resp3, into: &session.output)
+        for flag in flags { RESPWriter.bulk(flag, into: &session.output) }
+        RESPWriter.bulk("redirect", into: &session.output)
+        RESPWriter.integer(session.tracking?.redirect ?? -1, into: &session.output)
+        RESPWriter.bulk("prefixes", into: &session.output)
+        let prefixes = session.tracking?.prefixes ?? []
+        RESPWriter.array(prefixes.count, into: &session.output)
+        for prefix in prefixes { RESPWriter.bulk(prefix, into: &session.output) }
     }
 }

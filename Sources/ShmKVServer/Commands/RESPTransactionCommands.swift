@@ -15,52 +15,6 @@ struct QueuedTransaction {
 /// through the same handlers as outside (`CommandHandler.keyspace`); commands about the connection or
 /// the server run on the reactor when EXEC's outcome is back.
 extension RESPSession {
-    func multi(_ args: RESPArguments) {
-        guard transaction == nil else { return RESPWriter.error("ERR MULTI calls can not be nested", into: &output) }
-        transaction = QueuedTransaction()
-        RESPWriter.ok(into: &output)
-    }
-
-    func discard(_ args: RESPArguments) {
-        guard transaction != nil else { return RESPWriter.error("ERR DISCARD without MULTI", into: &output) }
-        transaction = nil
-        watched.removeAll()
-        RESPWriter.ok(into: &output)
-    }
-
-    /// EXEC: submitted to the writer like a write (dispatch runs it after the connection's earlier
-    /// writes); its reply is the steps' results, or a null array when a watched key changed.
-    func exec(_ args: RESPArguments) {
-        guard let queued = transaction else { return RESPWriter.error("ERR EXEC without MULTI", into: &output) }
-        transaction = nil
-        let watches = watched
-        watched.removeAll()
-        if queued.failed {
-            return RESPWriter.error("EXECABORT Transaction discarded because of previous errors.", into: &output)
-        }
-        _ = submit(.transaction(ExecBlock(steps: queued.steps, condition: .unchanged(watches), client: callingClient, context: context)))
-    }
-
-    /// WATCH key…: notes for each key the first ring sequence this connection's snapshot has not seen
-    /// (`__meta`'s last sequence + 1, read from the same snapshot) and whether the key lives.
-    func watch(_ args: RESPArguments) {
-        guard transaction == nil else { return RESPWriter.error("ERR WATCH inside MULTI is not allowed", into: &output) }
-        read { keys in
-            let last = try keys.transaction.get(self.context.store.meta, key: StoreLayout.MetaKey.lastSequence)
-                .flatMap(MetaValue.decimal) ?? 0
-            for i in 1..<args.count where !self.watched.contains(where: { $0.key.elementsEqual(args[i]) }) {
-                let live = StoreLayout.check(key: args[i]) == nil ? try keys.contains(args[i]) : false
-                self.watched.append(WatchedKey(key: args.bytes(i), sequence: last + 1, wasLive: live))
-            }
-            RESPWriter.ok(into: &self.output)
-        }
-    }
-
-    func unwatch(_ args: RESPArguments) {
-        watched.removeAll()
-        RESPWriter.ok(into: &output)
-    }
-
     /// A command sent inside MULTI: refused ones flag the transaction (EXECABORT later); every other is
     /// queued (+QUEUED) where it will run — a write's operation for the writer, a keyspace command's
     /// handler for the writer, anything else for this reactor after EXEC — as Redis queues everything
@@ -88,5 +42,54 @@ extension RESPSession {
         transaction?.steps.append(step)
         RESPWriter.simple("QUEUED", into: &output)
         return true
+    }
+}
+
+/// MULTI, EXEC, DISCARD, WATCH and UNWATCH (`controlsTransaction`: they run at once even inside MULTI).
+enum TransactionCommands {
+    static func multi(_ session: RESPSession, _ args: RESPArguments) {
+        guard session.transaction == nil else { return RESPWriter.error("ERR MULTI calls can not be nested", into: &session.output) }
+        session.transaction = QueuedTransaction()
+        RESPWriter.ok(into: &session.output)
+    }
+
+    static func discard(_ session: RESPSession, _ args: RESPArguments) {
+        guard session.transaction != nil else { return RESPWriter.error("ERR DISCARD without MULTI", into: &session.output) }
+        session.transaction = nil
+        session.watched.removeAll()
+        RESPWriter.ok(into: &session.output)
+    }
+
+    /// EXEC: submitted to the writer like a write (dispatch runs it after the connection's earlier
+    /// writes); its reply is the steps' results, or a null array when a watched key changed.
+    static func exec(_ session: RESPSession, _ args: RESPArguments) {
+        guard let queued = session.transaction else { return RESPWriter.error("ERR EXEC without MULTI", into: &session.output) }
+        session.transaction = nil
+        let watches = session.watched
+        session.watched.removeAll()
+        if queued.failed {
+            return RESPWriter.error("EXECABORT Transaction discarded because of previous errors.", into: &session.output)
+        }
+        _ = session.submit(.transaction(ExecBlock(steps: queued.steps, condition: .unchanged(watches), client: session.callingClient, context: session.context)))
+    }
+
+    /// WATCH key…: notes for each key the first ring sequence this connection's snapshot has not seen
+    /// (`__meta`'s last sequence + 1, read from the same snapshot) and whether the key lives.
+    static func watch(_ session: RESPSession, _ args: RESPArguments) {
+        guard session.transaction == nil else { return RESPWriter.error("ERR WATCH inside MULTI is not allowed", into: &session.output) }
+        session.read { keys in
+            let last = try keys.transaction.get(session.context.store.meta, key: StoreLayout.MetaKey.lastSequence)
+                .flatMap(MetaValue.decimal) ?? 0
+            for i in 1..<args.count where !session.watched.contains(where: { $0.key.elementsEqual(args[i]) }) {
+                let live = StoreLayout.check(key: args[i]) == nil ? try keys.contains(args[i]) : false
+                session.watched.append(WatchedKey(key: args.bytes(i), sequence: last + 1, wasLive: live))
+            }
+            RESPWriter.ok(into: &session.output)
+        }
+    }
+
+    static func unwatch(_ session: RESPSession, _ args: RESPArguments) {
+        session.watched.removeAll()
+        RESPWriter.ok(into: &session.output)
     }
 }
