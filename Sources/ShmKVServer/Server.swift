@@ -20,7 +20,7 @@ public final class Server: @unchecked Sendable {
     private let logger: Logger
     private var pidFile: PidFile?
     private var store: Store?
-    private var context: ServerContext?
+    private(set) var context: ServerContext?
     private var reactors: [ReactorThread] = []
     private var threads: [OSThread] = []
     private var writerThread: OSThread?

@@ -201,6 +201,9 @@ final class WriteBatcher: Sendable {
         }
     }
 
+    /// Runs `body` with the writer role held, for work outside batches of queued writes.
+    func withRole<R>(_ body: (inout WriterRole) throws -> R) rethrows -> R { try role.withRole(body) }
+
     /// The ring's publisher, for the daemon's last words (removing the ring file at shutdown).
     var publisher: RingPublisher { role.withRole { $0.publisher } }
 

@@ -131,7 +131,7 @@ extension WriterRole {
     }
 
     /// The write transaction of the next batch, in the object the last batch used (none allocated per batch).
-    private func beginWrite() throws(LMDBError) -> WriteTransaction {
+    func beginWrite() throws(LMDBError) -> WriteTransaction {
         guard let transaction else {
             let fresh = try store.environment.beginWrite()
             transaction = fresh

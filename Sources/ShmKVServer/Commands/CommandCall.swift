@@ -48,6 +48,9 @@ struct OwnedArguments: Sendable, Equatable {
     /// How many (the command's name included).
     var count: Int { ranges.count }
 
+    /// Their bytes in all.
+    var byteCount: Int { storage.count }
+
     /// The arguments as views into this copy, valid inside `body`.
     func withArguments<R>(_ body: (RESPArguments) throws -> R) rethrows -> R {
         try storage.withUnsafeBytes { try body(RESPArguments(base: $0, ranges: ranges)) }
