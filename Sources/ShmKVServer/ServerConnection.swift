@@ -7,12 +7,21 @@ import Glibc
 #endif
 
 /// Where the reply to a queued write goes, carried by its ticket to the writer and back: the session
-/// that made the request encodes the outcome as this route says.
-enum ReplyRoute: Sendable {
-    case native(requestID: UInt32)
-    /// A RESP write: the reply's shape and the command's `index` (its statistics count a failure);
-    /// `silent`: CLIENT REPLY OFF or SKIP was in force when it was sent, so no reply goes out.
-    case resp(RESPReplyShape, command: Int, silent: Bool)
+/// that made the request (the connection's, which never changes protocol once it speaks one) reads the
+/// fields of its protocol.
+struct ReplyRoute: Sendable {
+    /// Native: the request's id.
+    var requestID: UInt32 = 0
+    /// RESP: the reply's shape, the command's table index (its statistics count a failure), and whether
+    /// CLIENT REPLY OFF or SKIP was in force when it was sent (then no reply goes out).
+    var shape = RESPReplyShape.standard
+    var command = 0
+    var silent = false
+
+    static func native(requestID: UInt32) -> ReplyRoute { ReplyRoute(requestID: requestID) }
+    static func resp(_ shape: RESPReplyShape, command: Int, silent: Bool) -> ReplyRoute {
+        ReplyRoute(shape: shape, command: command, silent: silent)
+    }
 }
 
 /// One client connection inside the daemon. Its life is `Connection.state` (open, input closed,
@@ -252,14 +261,17 @@ final class ServerConnection: Connection {
         reactor.loop.assertOnLoopThread()
         pendingWrites -= 1
         queuedWriteBytes -= byteCount
-        switch (route, session) {
-        case (.native(let requestID), .native(let native)): native.writeOutcome(outcome, requestID: requestID)
-        case (.resp(let shape, let command, let silent), .resp(let resp)):
+        switch session {
+        case .native(let native):
+            native.writeOutcome(outcome, requestID: route.requestID)
+        case .resp(let resp):
             let start = output.count
-            resp.writeOutcome(outcome, shape)
-            resp.countErrorReply(at: start, command: command)
-            if silent { output.removeSubrange(start...) }
-        default: preconditionFailure("a write's reply route does not match the connection's protocol")
+            resp.writeOutcome(outcome, route.shape)
+            resp.countErrorReply(at: start, command: route.command)
+            if route.silent { output.removeSubrange(start...) }
+        case .detecting, .nativeHandshake, .refusing:
+            // These submit no writes: no outcome comes back to them.
+            break
         }
         guard pendingWrites == 0 else { return }
         resume()

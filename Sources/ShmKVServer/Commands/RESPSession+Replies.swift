@@ -1,41 +1,52 @@
 import Wire
 
-/// The RESP encoding of what the writer answers: a committed write's outcome, and EXEC's steps.
-extension RESPSession {
-    /// Encodes a committed write's outcome in the shape its command asked for.
-    func writeOutcome(_ outcome: WriteOutcome, _ shape: RESPReplyShape) {
-        switch outcome {
+extension WriteOutcome {
+    /// Answers a committed write's outcome as Redis answers its command, in the shape it asked for, into
+    /// any sink (a connection's output, or a `ResultBuilder`). In EXEC's array, `onReactor` runs each
+    /// step queued to run on the reactor, in its place.
+    func reply(_ shape: RESPReplyShape, to sink: ReplySink, onReactor: (_ command: Int, OwnedArguments) -> Void = { _, _ in }) {
+        switch self {
         case .failed(let status, let message):
             switch status {
-            case .notInteger: RESPWriter.error("ERR value is not an integer or out of range", into: &output)
-            case .overflow: RESPWriter.error("ERR increment or decrement would overflow", into: &output)
-            default: RESPWriter.error("ERR \(message)", into: &output)
+            case .notInteger: sink.error("ERR value is not an integer or out of range")
+            case .overflow: sink.error("ERR increment or decrement would overflow")
+            default: sink.error("ERR \(message)")
             }
         case .stored:
-            if shape == .storedAsInteger { RESPWriter.integer(1, into: &output) } else { RESPWriter.ok(into: &output) }
+            if shape == .storedAsInteger { sink.integer(1) } else { sink.ok() }
         case .conditionFailed:
-            if shape == .storedAsInteger { RESPWriter.integer(0, into: &output) } else { RESPWriter.null(resp3: resp3, into: &output) }
+            if shape == .storedAsInteger { sink.integer(0) } else { sink.null() }
         case .integer(let n):
-            RESPWriter.integer(Int(n), into: &output)
+            sink.integer(n)
         case .deleted(let existed):
-            RESPWriter.integer(existed ? 1 : 0, into: &output)
+            sink.integer(existed ? 1 : 0)
         case .previous(let value, _):
-            if let value { RESPWriter.bulk(value, into: &output) } else { RESPWriter.null(resp3: resp3, into: &output) }
+            if let value { sink.bulk(value) } else { sink.null() }
         case .transaction(nil), .conditionFailedAt:
-            RESPWriter.nullArray(resp3: resp3, into: &output)
+            sink.nullArray()
         case .transaction(let results?):
-            RESPWriter.array(results.count, into: &output)
+            sink.array(results.count)
             for result in results {
                 switch result {
-                case .write(let outcome, let shape): writeOutcome(outcome, shape)
-                case .result(let result): result.write(to: respReply)
-                case .onReactor(let index, let arguments):
-                    arguments.withArguments { runQueued(CommandTable.all[index], $0) }
+                case .write(let outcome, let shape): outcome.reply(shape, to: sink)
+                case .result(let result): result.write(to: sink)
+                case .onReactor(let index, let arguments): onReactor(index, arguments)
                 }
             }
-            // EXEC ends here: a CLIENT REPLY SKIP among its steps silences the command after it.
-            if skip == .next { skip = .current }
         }
+    }
+}
+
+/// The reply to a committed write on a RESP connection.
+extension RESPSession {
+    /// Encodes a committed write's outcome; EXEC's array runs the steps queued for the reactor in their
+    /// places.
+    func writeOutcome(_ outcome: WriteOutcome, _ shape: RESPReplyShape) {
+        outcome.reply(shape, to: respReply) { index, arguments in
+            arguments.withArguments { runQueued(CommandTable.all[index], $0) }
+        }
+        // EXEC ends here: a CLIENT REPLY SKIP among its steps silences the command after it.
+        if case .transaction = outcome, skip == .next { skip = .current }
     }
 
     /// A queued command that runs on the reactor at EXEC (`TransactionStep.onReactor`), its reply in
