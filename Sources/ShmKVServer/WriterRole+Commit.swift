@@ -131,7 +131,7 @@ extension WriterRole {
     }
 
     /// The write transaction of the next batch, in the object the last batch used (none allocated per batch).
-    func beginWrite() throws(LMDBError) -> WriteTransaction {
+    private func beginWrite() throws(LMDBError) -> WriteTransaction {
         guard let transaction else {
             let fresh = try store.environment.beginWrite()
             transaction = fresh
@@ -156,31 +156,44 @@ extension WriterRole {
     /// One pass of active expiry: deletes up to `expiryPassLimit` keys whose deadline has passed, in one
     /// batch of its own, each published as `expired`. True if the pass was full (more may be due).
     func expireDueKeys() -> Bool {
-        changes.removeAll()
-        var expired = 0
-        var transactionID: UInt64 = 0
-        guard reserveSpace(keys: WriteBatcher.expiryPassLimit, bytes: 0) else { return false }
         do {
-            let txn = try beginWrite()
-            do {
-                var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
-                expired = try keys.expireDue(limit: WriteBatcher.expiryPassLimit)
-                swap(&changes, &keys.changes)
-                try recordLastSequence(in: txn)
-                transactionID = UInt64(txn.id)
-                try txn.commit()
-            } catch {
-                txn.abort()
-                throw error
+            let expired = try batchOfItsOwn(keys: WriteBatcher.expiryPassLimit, bytes: 0) { keys in
+                try keys.expireDue(limit: WriteBatcher.expiryPassLimit)
             }
+            return expired == WriteBatcher.expiryPassLimit
         } catch {
             // A full map or disk: the keys stay (reads already treat them as gone) and the next pass retries.
             logger.error("active expiry failed: \(error)")
-            changes.removeAll()
             return false
         }
+    }
+
+    /// Work that is not a queued write — active expiry, a command stream — as a batch of its own: space
+    /// reserved for `keys` keys and `bytes` bytes, one write transaction for `body`, the last sequence
+    /// recorded, one commit, and its changes published. An error (LMDB's, or no space) throws and leaves
+    /// nothing stored or published.
+    func batchOfItsOwn<R>(keys count: Int, bytes: Int, _ body: (inout KeyspaceWriter) throws -> R) throws -> R {
+        changes.removeAll()
+        guard reserveSpace(keys: count, bytes: bytes) else { throw LMDBError.system(ENOSPC) }
+        let txn = try beginWrite()
+        let result: R
+        let transactionID: UInt64
+        do {
+            var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
+            keys.log = changeLog
+            keys.reportsCreation = notifications.classes.contains(.new)
+            result = try body(&keys)
+            swap(&changes, &keys.changes)
+            try recordLastSequence(in: txn)
+            transactionID = UInt64(txn.id)
+            try txn.commit()
+        } catch {
+            txn.abort()
+            changes.removeAll()
+            throw error
+        }
         publishChanges(transactionID: transactionID, combiner: nil)
-        return expired == WriteBatcher.expiryPassLimit
+        return result
     }
 
     /// Publishes one ring record per change of the batch just committed and wakes subscribers: those

@@ -1,9 +1,4 @@
-import LMDB
-import Posix
 import Wire
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What applying a command stream came to.
 struct StreamApplied: Equatable, Sendable {
@@ -25,16 +20,9 @@ extension WriterRole {
     /// the role held (`WriteBatcher.applyStream`). LMDB's errors throw, and nothing of the stream is
     /// stored then.
     func applyStream(_ commands: [OwnedArguments], context: ServerContext) throws -> StreamApplied {
-        changes.removeAll()
         var result = StreamApplied()
-        var transactionID: UInt64 = 0
         let bytes = commands.reduce(0) { $0 + $1.byteCount }
-        guard reserveSpace(keys: commands.count * 2, bytes: bytes) else { throw LMDBError.system(ENOSPC) }
-        let txn = try beginWrite()
-        do {
-            var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
-            keys.log = changeLog
-            keys.reportsCreation = notifications.classes.contains(.new)
+        try batchOfItsOwn(keys: commands.count * 2, bytes: bytes) { keys in
             for command in commands {
                 try command.withArguments { args throws in
                     guard let entry = CommandTable.lookup(args[0])?.takeUnretainedValue(), case .write(let handle) = entry.handler else {
@@ -45,8 +33,7 @@ extension WriterRole {
                         result.refused += 1
                         return
                     }
-                    let plan = handle(WriteCall(args: args, context: context))
-                    switch plan.transactionStep(args) {
+                    switch handle(WriteCall(args: args, context: context)).transactionStep(args) {
                     case .write(let operation, _):
                         if case .failed = try operation.apply(&keys) { result.refused += 1 } else { result.applied += 1 }
                     case .result(.error):
@@ -58,16 +45,7 @@ extension WriterRole {
                     }
                 }
             }
-            swap(&changes, &keys.changes)
-            try recordLastSequence(in: txn)
-            transactionID = UInt64(txn.id)
-            try txn.commit()
-        } catch {
-            txn.abort()
-            changes.removeAll()
-            throw error
         }
-        publishChanges(transactionID: transactionID, combiner: nil)
         return result
     }
 }
