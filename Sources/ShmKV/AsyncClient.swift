@@ -120,6 +120,12 @@ public final class AsyncClient: Sendable {
     /// The server's counters, in its order.
     public func stats() async throws -> [StatEntry] { try await execute(.stats) }
 
+    /// Runs a RESP command of the daemon's table (name first); its RESP2 reply.
+    public func call(_ arguments: [[UInt8]]) async throws -> RESPReply { try await execute(.call(arguments)) }
+
+    /// `call` with UTF-8 words.
+    public func call(_ words: String...) async throws -> RESPReply { try await execute(.call(words.map { Array($0.utf8) })) }
+
     /// One page of a scan; continue with `query.after` set to the last key while `more` is true.
     public func scanPage(_ query: ScanQuery) async throws -> (entries: [KeyValue], more: Bool) {
         let page = try await execute(.scanPage(query))

@@ -138,6 +138,12 @@ public final class Client: Sendable {
     /// The server's counters, in its order.
     public func stats() throws(ShmKVError) -> [StatEntry] { try execute(.stats) }
 
+    /// Runs a RESP command of the daemon's table (name first) over this connection; its RESP2 reply.
+    public func call(_ arguments: [[UInt8]]) throws(ShmKVError) -> RESPReply { try execute(.call(arguments)) }
+
+    /// `call` with UTF-8 words: `client.call("INCRBY", "counter", "5")`.
+    public func call(_ words: String...) throws(ShmKVError) -> RESPReply { try execute(.call(words.map { Array($0.utf8) })) }
+
     /// One page of a scan; continue with `query.after` set to the last key while `more` is true.
     public func scanPage(_ query: ScanQuery) throws(ShmKVError) -> (entries: [KeyValue], more: Bool) {
         let page = try execute(.scanPage(query))

@@ -146,6 +146,18 @@ extension NativeOperation where Result == ScanPage {
     }
 }
 
+extension NativeOperation where Result == RESPReply {
+    /// Any RESP command of the daemon's table that reads or writes its data (SET, INCR, LCS, SCAN…),
+    /// run as over RESP; its RESP2 reply. Redis's error replies (`ERR …`, `NOPERM …`) are results, not
+    /// thrown.
+    public static func call(_ arguments: [[UInt8]]) -> Self {
+        Self(.call(arguments: arguments)) { reply throws(ShmKVError) in
+            guard case .resp(let r) = reply.body else { throw unexpected("CALL") }
+            return r
+        }
+    }
+}
+
 /// One page of a scan: its entries in key order, and whether more follow.
 public struct ScanPage: Sendable, Equatable {
     public var entries: [KeyValue]

@@ -52,6 +52,8 @@ public typealias ReplyBody = Wire.ReplyBody
 public typealias ScanQuery = Wire.ScanQuery
 /// Whether a SCAN walks a prefix or a range.
 public typealias ScanMode = Wire.ScanMode
+/// A RESP2 reply: what `Client.call` answers.
+public typealias RESPReply = Wire.RESPReply
 
 // The change-stream types, shared by `LocalStore.changes` and `Client.watch`.
 /// One event of a change stream: a change, or a resync naming what was missed. (The ring also carries

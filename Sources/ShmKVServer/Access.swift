@@ -80,6 +80,8 @@ extension RequestView {
         case .mput(let pairs): return pairs.allSatisfy { predicate($0.key) }
         case .transaction(let operations): return operations.allSatisfy { predicate($0.key) }
         case .ping, .auth, .scan, .stats, .subscribe, .publish: return true
+        // CALL's command is checked as over RESP, with its own key positions (`NativeSession.call`).
+        case .call: return true
         }
     }
 }

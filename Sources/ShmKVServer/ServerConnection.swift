@@ -10,8 +10,9 @@ import Glibc
 /// that made the request (the connection's, which never changes protocol once it speaks one) reads the
 /// fields of its protocol.
 struct ReplyRoute: Sendable {
-    /// Native: the request's id.
+    /// Native: the request's id, and whether it was a CALL (its outcome is answered as RESP, in `shape`).
     var requestID: UInt32 = 0
+    var call = false
     /// RESP: the reply's shape, the command's table index (its statistics count a failure), and whether
     /// CLIENT REPLY OFF or SKIP was in force when it was sent (then no reply goes out).
     var shape = RESPReplyShape.standard
@@ -19,6 +20,9 @@ struct ReplyRoute: Sendable {
     var silent = false
 
     static func native(requestID: UInt32) -> ReplyRoute { ReplyRoute(requestID: requestID) }
+    static func nativeCall(requestID: UInt32, _ shape: RESPReplyShape, command: Int) -> ReplyRoute {
+        ReplyRoute(requestID: requestID, call: true, shape: shape, command: command)
+    }
     static func resp(_ shape: RESPReplyShape, command: Int, silent: Bool) -> ReplyRoute {
         ReplyRoute(shape: shape, command: command, silent: silent)
     }
@@ -263,7 +267,7 @@ final class ServerConnection: Connection {
         queuedWriteBytes -= byteCount
         switch session {
         case .native(let native):
-            native.writeOutcome(outcome, requestID: route.requestID)
+            native.writeOutcome(outcome, route)
         case .resp(let resp):
             let start = output.count
             resp.writeOutcome(outcome, route.shape)

@@ -35,6 +35,9 @@ public enum Opcode: UInt8, Sendable, CaseIterable {
     /// Applies a list of operations, each under an optional condition, in one LMDB transaction: all or
     /// none; CONDITION_FAILED names the operation whose condition did not hold.
     case transaction = 0x10
+    /// Runs a RESP command of the daemon's table (a read or a write of its data) and answers its reply
+    /// as RESP2 bytes: every command Redis clients have, over the native protocol.
+    case call = 0x11
 }
 
 /// Reply status, shared by server and client.

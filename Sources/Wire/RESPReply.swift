@@ -14,6 +14,22 @@ public indirect enum RESPReply: Sendable, Equatable {
     case array([RESPReply])
 }
 
+extension RESPReply {
+    /// Appends the reply as RESP2 bytes (what `RESPReplyDecoder` reads back).
+    public func encode(into out: inout [UInt8]) {
+        switch self {
+        case .simple(let text): out.append(UInt8(ascii: "+")); out.append(contentsOf: text.utf8); out += [13, 10]
+        case .error(let text): out.append(UInt8(ascii: "-")); out.append(contentsOf: text.utf8); out += [13, 10]
+        case .integer(let n): out.append(contentsOf: ":\(n)\r\n".utf8)
+        case .bulk(let bytes): out.append(contentsOf: "$\(bytes.count)\r\n".utf8); out += bytes; out += [13, 10]
+        case .null: out.append(contentsOf: "$-1\r\n".utf8)
+        case .array(let elements):
+            out.append(contentsOf: "*\(elements.count)\r\n".utf8)
+            for element in elements { element.encode(into: &out) }
+        }
+    }
+}
+
 /// Incremental decoder of RESP2 replies. The bytes come from a server, which the client trusts no more
 /// than a server trusts its clients: every length is parsed with Redis's integer rules, bounded, and
 /// checked against what arrived; nesting is bounded; nothing is reserved from a length before the

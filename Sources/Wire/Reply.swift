@@ -27,6 +27,8 @@ public enum ReplyBody: Sendable, Equatable {
     case results([Int64])
     /// TXN's CONDITION_FAILED: the index of the operation whose condition did not hold.
     case failedCondition(index: UInt32)
+    /// CALL: the command's reply, as RESP2 carries it (an error reply is a result, not a status).
+    case resp(RESPReply)
 }
 
 /// One STATS counter.
@@ -121,6 +123,12 @@ public struct Reply: Sendable, Equatable {
                 results.reserveCapacity(count)
                 for _ in 0..<count { results.append(Int64(bitPattern: try r.u64("result"))) }
                 self.body = .results(results)
+            case .call:
+                let rest = r.rest()
+                guard let (reply, used) = try RESPReplyDecoder.decode(rest), used == rest.count else {
+                    throw .malformed("CALL's body is not one whole RESP reply")
+                }
+                self.body = .resp(reply)
             }
         }
         try r.finish()
@@ -161,6 +169,8 @@ public struct Reply: Sendable, Equatable {
             for r in results { out.appendLE(UInt64(bitPattern: r)) }
         case .failedCondition(let index):
             out.appendLE(index)
+        case .resp(let reply):
+            reply.encode(into: &out)
         }
         Native.endFrame(at: start, in: &out)
     }

@@ -66,6 +66,8 @@ public enum Request: Sendable, Equatable {
     case publish(channel: [UInt8], payload: [UInt8])
     /// Apply every operation, or none if a condition fails.
     case transaction([TransactionOperation])
+    /// Run a RESP command (its name, then its arguments); the reply is the command's RESP2 reply.
+    case call(arguments: [[UInt8]])
 
     /// The opcode the request is sent with.
     public var opcode: Opcode {
@@ -86,6 +88,7 @@ public enum Request: Sendable, Equatable {
         case .subscribe: .subscribe
         case .publish: .publish
         case .transaction: .transaction
+        case .call: .call
         }
     }
 
@@ -148,6 +151,9 @@ public enum Request: Sendable, Equatable {
         case .transaction(let operations):
             out.appendLE(UInt32(operations.count))
             for operation in operations { operation.encode(into: &out) }
+        case .call(let arguments):
+            out.appendLE(UInt32(arguments.count))
+            for argument in arguments { out.appendValue(argument) }
         }
         Native.endFrame(at: start, in: &out)
     }
@@ -180,6 +186,7 @@ public enum Request: Sendable, Equatable {
         case .subscribe(let channels, let patterns): self = .subscribe(channels: channels, patterns: patterns)
         case .publish(let c, let p): self = .publish(channel: Array(c), payload: Array(p))
         case .transaction(let operations): self = .transaction(operations.map(TransactionOperation.init))
+        case .call(let base, let ranges): self = .call(arguments: ranges.map { Array(base[$0]) })
         }
     }
 }
@@ -303,6 +310,8 @@ public enum RequestView {
     case publish(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer)
     /// Apply operations under conditions, all or none.
     case transaction(PackedTransaction)
+    /// CALL: the command's arguments as ranges of `base` (the body), the name first.
+    case call(base: UnsafeRawBufferPointer, ranges: [Range<Int>])
 
     /// Parses and fully validates a request body. Throws `.unknownOpcode` or `.malformed`.
     public init(header: FrameHeader, body: UnsafeRawBufferPointer) throws(WireError) {
@@ -386,6 +395,18 @@ public enum RequestView {
             self = .publish(channel: channel, payload: try r.value())
         case .transaction:
             self = .transaction(try PackedTransaction.parse(&r, body: body))
+        case .call:
+            let count = Int(try r.u32("argument count"))
+            // Each argument takes at least four bytes: a count beyond that cannot be honest.
+            guard count >= 1 else { throw .malformed("CALL names no command") }
+            guard count <= r.remaining / 4 else { throw .malformed("argument count \(count) exceeds the body") }
+            var ranges: [Range<Int>] = []
+            ranges.reserveCapacity(count)
+            for _ in 0..<count {
+                let length = try r.value().count
+                ranges.append((r.offset - length)..<r.offset)
+            }
+            self = .call(base: body, ranges: ranges)
         }
         try r.finish()
     }

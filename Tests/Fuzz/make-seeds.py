@@ -86,6 +86,11 @@ NATIVE = {
                  + bytes([1, 1]) + key(b"a") + value(b"1") + bytes([2]) + struct.pack("<Q", 5000)
                  + bytes([2, 3]) + key(b"b") + value(b"old")
                  + bytes([3, 0]) + key(b"n") + struct.pack("<q", 7)),
+    # CALL: RESP commands of the table over native frames (reads, writes, errors, one not available).
+    "call": b"".join(frame(17, struct.pack("<I", len(c)) + b"".join(value(a.encode()) for a in c), rid=i)
+                     for i, c in enumerate([["SET", "k", "v", "EX", "100"], ["GET", "k"], ["INCR", "n"], ["MSET", "a", "1", "b", "2"],
+                                            ["MGET", "a", "b", "k"], ["LCS", "a", "b", "IDX"], ["SCAN", "0", "MATCH", "*"], ["MULTI"],
+                                            ["NOSUCH"], ["SET", "k"], ["DEL", "a", "b"], ["GETEX", "k", "PERSIST"]], start=1)),
 }
 
 def write(folder, name, data):

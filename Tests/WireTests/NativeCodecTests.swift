@@ -28,6 +28,8 @@ let everyRequest: [Request] = [
         .delete(key: Array("d".utf8), condition: .present),
         .incrBy(key: Array("n".utf8), delta: -3, condition: .equals([])),
     ]),
+    .call(arguments: [Array("SET".utf8), Array("k".utf8), [], [0, 13, 10, 255]]),
+    .call(arguments: [Array("PING".utf8)]),
 ]
 
 /// Decodes every whole frame in `bytes` into owned requests; throws the first codec error.
@@ -250,6 +252,8 @@ let everyReply: [(Opcode, Reply)] = [
     (.transaction, Reply(status: .ok, requestID: 14, body: .results([1, 0, -5]))),
     (.transaction, Reply(status: .conditionFailed, requestID: 15, body: .failedCondition(index: 2))),
     (.transaction, Reply(status: .overflow, requestID: 16, body: .message("operation 1: increment or decrement would overflow"))),
+    (.call, Reply(status: .ok, requestID: 17, body: .resp(.array([.simple("OK"), .error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+                                                                 .integer(-3), .bulk([0, 13, 10]), .null, .array([])])))),
 ]
 
 @Suite struct NativeReplyTests {

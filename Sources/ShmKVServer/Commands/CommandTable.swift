@@ -192,6 +192,8 @@ enum CommandTable {
         NativeCommand(.subscribe, "subscribe", [.pubsub], .pubsub, "Streams the messages of channels and patterns."),
         NativeCommand(.publish, "publish", [.pubsub, .fast, .publishes], .pubsub, "Posts a message on the ring."),
         NativeCommand(.transaction, "txn", [.write, .denyOOM], .transactions, "Writes under conditions, all or none."),
+        // Its command is checked against its own entry above (permissions, keys, arity, slots).
+        NativeCommand(.call, "call", [], .generic, "Runs a RESP command of the table; answers its RESP2 reply."),
     ]
 
     /// The native entries by opcode value (a look-up per request without hashing).

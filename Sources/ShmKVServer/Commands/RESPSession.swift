@@ -215,7 +215,7 @@ final class RESPSession {
         case .refused, .notAllowedWhileSubscribed, .unknownCommand, .unknownSubcommand, .wrongArity:
             guard connection.pendingWrites == 0 else { return false }
             let start = output.count
-            RESPWriter.error(admissionError(admission, args), into: &output)
+            RESPWriter.error(RESPSession.admissionError(admission, args), into: &output)
             if let command { count(command.index, .rejected) }
             context.errors.record(output[start...])
             return true
@@ -282,7 +282,7 @@ final class RESPSession {
     }
 
     /// The error a refused command gets, in Redis's words.
-    func admissionError(_ admission: Admission, _ args: RESPArguments) -> String {
+    static func admissionError(_ admission: Admission, _ args: RESPArguments) -> String {
         switch admission {
         case .refused(let refusal):
             return refusal

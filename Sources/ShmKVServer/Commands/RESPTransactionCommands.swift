@@ -23,7 +23,7 @@ extension RESPSession {
         guard connection.pendingWrites == 0 else { return false }
         guard admission == .run, let command, !command.flags.contains(.noMulti) else {
             transaction?.failed = true
-            let error = admission == .run ? "ERR Command not allowed inside a transaction" : admissionError(admission, args)
+            let error = admission == .run ? "ERR Command not allowed inside a transaction" : RESPSession.admissionError(admission, args)
             RESPWriter.error(error, into: &output)
             return true
         }

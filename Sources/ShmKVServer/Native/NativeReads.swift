@@ -141,7 +141,7 @@ extension NativeSession {
                 try scan(query, reader: reader, id: id)
             case .stats:
                 try writeStats(reader: reader, id: id)
-            case .put, .delete, .mput, .incrBy, .watch, .auth, .expire, .subscribe, .publish, .transaction:
+            case .put, .delete, .mput, .incrBy, .watch, .auth, .expire, .subscribe, .publish, .transaction, .call:
                 preconditionFailure("writes are queued, and WATCH and AUTH are handled apart, not executed here")
             }
         } catch {

@@ -135,6 +135,8 @@ final class NativeSession {
             }
             // The request body packs the pairs as the writer reads them: copied as they are.
             return enqueue(.mput(count: pairs.count, onlyIfNoneExist: false), key: pairs.packed, id)
+        case .call(let base, let ranges):
+            return call(RESPArguments(base: base, ranges: ranges), id)
         case .transaction(let operations):
             // The same block as a MULTI's, run under a check per step instead of watched keys.
             var steps: [TransactionStep] = []
@@ -214,8 +216,11 @@ final class NativeSession {
         return value.count > max ? (.valueTooLarge, "value of \(value.count) bytes exceeds the maximum of \(max) bytes") : nil
     }
 
-    /// Encodes a committed write's outcome as the reply to request `requestID`.
-    func writeOutcome(_ outcome: WriteOutcome, requestID: UInt32) {
+    /// Encodes a committed write's outcome as the reply to the request the route names (a CALL's as its
+    /// RESP2 reply).
+    func writeOutcome(_ outcome: WriteOutcome, _ route: ReplyRoute) {
+        let requestID = route.requestID
+        if route.call { return answerCall(requestID) { outcome.reply(route.shape, to: $0) } }
         switch outcome {
         case .stored: ReplyWriter.status(.ok, requestID: requestID, into: &output)
         case .deleted(let existed): ReplyWriter.deleted(existed, requestID: requestID, into: &output)
