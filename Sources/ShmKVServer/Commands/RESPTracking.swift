@@ -59,6 +59,64 @@ struct ClientTracking {
         guard low > 0, key.starts(with: prefixes[low - 1]) else { return nil }
         return prefixes[low - 1]
     }
+
+    /// Default mode, after a read: remembers `keys` as read at ring mark `mark`; the keys to invalidate
+    /// at once — one changed after the snapshot began but already consumed from the ring (the client may
+    /// hold a value older than that change), or one evicted past `maxKeys`.
+    mutating func remember(_ keys: some Sequence<[UInt8]>, mark: UInt64) -> [[UInt8]] {
+        var stale: [[UInt8]] = []
+        for key in keys {
+            if recentOverflow.map({ $0 >= mark }) == true || recent[key].map({ $0 >= mark }) == true {
+                self.keys[key] = nil
+                stale.append(key)
+            } else if self.keys[key].map({ mark < $0 }) ?? true {
+                if self.keys[key] == nil && self.keys.count >= ClientTracking.maxKeys, let evicted = self.keys.first?.key {
+                    self.keys[evicted] = nil
+                    stale.append(evicted)
+                }
+                self.keys[key] = mark
+            }
+        }
+        return stale
+    }
+
+    /// What one change from the ring invalidates for this connection.
+    enum Invalidated { case nothing, everything, key([UInt8]) }
+
+    /// Takes one change into account (`mark`: the reactor's ring mark; `own`: the change is this
+    /// client's and NOLOOP is on): forgets what it invalidates, or (BCAST) collects its key under its
+    /// prefix for `takeBroadcast`.
+    mutating func apply(_ change: RingChange, mark: UInt64, own: Bool) -> Invalidated {
+        if change.kind == .clear {
+            keys.removeAll()
+            recent.removeAll()
+            return .everything
+        }
+        if broadcast {
+            if !own, let prefix = prefix(of: change.key) { pending[prefix, default: []].insert(change.key) }
+            return .nothing
+        }
+        if change.sequence >= mark { recent[change.key] = change.sequence }
+        if recent.count > ClientTracking.maxRecent {
+            // What every snapshot now holds can go; a burst that cannot is replaced by one mark, so the
+            // work stays linear in the changes.
+            recent = recent.filter { $0.value >= mark }
+            if recent.count > ClientTracking.maxRecent / 2 {
+                recentOverflow = max(recentOverflow ?? 0, change.sequence)
+                recent.removeAll(keepingCapacity: true)
+            }
+        }
+        guard let from = keys[change.key], change.sequence >= from else { return .nothing }
+        keys[change.key] = nil
+        return own ? .nothing : .key(change.key)
+    }
+
+    /// BCAST: the keys changed since the last call, one list per prefix in prefix order, each sorted (as
+    /// Redis sends them once per event loop turn).
+    mutating func takeBroadcast() -> [[[UInt8]]] {
+        defer { pending = [:] }
+        return pending.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { $0.value.sorted { $0.lexicographicallyPrecedes($1) } }
+    }
 }
 
 extension RESPSession {
@@ -68,30 +126,11 @@ extension RESPSession {
         if subscriptionCount == 0 { connection.stopFollowingRing() }
     }
 
-    /// After a read-only command ran: remember its keys (default mode, as OPTIN/OPTOUT and CACHING
-    /// allow). A key changed after this loop's snapshot began but already consumed from the ring is
-    /// invalidated at once: the client may hold a value older than that change.
+    /// After a read-only command ran: remember its keys (default mode, as OPTIN/OPTOUT and CACHING allow).
     func rememberReadKeys(_ command: Command, _ args: RESPArguments) {
-        guard var t = tracking, !t.broadcast else { return }
-        if (t.optIn && !t.caching) || (t.optOut && t.caching) { return }
-        // Moved out while it changes, so that its dictionaries are not copied (one owner).
-        tracking = nil
-        let mark = connection.reactor.ringMark
-        var stale: [[UInt8]] = []
-        for i in command.keys.indices(argumentCount: args.count) where StoreLayout.check(key: args[i]) == nil {
-            let key = args.bytes(i)
-            if t.recentOverflow.map({ $0 >= mark }) == true || t.recent[key].map({ $0 >= mark }) == true {
-                t.keys[key] = nil
-                stale.append(key)
-            } else if t.keys[key].map({ mark < $0 }) ?? true {
-                if t.keys[key] == nil && t.keys.count >= ClientTracking.maxKeys, let evicted = t.keys.first?.key {
-                    t.keys[evicted] = nil
-                    stale.append(evicted)
-                }
-                t.keys[key] = mark
-            }
-        }
-        tracking = t
+        guard let t = tracking, !t.broadcast, !(t.optIn && !t.caching), !(t.optOut && t.caching) else { return }
+        let keys = command.keys.indices(argumentCount: args.count).lazy.filter { StoreLayout.check(key: args[$0]) == nil }.map { args.bytes($0) }
+        let stale = tracking?.remember(keys, mark: connection.reactor.ringMark) ?? []
         for key in stale { sendInvalidation([key]) }
     }
 
@@ -103,49 +142,19 @@ extension RESPSession {
 
     /// One ring event for a tracking connection.
     func trackChange(_ event: RingEvent) {
-        guard case .change(let change) = event, var t = tracking else { return }
-        // Moved out while it changes, so that its dictionaries are not copied (one owner).
-        tracking = nil
-        if change.kind == .clear {
-            t.keys.removeAll()
-            t.recent.removeAll()
-            tracking = t
-            return sendInvalidation(nil)
+        guard case .change(let change) = event, let noLoop = tracking?.noLoop else { return }
+        let own = noLoop && change.origin == UInt32(truncatingIfNeeded: clientID)
+        switch tracking?.apply(change, mark: connection.reactor.ringMark, own: own) {
+        case .everything: sendInvalidation(nil)
+        case .key(let key): sendInvalidation([key])
+        case .nothing, nil: break
         }
-        let own = t.noLoop && change.origin == UInt32(truncatingIfNeeded: clientID)
-        if t.broadcast {
-            if !own, let prefix = t.prefix(of: change.key) { t.pending[prefix, default: []].insert(change.key) }
-            tracking = t
-            return
-        }
-        let mark = connection.reactor.ringMark
-        if change.sequence >= mark { t.recent[change.key] = change.sequence }
-        if t.recent.count > ClientTracking.maxRecent {
-            // What every snapshot now holds can go; a burst that cannot is replaced by one mark, so the
-            // work stays linear in the changes.
-            t.recent = t.recent.filter { $0.value >= mark }
-            if t.recent.count > ClientTracking.maxRecent / 2 {
-                t.recentOverflow = max(t.recentOverflow ?? 0, change.sequence)
-                t.recent.removeAll(keepingCapacity: true)
-            }
-        }
-        var invalidate = false
-        if let from = t.keys[change.key], change.sequence >= from {
-            t.keys[change.key] = nil
-            invalidate = !own
-        }
-        tracking = t
-        if invalidate { sendInvalidation([change.key]) }
     }
 
-    /// After a pump: BCAST's keys, one message per prefix with the keys in order (as Redis sends them
-    /// once per event loop turn).
+    /// After a pump: BCAST's keys, one message per prefix.
     func flushBroadcastInvalidations() {
-        guard let t = tracking, t.broadcast, !t.pending.isEmpty else { return }
-        tracking?.pending = [:]
-        for (_, keys) in t.pending.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            sendInvalidation(keys.sorted { $0.lexicographicallyPrecedes($1) })
-        }
+        guard tracking?.broadcast == true, tracking?.pending.isEmpty == false else { return }
+        for keys in tracking?.takeBroadcast() ?? [] { sendInvalidation(keys) }
     }
 
     /// Sends an invalidation as Redis's `sendTrackingMessage`: to the REDIRECT client (a RESP3 push, or a
