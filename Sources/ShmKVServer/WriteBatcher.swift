@@ -170,7 +170,7 @@ final class WriteBatcher: Sendable {
             doorbell.wait(timeoutMilliseconds: Int32(min(1000, expiryDue)))
             let closed = queue.withLock { $0.closed }
             role.withRole { writer in
-                while writer.takeBatch() { writer.commit(combiner: nil, local: &none) }
+                writer.commitQueued(local: &none)
                 if writer.keysHaveDeadlines, MonotonicClock.milliseconds() >= nextExpiryPass {
                     // A full pass may leave more due keys: look again at once rather than after the interval.
                     let full = writer.expireDueKeys()
@@ -179,7 +179,7 @@ final class WriteBatcher: Sendable {
             }
             // As `combine`: writes queued while the role was held are committed before the thread waits.
             while !queue.withLock({ $0.tickets.isEmpty }),
-                  role.withRoleIfFree({ (writer: inout WriterRole) -> Void in while writer.takeBatch() { writer.commit(combiner: nil, local: &none) } }) != nil {}
+                  role.withRoleIfFree({ $0.commitQueued(local: &none) }) != nil {}
             let now = MonotonicClock.seconds()
             if now - lastReaderCheck >= configuration.readerCheckInterval {
                 lastReaderCheck = now

@@ -53,6 +53,12 @@ final class WriterRole {
         keysHaveDeadlines = store.databases.expires.map { (try? store.environment.stat($0).entries) ?? 1 > 0 } ?? false
     }
 
+    /// Commits batch after batch until nothing is queued (the writer thread's turn; the combining
+    /// reactor commits one batch at a time instead, `WriteBatcher.combine`).
+    func commitQueued(local: inout [WriteCompletion]) {
+        while takeBatch() { commit(combiner: nil, local: &local) }
+    }
+
     /// Moves up to the batch caps (operations and bytes) from the front of the queue into `batch`;
     /// false if nothing was queued.
     func takeBatch() -> Bool {

@@ -105,6 +105,11 @@ struct ClusterMap: Sendable {
         return slot < 0 ? nil : redirection(forSlot: slot)
     }
 
+    /// `refusal` for a RESP command of the table: its keys at the entry's key positions.
+    func refusal(_ command: Command, _ args: RESPArguments) -> String? {
+        refusal { visit in command.keys.indices(argumentCount: args.count).allSatisfy { visit(args[$0]) } }
+    }
+
     /// The refusal of a request whose keys hash to different slots, as Redis words it.
     static let crossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
 

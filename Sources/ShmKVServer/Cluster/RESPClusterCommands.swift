@@ -6,12 +6,6 @@ import Wire
 /// 7.0 lays them out, so redis-cli -c, redis-benchmark --cluster and redis-py's RedisCluster work.
 extension RESPSession {
     static let clusterDisabled = "ERR This instance has cluster support disabled"
-
-    /// For a command with keys on a cluster node: Redis's redirection when a key belongs to another node,
-    /// or CROSSSLOT when the keys hash to different slots; nil when this node serves it.
-    func clusterRedirect(_ command: Command, _ args: RESPArguments) -> String? {
-        context.cluster?.refusal { visit in command.keys.indices(argumentCount: args.count).allSatisfy { visit(args[$0]) } }
-    }
 }
 
 /// CLUSTER and READONLY, READWRITE, ASKING.

@@ -19,11 +19,6 @@ struct Keyspace {
 
     init(_ source: Source) { self.source = source }
 
-    @inline(__always)
-    private static func holdable(_ key: UnsafeRawBufferPointer) -> Bool {
-        key.count > 0 && key.count <= StoreLayout.maxKeySize
-    }
-
     /// The moment deadlines are judged at (wall-clock milliseconds).
     var now: Int64 {
         switch source {
@@ -35,7 +30,7 @@ struct Keyspace {
     /// Calls `body` with the live value of `key` in place in the map, or nil; valid only inside `body`.
     @inline(__always)
     func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        guard Keyspace.holdable(key) else { return try body(nil) }
+        guard StoreLayout.check(key: key) == nil else { return try body(nil) }
         switch source {
         case .snapshot(let reader): return try reader.withValue(key, body)
         case .writer(let writer): return try writer.pointee.withLiveValue(key, body)
@@ -48,7 +43,7 @@ struct Keyspace {
     /// The deadline of `key`, past or not; nil for none. Ask `contains` or `withValue` first for a live
     /// key (on the writer that first touch also deletes a key past its deadline).
     func deadline(of key: UnsafeRawBufferPointer) throws -> Int64? {
-        guard Keyspace.holdable(key) else { return nil }
+        guard StoreLayout.check(key: key) == nil else { return nil }
         switch source {
         case .snapshot(let reader): return try reader.deadline(of: key)
         case .writer(let writer): return try writer.pointee.deadline(key)

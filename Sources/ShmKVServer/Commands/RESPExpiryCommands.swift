@@ -61,6 +61,10 @@ struct RESPError: Error {
     static func invalidExpireTime(_ command: String) -> RESPError {
         RESPError(message: "ERR invalid expire time in '\(command)' command")
     }
+    /// Redis's arity error for `name` (lower case: `set`, or `config|get` for a subcommand).
+    static func wrongArity(_ name: String) -> RESPError {
+        RESPError(message: "ERR wrong number of arguments for '\(name)' command")
+    }
 }
 
 /// The expiry commands: SET's expiry options (through `StringOptions`), SETEX, PSETEX, GETEX, EXPIRE,

@@ -54,7 +54,7 @@ extension KeyCommands {
             return c.reply.error("ERR unknown subcommand '\(args.string(1))'. Try OBJECT HELP.")
         }
         guard args.count == 3 else {
-            return c.reply.error("ERR wrong number of arguments for 'object|\(args.string(1).lowercased())' command")
+            return c.reply.error(RESPError.wrongArity("object|" + args.string(1).lowercased()).message)
         }
         try c.keys.withValue(args[2]) { value in
             guard let value else { return c.reply.null() }
@@ -86,7 +86,7 @@ extension KeyCommands {
         guard args.is(1, "USAGE") else {
             return c.reply.error("ERR unknown subcommand '\(args.string(1))'. Try MEMORY HELP.")
         }
-        guard args.count >= 3 else { return c.reply.error("ERR wrong number of arguments for 'memory|usage' command") }
+        guard args.count >= 3 else { return c.reply.error(RESPError.wrongArity("memory|usage").message) }
         var i = 3
         while i < args.count {
             guard args.is(i, "SAMPLES") && i + 1 < args.count else { return c.reply.error("ERR syntax error") }

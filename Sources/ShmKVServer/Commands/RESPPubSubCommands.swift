@@ -117,7 +117,7 @@ enum PubSubCommands {
                 return RESPWriter.error("ERR unknown subcommand or wrong number of arguments for '\(args.string(1))'. Try PUBSUB HELP.", into: &session.output)
             }
             if args.is(1, "NUMPAT"), n != 2 {
-                return RESPWriter.error("ERR wrong number of arguments for 'pubsub|numpat' command", into: &session.output)
+                return RESPWriter.error(RESPError.wrongArity("pubsub|numpat").message, into: &session.output)
             }
             if args.is(1, "NUMPAT") { return RESPWriter.integer(subscriptions.patternCount, into: &session.output) }
             let channels = subscriptions.activeChannels(matching: n == 3 ? GlobPattern(args.bytes(2)) : nil)

@@ -9,11 +9,7 @@ extension RESPSession {
     func carryOut(_ plan: WritePlan, _ args: RESPArguments) -> Bool {
         switch plan {
         case .write(let write, let bytes, let shape):
-            // The bytes go into the reactor's write arena (no allocation; released when the outcome is back).
-            let size = bytes.size(args)
-            if connection.submit(write, byteCount: size.bytes, keyCount: size.key, route: route(shape), { bytes.fill($0, args) }) {
-                return true
-            }
+            if connection.submit(write, bytes, of: args, route: route(shape)) { return true }
             return answer(.error("ERR the server is shutting down"))
         case .operation(let operation):
             return submit(operation)
@@ -46,11 +42,11 @@ extension RESPSession {
     }
 
     func wrongArity(_ args: RESPArguments) {
-        RESPWriter.error("ERR wrong number of arguments for '\(args.string(0).lowercased())' command", into: &output)
+        wrongArity(args, args.string(0).lowercased())
     }
 
     /// A subcommand's arity error, named as Redis names it (`config|get`).
     func wrongArity(_ args: RESPArguments, _ name: String) {
-        RESPWriter.error("ERR wrong number of arguments for '\(name)' command", into: &output)
+        RESPWriter.error(RESPError.wrongArity(name).message, into: &output)
     }
 }

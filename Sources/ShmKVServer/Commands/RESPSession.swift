@@ -196,8 +196,8 @@ final class RESPSession {
         let unrestricted = connection.isUnrestricted
         var admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: subscriptionCount > 0 && !resp3)
-        if admission == .run, context.cluster != nil, let command, command.keys.first > 0,
-           let redirect = clusterRedirect(command, args) {
+        if admission == .run, let cluster = context.cluster, let command, command.keys.first > 0,
+           let redirect = cluster.refusal(command, args) {
             admission = .refused(redirect)
         }
         if transaction != nil, admission != .crossProtocolAttack, !(command?.flags.contains(.controlsTransaction) ?? false) {
@@ -295,7 +295,7 @@ final class RESPSession {
         case .unknownSubcommand:
             return "ERR unknown subcommand '\(String(args.string(1).prefix(128)))'. Try \(args.string(0).uppercased()) HELP."
         case .wrongArity:
-            return "ERR wrong number of arguments for '\(args.string(0).lowercased())' command"
+            return RESPError.wrongArity(args.string(0).lowercased()).message
         case .crossProtocolAttack, .run:
             preconditionFailure("not an error reply")
         }

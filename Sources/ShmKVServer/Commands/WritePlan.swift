@@ -88,6 +88,15 @@ enum WriteBytes: Sendable {
     }
 }
 
+extension ServerConnection {
+    /// Queues `write` with the arguments `bytes` names copied into the reactor's write arena (no
+    /// allocation); false once the daemon stops.
+    func submit(_ write: StoredWrite, _ bytes: WriteBytes, of args: RESPArguments, route: ReplyRoute) -> Bool {
+        let size = bytes.size(args)
+        return submit(write, byteCount: size.bytes, keyCount: size.key, route: route) { bytes.fill($0, args) }
+    }
+}
+
 /// One run of a write handler: the arguments and the server's settings it checks them against.
 struct WriteCall {
     let args: RESPArguments
@@ -110,7 +119,7 @@ struct WriteCall {
     }
 
     /// Redis's arity error for the command (MSET with an odd number of arguments).
-    var wrongArity: WritePlan { .error("ERR wrong number of arguments for '\(args.string(0).lowercased())' command") }
+    var wrongArity: WritePlan { .error(.wrongArity(args.string(0).lowercased())) }
 }
 
 /// A handler that checks a write's arguments and says what it asks for (see `CommandHandler.write`).

@@ -13,9 +13,7 @@ extension NativeSession {
         let unrestricted = connection.isUnrestricted
         var admission = RESPSession.admit(entry, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: false)
-        if admission == .run, let entry, entry.keys.first > 0, let redirect = context.cluster?.refusal({ visit in
-            entry.keys.indices(argumentCount: args.count).allSatisfy { visit(args[$0]) }
-        }) {
+        if admission == .run, let entry, entry.keys.first > 0, let redirect = context.cluster?.refusal(entry, args) {
             admission = .refused(redirect)
         }
         guard admission == .run, let entry else {
@@ -28,9 +26,7 @@ extension NativeSession {
         case .write(let handle):
             switch handle(WriteCall(args: args, context: context)) {
             case .write(let write, let bytes, let shape):
-                let size = bytes.size(args)
-                let route = ReplyRoute.nativeCall(requestID: id, shape, command: entry.index)
-                if connection.submit(write, byteCount: size.bytes, keyCount: size.key, route: route, { bytes.fill($0, args) }) { return true }
+                if connection.submit(write, bytes, of: args, route: .nativeCall(requestID: id, shape, command: entry.index)) { return true }
                 return answerCallNow(id) { $0.error("ERR the server is shutting down") }
             case .operation(let operation):
                 if connection.submit(operation, route: .nativeCall(requestID: id, .standard, command: entry.index)) { return true }

@@ -105,11 +105,7 @@ final class NativeSession {
             return enqueue(.publish(receivers: context.subscriptions.receivers(of: channel)), key: channel, value: payload, id)
         case .put(let key, let value, let condition, let expiry):
             if let refusal = checkKey(key) ?? checkValue(value) { return answer(refusal, id) }
-            let deadline: DeadlineChange = switch expiry {
-            case .persistent: .remove
-            case .keep: .keep
-            case .after(let milliseconds): .at(WallClock.milliseconds() + Int64(milliseconds))
-            }
+            let deadline = DeadlineChange(expiry, now: WallClock.milliseconds())
             return enqueue(.put(condition: condition, returnOld: false, deadline: deadline), key: key, value: value, id)
         case .expire(let key, let milliseconds, let mode):
             if let refusal = checkKey(key) { return answer(refusal, id) }
@@ -152,12 +148,7 @@ final class NativeSession {
                 switch operation.kind {
                 case .put(let bytes, let expiry):
                     if let refusal = checkValue(bytes) { return answer((refusal.0, "operation \(index): \(refusal.1)"), id) }
-                    let deadline: DeadlineChange = switch expiry {
-                    case .persistent: .remove
-                    case .keep: .keep
-                    case .after(let milliseconds): .at(now + Int64(milliseconds))
-                    }
-                    write = .put(condition: .always, returnOld: false, deadline: deadline)
+                    write = .put(condition: .always, returnOld: false, deadline: DeadlineChange(expiry, now: now))
                     value = bytes
                 case .delete: write = .delete(counted: false)
                 case .incrBy(let delta): write = .incrBy(delta)
@@ -232,6 +223,17 @@ final class NativeSession {
         case .transaction(let results?): ReplyWriter.results(results.compactMap(\.conditionalValue), requestID: requestID, into: &output)
         case .conditionFailedAt(let index): ReplyWriter.conditionFailed(at: index, requestID: requestID, into: &output)
         case .transaction(nil): ReplyWriter.error(.internalError, "a RESP transaction's outcome on a native connection", requestID: requestID, into: &output)
+        }
+    }
+}
+
+extension DeadlineChange {
+    /// What a native PUT's expiry does to the deadline, a time to live counted from `now`.
+    init(_ expiry: PutExpiry, now: Int64) {
+        switch expiry {
+        case .persistent: self = .remove
+        case .keep: self = .keep
+        case .after(let milliseconds): self = .at(now + Int64(milliseconds))
         }
     }
 }
