@@ -40,14 +40,20 @@ public final class Cursor {
     /// Moves to the next entry; `false` past the end.
     public func next() throws(LMDBError) -> Bool { try move(MDB_NEXT) }
 
+    /// Moves to the previous entry; `false` before the start.
+    public func previous() throws(LMDBError) -> Bool { try move(MDB_PREV) }
+
     /// Moves to the first key not less than `target`; `false` if there is none.
     public func seek(atLeast target: [UInt8]) throws(LMDBError) -> Bool {
+        let result = target.withUnsafeBytes { t in Result { () throws(LMDBError) in try seek(atLeast: t) } }
+        return try result.get()
+    }
+
+    /// `seek(atLeast:)` for a key in a buffer (valid for the call only).
+    public func seek(atLeast target: UnsafeRawBufferPointer) throws(LMDBError) -> Bool {
         guard let cursor else { throw .badTransaction }
-        var rc: Int32 = 0
-        target.withUnsafeBytes { t in
-            key = MDB_val(mv_size: t.count, mv_data: UnsafeMutableRawPointer(mutating: t.baseAddress))
-            rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
-        }
+        key = MDB_val(mv_size: target.count, mv_data: UnsafeMutableRawPointer(mutating: target.baseAddress))
+        let rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
         if rc == MDB_NOTFOUND { return false }
         try check(rc)
         return true

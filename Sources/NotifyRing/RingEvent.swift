@@ -28,6 +28,54 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
     case renameTo = 11
     /// COPY's destination key.
     case copyTo = 12
+    /// HSET, HSETNX, HMSET.
+    case hset = 13
+    /// HDEL.
+    case hdel = 14
+    /// HINCRBY.
+    case hincrby = 15
+    /// HINCRBYFLOAT.
+    case hincrbyfloat = 16
+    /// SADD, and SMOVE's destination.
+    case sadd = 17
+    /// SREM, and SMOVE's source.
+    case srem = 18
+    /// SPOP.
+    case spop = 19
+    /// SINTERSTORE.
+    case sinterstore = 20
+    /// SUNIONSTORE.
+    case sunionstore = 21
+    /// SDIFFSTORE.
+    case sdiffstore = 22
+    /// ZADD.
+    case zadd = 23
+    /// ZINCRBY, ZADD … INCR.
+    case zincr = 24
+    /// ZREM.
+    case zrem = 25
+    /// ZREMRANGEBYSCORE.
+    case zrembyscore = 26
+    /// ZREMRANGEBYRANK.
+    case zrembyrank = 27
+    /// ZREMRANGEBYLEX.
+    case zrembylex = 28
+    /// ZPOPMIN, ZMPOP MIN.
+    case zpopmin = 29
+    /// ZPOPMAX, ZMPOP MAX.
+    case zpopmax = 30
+    /// ZUNIONSTORE.
+    case zunionstore = 31
+    /// ZINTERSTORE.
+    case zinterstore = 32
+    /// ZDIFFSTORE.
+    case zdiffstore = 33
+    /// ZRANGESTORE.
+    case zrangestore = 34
+    /// MOVE's key in its source database.
+    case moveFrom = 35
+    /// MOVE's key in its target database.
+    case moveTo = 36
 
     /// The name Redis publishes (`set`, `rename_from`, …); empty for `none`.
     public var redisName: String {
@@ -45,6 +93,30 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
         case .renameFrom: "rename_from"
         case .renameTo: "rename_to"
         case .copyTo: "copy_to"
+        case .hset: "hset"
+        case .hdel: "hdel"
+        case .hincrby: "hincrby"
+        case .hincrbyfloat: "hincrbyfloat"
+        case .sadd: "sadd"
+        case .srem: "srem"
+        case .spop: "spop"
+        case .sinterstore: "sinterstore"
+        case .sunionstore: "sunionstore"
+        case .sdiffstore: "sdiffstore"
+        case .zadd: "zadd"
+        case .zincr: "zincr"
+        case .zrem: "zrem"
+        case .zrembyscore: "zrembyscore"
+        case .zrembyrank: "zrembyrank"
+        case .zrembylex: "zrembylex"
+        case .zpopmin: "zpopmin"
+        case .zpopmax: "zpopmax"
+        case .zunionstore: "zunionstore"
+        case .zinterstore: "zinterstore"
+        case .zdiffstore: "zdiffstore"
+        case .zrangestore: "zrangestore"
+        case .moveFrom: "move_from"
+        case .moveTo: "move_to"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import StoreLayout
 
 /// A user as the daemon checks it: a password digest, permissions and key prefixes.
 struct User: Sendable {

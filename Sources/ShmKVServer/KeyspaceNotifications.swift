@@ -2,8 +2,8 @@ import NotifyRing
 import Synchronization
 
 /// Redis's `notify-keyspace-events` classes, with Redis's bit values (so that CONFIG GET prints what
-/// redis-server prints). Classes for types ShmKV does not have (lists, sets…) are accepted and printed
-/// back but select nothing.
+/// redis-server prints). Classes for types ShmKV does not have yet (lists, streams…) are accepted and
+/// printed back but select nothing.
 struct KeyspaceEventClasses: OptionSet, Sendable {
     let rawValue: UInt32
 
@@ -69,7 +69,11 @@ struct KeyspaceEventClasses: OptionSet, Sendable {
         switch event {
         case .set, .setrange, .incrby, .incrbyfloat, .append: .string
         case .expired: .expired
-        case .none, .del, .expire, .persist, .renameFrom, .renameTo, .copyTo: .generic
+        case .none, .del, .expire, .persist, .renameFrom, .renameTo, .copyTo, .moveFrom, .moveTo: .generic
+        case .hset, .hdel, .hincrby, .hincrbyfloat: .hash
+        case .sadd, .srem, .spop, .sinterstore, .sunionstore, .sdiffstore: .set
+        case .zadd, .zincr, .zrem, .zrembyscore, .zrembyrank, .zrembylex, .zpopmin, .zpopmax, .zunionstore, .zinterstore,
+             .zdiffstore, .zrangestore: .zset
         }
     }
 

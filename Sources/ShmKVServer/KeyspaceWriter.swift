@@ -22,6 +22,16 @@ struct KeyspaceWriter {
     let databases: StoreDatabases
     private let expires: Database
     private let index: Database
+    /// `__types`, `__elements`, `__reclaim`.
+    let types: Database
+    let elements: Database
+    let reclaim: Database
+    /// Whether any key may hold a collection: false spares every look-up in `__types`.
+    var mayHaveCollections: Bool
+    /// Redis's encoding thresholds (CONFIG SET hash-max-listpack-entries…), as the batch began.
+    var limits = CollectionLimits()
+    /// Blocks reserved for the batch's element records, in volatile mode (nil: nothing to reserve).
+    var space: SpaceBudget?
     /// The moment keys are judged at (wall-clock milliseconds, read once per batch).
     let now: Int64
     /// Whether any key may have a deadline: false spares every look-up in `__expires`.
@@ -38,9 +48,14 @@ struct KeyspaceWriter {
     var origin: UInt32 = 0
 
     init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
-        guard let expires = databases.expires, let index = databases.expiryIndex else {
-            preconditionFailure("the daemon opens the expiry databases at start")
+        guard let expires = databases.expires, let index = databases.expiryIndex, let types = databases.types,
+              let elements = databases.elements, let reclaim = databases.reclaim else {
+            preconditionFailure("the daemon opens every database of the layout at start")
         }
+        self.types = types
+        self.elements = elements
+        self.reclaim = reclaim
+        mayHaveCollections = try transaction.stat(types).entries > 0
         self.transaction = transaction
         self.databases = databases
         self.expires = expires
@@ -49,7 +64,7 @@ struct KeyspaceWriter {
         mayHaveDeadlines = try transaction.stat(expires).entries > 0
     }
 
-    private var keyspace: Database { databases.keyspace }
+    var keyspace: Database { databases.keyspace }
 
     // MARK: Reading
 
@@ -69,24 +84,30 @@ struct KeyspaceWriter {
     @discardableResult
     mutating func expireIfDue(_ key: UnsafeRawBufferPointer) throws -> Bool {
         guard let deadline = try deadline(key), Deadline.hasPassed(deadline, now: now) else { return false }
-        _ = try transaction.delete(keyspace, key: key)
+        if try !transaction.delete(keyspace, key: key) { _ = try dropCollection(key) }
         try dropDeadline(key, deadline)
         changes.append(kind: .delete, event: .expired, key: key, origin: origin)
         return true
     }
 
-    /// A copy of the live value of `key`, or nil.
+    /// A copy of the live value of the string `key`, or nil; throws `WrongTypeError` for a collection.
     mutating func value(_ key: UnsafeRawBufferPointer) throws -> [UInt8]? {
-        try expireIfDue(key)
-        return try transaction.withValue(keyspace, key: key) { $0.map { Array($0) } }
+        try withLiveValue(key) { $0.map { Array($0) } }
     }
 
     mutating func value(_ key: [UInt8]) throws -> [UInt8]? { try key.withUnsafeBytes { try value($0) } }
 
-    /// Calls `body` with the live value of `key` in place in the map (nil: none); valid only inside it.
+    /// Calls `body` with the live value of the string `key` in place in the map (nil: none); valid only
+    /// inside it. Throws `WrongTypeError` when the key holds a collection (string commands' WRONGTYPE).
     mutating func withLiveValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try expireIfDue(key)
-        return try transaction.withValue(keyspace, key: key, body)
+        let types = self.types, mayHaveCollections = self.mayHaveCollections
+        return try transaction.withValue(keyspace, key: key) { value in
+            if value == nil, mayHaveCollections, let type = try transaction.withValue(types, key: key, { $0.flatMap { CollectionHeader($0)?.type } }) {
+                throw WrongTypeError(found: type)
+            }
+            return try body(value)
+        }
     }
 
     /// Calls `body` with the live value of `key` copied to the front of a temporary buffer `extra(n)`
@@ -96,8 +117,11 @@ struct KeyspaceWriter {
     mutating func withValueCopy<R>(_ key: UnsafeRawBufferPointer, extra: (Int) -> Int,
                                    _ body: (inout KeyspaceWriter, UnsafeMutableRawBufferPointer, Int?) throws -> R) throws -> R {
         try expireIfDue(key)
-        let transaction = self.transaction, keyspace = self.keyspace
+        let transaction = self.transaction, keyspace = self.keyspace, types = self.types, mayHaveCollections = self.mayHaveCollections
         return try transaction.withValue(keyspace, key: key) { old in
+            if old == nil, mayHaveCollections, let type = try transaction.withValue(types, key: key, { $0.flatMap { CollectionHeader($0)?.type } }) {
+                throw WrongTypeError(found: type)
+            }
             let count = old?.count ?? 0
             return try withUnsafeTemporaryAllocation(byteCount: count + extra(count), alignment: 1) { buffer in
                 if let old, let source = old.baseAddress, count > 0 { buffer.baseAddress!.copyMemory(from: source, byteCount: count) }
@@ -106,10 +130,11 @@ struct KeyspaceWriter {
         }
     }
 
-    /// Whether `key` lives.
+    /// Whether `key` lives, whatever its type.
     mutating func exists(_ key: UnsafeRawBufferPointer) throws -> Bool {
         try expireIfDue(key)
-        return try transaction.withValue(keyspace, key: key) { $0 != nil }
+        if try transaction.withValue(keyspace, key: key, { $0 != nil }) { return true }
+        return mayHaveCollections ? try transaction.withValue(types, key: key) { $0 != nil } : false
     }
 
     mutating func exists(_ key: [UInt8]) throws -> Bool { try key.withUnsafeBytes { try exists($0) } }
@@ -123,6 +148,8 @@ struct KeyspaceWriter {
     mutating func store(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, existed: Bool?,
                         deadline: DeadlineChange, event: KeyEvent, announceDeadline: Bool = true) throws {
         var existed = existed
+        // A string replaces whatever the key held (SET over a hash).
+        if existed != false, mayHaveCollections, try dropCollection(key) { existed = true }
         if existed == nil && reportsCreation { existed = try transaction.withValue(keyspace, key: key) { $0 != nil } }
         try transaction.put(keyspace, key: key, value: value)
         var flags: ChangeFlags = existed == false ? .created : []
@@ -136,10 +163,10 @@ struct KeyspaceWriter {
         changes.append(kind: .put, event: event, flags: flags, key: key, origin: origin)
     }
 
-    /// Deletes `key` with its deadline; true if it lived. Records `event` when it did.
+    /// Deletes `key` (of any type) with its deadline; true if it lived. Records `event` when it did.
     mutating func delete(_ key: UnsafeRawBufferPointer, event: KeyEvent = .del) throws -> Bool {
         if try expireIfDue(key) { return false }
-        guard try transaction.delete(keyspace, key: key) else { return false }
+        guard try transaction.delete(keyspace, key: key) || dropCollection(key) else { return false }
         _ = try removeDeadline(key)
         changes.append(kind: .delete, event: event, key: key, origin: origin)
         return true
@@ -163,13 +190,17 @@ struct KeyspaceWriter {
         try transaction.clear(keyspace)
         try transaction.clear(expires)
         try transaction.clear(index)
+        try transaction.clear(types)
+        try transaction.clear(elements)
+        try transaction.clear(reclaim)
         mayHaveDeadlines = false
+        mayHaveCollections = false
         changes.append(kind: .clear, event: .none, key: [], origin: origin)
     }
 
     // MARK: Deadlines
 
-    private mutating func setDeadline(_ key: UnsafeRawBufferPointer, _ at: Int64) throws {
+    mutating func setDeadline(_ key: UnsafeRawBufferPointer, _ at: Int64) throws {
         if let old = try deadline(key) {
             if old == at { return }
             _ = try Deadline.withIndexKey(old, key) { try transaction.delete(index, key: $0) }
@@ -179,8 +210,8 @@ struct KeyspaceWriter {
         mayHaveDeadlines = true
     }
 
-    /// Removes `key`'s deadline; true if it had one.
-    private mutating func removeDeadline(_ key: UnsafeRawBufferPointer) throws -> Bool {
+    /// Removes `key`'s deadline (no event); true if it had one.
+    mutating func removeDeadline(_ key: UnsafeRawBufferPointer) throws -> Bool {
         guard let old = try deadline(key) else { return false }
         try dropDeadline(key, old)
         return true
@@ -208,7 +239,7 @@ struct KeyspaceWriter {
             return .proceed
         }
         for (deadline, key) in due {
-            _ = try transaction.delete(keyspace, key: key)
+            if try !transaction.delete(keyspace, key: key) { _ = try key.withUnsafeBytes { try dropCollection($0) } }
             try dropDeadline(key, deadline)
             changes.append(kind: .delete, event: .expired, key: key, origin: origin)
         }

@@ -44,3 +44,45 @@ enum RedisFloat {
         return bytes == Array("-0".utf8) ? Array("0".utf8) : bytes
     }
 }
+
+/// Sorted-set scores as Redis 7.0 reads and prints them (C doubles).
+enum RedisDouble {
+    /// Redis's `getDoubleFromObject`: `strtod` over the whole argument — "inf", "-inf", "1e3", hex —
+    /// nil when empty, with a leading space, a trailing byte, NaN, or out of range.
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        guard !bytes.isEmpty, bytes.count < RedisFloat.maxCharacters, isspace(Int32(bytes[0])) == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: bytes.count + 1)
+        for (i, byte) in bytes.enumerated() {
+            guard byte != 0 else { return nil }
+            text[i] = CChar(bitPattern: byte)
+        }
+        return text.withUnsafeBufferPointer { buffer -> Double? in
+            guard let start = buffer.baseAddress else { return nil }
+            var end: UnsafeMutablePointer<CChar>? = nil
+            errno = 0
+            let value = strtod(start, &end)
+            guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
+            if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
+            return value.isNaN ? nil : value
+        }
+    }
+
+    static func parse(_ bytes: [UInt8]) -> Double? { bytes.withUnsafeBytes { parse($0) } }
+
+    /// `%.17g`, as a reply carries a score (`addReplyDouble`): "inf", "-inf", "-0", "0.10000000000000001".
+    static func format(_ value: Double) -> [UInt8] {
+        if value.isInfinite { return Array((value < 0 ? "-inf" : "inf").utf8) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let written = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.17g", $0) }
+        return buffer.prefix(max(0, min(Int(written), 63))).map { UInt8(bitPattern: $0) }
+    }
+
+    /// Redis's `d2string`, as a listpack stores a score and ZSCAN prints one: an integral value within
+    /// ±2^62 in decimal, else `%.17g`.
+    static func d2string(_ value: Double) -> [UInt8] {
+        if value.isFinite, value != 0, value >= Double(-Int64.max / 2), value <= Double(Int64.max / 2), value == value.rounded(.towardZero) {
+            return Array(String(Int64(value)).utf8)
+        }
+        return format(value)
+    }
+}

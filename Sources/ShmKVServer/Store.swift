@@ -87,7 +87,11 @@ final class Store: Sendable {
         try env.write { txn in
             let expected = StoreLayout.formatVersion
             if let version = try txn.get(meta, key: MetaKey.formatVersion).map(MetaValue.text) {
-                guard version == expected else { throw LMDBError.refused("data format version \(version) is not \(expected)") }
+                guard StoreLayout.readableFormatVersions.contains(version) else {
+                    throw LMDBError.refused("data format version \(version) is not \(expected)")
+                }
+                // Version 1 stores had no collections: the databases they lack exist now.
+                if version != expected { try txn.put(meta, key: MetaKey.formatVersion, value: Array(expected.utf8)) }
             } else {
                 try txn.put(meta, key: MetaKey.formatVersion, value: Array(expected.utf8))
             }

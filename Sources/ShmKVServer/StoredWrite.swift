@@ -41,6 +41,11 @@ enum StoredWrite: Sendable {
     case rename(onlyIfAbsent: Bool)
     /// COPY `key` to `value`.
     case copy(replace: Bool)
+    /// A command that applies itself (the collection commands): `apply` reads the command's arguments,
+    /// packed in `key` (`WriteBytes.arguments`), and answers a `CommandResult`. `records` bounds the
+    /// records it writes as its arguments announce them (space reserved before the batch; a command
+    /// that writes more reserves more as it goes: `SpaceBudget`).
+    case command(WriteApply, records: Int)
 
     /// Keys the write may change (each dirties at most a path of B-tree pages).
     var keysWritten: Int {
@@ -48,6 +53,7 @@ enum StoredWrite: Sendable {
         case .deleteMany(let count), .mput(let count, _): count
         case .rename, .copy: 2
         case .publish: 0
+        case .command(_, let records): records
         default: 1
         }
     }
@@ -139,6 +145,18 @@ enum StoredWrite: Sendable {
             return try keys.rename(key, to: value, onlyIfAbsent: onlyIfAbsent)
         case .copy(let replace):
             return try keys.copy(key, to: value, replace: replace)
+        case .command(let apply, _):
+            return .result(try PackedArguments.withArguments(key) { try apply(&keys, $0) })
+        }
+    }
+
+    /// `apply`, with a key of the wrong type answered as Redis answers it (every command checks its
+    /// keys' types before it changes anything).
+    func applyChecked(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ keys: inout KeyspaceWriter) throws -> WriteOutcome {
+        do {
+            return try apply(key, value, &keys)
+        } catch is WrongTypeError {
+            return .failed(.wrongType, WrongTypeError.message)
         }
     }
 

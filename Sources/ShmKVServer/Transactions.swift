@@ -155,13 +155,18 @@ extension KeyspaceWriter {
             switch step {
             case .write(let operation, let shape): results.append(.write(try operation.apply(&self), shape))
             case .keyspace(let handle, let arguments):
-                try withUnsafeMutablePointer(to: &self) { writer in
-                    try arguments.withArguments { args in
-                        try handle(CommandCall(args: args, keys: Keyspace(.writer(writer)), reply: ReplySink(.build(builder)),
-                                               client: block.client, context: block.context))
+                do {
+                    try withUnsafeMutablePointer(to: &self) { writer in
+                        try arguments.withArguments { args in
+                            try handle(CommandCall(args: args, keys: Keyspace(.writer(writer)), reply: ReplySink(.build(builder)),
+                                                   client: block.client, context: block.context))
+                        }
                     }
+                    results.append(.result(builder.takeLast()))
+                } catch is WrongTypeError {
+                    // Handlers check types before they answer anything: the builder holds nothing of it.
+                    results.append(.result(.error(WrongTypeError.message)))
                 }
-                results.append(.result(builder.takeLast()))
             case .onReactor(let index, let arguments): results.append(.onReactor(commandIndex: index, arguments))
             case .result(let result): results.append(.result(result))
             }

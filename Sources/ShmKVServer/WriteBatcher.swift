@@ -83,6 +83,11 @@ final class WriteBatcher: Sendable {
     let mapGate: MapGate
     /// `notify-keyspace-events`: shared with the RESP sessions, read once per batch by the role (`n`).
     let notifications: KeyspaceNotifications
+    /// Redis's encoding thresholds for collections (CONFIG SET hash-max-listpack-entries…), read by the
+    /// role at the start of each batch.
+    let collectionLimits = Locked(CollectionLimits())
+    /// Element records of deleted collections removed in one reclaim pass at most.
+    static let reclaimPassLimit = 5000
     /// How often the writer looks for keys past their deadline (Redis: 10 times a second).
     static let expiryInterval = 100
     /// Keys deleted in one pass at most; a full pass is followed by another at once.
@@ -99,7 +104,8 @@ final class WriteBatcher: Sendable {
         notifications = KeyspaceNotifications(KeyspaceEventClasses(configuration.respNotifyKeyspaceEvents) ?? .all)
         doorbell = try EventFD()
         role = ExclusiveRole(WriterRole(store: store, publisher: publisher, configuration: configuration, stats: stats, logger: logger,
-                                        mapGate: mapGate, notifications: notifications, queue: queue, reactors: reactors))
+                                        mapGate: mapGate, notifications: notifications, collectionLimits: collectionLimits,
+                                        queue: queue, reactors: reactors))
     }
 
     /// Queues a write; `false` once the batcher is closed (the daemon is stopping). In volatile mode the
@@ -166,7 +172,9 @@ final class WriteBatcher: Sendable {
         var none: [WriteCompletion] = []
         while true {
             // While keys have deadlines the writer looks for due ones every `expiryInterval`.
-            let expiryDue = role.withRole { $0.keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000 }
+            let expiryDue = role.withRole { writer in
+                writer.elementsToReclaim ? 0 : writer.keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000
+            }
             doorbell.wait(timeoutMilliseconds: Int32(min(1000, expiryDue)))
             let closed = queue.withLock { $0.closed }
             role.withRole { writer in
@@ -176,6 +184,8 @@ final class WriteBatcher: Sendable {
                     let full = writer.expireDueKeys()
                     nextExpiryPass = MonotonicClock.milliseconds() + (full ? 0 : WriteBatcher.expiryInterval)
                 }
+                // Deleted collections' elements go a pass at a time, between the clients' batches.
+                if writer.elementsToReclaim { writer.reclaimDeletedElements() }
             }
             // As `combine`: writes queued while the role was held are committed before the thread waits.
             while !queue.withLock({ $0.tickets.isEmpty }),

@@ -1,5 +1,6 @@
 import LMDB
 import NotifyRing
+import StoreLayout
 import Wire
 
 /// The writer's side of SETRANGE, INCRBYFLOAT, RENAME/RENAMENX and COPY, with Redis's rules.
@@ -35,36 +36,89 @@ extension KeyspaceWriter {
         return .previous(text, stored: true)
     }
 
-    /// RENAME and RENAMENX: the value and its deadline move to `target` (replacing what was there unless
-    /// `onlyIfAbsent`). Events as Redis: `rename_from` on the source, then `rename_to` on the target.
+    /// RENAME and RENAMENX: the value (of any type) and its deadline move to `target` (replacing what was
+    /// there unless `onlyIfAbsent`). Events as Redis: `rename_from` on the source, then `rename_to` on the
+    /// target. A large collection moves as its record alone: its elements stay under its id.
     mutating func rename(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, onlyIfAbsent: Bool) throws -> WriteOutcome {
-        try withValueCopy(source, extra: { _ in 0 }) { keys, value, old in
-            guard old != nil else { return .failed(.notFound, "no such key") }
-            if source.elementsEqual(target) { return onlyIfAbsent ? .integer(0) : .stored }
-            if onlyIfAbsent, try keys.exists(target) { return .integer(0) }
-            let deadline = try keys.deadline(source)
-            _ = try keys.delete(source, event: .renameFrom)
-            try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: deadline, event: .renameTo)
-            return onlyIfAbsent ? .integer(1) : .stored
+        guard let type = try type(of: source) else { return .failed(.notFound, "no such key") }
+        if source.elementsEqual(target) { return onlyIfAbsent ? .integer(0) : .stored }
+        if onlyIfAbsent, try exists(target) { return .integer(0) }
+        let deadline = try deadline(source)
+        if type == .string {
+            return try withValueCopy(source, extra: { _ in 0 }) { keys, value, _ in
+                _ = try keys.delete(source, event: .renameFrom)
+                try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: deadline, event: .renameTo)
+                return onlyIfAbsent ? .integer(1) : .stored
+            }
         }
+        let record = try transaction.get(types, key: Array(source))!
+        _ = try transaction.delete(types, key: source)
+        _ = try removeDeadline(source)
+        changes.append(kind: .delete, event: .renameFrom, key: source, origin: origin)
+        try record.withUnsafeBytes { try replace(target, withCollection: $0, deadline: deadline, event: .renameTo) }
+        return onlyIfAbsent ? .integer(1) : .stored
     }
 
-    /// COPY: 1 if `target` now holds the source's value and deadline; 0 if the source is absent or the
-    /// target exists and `replace` is false. Event `copy_to` on the target.
+    /// COPY: 1 if `target` now holds the source's value (of any type) and deadline; 0 if the source is
+    /// absent or the target exists and `replace` is false. Event `copy_to` on the target. A large
+    /// collection's elements are copied under a new id.
     mutating func copy(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, replace: Bool) throws -> WriteOutcome {
         if source.elementsEqual(target) { return .failed(.badRequest, "source and destination objects are the same") }
-        return try withValueCopy(source, extra: { _ in 0 }) { keys, value, old in
-            guard old != nil else { return .integer(0) }
-            if !replace, try keys.exists(target) { return .integer(0) }
-            try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: try keys.deadline(source), event: .copyTo)
-            return .integer(1)
+        guard let type = try type(of: source) else { return .integer(0) }
+        if !replace, try exists(target) { return .integer(0) }
+        let deadline = try deadline(source)
+        if type == .string {
+            return try withValueCopy(source, extra: { _ in 0 }) { keys, value, _ in
+                try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: deadline, event: .copyTo)
+                return .integer(1)
+            }
         }
+        var record = try transaction.get(types, key: Array(source))!
+        if let header = record.withUnsafeBytes({ CollectionHeader($0) }), !header.isPacked {
+            let id = try copyElements(of: header.id)
+            var copied = header
+            copied.id = id
+            record = copied.bytes
+        }
+        try record.withUnsafeBytes { try self.replace(target, withCollection: $0, deadline: deadline, event: .copyTo) }
+        return .integer(1)
     }
 
     /// Stores `value` under `target` as a new key (Redis deletes what was there and adds the key: `new`),
     /// with the source's deadline, announcing no separate `expire`.
     private mutating func replace(_ target: UnsafeRawBufferPointer, with value: UnsafeRawBufferPointer, deadline: Int64?, event: KeyEvent) throws {
         try expireIfDue(target)
+        _ = try dropCollection(target)
         try store(target, value, existed: false, deadline: deadline.map { .at($0) } ?? .remove, event: event, announceDeadline: false)
+    }
+
+    /// `replace` for a collection's `__types` record.
+    private mutating func replace(_ target: UnsafeRawBufferPointer, withCollection record: UnsafeRawBufferPointer, deadline: Int64?,
+                                  event: KeyEvent) throws {
+        try expireIfDue(target)
+        _ = try transaction.delete(keyspace, key: target)
+        _ = try dropCollection(target)
+        _ = try removeDeadline(target)
+        try transaction.put(types, key: target, value: record)
+        mayHaveCollections = true
+        if let deadline { try setDeadline(target, deadline) }
+        changes.append(kind: .put, event: event, flags: .created, key: target, origin: origin)
+    }
+
+    /// Copies every element record of collection `id` under a new id; returns it.
+    private mutating func copyElements(of id: UInt64) throws -> UInt64 {
+        let meta = databases.meta
+        let fresh = try transaction.get(meta, key: StoreLayout.MetaKey.nextCollectionID).flatMap(MetaValue.decimal) ?? 1
+        try transaction.put(meta, key: StoreLayout.MetaKey.nextCollectionID, value: MetaValue.decimal(fresh + 1))
+        var records: [([UInt8], [UInt8])] = []
+        try transaction.forEach(elements, prefix: ElementKey.prefix(id)) { key, value in
+            var copied = Array(key)
+            copied.withUnsafeMutableBytes { $0.storeBytes(of: fresh.bigEndian, as: UInt64.self) }
+            records.append((copied, Array(value)))
+            return .proceed
+        }
+        try space?.spend(records.count)
+        for (key, value) in records { try transaction.put(elements, key: key, value: value) }
+        return fresh
     }
 }

@@ -127,6 +127,8 @@ enum WriteOutcome: Sendable, Equatable {
     case transaction([StepResult]?)
     /// A native TXN's step `at` found its condition false: nothing was applied.
     case conditionFailedAt(Int)
+    /// A command's own reply (`StoredWrite.command`).
+    case result(CommandResult)
 }
 
 extension WriteOperation {
@@ -137,9 +139,9 @@ extension WriteOperation {
     func apply(_ keys: inout KeyspaceWriter) throws -> WriteOutcome {
         switch self {
         case .stored(let bytes, let write):
-            return try write.apply(bytes.key, bytes.value, &keys)
+            return try write.applyChecked(bytes.key, bytes.value, &keys)
         case .owned(let bytes, let write):
-            return try bytes.withBytes { try write.apply($0, $1, &keys) }
+            return try bytes.withBytes { try write.applyChecked($0, $1, &keys) }
         case .clear:
             try keys.clear()
             return .stored

@@ -37,13 +37,13 @@ extension WriterRole {
             publishChanges(transactionID: 0, combiner: combiner)
             return true
         }
+        var batchKeys = 0, batchBytes = 0
         if store.writesInPlace {
-            var keys = 0, bytes = 0
             for ticket in batch {
-                keys += ticket.operation.keysWritten
-                bytes += ticket.byteCount
+                batchKeys += ticket.operation.keysWritten
+                batchBytes += ticket.byteCount
             }
-            guard reserveSpace(keys: keys, bytes: bytes) else {
+            guard reserveSpace(keys: batchKeys, bytes: batchBytes) else {
                 failBatch(LMDBError.system(ENOSPC))
                 return true
             }
@@ -61,6 +61,8 @@ extension WriterRole {
             var keys = try KeyspaceWriter(txn, store.databases, now: now)
             keys.log = changeLog
             keys.reportsCreation = notifications.classes.contains(.new)
+            keys.limits = collectionLimits.withLock { $0 }
+            keys.space = spaceBudget(keys: batchKeys, bytes: batchBytes)
             // The batch's change list moves in and back out: no copy. (On an error it stays in `keys`
             // and is dropped with it: nothing of the batch is published.)
             swap(&changes, &keys.changes)
@@ -151,6 +153,19 @@ extension WriterRole {
             }
         }
         if let expires = store.databases.expires { keysHaveDeadlines = try txn.stat(expires).entries > 0 }
+        if let reclaim = store.databases.reclaim { elementsToReclaim = try txn.stat(reclaim).entries > 0 }
+    }
+
+    /// One pass of reclaim: removes up to `reclaimPassLimit` element records of deleted collections, in
+    /// a batch of its own (so a DEL of millions of elements never holds the writer for long).
+    func reclaimDeletedElements() {
+        do {
+            _ = try batchOfItsOwn(keys: WriteBatcher.reclaimPassLimit, bytes: 0) { keys in
+                try keys.reclaimElements(limit: WriteBatcher.reclaimPassLimit)
+            }
+        } catch {
+            logger.error("reclaiming deleted collections' elements failed: \(error)")
+        }
     }
 
     /// One pass of active expiry: deletes up to `expiryPassLimit` keys whose deadline has passed, in one
@@ -182,6 +197,8 @@ extension WriterRole {
             var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
             keys.log = changeLog
             keys.reportsCreation = notifications.classes.contains(.new)
+            keys.limits = collectionLimits.withLock { $0 }
+            keys.space = spaceBudget(keys: count, bytes: bytes)
             result = try body(&keys)
             swap(&changes, &keys.changes)
             try recordLastSequence(in: txn)

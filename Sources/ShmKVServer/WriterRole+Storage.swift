@@ -50,7 +50,7 @@ extension WriterRole {
     /// write, with splits; a copy of the whole store at most), the values twice, the free list's growth
     /// and a margin — reserving ahead in steps so that most batches find it done. False when the file
     /// system has no room: the batch then fails whole, having touched nothing.
-    func reserveSpace(keys: Int, bytes: Int) -> Bool {
+    func reserveSpace(keys: Int, bytes: Int, mayGrow: Bool = true) -> Bool {
         guard store.writesInPlace else { return true }
         guard let used = try? store.environment.usedBytes(), let pageSize = try? store.environment.stat().pageSize else { return false }
         // A key's value, deadline and expiry-index entry: three paths of at most four pages, copied.
@@ -59,7 +59,7 @@ extension WriterRole {
         if min(needed, mapSize) <= reservedBytes { return true }
         // Past the map's end LMDB itself refuses (MDB_MAP_FULL): the map grows if it may, and blocks
         // are never reserved beyond it.
-        if needed > mapSize { _ = growMap() }
+        if needed > mapSize && mayGrow { _ = growMap() }
         let ahead = min(mapSize, max(needed, reservedBytes + max(64 << 20, used / 8)))
         for target in [ahead, min(needed, mapSize)] {
             do {
@@ -72,5 +72,19 @@ extension WriterRole {
         }
         logger.error("cannot reserve \(needed) bytes of the data file for the next batch: no space left on device")
         return false
+    }
+
+    /// The budget of a batch that announced `keys` keys and `bytes` bytes, for the element records its
+    /// commands write beyond them (nil outside volatile mode). Inside the transaction the map cannot
+    /// grow: past its end the budget throws `mapFull`, and the batch runs again in a grown map.
+    func spaceBudget(keys: Int, bytes: Int) -> SpaceBudget? {
+        guard store.writesInPlace else { return nil }
+        return SpaceBudget { [unowned self] records in
+            let (total, bytesNeeded) = (keys + records, bytes + records * 1024)
+            guard (try? store.environment.usedBytes()).map({ $0 + total * 12 * 4096 + 2 * bytesNeeded < mapSize }) ?? false else {
+                throw LMDBError.mapFull
+            }
+            guard reserveSpace(keys: total, bytes: bytesNeeded, mayGrow: false) else { throw LMDBError.system(ENOSPC) }
+        }
     }
 }

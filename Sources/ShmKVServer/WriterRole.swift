@@ -37,9 +37,15 @@ final class WriterRole {
     var mapSize: Int
     /// Bytes of the data file whose blocks are reserved (volatile mode: see `reserveSpace`).
     var reservedBytes = 0
+    /// Whether deleted collections' elements wait in `__reclaim` (as of the last commit).
+    var elementsToReclaim: Bool
+    /// Redis's encoding thresholds (CONFIG SET), read at the start of each batch.
+    let collectionLimits: Locked<CollectionLimits>
 
     init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats, logger: Logger,
-         mapGate: MapGate, notifications: KeyspaceNotifications, queue: Locked<WriteQueue>, reactors: Locked<[ReactorThread]>) {
+         mapGate: MapGate, notifications: KeyspaceNotifications, collectionLimits: Locked<CollectionLimits>,
+         queue: Locked<WriteQueue>, reactors: Locked<[ReactorThread]>) {
+        self.collectionLimits = collectionLimits
         self.store = store
         self.publisher = publisher
         self.configuration = configuration
@@ -51,6 +57,7 @@ final class WriterRole {
         self.reactors = reactors
         mapSize = (try? store.environment.info().mapSize) ?? configuration.mapSize
         keysHaveDeadlines = store.databases.expires.map { (try? store.environment.stat($0).entries) ?? 1 > 0 } ?? false
+        elementsToReclaim = store.databases.reclaim.map { (try? store.environment.stat($0).entries) ?? 1 > 0 } ?? false
     }
 
     /// Commits batch after batch until nothing is queued (the writer thread's turn; the combining

@@ -55,6 +55,8 @@ public struct KeyspaceReader {
     public let hasDeadlines: Bool
     /// The moment keys are judged at (0 when no key has a deadline).
     public let now: Int64
+    /// Whether any key holds a collection in this snapshot: false spares every look-up in `__types`.
+    public let hasCollections: Bool
 
     /// A reader on `transaction`; `clock` is read only if some key has a deadline.
     public init(_ transaction: Transaction, _ databases: StoreDatabases, clock: () -> Int64) throws(LMDBError) {
@@ -67,6 +69,7 @@ public struct KeyspaceReader {
             hasDeadlines = false
             now = 0
         }
+        if let types = databases.types { hasCollections = try transaction.stat(types).entries > 0 } else { hasCollections = false }
     }
 
     /// The deadline of `key`, whether or not it has passed; nil for none.
@@ -82,7 +85,8 @@ public struct KeyspaceReader {
         return Deadline.hasPassed(deadline, now: now)
     }
 
-    /// Calls `body` with the live value of `key` in place in the map, or nil. Valid only inside `body`.
+    /// Calls `body` with the live value of the string `key` in place in the map, or nil (none, or a key
+    /// that holds a collection: see `type(of:)`). Valid only inside `body`.
     @inline(__always)
     public func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try transaction.withValue(databases.keyspace, key: key) { value in
@@ -96,10 +100,13 @@ public struct KeyspaceReader {
         try key.withUnsafeBytes { try withValue($0, body) }
     }
 
-    /// Whether `key` lives.
-    public func contains(_ key: UnsafeRawBufferPointer) throws -> Bool { try withValue(key) { $0 != nil } }
+    /// Whether `key` lives, whatever its type.
+    public func contains(_ key: UnsafeRawBufferPointer) throws -> Bool {
+        if try withValue(key, { $0 != nil }) { return true }
+        return hasCollections ? try withCollection(key) { $0 != nil } : false
+    }
 
-    /// Each live entry whose key starts with `prefix`, in key order, after `after` when given.
+    /// Each live string entry whose key starts with `prefix`, in key order, after `after` when given.
     public func forEach(prefix: [UInt8], after: [UInt8]? = nil,
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
         try transaction.forEach(databases.keyspace, prefix: prefix, after: after) { key, value in
@@ -107,7 +114,7 @@ public struct KeyspaceReader {
         }
     }
 
-    /// Each live entry with `lower <= key < upper` (no bound when nil), in key order, after `after`.
+    /// Each live string entry with `lower <= key < upper` (no bound when nil), in key order, after `after`.
     public func forEach(from lower: [UInt8], to upper: [UInt8]?, after: [UInt8]? = nil,
                         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
         try transaction.forEach(databases.keyspace, from: lower, to: upper, after: after) { key, value in
@@ -128,9 +135,10 @@ public struct KeyspaceReader {
         return n
     }
 
-    /// Live keys.
+    /// Live keys, of every type.
     public func count() throws -> Int {
-        try transaction.stat(databases.keyspace).entries - expiredCount()
+        let collections = hasCollections ? try databases.types.map { try transaction.stat($0).entries } ?? 0 : 0
+        return try transaction.stat(databases.keyspace).entries + collections - expiredCount()
     }
 
     /// Live keys with a deadline (INFO keyspace's `expires=`).

@@ -6,7 +6,8 @@ import Glibc
 /// The on-disk vocabulary the daemon (the only writer) and every reader (`LocalStore`, `shmkv get
 /// --local`, py-lmdb, `mdb_dump`) share. Nothing else spells a database name, a meta key or a key limit.
 ///
-/// An environment holds two named databases: `kv` with the user's keys, values as plain bytes, and
+/// An environment holds named databases (docs/STORAGE.md has every byte): `kv` with the user's string
+/// keys, values as plain bytes; `__types` and `__elements` with collections; the expiry databases; and
 /// `__meta` with the store's own records, UTF-8 text so that `mdb_dump -p` and py-lmdb show them
 /// plainly. The unnamed main database is only LMDB's catalogue of names.
 public enum StoreLayout {
@@ -20,6 +21,14 @@ public enum StoreLayout {
     public static let expiresDatabase = "__expires"
     /// deadline ‖ key → empty: the keys with a deadline in the order they fall due.
     public static let expiryIndexDatabase = "__expiry_index"
+    /// key → a collection's record (`CollectionHeader`, then its elements when packed): every key that
+    /// is not a string. A key lives in exactly one of `kv` and `__types`.
+    public static let typesDatabase = "__types"
+    /// The elements of large collections, a record each, under the collection's id (`ElementKey`).
+    public static let elementsDatabase = "__elements"
+    /// id (8 bytes big-endian) → empty: large collections deleted or overwritten whose elements the
+    /// daemon has yet to remove, a bounded number at a time.
+    public static let reclaimDatabase = "__reclaim"
     /// LMDB's data file in a data directory (what a backup holds).
     public static let dataFileName = "data.mdb"
     /// LMDB's lock file (reader table) beside it; rebuilt by the first process that opens the store.
@@ -27,9 +36,13 @@ public enum StoreLayout {
     /// The daemon's pid file, `flock`ed while it runs (and while `shmkv restore` writes).
     public static let pidFileName = "shmkvd.pid"
     /// Named databases an environment is opened with room for (LMDB's `maxdbs`).
-    public static let maxDatabases: UInt32 = 8
-    /// The on-disk format this build reads and writes (`MetaKey.formatVersion`).
-    public static let formatVersion = "1"
+    public static let maxDatabases: UInt32 = 16
+    /// The on-disk format this build reads and writes (`MetaKey.formatVersion`); version 2 added
+    /// collections (`__types`, `__elements`, `__reclaim`). A daemon opening a version 1 store upgrades
+    /// it (creating the new databases); a reader that finds no `__types` sees only strings.
+    public static let formatVersion = "2"
+    /// Format versions this build opens.
+    public static let readableFormatVersions: Set<String> = ["1", "2"]
     /// The longest key LMDB accepts in Debian's build (`mdb_env_get_maxkeysize`, 511 for 0.9.24);
     /// both protocols refuse longer keys, and the daemon checks at start that LMDB agrees.
     public static let maxKeySize = 511
@@ -52,6 +65,8 @@ public enum StoreLayout {
         /// as the change, so numbering continues across restarts and a change committed but never
         /// published shows up as a gap.
         public static let lastSequence = Array("last_sequence".utf8)
+        /// The id the next large collection gets (decimal); ids are never reused.
+        public static let nextCollectionID = Array("next_collection_id".utf8)
     }
 
     /// The inode number of the data file in `directory` (the value of `MetaKey.dataFile`), "" if none.
@@ -137,6 +152,13 @@ public struct StoreDatabases: Sendable {
     public let expires: Database?
     /// deadline ‖ key → empty (`__expiry_index`), so the writer finds due keys in order; nil as `expires`.
     public let expiryIndex: Database?
+    /// Collections' records (`__types`); nil only for a reader of a store no daemon of this version has
+    /// opened yet, which holds strings only.
+    public let types: Database?
+    /// Large collections' elements (`__elements`); nil as `types`.
+    public let elements: Database?
+    /// Ids of large collections awaiting reclaim (`__reclaim`); nil as `types`.
+    public let reclaim: Database?
 }
 
 extension Environment {
@@ -150,6 +172,8 @@ extension Environment {
             do { return try openDatabase(named: name, create: create) } catch .notFound { return nil }
         }
         return StoreDatabases(keyspace: keyspace, meta: meta, expires: try optional(StoreLayout.expiresDatabase),
-                              expiryIndex: try optional(StoreLayout.expiryIndexDatabase))
+                              expiryIndex: try optional(StoreLayout.expiryIndexDatabase),
+                              types: try optional(StoreLayout.typesDatabase), elements: try optional(StoreLayout.elementsDatabase),
+                              reclaim: try optional(StoreLayout.reclaimDatabase))
     }
 }

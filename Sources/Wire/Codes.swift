@@ -86,6 +86,9 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case moved = 19
     /// Cluster mode: the request's keys hash to different slots (RESP `-CROSSSLOT`). Nothing was done.
     case crossSlot = 20
+    /// The key holds another type than the request works on (a collection where a string was asked
+    /// for: RESP `-WRONGTYPE`). Nothing was done.
+    case wrongType = 21
 
     /// Whether the reply body is an error message (u16 length + UTF-8) rather than a result.
     public var carriesMessage: Bool {
@@ -119,6 +122,7 @@ public enum Status: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .denied: "DENIED"
         case .moved: "MOVED"
         case .crossSlot: "CROSSSLOT"
+        case .wrongType: "WRONGTYPE"
         }
     }
 }

@@ -118,9 +118,15 @@ public enum RESPWriter {
     /// A double: `,text` in RESP3, a bulk string in RESP2.
     public static func double(_ value: Double, resp3: Bool, into out: inout [UInt8]) {
         let text = value.isInfinite ? (value < 0 ? "-inf" : "inf") : (value.isNaN ? "nan" : "\(value)")
+        double(text: Array(text.utf8), resp3: resp3, into: &out)
+    }
+
+    /// A double already formatted (`text`, as the caller's rules print it): `,text` in RESP3, a bulk
+    /// string in RESP2.
+    public static func double(text: [UInt8], resp3: Bool, into out: inout [UInt8]) {
         if resp3 {
             out.append(UInt8(ascii: ","))
-            out.append(contentsOf: Array(text.utf8))
+            out.append(contentsOf: text)
             out.append(13); out.append(10)
         } else {
             bulk(text, into: &out)

@@ -1,4 +1,5 @@
 import Reactor
+import StoreLayout
 
 /// One node of a static cluster map: Redis's 40-hex-digit id, the address clients reach it at, and the
 /// hash slots it owns.

@@ -72,7 +72,8 @@ struct KeyPositions: Sendable, Equatable {
 
 /// The group COMMAND DOCS reports.
 enum CommandGroup: String, Sendable {
-    case string, generic, server, connection, pubsub, transactions
+    case string, generic, server, connection, pubsub, transactions, hash, set
+    case sortedSet = "sorted-set"
 }
 
 /// How a command runs. Dispatch decides where: on the reactor, queued inside MULTI, or on the writer.

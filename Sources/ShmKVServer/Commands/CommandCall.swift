@@ -17,6 +17,9 @@ struct CallingClient: Sendable {
     let id: Int
     /// The user when it is limited to key prefixes (nil: any key may be listed).
     let keyFilter: User?
+    /// Whether its replies are RESP3 (where Redis's reply differs in shape, not only in encoding: a
+    /// pair per element of ZRANGE … WITHSCORES).
+    var resp3 = false
 
     /// Whether a key may appear in SCAN's or KEYS's results: a user limited to key prefixes does not
     /// learn the names of other keys.

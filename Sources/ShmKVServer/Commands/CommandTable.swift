@@ -48,6 +48,39 @@ enum CommandTable {
                 .write(StringCommands.incrByFloat)),
         Command("lcs", arity: -3, [.readonly], keys: .two, .string, "Finds the longest common subsequence of two values (LEN, IDX, MINMATCHLEN, WITHMATCHLEN).",
                 .keyspace(StringCommands.lcs)),
+        // Hashes
+        Command("hset", arity: -4, [.write, .denyOOM, .fast], keys: .single, .hash, "Sets fields of a hash; answers how many are new.",
+                .write(HashCommands.hset)),
+        Command("hmset", arity: -4, [.write, .denyOOM, .fast], keys: .single, .hash, "Sets fields of a hash (answers OK).",
+                .write(HashCommands.hset)),
+        Command("hsetnx", arity: 4, [.write, .denyOOM, .fast], keys: .single, .hash, "Sets a field only if it does not exist.",
+                .write(HashCommands.hsetnx)),
+        Command("hget", arity: 3, [.readonly, .fast], keys: .single, .hash, "Returns a field's value.",
+                .keyspace(HashCommands.hget)),
+        Command("hmget", arity: -3, [.readonly, .fast], keys: .single, .hash, "Returns the values of several fields.",
+                .keyspace(HashCommands.hmget)),
+        Command("hgetall", arity: 2, [.readonly], keys: .single, .hash, "Returns every field and value.",
+                .keyspace(HashCommands.hgetall)),
+        Command("hkeys", arity: 2, [.readonly], keys: .single, .hash, "Returns every field.",
+                .keyspace(HashCommands.hkeys)),
+        Command("hvals", arity: 2, [.readonly], keys: .single, .hash, "Returns every value.",
+                .keyspace(HashCommands.hvals)),
+        Command("hlen", arity: 2, [.readonly, .fast], keys: .single, .hash, "Returns the number of fields.",
+                .keyspace(HashCommands.hlen)),
+        Command("hstrlen", arity: 3, [.readonly, .fast], keys: .single, .hash, "Returns the length of a field's value.",
+                .keyspace(HashCommands.hstrlen)),
+        Command("hexists", arity: 3, [.readonly, .fast], keys: .single, .hash, "Says whether a field exists.",
+                .keyspace(HashCommands.hexists)),
+        Command("hdel", arity: -3, [.write, .fast], keys: .single, .hash, "Deletes fields; the key goes with the last one.",
+                .write(HashCommands.hdel)),
+        Command("hincrby", arity: 4, [.write, .denyOOM, .fast], keys: .single, .hash, "Adds an integer to a field's value.",
+                .write(HashCommands.hincrby)),
+        Command("hincrbyfloat", arity: 4, [.write, .denyOOM, .fast], keys: .single, .hash, "Adds a floating-point number to a field's value.",
+                .write(HashCommands.hincrbyfloat)),
+        Command("hrandfield", arity: -2, [.readonly], keys: .single, .hash, "Returns random fields (COUNT, WITHVALUES).",
+                .keyspace(HashCommands.hrandfield)),
+        Command("hscan", arity: -3, [.readonly], keys: .single, .hash, "Iterates over fields and values (cursor, MATCH, COUNT, NOVALUES).",
+                .keyspace(HashCommands.hscan)),
         // Keys
         Command("type", arity: 2, [.readonly, .fast], keys: .single, .generic, "Returns the type of a key: string or none.",
                 .keyspace(KeyCommands.type)),
@@ -217,7 +250,7 @@ enum CommandTable {
 
     /// Open addressing over `1 << slotBits` slots (linear probing), each holding an index into `all`
     /// and the name it stands for; -1 is empty. Built once; more than four times as many slots as names.
-    private static let slotBits = 8
+    private static let slotBits = 10
     // The entries are also kept unmanaged beside their names: `all` holds them for the process's life,
     // so a request's look-up takes no reference.
     private static let slots: [(name: CommandName, entry: Unmanaged<Command>)?] = {

@@ -27,18 +27,54 @@ struct Keyspace {
         }
     }
 
-    /// Calls `body` with the live value of `key` in place in the map, or nil; valid only inside `body`.
+    /// Calls `body` with the live value of the string `key` in place in the map, or nil; valid only
+    /// inside `body`. Throws `WrongTypeError` when the key holds a collection (string commands answer
+    /// WRONGTYPE).
     @inline(__always)
     func withValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         guard StoreLayout.check(key: key) == nil else { return try body(nil) }
         switch source {
-        case .snapshot(let reader): return try reader.withValue(key, body)
+        case .snapshot(let reader):
+            return try reader.withValue(key) { value in
+                if value == nil, reader.hasCollections, let type = try reader.withCollection(key, { $0?.type }) {
+                    throw WrongTypeError(found: type)
+                }
+                return try body(value)
+            }
         case .writer(let writer): return try writer.pointee.withLiveValue(key, body)
         }
     }
 
-    /// Whether `key` lives.
-    func contains(_ key: UnsafeRawBufferPointer) throws -> Bool { try withValue(key) { $0 != nil } }
+    /// Whether `key` lives, whatever its type.
+    func contains(_ key: UnsafeRawBufferPointer) throws -> Bool { try type(of: key) != nil }
+
+    /// The type of the live `key`, or nil.
+    func type(of key: UnsafeRawBufferPointer) throws -> KeyType? {
+        guard StoreLayout.check(key: key) == nil else { return nil }
+        switch source {
+        case .snapshot(let reader): return try reader.type(of: key)
+        case .writer(let writer): return try writer.pointee.type(of: key)
+        }
+    }
+
+    /// Calls `body` with the live collection of `type` that `key` holds, or nil when the key does not
+    /// live; throws `WrongTypeError` when it holds another type. Valid only inside `body`.
+    func withCollection<R>(_ key: UnsafeRawBufferPointer, as type: KeyType, _ body: (CollectionView?) throws -> R) throws -> R {
+        guard StoreLayout.check(key: key) == nil else { return try body(nil) }
+        switch source {
+        case .snapshot(let reader): return try reader.withCollection(key, as: type, body)
+        case .writer(let writer): return try writer.pointee.withCollection(key, as: type, body)
+        }
+    }
+
+    /// Calls `body` with the live collection `key` holds (nil: none, or a string).
+    func withCollection<R>(_ key: UnsafeRawBufferPointer, _ body: (CollectionView?) throws -> R) throws -> R {
+        guard StoreLayout.check(key: key) == nil else { return try body(nil) }
+        switch source {
+        case .snapshot(let reader): return try reader.withCollection(key, body)
+        case .writer(let writer): return try writer.pointee.withCollection(key, body)
+        }
+    }
 
     /// The deadline of `key`, past or not; nil for none. Ask `contains` or `withValue` first for a live
     /// key (on the writer that first touch also deletes a key past its deadline).
@@ -67,13 +103,19 @@ struct Keyspace {
     /// Live keys with a deadline.
     func countWithDeadlines() throws -> Int { try reader().countWithDeadlines() }
 
-    /// Each live entry whose key starts with `prefix`, in key order, after `after` when given.
+    /// Each live key of any type starting with `prefix`, in key order, after `after` when given.
+    func forEachKey(prefix: [UInt8], after: [UInt8]? = nil,
+                    _ body: (UnsafeRawBufferPointer, KeyType) throws -> IterationControl) throws {
+        try reader().forEachKey(prefix: prefix, after: after, body)
+    }
+
+    /// Each live string entry whose key starts with `prefix`, in key order, after `after` when given.
     func forEach(prefix: [UInt8], after: [UInt8]? = nil,
                  _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
         try reader().forEach(prefix: prefix, after: after, body)
     }
 
-    /// Each live entry with `lower <= key < upper` (no bound when nil), in key order.
+    /// Each live string entry with `lower <= key < upper` (no bound when nil), in key order.
     func forEach(from lower: [UInt8], to upper: [UInt8]?,
                  _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
         try reader().forEach(from: lower, to: upper, body)

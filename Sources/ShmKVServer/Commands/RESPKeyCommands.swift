@@ -18,7 +18,7 @@ enum KeyCommands {
     static func keys(_ c: CommandCall) throws {
         let pattern = GlobPattern(c.args.bytes(1))
         var keys: [[UInt8]] = []
-        try c.keys.forEach(prefix: pattern.literalPrefix) { key, _ in
+        try c.keys.forEachKey(prefix: pattern.literalPrefix) { key, _ in
             if pattern.matches(key) && c.client.mayList(key) { keys.append(Array(key)) }
             return .proceed
         }
@@ -57,14 +57,14 @@ enum KeyCommands {
         var examined = 0
         var last: [UInt8]? = nil
         var more = false
-        if typeFilter == nil || typeFilter == "string" {
-            try c.keys.forEach(prefix: pattern?.literalPrefix ?? [], after: after) { key, _ in
-                if examined == count { more = true; return .stop }
-                examined += 1
-                last = Array(key)
-                if (pattern?.matches(key) ?? true) && c.client.mayList(key) { keys.append(Array(key)) }
-                return .proceed
+        try c.keys.forEachKey(prefix: pattern?.literalPrefix ?? [], after: after) { key, type in
+            if examined == count { more = true; return .stop }
+            examined += 1
+            last = Array(key)
+            if (pattern?.matches(key) ?? true) && (typeFilter.map { $0 == type.name } ?? true) && c.client.mayList(key) {
+                keys.append(Array(key))
             }
+            return .proceed
         }
         let next: UInt64 = more ? c.context.resp.saveCursor(after: last!) : 0
         c.reply.array(2)

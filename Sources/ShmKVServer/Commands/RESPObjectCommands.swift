@@ -2,12 +2,11 @@ import LMDB
 import StoreLayout
 import Wire
 
-/// TYPE, RANDOMKEY, OBJECT and MEMORY: what Redis tells about a key, for a store whose only type is the
-/// string. No access times or frequencies are kept (a read writes nothing), so OBJECT IDLETIME is 0 and
+/// TYPE, RANDOMKEY, OBJECT and MEMORY: what Redis tells about a key. No access times or frequencies are kept (a read writes nothing), so OBJECT IDLETIME is 0 and
 /// OBJECT FREQ answers Redis's error for a daemon without an LFU policy.
 extension KeyCommands {
     static func type(_ c: CommandCall) throws {
-        c.reply.status(try c.keys.contains(c.args[1]) ? "string" : "none")
+        c.reply.status(try c.keys.type(of: c.args[1])?.name ?? "none")
     }
 
     /// RANDOMKEY: the first live key at or after a random point of the key order (wrapping to the
@@ -17,8 +16,8 @@ extension KeyCommands {
         var random = SystemRandomNumberGenerator()
         let start = (0..<Int.random(in: 1...8, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
         var found: [UInt8]? = nil
-        for lower in [start, []] where found == nil {
-            try c.keys.forEach(from: lower, to: nil) { key, _ in
+        for after in [start, nil] where found == nil {
+            try c.keys.forEachKey(prefix: [], after: after) { key, _ in
                 found = Array(key)
                 return .stop
             }
@@ -56,19 +55,28 @@ extension KeyCommands {
         guard args.count == 3 else {
             return c.reply.error(RESPError.wrongArity("object|" + args.string(1).lowercased()).message)
         }
+        let collectionEncoding: String? = try c.keys.withCollection(args[2]) { $0?.header.encoding.name }
+        if let collectionEncoding {
+            if args.is(1, "ENCODING") { return c.reply.bulk(collectionEncoding) }
+            return try object(c, integer: nil)
+        }
         try c.keys.withValue(args[2]) { value in
             guard let value else { return c.reply.null() }
-            if args.is(1, "ENCODING") {
-                c.reply.bulk(encoding(of: value))
-            } else if args.is(1, "FREQ") {
-                c.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
-            } else if args.is(1, "IDLETIME") {
-                c.reply.integer(0)
-            } else {
-                // Redis shares the integers 0…9999 (a reference count that means "shared").
-                let shared = RedisInteger.parse(value).map { $0 >= 0 && $0 < 10_000 } ?? false
-                c.reply.integer(shared ? 2_147_483_647 : 1)
-            }
+            if args.is(1, "ENCODING") { return c.reply.bulk(encoding(of: value)) }
+            try object(c, integer: RedisInteger.parse(value))
+        }
+    }
+
+    /// OBJECT FREQ, IDLETIME, REFCOUNT of a live key (`integer`: its value when a string holding one).
+    private static func object(_ c: CommandCall, integer: Int64?) throws {
+        if c.args.is(1, "FREQ") {
+            c.reply.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+        } else if c.args.is(1, "IDLETIME") {
+            c.reply.integer(0)
+        } else {
+            // Redis shares the integers 0…9999 (a reference count that means "shared").
+            let shared = integer.map { $0 >= 0 && $0 < 10_000 } ?? false
+            c.reply.integer(shared ? 2_147_483_647 : 1)
         }
     }
 
@@ -94,16 +102,35 @@ extension KeyCommands {
             i += 2
         }
         let key = args[2]
-        let pageSize = 4096
-        let size: Int? = try c.keys.withValue(key) { value in
-            guard let value else { return nil }
-            let node = 8 + key.count + value.count
-            // LMDB moves a value that does not fit a quarter page to overflow pages of its own.
-            return node <= pageSize / 4 ? node + 2 : 8 + key.count + 2 + (value.count + 16 + pageSize - 1) / pageSize * pageSize
+        var samples = 5
+        if args.count == 5 { samples = Int(clamping: args.integer(4)!) }
+        let size: Int? = try c.keys.withCollection(key) { view in
+            guard let view else { return nil }
+            let record = recordSize(key: key.count, value: CollectionHeader.size + view.items.count)
+            guard !view.header.isPacked else { return record }
+            // A large collection: its records, sampled as Redis samples (SAMPLES 0: all of them).
+            var seen = 0, bytes = 0
+            try view.forEachRecord(after: nil) { elementKey, _, value in
+                bytes += recordSize(key: elementKey.count, value: value.count) * (view.type == .zset ? 2 : 1)
+                seen += 1
+                return samples > 0 && seen >= samples ? .stop : .proceed
+            }
+            return record + (seen == 0 ? 0 : bytes * view.count / seen)
         }
-        guard let size else { return c.reply.null() }
+        let stringSize: Int? = size != nil ? nil : try c.keys.withValue(key) { $0.map { recordSize(key: key.count, value: $0.count) } }
+        guard let size = size ?? stringSize else { return c.reply.null() }
         let deadline = try c.keys.deadline(of: key) != nil ? 2 * (8 + key.count + 8 + 2) : 0
         c.reply.integer(size + deadline)
+    }
+}
+
+extension KeyCommands {
+    /// Bytes a record takes in an LMDB page: node header, key and value, and its slot; a value too large
+    /// for a quarter page moves to whole overflow pages of its own.
+    static func recordSize(key: Int, value: Int) -> Int {
+        let pageSize = 4096
+        let node = 8 + key + value
+        return node <= pageSize / 4 ? node + 2 : 8 + key + 2 + (value + 16 + pageSize - 1) / pageSize * pageSize
     }
 }
 

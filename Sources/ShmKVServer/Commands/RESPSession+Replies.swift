@@ -10,6 +10,7 @@ extension WriteOutcome {
             switch status {
             case .notInteger: sink.error("ERR value is not an integer or out of range")
             case .overflow: sink.error("ERR increment or decrement would overflow")
+            case .wrongType: sink.error(message)
             default: sink.error("ERR \(message)")
             }
         case .stored:
@@ -22,6 +23,8 @@ extension WriteOutcome {
             sink.integer(existed ? 1 : 0)
         case .previous(let value, _):
             if let value { sink.bulk(value) } else { sink.null() }
+        case .result(let result):
+            result.write(to: sink)
         case .transaction(nil), .conditionFailedAt:
             sink.nullArray()
         case .transaction(let results?):

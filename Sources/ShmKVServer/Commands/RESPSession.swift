@@ -306,7 +306,7 @@ final class RESPSession {
 
     /// Who this connection is, as handlers see it.
     var callingClient: CallingClient {
-        CallingClient(id: clientID, keyFilter: connection.isUnrestricted ? nil : connection.user)
+        CallingClient(id: clientID, keyFilter: connection.isUnrestricted ? nil : connection.user, resp3: resp3)
     }
 
     /// Runs a keyspace command on the reactor's snapshot, its reply into the output; a storage error
@@ -325,6 +325,9 @@ final class RESPSession {
         let start = output.count
         do {
             try body(try connection.reactor.keyspace())
+        } catch is WrongTypeError {
+            output.removeSubrange(start...)
+            RESPWriter.error(WrongTypeError.message, into: &output)
         } catch {
             output.removeSubrange(start...)
             RESPWriter.error("ERR storage: \(error)", into: &output)

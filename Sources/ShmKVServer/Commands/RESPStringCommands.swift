@@ -14,8 +14,13 @@ enum StringCommands {
     static func mget(_ c: CommandCall) throws {
         c.reply.array(c.args.count - 1)
         for i in 1..<c.args.count {
-            try c.keys.withValue(c.args[i]) { value in
-                if let value { c.reply.bulk(value) } else { c.reply.null() }
+            do {
+                try c.keys.withValue(c.args[i]) { value in
+                    if let value { c.reply.bulk(value) } else { c.reply.null() }
+                }
+            } catch is WrongTypeError {
+                // MGET answers nil for a key of another type, as Redis.
+                c.reply.null()
             }
         }
     }

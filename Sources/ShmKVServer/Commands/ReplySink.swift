@@ -57,7 +57,10 @@ struct ReplySink {
 
     func null() { emit({ out, resp3 in RESPWriter.null(resp3: resp3, into: &out) }, .null) }
     func nullArray() { emit({ out, resp3 in RESPWriter.nullArray(resp3: resp3, into: &out) }, .nullArray) }
-    func double(_ value: Double) { emit({ out, resp3 in RESPWriter.double(value, resp3: resp3, into: &out) }, .double(value)) }
+    /// A score as Redis replies with one (`%.17g`: a bulk string in RESP2, a double in RESP3).
+    func double(_ value: Double) {
+        emit({ out, resp3 in RESPWriter.double(text: RedisDouble.format(value), resp3: resp3, into: &out) }, .double(value))
+    }
     func boolean(_ value: Bool) { emit({ out, resp3 in RESPWriter.boolean(value, resp3: resp3, into: &out) }, .boolean(value)) }
     func verbatim(_ text: String) { emit({ out, resp3 in RESPWriter.verbatim(text, resp3: resp3, into: &out) }, .verbatim(text)) }
 

@@ -20,6 +20,12 @@ enum WritePlan {
     static func error(_ message: String) -> WritePlan { .reply(.error(message)) }
     static func error(_ error: RESPError) -> WritePlan { .reply(.error(error.message)) }
 
+    /// A command that applies itself with `apply` on the writer, its arguments packed; `records`: the
+    /// element records its arguments may write.
+    static func command(_ apply: @escaping WriteApply, records: Int) -> WritePlan {
+        .write(.command(apply, records: records), .arguments)
+    }
+
     /// The plan as a step of a MULTI block, its bytes copied out of the request.
     func transactionStep(_ args: RESPArguments) -> TransactionStep {
         switch self {
@@ -47,6 +53,9 @@ enum WriteBytes: Sendable {
     case packedKeys(from: Int)
     /// The arguments from `from` on, packed as key-value pairs (MSET).
     case packedPairs(from: Int)
+    /// Every argument, the command's name included, packed (`PackedArguments`): a command that applies
+    /// itself (`StoredWrite.command`) reads them as its handler did.
+    case arguments
 
     /// The laid-out size, and how many of its first bytes are the key part.
     func size(_ args: RESPArguments) -> (bytes: Int, key: Int) {
@@ -64,6 +73,9 @@ enum WriteBytes: Sendable {
             for i in stride(from: from, to: args.count - 1, by: 2) {
                 size += PackedWriter.size(key: args[i]) + PackedWriter.size(value: args[i + 1])
             }
+            return (size, size)
+        case .arguments:
+            let size = PackedArguments.size(args)
             return (size, size)
         }
     }
@@ -84,6 +96,8 @@ enum WriteBytes: Sendable {
                 packed.key(args[i])
                 packed.value(args[i + 1])
             }
+        case .arguments:
+            PackedArguments.fill(buffer, args)
         }
     }
 }

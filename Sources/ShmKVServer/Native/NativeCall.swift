@@ -1,3 +1,4 @@
+import StoreLayout
 import Wire
 
 /// CALL (opcode 0x11): a RESP command of the table run over the native protocol, answered with its RESP2
@@ -53,6 +54,9 @@ extension NativeSession {
             try answerCall(id) { sink in
                 try handle(CommandCall(args: args, keys: Keyspace(.snapshot(reader)), reply: sink, client: client, context: context))
             }
+        } catch is WrongTypeError {
+            output.removeSubrange(start...)
+            answerCall(id) { $0.error(WrongTypeError.message) }
         } catch {
             output.removeSubrange(start...)
             ReplyWriter.error(.storageError, "\(error)", requestID: id, into: &output)

@@ -1,7 +1,8 @@
-/// SHA-256 (FIPS 180-4), for passwords only: ACL LIST shows a password as `#<sha256 hex>` as Redis
-/// does, and AUTH compares digests in constant time (hashing first also hides the password's length).
-/// Not on any hot path; a cryptography package would add minutes to every clean build for these two uses.
-enum SHA256 {
+/// SHA-256 (FIPS 180-4): ACL LIST shows a password as `#<sha256 hex>` as Redis does, AUTH compares
+/// digests in constant time (hashing first also hides the password's length), and a collection's member
+/// too long for an LMDB key is stored under its digest (docs/STORAGE.md). Not on any hot path; a
+/// cryptography package would add minutes to every clean build for these uses.
+public enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -13,7 +14,7 @@ enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    static func digest(_ message: some Collection<UInt8>) -> [UInt8] {
+    public static func digest(_ message: some Collection<UInt8>) -> [UInt8] {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
         var data = Array(message)
         let bitLength = UInt64(data.count) &* 8
@@ -42,7 +43,7 @@ enum SHA256 {
         return h.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> UInt32(24 - 8 * $0)) } }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }

@@ -1,0 +1,169 @@
+import LMDB
+import NotifyRing
+import StoreLayout
+
+/// Redis's encoding thresholds, which CONFIG SET changes (OBJECT ENCODING follows them; ShmKV's own
+/// layout does not).
+struct CollectionLimits: Sendable, Equatable {
+    var hashMaxListpackEntries = 128
+    var hashMaxListpackValue = 64
+    var setMaxIntsetEntries = 512
+    var zsetMaxListpackEntries = 128
+    var zsetMaxListpackValue = 64
+}
+
+/// The blocks reserved for a batch's records in volatile mode (`MDB_WRITEMAP`, where a page without a
+/// block behind it faults): a command that writes more element records than its arguments announced
+/// (SUNIONSTORE, COPY, a collection outgrowing its packed record) reserves more before it writes them.
+final class SpaceBudget {
+    private var spent = 0
+    private var reserved = 0
+    /// Reserves room for `n` records beyond what the batch announced; throws (ENOSPC, or a full map that
+    /// the writer grows before it runs the batch again) when it cannot.
+    private let reserve: (Int) throws -> Void
+
+    init(reserve: @escaping (Int) throws -> Void) { self.reserve = reserve }
+
+    /// Makes sure `records` more records may be written, before they are.
+    func spend(_ records: Int) throws {
+        spent += records
+        guard spent > reserved else { return }
+        let ahead = spent + max(records, 4096)
+        try reserve(ahead)
+        reserved = ahead
+    }
+}
+
+/// The writer's side of collections: reading one inside the batch, editing it (`CollectionEdit`), and
+/// deleting it (its elements left to `reclaimElements`).
+extension KeyspaceWriter {
+    /// Calls `body` with the live collection `key` holds (nil: none, or a string), as this transaction sees it.
+    mutating func withCollection<R>(_ key: UnsafeRawBufferPointer, _ body: (CollectionView?) throws -> R) throws -> R {
+        try expireIfDue(key)
+        guard mayHaveCollections else { return try body(nil) }
+        let transaction = self.transaction, elements = self.elements
+        return try transaction.withValue(types, key: key) { record in
+            try body(try record.map { try CollectionView($0, transaction, elements) })
+        }
+    }
+
+    /// As `withCollection`, for a key that must hold `type` or nothing (else `WrongTypeError`).
+    mutating func withCollection<R>(_ key: UnsafeRawBufferPointer, as type: KeyType, _ body: (CollectionView?) throws -> R) throws -> R {
+        let keyspace = self.keyspace, transaction = self.transaction
+        return try withCollection(key) { view in
+            if let view {
+                guard view.type == type else { throw WrongTypeError(found: view.type) }
+                return try body(view)
+            }
+            if try transaction.withValue(keyspace, key: key, { $0 != nil }) { throw WrongTypeError(found: .string) }
+            return try body(nil)
+        }
+    }
+
+    /// The type of the live `key`, or nil.
+    mutating func type(of key: UnsafeRawBufferPointer) throws -> KeyType? {
+        try expireIfDue(key)
+        if try transaction.withValue(keyspace, key: key, { $0 != nil }) { return .string }
+        guard mayHaveCollections else { return nil }
+        return try transaction.withValue(types, key: key) { record in
+            guard let record else { return nil }
+            guard let header = CollectionHeader(record) else { throw DamagedRecord("the __types record of a key") }
+            return header.type
+        }
+    }
+
+    /// The collection `key` holds, loaded for a change; nil when the key does not live. Throws
+    /// `WrongTypeError` when it holds another type.
+    mutating func edit(_ key: UnsafeRawBufferPointer, as type: KeyType) throws -> CollectionEdit? {
+        let limits = self.limits, space = self.space, transaction = self.transaction, databases = self.databases
+        return try withCollection(key, as: type) { view in
+            view.map { CollectionEdit(key: key, header: $0.header, items: Array($0.items), existed: true,
+                                      transaction: transaction, databases: databases, limits: limits, space: space) }
+        }
+    }
+
+    /// `edit`, or a new empty collection of `type` when the key does not live.
+    mutating func editOrCreate(_ key: UnsafeRawBufferPointer, as type: KeyType) throws -> CollectionEdit {
+        if let edit = try edit(key, as: type) { return edit }
+        return newCollection(key, type)
+    }
+
+    /// A new empty collection of `type` for `key` (stored by `save` once it has elements), in the
+    /// encoding Redis starts it with.
+    func newCollection(_ key: UnsafeRawBufferPointer, _ type: KeyType) -> CollectionEdit {
+        let encoding: RedisEncoding = switch type {
+        case .set: .intset
+        case .zset: limits.zsetMaxListpackEntries == 0 ? .skiplist : .listpack
+        default: .listpack
+        }
+        return CollectionEdit(key: key, header: CollectionHeader(type: type, isPacked: true, encoding: encoding, count: 0, id: 0),
+                              items: [], existed: false, transaction: transaction, databases: databases, limits: limits, space: space)
+    }
+
+    /// Stores an edited collection: its record, or — once it has no element — no key at all (with its
+    /// deadline). Records `event` for the key (a new key flagged `created`), and Redis's `del` after it
+    /// when the collection emptied. `event` nil records nothing (the command changed nothing).
+    mutating func save(_ edit: inout CollectionEdit, event: KeyEvent?) throws {
+        let key = edit.key
+        if edit.header.count == 0 {
+            guard edit.existed else { return }
+            _ = try transaction.delete(types, key: key)
+            if !edit.header.isPacked { try scheduleReclaim(edit.header.id) }
+            if let event { changes.append(kind: .put, event: event, key: key, origin: origin) }
+            _ = try removeDeadline(key)
+            changes.append(kind: .delete, event: .del, key: key, origin: origin)
+            return
+        }
+        try edit.moveToElementsIfLarge()
+        try edit.withRecord { try transaction.put(types, key: key, value: $0) }
+        mayHaveCollections = true
+        if let event { changes.append(kind: .put, event: event, flags: edit.existed ? [] : .created, key: key, origin: origin) }
+    }
+
+    /// Deletes the collection `key` holds, if any (no event: the caller records its own); true if there was one.
+    mutating func dropCollection(_ key: UnsafeRawBufferPointer) throws -> Bool {
+        guard mayHaveCollections else { return false }
+        let id = try transaction.withValue(types, key: key) { record -> UInt64?? in
+            guard let record else { return nil }
+            return .some(CollectionHeader(record).flatMap { $0.isPacked ? nil : $0.id })
+        }
+        guard let id else { return false }
+        _ = try transaction.delete(types, key: key)
+        if let id { try scheduleReclaim(id) }
+        return true
+    }
+
+    /// Leaves the elements of collection `id` to `reclaimElements`.
+    private func scheduleReclaim(_ id: UInt64) throws {
+        try withUnsafeBytes(of: id.bigEndian) { key in
+            try transaction.put(reclaim, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// Removes up to `limit` element records of collections deleted earlier (the oldest first); returns
+    /// how many. A deleted collection of millions of elements goes in steps of this size, each its own
+    /// batch, so the writer never holds the transaction for long.
+    mutating func reclaimElements(limit: Int) throws -> Int {
+        var removed = 0
+        while removed < limit, let id = try firstReclaimed() {
+            let budget = limit - removed
+            var keys: [[UInt8]] = []
+            try transaction.forEach(elements, prefix: ElementKey.prefix(id)) { key, _ in
+                keys.append(Array(key))
+                return keys.count < budget ? .proceed : .stop
+            }
+            for key in keys { _ = try transaction.delete(elements, key: key) }
+            removed += keys.count
+            // Fewer than it could take: the collection's elements are all gone.
+            if keys.count < budget { try withUnsafeBytes(of: id.bigEndian) { _ = try transaction.delete(reclaim, key: $0) } }
+        }
+        return removed
+    }
+
+    private func firstReclaimed() throws -> UInt64? {
+        let cursor = try transaction.cursor(reclaim)
+        defer { cursor.close() }
+        guard try cursor.first() else { return nil }
+        return cursor.withCurrent { key, _ in key.count == 8 ? UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)) : nil }
+    }
+}
