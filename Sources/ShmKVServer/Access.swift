@@ -44,7 +44,7 @@ extension ServerConnection {
             if command.name == "acl" && !args.is(1, "WHOAMI") { needed = .admin }
         }
         return AccessCheck.refusal(command, name: name, needs: needed, user: user) { mayAccess in
-            command.keys.indices(argumentCount: args.count).allSatisfy { mayAccess(args[$0]) }
+            command.keys.indices(in: args).allSatisfy { mayAccess(args[$0]) }
         }?.message
     }
 

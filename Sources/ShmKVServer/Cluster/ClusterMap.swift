@@ -108,7 +108,7 @@ struct ClusterMap: Sendable {
 
     /// `refusal` for a RESP command of the table: its keys at the entry's key positions.
     func refusal(_ command: Command, _ args: RESPArguments) -> String? {
-        refusal { visit in command.keys.indices(argumentCount: args.count).allSatisfy { visit(args[$0]) } }
+        refusal { visit in command.keys.indices(in: args).allSatisfy { visit(args[$0]) } }
     }
 
     /// The refusal of a request whose keys hash to different slots, as Redis words it.

@@ -18,7 +18,7 @@ struct CollectionEdit {
     /// The packed items while `header.isPacked`.
     private(set) var items: [UInt8]
     /// Whether the key lived before the command.
-    let existed: Bool
+    var existed: Bool
     let transaction: WriteTransaction
     let databases: StoreDatabases
     let limits: CollectionLimits

@@ -100,6 +100,19 @@ extension KeyspaceWriter {
                               items: [], existed: false, transaction: transaction, databases: databases, limits: limits, space: space)
     }
 
+    /// An empty collection of `type` that replaces whatever `key` holds (the STORE commands, as Redis's
+    /// `setKey`: no WRONGTYPE for a destination, and its deadline goes). The old value is removed now,
+    /// without an event; the edit's `existed` says whether there was one, so that `save` announces `del`
+    /// for an empty result and `new` for a new key.
+    mutating func replace(_ key: UnsafeRawBufferPointer, with type: KeyType) throws -> CollectionEdit {
+        try expireIfDue(key)
+        let existed = try transaction.delete(keyspace, key: key) || dropCollection(key)
+        if existed { _ = try removeDeadline(key) }
+        var edit = newCollection(key, type)
+        edit.existed = existed
+        return edit
+    }
+
     /// Stores an edited collection: its record, or — once it has no element — no key at all (with its
     /// deadline). Records `event` for the key (a new key flagged `created`), and Redis's `del` after it
     /// when the collection emptied. `event` nil records nothing (the command changed nothing).

@@ -5,6 +5,9 @@ import Wire
 /// What the collection command families share: HSCAN/SSCAN/ZSCAN's paging, random picks
 /// (HRANDFIELD, SRANDMEMBER, SPOP, ZRANDMEMBER), and the element of a collection as a copy.
 enum CollectionCommands {
+    /// Redis's `getRangeLongFromObjectOrReply` error for a count of -2^63.
+    static let countOutOfRange = "ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807"
+
     /// One element copied out of the map: a field and its value, a member (value empty), or a member and
     /// its score.
     struct Element: Hashable {
@@ -135,7 +138,7 @@ enum CollectionCommands {
             for element in found {
                 c.reply.bulk(element.member)
                 guard values else { continue }
-                if type == .zset { c.reply.bulk(RedisDouble.format(element.score)) } else { c.reply.bulk(element.value) }
+                if type == .zset { c.reply.bulk(RedisDouble.d2string(element.score)) } else { c.reply.bulk(element.value) }
             }
         }
     }

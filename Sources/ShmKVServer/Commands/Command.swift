@@ -49,6 +49,9 @@ struct KeyPositions: Sendable, Equatable {
     let first: Int
     let last: Int
     let step: Int
+    /// For commands whose keys follow a count (SINTERCARD numkeys key …, ZUNIONSTORE dest numkeys key …):
+    /// the count's position (0: none). Redis's legacy triple shows only the fixed keys.
+    var countAt = 0
 
     static let none = KeyPositions(first: 0, last: 0, step: 0)
     /// One key, the first argument.
@@ -61,12 +64,33 @@ struct KeyPositions: Sendable, Equatable {
     static let two = KeyPositions(first: 1, last: 2, step: 1)
     /// The argument after a subcommand (OBJECT ENCODING key, MEMORY USAGE key).
     static let afterSubcommand = KeyPositions(first: 2, last: 2, step: 1)
+    /// The keys after a count at `at` (SINTERCARD numkeys key …).
+    static func numbered(at: Int) -> KeyPositions { KeyPositions(first: 0, last: 0, step: 0, countAt: at) }
+    /// A destination first, then keys after a count (ZUNIONSTORE destination numkeys key …).
+    static let destinationThenNumbered = KeyPositions(first: 1, last: 1, step: 1, countAt: 2)
 
-    /// The indices of the keys among `count` arguments (the command name included).
+    /// Whether the command names keys at all.
+    var hasKeys: Bool { first > 0 || countAt > 0 }
+
+    /// Whether the keys' positions depend on the arguments (COMMAND's `movablekeys`).
+    var movable: Bool { countAt > 0 }
+
+    /// The indices of the keys among `count` arguments (the command name included), fixed ones only.
     func indices(argumentCount count: Int) -> StrideThrough<Int> {
         guard first > 0, first < count else { return stride(from: 1, through: 0, by: 1) }
         let end = last < 0 ? count + last : min(last, count - 1)
         return stride(from: first, through: end, by: max(step, 1))
+    }
+
+    /// The indices of the keys among `args`: the fixed ones, then those after the count (as many as it
+    /// says and the arguments hold).
+    func indices(in args: RESPArguments) -> [Int] {
+        var all = Array(indices(argumentCount: args.count))
+        if countAt > 0, countAt < args.count, let n = args.integer(countAt), n > 0 {
+            let end = min(countAt + Int(clamping: n), args.count - 1)
+            if end > countAt { all.append(contentsOf: (countAt + 1)...end) }
+        }
+        return all
     }
 }
 

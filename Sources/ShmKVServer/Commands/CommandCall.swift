@@ -9,6 +9,9 @@ struct CommandCall {
     let client: CallingClient
     // Invariant: the server context lives as long as the process's server, longer than any request.
     unowned(unsafe) let context: ServerContext
+
+    /// `set-max-intset-entries` now (Redis holds a computed set of integers as an intset up to it).
+    var intsetLimit: Int { context.batcher.collectionLimits.withLock { $0.setMaxIntsetEntries } }
 }
 
 /// Who runs a command, as handlers need to know it.

@@ -19,6 +19,9 @@ enum CommandResult: Sendable, Equatable {
     case map([CommandResult])
     case set([CommandResult])
     case double(Double)
+    /// Element, value, element, value…: a flat array in RESP2, an array of pairs in RESP3 (ZPOPMIN with
+    /// a count, where Redis's reply changes shape with the protocol).
+    case pairs([CommandResult])
     case boolean(Bool)
     case verbatim(String)
 
@@ -41,6 +44,17 @@ enum CommandResult: Sendable, Equatable {
             reply.set(items.count)
             for item in items { item.write(to: reply) }
         case .double(let d): reply.double(d)
+        case .pairs(let items):
+            switch reply.target {
+            case .build(let builder): builder.add(self)
+            case .discard: break
+            case .resp(_, let resp3):
+                reply.array(resp3 ? items.count / 2 : items.count)
+                for (i, item) in items.enumerated() {
+                    if resp3 && i % 2 == 0 { reply.array(2) }
+                    item.write(to: reply)
+                }
+            }
         case .boolean(let b): reply.boolean(b)
         case .verbatim(let text): reply.verbatim(text)
         }

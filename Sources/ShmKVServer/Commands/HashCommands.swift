@@ -63,7 +63,8 @@ enum HashCommands {
                 c.reply.bulk(picked.member)
             }
         }
-        guard let n = args.integer(2), n >= -Int64.max else { return c.reply.error(RESPError.notInteger.message) }
+        guard let n = args.integer(2) else { return c.reply.error(RESPError.notInteger.message) }
+        guard n >= -Int64.max else { return c.reply.error(CollectionCommands.countOutOfRange) }
         guard args.count == 3 || (args.count == 4 && args.is(3, "WITHVALUES")) else { return c.reply.error(RESPError.syntax.message) }
         let withValues = args.count == 4
         if withValues && (n < -Int64.max / 2 || n > Int64.max / 2) { return c.reply.error("ERR value is out of range") }

@@ -183,7 +183,7 @@ enum ServerCommands {
         RESPWriter.array(10, into: &session.output)
         RESPWriter.bulk(c.name, into: &session.output)
         RESPWriter.integer(c.arity, into: &session.output)
-        let flags = c.flags.redisFlagNames
+        let flags = c.flags.redisFlagNames + (c.keys.movable ? ["movablekeys"] : [])
         RESPWriter.set(flags.count, resp3: session.resp3, into: &session.output)
         for f in flags { RESPWriter.simple(f, into: &session.output) }
         RESPWriter.integer(c.keys.first, into: &session.output)

@@ -196,7 +196,7 @@ final class RESPSession {
         let unrestricted = connection.isUnrestricted
         var admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: subscriptionCount > 0 && !resp3)
-        if admission == .run, let cluster = context.cluster, let command, command.keys.first > 0,
+        if admission == .run, let cluster = context.cluster, let command, command.keys.hasKeys,
            let redirect = cluster.refusal(command, args) {
             admission = .refused(redirect)
         }

@@ -129,7 +129,7 @@ extension RESPSession {
     /// After a read-only command ran: remember its keys (default mode, as OPTIN/OPTOUT and CACHING allow).
     func rememberReadKeys(_ command: Command, _ args: RESPArguments) {
         guard let t = tracking, !t.broadcast, !(t.optIn && !t.caching), !(t.optOut && t.caching) else { return }
-        let keys = command.keys.indices(argumentCount: args.count).lazy.filter { StoreLayout.check(key: args[$0]) == nil }.map { args.bytes($0) }
+        let keys = command.keys.indices(in: args).lazy.filter { StoreLayout.check(key: args[$0]) == nil }.map { args.bytes($0) }
         let stale = tracking?.remember(keys, mark: connection.reactor.ringMark) ?? []
         for key in stale { sendInvalidation([key]) }
     }

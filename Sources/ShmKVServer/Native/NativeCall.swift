@@ -14,7 +14,7 @@ extension NativeSession {
         let unrestricted = connection.isUnrestricted
         var admission = RESPSession.admit(entry, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: false)
-        if admission == .run, let entry, entry.keys.first > 0, let redirect = context.cluster?.refusal(entry, args) {
+        if admission == .run, let entry, entry.keys.hasKeys, let redirect = context.cluster?.refusal(entry, args) {
             admission = .refused(redirect)
         }
         guard admission == .run, let entry else {
