@@ -128,6 +128,13 @@ struct CollectionEdit {
     @discardableResult
     mutating func setScore(_ member: UnsafeRawBufferPointer, _ score: Double) throws -> Double? {
         if header.encoding == .listpack && member.count > limits.zsetMaxListpackValue { header.encoding = .skiplist }
+        if header.encoding == .listpack && header.count + 1 > limits.zsetMaxListpackEntries,
+           try withView({ try $0.score(of: member) }) == nil {
+            header.encoding = .skiplist
+        }
+        // A listpack keeps a score as text, and reads "-0" back as the integer 0: Redis's -0 becomes 0
+        // there (a skiplist keeps the double as it is).
+        let score = header.encoding == .listpack && score == 0 ? 0 : score
         let old: Double?
         if header.isPacked {
             old = try withView { try $0.score(of: member) }
@@ -153,10 +160,7 @@ struct CollectionEdit {
                 try transaction.put(elements, key: key, value: isLong ? member : UnsafeRawBufferPointer(start: nil, count: 0))
             }
         }
-        if old == nil {
-            header.count += 1
-            if header.encoding == .listpack && header.count > limits.zsetMaxListpackEntries { header.encoding = .skiplist }
-        }
+        if old == nil { header.count += 1 }
         return old
     }
 

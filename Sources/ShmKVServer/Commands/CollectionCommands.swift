@@ -6,6 +6,8 @@ import Wire
 /// (HRANDFIELD, SRANDMEMBER, SPOP, ZRANDMEMBER), and the element of a collection as a copy.
 enum CollectionCommands {
     /// Redis's `getRangeLongFromObjectOrReply` error for a count of -2^63.
+    /// Redis's `getPositiveLongFromObjectOrReply` error, for a count that is negative or not a number.
+    static let notPositive = "ERR value is out of range, must be positive"
     static let countOutOfRange = "ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807"
 
     /// One element copied out of the map: a field and its value, a member (value empty), or a member and

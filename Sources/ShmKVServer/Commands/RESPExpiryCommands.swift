@@ -106,9 +106,10 @@ extension StringCommands {
         switch options.deadline(c.args, command: "getex") {
         case .success(let d): change = d
         case .failure(let error):
-            // Redis looks the key up before it checks the time: an absent key answers null.
+            // Redis looks the key up (and at its type) before it checks the time: an absent key answers
+            // null, a collection WRONGTYPE.
             let message = error.message
-            return .read { c in try c.keys.contains(c.args[1]) ? c.reply.error(message) : c.reply.null() }
+            return .read { c in try c.keys.withValue(c.args[1]) { $0 != nil } ? c.reply.error(message) : c.reply.null() }
         }
         if let problem = c.keyProblem(1) { return .error(problem) }
         return .write(.getAndExpire(change), .key(1))

@@ -1,3 +1,4 @@
+import StoreLayout
 import Wire
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: Redis's dynamic programming table and its
@@ -10,8 +11,13 @@ extension StringCommands {
 
     static func lcs(_ c: CommandCall) throws {
         let args = c.args, reply = c.reply
-        let a = try c.keys.withValue(args[1]) { $0.map { Array($0) } } ?? []
-        let b = try c.keys.withValue(args[2]) { $0.map { Array($0) } } ?? []
+        let a: [UInt8], b: [UInt8]
+        do {
+            a = try c.keys.withValue(args[1]) { $0.map { Array($0) } } ?? []
+            b = try c.keys.withValue(args[2]) { $0.map { Array($0) } } ?? []
+        } catch is WrongTypeError {
+            return reply.error("ERR The specified keys must contain string values")
+        }
         var getLength = false, getIndexes = false, withMatchLength = false
         var minMatchLength = 0
         var i = 3

@@ -100,7 +100,13 @@ extension StringCommands {
 
     /// INCRBYFLOAT key increment: long double arithmetic and formatting as Redis (`RedisFloat`).
     static func incrByFloat(_ c: WriteCall) -> WritePlan {
-        guard let increment = RedisFloat.parse(c.args[2]) else { return .error("ERR value is not a valid float") }
+        guard let increment = RedisFloat.parse(c.args[2]) else {
+            // Redis looks at the key's type before it reads the increment: WRONGTYPE comes first.
+            return .read { c in
+                _ = try c.keys.withValue(c.args[1]) { _ in 0 }
+                c.reply.error("ERR value is not a valid float")
+            }
+        }
         if let problem = c.keyProblem(1) { return .error(problem) }
         return .write(.incrByFloat(increment), .key(1))
     }

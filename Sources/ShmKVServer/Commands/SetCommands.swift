@@ -59,15 +59,13 @@ enum SetCommands {
     /// SINTERCARD numkeys key [key …] [LIMIT limit].
     static func sintercard(_ c: CommandCall) throws {
         let args = c.args
-        guard let numkeys = args.integer(1) else { return c.reply.error(RESPError.notInteger.message) }
-        guard numkeys >= 1 else { return c.reply.error("ERR numkeys should be greater than 0") }
+        guard let numkeys = args.integer(1), numkeys >= 1 else { return c.reply.error("ERR numkeys should be greater than 0") }
         guard numkeys <= args.count - 2 else { return c.reply.error("ERR Number of keys can't be greater than number of args") }
         var limit = 0
         var i = 2 + Int(numkeys)
         while i < args.count {
             guard args.is(i, "LIMIT"), i + 1 < args.count else { return c.reply.error(RESPError.syntax.message) }
-            guard let n = args.integer(i + 1) else { return c.reply.error(RESPError.notInteger.message) }
-            guard n >= 0 else { return c.reply.error("ERR LIMIT can't be negative") }
+            guard let n = args.integer(i + 1), n >= 0 else { return c.reply.error("ERR LIMIT can't be negative") }
             limit = Int(n)
             i += 2
         }
@@ -173,10 +171,7 @@ extension SetCommands {
     /// SPOP key [count].
     static func spop(_ c: WriteCall) -> WritePlan {
         guard c.args.count <= 3 else { return .error(.syntax) }
-        if c.args.count == 3 {
-            guard let n = c.args.integer(2) else { return .error(.notInteger) }
-            guard n >= 0 else { return .error("ERR value is out of range, must be positive") }
-        }
+        if c.args.count == 3, (c.args.integer(2) ?? -1) < 0 { return .error(CollectionCommands.notPositive) }
         if let problem = c.keyProblem(1) { return .error(problem) }
         return .command(applyPop, records: Int(clamping: c.args.count == 3 ? c.args.integer(2)! : 1) + 2)
     }

@@ -55,8 +55,7 @@ enum SortedSetAlgebra {
                 request.withScores = true
                 j += 1
             } else if cardinality && remaining >= 2 && args.is(j, "LIMIT") {
-                guard let n = args.integer(j + 1) else { return .failure(.notInteger) }
-                guard n >= 0 else { return .failure(RESPError(message: "ERR LIMIT can't be negative")) }
+                guard let n = args.integer(j + 1), n >= 0 else { return .failure(RESPError(message: "ERR LIMIT can't be negative")) }
                 request.limit = Int(clamping: n)
                 j += 2
             } else {

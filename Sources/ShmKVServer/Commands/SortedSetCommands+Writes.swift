@@ -138,10 +138,7 @@ extension SortedSetCommands {
     /// ZPOPMIN and ZPOPMAX key [count].
     static func zpop(_ c: WriteCall) -> WritePlan {
         guard c.args.count <= 3 else { return .error(.syntax) }
-        if c.args.count == 3 {
-            guard let n = c.args.integer(2) else { return .error(.notInteger) }
-            guard n >= 0 else { return .error("ERR value is out of range, must be positive") }
-        }
+        if c.args.count == 3, (c.args.integer(2) ?? -1) < 0 { return .error(CollectionCommands.notPositive) }
         if let problem = c.keyProblem(1) { return .error(problem) }
         return .command(applyPop, records: 64)
     }
@@ -184,8 +181,7 @@ extension SortedSetCommands {
 
     /// ZMPOP's numkeys, side and count, checked as Redis checks them.
     static func mpopOptions(_ args: RESPArguments) -> Result<(keys: Int, max: Bool, count: Int), RESPError> {
-        guard let numkeys = args.integer(1) else { return .failure(.notInteger) }
-        guard numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
+        guard let numkeys = args.integer(1), numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
         guard numkeys < Int64(args.count) - 2 else { return .failure(.syntax) }
         let whereAt = 2 + Int(numkeys)
         guard args.is(whereAt, "MIN") || args.is(whereAt, "MAX") else { return .failure(.syntax) }
@@ -193,8 +189,7 @@ extension SortedSetCommands {
         var j = whereAt + 1
         while j < args.count {
             guard count == -1, args.is(j, "COUNT"), j + 1 < args.count else { return .failure(.syntax) }
-            guard let n = args.integer(j + 1) else { return .failure(.notInteger) }
-            guard n >= 1 else { return .failure(RESPError(message: "ERR count should be greater than 0")) }
+            guard let n = args.integer(j + 1), n >= 1 else { return .failure(RESPError(message: "ERR count should be greater than 0")) }
             count = Int(clamping: n)
             j += 2
         }

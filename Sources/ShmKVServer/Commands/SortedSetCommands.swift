@@ -75,7 +75,7 @@ enum SortedSetCommands {
     static func parseRange(_ args: RESPArguments, first: Int, form: RangeForm, reverse fixedReverse: Bool?, store: Bool) -> Result<RangeRequest, RESPError> {
         var form = form
         var reverse = fixedReverse ?? false
-        var withScores = false, offset: Int64 = 0, limit: Int64 = -1, hasLimit = false
+        var withScores = false, offset: Int64 = 0, limit: Int64 = -1
         var j = first + 3
         while j < args.count {
             let left = args.count - j - 1
@@ -83,7 +83,7 @@ enum SortedSetCommands {
                 withScores = true
             } else if args.is(j, "LIMIT") && left >= 2 {
                 guard let o = args.integer(j + 1), let l = args.integer(j + 2) else { return .failure(.notInteger) }
-                (offset, limit, hasLimit) = (o, l, true)
+                (offset, limit) = (o, l)
                 j += 2
             } else if fixedReverse == nil && args.is(j, "REV") {
                 reverse = true
@@ -97,7 +97,8 @@ enum SortedSetCommands {
             j += 1
         }
         if form == .auto { form = .rank }
-        if hasLimit && form == .rank {
+        // Redis's `opt_limit != -1`: LIMIT o -1 is no limit at all.
+        if limit != -1 && form == .rank {
             return .failure(RESPError(message: "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"))
         }
         if withScores && form == .lex {
