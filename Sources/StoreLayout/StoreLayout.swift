@@ -35,8 +35,18 @@ public enum StoreLayout {
     public static let lockFileName = "lock.mdb"
     /// The daemon's pid file, `flock`ed while it runs (and while `shmkv restore` writes).
     public static let pidFileName = "shmkvd.pid"
-    /// Named databases an environment is opened with room for (LMDB's `maxdbs`).
-    public static let maxDatabases: UInt32 = 16
+    /// The most numbered databases (Redis's SELECT 0…n-1) a store may have: `databases` in
+    /// configuration is at most this.
+    public static let maxDatabaseCount = 64
+    /// Named databases an environment is opened with room for (LMDB's `maxdbs`): four per numbered
+    /// database, and the shared ones.
+    public static let maxDatabases = UInt32(4 * maxDatabaseCount + 8)
+
+    /// The name of a per-database LMDB database (`kv`, `__types`, `__expires`, `__expiry_index`) for the
+    /// set of databases `set`: set 0 has the plain names (what a store without numbered databases always
+    /// had), set n the name followed by `@n` (`kv@3`). Which numbered database a set holds is
+    /// `MetaKey.databaseMap`'s (SWAPDB swaps two entries).
+    public static func name(_ base: String, set: Int) -> String { set == 0 ? base : "\(base)@\(set)" }
     /// The on-disk format this build reads and writes (`MetaKey.formatVersion`); version 2 added
     /// collections (`__types`, `__elements`, `__reclaim`). A daemon opening a version 1 store upgrades
     /// it (creating the new databases); a reader that finds no `__types` sees only strings.
@@ -65,6 +75,12 @@ public enum StoreLayout {
         /// as the change, so numbering continues across restarts and a change committed but never
         /// published shows up as a gap.
         public static let lastSequence = Array("last_sequence".utf8)
+        /// How many numbered databases the store has (decimal; absent: 1, a store made before them).
+        public static let databaseCount = Array("databases".utf8)
+        /// Which set of LMDB databases holds each numbered database, once SWAPDB has run: the set numbers
+        /// in database order, separated by spaces ("1 0 2 3": database 0 is in `kv@1`). Absent: database n
+        /// is in set n.
+        public static let databaseMap = Array("database_map".utf8)
         /// The id the next large collection gets (decimal); ids are never reused.
         public static let nextCollectionID = Array("next_collection_id".utf8)
     }
@@ -141,7 +157,8 @@ public enum MetaValue {
     public static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }
 
-/// The named databases of a ShmKV store, opened once per process.
+/// The LMDB databases of one numbered database (one set of names: `StoreLayout.name(_:set:)`), with the
+/// store's shared ones, opened once per process.
 public struct StoreDatabases: Sendable {
     /// User keys and their values (`kv`).
     public let keyspace: Database
@@ -161,19 +178,65 @@ public struct StoreDatabases: Sendable {
     public let reclaim: Database?
 }
 
+/// Every set of databases of a store (`sets[n]`: the set named `@n`), and which holds each numbered
+/// database.
+public struct StoreCatalog: Sendable {
+    public let sets: [StoreDatabases]
+
+    public init(sets: [StoreDatabases]) { self.sets = sets }
+
+    /// The store's shared databases with set 0's: what a store without numbered databases is.
+    public var first: StoreDatabases { sets[0] }
+
+    /// The set holding numbered database `database` under `map` (nil: the identity), or nil for a number
+    /// the store does not have.
+    public func databases(_ database: Int, map: [Int]?) -> StoreDatabases? {
+        let set = map.map { database < $0.count ? $0[database] : -1 } ?? database
+        return set >= 0 && set < sets.count ? sets[set] : nil
+    }
+
+    /// `MetaKey.databaseMap` read from a transaction (nil: none stored, the identity).
+    public func map(in transaction: Transaction) throws -> [Int]? {
+        guard let text = try transaction.get(sets[0].meta, key: StoreLayout.MetaKey.databaseMap).map(MetaValue.text) else { return nil }
+        let sets = text.split(separator: " ").compactMap { Int($0) }
+        return sets.count == self.sets.count ? sets : nil
+    }
+}
+
 extension Environment {
     /// Opens the databases of a ShmKV store; `create` only for the daemon (the writer), which also
-    /// creates the expiry databases in a store made by an earlier version.
+    /// creates the expiry and collection databases in a store made by an earlier version.
     /// - Throws: `LMDBError.notFound` when the environment holds no ShmKV store.
     public func openStoreDatabases(create: Bool) throws(LMDBError) -> StoreDatabases {
-        let keyspace = try openDatabase(named: StoreLayout.keyspaceDatabase, create: create)
+        try openStoreDatabases(set: 0, create: create)
+    }
+
+    /// The databases of set `set` (the shared ones are the same for every set).
+    public func openStoreDatabases(set: Int, create: Bool) throws(LMDBError) -> StoreDatabases {
+        let keyspace = try openDatabase(named: StoreLayout.name(StoreLayout.keyspaceDatabase, set: set), create: create)
         let meta = try openDatabase(named: StoreLayout.metaDatabase, create: create)
         func optional(_ name: String) throws(LMDBError) -> Database? {
             do { return try openDatabase(named: name, create: create) } catch .notFound { return nil }
         }
-        return StoreDatabases(keyspace: keyspace, meta: meta, expires: try optional(StoreLayout.expiresDatabase),
-                              expiryIndex: try optional(StoreLayout.expiryIndexDatabase),
-                              types: try optional(StoreLayout.typesDatabase), elements: try optional(StoreLayout.elementsDatabase),
-                              reclaim: try optional(StoreLayout.reclaimDatabase))
+        return StoreDatabases(keyspace: keyspace, meta: meta, expires: try optional(StoreLayout.name(StoreLayout.expiresDatabase, set: set)),
+                              expiryIndex: try optional(StoreLayout.name(StoreLayout.expiryIndexDatabase, set: set)),
+                              types: try optional(StoreLayout.name(StoreLayout.typesDatabase, set: set)),
+                              elements: try optional(StoreLayout.elementsDatabase), reclaim: try optional(StoreLayout.reclaimDatabase))
+    }
+
+    /// Every set of a store: `count` of them for the daemon (creating those missing), or — for a reader,
+    /// `count` nil — as many as the store records (`MetaKey.databaseCount`).
+    public func openStoreCatalog(create: Bool, count: Int? = nil) throws(LMDBError) -> StoreCatalog {
+        let first = try openStoreDatabases(set: 0, create: create)
+        var total = count ?? 1
+        if count == nil {
+            let recorded = Result { () throws -> Int? in
+                try read { txn in try txn.get(first.meta, key: StoreLayout.MetaKey.databaseCount).flatMap(MetaValue.decimal).map(Int.init) }
+            }
+            if case .success(let n?) = recorded { total = min(max(n, 1), StoreLayout.maxDatabaseCount) }
+        }
+        var sets = [first]
+        for set in 1..<max(total, 1) { sets.append(try openStoreDatabases(set: set, create: create)) }
+        return StoreCatalog(sets: sets)
     }
 }

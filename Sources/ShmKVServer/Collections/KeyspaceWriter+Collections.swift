@@ -1,15 +1,58 @@
 import LMDB
 import NotifyRing
 import StoreLayout
+import Wire
 
 /// Redis's encoding thresholds, which CONFIG SET changes (OBJECT ENCODING follows them; ShmKV's own
-/// layout does not).
+/// layout does not). Defaults are redis-server 7.0's own (its code's, not redis.conf's).
 struct CollectionLimits: Sendable, Equatable {
-    var hashMaxListpackEntries = 128
+    var hashMaxListpackEntries = 512
     var hashMaxListpackValue = 64
     var setMaxIntsetEntries = 512
     var zsetMaxListpackEntries = 128
     var zsetMaxListpackValue = 64
+
+    /// CONFIG's names (and Redis's older aliases), with the threshold each sets and whether its value is a
+    /// memory size (`1kb`).
+    static let parameters: [(name: String, alias: String?, memory: Bool)] = [
+        ("hash-max-listpack-entries", "hash-max-ziplist-entries", false), ("hash-max-listpack-value", "hash-max-ziplist-value", true),
+        ("set-max-intset-entries", nil, false), ("zset-max-listpack-entries", "zset-max-ziplist-entries", false),
+        ("zset-max-listpack-value", "zset-max-ziplist-value", true),
+    ]
+
+    /// The threshold `parameters[index]` names.
+    subscript(index: Int) -> Int {
+        get { [hashMaxListpackEntries, hashMaxListpackValue, setMaxIntsetEntries, zsetMaxListpackEntries, zsetMaxListpackValue][index] }
+        set {
+            switch index {
+            case 0: hashMaxListpackEntries = newValue
+            case 1: hashMaxListpackValue = newValue
+            case 2: setMaxIntsetEntries = newValue
+            case 3: zsetMaxListpackEntries = newValue
+            default: zsetMaxListpackValue = newValue
+            }
+        }
+    }
+
+    /// Why CONFIG SET refuses a value, in Redis's words.
+    struct Refusal: Error { let why: String }
+
+    /// Redis's parsing of such a value: a decimal integer, for a memory size also with a unit (`k` is
+    /// 1000, `kb` 1024, up to `gb`); the error text Redis gives otherwise.
+    static func parse(_ text: String, memory: Bool) -> Result<Int, Refusal> {
+        if let n = Int64(text), RedisInteger.parse(Array(text.utf8)) != nil {
+            return n < 0 ? .failure(Refusal(why: "argument must be between 0 and 9223372036854775807 inclusive")) : .success(Int(n))
+        }
+        guard memory else { return .failure(Refusal(why: "argument couldn't be parsed into an integer")) }
+        let lower = text.lowercased()
+        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+        for (suffix, scale) in units where lower.hasSuffix(suffix) {
+            guard let n = Int(lower.dropLast(suffix.count)), n >= 0 else { break }
+            let (value, overflow) = n.multipliedReportingOverflow(by: scale)
+            return overflow ? .failure(Refusal(why: "argument must be a memory value")) : .success(value)
+        }
+        return .failure(Refusal(why: "argument must be a memory value"))
+    }
 }
 
 /// The blocks reserved for a batch's records in volatile mode (`MDB_WRITEMAP`, where a page without a

@@ -9,7 +9,13 @@ enum ConfigCommands {
         let c = session.context.configuration
         var port = "0", bind = ""
         if let listen = c.listen, case .tcp(let host, let p)? = Endpoint.parseHostPort(listen) { port = String(p); bind = host }
-        return [
+        let limits = session.context.batcher.collectionLimits.withLock { $0 }
+        let thresholds = CollectionLimits.parameters.enumerated().flatMap { i, p in
+            [p.name] + (p.alias.map { [$0] } ?? [])
+        }.map { name in
+            (name, String(limits[CollectionLimits.parameters.firstIndex { $0.name == name || $0.alias == name }!]), String?.none)
+        }
+        return thresholds + [
             ("save", "", nil), ("appendonly", "no", nil), ("databases", "1", nil), ("maxmemory", "0", nil),
             ("maxmemory-policy", "noeviction", nil), ("maxclients", String(c.maxClients), "limits.maxClients"),
             ("timeout", String(c.idleTimeout), "limits.idleTimeout"), ("port", port, "listen"), ("bind", bind, "listen"),
@@ -70,6 +76,7 @@ enum ConfigCommands {
         guard args.count % 2 == 0 else { return RESPWriter.error("ERR syntax error", into: &session.output) }
         let parameters = configParameters(session)
         var events: KeyspaceEventClasses? = nil
+        var limits = session.context.batcher.collectionLimits.withLock { $0 }
         var seen: [String] = []
         for i in stride(from: 2, to: args.count, by: 2) {
             let name = args.string(i).lowercased(), value = args.string(i + 1)
@@ -84,6 +91,11 @@ enum ConfigCommands {
                     return RESPWriter.error(failed + KeyspaceEventClasses.invalidMessage, into: &session.output)
                 }
                 events = classes
+            } else if let index = CollectionLimits.parameters.firstIndex(where: { $0.name == name || $0.alias == name }) {
+                switch CollectionLimits.parse(value, memory: CollectionLimits.parameters[index].memory) {
+                case .success(let n): limits[index] = n
+                case .failure(let refusal): return RESPWriter.error(failed + refusal.why, into: &session.output)
+                }
             } else if value != parameter.value {
                 let why = parameter.key.map { "ShmKV reads it only at start: set \($0) in Config/shmkvd.yaml (or its SHMKV_* variable) and restart" }
                     ?? "ShmKV does not change it (always '\(parameter.value)')"
@@ -91,6 +103,9 @@ enum ConfigCommands {
             }
         }
         if let events { session.context.notifications.set(events) }
+        // Read by the writer at the start of each batch: writes queued before this one may still see the
+        // old thresholds (they were sent before it).
+        session.context.batcher.collectionLimits.withLock { $0 = limits }
         RESPWriter.ok(into: &session.output)
     }
 }
