@@ -131,6 +131,8 @@ public struct ChangeFlags: OptionSet, Sendable, Hashable {
     public static let created = ChangeFlags(rawValue: 1 << 0)
     /// The write also gave the key a deadline (SET … EX: Redis sends `expire` after `set`).
     public static let deadlineSet = ChangeFlags(rawValue: 1 << 1)
+    /// A `clear` made by SWAPDB (the database now holds another's keys), not FLUSHDB.
+    public static let swapped = ChangeFlags(rawValue: 1 << 2)
 }
 
 /// One change read from the ring.
@@ -150,11 +152,14 @@ public struct RingChange: Sendable, Hashable {
     /// The daemon's number for the connection that made the change (its RESP client id, cut to 32
     /// bits; 0 for native connections and the daemon's own expiries): CLIENT TRACKING's NOLOOP.
     public let origin: UInt32
+    /// The numbered database (SELECT) the key is in.
+    public let database: UInt8
 
     /// A change as a subscriber decoded it (tests and `LocalStore` build them too).
     public init(kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [], sequence: UInt64,
-                transactionID: UInt64, key: [UInt8], origin: UInt32 = 0) {
+                transactionID: UInt64, key: [UInt8], origin: UInt32 = 0, database: UInt8 = 0) {
         self.origin = origin
+        self.database = database
         self.kind = kind
         self.event = event
         self.flags = flags

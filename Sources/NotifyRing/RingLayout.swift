@@ -10,13 +10,13 @@ public enum RingLayout {
     /// "SHMKVRNG" read as a little-endian 64-bit integer; stored last when a ring is created.
     public static let magic: UInt64 = 0x474E_5256_4B4D_4853
     /// Version of this layout; a subscriber refuses any other. Version 2 added the event, the flags,
-    /// message records and a per-ring maximum record size.
-    public static let version: UInt32 = 2
+    /// message records and a per-ring maximum record size; version 3 the numbered database of a change.
+    public static let version: UInt32 = 3
     /// Size of the header page; the data area starts here.
     public static let headerSize = 4096
     /// Records start and end on this alignment.
     public static let alignment = 8
-    /// Bytes of a record before its key: length u32, kind u8, event u8, flags u8, reserved u8, key
+    /// Bytes of a record before its key: length u32, kind u8, event u8, flags u8, database u8, key
     /// length u32, origin u32, sequence u64, transaction id u64.
     public static let recordHeaderSize = 32
     /// The longest key a change record carries (LMDB's key limit in Debian's build).
@@ -58,6 +58,9 @@ public enum RingLayout {
     static let recordKindOffset = 4       // u8: ChangeKind
     static let recordEventOffset = 5      // u8: KeyEvent
     static let recordFlagsOffset = 6      // u8: ChangeFlags
+    static let recordDatabaseOffset = 7   // u8: the numbered database (SELECT) of a change; 0 for a message
+    /// The database of a `clear` that cleared every database (FLUSHALL).
+    public static let allDatabases: UInt8 = 255
     static let recordKeyLengthOffset = 8  // u32: key (or channel) bytes; a message's payload follows it
     static let recordOriginOffset = 12    // u32: the daemon's id of the connection that made the change (0: none)
     static let recordSequenceOffset = 16  // u64

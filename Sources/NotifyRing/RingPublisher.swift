@@ -58,20 +58,20 @@ public final class RingPublisher {
     /// - Throws: `.keyTooLong` for a key over 511 bytes (nothing is published).
     @discardableResult
     public func publish(_ kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [],
-                        key: UnsafeRawBufferPointer, transactionID: UInt64, origin: UInt32 = 0) throws(RingError) -> UInt64 {
+                        key: UnsafeRawBufferPointer, transactionID: UInt64, origin: UInt32 = 0, database: UInt8 = 0) throws(RingError) -> UInt64 {
         guard key.count <= RingLayout.maxKeySize else { throw .keyTooLong(key.count) }
         return append(kind, event: event, flags: flags, key: key, payload: UnsafeRawBufferPointer(start: nil, count: 0),
-                      transactionID: transactionID, origin: origin)
+                      transactionID: transactionID, origin: origin, database: database)
     }
 
     /// `publish` for a key held in an array.
     @discardableResult
     public func publish(_ kind: ChangeKind, event: KeyEvent = .none, flags: ChangeFlags = [],
-                        key: [UInt8], transactionID: UInt64, origin: UInt32 = 0) throws(RingError) -> UInt64 {
+                        key: [UInt8], transactionID: UInt64, origin: UInt32 = 0, database: UInt8 = 0) throws(RingError) -> UInt64 {
         // `withUnsafeBytes` rethrows untyped errors; the Result keeps this one typed.
         try key.withUnsafeBytes { k in
             Result { () throws(RingError) in
-                try publish(kind, event: event, flags: flags, key: k, transactionID: transactionID, origin: origin)
+                try publish(kind, event: event, flags: flags, key: k, transactionID: transactionID, origin: origin, database: database)
             }
         }.get()
     }
@@ -82,11 +82,11 @@ public final class RingPublisher {
     public func publishMessage(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(RingError) -> UInt64 {
         let size = channel.count + payload.count
         guard size <= maxMessageBytes else { throw .messageTooLarge(size, limit: maxMessageBytes) }
-        return append(.message, event: .none, flags: [], key: channel, payload: payload, transactionID: 0, origin: 0)
+        return append(.message, event: .none, flags: [], key: channel, payload: payload, transactionID: 0, origin: 0, database: 0)
     }
 
     private func append(_ kind: ChangeKind, event: KeyEvent, flags: ChangeFlags, key: UnsafeRawBufferPointer,
-                        payload: UnsafeRawBufferPointer, transactionID: UInt64, origin: UInt32) -> UInt64 {
+                        payload: UnsafeRawBufferPointer, transactionID: UInt64, origin: UInt32, database: UInt8) -> UInt64 {
         let length = RingLayout.recordHeaderSize + key.count + payload.count
         let alignedLength = UInt64(RingLayout.aligned(length))
         var position = tail
@@ -110,6 +110,7 @@ public final class RingPublisher {
         r.storeBytes(of: kind.rawValue, toByteOffset: RingLayout.recordKindOffset, as: UInt8.self)
         r.storeBytes(of: event.rawValue, toByteOffset: RingLayout.recordEventOffset, as: UInt8.self)
         r.storeBytes(of: flags.rawValue, toByteOffset: RingLayout.recordFlagsOffset, as: UInt8.self)
+        r.storeBytes(of: database, toByteOffset: RingLayout.recordDatabaseOffset, as: UInt8.self)
         r.storeBytes(of: UInt32(key.count), toByteOffset: RingLayout.recordKeyLengthOffset, as: UInt32.self)
         r.storeBytes(of: origin, toByteOffset: RingLayout.recordOriginOffset, as: UInt32.self)
         r.storeBytes(of: seq, toByteOffset: RingLayout.recordSequenceOffset, as: UInt64.self)

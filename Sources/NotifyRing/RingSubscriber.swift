@@ -175,7 +175,8 @@ public final class RingSubscriber {
                 sequence: sequence,
                 transactionID: scratch.load(fromByteOffset: RingLayout.recordTransactionOffset, as: UInt64.self),
                 key: Array(UnsafeRawBufferPointer(start: body, count: keyLength)),
-                origin: scratch.load(fromByteOffset: RingLayout.recordOriginOffset, as: UInt32.self)))
+                origin: scratch.load(fromByteOffset: RingLayout.recordOriginOffset, as: UInt32.self),
+                database: scratch.load(fromByteOffset: RingLayout.recordDatabaseOffset, as: UInt8.self)))
         }
         return .record(event, UInt64(RingLayout.aligned(length)))
     }

@@ -29,10 +29,13 @@ public final class ChangeSubscriber: ChangeSource {
     private let follower: RingFollower
     /// Only changes to keys starting with this are delivered (resyncs and clears always are).
     public let prefix: [UInt8]
+    /// Only changes in this numbered database are delivered (and FLUSHALL's clear).
+    public let database: UInt8
 
-    init(ringPath: String, prefix: [UInt8], start: ChangeStart) throws(ShmKVError) {
+    init(ringPath: String, prefix: [UInt8], start: ChangeStart, database: UInt8 = 0) throws(ShmKVError) {
         follower = try RingFollower(ringPath: ringPath, start: start)
         self.prefix = prefix
+        self.database = database
     }
 
     /// The epoch of the ring being followed (changes when the daemon restarts); 0 while waiting for one.
@@ -56,8 +59,9 @@ public final class ChangeSubscriber: ChangeSource {
     /// Changes of keys under the prefix, clears and resyncs; not messages.
     private func accept(_ event: RingEvent) -> ChangeEvent? {
         guard let event = ChangeEvent(event) else { return nil }
-        guard case .change(let change) = event, change.kind != .clear else { return event }
-        return change.key.starts(with: prefix) ? event : nil
+        guard case .change(let change) = event else { return event }
+        guard change.database == database || change.database == RingLayout.allDatabases else { return nil }
+        return change.kind == .clear || change.key.starts(with: prefix) ? event : nil
     }
 }
 
@@ -144,7 +148,7 @@ extension LocalStore {
 
     /// A blocking subscriber to changes of keys starting with `prefix`.
     public func subscribe(prefix: [UInt8] = [], from start: ChangeStart = .now) throws(ShmKVError) -> ChangeSubscriber {
-        try ChangeSubscriber(ringPath: try ringPath(), prefix: prefix, start: start)
+        try ChangeSubscriber(ringPath: try ringPath(), prefix: prefix, start: start, database: UInt8(database))
     }
 
     /// Changes of keys starting with `prefix`, as an `AsyncSequence` (`for try await event in …`).

@@ -24,8 +24,12 @@ public final class LocalStore: @unchecked Sendable {
     // between threads only through `state`, and one is used by one thread at a time (MDB_NOTLS).
     /// The data directory.
     public let directory: String
+    /// The numbered database (Redis's SELECT) this store reads.
+    public let database: Int
     let environment: Environment
-    let databases: StoreDatabases
+    /// Every set of databases; `databases`: set 0's, with the shared ones (`__meta`).
+    let catalog: StoreCatalog
+    var databases: StoreDatabases { catalog.first }
     var keyspace: Database { databases.keyspace }
     var meta: Database { databases.meta }
 
@@ -48,19 +52,25 @@ public final class LocalStore: @unchecked Sendable {
     /// Opens the data directory of a running (or stopped) daemon, read-only.
     /// - Throws: `.notADataDirectory` if it holds no ShmKV store; `.storage` for LMDB's errors (a
     ///   missing directory is `.storage(.system(ENOENT))`).
-    public init(directory: String) throws(ShmKVError) {
+    /// - Parameter database: the numbered database to read (SELECT's number; 0 by default).
+    public init(directory: String, database: Int = 0) throws(ShmKVError) {
         self.directory = directory
+        self.database = database
         do {
             environment = try Environment(path: directory, options: .init(flags: [.readOnly], maxDatabases: StoreLayout.maxDatabases))
         } catch {
             throw .storage(error)
         }
         do {
-            databases = try environment.openStoreDatabases(create: false)
+            catalog = try environment.openStoreCatalog(create: false)
         } catch {
             environment.close()
             if error == .notFound { throw .notADataDirectory("\(directory) has no kv database: start shmkvd on it first") }
             throw .storage(error)
+        }
+        guard database >= 0 && database < catalog.sets.count else {
+            environment.close()
+            throw .notADataDirectory("\(directory) has databases 0 to \(catalog.sets.count - 1), not \(database)")
         }
     }
 
@@ -121,8 +131,10 @@ public final class LocalStore: @unchecked Sendable {
     }
 
     /// The keyspace as it lives now, on `txn`.
-    private func reader(_ txn: ReadTransaction) throws(LMDBError) -> KeyspaceReader {
-        try KeyspaceReader(txn, databases, clock: WallClock.milliseconds)
+    private func reader(_ txn: ReadTransaction) throws -> KeyspaceReader {
+        // After a SWAPDB the snapshot's `__meta` says which set holds the database.
+        let set = catalog.databases(database, map: try catalog.map(in: txn)) ?? databases
+        return try KeyspaceReader(txn, set, clock: WallClock.milliseconds)
     }
 
     /// One consistent view of the store, valid only inside `LocalStore.read`. Keys are judged live or

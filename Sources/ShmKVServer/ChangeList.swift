@@ -8,6 +8,8 @@ struct Change {
     let flags: ChangeFlags
     /// The RESP client id of the connection whose write made it (0: none); the ring's `origin`.
     let origin: UInt32
+    /// The numbered database of the key.
+    let database: UInt8
     fileprivate let keyStart: Int
     fileprivate let keyCount: Int
     fileprivate let payloadCount: Int
@@ -20,6 +22,8 @@ struct Change {
 struct ChangeList {
     private(set) var entries: [Change] = []
     private var bytes: [UInt8] = []
+    /// The numbered database the changes appended now are in (the writer's selected one).
+    var database: UInt8 = 0
 
     var isEmpty: Bool { entries.isEmpty }
     var count: Int { entries.count }
@@ -29,7 +33,7 @@ struct ChangeList {
         let start = bytes.count
         bytes.append(contentsOf: key)
         bytes.append(contentsOf: payload)
-        entries.append(Change(kind: kind, event: event, flags: flags, origin: origin,
+        entries.append(Change(kind: kind, event: event, flags: flags, origin: origin, database: kind == .message ? 0 : database,
                               keyStart: start, keyCount: key.count, payloadCount: payload.count))
     }
 

@@ -19,14 +19,21 @@ enum DeadlineChange: Sendable, Equatable {
 /// `expireIfNeeded` does before a write looks at a key; so every operation sees only live keys.
 struct KeyspaceWriter {
     var transaction: WriteTransaction
-    let databases: StoreDatabases
-    private let expires: Database
-    private let index: Database
-    /// `__types`, `__elements`, `__reclaim`.
-    let types: Database
+    /// Every set of databases, and which holds each numbered database in this batch (nil: set n holds
+    /// database n; SWAPDB changes it inside the batch).
+    let catalog: StoreCatalog
+    var map: [Int]?
+    /// The selected numbered database (SELECT) and its databases.
+    private(set) var database = 0
+    private(set) var databases: StoreDatabases
+    private var expires: Database
+    private var index: Database
+    /// `__types` of the selected database; `__elements` and `__reclaim`, shared.
+    private(set) var types: Database
     let elements: Database
     let reclaim: Database
-    /// Whether any key may hold a collection: false spares every look-up in `__types`.
+    /// Whether any key of the selected database may hold a collection: false spares every look-up in
+    /// `__types`.
     var mayHaveCollections: Bool
     /// Redis's encoding thresholds (CONFIG SET hash-max-listpack-entries…), as the batch began.
     var limits = CollectionLimits()
@@ -34,7 +41,8 @@ struct KeyspaceWriter {
     var space: SpaceBudget?
     /// The moment keys are judged at (wall-clock milliseconds, read once per batch).
     let now: Int64
-    /// Whether any key may have a deadline: false spares every look-up in `__expires`.
+    /// Whether any key of the selected database may have a deadline: false spares every look-up in
+    /// `__expires`.
     private var mayHaveDeadlines: Bool
     var changes = ChangeList()
     /// The writer's recent changes, for EXEC's WATCH check.
@@ -46,22 +54,42 @@ struct KeyspaceWriter {
     var syncRequested = false
     /// The RESP client id of the connection whose operation runs now (0: native, or the daemon's own).
     var origin: UInt32 = 0
+    /// Whether SWAPDB changed the database map in this batch (the writer then tells readers to resolve
+    /// databases through `__meta` before it commits).
+    var mapChanged = false
 
-    init(_ transaction: WriteTransaction, _ databases: StoreDatabases, now: Int64) throws(LMDBError) {
-        guard let expires = databases.expires, let index = databases.expiryIndex, let types = databases.types,
-              let elements = databases.elements, let reclaim = databases.reclaim else {
+    /// A writer on `transaction` with database 0 selected; `swapped`: SWAPDB has run on this store, so
+    /// the map is read from `__meta`.
+    init(_ transaction: WriteTransaction, _ catalog: StoreCatalog, swapped: Bool, now: Int64) throws {
+        let first = catalog.first
+        guard let elements = first.elements, let reclaim = first.reclaim else {
             preconditionFailure("the daemon opens every database of the layout at start")
         }
-        self.types = types
+        self.transaction = transaction
+        self.catalog = catalog
+        map = swapped ? try catalog.map(in: transaction) : nil
         self.elements = elements
         self.reclaim = reclaim
-        mayHaveCollections = try transaction.stat(types).entries > 0
-        self.transaction = transaction
-        self.databases = databases
-        self.expires = expires
-        self.index = index
         self.now = now
-        mayHaveDeadlines = try transaction.stat(expires).entries > 0
+        let selected = try KeyspaceWriter.handles(catalog.databases(0, map: map)!, transaction)
+        (databases, expires, index, types, mayHaveDeadlines, mayHaveCollections) = selected
+    }
+
+    private static func handles(_ databases: StoreDatabases, _ transaction: WriteTransaction) throws
+        -> (StoreDatabases, Database, Database, Database, Bool, Bool) {
+        guard let expires = databases.expires, let index = databases.expiryIndex, let types = databases.types else {
+            preconditionFailure("the daemon opens every database of the layout at start")
+        }
+        return (databases, expires, index, types, try transaction.stat(expires).entries > 0, try transaction.stat(types).entries > 0)
+    }
+
+    /// Selects numbered database `database` for what follows (its changes are recorded as its).
+    mutating func select(_ database: Int) throws {
+        changes.database = UInt8(database)
+        guard database != self.database else { return }
+        guard let set = catalog.databases(database, map: map) else { preconditionFailure("database \(database) was checked at SELECT") }
+        (databases, expires, index, types, mayHaveDeadlines, mayHaveCollections) = try KeyspaceWriter.handles(set, transaction)
+        self.database = database
     }
 
     var keyspace: Database { databases.keyspace }
@@ -185,17 +213,44 @@ struct KeyspaceWriter {
         return true
     }
 
-    /// Deletes every key and deadline.
+    /// Deletes every key and deadline of the selected database (FLUSHDB); its large collections'
+    /// elements are left to reclaim.
     mutating func clear() throws {
+        if mayHaveCollections {
+            var ids: [UInt64] = []
+            try transaction.forEach(types, prefix: []) { _, record in
+                if let header = CollectionHeader(record), !header.isPacked { ids.append(header.id) }
+                return .proceed
+            }
+            for id in ids { try withUnsafeBytes(of: id.bigEndian) { try transaction.put(reclaim, key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) } }
+        }
         try transaction.clear(keyspace)
         try transaction.clear(expires)
         try transaction.clear(index)
         try transaction.clear(types)
-        try transaction.clear(elements)
-        try transaction.clear(reclaim)
         mayHaveDeadlines = false
         mayHaveCollections = false
         changes.append(kind: .clear, event: .none, key: [], origin: origin)
+    }
+
+    /// Deletes every key of every database (FLUSHALL), elements and all.
+    mutating func clearAll() throws {
+        let selected = database
+        for database in 0..<catalog.sets.count {
+            try select(database)
+            try transaction.clear(keyspace)
+            try transaction.clear(expires)
+            try transaction.clear(index)
+            try transaction.clear(types)
+            mayHaveDeadlines = false
+            mayHaveCollections = false
+        }
+        try transaction.clear(elements)
+        try transaction.clear(reclaim)
+        // One record for all of them (Redis's FLUSHALL invalidates tracked keys once).
+        changes.database = RingLayout.allDatabases
+        changes.append(kind: .clear, event: .none, key: [], origin: origin)
+        try select(selected)
     }
 
     // MARK: Deadlines
@@ -229,6 +284,16 @@ struct KeyspaceWriter {
     /// Deletes up to `limit` keys whose deadline has passed, oldest deadline first, each recorded as
     /// `expired`; returns how many. The writer calls it several times a second while keys have deadlines.
     mutating func expireDue(limit: Int) throws -> Int {
+        var expired = 0
+        for database in 0..<catalog.sets.count where expired < limit {
+            try select(database)
+            expired += try expireDueInSelected(limit: limit - expired)
+        }
+        return expired
+    }
+
+    /// `expireDue` in the selected database.
+    private mutating func expireDueInSelected(limit: Int) throws -> Int {
         guard mayHaveDeadlines else { return 0 }
         var due: [(Int64, [UInt8])] = []
         try transaction.forEach(index, prefix: []) { entry, _ in
@@ -244,5 +309,26 @@ struct KeyspaceWriter {
             changes.append(kind: .delete, event: .expired, key: key, origin: origin)
         }
         return due.count
+    }
+}
+
+extension KeyspaceWriter {
+    /// SWAPDB: numbered databases `a` and `b` trade sets, in `__meta`'s map (one record: readers see
+    /// both swapped or neither). Each gets a `clear` record flagged `swapped`, so that WATCH fails on
+    /// keys that lived there and local readers reread them; no keyspace event (Redis sends none).
+    mutating func swapDatabases(_ a: Int, _ b: Int) throws {
+        var sets = map ?? Array(0..<catalog.sets.count)
+        sets.swapAt(a, b)
+        map = sets
+        mapChanged = true
+        try transaction.put(catalog.first.meta, key: StoreLayout.MetaKey.databaseMap, value: Array(sets.map(String.init).joined(separator: " ").utf8))
+        let selected = database
+        // The selected set's handles are stale now: select again through the new map.
+        database = -1
+        for db in Set([a, b]) {
+            try select(db)
+            changes.append(kind: .clear, event: .none, flags: .swapped, key: [], origin: origin)
+        }
+        try select(selected)
     }
 }

@@ -9,6 +9,8 @@ struct ClientInfo: Sendable {
     var libraryName: String = ""
     var libraryVersion: String = ""
     var protocolVersion = 2
+    /// The numbered database it has selected.
+    var database = 0
     var lastCommand = "NULL"
     let connectedAt: Int
     /// The index of the reactor that serves it (CLIENT TRACKING's REDIRECT sends there).

@@ -191,13 +191,38 @@ final class ReactorThread: @unchecked Sendable {
     func keyspace() throws -> KeyspaceReader {
         loop.assertOnLoopThread()
         if let reader, readTransaction?.isActive == true { return reader }
-        let made = try KeyspaceReader(try snapshot(), context.store.databases, clock: WallClock.milliseconds)
+        let made = try KeyspaceReader(try snapshot(), try databases(0), clock: WallClock.milliseconds)
         reader = made
         return made
     }
 
-    /// The reader of the current snapshot; dropped whenever the snapshot ends.
+    /// `keyspace()` of numbered database `database` (checked at SELECT); its reader is kept for the
+    /// snapshot too.
+    func keyspace(database: UInt8) throws -> KeyspaceReader {
+        guard database != 0 else { return try keyspace() }
+        loop.assertOnLoopThread()
+        let index = Int(database)
+        if readTransaction?.isActive == true, index < otherReaders.count, let reader = otherReaders[index] { return reader }
+        let made = try KeyspaceReader(try snapshot(), try databases(index), clock: WallClock.milliseconds)
+        if otherReaders.count <= index { otherReaders += Array(repeating: nil, count: index + 1 - otherReaders.count) }
+        otherReaders[index] = made
+        return made
+    }
+
+    /// The set of databases holding numbered database `database` in the current snapshot: set n, until
+    /// SWAPDB has run; then as the snapshot's `__meta` says.
+    private func databases(_ database: Int) throws -> StoreDatabases {
+        let store = context.store
+        guard store.swapped.load(ordering: .acquiring) else { return store.catalog.sets[database] }
+        if snapshotMap == nil { snapshotMap = .some(try store.catalog.map(in: try snapshot())) }
+        return store.catalog.databases(database, map: snapshotMap!) ?? store.catalog.sets[database]
+    }
+
+    /// The reader of the current snapshot, and those of other databases; dropped whenever the snapshot ends.
     private var reader: KeyspaceReader?
+    private var otherReaders: [KeyspaceReader?] = []
+    /// The snapshot's database map, once read (only after a SWAPDB).
+    private var snapshotMap: [Int]??
 
     private func enterMapGate() {
         guard !holdsMapGate else { return }
@@ -208,6 +233,8 @@ final class ReactorThread: @unchecked Sendable {
     /// Ends the read transaction's snapshot and lets a map resize go ahead.
     private func resetSnapshot() {
         reader = nil
+        if !otherReaders.isEmpty { otherReaders.removeAll(keepingCapacity: true) }
+        snapshotMap = nil
         if let txn = readTransaction, txn.isActive { txn.reset() }
         if holdsMapGate {
             holdsMapGate = false

@@ -1,3 +1,4 @@
+import StoreLayout
 import NotifyRing
 import Reactor
 
@@ -22,6 +23,9 @@ extension ServerConfiguration {
             throw ConfigurationError("limits.maxFrameSize must be 1 KiB to 4 GiB (got \(maxFrameSize))")
         }
         if maxClients < 1 { throw ConfigurationError("limits.maxClients must be at least 1") }
+        if databases < 1 || databases > StoreLayout.maxDatabaseCount {
+            throw ConfigurationError("databases must be between 1 and \(StoreLayout.maxDatabaseCount)")
+        }
         if maxOutputBuffer < 1024 { throw ConfigurationError("limits.maxOutputBuffer must be at least 1 KiB") }
         if maxQueryBuffer < maxFrameSize || maxQueryBuffer < maxValueSize + (64 << 10) {
             throw ConfigurationError("limits.maxQueryBuffer must hold the largest request: at least limits.maxFrameSize and limits.maxValueSize + 64 KiB (got \(maxQueryBuffer))")

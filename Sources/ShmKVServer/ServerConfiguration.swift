@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxFrameSize = (64 << 20) + (64 << 10)
     /// Connections served at once; one more is told so and closed.
     public var maxClients = 10_000
+    /// Redis's numbered databases (SELECT 0 to databases-1), 1 to 64.
+    public var databases = 16
     /// Unsent reply bytes after which a connection is not read until its client catches up.
     public var maxOutputBuffer = 64 << 20
     /// Bytes of requests one connection may have buffered and not yet answered (Redis's
@@ -145,6 +147,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxValueSize = try values.int("limits.maxValueSize") ?? d.maxValueSize
         maxFrameSize = try values.int("limits.maxFrameSize") ?? d.maxFrameSize
         maxClients = try values.int("limits.maxClients") ?? d.maxClients
+        databases = try values.int("databases") ?? d.databases
         maxOutputBuffer = try values.int("limits.maxOutputBuffer") ?? d.maxOutputBuffer
         maxQueryBuffer = try values.int("limits.maxQueryBuffer") ?? d.maxQueryBuffer
         idleTimeout = try values.int("limits.idleTimeout") ?? d.idleTimeout
@@ -210,6 +213,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         listen: \(quoted(listen ?? "none"))
         threads: \(threads)
         logLevel: \(logLevel.rawValue)
+        databases: \(databases)
         storage:
           mapSize: \(mapSize)
           maxMapSize: \(maxMapSize)
@@ -277,7 +281,7 @@ extension String {
 extension ServerConfiguration {
     /// Every key the daemon reads, as dotted paths (the layout of `Config/shmkvd.yaml`).
     public static let knownKeys: Set<String> = [
-        "dataDir", "socket", "listen", "threads", "logLevel",
+        "dataDir", "socket", "listen", "threads", "logLevel", "databases",
         "storage.mapSize", "storage.maxMapSize", "storage.maxReaders", "storage.durability", "storage.readerCheckInterval", "storage.syncInterval",
         "limits.maxValueSize", "limits.maxFrameSize", "limits.maxClients", "limits.maxOutputBuffer",
         "limits.maxQueryBuffer", "limits.idleTimeout", "limits.pubsubHardLimit", "limits.pubsubSoftLimit",

@@ -55,6 +55,8 @@ final class ServerConnection: Connection {
     private(set) var session: Session
     /// The RESP client id (0 for native), carried by this connection's changes' ring records.
     private(set) var origin: UInt32 = 0
+    /// The numbered database (SELECT) this connection's commands run in; native connections stay in 0.
+    var database: UInt8 = 0
     /// Writes handed to the writer whose outcomes have not come back.
     private(set) var pendingWrites = 0
     /// Payload bytes of this connection's writes queued for the writer and not yet answered; parsing

@@ -2,6 +2,7 @@ import LMDB
 import Logging
 import Posix
 import StoreLayout
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +12,15 @@ import Glibc
 final class Store: Sendable {
 
     let environment: Environment
-    /// Every database of the store; the expiry databases are always open in the daemon.
-    let databases: StoreDatabases
+    /// Every set of databases of the store (one per numbered database), all open in the daemon.
+    let catalog: StoreCatalog
+    /// Database 0's set (as SWAPDB left it: `map`), with the shared ones.
+    var databases: StoreDatabases { catalog.first }
+    /// The numbered databases clients may SELECT (`databases` in configuration).
+    let databaseCount: Int
+    /// Whether SWAPDB has ever run on this store (then readers resolve a database's set from the
+    /// snapshot's `__meta`); set before the first swap commits, never cleared.
+    let swapped: Atomic<Bool>
     var keyspace: Database { databases.keyspace }
     var meta: Database { databases.meta }
     /// Random id of this environment, made when it was created (and made anew when the data file turns
@@ -63,9 +71,21 @@ final class Store: Sendable {
             guard environment.maxKeySize == StoreLayout.maxKeySize else {
                 throw LMDBError.refused("this LMDB build takes keys up to \(environment.maxKeySize) bytes, ShmKV's layout \(StoreLayout.maxKeySize)")
             }
-            databases = try environment.openStoreDatabases(create: true)
-            environmentID = try Store.initialiseMeta(environment, databases.meta,
+            let first = try environment.openStoreDatabases(create: true)
+            environmentID = try Store.initialiseMeta(environment, first.meta,
                                                      dataFile: StoreLayout.dataFileIdentity(directory: directory), logger: logger)
+            // Sets a store already has stay open (their keys still expire) even when fewer databases
+            // are configured; SELECT stops at the configured count.
+            let recorded = try environment.read { txn in
+                try txn.get(first.meta, key: MetaKey.databaseCount).flatMap(MetaValue.decimal).map(Int.init) ?? 1
+            }
+            let count = min(max(recorded, configuration.databases), StoreLayout.maxDatabaseCount)
+            let opened = try environment.openStoreCatalog(create: true, count: count)
+            catalog = opened
+            databaseCount = configuration.databases
+            let map = try environment.read { txn in try opened.map(in: txn) }
+            swapped = Atomic(map != nil)
+            try environment.write { txn in try txn.put(first.meta, key: MetaKey.databaseCount, value: MetaValue.decimal(UInt64(count))) }
             if let group {
                 for (file, mode) in [("data.mdb", mode_t(0o640)), ("lock.mdb", mode_t(0o660))] {
                     let path = directory + "/" + file

@@ -39,8 +39,10 @@ enum StoredWrite: Sendable {
     case incrByFloat(Float80)
     /// RENAME `key` to `value` (`onlyIfAbsent`: RENAMENX).
     case rename(onlyIfAbsent: Bool)
-    /// COPY `key` to `value`.
-    case copy(replace: Bool)
+    /// COPY `key` to `value`, in numbered database `database` (nil: the selected one).
+    case copy(replace: Bool, database: UInt8?)
+    /// MOVE `key` to numbered database `to`.
+    case move(to: UInt8)
     /// A command that applies itself (the collection commands): `apply` reads the command's arguments,
     /// packed in `key` (`WriteBytes.arguments`), and answers a `CommandResult`. `records` bounds the
     /// records it writes as its arguments announce them (space reserved before the batch; a command
@@ -143,8 +145,10 @@ enum StoredWrite: Sendable {
             return try keys.incrByFloat(key, increment)
         case .rename(let onlyIfAbsent):
             return try keys.rename(key, to: value, onlyIfAbsent: onlyIfAbsent)
-        case .copy(let replace):
-            return try keys.copy(key, to: value, replace: replace)
+        case .copy(let replace, let database):
+            return try keys.copy(key, to: value, replace: replace, database: database.map(Int.init))
+        case .move(let target):
+            return try keys.move(key, to: Int(target))
         case .command(let apply, _):
             return .result(try PackedArguments.withArguments(key) { try apply(&keys, $0) })
         }

@@ -56,6 +56,8 @@ enum StepResult: Sendable, Equatable {
 /// lived then (a live key whose deadline passes before EXEC counts as changed, as in Redis).
 struct WatchedKey: Sendable {
     let key: [UInt8]
+    /// The numbered database it was watched in.
+    let database: UInt8
     let sequence: UInt64
     let wasLive: Bool
 }
@@ -69,6 +71,8 @@ final class ChangeLog {
     private var hashes: [UInt64]
     /// Whether the change deleted a key past its deadline (`expired`).
     private var expiries: [Bool]
+    /// The database of each change (what a clear cleared).
+    private var databases: [UInt8]
     private var next = 0
     private var count = 0
     /// Hash of a clear (FLUSHDB): every watched key changed.
@@ -78,20 +82,23 @@ final class ChangeLog {
         sequences = Array(repeating: 0, count: capacity)
         hashes = Array(repeating: 0, count: capacity)
         expiries = Array(repeating: false, count: capacity)
+        databases = Array(repeating: 0, count: capacity)
     }
 
-    /// FNV-1a, never 0 (which stands for a clear).
-    static func hash(_ key: some Sequence<UInt8>) -> UInt64 {
+    /// FNV-1a of the database and the key, never 0 (which stands for a clear).
+    static func hash(_ key: some Sequence<UInt8>, database: UInt8) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        h = (h ^ UInt64(database)) &* 0x100_0000_01b3
         for byte in key { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return h == everyKey ? 1 : h
     }
 
     /// Notes a published change.
-    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, key: UnsafeRawBufferPointer) {
+    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, key: UnsafeRawBufferPointer, database: UInt8) {
         sequences[next] = sequence
-        hashes[next] = kind == .clear ? ChangeLog.everyKey : ChangeLog.hash(key)
+        hashes[next] = kind == .clear ? ChangeLog.everyKey : ChangeLog.hash(key, database: database)
         expiries[next] = event == .expired
+        databases[next] = database
         next = (next + 1) % sequences.count
         count = min(count + 1, sequences.count)
     }
@@ -101,14 +108,14 @@ final class ChangeLog {
     /// watched keys that exist; one that did not live then and still does not is untouched), and so
     /// does the deletion of a key already past its deadline when it was watched (Redis: "logically no
     /// change").
-    func changed(_ key: [UInt8], since sequence: UInt64, wasLive: Bool) -> Bool {
+    func changed(_ key: [UInt8], database: UInt8, since sequence: UInt64, wasLive: Bool) -> Bool {
         if count == sequences.count && sequences[next] >= sequence { return true }
-        let hash = ChangeLog.hash(key)
+        let hash = ChangeLog.hash(key, database: database)
         var i = next
         for _ in 0..<count {
             i = (i + sequences.count - 1) % sequences.count
             guard sequences[i] >= sequence else { return false }
-            if (hashes[i] == hash && (wasLive || !expiries[i])) || (wasLive && hashes[i] == ChangeLog.everyKey) { return true }
+            if (hashes[i] == hash && (wasLive || !expiries[i])) || (wasLive && hashes[i] == ChangeLog.everyKey && (databases[i] == database || databases[i] == RingLayout.allDatabases)) { return true }
         }
         return false
     }
@@ -134,13 +141,14 @@ extension KeyspaceWriter {
     }
 
     /// Whether a watched key changed since it was watched.
-    private func anyChanged(_ watched: [WatchedKey], log: ChangeLog) throws -> Bool {
+    private mutating func anyChanged(_ watched: [WatchedKey], log: ChangeLog) throws -> Bool {
         for w in watched {
-            if log.changed(w.key, since: w.sequence, wasLive: w.wasLive) { return true }
-            for change in changes.entries where change.kind != .message {
+            if log.changed(w.key, database: w.database, since: w.sequence, wasLive: w.wasLive) { return true }
+            for change in changes.entries where change.kind != .message && (change.database == w.database || change.database == RingLayout.allDatabases) {
                 if change.kind == .clear ? w.wasLive
                     : (w.wasLive || change.event != .expired) && changes.key(of: change, equals: w.key) { return true }
             }
+            try select(Int(w.database))
             if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return true }
         }
         return false
@@ -167,7 +175,14 @@ extension KeyspaceWriter {
                     // Handlers check types before they answer anything: the builder holds nothing of it.
                     results.append(.result(.error(WrongTypeError.message)))
                 }
-            case .onReactor(let index, let arguments): results.append(.onReactor(commandIndex: index, arguments))
+            case .onReactor(let index, let arguments):
+                // A SELECT queued in MULTI changes the database of the steps after it (the reactor
+                // runs it too, for its reply and the connection's database after EXEC).
+                if CommandTable.all[index].name == "select", let database = arguments.withArguments({ $0.count == 2 ? $0.integer(1) : nil }),
+                   database >= 0, database < block.context.store.databaseCount, block.context.cluster == nil || database == 0 {
+                    try select(Int(database))
+                }
+                results.append(.onReactor(commandIndex: index, arguments))
             case .result(let result): results.append(.result(result))
             }
         }

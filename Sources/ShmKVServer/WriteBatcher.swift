@@ -26,9 +26,12 @@ struct WriteTicket: @unchecked Sendable {
     let origin: UInt32
     /// The chunk of the connection's reactor's `WriteArena` holding the operation's bytes (-1: none).
     let arenaChunk: Int32
+    /// The numbered database the connection had selected.
+    let database: UInt8
 
     init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection, origin: UInt32, arenaChunk: Int32) {
         self.origin = origin
+        database = connection.database
         self.arenaChunk = arenaChunk
         self.operation = operation
         self.route = route

@@ -59,28 +59,62 @@ extension KeyspaceWriter {
         return onlyIfAbsent ? .integer(1) : .stored
     }
 
-    /// COPY: 1 if `target` now holds the source's value (of any type) and deadline; 0 if the source is
-    /// absent or the target exists and `replace` is false. Event `copy_to` on the target. A large
-    /// collection's elements are copied under a new id.
-    mutating func copy(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, replace: Bool) throws -> WriteOutcome {
-        if source.elementsEqual(target) { return .failed(.badRequest, "source and destination objects are the same") }
+    /// COPY: 1 if `target` (in numbered database `database`, nil: the selected one) now holds the
+    /// source's value (of any type) and deadline; 0 if the source is absent or the target exists and
+    /// `replace` is false. Event `copy_to` on the target. A large collection's elements are copied
+    /// under a new id.
+    mutating func copy(_ source: UnsafeRawBufferPointer, to target: UnsafeRawBufferPointer, replace: Bool, database: Int? = nil) throws -> WriteOutcome {
+        let here = self.database, there = database ?? self.database
+        if there == here && source.elementsEqual(target) { return .failed(.badRequest, "source and destination objects are the same") }
         guard let type = try type(of: source) else { return .integer(0) }
-        if !replace, try exists(target) { return .integer(0) }
+        try select(there)
+        let taken = try exists(target)
+        try select(here)
+        if !replace && taken { return .integer(0) }
         let deadline = try deadline(source)
-        if type == .string {
-            return try withValueCopy(source, extra: { _ in 0 }) { keys, value, _ in
-                try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: deadline, event: .copyTo)
-                return .integer(1)
+        var payload = type == .string ? try value(source)! : try transaction.get(types, key: Array(source))!
+        if type != .string, let header = payload.withUnsafeBytes({ CollectionHeader($0) }), !header.isPacked {
+            var copied = header
+            copied.id = try copyElements(of: header.id)
+            payload = copied.bytes
+        }
+        try select(there)
+        try payload.withUnsafeBytes { bytes in
+            if type == .string {
+                try self.replace(target, with: bytes, deadline: deadline, event: .copyTo)
+            } else {
+                try self.replace(target, withCollection: bytes, deadline: deadline, event: .copyTo)
             }
         }
-        var record = try transaction.get(types, key: Array(source))!
-        if let header = record.withUnsafeBytes({ CollectionHeader($0) }), !header.isPacked {
-            let id = try copyElements(of: header.id)
-            var copied = header
-            copied.id = id
-            record = copied.bytes
+        try select(here)
+        return .integer(1)
+    }
+
+    /// MOVE: the key (of any type) and its deadline go to numbered database `target` unless a key of that
+    /// name lives there; 1 if moved. Events `move_from` in the source, `move_to` in the target. A large
+    /// collection moves as its record: its elements stay under its id.
+    mutating func move(_ key: UnsafeRawBufferPointer, to target: Int) throws -> WriteOutcome {
+        let here = database
+        guard let type = try type(of: key) else { return .integer(0) }
+        try select(target)
+        let taken = try exists(key)
+        try select(here)
+        if taken { return .integer(0) }
+        let deadline = try deadline(key)
+        let payload = type == .string ? try value(key)! : try transaction.get(types, key: Array(key))!
+        // Out of the source without an element reclaimed: the record moves whole.
+        _ = try type == .string ? transaction.delete(keyspace, key: key) : transaction.delete(types, key: key)
+        _ = try removeDeadline(key)
+        changes.append(kind: .delete, event: .moveFrom, key: key, origin: origin)
+        try select(target)
+        try payload.withUnsafeBytes { bytes in
+            if type == .string {
+                try replace(key, with: bytes, deadline: deadline, event: .moveTo)
+            } else {
+                try replace(key, withCollection: bytes, deadline: deadline, event: .moveTo)
+            }
         }
-        try record.withUnsafeBytes { try self.replace(target, withCollection: $0, deadline: deadline, event: .copyTo) }
+        try select(here)
         return .integer(1)
     }
 

@@ -57,8 +57,12 @@ enum WriteOperation: Sendable {
     case stored(ArenaBytes, StoredWrite)
     /// The same write with bytes of its own.
     case owned(OwnedBytes, StoredWrite)
-    /// Deletes every key (RESP `FLUSHDB`/`FLUSHALL`).
+    /// Deletes every key of the selected database (RESP `FLUSHDB`).
     case clear
+    /// Deletes every key of every database (RESP `FLUSHALL`).
+    case clearAll
+    /// SWAPDB: the two numbered databases trade their keys.
+    case swapDatabases(UInt8, UInt8)
     /// EXEC's MULTI block or a native TXN: steps run together inside the batch's transaction if the
     /// block's condition holds.
     case transaction(ExecBlock)
@@ -72,7 +76,7 @@ enum WriteOperation: Sendable {
         case .owned(let bytes, let write): bytes.storage.count + write.extraBytes
         case .transaction(let block):
             block.steps.reduce(block.condition.byteCount) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
-        case .clear, .save: 0
+        case .clear, .clearAll, .swapDatabases, .save: 0
         }
     }
 
@@ -91,7 +95,7 @@ enum WriteOperation: Sendable {
                 }
             }
         case .save: 0
-        case .clear: 1
+        case .clear, .clearAll, .swapDatabases: 1
         }
     }
 
@@ -144,6 +148,12 @@ extension WriteOperation {
             return try bytes.withBytes { try write.applyChecked($0, $1, &keys) }
         case .clear:
             try keys.clear()
+            return .stored
+        case .clearAll:
+            try keys.clearAll()
+            return .stored
+        case .swapDatabases(let a, let b):
+            try keys.swapDatabases(Int(a), Int(b))
             return .stored
         case .transaction(let block):
             guard let log = keys.log else { preconditionFailure("the writer gives every batch its change log") }

@@ -58,7 +58,7 @@ extension WriterRole {
         do {
             let txn = try beginWrite()
             begun = txn
-            var keys = try KeyspaceWriter(txn, store.databases, now: now)
+            var keys = try KeyspaceWriter(txn, store.catalog, swapped: store.swapped.load(ordering: .acquiring), now: now)
             keys.log = changeLog
             keys.reportsCreation = notifications.classes.contains(.new)
             keys.limits = collectionLimits.withLock { $0 }
@@ -79,9 +79,13 @@ extension WriterRole {
                 }
                 current = index
                 keys.origin = batch[index].origin
+                try keys.select(Int(batch[index].database))
                 outcomes.append(try batch[index].operation.apply(&keys))
             }
             current = nil
+            // Before the commit: a reader whose snapshot holds the swap must resolve databases through
+            // the map.
+            if keys.mapChanged { store.swapped.store(true, ordering: .releasing) }
             swap(&changes, &keys.changes)
             syncRequested = keys.syncRequested
             let changedKeys = changes.entries.contains { $0.kind != .message }
@@ -194,7 +198,7 @@ extension WriterRole {
         let result: R
         let transactionID: UInt64
         do {
-            var keys = try KeyspaceWriter(txn, store.databases, now: WallClock.milliseconds())
+            var keys = try KeyspaceWriter(txn, store.catalog, swapped: store.swapped.load(ordering: .acquiring), now: WallClock.milliseconds())
             keys.log = changeLog
             keys.reportsCreation = notifications.classes.contains(.new)
             keys.limits = collectionLimits.withLock { $0 }
@@ -225,9 +229,9 @@ extension WriterRole {
                     } else {
                         let sequence = try Result { () throws(RingError) in
                             try publisher.publish(change.kind, event: change.event, flags: change.flags, key: key,
-                                                  transactionID: transactionID, origin: change.origin)
+                                                  transactionID: transactionID, origin: change.origin, database: change.database)
                         }.get()
-                        changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: key)
+                        changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: key, database: change.database)
                     }
                 }
             } catch {

@@ -39,7 +39,12 @@ extension StreamGenerator {
         func plain(_ words: [String], _ comparison: Comparison = .exact) -> [Step] { [Step(connection: 0, words: words, comparison: comparison)] }
         // An element count: mostly a few, sometimes enough to cross every threshold at once.
         let n = chance(0.1) ? Int.random(in: 40...140, using: &rng) : Int.random(in: 1...4, using: &rng)
-        switch Int.random(in: 0..<52, using: &rng) {
+        switch Int.random(in: 0..<55, using: &rng) {
+        // Numbered databases: the stream wanders between 0, 1 and 2.
+        case 52: return plain(["SELECT", pick(["0", "0", "1", "2", "16", "x"])])
+        case 53: return plain(pick([["MOVE", k, pick(["0", "1", "2", "99"])], ["SWAPDB", pick(["0", "1"]), pick(["1", "2"])],
+                                    ["COPY", k, k2, "DB", pick(["0", "1", "2"])] + (chance(0.5) ? ["REPLACE"] : [])]))
+        case 54: return existsAll() + plain(["DBSIZE"])
         // Hashes
         case 0..<3: return plain([pick(["HSET", "HMSET"]), k] + fields(n) + (chance(0.03) ? ["odd"] : []))
         case 3: return plain(["HSETNX", k, field(), collectionValue()])

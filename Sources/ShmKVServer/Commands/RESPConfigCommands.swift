@@ -16,7 +16,7 @@ enum ConfigCommands {
             (name, String(limits[CollectionLimits.parameters.firstIndex { $0.name == name || $0.alias == name }!]), String?.none)
         }
         return thresholds + [
-            ("save", "", nil), ("appendonly", "no", nil), ("databases", "1", nil), ("maxmemory", "0", nil),
+            ("save", "", nil), ("appendonly", "no", nil), ("databases", String(session.context.store.databaseCount), "databases"), ("maxmemory", "0", nil),
             ("maxmemory-policy", "noeviction", nil), ("maxclients", String(c.maxClients), "limits.maxClients"),
             ("timeout", String(c.idleTimeout), "limits.idleTimeout"), ("port", port, "listen"), ("bind", bind, "listen"),
             ("unixsocket", c.socketPath ?? "", "socket"), ("proto-max-bulk-len", String(c.respMaxBulkLength), "resp.maxBulkLength"),

@@ -36,7 +36,15 @@ enum ConnectionCommands {
             RESPWriter.error("ERR value is out of range, value must between -2147483648 and 2147483647", into: &session.output)
             return
         }
-        if index == 0 { RESPWriter.ok(into: &session.output) } else { RESPWriter.error("ERR DB index is out of range", into: &session.output) }
+        if session.context.cluster != nil && index != 0 {
+            return RESPWriter.error("ERR SELECT is not allowed in cluster mode", into: &session.output)
+        }
+        guard index >= 0 && index < session.context.store.databaseCount else {
+            return RESPWriter.error("ERR DB index is out of range", into: &session.output)
+        }
+        session.connection.database = UInt8(index)
+        session.context.resp.update(session.clientID) { $0.database = Int(index) }
+        RESPWriter.ok(into: &session.output)
     }
 
     /// AUTH [username] password.
@@ -66,7 +74,8 @@ enum ConnectionCommands {
         session.unsubscribeAll()
         session.transaction = nil
         session.watched.removeAll()
-        session.context.resp.update(session.clientID) { $0.name = ""; $0.protocolVersion = 2 }
+        session.connection.database = 0
+        session.context.resp.update(session.clientID) { $0.name = ""; $0.protocolVersion = 2; $0.database = 0 }
         RESPWriter.simple("RESET", into: &session.output)
     }
 
@@ -128,7 +137,7 @@ enum ConnectionCommands {
     }
 
     private static func clientLine(_ session: RESPSession, _ c: ClientInfo) -> String {
-        "id=\(c.id) addr=\(c.address) laddr=? fd=0 name=\(c.name) age=\(max(0, MonotonicClock.seconds() - c.connectedAt)) db=0 "
+        "id=\(c.id) addr=\(c.address) laddr=? fd=0 name=\(c.name) age=\(max(0, MonotonicClock.seconds() - c.connectedAt)) db=\(c.database) "
             + "sub=0 psub=0 multi=-1 resp=\(c.protocolVersion) lib-name=\(c.libraryName) lib-ver=\(c.libraryVersion) cmd=\(c.lastCommand)\n"
     }
 

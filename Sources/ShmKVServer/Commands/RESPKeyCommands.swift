@@ -94,7 +94,27 @@ extension KeyCommands {
         guard c.context.configuration.flushAllowed else {
             return .error("ERR \(c.args.string(0).uppercased()) is disabled on this server (resp.allowFlush)")
         }
-        return .operation(.clear)
+        return .operation(c.args.is(0, "FLUSHALL") ? .clearAll : .clear)
+    }
+
+    /// MOVE key db: to another numbered database, if the key is not there already.
+    static func move(_ c: WriteCall) -> WritePlan {
+        if c.context.cluster != nil { return .error("ERR MOVE is not allowed in cluster mode") }
+        guard let db = c.args.integer(2), let index = Int32(exactly: db) else { return .error(.notInteger) }
+        guard index >= 0 && Int(index) < c.context.store.databaseCount else { return .error("ERR DB index is out of range") }
+        if UInt8(index) == c.database { return .error("ERR source and destination objects are the same") }
+        if c.keyProblem(1) != nil { return .reply(.integer(0)) }
+        return .write(.move(to: UInt8(index)), .key(1))
+    }
+
+    /// SWAPDB index1 index2.
+    static func swapdb(_ c: WriteCall) -> WritePlan {
+        if c.context.cluster != nil { return .error("ERR SWAPDB is not allowed in cluster mode") }
+        guard let a = c.args.integer(1), let first = Int32(exactly: a) else { return .error("ERR invalid first DB index") }
+        guard let b = c.args.integer(2), let second = Int32(exactly: b) else { return .error("ERR invalid second DB index") }
+        let count = c.context.store.databaseCount
+        guard first >= 0, second >= 0, Int(first) < count, Int(second) < count else { return .error("ERR DB index is out of range") }
+        return .operation(.swapDatabases(UInt8(first), UInt8(second)))
     }
 
     /// RENAME and RENAMENX: the writer moves the value and its deadline (`KeyspaceWriter.rename`).
@@ -107,26 +127,31 @@ extension KeyCommands {
         }
     }
 
-    /// COPY source destination [DB index] [REPLACE]: one database, so DB takes only 0.
+    /// COPY source destination [DB index] [REPLACE].
     static func copy(_ c: WriteCall) -> WritePlan {
         let args = c.args
         var replace = false
+        var target: UInt8? = nil
         var i = 3
         while i < args.count {
             if args.is(i, "REPLACE") {
                 replace = true
             } else if args.is(i, "DB") && i + 1 < args.count {
                 guard let db = args.integer(i + 1), let index = Int32(exactly: db) else { return .error(.notInteger) }
-                guard index == 0 else { return .error("ERR DB index is out of range") }
+                guard index >= 0 && Int(index) < c.context.store.databaseCount else { return .error("ERR DB index is out of range") }
+                target = UInt8(index)
                 i += 1
             } else {
                 return .error(.syntax)
             }
             i += 1
         }
-        if args[1].elementsEqual(args[2]) { return .error("ERR source and destination objects are the same") }
+        if c.context.cluster != nil && (target ?? 0) != 0 { return .error("ERR Copying to another database is not allowed in cluster mode") }
+        if args[1].elementsEqual(args[2]) && (target ?? c.database) == c.database {
+            return .error("ERR source and destination objects are the same")
+        }
         if c.keyProblem(1) != nil { return .reply(.integer(0)) }
         if let problem = c.keyProblem(2) { return .error(problem) }
-        return .write(.copy(replace: replace), .keyValue(1, 2))
+        return .write(.copy(replace: replace, database: target == c.database ? nil : target), .keyValue(1, 2))
     }
 }

@@ -31,18 +31,21 @@ extension RESPSession {
         case .change(let change):
             let classes = context.notifications.classes
             guard !classes.isDisjoint(with: [.keyspace, .keyevent]) else { return }
+            let database = change.database
             if change.kind == .clear {
-                if classes.isSuperset(of: [.generic, .keyevent]) {
-                    deliver(channel: RESPSession.keyeventPrefix + Array("flushdb".utf8), message: Array("0".utf8))
+                if classes.isSuperset(of: [.generic, .keyevent]) && !change.flags.contains(.swapped) {
+                    // FLUSHALL (every database) is announced as database 0's.
+                    let flushed = database == RingLayout.allDatabases ? 0 : database
+                    deliver(channel: RESPSession.keyeventChannel(flushed, "flushdb"), message: Array("\(flushed)".utf8))
                 }
                 return
             }
             guard change.event != .none else { return }
             // A new key is first `new` (class n), as Redis's dbAdd sends it before the command's event.
-            if change.flags.contains(.created) && classes.contains(.new) { deliverKeyEvent("new", key: change.key, classes) }
-            if classes.contains(KeyspaceEventClasses.of(change.event)) { deliverKeyEvent(change.event.redisName, key: change.key, classes) }
+            if change.flags.contains(.created) && classes.contains(.new) { deliverKeyEvent("new", key: change.key, database, classes) }
+            if classes.contains(KeyspaceEventClasses.of(change.event)) { deliverKeyEvent(change.event.redisName, key: change.key, database, classes) }
             // SET … EX is two events in Redis: `set`, then `expire`.
-            if change.flags.contains(.deadlineSet) && classes.contains(.generic) { deliverKeyEvent("expire", key: change.key, classes) }
+            if change.flags.contains(.deadlineSet) && classes.contains(.generic) { deliverKeyEvent("expire", key: change.key, database, classes) }
         case .message(let message):
             deliver(channel: message.channel, message: message.payload)
         case .resync(let r):
@@ -51,10 +54,17 @@ extension RESPSession {
         }
     }
 
-    private func deliverKeyEvent(_ event: String, key: [UInt8], _ classes: KeyspaceEventClasses) {
+    private func deliverKeyEvent(_ event: String, key: [UInt8], _ database: UInt8, _ classes: KeyspaceEventClasses) {
         let name = Array(event.utf8)
-        if classes.contains(.keyspace) { deliver(channel: RESPSession.keyspacePrefix + key, message: name) }
-        if classes.contains(.keyevent) { deliver(channel: RESPSession.keyeventPrefix + name, message: key) }
+        if classes.contains(.keyspace) {
+            deliver(channel: database == 0 ? RESPSession.keyspacePrefix + key : Array("__keyspace@\(database)__:".utf8) + key, message: name)
+        }
+        if classes.contains(.keyevent) { deliver(channel: RESPSession.keyeventChannel(database, event), message: key) }
+    }
+
+    /// `__keyevent@<db>__:<event>` (database 0's prefix made once).
+    static func keyeventChannel(_ database: UInt8, _ event: String) -> [UInt8] {
+        (database == 0 ? keyeventPrefix : Array("__keyevent@\(database)__:".utf8)) + Array(event.utf8)
     }
 
     private func deliver(channel: [UInt8], message: [UInt8]) {

@@ -89,9 +89,14 @@ enum ServerCommands {
         let s = session.context.stats
         let env = session.context.store.environment
         let info = try? env.info()
-        let reader = try? session.connection.reactor.keyspace()
-        let keys = (try? reader?.count()) ?? 0
-        let expires = (try? reader?.countWithDeadlines()) ?? 0
+        // One line per numbered database that holds keys.
+        var keyspace: [(String, String)] = []
+        for database in 0..<session.context.store.databaseCount {
+            guard let reader = try? session.connection.reactor.keyspace(database: UInt8(database)),
+                  let keys = try? reader.count(), keys > 0 else { continue }
+            let expires = (try? reader.countWithDeadlines()) ?? 0
+            keyspace.append(("db\(database)", "keys=\(keys),expires=\(expires),avg_ttl=0"))
+        }
         let pageSize = (try? env.stat().pageSize) ?? 4096
         let used = ((info?.lastPage ?? 0) + 1) * pageSize
         var port = 0
@@ -135,7 +140,7 @@ enum ServerCommands {
             ("Commandstats", wanted.contains("commandstats") || all ? commandStatFields(session) : []),
             ("Cluster", [("cluster_enabled", session.context.cluster == nil ? "0" : "1")]),
             ("Errorstats", session.context.errors.all.map { ("errorstat_\($0.code)", "count=\($0.count)") }),
-            ("Keyspace", keys > 0 ? [("db0", "keys=\(keys),expires=\(expires),avg_ttl=0")] : []),
+            ("Keyspace", keyspace),
         ]
         var text = ""
         // As Redis: no argument or `default` is every section but commandstats; `all`/`everything` all.

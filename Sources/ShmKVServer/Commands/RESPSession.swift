@@ -230,7 +230,7 @@ final class RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             run(handle, args)
         case .write(let handle):
-            guard carryOut(handle(WriteCall(args: args, context: context)), args) else { return false }
+            guard carryOut(handle(WriteCall(args: args, context: context, database: connection.database)), args) else { return false }
         case .immediate(let handle):
             // Everything but a write runs now, after this connection's earlier writes. (CLIENT LIST's
             // cmd= is kept by the commands that change what a client is, not by every command: that
@@ -324,7 +324,7 @@ final class RESPSession {
     func read(_ body: (consuming KeyspaceReader) throws -> Void) {
         let start = output.count
         do {
-            try body(try connection.reactor.keyspace())
+            try body(try connection.reactor.keyspace(database: connection.database))
         } catch is WrongTypeError {
             output.removeSubrange(start...)
             RESPWriter.error(WrongTypeError.message, into: &output)

@@ -29,7 +29,7 @@ extension RESPSession {
         }
         switch command.handler {
         case .write(let handle):
-            return queued(handle(WriteCall(args: args, context: context)).transactionStep(args))
+            return queued(handle(WriteCall(args: args, context: context, database: connection.database)).transactionStep(args))
         case .keyspace(let handle):
             return queued(.keyspace(handle, OwnedArguments(args)))
         case .immediate:
@@ -80,9 +80,9 @@ enum TransactionCommands {
         session.read { keys in
             let last = try keys.transaction.get(session.context.store.meta, key: StoreLayout.MetaKey.lastSequence)
                 .flatMap(MetaValue.decimal) ?? 0
-            for i in 1..<args.count where !session.watched.contains(where: { $0.key.elementsEqual(args[i]) }) {
+            for i in 1..<args.count where !session.watched.contains(where: { $0.key.elementsEqual(args[i]) && $0.database == session.connection.database }) {
                 let live = StoreLayout.check(key: args[i]) == nil ? try keys.contains(args[i]) : false
-                session.watched.append(WatchedKey(key: args.bytes(i), sequence: last + 1, wasLive: live))
+                session.watched.append(WatchedKey(key: args.bytes(i), database: session.connection.database, sequence: last + 1, wasLive: live))
             }
             RESPWriter.ok(into: &session.output)
         }

@@ -116,6 +116,8 @@ struct WriteCall {
     let args: RESPArguments
     // Invariant: the server context lives as long as the process's server, longer than any request.
     unowned(unsafe) let context: ServerContext
+    /// The numbered database the connection has selected.
+    var database: UInt8 = 0
 
     /// Why argument `i` cannot be a key, in ShmKV's words (nil: it can).
     func keyProblem(_ i: Int) -> String? {

@@ -84,7 +84,9 @@ extension NativeSession {
         guard let watch else { return }
         switch event {
         case .change(let change):
-            guard change.key.starts(with: watch.prefix) || change.kind == .clear else { return }
+            // The native protocol works in database 0.
+            guard change.database == 0 || change.database == RingLayout.allDatabases,
+                  change.key.starts(with: watch.prefix) || change.kind == .clear else { return }
             change.key.withUnsafeBytes { key in
                 WatchEvent.writeChange(type: change.kind.rawValue, sequence: change.sequence,
                                        transactionID: change.transactionID, key: key,
