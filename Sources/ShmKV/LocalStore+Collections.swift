@@ -125,7 +125,3 @@ extension LocalStore {
     }
 }
 
-/// A key's type (TYPE's answer), as `LocalStore` reports it.
-public typealias KeyType = StoreLayout.KeyType
-/// A range of a sorted set: by rank, score or member.
-public typealias SortedSetRange = StoreLayout.SortedSetRange
