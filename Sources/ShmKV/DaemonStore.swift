@@ -44,8 +44,8 @@ public struct DaemonStore: Sendable, Equatable {
     /// Opens this daemon's store read-only, checking that the directory is the one it serves.
     /// - Throws: `.notADataDirectory` naming both when the directory here is another store (a copy, an
     ///   older run's files, or the daemon runs on another host where the same path means something else).
-    public func open() throws(ShmKVError) -> LocalStore {
-        let store = try LocalStore(directory: directory)
+    public func open(database: Int = 0) throws(ShmKVError) -> LocalStore {
+        let store = try LocalStore(directory: directory, database: database)
         try check(store)
         return store
     }

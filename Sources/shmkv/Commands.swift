@@ -45,7 +45,16 @@ struct Get: AsyncParsableCommand {
         let value: [UInt8]?
         if localOptions.isLocal {
             let store = try localOptions.open(for: connection)
-            do { value = try store.get(key) } catch {
+            do {
+                value = try store.get(key)
+                // Not a string: say what it is (`shmkv raw` reads every type through the daemon).
+                if value == nil, let type = try store.type(of: Array(key.utf8)), type != .string {
+                    Display.error("\(key) holds a \(type.name), not a string (read it with shmkv raw, e.g. HGETALL, SMEMBERS, ZRANGE … WITHSCORES)")
+                    throw ExitCode(ExitStatus.serverOrConnection)
+                }
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
                 Display.error("\(error)")
                 throw ExitCode(ExitStatus.serverOrConnection)
             }

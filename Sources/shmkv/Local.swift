@@ -18,6 +18,9 @@ struct LocalOptions: ParsableArguments {
             help: "The daemon's data directory, for --local and watch (default: $SHMKV_DATA_DIR, else the directory the daemon reports, else ./data). Implies --local.")
     var dataDir: String?
 
+    @Option(name: .customLong("db"), help: "The numbered database to read locally (Redis's SELECT; default 0).")
+    var database = 0
+
     /// Whether to read locally.
     var isLocal: Bool { local || dataDir != nil }
 
@@ -77,7 +80,7 @@ struct LocalOptions: ParsableArguments {
 
     private func locate(_ connection: ConnectionOptions) throws(LocateError) -> (store: LocalStore, daemon: DaemonStore?) {
         func openDirectory(_ directory: String) throws(LocateError) -> LocalStore {
-            do { return try LocalStore(directory: directory) } catch {
+            do { return try LocalStore(directory: directory, database: database) } catch {
                 throw LocateError(message: "cannot read \(directory) directly: \(error)")
             }
         }
@@ -104,7 +107,7 @@ struct LocalOptions: ParsableArguments {
             guard connection.namesDaemon else { return (try openDirectory("./data"), nil) }
             throw LocateError(message: "cannot ask the daemon at \(address) where its data is: \(error) (name the directory with --data-dir)")
         }
-        do { return (try daemon.open(), daemon) } catch {
+        do { return (try daemon.open(database: database), daemon) } catch {
             throw LocateError(message: "the daemon at \(address) keeps its data in \(daemon.directory), which is not readable here as its store: \(error)")
         }
     }
