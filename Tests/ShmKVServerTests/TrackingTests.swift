@@ -6,7 +6,7 @@ import Wire
 
 /// The same raw RESP conversation with the daemon and with redis-server: every byte each side sends
 /// back is compared (RESP3 pushes included), step by step.
-private final class RawTwin {
+final class RawTwin {
     let daemon: [RawConnection], redis: [RawConnection]
 
     init(_ daemon: Daemon, _ redis: RedisServer, connections: Int) throws {
