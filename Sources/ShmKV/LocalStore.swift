@@ -130,10 +130,20 @@ public final class LocalStore: @unchecked Sendable {
         try withTransaction { txn in try body(Snapshot(keys: try reader(txn))) }
     }
 
+    /// `read` of numbered database `database` rather than this store's own (one process opens a data
+    /// directory once, so this is how it reads several databases).
+    /// - Throws: `.notADataDirectory` for a number the store does not have.
+    public func read<R>(database: Int, _ body: (Snapshot) throws -> R) throws -> R {
+        guard database >= 0 && database < catalog.sets.count else {
+            throw ShmKVError.notADataDirectory("\(directory) has databases 0 to \(catalog.sets.count - 1), not \(database)")
+        }
+        return try withTransaction { txn in try body(Snapshot(keys: try reader(txn, database: database))) }
+    }
+
     /// The keyspace as it lives now, on `txn`.
-    private func reader(_ txn: ReadTransaction) throws -> KeyspaceReader {
+    private func reader(_ txn: ReadTransaction, database: Int? = nil) throws -> KeyspaceReader {
         // After a SWAPDB the snapshot's `__meta` says which set holds the database.
-        let set = catalog.databases(database, map: try catalog.map(in: txn)) ?? databases
+        let set = catalog.databases(database ?? self.database, map: try catalog.map(in: txn)) ?? databases
         return try KeyspaceReader(txn, set, clock: WallClock.milliseconds)
     }
 
