@@ -116,13 +116,15 @@ test: build
 	$(MAKE) --no-print-directory fuzz-short
 
 # Coverage-guided fuzzing with libFuzzer (the toolchain's, through swiftc -sanitize=fuzzer,address):
-# the RESP decoder, the native decoder, and a whole daemon in one process fed connections. Each target
+# the RESP decoder, the native decoder, a whole daemon in one process fed connections, and the
+# collection record decoders. Each target
 # runs FUZZ_SECONDS, from the seed corpus in Tests/Fuzz/corpus plus what earlier runs found (kept under
 # $(FUZZ_BUILD)/corpus). A crash leaves its input in Tests/Fuzz/findings/: make it a regression by
 # moving it to Tests/Fuzz/regressions/ under a name that says what it was.
 FUZZ_SECONDS ?= 600
 FUZZ_BUILD := .build-fuzz
-FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server
+FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server fuzz-collection-records
+FUZZ_SEEDS_fuzz-collection-records := records
 FUZZ_SEEDS_fuzz-resp-decoder := resp
 FUZZ_SEEDS_fuzz-native-decoder := native
 FUZZ_SEEDS_fuzz-server := server

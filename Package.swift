@@ -127,6 +127,8 @@ let package = Package(
         .target(name: "FuzzReplay", path: "Tests/Fuzz/Targets/FuzzReplay"),
         .executableTarget(name: "fuzz-resp-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/RESPDecoderFuzz"),
         .executableTarget(name: "fuzz-native-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/NativeDecoderFuzz"),
+        .executableTarget(name: "fuzz-collection-records", dependencies: ["LMDB", "StoreLayout", "FuzzReplay"],
+                          path: "Tests/Fuzz/Targets/CollectionRecordFuzz"),
         .executableTarget(
             name: "fuzz-server",
             dependencies: ["ShmKVServer", "FuzzReplay", .product(name: "Logging", package: "swift-log")],

@@ -158,6 +158,7 @@ public struct CollectionView {
         case .member(let member):
             var first: UInt64? = nil
             try walk(prefix, reverse: reverse, from: nil) { key, _ in
+                guard key.count >= ElementKey.prefixSize + 8 else { throw DamagedRecord("a sorted set's order key is too short") }
                 first = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: ElementKey.prefixSize, as: UInt64.self))
                 return .stop
             }

@@ -4,6 +4,7 @@
 resp/    RESP requests (multibulk and inline) for the RESP decoder
 native/  native frames (hello first) for the native decoder
 server/  whole connections for the server target: every RESP file and every native file
+records/ collection records (a __types value) for the record decoders' target
 Run from the repository root: python3 Tests/Fuzz/make-seeds.py
 """
 import os, struct
@@ -48,6 +49,13 @@ RESP = {
              ["FUNCTION", "FLUSH", "SYNC"], ["LASTSAVE"], ["SAVE"], ["WAIT", "0", "0"], ["WAITAOF", "0", "0", "0"]],
     "config": [["CONFIG", "SET", "notify-keyspace-events", "KEAn"], ["CONFIG", "GET", "notify-*"], ["CONFIG", "SET", "save", ""],
                ["CONFIG", "RESETSTAT"], ["CONFIG", "HELP"], ["INFO", "commandstats"], ["INFO", "errorstats"], ["INFO", "all"]],
+    "collections": [["HSET", "h", "a", "1", "b", "2"], ["HGETALL", "h"], ["HINCRBYFLOAT", "h", "a", "0.5"], ["HRANDFIELD", "h", "-3", "WITHVALUES"],
+                    ["HSCAN", "h", "0", "MATCH", "a*", "NOVALUES"], ["SADD", "s", "1", "2", "x"], ["SPOP", "s", "2"], ["SINTERSTORE", "d", "s", "s"],
+                    ["SINTERCARD", "2", "s", "d", "LIMIT", "1"], ["ZADD", "z", "GT", "CH", "1", "a", "2", "b"], ["ZINCRBY", "z", "-inf", "a"],
+                    ["ZRANGE", "z", "(1", "+inf", "BYSCORE", "REV", "LIMIT", "0", "1", "WITHSCORES"], ["ZRANGEBYLEX", "z", "[a", "(z"],
+                    ["ZUNIONSTORE", "u", "2", "z", "s", "WEIGHTS", "2", "1", "AGGREGATE", "MAX"], ["ZMPOP", "1", "z", "MIN", "COUNT", "2"],
+                    ["ZRANDMEMBER", "u", "-2", "WITHSCORES"], ["SELECT", "1"], ["MOVE", "u", "0"], ["SWAPDB", "0", "1"], ["TYPE", "u"],
+                    ["OBJECT", "ENCODING", "u"], ["CONFIG", "SET", "zset-max-listpack-entries", "1"], ["ZADD", "y", "1", "a", "2", "b"]],
     "tracking": [["HELLO", "3"], ["CLIENT", "TRACKING", "ON", "OPTIN", "NOLOOP"], ["CLIENT", "CACHING", "YES"], ["GET", "k"],
                  ["SET", "k", "1"], ["CLIENT", "TRACKINGINFO"], ["CLIENT", "TRACKING", "OFF"],
                  ["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "b"], ["SET", "a1", "x"], ["CLIENT", "GETREDIR"],
@@ -110,3 +118,23 @@ for name, frames in NATIVE.items():
         write(folder, name + ".native", HELLO + frames)
 for folder in ("native", "server"):
     write(folder, "all.native", HELLO + everything)
+
+# Collection records (docs/STORAGE.md): header (type, layout, encoding, 5 zeros, u64 count, u64 id,
+# little-endian), then packed items (u32 length and bytes; a sorted set's member followed by an
+# 8-byte score).
+import struct
+def header(kind, layout, encoding, count, ident=0):
+    return bytes([ord(kind), layout, encoding, 0, 0, 0, 0, 0]) + struct.pack("<QQ", count, ident)
+def item(b):
+    return struct.pack("<I", len(b)) + b
+RECORDS = {
+    "hash-packed": header("h", 0, 0, 2) + item(b"a") + item(b"1") + item(b"b") + item(b"2"),
+    "set-packed": header("s", 0, 2, 3) + item(b"1") + item(b"2") + item(b"3"),
+    "zset-packed": header("z", 0, 0, 2) + item(b"a") + struct.pack("<d", 1.0) + item(b"b") + struct.pack("<d", 2.5),
+    "zset-large": header("z", 1, 3, 5, 7) + b"m1" + struct.pack(">Q", 0x8000000000000000) + b"m1",
+    "hash-large": header("h", 1, 1, 3, 9) + item(b"field") + b"value",
+    "count-lies": header("h", 0, 0, 1000000) + item(b"a"),
+    "length-lies": header("s", 0, 1, 1) + struct.pack("<I", 0xFFFFFFF0) + b"x",
+}
+for name, data in RECORDS.items():
+    write("records", name, data)

@@ -121,7 +121,8 @@ struct HostileInputTests {
         #expect(!regressions.isEmpty)
         let dir = TemporaryDirectory("shmkv-fuzz-replay")
         defer { dir.remove() }
-        for (target, seeds) in [("fuzz-resp-decoder", "corpus/resp"), ("fuzz-native-decoder", "corpus/native"), ("fuzz-server", "corpus/server")] {
+        for (target, seeds) in [("fuzz-resp-decoder", "corpus/resp"), ("fuzz-native-decoder", "corpus/native"), ("fuzz-server", "corpus/server"),
+                                ("fuzz-collection-records", "corpus/records")] {
             let inputs = try files(seeds) + regressions
             let result = try runProcess(Products.path(target), inputs, environment: ["SHMKV_FUZZ_DIR": dir.file(target)])
             #expect(result.status == 0, "\(target): \(result.stderr)")
