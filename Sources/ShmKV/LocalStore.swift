@@ -219,7 +219,7 @@ public final class LocalStore: @unchecked Sendable {
 
     /// What a local reader can learn about the store without the daemon.
     public struct Statistics: Sendable, Equatable {
-        /// Keys in `kv` as of one snapshot.
+        /// Keys of database 0 (strings and collections) as of one snapshot, deleted or not yet expired included.
         public var keys: Int
         /// The map size in bytes (the file may be smaller; it grows as the daemon writes).
         public var mapSize: Int
@@ -244,9 +244,10 @@ public final class LocalStore: @unchecked Sendable {
         let info = try environment.info()
         return try withTransaction { txn in
             let kv = try txn.stat(keyspace)
+            let collections = try databases.types.map { try txn.stat($0).entries } ?? 0
             let value = { (key: [UInt8]) throws -> [UInt8]? in try txn.get(self.meta, key: key) }
             return Statistics(
-                keys: kv.entries, mapSize: info.mapSize, mapUsedBytes: (info.lastPage + 1) * kv.pageSize,
+                keys: kv.entries + collections, mapSize: info.mapSize, mapUsedBytes: (info.lastPage + 1) * kv.pageSize,
                 lastTransactionID: info.lastTransactionID, maxReaders: info.maxReaders, readersUsed: info.readersUsed,
                 lastSequence: try value(StoreLayout.MetaKey.lastSequence).flatMap(MetaValue.decimal) ?? 0,
                 ringPath: try value(StoreLayout.MetaKey.ringPath).map(MetaValue.text), ringEpoch: try value(StoreLayout.MetaKey.ringEpoch).flatMap(MetaValue.hex16))
