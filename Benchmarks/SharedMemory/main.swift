@@ -3,6 +3,8 @@
 //   shmkv-shm-bench fill DIR --keys N          writes N keys ("key:%08d", 32-byte values) into DIR's kv
 //   shmkv-shm-bench read DIR --keys N --reads M  LocalStore.withValue on random keys (same sequence as c/mdb_get_bench)
 //   shmkv-shm-bench ring                       one publisher, one subscriber process: events/s and latency
+//   shmkv-shm-bench collections DIR --keys N   LocalStore typed reads of hashes h:i (fields f0…f9) and sorted
+//                                              sets z:i (members m0…m99): HGET- and ZRANGE 0 9-equivalents
 import ArgumentParser
 import Foundation
 import Histogram
@@ -14,7 +16,7 @@ import ShmKV
 struct SharedMemoryBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shmkv-shm-bench", abstract: "Benchmarks of LocalStore reads and the notification ring.",
-        subcommands: [Fill.self, Read.self, Ring.self, RingSubscriberProcess.self])
+        subcommands: [Fill.self, Read.self, Ring.self, RingSubscriberProcess.self, Collections.self])
 }
 
 /// The key of index `i`, written into `buffer` (12 bytes, "key:%08d"), with no allocation.
@@ -103,6 +105,44 @@ struct Read: ParsableCommand {
         let elapsed = now() - start
         print(String(format: "swift snapshot.withValue (one txn): %.0f reads/s (%.0f ns/read, %d bytes)",
                      Double(reads) / elapsed, elapsed / Double(reads) * 1e9, bytes))
+    }
+}
+
+struct Collections: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "LocalStore's typed views: a hash field, a sorted set's first ten.")
+    @Argument var directory: String
+    @Option var keys = 1000
+    @Option var reads = 1_000_000
+
+    func run() throws {
+        let store = try LocalStore(directory: directory)
+        let hashKeys = (0..<keys).map { Array("h:\($0)".utf8) }, zsetKeys = (0..<keys).map { Array("z:\($0)".utf8) }
+        let field = Array("f5".utf8)
+        for (name, body) in [
+            ("HGET (snapshot.withHash, field in place)", { (snapshot: LocalStore.Snapshot, i: Int) throws -> Int in
+                try snapshot.withHash(hashKeys[i]) { try $0?.withField(field) { $0?.count ?? 0 } ?? 0 }
+            }),
+            ("ZRANGE 0 9 (snapshot.withSortedSet, members in place)", { (snapshot: LocalStore.Snapshot, i: Int) throws -> Int in
+                try snapshot.withSortedSet(zsetKeys[i]) { zset in
+                    var n = 0
+                    try zset?.forEach(in: .rank(0, 9)) { member, _ in n += member.count; return .proceed }
+                    return n
+                }
+            }),
+        ] {
+            // One read transaction per operation, as a process doing one lookup at a time would.
+            for round in 0..<2 {
+                var rng = XorShift(state: 0x9E37_79B9_7F4A_7C15)
+                var bytes = 0
+                let start = now()
+                for _ in 0..<reads { bytes &+= try store.read { try body($0, Int(rng.next() % UInt64(keys))) } }
+                let elapsed = now() - start
+                if round == 1 {
+                    print(String(format: "LocalStore %@: %.0f reads/s (%.0f ns/read, %d bytes)", name, Double(reads) / elapsed,
+                                 elapsed / Double(reads) * 1e9, bytes))
+                }
+            }
+        }
     }
 }
 

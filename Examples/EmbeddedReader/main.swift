@@ -4,7 +4,7 @@
 //
 // It opens the data directory read-only with LocalStore, looks keys up in place (zero copy), reads
 // several keys from one consistent snapshot, lists a prefix, reads a hash and a sorted set if the store
-// has them (`redis-cli HSET user:1 name ada`, `redis-cli ZADD board 42 ada 7 bob`), and times a loop of
+// has them (`redis-cli HSET profile:1 name ada`, `redis-cli ZADD board 42 ada 7 bob`), and times a loop of
 // in-place reads.
 // Writes still go through the daemon (Client); this process only reads.
 import ShmKV
@@ -34,8 +34,8 @@ do {
 
     // Collections in place: a hash's field, a sorted set's top three (highest score first).
     try store.read { snapshot in
-        if let name = try snapshot.withHash(Array("user:1".utf8), { try $0?.field(Array("name".utf8)) }) {
-            print("user:1 name: \(String(decoding: name, as: UTF8.self))")
+        if let name = try snapshot.withHash(Array("profile:1".utf8), { try $0?.field(Array("name".utf8)) }) {
+            print("profile:1 name: \(String(decoding: name, as: UTF8.self))")
         }
         let top = try snapshot.withSortedSet(Array("board".utf8)) { try $0?.range(.rank(0, 2), reverse: true) } ?? []
         for (member, score) in top { print("board: \(String(decoding: member, as: UTF8.self)) \(score)") }

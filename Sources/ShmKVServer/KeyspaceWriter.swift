@@ -224,33 +224,30 @@ struct KeyspaceWriter {
             }
             for id in ids { try withUnsafeBytes(of: id.bigEndian) { try transaction.put(reclaim, key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) } }
         }
-        try transaction.clear(keyspace)
-        try transaction.clear(expires)
-        try transaction.clear(index)
-        try transaction.clear(types)
-        mayHaveDeadlines = false
-        mayHaveCollections = false
+        try clearSelected()
         changes.append(kind: .clear, event: .none, key: [], origin: origin)
     }
 
-    /// Deletes every key of every database (FLUSHALL), elements and all.
+    /// Deletes every key of every database (FLUSHALL), elements and all: one `clear` record, with
+    /// database `RingLayout.allDatabases` (Redis's FLUSHALL invalidates tracked keys once).
     mutating func clearAll() throws {
         let selected = database
         for database in 0..<catalog.sets.count {
             try select(database)
-            try transaction.clear(keyspace)
-            try transaction.clear(expires)
-            try transaction.clear(index)
-            try transaction.clear(types)
-            mayHaveDeadlines = false
-            mayHaveCollections = false
+            try clearSelected()
         }
         try transaction.clear(elements)
         try transaction.clear(reclaim)
-        // One record for all of them (Redis's FLUSHALL invalidates tracked keys once).
         changes.database = RingLayout.allDatabases
         changes.append(kind: .clear, event: .none, key: [], origin: origin)
         try select(selected)
+    }
+
+    /// Empties the selected database's four LMDB databases.
+    private mutating func clearSelected() throws {
+        for db in [keyspace, expires, index, types] { try transaction.clear(db) }
+        mayHaveDeadlines = false
+        mayHaveCollections = false
     }
 
     // MARK: Deadlines

@@ -92,7 +92,7 @@ final class ReactorThread: @unchecked Sendable {
     private var taken: [WriteCompletion] = []
     /// Outcomes of writes this loop committed itself, for its own connections.
     private var localCompletions: [WriteCompletion] = []
-    private var readTransaction: ReadTransaction?
+    private(set) var readTransaction: ReadTransaction?
     private var connections: [ObjectIdentifier: ServerConnection] = [:]
     private let draining = Atomic<Bool>(false)
     /// Listeners to take out of this loop (set by `stopAccepting`, done on the loop's thread).
@@ -196,33 +196,11 @@ final class ReactorThread: @unchecked Sendable {
         return made
     }
 
-    /// `keyspace()` of numbered database `database` (checked at SELECT); its reader is kept for the
-    /// snapshot too.
-    func keyspace(database: UInt8) throws -> KeyspaceReader {
-        guard database != 0 else { return try keyspace() }
-        loop.assertOnLoopThread()
-        let index = Int(database)
-        if readTransaction?.isActive == true, index < otherReaders.count, let reader = otherReaders[index] { return reader }
-        let made = try KeyspaceReader(try snapshot(), try databases(index), clock: WallClock.milliseconds)
-        if otherReaders.count <= index { otherReaders += Array(repeating: nil, count: index + 1 - otherReaders.count) }
-        otherReaders[index] = made
-        return made
-    }
-
-    /// The set of databases holding numbered database `database` in the current snapshot: set n, until
-    /// SWAPDB has run; then as the snapshot's `__meta` says.
-    private func databases(_ database: Int) throws -> StoreDatabases {
-        let store = context.store
-        guard store.swapped.load(ordering: .acquiring) else { return store.catalog.sets[database] }
-        if snapshotMap == nil { snapshotMap = .some(try store.catalog.map(in: try snapshot())) }
-        return store.catalog.databases(database, map: snapshotMap!) ?? store.catalog.sets[database]
-    }
-
     /// The reader of the current snapshot, and those of other databases; dropped whenever the snapshot ends.
     private var reader: KeyspaceReader?
-    private var otherReaders: [KeyspaceReader?] = []
+    var otherReaders: [KeyspaceReader?] = []
     /// The snapshot's database map, once read (only after a SWAPDB).
-    private var snapshotMap: [Int]??
+    var snapshotMap: [Int]??
 
     private func enterMapGate() {
         guard !holdsMapGate else { return }

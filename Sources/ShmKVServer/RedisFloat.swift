@@ -11,7 +11,12 @@ enum RedisFloat {
 
     /// Nil unless the whole of `bytes` is a number: not empty, no leading space, no trailing byte, not
     /// NaN, not out of range. ("inf" reads as infinity; the caller refuses an infinite result.)
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> Float80? {
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> Float80? { RedisFloat.parse(bytes, with: strtold) }
+
+    /// `convert` (`strtold`, `strtod`) over the whole of `bytes` as Redis calls it: nil when empty, with
+    /// a leading space, an embedded NUL, a byte left over, out of range, or NaN.
+    static func parse<F: BinaryFloatingPoint>(_ bytes: UnsafeRawBufferPointer,
+                                              with convert: (UnsafePointer<CChar>, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> F) -> F? {
         guard !bytes.isEmpty, bytes.count < maxCharacters, isspace(Int32(bytes[0])) == 0 else { return nil }
         var text = [CChar](repeating: 0, count: bytes.count + 1)
         for (i, byte) in bytes.enumerated() {
@@ -19,11 +24,11 @@ enum RedisFloat {
             guard byte != 0 else { return nil }
             text[i] = CChar(bitPattern: byte)
         }
-        return text.withUnsafeBufferPointer { buffer -> Float80? in
+        return text.withUnsafeBufferPointer { buffer -> F? in
             guard let start = buffer.baseAddress else { return nil }
             var end: UnsafeMutablePointer<CChar>? = nil
             errno = 0
-            let value = strtold(start, &end)
+            let value = convert(start, &end)
             guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
             if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
             return value.isNaN ? nil : value
@@ -49,23 +54,7 @@ enum RedisFloat {
 enum RedisDouble {
     /// Redis's `getDoubleFromObject`: `strtod` over the whole argument — "inf", "-inf", "1e3", hex —
     /// nil when empty, with a leading space, a trailing byte, NaN, or out of range.
-    static func parse(_ bytes: UnsafeRawBufferPointer) -> Double? {
-        guard !bytes.isEmpty, bytes.count < RedisFloat.maxCharacters, isspace(Int32(bytes[0])) == 0 else { return nil }
-        var text = [CChar](repeating: 0, count: bytes.count + 1)
-        for (i, byte) in bytes.enumerated() {
-            guard byte != 0 else { return nil }
-            text[i] = CChar(bitPattern: byte)
-        }
-        return text.withUnsafeBufferPointer { buffer -> Double? in
-            guard let start = buffer.baseAddress else { return nil }
-            var end: UnsafeMutablePointer<CChar>? = nil
-            errno = 0
-            let value = strtod(start, &end)
-            guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
-            if errno == ERANGE && (value.isInfinite || value == 0) { return nil }
-            return value.isNaN ? nil : value
-        }
-    }
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> Double? { RedisFloat.parse(bytes, with: strtod) }
 
     static func parse(_ bytes: [UInt8]) -> Double? { bytes.withUnsafeBytes { parse($0) } }
 

@@ -1,4 +1,5 @@
 import LMDB
+import NotifyRing
 import StoreLayout
 import Wire
 
@@ -79,34 +80,93 @@ enum CollectionCommands {
         return picked
     }
 
+    /// HDEL, SREM, ZREM key element [element …]: the elements removed; the key goes with the last one.
+    static func remove(_ c: WriteCall) -> WritePlan {
+        if let problem = c.keyProblem(1) { return .error(problem) }
+        return .command(applyRemove, records: c.args.count * 2)
+    }
+
+    private static func applyRemove(_ keys: inout KeyspaceWriter, _ args: RESPArguments) throws -> CommandResult {
+        let (type, event): (KeyType, KeyEvent) = args.is(0, "HDEL") ? (.hash, .hdel) : args.is(0, "SREM") ? (.set, .srem) : (.zset, .zrem)
+        guard var collection = try keys.edit(args[1], as: type) else { return .integer(0) }
+        var removed = 0
+        for i in 2..<args.count where try collection.remove(args[i]) { removed += 1 }
+        try keys.save(&collection, event: removed > 0 ? event : nil)
+        return .integer(Int64(removed))
+    }
+
+    /// HRANDFIELD and ZRANDMEMBER key [count [WITHVALUES|WITHSCORES]]: a member (or nil) without a count;
+    /// with one, distinct members for a positive count and repeats allowed for a negative one, each with
+    /// its value or score when `word` follows.
+    static func random(_ c: CommandCall, _ type: KeyType, word: StaticString, value: @escaping (Element) -> Void) throws {
+        let args = c.args
+        guard args.count >= 3 else {
+            return try c.keys.withCollection(args[1], as: type) { collection in
+                guard let collection, let picked = try random(collection, count: 1, unique: false).first else { return c.reply.null() }
+                c.reply.bulk(picked.member)
+            }
+        }
+        guard let n = args.integer(2) else { return c.reply.error(RESPError.notInteger.message) }
+        guard n >= -Int64.max else { return c.reply.error(countOutOfRange) }
+        guard args.count == 3 || (args.count == 4 && args.is(3, word)) else { return c.reply.error(RESPError.syntax.message) }
+        let withValues = args.count == 4
+        if withValues && (n < -Int64.max / 2 || n > Int64.max / 2) { return c.reply.error("ERR value is out of range") }
+        try c.keys.withCollection(args[1], as: type) { collection in
+            guard let collection, n != 0 else { return c.reply.array(0) }
+            HashCommands.replyPairs(c, try random(collection, count: Int(n.magnitude), unique: n > 0), withValues: withValues, value: value)
+        }
+    }
+
+    /// SCAN's, HSCAN's, SSCAN's and ZSCAN's options after the cursor, as Redis parses them: MATCH and
+    /// COUNT (and HSCAN's NOVALUES, SCAN's TYPE when `extra` names it); the error line otherwise.
+    struct ScanOptions {
+        var pattern: GlobPattern? = nil
+        var count = 10
+        var noValues = false
+        var type: String? = nil
+
+        /// The option a command has beyond MATCH and COUNT.
+        enum Extra { case none, noValues, type }
+
+        static func parse(_ args: RESPArguments, from first: Int, extra: Extra = .none) -> Result<ScanOptions, RESPError> {
+            var options = ScanOptions()
+            var i = first
+            while i < args.count {
+                if extra == .noValues, args.is(i, "NOVALUES") {
+                    options.noValues = true
+                    i += 1
+                    continue
+                }
+                guard i + 1 < args.count else { return .failure(.syntax) }
+                if args.is(i, "MATCH") {
+                    options.pattern = GlobPattern(args.bytes(i + 1))
+                } else if args.is(i, "COUNT") {
+                    guard let n = args.integer(i + 1) else { return .failure(.notInteger) }
+                    guard n >= 1 else { return .failure(.syntax) }
+                    options.count = Int(min(n, 100_000))
+                } else if extra == .type, args.is(i, "TYPE") {
+                    options.type = args.string(i + 1).lowercased()
+                } else {
+                    return .failure(.syntax)
+                }
+                i += 2
+            }
+            return .success(options)
+        }
+    }
+
     /// HSCAN, SSCAN, ZSCAN: `key cursor [MATCH pattern] [COUNT count]` (HSCAN also NOVALUES). A packed
     /// collection answers whole with cursor 0 (Redis does so for a listpack or intset); a large one pages
     /// by COUNT records, its cursor a saved position.
     static func scan(_ c: CommandCall, _ type: KeyType) throws {
         let args = c.args
         guard let cursor = RedisInteger.parseCursor(args[2]) else { return c.reply.error("ERR invalid cursor") }
-        var pattern: GlobPattern? = nil
-        var count = 10
-        var values = type != .set
-        var i = 3
-        while i < args.count {
-            if type == .hash, args.is(i, "NOVALUES") {
-                values = false
-                i += 1
-                continue
-            }
-            guard i + 1 < args.count else { return c.reply.error("ERR syntax error") }
-            if args.is(i, "MATCH") {
-                pattern = GlobPattern(args.bytes(i + 1))
-            } else if args.is(i, "COUNT") {
-                guard let n = args.integer(i + 1) else { return c.reply.error("ERR value is not an integer or out of range") }
-                guard n >= 1 else { return c.reply.error("ERR syntax error") }
-                count = Int(min(n, 100_000))
-            } else {
-                return c.reply.error("ERR syntax error")
-            }
-            i += 2
+        let options: ScanOptions
+        switch ScanOptions.parse(args, from: 3, extra: type == .hash ? .noValues : .none) {
+        case .failure(let error): return c.reply.error(error.message)
+        case .success(let parsed): options = parsed
         }
+        let (pattern, count, values) = (options.pattern, options.count, type != .set && !options.noValues)
         var after: [UInt8]? = nil
         if cursor != 0 {
             guard let position = c.context.resp.cursor(cursor) else {

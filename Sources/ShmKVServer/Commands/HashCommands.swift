@@ -56,23 +56,7 @@ enum HashCommands {
 
     /// HRANDFIELD key [count [WITHVALUES]].
     static func hrandfield(_ c: CommandCall) throws {
-        let args = c.args
-        guard args.count >= 3 else {
-            return try c.keys.withCollection(args[1], as: .hash) { hash in
-                guard let hash, let picked = try CollectionCommands.random(hash, count: 1, unique: false).first else { return c.reply.null() }
-                c.reply.bulk(picked.member)
-            }
-        }
-        guard let n = args.integer(2) else { return c.reply.error(RESPError.notInteger.message) }
-        guard n >= -Int64.max else { return c.reply.error(CollectionCommands.countOutOfRange) }
-        guard args.count == 3 || (args.count == 4 && args.is(3, "WITHVALUES")) else { return c.reply.error(RESPError.syntax.message) }
-        let withValues = args.count == 4
-        if withValues && (n < -Int64.max / 2 || n > Int64.max / 2) { return c.reply.error("ERR value is out of range") }
-        try c.keys.withCollection(args[1], as: .hash) { hash in
-            guard let hash, n != 0 else { return c.reply.array(0) }
-            let picked = try CollectionCommands.random(hash, count: Int(n.magnitude), unique: n > 0)
-            replyPairs(c, picked, withValues: withValues) { c.reply.bulk($0.value) }
-        }
+        try CollectionCommands.random(c, .hash, word: "WITHVALUES") { c.reply.bulk($0.value) }
     }
 
     /// Elements as HRANDFIELD and ZRANDMEMBER answer them: members alone, or with their values — flat in
@@ -133,18 +117,8 @@ extension HashCommands {
         return .integer(1)
     }
 
-    static func hdel(_ c: WriteCall) -> WritePlan {
-        if let problem = c.keyProblem(1) { return .error(problem) }
-        return .command(applyDelete, records: c.args.count)
-    }
-
-    private static func applyDelete(_ keys: inout KeyspaceWriter, _ args: RESPArguments) throws -> CommandResult {
-        guard var hash = try keys.edit(args[1], as: .hash) else { return .integer(0) }
-        var deleted = 0
-        for i in 2..<args.count where try hash.remove(args[i]) { deleted += 1 }
-        try keys.save(&hash, event: deleted > 0 ? .hdel : nil)
-        return .integer(Int64(deleted))
-    }
+    /// HDEL key field [field …].
+    static func hdel(_ c: WriteCall) -> WritePlan { CollectionCommands.remove(c) }
 
     static func hincrby(_ c: WriteCall) -> WritePlan {
         guard c.args.integer(3) != nil else { return .error(.notInteger) }

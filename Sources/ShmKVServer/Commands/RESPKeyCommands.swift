@@ -29,23 +29,14 @@ enum KeyCommands {
     /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE string]: walks keys in byte order; a cursor stands
     /// for "after this key" (kept in the daemon's cursor table).
     static func scan(_ c: CommandCall) throws {
-        let args = c.args, n = args.count
+        let args = c.args
         guard let cursor = RedisInteger.parseCursor(args[1]) else { return c.reply.error("ERR invalid cursor") }
-        var pattern: GlobPattern? = nil
-        var count = 10
-        var typeFilter: String? = nil
-        var i = 2
-        while i < n {
-            guard i + 1 < n else { return c.reply.error("ERR syntax error") }
-            if args.is(i, "MATCH") { pattern = GlobPattern(args.bytes(i + 1)) }
-            else if args.is(i, "COUNT") {
-                guard let n = args.integer(i + 1) else { return c.reply.error("ERR value is not an integer or out of range") }
-                guard n >= 1 else { return c.reply.error("ERR syntax error") }
-                count = Int(min(n, 100_000))
-            } else if args.is(i, "TYPE") { typeFilter = args.string(i + 1).lowercased() }
-            else { return c.reply.error("ERR syntax error") }
-            i += 2
+        let options: CollectionCommands.ScanOptions
+        switch CollectionCommands.ScanOptions.parse(args, from: 2, extra: .type) {
+        case .failure(let error): return c.reply.error(error.message)
+        case .success(let parsed): options = parsed
         }
+        let (pattern, count, typeFilter) = (options.pattern, options.count, options.type)
         var after: [UInt8]? = nil
         if cursor != 0 {
             guard let key = c.context.resp.cursor(cursor) else {

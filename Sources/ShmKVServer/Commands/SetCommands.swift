@@ -155,18 +155,8 @@ extension SetCommands {
         return .integer(Int64(added))
     }
 
-    static func srem(_ c: WriteCall) -> WritePlan {
-        if let problem = c.keyProblem(1) { return .error(problem) }
-        return .command(applyRemove, records: c.args.count)
-    }
-
-    private static func applyRemove(_ keys: inout KeyspaceWriter, _ args: RESPArguments) throws -> CommandResult {
-        guard var set = try keys.edit(args[1], as: .set) else { return .integer(0) }
-        var removed = 0
-        for i in 2..<args.count where try set.remove(args[i]) { removed += 1 }
-        try keys.save(&set, event: removed > 0 ? .srem : nil)
-        return .integer(Int64(removed))
-    }
+    /// SREM key member [member …].
+    static func srem(_ c: WriteCall) -> WritePlan { CollectionCommands.remove(c) }
 
     /// SPOP key [count].
     static func spop(_ c: WriteCall) -> WritePlan {

@@ -92,18 +92,8 @@ extension SortedSetCommands {
         return .integer(Int64(options.ch ? added + updated : added))
     }
 
-    static func zrem(_ c: WriteCall) -> WritePlan {
-        if let problem = c.keyProblem(1) { return .error(problem) }
-        return .command(applyRemove, records: c.args.count * 2)
-    }
-
-    private static func applyRemove(_ keys: inout KeyspaceWriter, _ args: RESPArguments) throws -> CommandResult {
-        guard var zset = try keys.edit(args[1], as: .zset) else { return .integer(0) }
-        var removed = 0
-        for i in 2..<args.count where try zset.remove(args[i]) { removed += 1 }
-        try keys.save(&zset, event: removed > 0 ? .zrem : nil)
-        return .integer(Int64(removed))
-    }
+    /// ZREM key member [member …].
+    static func zrem(_ c: WriteCall) -> WritePlan { CollectionCommands.remove(c) }
 
     /// ZREMRANGEBYRANK key start stop, ZREMRANGEBYSCORE key min max, ZREMRANGEBYLEX key min max.
     static func zremrange(_ c: WriteCall) -> WritePlan {

@@ -145,22 +145,7 @@ enum SortedSetCommands {
 
     /// ZRANDMEMBER key [count [WITHSCORES]].
     static func zrandmember(_ c: CommandCall) throws {
-        let args = c.args
-        guard args.count >= 3 else {
-            return try c.keys.withCollection(args[1], as: .zset) { zset in
-                guard let zset, let picked = try CollectionCommands.random(zset, count: 1, unique: false).first else { return c.reply.null() }
-                c.reply.bulk(picked.member)
-            }
-        }
-        guard let n = args.integer(2) else { return c.reply.error(RESPError.notInteger.message) }
-        guard n >= -Int64.max else { return c.reply.error(CollectionCommands.countOutOfRange) }
-        guard args.count == 3 || (args.count == 4 && args.is(3, "WITHSCORES")) else { return c.reply.error(RESPError.syntax.message) }
-        let withScores = args.count == 4
-        if withScores && (n < -Int64.max / 2 || n > Int64.max / 2) { return c.reply.error("ERR value is out of range") }
-        try c.keys.withCollection(args[1], as: .zset) { zset in
-            guard let zset, n != 0 else { return c.reply.array(0) }
-            replyScored(c, try CollectionCommands.random(zset, count: Int(n.magnitude), unique: n > 0), withScores: withScores)
-        }
+        try CollectionCommands.random(c, .zset, word: "WITHSCORES") { c.reply.double($0.score) }
     }
 
     static func zscan(_ c: CommandCall) throws { try CollectionCommands.scan(c, .zset) }
