@@ -3,8 +3,8 @@
 //   shmkv-shm-bench fill DIR --keys N          writes N keys ("key:%08d", 32-byte values) into DIR's kv
 //   shmkv-shm-bench read DIR --keys N --reads M  LocalStore.withValue on random keys (same sequence as c/mdb_get_bench)
 //   shmkv-shm-bench ring                       one publisher, one subscriber process: events/s and latency
-//   shmkv-shm-bench collections DIR --keys N   LocalStore typed reads of hashes h:i (fields f0…f9) and sorted
-//                                              sets z:i (members m0…m99): HGET- and ZRANGE 0 9-equivalents
+//   shmkv-shm-bench collections DIR --keys N   LocalStore typed reads of hashes h:%012d (fields f0…f9) and
+//                                              sorted sets z:%012d (members m0…m99): HGET, ZRANGE 0 9
 import ArgumentParser
 import Foundation
 import Histogram
@@ -116,7 +116,9 @@ struct Collections: ParsableCommand {
 
     func run() throws {
         let store = try LocalStore(directory: directory)
-        let hashKeys = (0..<keys).map { Array("h:\($0)".utf8) }, zsetKeys = (0..<keys).map { Array("z:\($0)".utf8) }
+        // The names redis-benchmark's __rand_int__ makes (12 digits), so that both benchmarks read the same keys.
+        let hashKeys = (0..<keys).map { Array(String(format: "h:%012d", $0).utf8) }
+        let zsetKeys = (0..<keys).map { Array(String(format: "z:%012d", $0).utf8) }
         let field = Array("f5".utf8)
         for (name, body) in [
             ("HGET (snapshot.withHash, field in place)", { (snapshot: LocalStore.Snapshot, i: Int) throws -> Int in

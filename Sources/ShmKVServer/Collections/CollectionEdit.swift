@@ -92,6 +92,7 @@ struct CollectionEdit {
             header.count += 1
             if header.encoding == .listpack && header.count > limits.hashMaxListpackEntries { header.encoding = .hashtable }
         }
+        try moveToElementsIfLarge()
         return added
     }
 
@@ -119,6 +120,7 @@ struct CollectionEdit {
         }
         header.count += 1
         if header.encoding == .intset && header.count > limits.setMaxIntsetEntries { header.encoding = .hashtable }
+        try moveToElementsIfLarge()
         return true
     }
 
@@ -161,6 +163,7 @@ struct CollectionEdit {
             }
         }
         if old == nil { header.count += 1 }
+        try moveToElementsIfLarge()
         return old
     }
 
@@ -188,7 +191,8 @@ struct CollectionEdit {
     // MARK: Layout
 
     /// Moves a packed collection that has outgrown its record (`PackedItems.maxElements`,
-    /// `maxRecordBytes`) to a record per element under a new id.
+    /// `maxRecordBytes`) to a record per element under a new id: as soon as an element makes it outgrow
+    /// it, so that a command adding thousands of elements scans a packed record of 128 at most.
     mutating func moveToElementsIfLarge() throws {
         guard header.isPacked, header.count > PackedItems.maxElements || CollectionHeader.size + items.count > PackedItems.maxRecordBytes else { return }
         var copies: [([UInt8], Double?, [UInt8]?)] = []
