@@ -129,11 +129,8 @@ struct KeyspaceWriter {
     /// inside it. Throws `WrongTypeError` when the key holds a collection (string commands' WRONGTYPE).
     mutating func withLiveValue<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
         try expireIfDue(key)
-        let types = self.types, mayHaveCollections = self.mayHaveCollections
         return try transaction.withValue(keyspace, key: key) { value in
-            if value == nil, mayHaveCollections, let type = try transaction.withValue(types, key: key, { $0.flatMap { CollectionHeader($0)?.type } }) {
-                throw WrongTypeError(found: type)
-            }
+            if value == nil, let type = try storedCollectionType(key) { throw WrongTypeError(found: type) }
             return try body(value)
         }
     }
@@ -145,11 +142,9 @@ struct KeyspaceWriter {
     mutating func withValueCopy<R>(_ key: UnsafeRawBufferPointer, extra: (Int) -> Int,
                                    _ body: (inout KeyspaceWriter, UnsafeMutableRawBufferPointer, Int?) throws -> R) throws -> R {
         try expireIfDue(key)
-        let transaction = self.transaction, keyspace = self.keyspace, types = self.types, mayHaveCollections = self.mayHaveCollections
+        let transaction = self.transaction, keyspace = self.keyspace, types = mayHaveCollections ? self.types : nil
         return try transaction.withValue(keyspace, key: key) { old in
-            if old == nil, mayHaveCollections, let type = try transaction.withValue(types, key: key, { $0.flatMap { CollectionHeader($0)?.type } }) {
-                throw WrongTypeError(found: type)
-            }
+            if old == nil, let type = try KeyspaceWriter.storedCollectionType(key, transaction, types) { throw WrongTypeError(found: type) }
             let count = old?.count ?? 0
             return try withUnsafeTemporaryAllocation(byteCount: count + extra(count), alignment: 1) { buffer in
                 if let old, let source = old.baseAddress, count > 0 { buffer.baseAddress!.copyMemory(from: source, byteCount: count) }
@@ -222,7 +217,7 @@ struct KeyspaceWriter {
                 if let header = CollectionHeader(record), !header.isPacked { ids.append(header.id) }
                 return .proceed
             }
-            for id in ids { try withUnsafeBytes(of: id.bigEndian) { try transaction.put(reclaim, key: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) } }
+            for id in ids { try scheduleReclaim(id) }
         }
         try clearSelected()
         changes.append(kind: .clear, event: .none, key: [], origin: origin)

@@ -44,19 +44,11 @@ extension KeyspaceWriter {
         if source.elementsEqual(target) { return onlyIfAbsent ? .integer(0) : .stored }
         if onlyIfAbsent, try exists(target) { return .integer(0) }
         let deadline = try deadline(source)
-        if type == .string {
-            return try withValueCopy(source, extra: { _ in 0 }) { keys, value, _ in
-                _ = try keys.delete(source, event: .renameFrom)
-                try keys.replace(target, with: UnsafeRawBufferPointer(value), deadline: deadline, event: .renameTo)
-                return onlyIfAbsent ? .integer(1) : .stored
-            }
+        return try withPayload(source, type) { keys, payload in
+            try keys.takeOut(source, type, event: .renameFrom)
+            try keys.place(target, type, payload, deadline: deadline, event: .renameTo)
+            return onlyIfAbsent ? .integer(1) : .stored
         }
-        let record = try transaction.get(types, key: Array(source))!
-        _ = try transaction.delete(types, key: source)
-        _ = try removeDeadline(source)
-        changes.append(kind: .delete, event: .renameFrom, key: source, origin: origin)
-        try record.withUnsafeBytes { try replace(target, withCollection: $0, deadline: deadline, event: .renameTo) }
-        return onlyIfAbsent ? .integer(1) : .stored
     }
 
     /// COPY: 1 if `target` (in numbered database `database`, nil: the selected one) now holds the
@@ -72,22 +64,18 @@ extension KeyspaceWriter {
         try select(here)
         if !replace && taken { return .integer(0) }
         let deadline = try deadline(source)
-        var payload = type == .string ? try value(source)! : try transaction.get(types, key: Array(source))!
-        if type != .string, let header = payload.withUnsafeBytes({ CollectionHeader($0) }), !header.isPacked {
-            var copied = header
-            copied.id = try copyElements(of: header.id)
-            payload = copied.bytes
-        }
-        try select(there)
-        try payload.withUnsafeBytes { bytes in
-            if type == .string {
-                try self.replace(target, with: bytes, deadline: deadline, event: .copyTo)
+        return try withPayload(source, type) { keys, payload in
+            if type != .string, var header = CollectionHeader(payload), !header.isPacked {
+                header.id = try keys.copyElements(of: header.id)
+                try keys.select(there)
+                try header.bytes.withUnsafeBytes { try keys.place(target, type, $0, deadline: deadline, event: .copyTo) }
             } else {
-                try self.replace(target, withCollection: bytes, deadline: deadline, event: .copyTo)
+                try keys.select(there)
+                try keys.place(target, type, payload, deadline: deadline, event: .copyTo)
             }
+            try keys.select(here)
+            return .integer(1)
         }
-        try select(here)
-        return .integer(1)
     }
 
     /// MOVE: the key (of any type) and its deadline go to numbered database `target` unless a key of that
@@ -101,21 +89,42 @@ extension KeyspaceWriter {
         try select(here)
         if taken { return .integer(0) }
         let deadline = try deadline(key)
-        let payload = type == .string ? try value(key)! : try transaction.get(types, key: Array(key))!
-        // Out of the source without an element reclaimed: the record moves whole.
-        _ = try type == .string ? transaction.delete(keyspace, key: key) : transaction.delete(types, key: key)
-        _ = try removeDeadline(key)
-        changes.append(kind: .delete, event: .moveFrom, key: key, origin: origin)
-        try select(target)
-        try payload.withUnsafeBytes { bytes in
-            if type == .string {
-                try replace(key, with: bytes, deadline: deadline, event: .moveTo)
-            } else {
-                try replace(key, withCollection: bytes, deadline: deadline, event: .moveTo)
-            }
+        return try withPayload(key, type) { keys, payload in
+            try keys.takeOut(key, type, event: .moveFrom)
+            try keys.select(target)
+            try keys.place(key, type, payload, deadline: deadline, event: .moveTo)
+            try keys.select(here)
+            return .integer(1)
         }
-        try select(here)
-        return .integer(1)
+    }
+
+    /// Calls `body` with what `key` (of `type`) holds, as RENAME, COPY and MOVE carry it: a string's value
+    /// copied to a temporary buffer (no array: `withValueCopy`), or a collection's `__types` record.
+    private mutating func withPayload<R>(_ key: UnsafeRawBufferPointer, _ type: KeyType,
+                                         _ body: (inout KeyspaceWriter, UnsafeRawBufferPointer) throws -> R) throws -> R {
+        if type == .string {
+            return try withValueCopy(key, extra: { _ in 0 }) { keys, value, _ in try body(&keys, UnsafeRawBufferPointer(value)) }
+        }
+        let record = try transaction.get(types, key: Array(key))!
+        return try record.withUnsafeBytes { try body(&self, $0) }
+    }
+
+    /// Takes `key` out of the selected database with its deadline, recording `event`; a collection's
+    /// elements stay (its record is about to be placed elsewhere).
+    private mutating func takeOut(_ key: UnsafeRawBufferPointer, _ type: KeyType, event: KeyEvent) throws {
+        _ = try transaction.delete(type == .string ? keyspace : types, key: key)
+        _ = try removeDeadline(key)
+        changes.append(kind: .delete, event: event, key: key, origin: origin)
+    }
+
+    /// Stores `payload` (`withPayload`'s) under `target` as a new key of `type` (`replace`).
+    private mutating func place(_ target: UnsafeRawBufferPointer, _ type: KeyType, _ payload: UnsafeRawBufferPointer,
+                                deadline: Int64?, event: KeyEvent) throws {
+        if type == .string {
+            try replace(target, with: payload, deadline: deadline, event: event)
+        } else {
+            try replace(target, withCollection: payload, deadline: deadline, event: event)
+        }
     }
 
     /// Stores `value` under `target` as a new key (Redis deletes what was there and adds the key: `new`),
@@ -141,9 +150,7 @@ extension KeyspaceWriter {
 
     /// Copies every element record of collection `id` under a new id; returns it.
     private mutating func copyElements(of id: UInt64) throws -> UInt64 {
-        let meta = databases.meta
-        let fresh = try transaction.get(meta, key: StoreLayout.MetaKey.nextCollectionID).flatMap(MetaValue.decimal) ?? 1
-        try transaction.put(meta, key: StoreLayout.MetaKey.nextCollectionID, value: MetaValue.decimal(fresh + 1))
+        let fresh = try CollectionEdit.nextID(transaction, databases.meta)
         var records: [([UInt8], [UInt8])] = []
         try transaction.forEach(elements, prefix: ElementKey.prefix(id)) { key, value in
             var copied = Array(key)

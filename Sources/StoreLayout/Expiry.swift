@@ -103,7 +103,7 @@ public struct KeyspaceReader {
     /// Whether `key` lives, whatever its type.
     public func contains(_ key: UnsafeRawBufferPointer) throws -> Bool {
         if try withValue(key, { $0 != nil }) { return true }
-        return hasCollections ? try withCollection(key) { $0 != nil } : false
+        return try collectionType(of: key) != nil
     }
 
     /// Each live string entry whose key starts with `prefix`, in key order, after `after` when given.

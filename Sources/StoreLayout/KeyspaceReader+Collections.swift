@@ -22,7 +22,17 @@ extension KeyspaceReader {
     /// The type of the live `key`, or nil for none.
     public func type(of key: UnsafeRawBufferPointer) throws -> KeyType? {
         if try withValue(key, { $0 != nil }) { return .string }
-        return try withCollection(key) { $0?.type }
+        return try collectionType(of: key)
+    }
+
+    /// The type of the live collection `key` holds, from its header alone; nil for none (or a string).
+    public func collectionType(of key: UnsafeRawBufferPointer) throws -> KeyType? {
+        guard hasCollections, let types = databases.types else { return nil }
+        return try transaction.withValue(types, key: key) { record in
+            guard let record, try !isExpired(key) else { return nil }
+            guard let header = CollectionHeader(record) else { throw DamagedRecord("the __types record of a key") }
+            return header.type
+        }
     }
 
     /// Calls `body` with the live collection `key` holds, or nil (none, or a string). Valid only inside it.

@@ -129,18 +129,14 @@ struct CollectionEdit {
     /// Gives `member` `score` (adding it); the score it had, or nil if it is new.
     @discardableResult
     mutating func setScore(_ member: UnsafeRawBufferPointer, _ score: Double) throws -> Double? {
+        let old = try withView { try $0.score(of: member) }
         if header.encoding == .listpack && member.count > limits.zsetMaxListpackValue { header.encoding = .skiplist }
-        if header.encoding == .listpack && header.count + 1 > limits.zsetMaxListpackEntries,
-           try withView({ try $0.score(of: member) }) == nil {
-            header.encoding = .skiplist
-        }
+        if header.encoding == .listpack && old == nil && header.count + 1 > limits.zsetMaxListpackEntries { header.encoding = .skiplist }
         // A listpack keeps a score as text, and reads "-0" back as the integer 0: Redis's -0 becomes 0
         // there (a skiplist keeps the double as it is).
         let score = header.encoding == .listpack && score == 0 ? 0 : score
-        let old: Double?
+        if old == score { return old }
         if header.isPacked {
-            old = try withView { try $0.score(of: member) }
-            if old == score { return old }
             if let range = packedRange(of: member) { items.removeSubrange(range) }
             var element: [UInt8] = []
             PackedItems.append(member, to: &element)
@@ -148,8 +144,6 @@ struct CollectionEdit {
             let at = packedIndex { m, s in s! > score || (s! == score && !m.lexicographicallyPrecedes(member)) }
             items.insert(contentsOf: element, at: at)
         } else {
-            old = try withView { try $0.score(of: member) }
-            if old == score { return old }
             try space?.spend(2)
             if let old { try ElementKey.withOrderKey(header.id, score: old, member) { key, _ in _ = try transaction.delete(elements, key: key) } }
             try ElementKey.withKey(header.id, short: ElementKey.member, long: ElementKey.longMember, member) { key, isLong in
@@ -193,7 +187,7 @@ struct CollectionEdit {
     /// Moves a packed collection that has outgrown its record (`PackedItems.maxElements`,
     /// `maxRecordBytes`) to a record per element under a new id: as soon as an element makes it outgrow
     /// it, so that a command adding thousands of elements scans a packed record of 128 at most.
-    mutating func moveToElementsIfLarge() throws {
+    private mutating func moveToElementsIfLarge() throws {
         guard header.isPacked, header.count > PackedItems.maxElements || CollectionHeader.size + items.count > PackedItems.maxRecordBytes else { return }
         var copies: [([UInt8], Double?, [UInt8]?)] = []
         try withView { view in
@@ -204,7 +198,8 @@ struct CollectionEdit {
             default: break
             }
         }
-        header = CollectionHeader(type: header.type, isPacked: false, encoding: header.encoding, count: 0, id: try nextID())
+        header = CollectionHeader(type: header.type, isPacked: false, encoding: header.encoding, count: 0,
+                                  id: try CollectionEdit.nextID(transaction, databases.meta))
         items = []
         for (member, score, value) in copies {
             try member.withUnsafeBytes { m in
@@ -227,8 +222,7 @@ struct CollectionEdit {
     }
 
     /// A new collection id from `__meta` (ids are never reused).
-    private func nextID() throws -> UInt64 {
-        let meta = databases.meta
+    static func nextID(_ transaction: WriteTransaction, _ meta: Database) throws -> UInt64 {
         let id = try transaction.get(meta, key: StoreLayout.MetaKey.nextCollectionID).flatMap(MetaValue.decimal) ?? 1
         try transaction.put(meta, key: StoreLayout.MetaKey.nextCollectionID, value: MetaValue.decimal(id + 1))
         return id

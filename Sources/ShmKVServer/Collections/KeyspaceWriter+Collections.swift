@@ -107,7 +107,19 @@ extension KeyspaceWriter {
     mutating func type(of key: UnsafeRawBufferPointer) throws -> KeyType? {
         try expireIfDue(key)
         if try transaction.withValue(keyspace, key: key, { $0 != nil }) { return .string }
-        guard mayHaveCollections else { return nil }
+        return try storedCollectionType(key)
+    }
+
+    /// The type of the collection `key` holds, from its header alone (nil: none); a key past its deadline
+    /// has been expired by then (`expireIfDue`).
+    func storedCollectionType(_ key: UnsafeRawBufferPointer) throws -> KeyType? {
+        try KeyspaceWriter.storedCollectionType(key, transaction, mayHaveCollections ? types : nil)
+    }
+
+    /// `storedCollectionType` from the handles alone (`types` nil: the database holds no collection),
+    /// for a caller inside a closure over the transaction.
+    static func storedCollectionType(_ key: UnsafeRawBufferPointer, _ transaction: WriteTransaction, _ types: Database?) throws -> KeyType? {
+        guard let types else { return nil }
         return try transaction.withValue(types, key: key) { record in
             guard let record else { return nil }
             guard let header = CollectionHeader(record) else { throw DamagedRecord("the __types record of a key") }
@@ -170,7 +182,6 @@ extension KeyspaceWriter {
             changes.append(kind: .delete, event: .del, key: key, origin: origin)
             return
         }
-        try edit.moveToElementsIfLarge()
         try edit.withRecord { try transaction.put(types, key: key, value: $0) }
         mayHaveCollections = true
         if let event { changes.append(kind: .put, event: event, flags: edit.existed ? [] : .created, key: key, origin: origin) }
@@ -190,7 +201,7 @@ extension KeyspaceWriter {
     }
 
     /// Leaves the elements of collection `id` to `reclaimElements`.
-    private func scheduleReclaim(_ id: UInt64) throws {
+    func scheduleReclaim(_ id: UInt64) throws {
         try withUnsafeBytes(of: id.bigEndian) { key in
             try transaction.put(reclaim, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0))
         }

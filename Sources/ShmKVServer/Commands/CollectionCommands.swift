@@ -95,11 +95,13 @@ enum CollectionCommands {
         return .integer(Int64(removed))
     }
 
-    /// HRANDFIELD and ZRANDMEMBER key [count [WITHVALUES|WITHSCORES]]: a member (or nil) without a count;
-    /// with one, distinct members for a positive count and repeats allowed for a negative one, each with
-    /// its value or score when `word` follows.
-    static func random(_ c: CommandCall, _ type: KeyType, word: StaticString, value: @escaping (Element) -> Void) throws {
+    /// HRANDFIELD, ZRANDMEMBER and SRANDMEMBER key [count [WITHVALUES|WITHSCORES]]: a member (or nil)
+    /// without a count; with one, distinct members for a positive count and repeats allowed for a
+    /// negative one, each with its value or score when `word` follows (SRANDMEMBER has none: `word` nil,
+    /// and a fourth argument is a syntax error before the count is read, as Redis checks it).
+    static func random(_ c: CommandCall, _ type: KeyType, word: StaticString?, value: @escaping (Element) -> Void = { _ in }) throws {
         let args = c.args
+        if word == nil && args.count > 3 { return c.reply.error(RESPError.syntax.message) }
         guard args.count >= 3 else {
             return try c.keys.withCollection(args[1], as: type) { collection in
                 guard let collection, let picked = try random(collection, count: 1, unique: false).first else { return c.reply.null() }
@@ -108,7 +110,7 @@ enum CollectionCommands {
         }
         guard let n = args.integer(2) else { return c.reply.error(RESPError.notInteger.message) }
         guard n >= -Int64.max else { return c.reply.error(countOutOfRange) }
-        guard args.count == 3 || (args.count == 4 && args.is(3, word)) else { return c.reply.error(RESPError.syntax.message) }
+        guard args.count == 3 || (args.count == 4 && word.map { args.is(3, $0) } == true) else { return c.reply.error(RESPError.syntax.message) }
         let withValues = args.count == 4
         if withValues && (n < -Int64.max / 2 || n > Int64.max / 2) { return c.reply.error("ERR value is out of range") }
         try c.keys.withCollection(args[1], as: type) { collection in

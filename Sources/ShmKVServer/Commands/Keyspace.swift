@@ -36,7 +36,7 @@ struct Keyspace {
         switch source {
         case .snapshot(let reader):
             return try reader.withValue(key) { value in
-                if value == nil, reader.hasCollections, let type = try reader.withCollection(key, { $0?.type }) {
+                if value == nil, let type = try reader.collectionType(of: key) {
                     throw WrongTypeError(found: type)
                 }
                 return try body(value)

@@ -29,23 +29,7 @@ enum SetCommands {
     }
 
     /// SRANDMEMBER key [count]: a positive count picks distinct members, a negative one may repeat.
-    static func srandmember(_ c: CommandCall) throws {
-        guard c.args.count <= 3 else { return c.reply.error(RESPError.syntax.message) }
-        guard c.args.count == 3 else {
-            return try c.keys.withCollection(c.args[1], as: .set) { set in
-                guard let set, let picked = try CollectionCommands.random(set, count: 1, unique: false).first else { return c.reply.null() }
-                c.reply.bulk(picked.member)
-            }
-        }
-        guard let n = c.args.integer(2) else { return c.reply.error(RESPError.notInteger.message) }
-        guard n >= -Int64.max else { return c.reply.error(CollectionCommands.countOutOfRange) }
-        try c.keys.withCollection(c.args[1], as: .set) { set in
-            guard let set, n != 0 else { return c.reply.array(0) }
-            let picked = try CollectionCommands.random(set, count: Int(n.magnitude), unique: n > 0)
-            c.reply.array(picked.count)
-            for element in picked { c.reply.bulk(element.member) }
-        }
-    }
+    static func srandmember(_ c: CommandCall) throws { try CollectionCommands.random(c, .set, word: nil) }
 
     static func sinter(_ c: CommandCall) throws { try reply(c, try combine(.intersection, c.keys, c.args, 1..<c.args.count, intsetLimit: c.intsetLimit)) }
     static func sunion(_ c: CommandCall) throws { try reply(c, try combine(.union, c.keys, c.args, 1..<c.args.count, intsetLimit: c.intsetLimit)) }

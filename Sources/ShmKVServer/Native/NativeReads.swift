@@ -119,7 +119,7 @@ extension NativeSession {
                 if let refusal = checkKey(key) { return ReplyWriter.error(refusal.0, refusal.1, requestID: id, into: &output) }
                 try reader.withValue(key) { value in
                     if let value { ReplyWriter.value(value, requestID: id, into: &output) }
-                    else if reader.hasCollections, try reader.withCollection(key, { $0 != nil }) {
+                    else if try reader.collectionType(of: key) != nil {
                         // A hash, set or sorted set: GET reads strings only (RESP answers WRONGTYPE too).
                         ReplyWriter.error(.wrongType, WrongTypeError.message, requestID: id, into: &output)
                     } else { ReplyWriter.status(.notFound, requestID: id, into: &output) }
