@@ -76,6 +76,17 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
     case moveFrom = 35
     /// MOVE's key in its target database.
     case moveTo = 36
+    /// Lists (LPUSH, RPUSH…; LMOVE is a pop then a push).
+    case lpush = 37
+    case rpush = 38
+    case lpop = 39
+    case rpop = 40
+    case linsert = 41
+    case lset = 42
+    case lrem = 43
+    case ltrim = 44
+    /// SORT … STORE's destination.
+    case sortstore = 45
 
     /// The name Redis publishes (`set`, `rename_from`, …); empty for `none`.
     public var redisName: String {
@@ -117,6 +128,15 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
         case .zrangestore: "zrangestore"
         case .moveFrom: "move_from"
         case .moveTo: "move_to"
+        case .lpush: "lpush"
+        case .rpush: "rpush"
+        case .lpop: "lpop"
+        case .rpop: "rpop"
+        case .linsert: "linsert"
+        case .lset: "lset"
+        case .lrem: "lrem"
+        case .ltrim: "ltrim"
+        case .sortstore: "sortstore"
         }
     }
 }

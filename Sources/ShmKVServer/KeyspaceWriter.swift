@@ -57,6 +57,8 @@ struct KeyspaceWriter {
     /// Whether SWAPDB changed the database map in this batch (the writer then tells readers to resolve
     /// databases through `__meta` before it commits).
     var mapChanged = false
+    /// How a blocking command runs now (the writer sets it per operation).
+    var blocking = BlockingMode.never
 
     /// A writer on `transaction` with database 0 selected; `swapped`: SWAPDB has run on this store, so
     /// the map is read from `__meta`.

@@ -98,6 +98,24 @@ final class ServerConnection: Connection {
     var acceptsRequests: Bool { state == .open || state == .inputClosed || state == .outputBroken }
 
     override var hasUnfinishedWork: Bool { pendingWrites > 0 || super.hasUnfinishedWork }
+    /// A blocking command (BLPOP…) of this connection is with the writer: no further request is read
+    /// until it is answered.
+    var awaitsBlockedCommand = false
+    /// The writer was told this connection went while it was blocked.
+    private var unblockSent = false
+
+    /// A blocked client's connection went: the writer answers its command (to nobody) and forgets it, so
+    /// that nothing is ever popped for it.
+    private func leaveBlockedState() {
+        guard awaitsBlockedCommand, !unblockSent else { return }
+        unblockSent = true
+        _ = submit(.unblock(client: origin, .disconnected), route: .resp(.standard, command: 0, silent: true))
+    }
+
+    override func peerClosedWriting() {
+        leaveBlockedState()
+        super.peerClosedWriting()
+    }
 
     // MARK: Requests
 
@@ -280,6 +298,7 @@ final class ServerConnection: Connection {
             break
         }
         guard pendingWrites == 0 else { return }
+        awaitsBlockedCommand = false
         resume()
         finishIfPeerGone()
     }
@@ -287,6 +306,7 @@ final class ServerConnection: Connection {
     // MARK: Life
 
     override func didClose() {
+        leaveBlockedState()
         if case .resp(let resp) = session { resp.end() }
         if case .native(let native) = session { native.end() }
         stopFollowingRing()

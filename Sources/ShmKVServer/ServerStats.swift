@@ -25,6 +25,8 @@ final class ServerStats: Sendable {
     let idleDisconnections = Atomic<Int>(0)
     let authTimeoutDisconnections = Atomic<Int>(0)
     let authFailures = Atomic<Int>(0)
+    /// Clients blocked on keys now (INFO's `blocked_clients`), as the writer's registry counts them.
+    let blockedClients = Atomic<Int>(0)
     /// Times the writer grew the LMDB map.
     let mapResizes = Atomic<Int>(0)
     /// The sequence the next ring record will carry.

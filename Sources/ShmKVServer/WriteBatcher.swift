@@ -28,6 +28,13 @@ struct WriteTicket: @unchecked Sendable {
     let arenaChunk: Int32
     /// The numbered database the connection had selected.
     let database: UInt8
+    /// Whether a blocking command of it may block (a RESP client's own command; not EXEC's block, nor
+    /// a native CALL).
+    var mayBlock: Bool {
+        guard !route.call else { return false }
+        if case .transaction = operation { return false }
+        return true
+    }
 
     init(operation: WriteOperation, route: ReplyRoute, connection: ServerConnection, origin: UInt32, arenaChunk: Int32) {
         self.origin = origin
@@ -108,7 +115,7 @@ final class WriteBatcher: Sendable {
         doorbell = try EventFD()
         role = ExclusiveRole(WriterRole(store: store, publisher: publisher, configuration: configuration, stats: stats, logger: logger,
                                         mapGate: mapGate, notifications: notifications, collectionLimits: collectionLimits,
-                                        queue: queue, reactors: reactors))
+                                        queue: queue, reactors: reactors, doorbell: doorbell))
     }
 
     /// Queues a write; `false` once the batcher is closed (the daemon is stopping). In volatile mode the
@@ -176,7 +183,9 @@ final class WriteBatcher: Sendable {
         while true {
             // While keys have deadlines the writer looks for due ones every `expiryInterval`.
             let expiryDue = role.withRole { writer in
-                writer.elementsToReclaim ? 0 : writer.keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000
+                let expiry = writer.elementsToReclaim ? 0 : writer.keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000
+                // Blocked clients past their deadline are answered here; the next deadline bounds the sleep.
+                return min(expiry, writer.expireBlocked() ?? 1000)
             }
             doorbell.wait(timeoutMilliseconds: Int32(min(1000, expiryDue)))
             let closed = queue.withLock { $0.closed }

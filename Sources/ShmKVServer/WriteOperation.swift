@@ -68,6 +68,9 @@ enum WriteOperation: Sendable {
     case transaction(ExecBlock)
     /// SAVE: nothing to apply; the writer syncs the environment to disk after the batch commits.
     case save
+    /// Ends the wait of RESP client `client`'s blocked command (CLIENT UNBLOCK, or its connection went):
+    /// the writer answers it (`BlockedClients`); this operation's outcome is 1 if there was one, else 0.
+    case unblock(client: UInt32, UnblockReason)
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
@@ -76,7 +79,7 @@ enum WriteOperation: Sendable {
         case .owned(let bytes, let write): bytes.storage.count + write.extraBytes
         case .transaction(let block):
             block.steps.reduce(block.condition.byteCount) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
-        case .clear, .clearAll, .swapDatabases, .save: 0
+        case .clear, .clearAll, .swapDatabases, .save, .unblock: 0
         }
     }
 
@@ -94,7 +97,7 @@ enum WriteOperation: Sendable {
                 case .onReactor, .result: total
                 }
             }
-        case .save: 0
+        case .save, .unblock: 0
         case .clear, .clearAll, .swapDatabases: 1
         }
     }
@@ -133,6 +136,8 @@ enum WriteOutcome: Sendable, Equatable {
     case conditionFailedAt(Int)
     /// A command's own reply (`StoredWrite.command`).
     case result(CommandResult)
+    /// The command blocked: its ticket now waits among the blocked clients, and no reply goes back yet.
+    case blocked
 }
 
 extension WriteOperation {
@@ -161,6 +166,9 @@ extension WriteOperation {
         case .save:
             keys.syncRequested = true
             return .stored
+        case .unblock:
+            // The writer role answers it itself (`WriterRole.unblock`): it needs the blocked clients.
+            return .integer(0)
         }
     }
 }

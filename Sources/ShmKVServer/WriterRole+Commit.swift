@@ -71,6 +71,7 @@ extension WriterRole {
             // A local reference to the batch: its operations are applied in place, not copied out of
             // the batcher's property one by one.
             let batch = self.batch
+            var blocking = BlockingPass()
             for index in batch.indices {
                 if let skipped = nextSkipped, skipped.index == index {
                     outcomes.append(skipped.outcome)
@@ -80,7 +81,17 @@ extension WriterRole {
                 current = index
                 keys.origin = batch[index].origin
                 try keys.select(Int(batch[index].database))
-                outcomes.append(try batch[index].operation.apply(&keys))
+                if case .unblock(let client, let reason) = batch[index].operation {
+                    let outcome = unblock(client: client, reason, &blocking, batch, &outcomes)
+                    outcomes.append(outcome)
+                    continue
+                }
+                keys.blocking = batch[index].mayBlock ? .may : .never
+                let outcome = try batch[index].operation.apply(&keys)
+                if case .result(.block(let request)) = outcome { blocking.parked.append((index, request)) }
+                outcomes.append(outcome)
+                // Redis serves the clients blocked on keys a command made serveable before the next command.
+                try serveReady(&keys, &blocking, batch, &outcomes)
             }
             current = nil
             // Before the commit: a reader whose snapshot holds the swap must resolve databases through
@@ -93,6 +104,11 @@ extension WriterRole {
                 try recordLastSequence(in: txn)
                 transactionID = UInt64(txn.id)
                 try txn.commit()
+                finishBlocking(blocking)
+            } else if !blocking.parked.isEmpty || !blocking.answered.isEmpty {
+                // Blocked without a change (nothing to pop), or unblocked: nothing to commit.
+                txn.abort()
+                finishBlocking(blocking)
             } else {
                 // Nothing but messages (or nothing at all): LMDB holds nothing new, so there is nothing
                 // to commit or sync; the messages' sequence numbers are not stored (they are not changes).

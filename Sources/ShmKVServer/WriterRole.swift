@@ -2,6 +2,7 @@ import LMDB
 import Locks
 import Logging
 import NotifyRing
+import Reactor
 
 /// What only the holder of the writer role touches (`ExclusiveRole<WriterRole>` hands it to the thread
 /// that holds the role, and to no other): the batch being committed, its outcomes and changes, the LMDB
@@ -41,11 +42,18 @@ final class WriterRole {
     var elementsToReclaim: Bool
     /// Redis's encoding thresholds (CONFIG SET), read at the start of each batch.
     let collectionLimits: Locked<CollectionLimits>
+    /// Clients blocked on keys (BLPOP…), and those answered by the current batch or timer, with their outcomes.
+    let blocked: BlockedClients
+    var answeredWaiters: [(WriteTicket, WriteOutcome)] = []
+    /// Wakes the writer thread (a new blocked client's deadline may be the earliest).
+    let doorbell: EventFD
 
     init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats, logger: Logger,
          mapGate: MapGate, notifications: KeyspaceNotifications, collectionLimits: Locked<CollectionLimits>,
-         queue: Locked<WriteQueue>, reactors: Locked<[ReactorThread]>) {
+         queue: Locked<WriteQueue>, reactors: Locked<[ReactorThread]>, doorbell: EventFD) {
         self.collectionLimits = collectionLimits
+        self.doorbell = doorbell
+        blocked = BlockedClients(stats: stats)
         self.store = store
         self.publisher = publisher
         self.configuration = configuration
@@ -95,15 +103,14 @@ final class WriterRole {
     func deliver(combiner: ReactorThread?, local: inout [WriteCompletion]) {
         // By index, field by field: copying whole tickets would retain their operations' bytes too.
         for i in batch.indices {
+            // Parked among the blocked clients: answered later, by the batch that serves it.
+            if case .blocked = outcomes[i] { continue }
             let connection = batch[i].connection
             let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
                                              byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk)
             let reactor = connection._withUnsafeGuaranteedRef { $0.reactor }
             if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
         }
-        for index in completions.indices where !completions[index].isEmpty {
-            completions[index].first!.connection._withUnsafeGuaranteedRef { $0.reactor }.post(completions[index])
-            completions[index].removeAll(keepingCapacity: true)
-        }
+        deliverAnswered(combiner: combiner, local: &local)
     }
 }

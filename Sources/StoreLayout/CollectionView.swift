@@ -251,7 +251,7 @@ public struct CollectionView {
 
     /// The records whose key starts with `prefix`: forward from the first key ≥ `from` (or the prefix),
     /// or in reverse from the last key < `from` (or the prefix's end).
-    func walk(_ prefix: [UInt8], reverse: Bool, from: [UInt8]?,
+    public func walk(_ prefix: [UInt8], reverse: Bool, from: [UInt8]?,
               _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> IterationControl) throws {
         let cursor = try transaction.cursor(elements)
         defer { cursor.close() }

@@ -11,25 +11,35 @@ struct CollectionLimits: Sendable, Equatable {
     var setMaxIntsetEntries = 512
     var zsetMaxListpackEntries = 128
     var zsetMaxListpackValue = 64
+    /// A list's listpack limit: negative, a size (-1 4 KiB … -5 64 KiB); positive, entries.
+    var listMaxListpackSize = -2
+    /// Accepted and reported; ShmKV compresses nothing.
+    var listCompressDepth = 0
 
     /// CONFIG's names (and Redis's older aliases), with the threshold each sets and whether its value is a
-    /// memory size (`1kb`).
-    static let parameters: [(name: String, alias: String?, memory: Bool)] = [
-        ("hash-max-listpack-entries", "hash-max-ziplist-entries", false), ("hash-max-listpack-value", "hash-max-ziplist-value", true),
-        ("set-max-intset-entries", nil, false), ("zset-max-listpack-entries", "zset-max-ziplist-entries", false),
-        ("zset-max-listpack-value", "zset-max-ziplist-value", true),
+    /// memory size (`1kb`) or may be negative.
+    static let parameters: [(name: String, alias: String?, memory: Bool, signed: Bool)] = [
+        ("hash-max-listpack-entries", "hash-max-ziplist-entries", false, false), ("hash-max-listpack-value", "hash-max-ziplist-value", true, false),
+        ("set-max-intset-entries", nil, false, false), ("zset-max-listpack-entries", "zset-max-ziplist-entries", false, false),
+        ("zset-max-listpack-value", "zset-max-ziplist-value", true, false), ("list-max-listpack-size", "list-max-ziplist-size", false, true),
+        ("list-compress-depth", nil, false, false),
     ]
 
     /// The threshold `parameters[index]` names.
     subscript(index: Int) -> Int {
-        get { [hashMaxListpackEntries, hashMaxListpackValue, setMaxIntsetEntries, zsetMaxListpackEntries, zsetMaxListpackValue][index] }
+        get {
+            [hashMaxListpackEntries, hashMaxListpackValue, setMaxIntsetEntries, zsetMaxListpackEntries, zsetMaxListpackValue,
+             listMaxListpackSize, listCompressDepth][index]
+        }
         set {
             switch index {
             case 0: hashMaxListpackEntries = newValue
             case 1: hashMaxListpackValue = newValue
             case 2: setMaxIntsetEntries = newValue
             case 3: zsetMaxListpackEntries = newValue
-            default: zsetMaxListpackValue = newValue
+            case 4: zsetMaxListpackValue = newValue
+            case 5: listMaxListpackSize = newValue
+            default: listCompressDepth = newValue
             }
         }
     }
@@ -39,8 +49,12 @@ struct CollectionLimits: Sendable, Equatable {
 
     /// Redis's parsing of such a value: a decimal integer, for a memory size also with a unit (`k` is
     /// 1000, `kb` 1024, up to `gb`); the error text Redis gives otherwise.
-    static func parse(_ text: String, memory: Bool) -> Result<Int, Refusal> {
+    static func parse(_ text: String, memory: Bool, signed: Bool = false) -> Result<Int, Refusal> {
         if let n = Int64(text), RedisInteger.parse(Array(text.utf8)) != nil {
+            if signed {
+                return n < Int64(Int32.min) || n > Int64(Int32.max)
+                    ? .failure(Refusal(why: "argument must be between -2147483648 and 2147483647 inclusive")) : .success(Int(n))
+            }
             return n < 0 ? .failure(Refusal(why: "argument must be between 0 and 9223372036854775807 inclusive")) : .success(Int(n))
         }
         guard memory else { return .failure(Refusal(why: "argument couldn't be parsed into an integer")) }
@@ -76,6 +90,17 @@ final class SpaceBudget {
         reserved = ahead
     }
 }
+
+/// A collection changed by one command, as `KeyspaceWriter.save` stores it.
+protocol EditedCollection {
+    var key: UnsafeRawBufferPointer { get }
+    var header: CollectionHeader { get }
+    var existed: Bool { get }
+    /// Calls `body` with the `__types` record: the header, then the packed items.
+    func withRecord<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+}
+
+extension CollectionEdit: EditedCollection {}
 
 /// The writer's side of collections: reading one inside the batch, editing it (`CollectionEdit`), and
 /// deleting it (its elements left to `reclaimElements`).
@@ -137,6 +162,21 @@ extension KeyspaceWriter {
         }
     }
 
+    /// The list `key` holds, loaded for a change; nil when the key does not live (WRONGTYPE for another type).
+    mutating func editList(_ key: UnsafeRawBufferPointer) throws -> ListEdit? {
+        let limits = self.limits, space = self.space, transaction = self.transaction, databases = self.databases
+        return try withCollection(key, as: .list) { view in
+            view.map { ListEdit(key: key, header: $0.header, items: Array($0.items), existed: true,
+                                transaction: transaction, databases: databases, limits: limits, space: space) }
+        }
+    }
+
+    /// A new empty list for `key` (stored by `save` once it has items).
+    func newList(_ key: UnsafeRawBufferPointer) -> ListEdit {
+        ListEdit(key: key, header: CollectionHeader(type: .list, isPacked: true, encoding: .listpack, count: 0, id: 0), items: [],
+                 existed: false, transaction: transaction, databases: databases, limits: limits, space: space)
+    }
+
     /// `edit`, or a new empty collection of `type` when the key does not live.
     mutating func editOrCreate(_ key: UnsafeRawBufferPointer, as type: KeyType) throws -> CollectionEdit {
         if let edit = try edit(key, as: type) { return edit }
@@ -171,7 +211,7 @@ extension KeyspaceWriter {
     /// Stores an edited collection: its record, or — once it has no element — no key at all (with its
     /// deadline). Records `event` for the key (a new key flagged `created`), and Redis's `del` after it
     /// when the collection emptied. `event` nil records nothing (the command changed nothing).
-    mutating func save(_ edit: inout CollectionEdit, event: KeyEvent?) throws {
+    mutating func save(_ edit: inout some EditedCollection, event: KeyEvent?) throws {
         let key = edit.key
         if edit.header.count == 0 {
             guard edit.existed else { return }

@@ -17,6 +17,8 @@ struct CommandFlags: OptionSet, Sendable {
     static let fast = CommandFlags(rawValue: 1 << 8)
     /// Refused inside MULTI (SAVE), as Redis's `no_multi`.
     static let noMulti = CommandFlags(rawValue: 1 << 9)
+    /// May block its client (BLPOP…): `blocking` in COMMAND.
+    static let blocking = CommandFlags(rawValue: 1 << 10)
 
     // ShmKV's own.
     /// Runs before AUTH on a daemon that requires a password (Redis's `no_auth`).
@@ -37,7 +39,7 @@ struct CommandFlags: OptionSet, Sendable {
     /// Redis's names of the flags COMMAND shows, in its order.
     static let redisNames: [(CommandFlags, String)] = [
         (.write, "write"), (.readonly, "readonly"), (.denyOOM, "denyoom"), (.admin, "admin"), (.pubsub, "pubsub"),
-        (.noScript, "noscript"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"), (.noMulti, "no_multi"),
+        (.noScript, "noscript"), (.blocking, "blocking"), (.loading, "loading"), (.stale, "stale"), (.fast, "fast"), (.noMulti, "no_multi"),
     ]
 
     var redisFlagNames: [String] { CommandFlags.redisNames.filter { contains($0.0) }.map(\.1) }
@@ -58,6 +60,8 @@ struct KeyPositions: Sendable, Equatable {
     static let single = KeyPositions(first: 1, last: 1, step: 1)
     /// Every argument is a key.
     static let all = KeyPositions(first: 1, last: -1, step: 1)
+    /// Every argument but the last (BLPOP key [key …] timeout).
+    static let allButLast = KeyPositions(first: 1, last: -2, step: 1)
     /// Key, value, key, value…
     static let pairs = KeyPositions(first: 1, last: -1, step: 2)
     /// The first two arguments (RENAME, COPY, LCS).
@@ -96,7 +100,7 @@ struct KeyPositions: Sendable, Equatable {
 
 /// The group COMMAND DOCS reports.
 enum CommandGroup: String, Sendable {
-    case string, generic, server, connection, pubsub, transactions, hash, set
+    case string, generic, server, connection, pubsub, transactions, hash, set, list
     case sortedSet = "sorted-set"
 }
 

@@ -24,6 +24,9 @@ enum CommandResult: Sendable, Equatable {
     case pairs([CommandResult])
     case boolean(Bool)
     case verbatim(String)
+    /// Not a reply: a blocking command found nothing to pop and blocks (the writer parks it; see
+    /// `BlockedClients`). Never written to a client (`write` answers it as a timeout).
+    case block(BlockRequest)
 
     /// Writes the result into `reply` (any sink: a connection's output, another builder, nothing).
     func write(to reply: ReplySink) {
@@ -57,6 +60,7 @@ enum CommandResult: Sendable, Equatable {
             }
         case .boolean(let b): reply.boolean(b)
         case .verbatim(let text): reply.verbatim(text)
+        case .block(let request): request.timeoutResult.write(to: reply)
         }
     }
 }

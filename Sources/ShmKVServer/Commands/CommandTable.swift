@@ -4,7 +4,7 @@ import Wire
 /// an entry here and its handler in the family's file (`RESPStringCommands`, `RESPKeyCommands`,
 /// `RESPServerCommands`, `RESPConnectionCommands`, `RESPPubSubCommands`).
 enum CommandTable {
-    static let all: [Command] = numbered(strings + collections)
+    static let all: [Command] = numbered(strings + collections + lists)
 
     /// Strings, keys, the server, connections, transactions and pub/sub.
     private static let strings: [Command] = [
@@ -120,7 +120,7 @@ enum CommandTable {
                 .immediate(ServerCommands.command)),
         Command("hello", arity: -1, [.noScript, .fast, .allowedBeforeAuth], .connection, "Handshakes with the server (protocol 2 or 3, AUTH, SETNAME).",
                 .immediate(ConnectionCommands.hello)),
-        Command("client", arity: -2, [.hasSubcommands], .connection, "CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO, REPLY, TRACKING, CACHING, GETREDIR, TRACKINGINFO.", subcommands: ["CACHING", "GETNAME", "GETREDIR", "ID", "INFO", "LIST", "REPLY", "SETINFO", "SETNAME", "TRACKING", "TRACKINGINFO"],
+        Command("client", arity: -2, [.hasSubcommands], .connection, "CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO, REPLY, TRACKING, CACHING, GETREDIR, TRACKINGINFO, UNBLOCK.", subcommands: ["CACHING", "GETNAME", "GETREDIR", "ID", "INFO", "LIST", "REPLY", "SETINFO", "SETNAME", "TRACKING", "TRACKINGINFO", "UNBLOCK"],
                 .immediate(ConnectionCommands.client)),
         Command("select", arity: 2, [.fast], .connection, "Selects a numbered database (0 to databases-1).",
                 .immediate(ConnectionCommands.select)),

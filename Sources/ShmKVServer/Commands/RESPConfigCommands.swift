@@ -92,7 +92,7 @@ enum ConfigCommands {
                 }
                 events = classes
             } else if let index = CollectionLimits.parameters.firstIndex(where: { $0.name == name || $0.alias == name }) {
-                switch CollectionLimits.parse(value, memory: CollectionLimits.parameters[index].memory) {
+                switch CollectionLimits.parse(value, memory: CollectionLimits.parameters[index].memory, signed: CollectionLimits.parameters[index].signed) {
                 case .success(let n): limits[index] = n
                 case .failure(let refusal): return RESPWriter.error(failed + refusal.why, into: &session.output)
                 }

@@ -178,6 +178,18 @@ enum ConnectionCommands {
             TrackingCommands.clientTrackingInfo(session, args)
         } else if args.is(1, "ID") {
             RESPWriter.integer(session.clientID, into: &session.output)
+        } else if args.is(1, "UNBLOCK") {
+            guard args.count == 3 || args.count == 4 else { session.wrongArity(args, "client|unblock"); return }
+            guard let id = args.integer(2) else { return RESPWriter.error(RESPError.notInteger.message, into: &session.output) }
+            var reason = UnblockReason.timeout
+            if args.count == 4 {
+                if args.is(3, "ERROR") { reason = .error } else if !args.is(3, "TIMEOUT") {
+                    return RESPWriter.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR", into: &session.output)
+                }
+            }
+            // The writer holds the blocked clients: it answers the blocked command and this one together.
+            guard id > 0, id <= Int64(UInt32.max) else { return RESPWriter.integer(0, into: &session.output) }
+            _ = session.submit(.unblock(client: UInt32(id), reason))
         } else if args.is(1, "REPLY") {
             guard args.count == 3 else { session.wrongArity(args, "client|reply"); return }
             clientReply(session, args)

@@ -113,7 +113,7 @@ enum ServerCommands {
                         ("io_threads_active", String(session.context.reactorCount))]),
             ("Clients", [("connected_clients", String(s.connectionsCurrent.load(ordering: .relaxed))),
                          ("resp_clients", String(session.context.resp.count)), ("maxclients", String(c.maxClients)),
-                         ("blocked_clients", "0")]),
+                         ("blocked_clients", String(s.blockedClients.load(ordering: .relaxed)))]),
             ("Memory", [("used_memory", String(used)), ("used_memory_human", humanBytes(session, used)),
                         ("used_memory_dataset", String(used)), ("lmdb_map_size", String(info?.mapSize ?? 0)),
                         ("lmdb_map_resizes", String(s.mapResizes.load(ordering: .relaxed))),

@@ -25,7 +25,7 @@ extension WriteOutcome {
             if let value { sink.bulk(value) } else { sink.null() }
         case .result(let result):
             result.write(to: sink)
-        case .transaction(nil), .conditionFailedAt:
+        case .transaction(nil), .conditionFailedAt, .blocked:
             sink.nullArray()
         case .transaction(let results?):
             sink.array(results.count)

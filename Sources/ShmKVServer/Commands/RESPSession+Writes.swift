@@ -6,8 +6,16 @@ import Wire
 extension RESPSession {
     /// Carries out `plan`; false if its reply must wait for the connection's earlier writes (nothing
     /// was submitted or consumed then).
-    func carryOut(_ plan: WritePlan, _ args: RESPArguments) -> Bool {
+    /// A `blocking` command's bytes are its own (not in the reactor's write arena, which they would pin
+    /// for as long as the client waits), and the connection reads no further request until it is answered.
+    func carryOut(_ plan: WritePlan, _ args: RESPArguments, blocking: Bool = false) -> Bool {
         switch plan {
+        case .write(let write, let bytes, let shape) where blocking:
+            let size = bytes.size(args)
+            let owned = OwnedBytes(byteCount: size.bytes, keyCount: size.key) { bytes.fill($0, args) }
+            guard connection.submit(.owned(owned, write), route: route(shape)) else { return answer(.error("ERR the server is shutting down")) }
+            connection.awaitsBlockedCommand = true
+            return true
         case .write(let write, let bytes, let shape):
             if connection.submit(write, bytes, of: args, route: route(shape)) { return true }
             return answer(.error("ERR the server is shutting down"))

@@ -100,6 +100,8 @@ final class RESPSession {
         var limits = self.limits
         lastCommandEnd = MonotonicClock.nanoseconds()
         connection.runRequests {
+            // A blocked client's further requests wait until it is answered, as in Redis.
+            if connection.awaitsBlockedCommand { return .mustWait }
             // AUTH lifts the unauthenticated limits for the requests after it.
             if limits.unauthenticatedMaxArguments != Int.max && connection.user != nil { limits = self.limits }
             let decoded: RESPDecodeResult
@@ -230,7 +232,8 @@ final class RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             run(handle, args)
         case .write(let handle):
-            guard carryOut(handle(WriteCall(args: args, context: context, database: connection.database)), args) else { return false }
+            let plan = handle(WriteCall(args: args, context: context, database: connection.database))
+            guard carryOut(plan, args, blocking: command.flags.contains(.blocking)) else { return false }
         case .immediate(let handle):
             // Everything but a write runs now, after this connection's earlier writes. (CLIENT LIST's
             // cmd= is kept by the commands that change what a client is, not by every command: that

@@ -145,7 +145,7 @@ extension SortedSetCommands {
     }
 
     /// Removes the `count` lowest (or highest) members, saved with Redis's event.
-    private static func pop(_ zset: inout CollectionEdit, _ keys: inout KeyspaceWriter, max: Bool, count: Int) throws -> [CollectionCommands.Element] {
+    static func pop(_ zset: inout CollectionEdit, _ keys: inout KeyspaceWriter, max: Bool, count: Int) throws -> [CollectionCommands.Element] {
         var popped: [CollectionCommands.Element] = []
         try zset.withView { view in
             try view.forEachInOrder(reverse: max) { member, score in
@@ -170,10 +170,10 @@ extension SortedSetCommands {
     }
 
     /// ZMPOP's numkeys, side and count, checked as Redis checks them.
-    static func mpopOptions(_ args: RESPArguments) -> Result<(keys: Int, max: Bool, count: Int), RESPError> {
-        guard let numkeys = args.integer(1), numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
-        guard numkeys < Int64(args.count) - 2 else { return .failure(.syntax) }
-        let whereAt = 2 + Int(numkeys)
+    static func mpopOptions(_ args: RESPArguments, at first: Int = 1) -> Result<(keys: Int, max: Bool, count: Int), RESPError> {
+        guard let numkeys = args.integer(first), numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
+        guard numkeys < Int64(args.count - first - 1) else { return .failure(.syntax) }
+        let whereAt = first + 1 + Int(numkeys)
         guard args.is(whereAt, "MIN") || args.is(whereAt, "MAX") else { return .failure(.syntax) }
         var count = -1
         var j = whereAt + 1

@@ -223,7 +223,7 @@ final class NativeSession {
         case .transaction(let results?): ReplyWriter.results(results.compactMap(\.conditionalValue), requestID: requestID, into: &output)
         case .conditionFailedAt(let index): ReplyWriter.conditionFailed(at: index, requestID: requestID, into: &output)
         case .transaction(nil): ReplyWriter.error(.internalError, "a RESP transaction's outcome on a native connection", requestID: requestID, into: &output)
-        case .result: ReplyWriter.error(.internalError, "a RESP command's outcome on a native connection", requestID: requestID, into: &output)
+        case .result, .blocked: ReplyWriter.error(.internalError, "a RESP command's outcome on a native connection", requestID: requestID, into: &output)
         }
     }
 }
