@@ -134,6 +134,10 @@ open class Connection: EventHandler, PendingWork {
         process()
     }
 
+    /// Override: whether the peer's hang-up must be seen even while the request loop waits for a
+    /// completion (a client blocked on keys for as long as it likes: its going must end the wait).
+    open var watchesPeerWhileWaiting: Bool { false }
+
     /// Whether work received is still to be done: the loop is paused with requests left (the subclass
     /// adds its own, such as writes in flight).
     open var hasUnfinishedWork: Bool { pause != .none }
@@ -173,6 +177,8 @@ open class Connection: EventHandler, PendingWork {
         var events: UInt32 = 0
         if state == .open && pause != .waitingForCompletion && pendingOutput < maxPendingOutput {
             events |= Readiness.readable | Readiness.peerClosed
+        } else if state == .open && pause == .waitingForCompletion && watchesPeerWhileWaiting {
+            events |= Readiness.peerClosed
         }
         if sendBlocked && state != .outputBroken { events |= Readiness.writable }
         if events == 0 && state != .open {

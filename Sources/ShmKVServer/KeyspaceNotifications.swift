@@ -71,8 +71,7 @@ struct KeyspaceEventClasses: OptionSet, Sendable {
         case .expired: .expired
         case .none, .del, .expire, .persist, .renameFrom, .renameTo, .copyTo, .moveFrom, .moveTo: .generic
         case .hset, .hdel, .hincrby, .hincrbyfloat: .hash
-        case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim: .list
-        case .sortstore: .generic
+        case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim, .sortstore: .list
         case .sadd, .srem, .spop, .sinterstore, .sunionstore, .sdiffstore: .set
         case .zadd, .zincr, .zrem, .zrembyscore, .zrembyrank, .zrembylex, .zpopmin, .zpopmax, .zunionstore, .zinterstore,
              .zdiffstore, .zrangestore: .zset

@@ -101,6 +101,7 @@ final class ServerConnection: Connection {
     /// A blocking command (BLPOP…) of this connection is with the writer: no further request is read
     /// until it is answered.
     var awaitsBlockedCommand = false
+    override var watchesPeerWhileWaiting: Bool { awaitsBlockedCommand }
     /// The writer was told this connection went while it was blocked.
     private var unblockSent = false
 

@@ -208,6 +208,16 @@ extension KeyspaceWriter {
         return edit
     }
 
+    /// `replace` for a list (SORT … STORE).
+    mutating func replaceList(_ key: UnsafeRawBufferPointer) throws -> ListEdit {
+        try expireIfDue(key)
+        let existed = try transaction.delete(keyspace, key: key) || dropCollection(key)
+        if existed { _ = try removeDeadline(key) }
+        var edit = newList(key)
+        edit.existed = existed
+        return edit
+    }
+
     /// Stores an edited collection: its record, or — once it has no element — no key at all (with its
     /// deadline). Records `event` for the key (a new key flagged `created`), and Redis's `del` after it
     /// when the collection emptied. `event` nil records nothing (the command changed nothing).

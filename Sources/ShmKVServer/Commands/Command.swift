@@ -54,12 +54,16 @@ struct KeyPositions: Sendable, Equatable {
     /// For commands whose keys follow a count (SINTERCARD numkeys key …, ZUNIONSTORE dest numkeys key …):
     /// the count's position (0: none). Redis's legacy triple shows only the fixed keys.
     var countAt = 0
+    /// SORT: the argument after a STORE option is a key too.
+    var storeOption = false
 
     static let none = KeyPositions(first: 0, last: 0, step: 0)
     /// One key, the first argument.
     static let single = KeyPositions(first: 1, last: 1, step: 1)
     /// Every argument is a key.
     static let all = KeyPositions(first: 1, last: -1, step: 1)
+    /// SORT key … [STORE destination].
+    static let sort = KeyPositions(first: 1, last: 1, step: 1, storeOption: true)
     /// Every argument but the last (BLPOP key [key …] timeout).
     static let allButLast = KeyPositions(first: 1, last: -2, step: 1)
     /// Key, value, key, value…
@@ -77,7 +81,7 @@ struct KeyPositions: Sendable, Equatable {
     var hasKeys: Bool { first > 0 || countAt > 0 }
 
     /// Whether the keys' positions depend on the arguments (COMMAND's `movablekeys`).
-    var movable: Bool { countAt > 0 }
+    var movable: Bool { countAt > 0 || storeOption }
 
     /// The indices of the keys among `count` arguments (the command name included), fixed ones only.
     func indices(argumentCount count: Int) -> StrideThrough<Int> {
@@ -93,6 +97,17 @@ struct KeyPositions: Sendable, Equatable {
         if countAt > 0, countAt < args.count, let n = args.integer(countAt), n > 0 {
             let end = min(countAt + Int(clamping: n), args.count - 1)
             if end > countAt { all.append(contentsOf: (countAt + 1)...end) }
+        }
+        if storeOption {
+            // Redis's sortGetKeys: options' arguments skipped, the last STORE counts.
+            var store: Int? = nil
+            var i = 2
+            while i < args.count {
+                if args.is(i, "LIMIT") { i += 2 } else if args.is(i, "GET") || args.is(i, "BY") { i += 1 }
+                else if args.is(i, "STORE") && i + 1 < args.count { store = i + 1 }
+                i += 1
+            }
+            if let store { all.append(store) }
         }
         return all
     }

@@ -38,6 +38,10 @@ extension CommandTable {
                 .write(ListCommands.move)),
         Command("lmpop", arity: -4, [.write], keys: .numbered(at: 1), .list, "Pops from the first non-empty list (LEFT|RIGHT, COUNT).",
                 .write(ListCommands.lmpop)),
+        Command("sort", arity: -2, [.write, .denyOOM], keys: .sort, .generic, "Sorts a list, set or sorted set (BY, LIMIT, GET, ASC|DESC, ALPHA, STORE).",
+                .write(SortCommand.sort)),
+        Command("sort_ro", arity: -2, [.readonly], keys: .single, .generic, "Sorts a list, set or sorted set (BY, LIMIT, GET, ASC|DESC, ALPHA).",
+                .keyspace(SortCommand.sortRO)),
         // Blocking
         Command("blpop", arity: -3, [.write, .noScript, .blocking], keys: .allButLast, .list, "Pops from the head of the first non-empty list, or blocks.",
                 .write(ListCommands.blockingPop)),

@@ -116,7 +116,7 @@ enum CommandTable {
                 .immediate(ServerCommands.info)),
         Command("config", arity: -2, [.admin, .hasSubcommands], .server, "CONFIG GET: returns configuration parameters.", subcommands: ["GET", "SET", "RESETSTAT", "REWRITE", "HELP"],
                 .immediate(ConfigCommands.config)),
-        Command("command", arity: -1, [.loading, .stale, .hasSubcommands], .server, "Returns details about the commands (COUNT, DOCS, INFO, LIST).", subcommands: ["COUNT", "DOCS", "INFO", "LIST"],
+        Command("command", arity: -1, [.loading, .stale, .hasSubcommands], .server, "Returns details about the commands (COUNT, DOCS, GETKEYS, INFO, LIST).", subcommands: ["COUNT", "DOCS", "GETKEYS", "INFO", "LIST"],
                 .immediate(ServerCommands.command)),
         Command("hello", arity: -1, [.noScript, .fast, .allowedBeforeAuth], .connection, "Handshakes with the server (protocol 2 or 3, AUTH, SETNAME).",
                 .immediate(ConnectionCommands.hello)),

@@ -200,6 +200,23 @@ enum ServerCommands {
         RESPWriter.array(0, into: &session.output)                    // subcommands
     }
 
+    /// COMMAND GETKEYS command [arg …]: the keys the table finds in the arguments.
+    private static func getKeys(_ session: RESPSession, _ args: RESPArguments) {
+        guard args.count >= 3 else { return session.wrongArity(args, "command|getkeys") }
+        guard let command = CommandTable.named(args.string(2)) else {
+            return RESPWriter.error("ERR Invalid command specified", into: &session.output)
+        }
+        let inner = RESPArguments(base: args.base, ranges: Array(args.ranges[2...]))
+        let n = inner.count
+        guard command.arity > 0 ? n == command.arity : n >= -command.arity else {
+            return RESPWriter.error("ERR Invalid number of arguments specified for command", into: &session.output)
+        }
+        let indices = command.keys.indices(in: inner)
+        guard !indices.isEmpty else { return RESPWriter.error("ERR The command has no key arguments", into: &session.output) }
+        RESPWriter.array(indices.count, into: &session.output)
+        for i in indices { RESPWriter.bulk(inner[i], into: &session.output) }
+    }
+
     static func command(_ session: RESPSession, _ args: RESPArguments) {
         let all = CommandTable.all
         if args.count == 1 {
@@ -216,6 +233,8 @@ enum ServerCommands {
             for name in names {
                 if let c = CommandTable.named(name) { writeCommandInfo(session, c) } else { RESPWriter.nullArray(resp3: session.resp3, into: &session.output) }
             }
+        } else if args.is(1, "GETKEYS") {
+            getKeys(session, args)
         } else if args.is(1, "DOCS") {
             let names = args.count > 2 ? (2..<args.count).map { args.string($0) } : all.map(\.name)
             let known = names.compactMap { CommandTable.named($0) }

@@ -100,8 +100,6 @@ final class RESPSession {
         var limits = self.limits
         lastCommandEnd = MonotonicClock.nanoseconds()
         connection.runRequests {
-            // A blocked client's further requests wait until it is answered, as in Redis.
-            if connection.awaitsBlockedCommand { return .mustWait }
             // AUTH lifts the unauthenticated limits for the requests after it.
             if limits.unauthenticatedMaxArguments != Int.max && connection.user != nil { limits = self.limits }
             let decoded: RESPDecodeResult
@@ -120,6 +118,8 @@ final class RESPSession {
                 if connection.input.readableCount >= connection.maxInput { connection.queryBufferExceeded() }
                 return .stop
             }
+            // A blocked client's further requests wait until it is answered, as in Redis.
+            if connection.awaitsBlockedCommand { return .mustWait }
             if arguments.isEmpty { return .skipped(consumed: consumed) }
             let ranges = arguments
             let done: Bool
