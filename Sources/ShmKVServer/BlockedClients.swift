@@ -17,10 +17,9 @@ struct BlockRequest: Sendable, Equatable {
     let keys: [[UInt8]]
     /// `MonotonicClock.milliseconds()` it gives up at; 0: never.
     let deadline: Int
-    /// Its answer when it gives up: Redis's null array (BLPOP, BZPOPMIN, BLMPOP…) or null (BLMOVE, BRPOPLPUSH).
-    let nullArray: Bool
 
-    var timeoutResult: CommandResult { nullArray ? .nullArray : .null }
+    /// Its answer when it gives up: Redis's null array, whatever the command (BLMOVE's too).
+    var timeoutResult: CommandResult { .nullArray }
 }
 
 /// Why a blocked client stops waiting without being served (`WriteOperation.unblock`).

@@ -171,14 +171,14 @@ enum Blocking {
 
     /// Runs a blocking command on the writer: `serve` pops from one key (nil: it does not live; a
     /// key of another type throws WRONGTYPE). The keys `indices` names are tried in order; with none to
-    /// pop, the command blocks (`CommandResult.block`), or, where it may not block (MULTI), answers as a
-    /// timeout. Serving a blocked client tries only the key that became ready, and leaves it blocked if
+    /// pop, the command blocks (`CommandResult.block`), or, where it may not block (MULTI), answers
+    /// null (`nullArray`: a null array) at once. Serving a blocked client tries only the key that became ready, and leaves it blocked if
     /// that key holds nothing to pop or another type. `deadline` nil: a command that never blocks (LMPOP).
     static func run(_ keys: inout KeyspaceWriter, _ args: RESPArguments, _ indices: Range<Int>, deadline: Int?, nullArray: Bool,
                     _ serve: (inout KeyspaceWriter, UnsafeRawBufferPointer) throws -> CommandResult?) throws -> CommandResult {
         let timeout: CommandResult = nullArray ? .nullArray : .null
         if case .serving(let key) = keys.blocking {
-            let request = BlockRequest(keys: [], deadline: 0, nullArray: nullArray)
+            let request = BlockRequest(keys: [], deadline: 0)
             do {
                 return try key.withUnsafeBytes { try serve(&keys, $0) } ?? .block(request)
             } catch is WrongTypeError {
@@ -187,6 +187,6 @@ enum Blocking {
         }
         for i in indices { if let result = try serve(&keys, args[i]) { return result } }
         guard let deadline, keys.blocking == .may else { return timeout }
-        return .block(BlockRequest(keys: indices.map { Array(args[$0]) }, deadline: deadline, nullArray: nullArray))
+        return .block(BlockRequest(keys: indices.map { Array(args[$0]) }, deadline: deadline))
     }
 }

@@ -1,0 +1,6 @@
+def square(n):
+    return n * n
+
+
+def fail(n):
+    return n / 0
