@@ -49,3 +49,19 @@ extension Client {
     /// Members by score (Redis's bounds: `(1.5`, `-inf`), with their scores.
     public func zrangeByScore(_ key: [UInt8], min: String, max: String, offset: Int = 0, count: Int = -1) throws(ShmKVError) -> [(member: [UInt8], score: Double)] { try execute(.zrangeByScore(key, min: min, max: max, offset: offset, count: count)) }
 }
+
+extension Client {
+    /// LPUSH (or RPUSH): the new length.
+    @discardableResult
+    public func push(_ key: [UInt8], _ items: [[UInt8]], atHead: Bool = false) throws(ShmKVError) -> Int64 {
+        try execute(.push(key, items, atHead: atHead))
+    }
+    /// LLEN.
+    public func llen(_ key: [UInt8]) throws(ShmKVError) -> Int64 { try execute(.llen(key)) }
+    /// LRANGE.
+    public func lrange(_ key: [UInt8], _ start: Int, _ stop: Int) throws(ShmKVError) -> [[UInt8]] { try execute(.lrange(key, start, stop)) }
+    /// LMPOP: up to `count` items of the first non-empty list among `keys`, or nil.
+    public func lmpop(_ keys: [[UInt8]], fromHead: Bool = true, count: Int = 1) throws(ShmKVError) -> (key: [UInt8], values: [[UInt8]])? {
+        try execute(.lmpop(keys, fromHead: fromHead, count: count))
+    }
+}

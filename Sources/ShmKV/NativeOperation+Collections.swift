@@ -143,3 +143,32 @@ extension NativeOperation where Result == [(member: [UInt8], score: Double)] {
         return pairs
     }
 }
+
+extension NativeOperation where Result == Int64 {
+    /// LPUSH (or RPUSH, `atHead` false): the list's new length.
+    public static func push(_ key: [UInt8], _ items: [[UInt8]], atHead: Bool) -> Self {
+        command(words(atHead ? "LPUSH" : "RPUSH", key, items)) { $0.integer }
+    }
+    /// LLEN: the list's length (0 when absent).
+    public static func llen(_ key: [UInt8]) -> Self { command(words("LLEN", key)) { $0.integer } }
+}
+
+extension NativeOperation where Result == [[UInt8]] {
+    /// LRANGE: the items `start…stop`.
+    public static func lrange(_ key: [UInt8], _ start: Int, _ stop: Int) -> Self {
+        command(words("LRANGE", key, [Array(String(start).utf8), Array(String(stop).utf8)])) { $0.strings }
+    }
+}
+
+extension NativeOperation where Result == (key: [UInt8], values: [[UInt8]])? {
+    /// LMPOP: up to `count` items from the head (or tail) of the first non-empty list among `keys`, or nil.
+    public static func lmpop(_ keys: [[UInt8]], fromHead: Bool, count: Int) -> Self {
+        let words = [Array("LMPOP".utf8), Array(String(keys.count).utf8)] + keys
+            + [Array((fromHead ? "LEFT" : "RIGHT").utf8), Array("COUNT".utf8), Array(String(count).utf8)]
+        return command(words) { reply in
+            if case .null = reply { return .some(nil) }
+            guard let pair = reply.array, pair.count == 2, case .bulk(let key) = pair[0], let values = pair[1].strings else { return nil }
+            return .some((key, values))
+        }
+    }
+}
