@@ -39,7 +39,8 @@ extension StreamGenerator {
         func plain(_ words: [String], _ comparison: Comparison = .exact) -> [Step] { [Step(connection: 0, words: words, comparison: comparison)] }
         // An element count: mostly a few, sometimes enough to cross every threshold at once.
         let n = chance(0.1) ? Int.random(in: 40...140, using: &rng) : Int.random(in: 1...4, using: &rng)
-        switch Int.random(in: 0..<55, using: &rng) {
+        switch Int.random(in: 0..<75, using: &rng) {
+        case 55..<75: return listStep()
         // Numbered databases: the stream wanders between 0, 1 and 2.
         case 52: return plain(["SELECT", pick(["0", "0", "1", "2", "16", "x"])])
         case 53: return plain(pick([["MOVE", k, pick(["0", "1", "2", "99"])], ["SWAPDB", pick(["0", "1"]), pick(["1", "2"])],
@@ -106,10 +107,10 @@ extension StreamGenerator {
             return plain(words)
         case 46: return plain(["ZRANGESTORE", k3, k, pick(["0", "1", "-inf", "(1"]), pick(["-1", "2", "+inf"])] + pick([[], ["BYSCORE"], ["REV"], ["BYSCORE", "LIMIT", "0", "2"]]))
         case 47: return plain(["TYPE", k])
-        case 48: return plain(["OBJECT", "ENCODING", k], uncertainEncoding.contains(k) ? .skip : .exact)
+        case 48: return plain(["OBJECT", "ENCODING", k], uncertainEncoding.contains(k) ? .skip : .listEncoding)
         case 49: return plain(["ZRANDMEMBER", k] + pick([[], [count()], [count(), "WITHSCORES"]]), .shape)
         case 50: return plain(["ZSCAN", k, "0", "COUNT", "1000"], .cursor(page: .unorderedPairs))
-        default: return existsAll() + plain(["SCAN", "0", "COUNT", "1000", "TYPE", pick(["hash", "set", "zset", "string"])], .cursor(page: .unordered))
+        default: return existsAll() + plain(["SCAN", "0", "COUNT", "1000", "TYPE", pick(["hash", "set", "zset", "string", "list"])], .cursor(page: .unordered))
         }
     }
 }

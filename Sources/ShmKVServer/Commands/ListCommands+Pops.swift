@@ -10,10 +10,8 @@ extension ListCommands {
     /// LPOP key [count] and RPOP key [count].
     static func pop(_ c: WriteCall) -> WritePlan {
         guard c.args.count <= 3 else { return .error(.wrongArity(c.args.string(0).lowercased())) }
-        if c.args.count == 3 {
-            guard let n = c.args.integer(2) else { return .error(.notInteger) }
-            if n < 0 { return .error(CollectionCommands.notPositive) }
-        }
+        // Redis's getPositiveLongFromObjectOrReply: anything but a count ≥ 0 is "out of range".
+        if c.args.count == 3, (c.args.integer(2) ?? -1) < 0 { return .error(CollectionCommands.notPositive) }
         if let problem = c.keyProblem(1) { return .error(problem) }
         return .command(applyPop, records: 64)
     }
