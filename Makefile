@@ -20,11 +20,13 @@ RUN_PACKAGES := liblmdb-dev libedit-dev pkg-config
 # protected-mode test a second address in a network namespace of its own (unshare, setpriv and mount come
 # with util-linux); python3-venv holds redis-py from PyPI; systemd's systemd-analyze checks the service unit.
 TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server nutcracker iproute2 python3-venv systemd
-# redis-py, for the RESP tests, and the job-queue libraries the queue tests run (Celery; Kombu's Redis
-# transport imports `packaging`), in a virtual environment of Debian's python3 (under .build/).
+# redis-py, for the RESP tests, and the job-queue libraries the queue tests run (Celery, whose Kombu Redis
+# transport imports `packaging`; python-rq), in a virtual environment of Debian's python3 (under .build/).
+# python-rq stays at 2.4: its later versions take the scheduler's lock with a Lua script (EVAL is the
+# scripting issue's).
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9
-QUEUE_LIBRARIES := celery>=5.5,<6 packaging
+QUEUE_LIBRARIES := celery>=5.5,<6 packaging rq==2.4.1
 
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
@@ -50,7 +52,8 @@ deps-test:
 	@[ -x $(PYVENV)/bin/python ] || /usr/bin/python3 -m venv $(PYVENV)
 	@$(PYVENV)/bin/python -c 'import redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
 		$(PYVENV)/bin/pip install -q '$(REDIS_PY)'
-	@$(PYVENV)/bin/python -c 'import celery, packaging' 2>/dev/null || $(PYVENV)/bin/pip install -q $(foreach p,$(QUEUE_LIBRARIES),'$(p)')
+	@$(PYVENV)/bin/python -c 'import celery, packaging, rq, sys; sys.exit(0 if rq.__version__ == "2.4.1" else 1)' 2>/dev/null || \
+		$(PYVENV)/bin/pip install -q $(foreach p,$(QUEUE_LIBRARIES),'$(p)')
 
 # What Benchmarks/run.sh needs besides: a C compiler for the
 # raw-LMDB baselines. `make bench` runs it (about 10 minutes; numbers, never pass/fail).

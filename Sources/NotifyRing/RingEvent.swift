@@ -87,6 +87,10 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
     case ltrim = 44
     /// SORT … STORE's destination.
     case sortstore = 45
+    /// Streams (the commands python-rq's results need).
+    case xadd = 46
+    case xdel = 47
+    case xtrim = 48
 
     /// The name Redis publishes (`set`, `rename_from`, …); empty for `none`.
     public var redisName: String {
@@ -137,6 +141,9 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
         case .lrem: "lrem"
         case .ltrim: "ltrim"
         case .sortstore: "sortstore"
+        case .xadd: "xadd"
+        case .xdel: "xdel"
+        case .xtrim: "xtrim"
         }
     }
 }

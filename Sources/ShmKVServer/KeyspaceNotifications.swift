@@ -72,6 +72,7 @@ struct KeyspaceEventClasses: OptionSet, Sendable {
         case .none, .del, .expire, .persist, .renameFrom, .renameTo, .copyTo, .moveFrom, .moveTo: .generic
         case .hset, .hdel, .hincrby, .hincrbyfloat: .hash
         case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim, .sortstore: .list
+        case .xadd, .xdel, .xtrim: .stream
         case .sadd, .srem, .spop, .sinterstore, .sunionstore, .sdiffstore: .set
         case .zadd, .zincr, .zrem, .zrembyscore, .zrembyrank, .zrembylex, .zpopmin, .zpopmax, .zunionstore, .zinterstore,
              .zdiffstore, .zrangestore: .zset

@@ -9,6 +9,7 @@ public enum KeyType: UInt8, Sendable, Hashable {
     case set = 0x73    // "s"
     case zset = 0x7A   // "z"
     case list = 0x6C   // "l"
+    case stream = 0x78 // "x"
 
     /// TYPE's answer.
     public var name: String {
@@ -18,6 +19,7 @@ public enum KeyType: UInt8, Sendable, Hashable {
         case .set: "set"
         case .zset: "zset"
         case .list: "list"
+        case .stream: "stream"
         }
     }
 }
@@ -31,6 +33,7 @@ public enum RedisEncoding: UInt8, Sendable, Hashable {
     case intset = 2
     case skiplist = 3
     case quicklist = 4
+    case stream = 5
 
     public var name: String {
         switch self {
@@ -39,6 +42,7 @@ public enum RedisEncoding: UInt8, Sendable, Hashable {
         case .intset: "intset"
         case .skiplist: "skiplist"
         case .quicklist: "quicklist"
+        case .stream: "stream"
         }
     }
 }
@@ -127,7 +131,7 @@ public enum PackedItems {
         while !reader.atEnd {
             switch type {
             case .hash: guard reader.item() != nil, reader.item() != nil else { return false }
-            case .set, .list: guard reader.item() != nil else { return false }
+            case .set, .list, .stream: guard reader.item() != nil else { return false }
             case .zset: guard reader.item() != nil, reader.score() != nil else { return false }
             case .string: return false
             }

@@ -34,6 +34,14 @@ struct ListTests {
         ["RPUSH", "bad", "1", "x"], ["SORT", "bad"], ["SADD", "set", "b", "a", "c"], ["SORT", "set", "ALPHA", "DESC"], ["SORT", "set", "BY", "nosort", "STORE", "d2"],
         ["LRANGE", "d2", "0", "-1"], ["ZADD", "zs", "3", "a", "1", "b", "2", "c"], ["SORT", "zs", "BY", "nosort", "LIMIT", "1", "5"], ["SORT", "nope"],
         ["SORT", "nope", "STORE", "dst"], ["EXISTS", "dst"], ["SORT", "n", "LIMIT", "2", "9223372036854775807"],
+        // Streams, as far as python-rq uses them (ids given: `*` is the servers' clocks).
+        ["XADD", "st", "1-1", "a", "1"], ["XADD", "st", "1-*", "b", "2"], ["XADD", "st", "2", "c", "3"], ["XADD", "st", "1-5", "x", "y"],
+        ["XADD", "st", "MAXLEN", "=", "3", "3-0", "d", "4", "e", "5"], ["XLEN", "st"], ["XRANGE", "st", "-", "+"], ["XRANGE", "st", "(2-0", "+", "COUNT", "1"],
+        ["XREVRANGE", "st", "+", "-", "COUNT", "2"], ["XREVRANGE", "st", "+", "-", "COUNT", "0"], ["XRANGE", "st", "x", "+"], ["XRANGE", "st", "2", "2"],
+        ["XADD", "nost", "NOMKSTREAM", "1-1", "a", "b"], ["EXISTS", "nost"], ["XDEL", "st", "2-0", "9-9"], ["XDEL", "st", "x"], ["XTRIM", "st", "MINID", "3"],
+        ["XLEN", "st"], ["XADD", "st", "LIMIT", "5", "4-0", "a", "b"], ["XADD", "st", "MAXLEN", "1", "5-0", "a", "b"], ["XTRIM", "st", "MAXLEN", "0"],
+        ["XLEN", "st"], ["EXISTS", "st"], ["XADD", "st", "0-0", "a", "b"], ["XADD", "st", "5-0", "a"], ["XADD", "st", "5-0", "a", "b"], ["TYPE", "st"],
+        ["XRANGE", "nope", "-", "+"], ["XTRIM", "st"], ["XADD", "str", "9-9", "a", "b"], ["XLEN", "l"],
     ]
 
     @Test("every reply of a script of list and SORT commands is redis-server's, in RESP2 and in RESP3")

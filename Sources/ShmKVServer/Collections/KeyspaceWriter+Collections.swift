@@ -163,17 +163,17 @@ extension KeyspaceWriter {
     }
 
     /// The list `key` holds, loaded for a change; nil when the key does not live (WRONGTYPE for another type).
-    mutating func editList(_ key: UnsafeRawBufferPointer) throws -> ListEdit? {
+    mutating func editList(_ key: UnsafeRawBufferPointer, as type: KeyType = .list) throws -> ListEdit? {
         let limits = self.limits, space = self.space, transaction = self.transaction, databases = self.databases
-        return try withCollection(key, as: .list) { view in
+        return try withCollection(key, as: type) { view in
             view.map { ListEdit(key: key, header: $0.header, items: Array($0.items), existed: true,
                                 transaction: transaction, databases: databases, limits: limits, space: space) }
         }
     }
 
     /// A new empty list for `key` (stored by `save` once it has items).
-    func newList(_ key: UnsafeRawBufferPointer) -> ListEdit {
-        ListEdit(key: key, header: CollectionHeader(type: .list, isPacked: true, encoding: .listpack, count: 0, id: 0), items: [],
+    func newList(_ key: UnsafeRawBufferPointer, as type: KeyType = .list) -> ListEdit {
+        ListEdit(key: key, header: CollectionHeader(type: type, isPacked: true, encoding: type == .stream ? .stream : .listpack, count: 0, id: 0), items: [],
                  existed: false, transaction: transaction, databases: databases, limits: limits, space: space)
     }
 

@@ -256,7 +256,7 @@ struct ListEdit: EditedCollection {
     private mutating func moveToChunksIfLarge() throws {
         guard header.isPacked, header.count > PackedItems.maxElements || CollectionHeader.size + run.bytes.count > PackedItems.maxRecordBytes else { return }
         let runs = run.chunked()
-        header = CollectionHeader(type: .list, isPacked: false, encoding: header.encoding, count: header.count,
+        header = CollectionHeader(type: header.type, isPacked: false, encoding: header.encoding, count: header.count,
                                   id: try CollectionEdit.nextID(transaction, databases.meta))
         run = ListRunBuffer()
         try rewriteAll(runs)

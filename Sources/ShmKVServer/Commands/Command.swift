@@ -115,7 +115,7 @@ struct KeyPositions: Sendable, Equatable {
 
 /// The group COMMAND DOCS reports.
 enum CommandGroup: String, Sendable {
-    case string, generic, server, connection, pubsub, transactions, hash, set, list
+    case string, generic, server, connection, pubsub, transactions, hash, set, list, stream
     case sortedSet = "sorted-set"
 }
 

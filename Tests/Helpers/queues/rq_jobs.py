@@ -40,14 +40,14 @@ for (kind, job), i in zip(jobs, range(count)):
     status = job.get_status()
     if kind == "fail":
         assert status == JobStatus.FAILED, (i, status)
-        assert "ZeroDivisionError" in (job.exc_info or ""), i
+        assert "ZeroDivisionError" in (job.latest_result().exc_string or ""), i
     else:
         assert status == JobStatus.FINISHED, (i, kind, status)
-        assert job.result == i * i, (i, job.result)
+        assert job.return_value() == i * i, (i, job.return_value())
     found[kind] += 1
 for job, n in ((parent, 1000), (child, 1001)):
     job = Job.fetch(job.id, connection=conn)
-    assert job.get_status() == JobStatus.FINISHED and job.result == n * n, n
+    assert job.get_status() == JobStatus.FINISHED and job.return_value() == n * n, n
 failed, finished = FailedJobRegistry(queue=queue), FinishedJobRegistry(queue=queue)
 assert len(failed) == found["fail"], ("failed registry", len(failed))
 assert len(finished) == found["ok"] + found["scheduled"] + 2, ("finished registry", len(finished))
