@@ -15,7 +15,7 @@ struct Handoff: ParsableCommand {
     @Option var messages = 50_000
     @Option var rounds = 20_000
 
-    enum Consumer { case blpop(String), local(LocalStore, Client) }
+    enum Consumer { case blpop(String), local(LocalStore.ListWaiter) }
 
     func run() throws {
         let store = try LocalStore(directory: dataDirectory)
@@ -23,7 +23,7 @@ struct Handoff: ParsableCommand {
         print("consumer                           messages/s   p50 µs   p99 µs  p99.9 µs   (\(messages) messages; \(rounds) one-at-a-time rounds)")
         for (label, server, consumer) in [("redis-server BLPOP (unix socket)", redis, Consumer.blpop(redis)),
                                           ("shmkvd BLPOP (unix socket)", shmkv, Consumer.blpop(shmkv)),
-                                          ("shmkvd LocalStore.blockingPop", shmkv, Consumer.local(store, local))] {
+                                          ("shmkvd LocalStore ListWaiter", shmkv, Consumer.local(try store.listWaiter([Array("handoff".utf8)], through: local)))] {
             let rate = try throughput(server, consumer)
             let h = try latency(server, consumer)
             print(String(format: "%-34@ %10.0f %8.1f %8.1f %9.1f", label as NSString, rate, Double(h.valueAtPercentile(50)) / 1000,
@@ -37,8 +37,8 @@ struct Handoff: ParsableCommand {
             guard case .array(let pair)? = try client?.command([Array("BLPOP".utf8), Array("handoff".utf8), Array("0".utf8)]),
                   pair.count == 2, case .bulk(let item) = pair[1] else { throw ValidationError("BLPOP answered no item") }
             return item
-        case .local(let store, let client):
-            guard let item = try store.blockingPop([Array("handoff".utf8)], through: client) else { throw ValidationError("no item") }
+        case .local(let waiter):
+            guard let item = try waiter.pop() else { throw ValidationError("no item") }
             return item.value
         }
     }

@@ -53,30 +53,60 @@ extension LocalStore {
     /// A blocking pop for a worker on this host: the head (or tail) of the first non-empty list among
     /// `keys`, popped by the daemon through `client` (only the daemon writes: two workers never get the
     /// same item), but waited for on the notification ring — a futex in shared memory — rather than by a
-    /// BLPOP round trip or a poll. While every list is empty (as this process's snapshot shows), it
-    /// sleeps until the ring announces a change of one of the keys, then pops; a pop another worker
-    /// won is waited for again. `timeoutSeconds` nil waits for ever; nil is returned when it passes.
+    /// BLPOP round trip or a poll. One call subscribes to the ring for itself; a worker that pops again
+    /// and again keeps a `ListWaiter` instead. `timeoutSeconds` nil waits for ever; nil is returned when
+    /// it passes.
     public func blockingPop(_ keys: [[UInt8]], fromHead: Bool = true, timeoutSeconds: Double? = nil,
                             through client: Client) throws -> (key: [UInt8], value: [UInt8])? {
-        precondition(!keys.isEmpty, "blockingPop needs at least one key")
-        // Subscribed before the first look, so that no push between the look and the wait is missed.
-        let subscriber = try subscribe()
-        let deadline = timeoutSeconds.map { MonotonicClock.milliseconds() + Int(($0 * 1000).rounded(.up)) }
-        while true {
-            let ready = try read { snapshot in try keys.contains { key in try snapshot.withList(key) { ($0?.count ?? 0) > 0 } } }
-            if ready, let popped = try client.execute(.lmpop(keys, fromHead: fromHead, count: 1)) {
-                return (popped.key, popped.values[0])
-            }
-            // Wait for a change of one of the keys (or a resync: look again either way).
+        try listWaiter(keys, fromHead: fromHead, through: client).pop(timeoutSeconds: timeoutSeconds)
+    }
+
+    /// A waiter for items of `keys` that keeps its ring subscription from pop to pop (`blockingPop`).
+    public func listWaiter(_ keys: [[UInt8]], fromHead: Bool = true, through client: Client) throws -> ListWaiter {
+        precondition(!keys.isEmpty, "a list waiter needs at least one key")
+        return ListWaiter(store: self, keys: keys, fromHead: fromHead, client: client, subscriber: try subscribe())
+    }
+
+    /// One worker's wait for list items (`listWaiter`): while every list is empty, as this process's
+    /// snapshot shows, it sleeps until the ring announces a change of one of its keys, then pops through
+    /// the daemon; a pop another worker won is waited for again. Use from one thread at a time.
+    public final class ListWaiter {
+        let store: LocalStore
+        public let keys: [[UInt8]]
+        public let fromHead: Bool
+        let client: Client
+        let subscriber: ChangeSubscriber
+
+        init(store: LocalStore, keys: [[UInt8]], fromHead: Bool, client: Client, subscriber: ChangeSubscriber) {
+            self.store = store
+            self.keys = keys
+            self.fromHead = fromHead
+            self.client = client
+            self.subscriber = subscriber
+        }
+
+        /// The next item (and its key), or nil once `timeoutSeconds` (nil: for ever) passed without one.
+        public func pop(timeoutSeconds: Double? = nil) throws -> (key: [UInt8], value: [UInt8])? {
+            let deadline = timeoutSeconds.map { MonotonicClock.milliseconds() + Int(($0 * 1000).rounded(.up)) }
+            // What the ring said before this call is stale: the snapshot below is newer.
+            while subscriber.poll() != nil {}
             while true {
-                var wait: Int? = nil
-                if let deadline {
-                    wait = deadline - MonotonicClock.milliseconds()
-                    if wait! <= 0 { return nil }
+                let keys = self.keys
+                let ready = try store.read { snapshot in try keys.contains { key in try snapshot.withList(key) { ($0?.count ?? 0) > 0 } } }
+                if ready, let popped = try client.execute(.lmpop(keys, fromHead: fromHead, count: 1)) {
+                    return (popped.key, popped.values[0])
                 }
-                guard let event = subscriber.next(timeoutMilliseconds: wait) else { continue }
-                if case .change(let change) = event, change.kind != .clear, !keys.contains(change.key) { continue }
-                break
+                // Wait for a change of one of the keys (or a resync: look again either way).
+                while true {
+                    var wait: Int? = nil
+                    if let deadline {
+                        wait = deadline - MonotonicClock.milliseconds()
+                        if wait! <= 0 { return nil }
+                    }
+                    guard let event = subscriber.next(timeoutMilliseconds: wait) else { continue }
+                    if case .change(let change) = event, change.kind != .clear, !keys.contains(change.key) { continue }
+                    break
+                }
             }
         }
     }

@@ -74,8 +74,9 @@ struct LocalStoreListTests {
             Thread {
                 do {
                     let client = try Client(socketPath: daemon.socketPath, timeoutSeconds: 10)
-                    // One LocalStore per process (LMDB's rule), shared by the worker threads.
-                    while let item = try store.blockingPop([key], timeoutSeconds: 2, through: client) { results.append(item.value) }
+                    // One LocalStore per process (LMDB's rule), shared by the worker threads; a waiter each.
+                    let waiter = try store.listWaiter([key], through: client)
+                    while let item = try waiter.pop(timeoutSeconds: 2) { results.append(item.value) }
                 } catch {
                     results.fail("a worker: \(error)")
                 }

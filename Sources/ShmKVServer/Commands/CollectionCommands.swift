@@ -207,3 +207,29 @@ enum CollectionCommands {
         }
     }
 }
+
+/// What LMPOP, BLMPOP, ZMPOP and BZMPOP share after their name (and timeout): numkeys key [key …] then a
+/// side (`LEFT|RIGHT`, `MIN|MAX`) and an optional COUNT, checked as Redis checks them.
+struct MultiPopOptions {
+    /// The keys' argument indices.
+    let keys: Range<Int>
+    /// Whether the side is the second word (RIGHT, MAX).
+    let second: Bool
+    let count: Int
+
+    static func parse(_ args: RESPArguments, at first: Int, sides: (StaticString, StaticString)) -> Result<MultiPopOptions, RESPError> {
+        guard let numkeys = args.integer(first), numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
+        guard numkeys < Int64(args.count - first - 1) else { return .failure(.syntax) }
+        let sideAt = first + 1 + Int(numkeys)
+        guard args.is(sideAt, sides.0) || args.is(sideAt, sides.1) else { return .failure(.syntax) }
+        var count = -1
+        var j = sideAt + 1
+        while j < args.count {
+            guard count == -1, args.is(j, "COUNT"), j + 1 < args.count else { return .failure(.syntax) }
+            guard let n = args.integer(j + 1), n >= 1 else { return .failure(RESPError(message: "ERR count should be greater than 0")) }
+            count = Int(clamping: n)
+            j += 2
+        }
+        return .success(MultiPopOptions(keys: (first + 1)..<sideAt, second: args.is(sideAt, sides.1), count: max(count, 1)))
+    }
+}

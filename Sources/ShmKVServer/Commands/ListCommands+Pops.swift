@@ -33,21 +33,9 @@ extension ListCommands {
         return items
     }
 
-    /// LMPOP numkeys key [key …] LEFT|RIGHT [COUNT count] (and BLMPOP's part after the timeout).
-    static func mpopOptions(_ args: RESPArguments, at first: Int) -> Result<(keys: Range<Int>, head: Bool, count: Int), RESPError> {
-        guard let numkeys = args.integer(first), numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
-        guard numkeys < Int64(args.count - first - 1) else { return .failure(.syntax) }
-        let whereAt = first + 1 + Int(numkeys)
-        guard args.is(whereAt, "LEFT") || args.is(whereAt, "RIGHT") else { return .failure(.syntax) }
-        var count = -1
-        var j = whereAt + 1
-        while j < args.count {
-            guard count == -1, args.is(j, "COUNT"), j + 1 < args.count else { return .failure(.syntax) }
-            guard let n = args.integer(j + 1), n >= 1 else { return .failure(RESPError(message: "ERR count should be greater than 0")) }
-            count = Int(clamping: n)
-            j += 2
-        }
-        return .success(((first + 1)..<whereAt, args.is(whereAt, "LEFT"), Swift.max(count, 1)))
+    /// LMPOP's and BLMPOP's numkeys, keys, side and count.
+    static func mpopOptions(_ args: RESPArguments, at first: Int) -> Result<MultiPopOptions, RESPError> {
+        MultiPopOptions.parse(args, at: first, sides: ("LEFT", "RIGHT"))
     }
 
     static func lmpop(_ c: WriteCall) -> WritePlan {
@@ -64,13 +52,7 @@ extension ListCommands {
         switch mpopOptions(c.args, at: 2) {
         case .failure(let error): return .error(error)
         case .success(let options):
-            let deadline: Int
-            switch Blocking.deadline(c.args, 1) {
-            case .failure(let error): return .error(error)
-            case .success(let d): deadline = d
-            }
-            if let problem = options.keys.lazy.compactMap(c.keyProblem).first { return .error(problem) }
-            return .command({ keys, args in try applyMultiPop(&keys, args, at: 2, deadline: deadline) }, records: 64)
+            return Blocking.plan(c, timeoutAt: 1, keys: options.keys) { keys, args, deadline in try applyMultiPop(&keys, args, at: 2, deadline: deadline) }
         }
     }
 
@@ -78,27 +60,21 @@ extension ListCommands {
         guard case .success(let options) = mpopOptions(args, at: first) else { return .error(RESPError.syntax.message) }
         return try Blocking.run(&keys, args, options.keys, deadline: first == 1 ? nil : deadline, nullArray: true) { keys, key in
             guard var list = try keys.editList(key) else { return nil }
-            let items = try take(&list, &keys, head: options.head, options.count)
+            let items = try take(&list, &keys, head: !options.second, options.count)
             return .array([.bulk(Array(key)), .array(items.map { .bulk($0) })])
         }
     }
 
     /// BLPOP key [key …] timeout and BRPOP.
     static func blockingPop(_ c: WriteCall) -> WritePlan {
-        let deadline: Int
-        switch Blocking.deadline(c.args, c.args.count - 1) {
-        case .failure(let error): return .error(error)
-        case .success(let d): deadline = d
-        }
-        if let problem = (1..<(c.args.count - 1)).lazy.compactMap(c.keyProblem).first { return .error(problem) }
-        return .command({ keys, args in
+        Blocking.plan(c, timeoutAt: c.args.count - 1, keys: 1..<(c.args.count - 1)) { keys, args, deadline in
             let head = args.is(0, "BLPOP")
             return try Blocking.run(&keys, args, 1..<(args.count - 1), deadline: deadline, nullArray: true) { keys, key in
                 guard var list = try keys.editList(key) else { return nil }
                 let items = try take(&list, &keys, head: head, 1)
                 return .array([.bulk(Array(key)), .bulk(items[0])])
             }
-        }, records: 64)
+        }
     }
 
     /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT, RPOPLPUSH source destination, and their blocking
@@ -165,6 +141,19 @@ enum Blocking {
         guard milliseconds.isFinite, milliseconds < Float80(Int64.max / 2) else { return .failure(RESPError(message: "ERR timeout is out of range")) }
         let ms = Int(milliseconds)
         return .success(ms == 0 ? 0 : MonotonicClock.milliseconds() + ms)
+    }
+
+    /// The plan of a blocking command: its timeout (argument `timeoutAt`) parsed into a deadline and its
+    /// keys checked, in Redis's order, then `apply` on the writer with the deadline.
+    static func plan(_ c: WriteCall, timeoutAt: Int, keys: Range<Int>,
+                     _ apply: @escaping @Sendable (inout KeyspaceWriter, RESPArguments, Int) throws -> CommandResult) -> WritePlan {
+        let deadline: Int
+        switch Blocking.deadline(c.args, timeoutAt) {
+        case .failure(let error): return .error(error)
+        case .success(let d): deadline = d
+        }
+        if let problem = keys.lazy.compactMap(c.keyProblem).first { return .error(problem) }
+        return .command({ keys, args in try apply(&keys, args, deadline) }, records: 64)
     }
 
     /// Runs a blocking command on the writer: `serve` pops from one key (nil: it does not live; a

@@ -6,20 +6,14 @@ import Wire
 extension SortedSetCommands {
     /// BZPOPMIN key [key …] timeout and BZPOPMAX: key, member, score.
     static func bzpop(_ c: WriteCall) -> WritePlan {
-        let deadline: Int
-        switch Blocking.deadline(c.args, c.args.count - 1) {
-        case .failure(let error): return .error(error)
-        case .success(let d): deadline = d
-        }
-        if let problem = (1..<(c.args.count - 1)).lazy.compactMap(c.keyProblem).first { return .error(problem) }
-        return .command({ keys, args in
+        Blocking.plan(c, timeoutAt: c.args.count - 1, keys: 1..<(c.args.count - 1)) { keys, args, deadline in
             let max = args.is(0, "BZPOPMAX")
             return try Blocking.run(&keys, args, 1..<(args.count - 1), deadline: deadline, nullArray: true) { keys, key in
                 guard var zset = try keys.edit(key, as: .zset) else { return nil }
                 let popped = try pop(&zset, &keys, max: max, count: 1)
                 return .array([.bulk(Array(key)), .bulk(popped[0].member), .double(popped[0].score)])
             }
-        }, records: 64)
+        }
     }
 
     /// BZMPOP timeout numkeys key [key …] MIN|MAX [COUNT count].
@@ -27,19 +21,13 @@ extension SortedSetCommands {
         switch mpopOptions(c.args, at: 2) {
         case .failure(let error): return .error(error)
         case .success(let options):
-            let deadline: Int
-            switch Blocking.deadline(c.args, 1) {
-            case .failure(let error): return .error(error)
-            case .success(let d): deadline = d
-            }
-            if let problem = (3..<(3 + options.keys)).lazy.compactMap(c.keyProblem).first { return .error(problem) }
-            return .command({ keys, args in
-                try Blocking.run(&keys, args, 3..<(3 + options.keys), deadline: deadline, nullArray: true) { keys, key in
+            return Blocking.plan(c, timeoutAt: 1, keys: options.keys) { keys, args, deadline in
+                try Blocking.run(&keys, args, options.keys, deadline: deadline, nullArray: true) { keys, key in
                     guard var zset = try keys.edit(key, as: .zset) else { return nil }
-                    let popped = try pop(&zset, &keys, max: options.max, count: options.count)
+                    let popped = try pop(&zset, &keys, max: options.second, count: options.count)
                     return .array([.bulk(Array(key)), .array(popped.map { .array([.bulk($0.member), .double($0.score)]) })])
                 }
-            }, records: 64)
+            }
         }
     }
 }

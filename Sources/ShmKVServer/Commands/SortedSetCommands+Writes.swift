@@ -164,33 +164,21 @@ extension SortedSetCommands {
         switch mpopOptions(c.args) {
         case .failure(let error): return .error(error)
         case .success(let options):
-            if let problem = (2..<(2 + options.keys)).lazy.compactMap(c.keyProblem).first { return .error(problem) }
+            if let problem = options.keys.lazy.compactMap(c.keyProblem).first { return .error(problem) }
             return .command(applyMultiPop, records: 64)
         }
     }
 
-    /// ZMPOP's numkeys, side and count, checked as Redis checks them.
-    static func mpopOptions(_ args: RESPArguments, at first: Int = 1) -> Result<(keys: Int, max: Bool, count: Int), RESPError> {
-        guard let numkeys = args.integer(first), numkeys >= 1 else { return .failure(RESPError(message: "ERR numkeys should be greater than 0")) }
-        guard numkeys < Int64(args.count - first - 1) else { return .failure(.syntax) }
-        let whereAt = first + 1 + Int(numkeys)
-        guard args.is(whereAt, "MIN") || args.is(whereAt, "MAX") else { return .failure(.syntax) }
-        var count = -1
-        var j = whereAt + 1
-        while j < args.count {
-            guard count == -1, args.is(j, "COUNT"), j + 1 < args.count else { return .failure(.syntax) }
-            guard let n = args.integer(j + 1), n >= 1 else { return .failure(RESPError(message: "ERR count should be greater than 0")) }
-            count = Int(clamping: n)
-            j += 2
-        }
-        return .success((Int(numkeys), args.is(whereAt, "MAX"), max(count, 1)))
+    /// ZMPOP's and BZMPOP's numkeys, keys, side and count.
+    static func mpopOptions(_ args: RESPArguments, at first: Int = 1) -> Result<MultiPopOptions, RESPError> {
+        MultiPopOptions.parse(args, at: first, sides: ("MIN", "MAX"))
     }
 
     private static func applyMultiPop(_ keys: inout KeyspaceWriter, _ args: RESPArguments) throws -> CommandResult {
         guard case .success(let options) = mpopOptions(args) else { return .error(RESPError.syntax.message) }
-        for i in 2..<(2 + options.keys) {
+        for i in options.keys {
             guard var zset = try keys.edit(args[i], as: .zset) else { continue }
-            let popped = try pop(&zset, &keys, max: options.max, count: options.count)
+            let popped = try pop(&zset, &keys, max: options.second, count: options.count)
             return .array([.bulk(Array(args[i])), .array(popped.map { .array([.bulk($0.member), .double($0.score)]) })])
         }
         return .nullArray
