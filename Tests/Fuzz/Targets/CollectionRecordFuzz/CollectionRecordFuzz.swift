@@ -47,6 +47,10 @@ public func fuzzCollectionRecords(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
                 let key = ElementKey.prefix(header.id, tag) + rest.prefix(400)
                 try txn.put(elements, key: key, value: Array(rest.dropFirst(rest.count / 2)))
             }
+            // A list's chunks: a count, then items, cut from the input at three positions.
+            for (i, position) in [ListChunk.firstPosition, ListChunk.firstPosition + 1, 7].enumerated() {
+                try txn.put(elements, key: ListChunk.key(header.id, position), value: Array(rest.dropFirst(i * rest.count / 3)))
+            }
         }
     }
     try? environment.read { txn in
@@ -75,6 +79,16 @@ public func fuzzCollectionRecords(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
                 try? view.forEachMember { _ in n += 1; return n < 20_000 ? .proceed : .stop }
                 try? view.forEachRecord(after: nil) { _, _, _ in n += 1; return n < 30_000 ? .proceed : .stop }
                 _ = try? view.withRandomRecord(UInt64(size)) { _, member, _ in member.count }
+                // Lists (and streams): walks from both ends with skips, and items by index.
+                for reverse in [false, true] {
+                    for skip in [0, 1, size % 300] {
+                        var items = 0
+                        try? view.forEachListItem(reverse: reverse, skip: skip) { _ in items += 1; return items < 10_000 ? .proceed : .stop }
+                    }
+                }
+                for index in [0, -1, 1, size % 200, -(size % 200) - 1, Int.min, Int.max] {
+                    _ = try? view.withListItem(at: index) { $0?.count }
+                }
             }
         }
     }
