@@ -26,7 +26,7 @@ extension LocalStore.Snapshot {
         try withCollection(key, .zset) { try body($0.map(LocalStore.SortedSet.init)) }
     }
 
-    private func withCollection<R>(_ key: [UInt8], _ type: KeyType, _ body: (CollectionView?) throws -> R) throws -> R {
+    func withCollection<R>(_ key: [UInt8], _ type: KeyType, _ body: (CollectionView?) throws -> R) throws -> R {
         do {
             return try key.withUnsafeBytes { try keys.withCollection($0, as: type, body) }
         } catch is WrongTypeError {

@@ -7,11 +7,7 @@ import Wire
 extension LocalStore.Snapshot {
     /// Calls `body` with the list `key` holds, or nil (a key of another type throws `.wrongType`).
     public func withList<R>(_ key: [UInt8], _ body: (LocalStore.List?) throws -> R) throws -> R {
-        do {
-            return try key.withUnsafeBytes { try keys.withCollection($0, as: .list) { try body($0.map(LocalStore.List.init)) } }
-        } catch is WrongTypeError {
-            throw ShmKVError.server(.wrongType, WrongTypeError.message)
-        }
+        try withCollection(key, .list) { try body($0.map(LocalStore.List.init)) }
     }
 }
 

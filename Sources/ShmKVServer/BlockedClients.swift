@@ -84,8 +84,8 @@ final class BlockedClients {
     }
 
     /// The clients waiting on `key` in `database`, first blocked first.
-    func queue(_ database: UInt8, _ key: UnsafeRawBufferPointer) -> [UInt64] {
-        queues.isEmpty ? [] : queues[WaitKey(database: database, key: Array(key))] ?? []
+    func queue(_ database: UInt8, _ key: [UInt8]) -> [UInt64] {
+        queues.isEmpty ? [] : queues[WaitKey(database: database, key: key)] ?? []
     }
 
     /// The waiting client of RESP client `id`, if any.

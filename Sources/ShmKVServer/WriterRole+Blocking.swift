@@ -37,7 +37,7 @@ extension WriterRole {
             pass.mark += 1
             guard change.kind == .put else { continue }
             let key = keys.changes.withBytes(of: change) { key, _ in Array(key) }
-            let waiting = key.withUnsafeBytes { blocked.queue(change.database, $0) }.filter { !pass.isAnswered($0) }
+            let waiting = blocked.queue(change.database, key).filter { !pass.isAnswered($0) }
             for serial in waiting {
                 guard let ticket = blocked.waiters[serial]?.ticket else { continue }
                 if let outcome = try serve(ticket, on: key, &keys) { pass.answered.append((serial, outcome)) }
@@ -119,10 +119,8 @@ extension WriterRole {
     /// with every other outcome gathered for a reactor: one hand-off (and at most one wake-up) per reactor.
     func deliverAnswered(combiner: ReactorThread?, local: inout [WriteCompletion]) {
         for (ticket, outcome) in answeredWaiters {
-            let completion = WriteCompletion(outcome: outcome, route: ticket.route, connection: ticket.connection,
-                                             byteCount: ticket.byteCount, arenaChunk: ticket.arenaChunk)
-            let reactor = ticket.connection._withUnsafeGuaranteedRef { $0.reactor }
-            if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
+            route(WriteCompletion(outcome: outcome, route: ticket.route, connection: ticket.connection,
+                                  byteCount: ticket.byteCount, arenaChunk: ticket.arenaChunk), combiner: combiner, local: &local)
         }
         answeredWaiters.removeAll(keepingCapacity: true)
         for index in completions.indices where !completions[index].isEmpty {

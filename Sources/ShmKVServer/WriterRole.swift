@@ -105,12 +105,16 @@ final class WriterRole {
         for i in batch.indices {
             // Parked among the blocked clients: answered later, by the batch that serves it.
             if case .blocked = outcomes[i] { continue }
-            let connection = batch[i].connection
-            let completion = WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: connection,
-                                             byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk)
-            let reactor = connection._withUnsafeGuaranteedRef { $0.reactor }
-            if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
+            route(WriteCompletion(outcome: outcomes[i], route: batch[i].route, connection: batch[i].connection,
+                                  byteCount: batch[i].byteCount, arenaChunk: batch[i].arenaChunk), combiner: combiner, local: &local)
         }
         deliverAnswered(combiner: combiner, local: &local)
+    }
+
+    /// Puts an outcome on its way: into `local` for the combiner's own connections, else into its
+    /// reactor's hand-off list (posted by `deliverAnswered`).
+    func route(_ completion: WriteCompletion, combiner: ReactorThread?, local: inout [WriteCompletion]) {
+        let reactor = completion.connection._withUnsafeGuaranteedRef { $0.reactor }
+        if reactor === combiner { local.append(completion) } else { completions[reactor.index].append(completion) }
     }
 }

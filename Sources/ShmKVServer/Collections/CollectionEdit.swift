@@ -212,15 +212,6 @@ struct CollectionEdit {
         }
     }
 
-    /// Calls `body` with the collection's `__types` record: the header, then the packed items.
-    func withRecord<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        try withUnsafeTemporaryAllocation(byteCount: CollectionHeader.size + items.count, alignment: 8) { buffer in
-            header.write(to: buffer)
-            if !items.isEmpty { UnsafeMutableRawBufferPointer(rebasing: buffer[CollectionHeader.size...]).copyBytes(from: items) }
-            return try body(UnsafeRawBufferPointer(buffer))
-        }
-    }
-
     /// A new collection id from `__meta` (ids are never reused).
     static func nextID(_ transaction: WriteTransaction, _ meta: Database) throws -> UInt64 {
         let id = try transaction.get(meta, key: StoreLayout.MetaKey.nextCollectionID).flatMap(MetaValue.decimal) ?? 1

@@ -96,11 +96,25 @@ protocol EditedCollection {
     var key: UnsafeRawBufferPointer { get }
     var header: CollectionHeader { get }
     var existed: Bool { get }
-    /// Calls `body` with the `__types` record: the header, then the packed items.
-    func withRecord<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+    /// The packed items while `header.isPacked` (else empty).
+    var packedItems: [UInt8] { get }
 }
 
-extension CollectionEdit: EditedCollection {}
+extension EditedCollection {
+    /// Calls `body` with the collection's `__types` record: the header, then the packed items.
+    func withRecord<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let items = packedItems
+        return try withUnsafeTemporaryAllocation(byteCount: CollectionHeader.size + items.count, alignment: 8) { buffer in
+            header.write(to: buffer)
+            if !items.isEmpty { UnsafeMutableRawBufferPointer(rebasing: buffer[CollectionHeader.size...]).copyBytes(from: items) }
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+}
+
+extension CollectionEdit: EditedCollection {
+    var packedItems: [UInt8] { items }
+}
 
 /// The writer's side of collections: reading one inside the batch, editing it (`CollectionEdit`), and
 /// deleting it (its elements left to `reclaimElements`).
@@ -200,19 +214,23 @@ extension KeyspaceWriter {
     /// without an event; the edit's `existed` says whether there was one, so that `save` announces `del`
     /// for an empty result and `new` for a new key.
     mutating func replace(_ key: UnsafeRawBufferPointer, with type: KeyType) throws -> CollectionEdit {
-        try expireIfDue(key)
-        let existed = try transaction.delete(keyspace, key: key) || dropCollection(key)
-        if existed { _ = try removeDeadline(key) }
+        let existed = try removeForReplacement(key)
         var edit = newCollection(key, type)
         edit.existed = existed
         return edit
     }
 
-    /// `replace` for a list (SORT … STORE).
-    mutating func replaceList(_ key: UnsafeRawBufferPointer) throws -> ListEdit {
+    /// Removes whatever `key` holds, and its deadline, with no event; whether there was anything.
+    private mutating func removeForReplacement(_ key: UnsafeRawBufferPointer) throws -> Bool {
         try expireIfDue(key)
         let existed = try transaction.delete(keyspace, key: key) || dropCollection(key)
         if existed { _ = try removeDeadline(key) }
+        return existed
+    }
+
+    /// `replace` for a list (SORT … STORE).
+    mutating func replaceList(_ key: UnsafeRawBufferPointer) throws -> ListEdit {
+        let existed = try removeForReplacement(key)
         var edit = newList(key)
         edit.existed = existed
         return edit

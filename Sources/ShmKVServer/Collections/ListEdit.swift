@@ -37,13 +37,7 @@ struct ListEdit: EditedCollection {
         try run.bytes.withUnsafeBytes { try body(CollectionView(trusted: header, items: $0, transaction, elements)) }
     }
 
-    func withRecord<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        try withUnsafeTemporaryAllocation(byteCount: CollectionHeader.size + run.bytes.count, alignment: 8) { buffer in
-            header.write(to: buffer)
-            if !run.bytes.isEmpty { UnsafeMutableRawBufferPointer(rebasing: buffer[CollectionHeader.size...]).copyBytes(from: run.bytes) }
-            return try body(UnsafeRawBufferPointer(buffer))
-        }
-    }
+    var packedItems: [UInt8] { run.bytes }
 
     // MARK: Ends
 

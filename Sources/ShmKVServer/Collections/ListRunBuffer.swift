@@ -29,17 +29,6 @@ struct ListRunBuffer {
 
     private func item(between start: Int, _ end: Int) -> [UInt8] { Array(bytes[(start + 4)..<end]) }
 
-    func item(at index: Int) -> [UInt8] {
-        let o = offsets()
-        return item(between: o[index], o[index + 1])
-    }
-
-    /// Every item, as arrays.
-    func all() -> [[UInt8]] {
-        let o = offsets()
-        return (0..<(o.count - 1)).map { item(between: o[$0], o[$0 + 1]) }
-    }
-
     static func encoded(_ item: UnsafeRawBufferPointer) -> [UInt8] {
         var element: [UInt8] = []
         element.reserveCapacity(PackedItems.size(item.count))

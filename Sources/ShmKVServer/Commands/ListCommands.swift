@@ -48,18 +48,6 @@ enum ListCommands {
         }
     }
 
-    /// The items in `range`, copied.
-    static func items(_ list: CollectionView, _ range: ClosedRange<Int>, reverse: Bool) throws -> [[UInt8]] {
-        var items: [[UInt8]] = []
-        items.reserveCapacity(range.count)
-        let skip = reverse ? list.count - 1 - range.upperBound : range.lowerBound
-        try list.forEachListItem(reverse: reverse, skip: skip) { item in
-            items.append(Array(item))
-            return items.count < range.count ? .proceed : .stop
-        }
-        return items
-    }
-
     /// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len].
     static func lpos(_ c: CommandCall) throws {
         let args = c.args
