@@ -22,6 +22,14 @@ public struct Descriptor: ~Copyable, Sendable {
         Descriptor.close(fd)
     }
 
+    /// Gives up ownership without closing: the caller owns the number returned (to hand it to
+    /// another thread, where `init(adopting:)` takes it back).
+    public consuming func relinquish() -> Int32 {
+        let fd = rawValue
+        discard self
+        return fd
+    }
+
     deinit { Descriptor.close(rawValue) }
 
     private static func close(_ fd: Int32) {

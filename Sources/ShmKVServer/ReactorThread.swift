@@ -79,8 +79,9 @@ final class ServerContext: Sendable {
 /// One reactor: an event loop on its own thread, the connections it accepted, a reusable read
 /// transaction renewed once per loop iteration, and the queue where the writer leaves outcomes.
 final class ReactorThread: @unchecked Sendable {
-    // Invariant: everything except `completions` and `draining` is touched only on the loop's thread;
-    // other threads call only `post(_:)`, `beginDraining()` and `loop.stop()`.
+    // Invariant: everything except `completions`, `draining`, `adopted` and `connectionCount` is touched
+    // only on the loop's thread; other threads call only `post(_:)`, `place` (which hands a connection
+    // over through `adopted`), `beginDraining()` and `loop.stop()`.
     let loop: EventLoop
     let context: ServerContext
     let index: Int
@@ -93,7 +94,7 @@ final class ReactorThread: @unchecked Sendable {
     /// Outcomes of writes this loop committed itself, for its own connections.
     private var localCompletions: [WriteCompletion] = []
     private(set) var readTransaction: ReadTransaction?
-    private var connections: [ObjectIdentifier: ServerConnection] = [:]
+    var connections: [ObjectIdentifier: ServerConnection] = [:]
     private let draining = Atomic<Bool>(false)
     /// Listeners to take out of this loop (set by `stopAccepting`, done on the loop's thread).
     private let listenersToDrop = Locked<[Listener]>([])
@@ -110,6 +111,10 @@ final class ReactorThread: @unchecked Sendable {
     /// The ring's next sequence read just before the snapshot began: every change numbered below it is
     /// in the snapshot (published after its commit). CLIENT TRACKING remembers a read key from here.
     private(set) var ringMark: UInt64 = 0
+    /// Connections placed on this loop and not yet closed (any thread reads it to balance the loops).
+    let connectionCount = Atomic<Int>(0)
+    /// Connections another loop accepted for this one, not yet taken; nil once the loop has stopped.
+    let adopted = Locked<[Int32]?>([])
 
     init(index: Int, context: ServerContext) throws {
         self.index = index
@@ -122,6 +127,7 @@ final class ReactorThread: @unchecked Sendable {
         }
         loop.onWake = { [unowned self] in
             self.dropListeners()
+            self.acceptAdopted()
             self.deliverCompletions()
             self.pumpRingFollowers()
             self.deliverInvalidations()
@@ -160,6 +166,7 @@ final class ReactorThread: @unchecked Sendable {
     /// Runs the loop until the server stops.
     func run() {
         loop.run()
+        closeAdopted()
         for connection in connections.values { connection.close() }
         connections.removeAll()
         resetSnapshot()
@@ -321,35 +328,10 @@ final class ReactorThread: @unchecked Sendable {
         }
     }
 
-    /// Called on this loop's thread by the listener when a client connects.
-    func accept(_ descriptor: consuming Descriptor) {
-        let stats = context.stats
-        let current = stats.connectionsCurrent.add(1, ordering: .relaxed).newValue
-        ServerStats.add(stats.connectionsTotal)
-        let config = context.configuration
-        var refusal: Status? = nil
-        if current > config.maxClients {
-            refusal = .tooManyClients
-            ServerStats.add(stats.connectionsRejected)
-        } else if !config.auth.isRequired && !config.auth.allowUnauthenticatedRemote && !Socket.peerIsLoopback(descriptor.rawValue) {
-            // Protected mode's second line: a remote peer reached a daemon without a password (the
-            // listener is loopback, so something forwarded it here).
-            refusal = .denied
-            ServerStats.add(stats.connectionsRejected)
-        }
-        let connection = ServerConnection(descriptor: descriptor, reactor: self, refusal: refusal)
-        do {
-            try connection.start()
-            connections[ObjectIdentifier(connection)] = connection
-        } catch {
-            context.logger.warning("could not register connection: \(error)")
-            connection.close()
-        }
-    }
-
     func connectionClosed(_ connection: ServerConnection) {
         connections[ObjectIdentifier(connection)] = nil
         context.stats.connectionsCurrent.subtract(1, ordering: .relaxed)
+        connectionCount.subtract(1, ordering: .relaxed)
     }
 
     /// Asks the loop to stop watching `listeners`; returns once it has, so the caller may close them

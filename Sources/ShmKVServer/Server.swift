@@ -105,8 +105,8 @@ public final class Server: @unchecked Sendable {
     private func openListeners(group: gid_t?) throws {
         let reactors = self.reactors
         let onAccept: @Sendable (consuming Descriptor, EventLoop) -> Void = { descriptor, loop in
-            guard let reactor = reactors.first(where: { $0.loop === loop }) else { return }  // dropped: closed
-            reactor.accept(descriptor)
+            guard let here = reactors.first(where: { $0.loop === loop }) else { return }  // dropped: closed
+            ReactorThread.place(descriptor, acceptedBy: here, among: reactors)
         }
         if let path = configuration.socketPath {
             let socket = try Socket.listenUnix(path: path, mode: group == nil ? 0o600 : 0o660)

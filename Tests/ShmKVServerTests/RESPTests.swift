@@ -282,4 +282,26 @@ struct RESPTests {
         #expect(try cli(daemon, ["FLUSHDB"]) == "ERR FLUSHDB is disabled on this server (resp.allowFlush)")
         #expect(try cli(daemon, ["DBSIZE"]) == "20000")
     }
+
+    @Test("connections opened at once are spread over the reactors (CLIENT LIST's io-thread)")
+    func connectionsSpreadOverReactors() throws {
+        let daemon = try Daemon()  // two reactors
+        defer { daemon.stop() }
+        // Ten connections opened back to back, before any says a word: one reactor's listener wake-up
+        // can accept them all, and must hand some over to the other.
+        let connections = try (0..<10).map { _ in try RawConnection(unixPath: daemon.socketPath) }
+        for connection in connections {
+            connection.send(respCommand("PING"))
+            #expect(connection.read(7) == Array("+PONG\r\n".utf8))
+        }
+        connections[0].send(respCommand("CLIENT", "LIST"))
+        let list = String(decoding: connections[0].readAvailable(), as: UTF8.self)
+        let threads = list.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("io-thread=") }.map { String($0.dropFirst(10)) }
+        }
+        #expect(threads.count == 10, "\(list)")
+        let onFirst = threads.filter { $0 == "0" }.count, onSecond = threads.filter { $0 == "1" }.count
+        #expect(onFirst + onSecond == 10 && abs(onFirst - onSecond) <= 1, "io-threads \(threads)")
+        withExtendedLifetime(connections) {}
+    }
 }

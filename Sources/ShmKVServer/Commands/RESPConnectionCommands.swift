@@ -138,7 +138,7 @@ enum ConnectionCommands {
 
     private static func clientLine(_ session: RESPSession, _ c: ClientInfo) -> String {
         "id=\(c.id) addr=\(c.address) laddr=? fd=0 name=\(c.name) age=\(max(0, MonotonicClock.seconds() - c.connectedAt)) db=\(c.database) "
-            + "sub=0 psub=0 multi=-1 resp=\(c.protocolVersion) lib-name=\(c.libraryName) lib-ver=\(c.libraryVersion) cmd=\(c.lastCommand)\n"
+            + "sub=0 psub=0 multi=-1 resp=\(c.protocolVersion) lib-name=\(c.libraryName) lib-ver=\(c.libraryVersion) io-thread=\(c.reactor) cmd=\(c.lastCommand)\n"
     }
 
     /// CLIENT SETNAME, GETNAME, SETINFO, ID, LIST, INFO, and TRACKING, CACHING, GETREDIR, TRACKINGINFO
