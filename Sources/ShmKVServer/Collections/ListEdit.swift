@@ -230,6 +230,8 @@ struct ListEdit: EditedCollection {
 
     private func put(_ run: ListRunBuffer, at position: UInt64) throws {
         try space?.spend(1)
+        // The closures capture the two references they use, not a copy of the whole edit.
+        let transaction = self.transaction, elements = self.elements
         try ListChunk.key(header.id, position).withUnsafeBytes { key in
             try run.withChunkRecord { try transaction.put(elements, key: key, value: $0) }
         }

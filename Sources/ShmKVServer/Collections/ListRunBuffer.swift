@@ -42,7 +42,13 @@ struct ListRunBuffer {
     }
 
     mutating func prepend(_ item: UnsafeRawBufferPointer) {
-        bytes.insert(contentsOf: ListRunBuffer.encoded(item), at: 0)
+        // Room made at the front in place, then the length and the bytes written into it.
+        let size = PackedItems.size(item.count)
+        bytes.insert(contentsOf: repeatElement(0, count: size), at: 0)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt32(item.count).littleEndian, as: UInt32.self)
+            if !item.isEmpty { UnsafeMutableRawBufferPointer(rebasing: raw[4..<size]).copyMemory(from: item) }
+        }
         count += 1
     }
 
@@ -58,20 +64,27 @@ struct ListRunBuffer {
     }
 
     /// Removes the first (or last) `n` items (at most `count`), returned in the order they were taken
-    /// (from that end inwards) when `collect`.
+    /// (from that end inwards) when `collect`. One pass over the items up to the cut, no offset table.
     mutating func take(fromHead: Bool, _ n: Int, collect: Bool) -> [[UInt8]] {
         let n = min(n, count)
         guard n > 0 else { return [] }
-        let o = offsets()
         var taken: [[UInt8]] = []
-        if collect {
-            taken.reserveCapacity(n)
-            for k in 0..<n {
-                let i = fromHead ? k : count - 1 - k
-                taken.append(item(between: o[i], o[i + 1]))
+        if collect { taken.reserveCapacity(n) }
+        // The cut: after the n-th item from the head, or before the n-th from the tail.
+        let cut = bytes.withUnsafeBytes { raw -> Int in
+            var reader = PackedItems.Reader(raw)
+            for _ in 0..<(fromHead ? n : count - n) {
+                guard let item = reader.item() else { break }
+                if collect && fromHead { taken.append(Array(item)) }
             }
+            let cut = reader.offset
+            if collect && !fromHead {
+                while let item = reader.item() { taken.append(Array(item)) }
+                taken.reverse()
+            }
+            return cut
         }
-        if fromHead { bytes.removeSubrange(0..<o[n]) } else { bytes.removeSubrange(o[count - n]...) }
+        if fromHead { bytes.removeSubrange(0..<cut) } else { bytes.removeSubrange(cut...) }
         count -= n
         return taken
     }

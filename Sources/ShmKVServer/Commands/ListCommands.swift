@@ -112,13 +112,13 @@ extension ListCommands {
     }
 
     private static func applyPush(_ keys: inout KeyspaceWriter, _ args: RESPArguments) throws -> CommandResult {
-        let name = args.string(0).uppercased()
-        let head = name.hasPrefix("L")
+        // LPUSH, RPUSH, LPUSHX or RPUSHX: the name's first byte and length tell them apart.
+        let head = args[0].first.map { $0 | 0x20 } == UInt8(ascii: "l")
         var list: ListEdit
         if let existing = try keys.editList(args[1]) {
             list = existing
         } else {
-            if name.hasSuffix("X") { return .integer(0) }
+            if args[0].count == 6 { return .integer(0) }
             list = keys.newList(args[1])
         }
         try list.noteGrowth(args, 2..<args.count)
