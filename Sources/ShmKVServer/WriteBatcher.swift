@@ -100,6 +100,8 @@ final class WriteBatcher: Sendable {
     static let reclaimPassLimit = 5000
     /// How often the writer looks for keys past their deadline (Redis: 10 times a second).
     static let expiryInterval = 100
+    /// The longest the writer thread sleeps, in milliseconds, while a blocked client has a deadline.
+    static let blockedCheckInterval = 100
     /// Keys deleted in one pass at most; a full pass is followed by another at once.
     static let expiryPassLimit = 1000
 
@@ -184,8 +186,10 @@ final class WriteBatcher: Sendable {
             // While keys have deadlines the writer looks for due ones every `expiryInterval`.
             let expiryDue = role.withRole { writer in
                 let expiry = writer.elementsToReclaim ? 0 : writer.keysHaveDeadlines ? max(0, nextExpiryPass - MonotonicClock.milliseconds()) : 1000
-                // Blocked clients past their deadline are answered here; the next deadline bounds the sleep.
-                return min(expiry, writer.expireBlocked() ?? 1000)
+                // Blocked clients past their deadline are answered here; the next deadline bounds the sleep,
+                // and while any client waits the thread looks at least every `blockedCheckInterval`, so that
+                // a deadline is never answered late by more than that whatever woke (or failed to wake) it.
+                return min(expiry, writer.expireBlocked().map { min($0, WriteBatcher.blockedCheckInterval) } ?? 1000)
             }
             doorbell.wait(timeoutMilliseconds: Int32(min(1000, expiryDue)))
             let closed = queue.withLock { $0.closed }
