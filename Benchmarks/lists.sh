@@ -4,6 +4,7 @@
 # requests per second and the ratio ShmKV/Redis; numbers, never pass/fail.
 #   Benchmarks/lists.sh [REQUESTS=100000]
 #   SECTIONS="handoff" Benchmarks/lists.sh        (any of: commands handoff)
+#   THREADS=1 Benchmarks/lists.sh                 (shmkvd's reactor threads; default: its own, one per core)
 # 1. redis-benchmark -t lpush,rpush,lpop,rpop,lrange_100,lrange_600 at 1 and 50 clients, -P 1 (TCP);
 # 2. a producer and a consumer of one list over Unix sockets: messages per second back to back, and the
 #    hand-off latency one item at a time (p50, p99, p99.9), for BLPOP to redis-server, BLPOP to shmkvd and
@@ -26,7 +27,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$dir/redis.sock
     --logfile "$dir/redis.log" &
 redis_pid=$!
 SHMKV_RING_PATH="$dir/ring" ./.build/release/shmkvd --data-dir "$dir/data" --listen "127.0.0.1:$shmkv_port" --socket "$dir/shmkv.sock" \
-    --durability volatile --log-level warning > "$dir/ready" &
+    --durability volatile --log-level warning ${THREADS:+--threads "$THREADS"} > "$dir/ready" &
 shmkv_pid=$!
 for _ in $(seq 100); do
     grep -q ready "$dir/ready" 2>/dev/null && redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1
@@ -44,7 +45,7 @@ row() {  # label clients pipeline redis-benchmark-arguments…
         'BEGIN { printf "%-12s %7d %3d  %12.0f %12.0f %7.2f\n", l, c, p, r, s, (r > 0 ? s / r : 0) }'
 }
 want() { [[ " ${SECTIONS:-commands handoff} " == *" $1 "* ]]; }
-echo "redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/') (no persistence) vs shmkvd (volatile), $requests requests, $(nproc) cores, $(date -u +%F)"
+echo "redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/') (no persistence) vs shmkvd (volatile, threads ${THREADS:-default}), $requests requests, $(nproc) cores, $(date -u +%F)"
 if want commands; then
     echo "== list commands (redis-benchmark's own tests; LRANGE reads the first 100 or 600 of a list LPUSH filled)"
     printf "%-12s %7s %3s  %12s %12s %7s\n" op clients P "redis req/s" "shmkv req/s" ratio
