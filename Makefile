@@ -12,7 +12,7 @@ SWIFT ?= swift
 # script that builds release uses the same flags, so they share one build (changing them rebuilds all).
 RELEASE := build -c release --static-swift-stdlib
 # What building and running need.
-RUN_PACKAGES := liblmdb-dev libedit-dev pkg-config
+RUN_PACKAGES := liblmdb-dev libedit-dev pkg-config liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
 # What the tests need besides: mdb_stat (lmdb-utils) opens the daemon's files; prlimit (util-linux)
 # cuts a running daemon's descriptor limit; py-lmdb (python3-lmdb) reads them; redis-cli and
 # redis-benchmark (redis-tools) talk RESP to the daemon; redis-server is the oracle RESP tests compare

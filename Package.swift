@@ -37,6 +37,11 @@ let package = Package(
         // System library: Debian's libedit-dev (BSD editline), the line editor and history of shmkv's
         // prompt: emacs and vi keys, UTF-8, incremental search, a history file, which no code of ours
         // would match (GNU readline would do the same under the GPL).
+        // System library: Debian's Lua 5.1 with lua-cjson and lua-bitop, the interpreter Redis embeds, for
+        // EVAL and FUNCTION (liblua5.1-0-dev, lua-cjson-dev, lua-bitop-dev).
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.1", providers: [.apt(["liblua5.1-0-dev", "lua-cjson-dev", "lua-bitop-dev"])]),
+        // The Swift face of Lua: a state with a memory bound, protected calls, Swift functions Lua calls.
+        .target(name: "Lua", dependencies: ["CLua"]),
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // The few C helpers Swift cannot call directly (epoll, eventfd, futex).
         .target(name: "CShim"),
@@ -58,7 +63,7 @@ let package = Package(
         .target(
             name: "ShmKVServer",
             dependencies: [
-                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks",
+                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks", "Lua",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -36,6 +36,8 @@ final class ServerContext: Sendable {
     var notifications: KeyspaceNotifications { batcher.notifications }
     /// Error replies by code (INFO errorstats).
     let errors = ErrorStatistics()
+    /// The Lua interpreter and script cache (EVAL, SCRIPT), used on the writer.
+    let scripts = ScriptEngine()
 
     /// Counters of subcommands (`config|get`), shared by the reactors (added under the lock: not a hot
     /// path); at most 256 names (then the command's own counters take the calls), so odd subcommand

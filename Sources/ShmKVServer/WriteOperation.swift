@@ -71,6 +71,10 @@ enum WriteOperation: Sendable {
     /// Ends the wait of RESP client `client`'s blocked command (CLIENT UNBLOCK, or its connection went):
     /// the writer answers it (`BlockedClients`); this operation's outcome is 1 if there was one, else 0.
     case unblock(client: UInt32, UnblockReason)
+    /// EVAL and its family: a Lua script run inside the batch's transaction (`ScriptEngine`).
+    case script(ScriptInvocation)
+    /// SCRIPT LOAD and FLUSH (the interpreter is the writer's).
+    case scriptAdmin(ScriptAdmin)
 
     /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
@@ -80,6 +84,8 @@ enum WriteOperation: Sendable {
         case .transaction(let block):
             block.steps.reduce(block.condition.byteCount) { total, step in if case .write(let op, _) = step { total + op.byteCount } else { total + 16 } }
         case .clear, .clearAll, .swapDatabases, .save, .unblock: 0
+        case .script(let invocation): invocation.byteCount
+        case .scriptAdmin(let admin): admin.byteCount
         }
     }
 
@@ -97,8 +103,10 @@ enum WriteOperation: Sendable {
                 case .onReactor, .result: total
                 }
             }
-        case .save, .unblock: 0
+        case .save, .unblock, .scriptAdmin: 0
         case .clear, .clearAll, .swapDatabases: 1
+        // What each command it calls writes is reserved as it goes (`ScriptCalls`): its keys here.
+        case .script(let invocation): invocation.keys.count + 1
         }
     }
 
@@ -169,6 +177,10 @@ extension WriteOperation {
         case .unblock:
             // The writer role answers it itself (`WriterRole.unblock`): it needs the blocked clients.
             return .integer(0)
+        case .script(let invocation):
+            return .result(try invocation.context.scripts.execute(invocation, &keys))
+        case .scriptAdmin(let admin):
+            return .result(admin.apply())
         }
     }
 }

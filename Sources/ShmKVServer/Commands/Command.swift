@@ -115,7 +115,7 @@ struct KeyPositions: Sendable, Equatable {
 
 /// The group COMMAND DOCS reports.
 enum CommandGroup: String, Sendable {
-    case string, generic, server, connection, pubsub, transactions, hash, set, list, stream
+    case string, generic, server, connection, pubsub, transactions, hash, set, list, stream, scripting
     case sortedSet = "sorted-set"
 }
 

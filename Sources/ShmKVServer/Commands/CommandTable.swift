@@ -4,7 +4,7 @@ import Wire
 /// an entry here and its handler in the family's file (`RESPStringCommands`, `RESPKeyCommands`,
 /// `RESPServerCommands`, `RESPConnectionCommands`, `RESPPubSubCommands`).
 enum CommandTable {
-    static let all: [Command] = numbered(strings + collections + lists)
+    static let all: [Command] = numbered(strings + collections + lists + scripting)
 
     /// Strings, keys, the server, connections, transactions and pub/sub.
     private static let strings: [Command] = [

@@ -6,6 +6,8 @@ extension RESPSession {
     /// The Redis version HELLO and INFO report: the feature level clients may expect. 7.4 because
     /// redis-py 8 offers its client-side cache (CLIENT TRACKING) only to servers of 7.4 or later.
     static let redisVersion = "7.4.0"
+    /// The same as a number, 0x00MMmmpp (Lua's `redis.REDIS_VERSION_NUM`).
+    static let redisVersionNumber = redisVersion.split(separator: ".").reduce(0) { $0 << 8 | (Int($1) ?? 0) }
 }
 
 /// The connection commands: PING, ECHO, SELECT, AUTH, QUIT, RESET, HELLO, CLIENT. Each runs on the

@@ -118,6 +118,9 @@ struct WriteCall {
     unowned(unsafe) let context: ServerContext
     /// The numbered database the connection has selected.
     var database: UInt8 = 0
+    /// The connection's user when it is restricted (nil: unrestricted): a script checks each command
+    /// it calls against it.
+    var user: User? = nil
 
     /// Why argument `i` cannot be a key, in ShmKV's words (nil: it can).
     func keyProblem(_ i: Int) -> String? {

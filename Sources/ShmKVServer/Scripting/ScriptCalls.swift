@@ -1,0 +1,86 @@
+import Posix
+import StoreLayout
+import Wire
+
+/// `redis.call` inside a script: the command is looked up in the same table as a socket's, checked as
+/// Redis's `scriptCall` checks it, and run by the same handler on the writer's transaction, its reply a
+/// `CommandResult`.
+enum ScriptCalls {
+    static func call(_ args: RESPArguments, _ run: inout ScriptRun) throws -> CommandResult {
+        guard let entry = CommandTable.lookup(args[0]) else { return .error("ERR Unknown Redis command called from script") }
+        let command = entry.takeUnretainedValue()
+        if !command.subcommands.isEmpty, args.count > 1, !command.subcommands.contains(where: { args.is(1, $0) }) {
+            return .error("ERR Unknown Redis command called from script")
+        }
+        guard command.accepts(argumentCount: args.count) else { return .error("ERR Wrong number of args calling Redis command from script") }
+        if command.flags.contains(.noScript) { return .error("ERR This Redis command is not allowed from script") }
+        if let user = run.invocation.user, let refusal = ServerConnection.accessRefusal(command, args, user: user) {
+            let what = refusal.contains("keys") ? "can't access at least one of the keys mentioned in the command"
+                : refusal.contains("channels") ? "can't publish to the channel mentioned in the command"
+                : "can't run this command or subcommand"
+            return .error("NOPERM The user executing the script \(what)")
+        }
+        if run.invocation.readOnly && command.flags.contains(.write) {
+            return .error("ERR Write commands are not allowed from read-only scripts.")
+        }
+        let writer = run.writer
+        let client = CallingClient(id: 0, keyFilter: run.invocation.user, resp3: run.resp3)
+        let context = run.invocation.context
+        switch command.handler {
+        case .keyspace(let handle):
+            return try read(handle, args, writer, client, context)
+        case .write(let handle):
+            let call = WriteCall(args: args, context: context, database: UInt8(writer.pointee.database), user: run.invocation.user)
+            switch handle(call).transactionStep(args) {
+            case .write(let operation, let shape):
+                try writer.pointee.space?.spend(operation.keysWritten)
+                let outcome = try operation.apply(&writer.pointee)
+                let builder = ResultBuilder()
+                outcome.reply(shape, to: ReplySink(.build(builder)))
+                return builder.takeLast()
+            case .keyspace(let handle, let owned):
+                return try owned.withArguments { try read(handle, $0, writer, client, context) }
+            case .result(let result):
+                return result
+            case .onReactor:
+                return .error("ERR This Redis command is not allowed from script")
+            }
+        case .immediate:
+            return try immediate(command.name, args, writer, context)
+        }
+    }
+
+    private static func read(_ handle: KeyspaceHandler, _ args: RESPArguments, _ writer: UnsafeMutablePointer<KeyspaceWriter>,
+                             _ client: CallingClient, _ context: ServerContext) throws -> CommandResult {
+        let builder = ResultBuilder()
+        do {
+            try handle(CommandCall(args: args, keys: Keyspace(.writer(writer)), reply: ReplySink(.build(builder)), client: client, context: context))
+        } catch is WrongTypeError {
+            return .error(WrongTypeError.message)
+        }
+        return builder.takeLast()
+    }
+
+    /// The commands about the connection or the server that a script may call (Redis allows them
+    /// there): PING, ECHO, TIME and SELECT (for the rest of the script only).
+    private static func immediate(_ name: String, _ args: RESPArguments, _ writer: UnsafeMutablePointer<KeyspaceWriter>,
+                                  _ context: ServerContext) throws -> CommandResult {
+        switch name {
+        case "ping":
+            return args.count == 2 ? .bulk(args.bytes(1)) : .status("PONG")
+        case "echo":
+            return .bulk(args.bytes(1))
+        case "time":
+            let micros = WallClock.microseconds()
+            return .array([.bulk(Array(String(micros / 1_000_000).utf8)), .bulk(Array(String(micros % 1_000_000).utf8))])
+        case "select":
+            guard let database = args.integer(1), database >= 0, database < context.store.databaseCount else {
+                return .error("ERR DB index is out of range")
+            }
+            try writer.pointee.select(Int(database))
+            return .status("OK")
+        default:
+            return .error("ERR This Redis command is not allowed from script")
+        }
+    }
+}

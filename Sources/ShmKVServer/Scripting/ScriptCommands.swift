@@ -1,0 +1,116 @@
+import Wire
+
+/// What SCRIPT asks of the writer (the interpreter lives there).
+struct ScriptAdmin: Sendable {
+    enum Action: Sendable {
+        /// SCRIPT LOAD: compile and keep; answers the SHA1.
+        case load([UInt8])
+        /// SCRIPT FLUSH: forget every script and start a fresh interpreter.
+        case flush
+    }
+    let action: Action
+    let engine: ScriptEngine
+
+    var byteCount: Int { if case .load(let body) = action { body.count } else { 0 } }
+
+    func apply() -> CommandResult {
+        switch action {
+        case .load(let body):
+            switch engine.define(body) {
+            case .success(let sha): return .bulk(Array(sha.utf8))
+            case .failure(let error): return .error(error.message)
+            }
+        case .flush:
+            engine.flush()
+            return .status("OK")
+        }
+    }
+}
+
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, with Redis 7.0's arguments and errors. A script is a
+/// write: it runs on the writer inside the batch's transaction (`WriteOperation.script`).
+enum ScriptCommands {
+    static func eval(_ c: WriteCall) -> WritePlan { plan(c, sha: false, readOnly: false) }
+    static func evalsha(_ c: WriteCall) -> WritePlan { plan(c, sha: true, readOnly: false) }
+    static func evalRO(_ c: WriteCall) -> WritePlan { plan(c, sha: false, readOnly: true) }
+    static func evalshaRO(_ c: WriteCall) -> WritePlan { plan(c, sha: true, readOnly: true) }
+
+    static let noScript = "NOSCRIPT No matching script. Please use EVAL."
+
+    private static func plan(_ c: WriteCall, sha: Bool, readOnly: Bool) -> WritePlan {
+        let args = c.args
+        guard let numkeys = args.integer(2) else { return .error(.notInteger) }
+        if numkeys > args.count - 3 { return .error("ERR Number of keys can't be greater than number of args") }
+        if numkeys < 0 { return .error("ERR Number of keys can't be negative") }
+        if sha && args[1].count != 40 { return .error(noScript) }
+        let keyEnd = 3 + Int(numkeys)
+        if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .error(problem) }
+        let source: ScriptInvocation.Source = sha ? .sha(args.string(1)) : .body(args.bytes(1))
+        return .operation(.script(ScriptInvocation(source: source, keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
+                                                   readOnly: readOnly, user: c.user, context: c.context)))
+    }
+
+    /// SCRIPT LOAD | EXISTS | FLUSH [ASYNC|SYNC] | HELP.
+    static func script(_ c: WriteCall) -> WritePlan {
+        let args = c.args
+        if args.is(1, "LOAD") {
+            guard args.count == 3 else { return c.wrongSubcommandArity }
+            return .operation(.scriptAdmin(ScriptAdmin(action: .load(args.bytes(2)), engine: c.context.scripts)))
+        }
+        if args.is(1, "EXISTS") {
+            guard args.count >= 3 else { return c.wrongSubcommandArity }
+            let known = c.context.scripts.bodies.withLock { bodies in
+                (2..<args.count).map { CommandResult.integer(bodies[args.string($0).lowercased()] == nil ? 0 : 1) }
+            }
+            return .reply(.array(known))
+        }
+        if args.is(1, "FLUSH") {
+            guard args.count <= 3 else { return c.wrongSubcommandArity }
+            if args.count == 3 && !args.is(2, "ASYNC") && !args.is(2, "SYNC") {
+                return .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+            }
+            return .operation(.scriptAdmin(ScriptAdmin(action: .flush, engine: c.context.scripts)))
+        }
+        if args.is(1, "HELP") {
+            return .reply(.array([
+                "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "EXISTS <sha1> [<sha1> ...]",
+                "    Return information about the existence of the scripts in the script cache.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Flush the Lua scripts cache. Very dangerous on replicas.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the scripts cache.",
+                "    * SYNC: Synchronously flush the scripts cache.",
+                "LOAD <script>",
+                "    Load a script into the scripts cache without executing it.",
+                "HELP",
+                "    Prints this help.",
+            ].map { CommandResult.status($0) }))
+        }
+        return .error("ERR unknown subcommand '\(args.string(1))'. Try SCRIPT HELP.")
+    }
+}
+
+extension WriteCall {
+    /// Redis's arity error for a container's subcommand (`script|load`).
+    var wrongSubcommandArity: WritePlan {
+        .error("ERR wrong number of arguments for '\(args.string(0).lowercased())|\(args.string(1).lowercased())' command")
+    }
+}
+
+/// The scripting entries of the command table, with Redis 7.0's arity and flags.
+extension CommandTable {
+    static let scripting: [Command] = [
+        Command("eval", arity: -3, [.noScript, .stale], keys: .numbered(at: 2), .scripting, "Runs a Lua script on the server.",
+                .write(ScriptCommands.eval)),
+        Command("evalsha", arity: -3, [.noScript, .stale], keys: .numbered(at: 2), .scripting, "Runs a cached Lua script by its SHA1.",
+                .write(ScriptCommands.evalsha)),
+        Command("eval_ro", arity: -3, [.noScript, .stale, .readonly], keys: .numbered(at: 2), .scripting,
+                "Runs a read-only Lua script.", .write(ScriptCommands.evalRO)),
+        Command("evalsha_ro", arity: -3, [.noScript, .stale, .readonly], keys: .numbered(at: 2), .scripting,
+                "Runs a cached read-only Lua script by its SHA1.", .write(ScriptCommands.evalshaRO)),
+        Command("script", arity: -2, [.noScript, .hasSubcommands], .scripting, "Manages the script cache (LOAD, EXISTS, FLUSH).",
+                subcommands: ["LOAD", "EXISTS", "FLUSH", "HELP"], .write(ScriptCommands.script)),
+    ]
+}

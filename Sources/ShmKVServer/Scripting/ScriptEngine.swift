@@ -1,0 +1,160 @@
+import Locks
+import Lua
+import Wire
+
+/// One EVAL-family call on its way to the writer: the script (its body, or the SHA1 of one loaded
+/// before), its keys and arguments, and who runs it.
+struct ScriptInvocation: Sendable {
+    enum Source: Sendable {
+        case body([UInt8])
+        case sha(String)
+    }
+    let source: Source
+    let keys: [[UInt8]]
+    let arguments: [[UInt8]]
+    /// EVAL_RO / EVALSHA_RO: a write command inside fails.
+    let readOnly: Bool
+    /// Who runs it (ACL checks of each `redis.call`); nil: unrestricted.
+    let user: User?
+    let context: ServerContext
+
+    var byteCount: Int {
+        let body = if case .body(let bytes) = source { bytes.count } else { 40 }
+        return body + keys.reduce(0) { $0 + $1.count } + arguments.reduce(0) { $0 + $1.count }
+    }
+}
+
+/// The daemon's Lua interpreter and script cache (Redis 7.0's `lctx`). Scripts run on the writer, inside
+/// the batch's LMDB transaction, so the interpreter is used only by the writer role's holder; the cache
+/// of bodies by SHA1 is behind a lock, so that any reactor can answer SCRIPT EXISTS.
+final class ScriptEngine: @unchecked Sendable {
+    // Invariant: `lua`, `defined` and `run` are touched only with the writer role held.
+    private var lua: LuaState
+    /// Bodies by lowercase SHA1 hex (SCRIPT LOAD, EVAL): shared with the reactors.
+    let bodies = Locked<[String: [UInt8]]>([:])
+    /// SHA1s whose function is in the interpreter's registry (`f_<sha>`).
+    private var defined: Set<String> = []
+    /// The call in progress (its keyspace, its user…), for the functions Lua calls back.
+    var run: ScriptRun?
+    let memoryLimit: Int
+
+    init(memoryLimit: Int = 64 << 20) {
+        self.memoryLimit = memoryLimit
+        lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
+        lua.context = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// A fresh interpreter with Redis's libraries, the `redis` table and the sandbox.
+    private static func makeState(memoryLimit: Int) -> LuaState {
+        let lua = LuaState(memoryLimit: memoryLimit)
+        lua.openLibraries()
+        ScriptBridge.registerRedisTable(lua)
+        if let error = lua.run(ScriptPrelude.source, name: "@prelude") {
+            fatalError("the scripting prelude failed: \(error)")
+        }
+        return lua
+    }
+
+    /// SCRIPT FLUSH: every script is forgotten and the interpreter starts anew.
+    func flush() {
+        bodies.withLock { $0.removeAll() }
+        defined.removeAll()
+        lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
+        lua.context = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Memory the interpreter holds (INFO's `used_memory_lua`).
+    var memoryUsed: Int { lua.memoryUsed }
+
+    /// SCRIPT LOAD and EVAL's first step: compiles `body` into `f_<sha>` unless it is there; the SHA1,
+    /// or Redis's compile error.
+    func define(_ body: [UInt8]) -> Result<String, RESPError> {
+        let sha = SHA1.hex(body)
+        if defined.contains(sha) { return .success(sha) }
+        let error = body.withUnsafeBytes { lua.load($0, name: "@user_script") }
+        if let error { return .failure(RESPError(message: "ERR Error compiling script (new function): \(error)")) }
+        lua.setRegistry("f_" + sha)
+        defined.insert(sha)
+        bodies.withLock { $0[sha] = body }
+        return .success(sha)
+    }
+
+    /// Runs a script on the writer's keyspace; its reply. LMDB's errors inside are rethrown once the
+    /// script has stopped (the writer then runs the batch again without it).
+    func execute(_ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
+        let sha: String
+        switch invocation.source {
+        case .body(let body):
+            switch define(body) {
+            case .failure(let error): return .error(error.message)
+            case .success(let s): sha = s
+            }
+        case .sha(let given):
+            let lower = given.lowercased()
+            guard lower.utf8.count == 40, defined.contains(lower) || reload(lower) else {
+                return .error("NOSCRIPT No matching script. Please use EVAL.")
+            }
+            sha = lower
+        }
+        let base = lua.top
+        defer { lua.top = base }
+        lua.getGlobal("__redis__err__handler")
+        lua.getRegistry("f_" + sha)
+        pushArray(invocation.keys)
+        lua.setGlobal("KEYS")
+        pushArray(invocation.arguments)
+        lua.setGlobal("ARGV")
+        return try withUnsafeMutablePointer(to: &keys) { writer in
+            run = ScriptRun(writer: writer, invocation: invocation)
+            defer { run = nil }
+            let status = lua.call(arguments: 0, results: 1, handler: base + 1)
+            if let failure = run?.failure { throw failure }
+            if status != 0 { return failureReply(sha) }
+            return ScriptValues.reply(from: lua, resp3: run?.resp3 ?? false)
+        }
+    }
+
+    /// A script loaded (SCRIPT LOAD, EVAL) before the last interpreter reset is compiled again.
+    private func reload(_ sha: String) -> Bool {
+        guard let body = bodies.withLock({ $0[sha] }) else { return false }
+        if case .success = define(body) { return true }
+        return false
+    }
+
+    private func pushArray(_ items: [[UInt8]]) {
+        lua.newTable(arrayCount: Int32(clamping: items.count))
+        for (i, item) in items.enumerated() {
+            lua.push(item)
+            lua.setIndex(-2, Int32(clamping: i + 1))
+        }
+    }
+
+    /// The reply to a script that failed: the error table the handler made (`err`, `source`, `line`),
+    /// as Redis's luaCallFunction words it.
+    private func failureReply(_ sha: String) -> CommandResult {
+        guard lua.isTable(at: -1) else {
+            let message = lua.string(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? "execution failure"
+            return .error("ERR Error running script \(sha), \(message.prefix(100))")
+        }
+        func field(_ name: String) -> String? {
+            lua.getField(-1, name)
+            defer { lua.pop(1) }
+            return lua.string(at: -1).map { String(decoding: $0, as: UTF8.self) }
+        }
+        var message = ScriptValues.errorLine(field("err") ?? "ERR unknown error")
+        if let source = field("source"), let line = field("line") {
+            message += " script: \(sha), on \(source):\(line)."
+        }
+        return .error(message)
+    }
+}
+
+/// What the functions Lua calls back need while a script runs.
+struct ScriptRun {
+    let writer: UnsafeMutablePointer<KeyspaceWriter>
+    let invocation: ScriptInvocation
+    /// `redis.setresp(3)` was called: command replies reach the script as RESP3 types.
+    var resp3 = false
+    /// An LMDB error met inside `redis.call`: the script is stopped and the error rethrown.
+    var failure: (any Error)?
+}

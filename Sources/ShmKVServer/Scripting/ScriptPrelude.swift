@@ -1,0 +1,88 @@
+/// The Lua code that finishes a script state's set-up, run once after the libraries and the `redis`
+/// table are in place (Redis 7.0's `scriptingInit`).
+///
+/// Redis's Lua is patched with read-only tables; Debian's is not, so the same protection is built from
+/// metatables: every library table a script sees (`redis`, `string`, `math`, `table`, `cjson`, `bit`,
+/// `coroutine`) is an empty proxy whose writes fail, the globals table refuses new or changed globals
+/// and reading undeclared ones, and `setmetatable`, `rawset` and `getmetatable` cannot get around it.
+/// `print`, `dofile` and `loadfile` are removed, `debug` after the error handler has kept it; `os`,
+/// `io` and `package` (`require`) are never opened.
+enum ScriptPrelude {
+    static let source = #"""
+    local dbg = debug
+    debug = nil
+    print = nil
+    dofile = nil
+    loadfile = nil
+    function __redis__err__handler(err)
+      -- The caller that failed, past C functions and this prelude's own guards (Redis's are C).
+      local level = 2
+      local i = dbg.getinfo(level, 'nSl')
+      while i and (i.what == 'C' or i.source == '@prelude') do
+        level = level + 1
+        i = dbg.getinfo(level, 'nSl')
+      end
+      if type(err) ~= 'table' then
+        err = {err = 'ERR ' .. tostring(err)}
+      end
+      if i then
+        err['source'] = i.source
+        err['line'] = i.currentline
+      end
+      return err
+    end
+
+    -- Redis 7's pcall hands back the message of an error table, as older versions did.
+    local raw_pcall, select, unpack, type = pcall, select, unpack, type
+    local function pack(...) return select('#', ...), {...} end
+    pcall = function(...)
+      local n, r = pack(raw_pcall(...))
+      if not r[1] and type(r[2]) == 'table' and type(r[2].err) == 'string' then r[2] = r[2].err end
+      return unpack(r, 1, n)
+    end
+
+    local protected = {}
+    local raw_setmetatable, raw_getmetatable, raw_rawset, error = setmetatable, getmetatable, rawset, error
+    local function readonly() error('Attempt to modify a readonly table', 2) end
+    -- An empty view of t: reads go to t, writes fail, its metatable cannot be had.
+    local function sealed(t)
+      local view = raw_setmetatable({}, {__index = t, __newindex = readonly, __metatable = false})
+      protected[view] = true
+      return view
+    end
+    -- What a library table becomes: reads go to it, writes fail, getmetatable gives a sealed view.
+    local function proxy(t)
+      local mt = {__index = t, __newindex = readonly}
+      mt.__metatable = sealed(mt)
+      protected[mt] = true
+      local p = raw_setmetatable({}, mt)
+      protected[p] = true
+      return p
+    end
+    for _, name in ipairs({'redis', 'string', 'math', 'table', 'cjson', 'bit', 'coroutine'}) do
+      raw_rawset(_G, name, proxy(_G[name]))
+    end
+    -- Strings' methods come through the proxy too, so getmetatable('').__index cannot reach the real table.
+    local strings = raw_getmetatable('')
+    strings.__index = _G.string
+    strings.__metatable = sealed(strings)
+    setmetatable = function(t, mt)
+      if protected[t] then error('Attempt to modify a readonly table', 0) end
+      return raw_setmetatable(t, mt)
+    end
+    rawset = function(t, k, v)
+      if protected[t] then error('Attempt to modify a readonly table', 0) end
+      return raw_rawset(t, k, v)
+    end
+    local globals = {
+      __index = function(_, name)
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+      end,
+      __newindex = readonly,
+    }
+    globals.__metatable = sealed(globals)
+    protected[_G] = true
+    protected[globals] = true
+    raw_setmetatable(_G, globals)
+    """#
+}
