@@ -39,17 +39,7 @@ struct CollectionTests {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
-        let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.resp3(1)
-        for connection in 0..<2 {
-            twin.send(connection, "FLUSHALL")
-            twin.expectSame(connection, "FLUSHALL")
-            for words in CollectionTests.script {
-                twin.daemon[connection].send(respCommand(words))
-                twin.redis[connection].send(respCommand(words))
-                twin.expectSame(connection, "\(words.joined(separator: " ")) on RESP\(connection == 0 ? 2 : 3)")
-            }
-        }
+        try RawTwin.expectSameReplies(CollectionTests.script, daemon, redis)
     }
 
     @Test("keyspace events of collection commands are redis-server's, database numbers included")

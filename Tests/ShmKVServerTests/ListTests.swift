@@ -49,17 +49,7 @@ struct ListTests {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
-        let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.resp3(1)
-        for connection in 0..<2 {
-            twin.send(connection, "FLUSHALL")
-            twin.expectSame(connection, "FLUSHALL")
-            for words in ListTests.script {
-                twin.daemon[connection].send(respCommand(words))
-                twin.redis[connection].send(respCommand(words))
-                twin.expectSame(connection, "\(words.joined(separator: " ")) on RESP\(connection == 0 ? 2 : 3)")
-            }
-        }
+        try RawTwin.expectSameReplies(ListTests.script, daemon, redis)
     }
 
     @Test("keyspace events of list commands (LMOVE a push then a pop, SORT … STORE, blocking pops) are redis-server's")

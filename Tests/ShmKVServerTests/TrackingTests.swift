@@ -39,6 +39,23 @@ final class RawTwin {
     }
 
     /// Connection `n` of both speaks RESP3 (HELLO's reply differs between the servers and is dropped).
+    /// Runs `script` against both servers on connection 0 in RESP2 and connection 1 in RESP3 (after a
+    /// FLUSHALL on each), expecting the same bytes for every command. Needs two connections.
+    static func expectSameReplies(_ script: [[String]], _ daemon: Daemon, _ redis: RedisServer,
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let twin = try RawTwin(daemon, redis, connections: 2)
+        twin.resp3(1)
+        for connection in 0..<2 {
+            twin.send(connection, "FLUSHALL")
+            twin.expectSame(connection, "FLUSHALL", sourceLocation: sourceLocation)
+            for words in script {
+                twin.daemon[connection].send(respCommand(words))
+                twin.redis[connection].send(respCommand(words))
+                twin.expectSame(connection, "\(words.joined(separator: " ")) on RESP\(connection == 0 ? 2 : 3)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     func resp3(_ n: Int) {
         send(n, "HELLO", "3")
         _ = received(n)
