@@ -47,11 +47,7 @@ struct CollectionTests {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
-        let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.send(1, "CONFIG", "SET", "notify-keyspace-events", "KEA")
-        twin.expectSame(1, "CONFIG SET")
-        twin.send(0, "PSUBSCRIBE", "__key*@*__:*")
-        twin.expectSame(0, "PSUBSCRIBE")
+        let twin = try RawTwin.listeningToEvents(daemon, redis)
         let commands: [[String]] = [
             ["HSET", "h", "a", "1", "b", "2"], ["HINCRBY", "h", "a", "2"], ["HINCRBYFLOAT", "h", "a", "1.5"], ["HDEL", "h", "a", "b"],
             ["SADD", "s", "1", "2"], ["SREM", "s", "1"], ["SMOVE", "s", "t", "2"], ["SADD", "s", "1", "3"], ["SPOP", "s", "10"],
@@ -62,12 +58,7 @@ struct CollectionTests {
             ["SELECT", "1"], ["HSET", "h1", "f", "v"], ["MOVE", "h1", "0"], ["SELECT", "0"], ["RENAME", "h1", "h2"], ["COPY", "h2", "h3"],
             ["PEXPIRE", "h3", "5"],
         ]
-        for words in commands {
-            twin.daemon[1].send(respCommand(words))
-            twin.redis[1].send(respCommand(words))
-            twin.expectSame(1, "\(words.joined(separator: " "))")
-            twin.expectSame(0, "events of \(words.joined(separator: " "))")
-        }
+        twin.expectSameEvents(commands)
         // The collection whose deadline passed is deleted by both (`expired`) once touched.
         Thread.sleep(forTimeInterval: 0.05)
         twin.send(1, "EXISTS", "h3")

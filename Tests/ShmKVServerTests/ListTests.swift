@@ -57,11 +57,7 @@ struct ListTests {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
-        let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.send(1, "CONFIG", "SET", "notify-keyspace-events", "KEA")
-        twin.expectSame(1, "CONFIG SET")
-        twin.send(0, "PSUBSCRIBE", "__key*@*__:*")
-        twin.expectSame(0, "PSUBSCRIBE")
+        let twin = try RawTwin.listeningToEvents(daemon, redis)
         let commands: [[String]] = [
             ["RPUSH", "l", "a", "b", "c"], ["LPUSH", "l", "z"], ["LSET", "l", "0", "y"], ["LINSERT", "l", "BEFORE", "a", "q"],
             ["LREM", "l", "0", "q"], ["LREM", "l", "0", "none"], ["LTRIM", "l", "0", "-1"], ["LPOP", "l"], ["RPOP", "l", "1"],
@@ -69,12 +65,7 @@ struct ListTests {
             ["RPUSH", "n", "2", "1"], ["SORT", "n", "STORE", "s"], ["SORT", "nope", "STORE", "s"], ["LTRIM", "n", "5", "6"],
             ["ZADD", "z", "1", "a"], ["BZPOPMIN", "z", "1"], ["RPUSHX", "nope", "x"],
         ]
-        for words in commands {
-            twin.daemon[1].send(respCommand(words))
-            twin.redis[1].send(respCommand(words))
-            twin.expectSame(1, "\(words.joined(separator: " "))")
-            twin.expectSame(0, "events of \(words.joined(separator: " "))")
-        }
+        twin.expectSameEvents(commands)
     }
 
     /// Waits (at most 10 s) until both servers count `n` blocked clients.

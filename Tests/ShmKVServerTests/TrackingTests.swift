@@ -56,6 +56,28 @@ final class RawTwin {
         }
     }
 
+    /// Both servers with every keyspace event on, connection 0 subscribed to all of them and connection
+    /// 1 free for commands (`expectSameEvents`).
+    static func listeningToEvents(_ daemon: Daemon, _ redis: RedisServer) throws -> RawTwin {
+        let twin = try RawTwin(daemon, redis, connections: 2)
+        twin.send(1, "CONFIG", "SET", "notify-keyspace-events", "KEA")
+        twin.expectSame(1, "CONFIG SET")
+        twin.send(0, "PSUBSCRIBE", "__key*@*__:*")
+        twin.expectSame(0, "PSUBSCRIBE")
+        return twin
+    }
+
+    /// Sends each command on connection 1 of both servers: its reply, and the events it caused on the
+    /// listening connection 0, must be the same bytes.
+    func expectSameEvents(_ commands: [[String]], sourceLocation: SourceLocation = #_sourceLocation) {
+        for words in commands {
+            daemon[1].send(respCommand(words))
+            redis[1].send(respCommand(words))
+            expectSame(1, "\(words.joined(separator: " "))", sourceLocation: sourceLocation)
+            expectSame(0, "events of \(words.joined(separator: " "))", sourceLocation: sourceLocation)
+        }
+    }
+
     func resp3(_ n: Int) {
         send(n, "HELLO", "3")
         _ = received(n)

@@ -33,7 +33,7 @@ enum ScriptValues {
             for item in items {
                 push(item, resp3: resp3, to: lua)
                 lua.push(true)
-                lua_rawsetTop(lua)
+                lua.rawSetTop()
             }
             lua.setField(-2, "set")
         case .map(let items):
@@ -43,7 +43,7 @@ enum ScriptValues {
             while i + 1 < items.count {
                 push(items[i], resp3: resp3, to: lua)
                 push(items[i + 1], resp3: resp3, to: lua)
-                lua_rawsetTop(lua)
+                lua.rawSetTop()
                 i += 2
             }
             lua.setField(-2, "map")
@@ -93,9 +93,6 @@ enum ScriptValues {
             lua.setIndex(-2, Int32(clamping: i + 1))
         }
     }
-
-    /// `t[k] = v` for the table under the key and value on the top.
-    private static func lua_rawsetTop(_ lua: LuaState) { lua.rawSetTop() }
 
     /// The script's reply from the value on the top of the stack (popped): a string is a bulk, a number
     /// an integer (truncated), a table with `err` an error, with `ok` a status, with `double`, `map`,
