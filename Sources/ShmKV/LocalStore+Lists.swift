@@ -83,7 +83,8 @@ extension LocalStore {
 
         /// The next item (and its key), or nil once `timeoutSeconds` (nil: for ever) passed without one.
         public func pop(timeoutSeconds: Double? = nil) throws -> (key: [UInt8], value: [UInt8])? {
-            let deadline = timeoutSeconds.map { MonotonicClock.milliseconds() + Int(($0 * 1000).rounded(.up)) }
+            // One millisecond more: the clock's reading is truncated, so the wait is never shorter than asked.
+            let deadline = timeoutSeconds.map { MonotonicClock.milliseconds() + Int(($0 * 1000).rounded(.up)) + 1 }
             // What the ring said before this call is stale: the snapshot below is newer.
             while subscriber.poll() != nil {}
             while true {

@@ -73,6 +73,8 @@ final class ChangeLog {
     private var expiries: [Bool]
     /// The database of each change (what a clear cleared).
     private var databases: [UInt8]
+    /// Whether the clear was a SWAPDB's (the database took another's keys).
+    private var swaps: [Bool]
     private var next = 0
     private var count = 0
     /// Hash of a clear (FLUSHDB): every watched key changed.
@@ -83,6 +85,7 @@ final class ChangeLog {
         hashes = Array(repeating: 0, count: capacity)
         expiries = Array(repeating: false, count: capacity)
         databases = Array(repeating: 0, count: capacity)
+        swaps = Array(repeating: false, count: capacity)
     }
 
     /// FNV-1a of the database and the key, never 0 (which stands for a clear).
@@ -94,31 +97,44 @@ final class ChangeLog {
     }
 
     /// Notes a published change.
-    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, key: UnsafeRawBufferPointer, database: UInt8) {
+    func record(sequence: UInt64, kind: ChangeKind, event: KeyEvent, flags: ChangeFlags, key: UnsafeRawBufferPointer, database: UInt8) {
         sequences[next] = sequence
         hashes[next] = kind == .clear ? ChangeLog.everyKey : ChangeLog.hash(key, database: database)
         expiries[next] = event == .expired
         databases[next] = database
+        swaps[next] = kind == .clear && flags.contains(.swapped)
         next = (next + 1) % sequences.count
         count = min(count + 1, sequences.count)
     }
 
-    /// Whether `key` may have changed at or after `sequence` (true when that is older than what is kept).
-    /// A clear counts only for a key that lived when it was watched (Redis's FLUSHDB touches the
-    /// watched keys that exist; one that did not live then and still does not is untouched), and so
+    /// Whether `key` may have changed at or after `sequence` (`.changed` when that is older than what
+    /// is kept). A clear counts only for a key that lived when it was watched (Redis's FLUSHDB touches
+    /// the watched keys that exist; one that did not live then and still does not is untouched), and so
     /// does the deletion of a key already past its deadline when it was watched (Redis: "logically no
-    /// change").
-    func changed(_ key: [UInt8], database: UInt8, since sequence: UInt64, wasLive: Bool) -> Bool {
-        if count == sequences.count && sequences[next] >= sequence { return true }
+    /// change"). A SWAPDB into the key's database that did not touch a key living there is
+    /// `.swappedIn`: it counts if the database it took holds the key (the caller looks).
+    func changed(_ key: [UInt8], database: UInt8, since sequence: UInt64, wasLive: Bool) -> WatchVerdict {
+        if count == sequences.count && sequences[next] >= sequence { return .changed }
         let hash = ChangeLog.hash(key, database: database)
+        var verdict = WatchVerdict.unchanged
         var i = next
         for _ in 0..<count {
             i = (i + sequences.count - 1) % sequences.count
-            guard sequences[i] >= sequence else { return false }
-            if (hashes[i] == hash && (wasLive || !expiries[i])) || (wasLive && hashes[i] == ChangeLog.everyKey && (databases[i] == database || databases[i] == RingLayout.allDatabases)) { return true }
+            guard sequences[i] >= sequence else { break }
+            if hashes[i] == hash && (wasLive || !expiries[i]) { return .changed }
+            guard hashes[i] == ChangeLog.everyKey, databases[i] == database || databases[i] == RingLayout.allDatabases else { continue }
+            if wasLive { return .changed }
+            if swaps[i] { verdict = .swappedIn }
         }
-        return false
+        return verdict
     }
+}
+
+/// What the change log says of a watched key.
+enum WatchVerdict {
+    case unchanged, changed
+    /// A SWAPDB gave the key's database another's keys: changed if the key is there now.
+    case swappedIn
 }
 
 extension KeyspaceWriter {
@@ -140,16 +156,23 @@ extension KeyspaceWriter {
         return .transaction(results)
     }
 
-    /// Whether a watched key changed since it was watched.
+    /// Whether a watched key changed since it was watched. A SWAPDB touches the key if its database
+    /// held it before the swap (`wasLive`) or holds it after, unless it came in past its deadline (as
+    /// Redis's `touchAllWatchedKeysInDb`).
     private mutating func anyChanged(_ watched: [WatchedKey], log: ChangeLog) throws -> Bool {
         for w in watched {
-            if log.changed(w.key, database: w.database, since: w.sequence, wasLive: w.wasLive) { return true }
+            var verdict = log.changed(w.key, database: w.database, since: w.sequence, wasLive: w.wasLive)
+            if verdict == .changed { return true }
             for change in changes.entries where change.kind != .message && (change.database == w.database || change.database == RingLayout.allDatabases) {
-                if change.kind == .clear ? w.wasLive
-                    : (w.wasLive || change.event != .expired) && changes.key(of: change, equals: w.key) { return true }
+                if change.kind == .clear {
+                    if w.wasLive { return true }
+                    if change.flags.contains(.swapped) { verdict = .swappedIn }
+                } else if (w.wasLive || change.event != .expired) && changes.key(of: change, equals: w.key) { return true }
             }
             try select(Int(w.database))
-            if w.wasLive, let deadline = try deadline(w.key), Deadline.hasPassed(deadline, now: now) { return true }
+            let deadline = try deadline(w.key)
+            if w.wasLive, let deadline, Deadline.hasPassed(deadline, now: now) { return true }
+            if verdict == .swappedIn, deadline.map({ !Deadline.hasPassed($0, now: now) }) ?? true, try exists(w.key) { return true }
         }
         return false
     }

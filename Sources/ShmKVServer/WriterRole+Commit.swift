@@ -247,7 +247,7 @@ extension WriterRole {
                             try publisher.publish(change.kind, event: change.event, flags: change.flags, key: key,
                                                   transactionID: transactionID, origin: change.origin, database: change.database)
                         }.get()
-                        changeLog.record(sequence: sequence, kind: change.kind, event: change.event, key: key, database: change.database)
+                        changeLog.record(sequence: sequence, kind: change.kind, event: change.event, flags: change.flags, key: key, database: change.database)
                     }
                 }
             } catch {

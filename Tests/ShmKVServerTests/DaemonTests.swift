@@ -366,7 +366,7 @@ func b(_ s: String) -> [UInt8] { Array(s.utf8) }
         reader.arguments = ["hold", daemon.dataDirectory, "kv"]
         let out = Pipe()
         reader.standardOutput = out
-        try reader.run()
+        try reader.runWithSignalsUnblocked()
         #expect(String(decoding: out.fileHandleForReading.readData(ofLength: 8), as: UTF8.self) == "holding\n")
         kill(reader.processIdentifier, SIGKILL)
         reader.waitUntilExit()

@@ -42,8 +42,13 @@ extension StreamGenerator {
         switch Int.random(in: 0..<75, using: &rng) {
         case 55..<75: return listStep()
         // Numbered databases: the stream wanders between 0, 1 and 2.
-        case 52: return plain(["SELECT", pick(["0", "0", "1", "2", "16", "x"])])
-        case 53: return plain(pick([["MOVE", k, pick(["0", "1", "2", "99"])], ["SWAPDB", pick(["0", "1"]), pick(["1", "2"])],
+        case 52:
+            let database = pick(["0", "0", "1", "2", "16", "x"])
+            if database == "1" || database == "2" { uncertainEncoding.databasesMixed = true }
+            return plain(["SELECT", database])
+        case 53:
+            uncertainEncoding.databasesMixed = true
+            return plain(pick([["MOVE", k, pick(["0", "1", "2", "99"])], ["SWAPDB", pick(["0", "1"]), pick(["1", "2"])],
                                     ["COPY", k, k2, "DB", pick(["0", "1", "2"])] + (chance(0.5) ? ["REPLACE"] : [])]))
         case 54: return existsAll() + plain(["DBSIZE"])
         // Hashes

@@ -45,7 +45,7 @@ struct StreamGenerator {
     let shortKeys = ["t0", "t1", "t2"]
     var allKeys: [String] { longKeys + shortKeys }
     /// Keys whose OBJECT ENCODING depends on how Redis made the value (APPEND, SETRANGE, INCRBYFLOAT).
-    var uncertainEncoding = Set<String>()
+    var uncertainEncoding = EncodingDoubts()
     /// Whether streams mix in hashes, sets and sorted sets (`collectionStep`).
     var collections = true
     let farFuture = Int(Date().timeIntervalSince1970) + 100_000
@@ -196,8 +196,9 @@ struct StreamGenerator {
             return plain(chance(0.5) ? ["CONFIG", "SET", "notify-keyspace-events", pick(["KEA", "", "Kx", "Q", "AKEn"])]
                                      : ["CONFIG", "GET", "notify-keyspace-events"])
         case 67..<68:
-            uncertainEncoding.removeAll()
-            return plain([pick(["FLUSHDB", "FLUSHALL"])])
+            let flush = pick(["FLUSHDB", "FLUSHALL"])
+            if flush == "FLUSHALL" { uncertainEncoding.flushAll() } else { uncertainEncoding.removeAll() }
+            return plain([flush])
         case 68..<75:
             // A deadline of a few milliseconds: the runner waits it out before the next command.
             let t = pick(shortKeys)
@@ -337,4 +338,23 @@ struct DifferentialTests {
             return x[0] == y[0] && same(x[1], y[1], page)
         }
     }
+}
+
+/// The keys whose OBJECT ENCODING is not compared. Once the stream has left database 0 (SELECT,
+/// SWAPDB, MOVE, COPY … DB), a key name no longer says which value a command meets, so a doubt is
+/// cleared only by FLUSHALL.
+struct EncodingDoubts {
+    private var keys = Set<String>()
+    /// Whether some command may have run in another database than 0.
+    var databasesMixed = false
+
+    func contains(_ key: String) -> Bool { keys.contains(key) }
+    mutating func insert(_ key: String) { keys.insert(key) }
+    mutating func formUnion(_ other: [String]) { keys.formUnion(other) }
+    /// The key got a fresh encoding in the database it was written in.
+    mutating func remove(_ key: String) { if !databasesMixed { keys.remove(key) } }
+    /// FLUSHDB: one database's keys are gone.
+    mutating func removeAll() { if !databasesMixed { keys.removeAll() } }
+    /// FLUSHALL: every database's keys are gone.
+    mutating func flushAll() { keys.removeAll() }
 }

@@ -22,18 +22,23 @@ final class RawTwin {
 
     /// What each side's connection `n` has received since the last look. redis-server's bytes come
     /// first; the daemon's are awaited (up to 5 s) until there are as many, so a loaded machine does not
-    /// make a late push look missing.
-    func received(_ n: Int) -> (daemon: String, redis: String) {
-        let theirs = redis[n].readAvailable(quietMilliseconds: 150)
+    /// make a late push look missing. `evenOut`: redis-server's are awaited likewise when the daemon has
+    /// more (its timeouts are checked only 10 times a second), for replies expected to be equal.
+    func received(_ n: Int, evenOut: Bool = false) -> (daemon: String, redis: String) {
+        var theirs = redis[n].readAvailable(quietMilliseconds: 150)
         var mine = daemon[n].readAvailable(quietMilliseconds: 150)
         let deadline = Date().addingTimeInterval(5)
-        while mine.count < theirs.count && Date() < deadline { mine += daemon[n].readAvailable(quietMilliseconds: 50) }
+        while Date() < deadline {
+            if mine.count < theirs.count { mine += daemon[n].readAvailable(quietMilliseconds: 50) }
+            else if evenOut && theirs.count < mine.count { theirs += redis[n].readAvailable(quietMilliseconds: 50) }
+            else { break }
+        }
         return (String(decoding: mine, as: UTF8.self), String(decoding: theirs, as: UTF8.self))
     }
 
     /// Connection `n` of both received the same bytes (and, when given, these).
     func expectSame(_ n: Int, _ what: String, _ expected: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
-        let (mine, theirs) = received(n)
+        let (mine, theirs) = received(n, evenOut: true)
         #expect(mine == theirs, "\(what): daemon \(mine.debugDescription) vs redis-server \(theirs.debugDescription)", sourceLocation: sourceLocation)
         if let expected { #expect(mine == expected, "\(what): \(mine.debugDescription)", sourceLocation: sourceLocation) }
     }

@@ -26,7 +26,7 @@ struct TransactionTests {
         for words in script { try twin.expectSame(words) }
     }
 
-    @Test("WATCH: a change, an expiry or a flush on another connection makes EXEC answer null; others do not")
+    @Test("WATCH: a change, an expiry, a flush or a SWAPDB on another connection makes EXEC answer null; others do not")
     func watch() throws {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
@@ -69,6 +69,19 @@ struct TransactionTests {
         try a.expectSame(["WATCH", "never"])
         try exec(["SET", "x", "1"])
         try a.expectSame(["GET", "x"])
+        // SWAPDB touches a watched key its database held or takes from the other (missing in both: runs).
+        for (other, swappedIn) in [("1", true), ("1", false), ("2", false)] {
+            try b.expectSame(["SELECT", other])
+            try b.expectSame(swappedIn ? ["SET", "s", "there"] : ["DEL", "s"])
+            try a.expectSame(["WATCH", "s"])
+            try b.expectSame(["SWAPDB", "0", other])
+            try exec(["SET", "y", "1"])
+            try b.expectSame(["SWAPDB", "0", other])
+        }
+        try a.expectSame(["SET", "s", "here"])
+        try a.expectSame(["WATCH", "s"])
+        try b.expectSame(["SWAPDB", "0", "2"])
+        try exec(["SET", "y", "2"])
     }
 
     @Test("no reader sees half of an EXEC: LocalStore snapshots and GETs on other connections see both keys or neither")

@@ -17,7 +17,7 @@ public final class RedisServer: @unchecked Sendable {
                              "--dir", directory.path, "--logfile", directory.file("redis.log")] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runWithSignalsUnblocked()
         for _ in 0..<200 {
             if let connection = try? RawConnection(unixPath: socketPath) {
                 _ = connection

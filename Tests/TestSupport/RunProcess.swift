@@ -37,7 +37,7 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
-    try process.run()
+    try process.runWithSignalsUnblocked()
     if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
     try input.fileHandleForWriting.close()
     // Read both pipes to the end on their own threads, so a chatty child cannot block on a full pipe
@@ -68,4 +68,17 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt
                          stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self),
                          stdoutBytes: Array(outData))
+}
+
+extension Process {
+    /// `run()` with no signal blocked in the child. A child inherits the spawning thread's signal mask,
+    /// and the test runner's threads block most signals: a child that relies on SIGTERM to stop (a
+    /// Celery worker, redis-server) would otherwise ignore it.
+    public func runWithSignalsUnblocked() throws {
+        var none = sigset_t(), saved = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        try run()
+    }
 }

@@ -61,7 +61,7 @@ public final class Daemon: @unchecked Sendable {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = stderrPipe
-        try process.run()
+        try process.runWithSignalsUnblocked()
         let line = Daemon.readLine(out.fileHandleForReading)
         guard line.hasPrefix("shmkvd ready") else {
             // No ready line: it exited, or it hangs (then it is killed, and says so in the error).
@@ -229,7 +229,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardInput = input
         process.standardError = errors
-        try process.run()
+        try process.runWithSignalsUnblocked()
     }
 
     public var pid: Int32 { process.processIdentifier }
