@@ -203,6 +203,9 @@ public final class LuaState {
         index < 0 && index > shmkv_lua_registryindex() ? lua_gettop(L) + index + 1 : index
     }
 
+    /// `call`'s status when an allocation failed (LUA_ERRMEM).
+    public static let outOfMemory = LUA_ERRMEM
+
     /// Runs a full garbage collection (SCRIPT FLUSH), or a step of `size`.
     public func collectGarbage(step size: Int32? = nil) {
         if let size { lua_gc(L, LUA_GCSTEP, size) } else { lua_gc(L, LUA_GCCOLLECT, 0) }

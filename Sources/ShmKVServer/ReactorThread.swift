@@ -37,7 +37,7 @@ final class ServerContext: Sendable {
     /// Error replies by code (INFO errorstats).
     let errors = ErrorStatistics()
     /// The Lua interpreter and script cache (EVAL, SCRIPT), used on the writer.
-    let scripts = ScriptEngine()
+    let scripts: ScriptEngine
 
     /// Counters of subcommands (`config|get`), shared by the reactors (added under the lock: not a hot
     /// path); at most 256 names (then the command's own counters take the calls), so odd subcommand
@@ -64,6 +64,11 @@ final class ServerContext: Sendable {
 
     func setCluster(_ map: ClusterMap?) { cluster = map }
 
+    /// What SHUTDOWN calls to stop the daemon (set once by `Server.start`, as `cluster`).
+    nonisolated(unsafe) private(set) var shutdown: (@Sendable () -> Void)?
+
+    func setShutdown(_ stop: @escaping @Sendable () -> Void) { shutdown = stop }
+
     init(configuration: ServerConfiguration, store: Store, stats: ServerStats, batcher: WriteBatcher,
          logger: Logger, reactorCount: Int, ring: RingInfo, authenticator: Authenticator, mapGate: MapGate) {
         self.ring = ring
@@ -75,6 +80,7 @@ final class ServerContext: Sendable {
         self.batcher = batcher
         self.logger = logger
         self.reactorCount = reactorCount
+        scripts = ScriptEngine(logger: logger)
     }
 }
 

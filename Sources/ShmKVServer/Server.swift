@@ -78,6 +78,13 @@ public final class Server: @unchecked Sendable {
                                         ring: ring,
                                         authenticator: authenticator, mapGate: mapGate)
             self.context = context
+            // SHUTDOWN: shmkvd's main thread stops the server as for SIGTERM; an embedding program
+            // without the termination handlers gets it stopped on a thread of its own.
+            context.setShutdown { [weak self] in
+                if Server.requestTermination() { return }
+                guard let server = self else { return }
+                _ = try? OSThread(name: "shmkv-shutdown") { server.stop() }
+            }
             reactors = try (0..<count).map { try ReactorThread(index: $0, context: context) }
             batcher.setReactors(reactors)
             try openListeners(group: group)
@@ -131,6 +138,8 @@ public final class Server: @unchecked Sendable {
         let first = stopped.withLock { s in defer { s = true }; return !s }
         guard first else { return }
         logger.info("stopping: no new connections; committing queued writes")
+        // A script past busy-reply-threshold would hold the writer for ever: it is stopped, undone.
+        context?.scripts.activity.stopForShutdown(now: false)
         // Every loop stops watching the listeners (on its own thread), then they are closed.
         for listener in listeners { listener.stopAccepting() }
         for reactor in reactors { reactor.stopAccepting(listeners) }
@@ -245,6 +254,14 @@ public final class Server: @unchecked Sendable {
         action.sa_flags = SA_RESTART
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
+    }
+
+    /// Asks the process to stop as SIGTERM would (SHUTDOWN); false when the termination handlers are
+    /// not installed (nobody waits in `waitForTerminationSignal`).
+    static func requestTermination() -> Bool {
+        guard terminationPipe.1 >= 0 else { return false }
+        var byte = UInt8(SIGTERM)
+        return write(terminationPipe.1, &byte, 1) == 1
     }
 
     /// Waits for SIGINT or SIGTERM and returns its number.

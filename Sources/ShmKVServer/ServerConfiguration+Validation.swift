@@ -46,6 +46,9 @@ extension ServerConfiguration {
         if !["auto", "yes", "no"].contains(respAllowFlush) {
             throw ConfigurationError("resp.allowFlush must be auto, yes or no (got \(respAllowFlush))")
         }
+        if !["auto", "yes", "no"].contains(respAllowShutdown) {
+            throw ConfigurationError("resp.allowShutdown must be auto, yes or no (got \(respAllowShutdown))")
+        }
         if !RingLayout.isValidCapacity(ringCapacity) {
             throw ConfigurationError("ring.capacity must be a power of two from 4096 to 1073741824 (got \(ringCapacity))")
         }

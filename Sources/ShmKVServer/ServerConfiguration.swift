@@ -98,6 +98,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var respNotifyKeyspaceEvents = "KEA"
     /// FLUSHDB/FLUSHALL: `auto` allows them when every listener is loopback or a Unix socket.
     public var respAllowFlush = "auto"
+    /// SHUTDOWN: `auto` allows it when every listener is loopback or a Unix socket.
+    public var respAllowShutdown = "auto"
     /// Passwords, users and protected mode.
     public var auth = AuthConfiguration()
     /// Redis Cluster's protocol over a static slot map (`cluster.enabled`).
@@ -166,6 +168,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         respMaxMultibulkCount = try values.int("resp.maxMultibulkCount") ?? d.respMaxMultibulkCount
         respMaxInlineLength = try values.int("resp.maxInlineLength") ?? d.respMaxInlineLength
         respAllowFlush = try values.string("resp.allowFlush") ?? d.respAllowFlush
+        respAllowShutdown = try values.string("resp.allowShutdown") ?? d.respAllowShutdown
         respNotifyKeyspaceEvents = try values.string("resp.notifyKeyspaceEvents") ?? d.respNotifyKeyspaceEvents
         accessGroup = try values.string("access.group") ?? d.accessGroup
         clusterEnabled = try values.flag("cluster.enabled") ?? d.clusterEnabled
@@ -181,8 +184,13 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Whether FLUSHDB/FLUSHALL are allowed: `yes`, `no`, or with `auto` when TCP is off or bound to
     /// loopback.
-    public var flushAllowed: Bool {
-        switch respAllowFlush {
+    public var flushAllowed: Bool { allowed(respAllowFlush) }
+
+    /// Whether SHUTDOWN is allowed: as `flushAllowed`, by `resp.allowShutdown`.
+    public var shutdownAllowed: Bool { allowed(respAllowShutdown) }
+
+    private func allowed(_ setting: String) -> Bool {
+        switch setting {
         case "yes": return true
         case "no": return false
         default:
@@ -245,6 +253,7 @@ public struct ServerConfiguration: Sendable, Equatable {
           maxMultibulkCount: \(respMaxMultibulkCount)
           maxInlineLength: \(respMaxInlineLength)
           allowFlush: \(respAllowFlush)
+          allowShutdown: \(respAllowShutdown)
           notifyKeyspaceEvents: \(quoted(respNotifyKeyspaceEvents))
         auth:
           passwordFile: \(quoted(auth.passwordFile))
@@ -288,7 +297,7 @@ extension ServerConfiguration {
         "limits.pubsubSoftSeconds", "limits.maxScanLimit", "limits.maxRequestsPerEvent",
         "batch.maxOperations", "batch.maxBytes",
         "ring.path", "ring.capacity", "ring.maxMessageSize",
-        "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush", "resp.notifyKeyspaceEvents",
+        "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush", "resp.allowShutdown", "resp.notifyKeyspaceEvents",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
         "access.group", "cluster.enabled", "cluster.myId", "cluster.nodes",
     ]

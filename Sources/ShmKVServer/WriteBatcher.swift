@@ -129,11 +129,13 @@ final class WriteBatcher: Sendable {
     /// queued each time it looks, so a non-empty queue already has a wake-up coming.
     func submit(_ ticket: consuming WriteTicket) -> Bool {
         var ring = false
+        let script = ticket.operation.runsScript
         // Moved, not copied, into the queue (a copy would retain every array the operation holds).
         var pending = Optional(ticket)
         let accepted = queue.withLock { q in
             if q.closed { return false }
-            ring = q.tickets.isEmpty && !reactorsCommit
+            // A script waits for the writer thread even in volatile mode (`WriterRole.takeBatch`).
+            ring = (q.tickets.isEmpty && !reactorsCommit) || (script && reactorsCommit)
             q.tickets.append(pending.take()!)
             return true
         }
@@ -164,14 +166,15 @@ final class WriteBatcher: Sendable {
         guard reactorsCommit else { return false }
         while true {
             let took = role.withRoleIfFree { writer in
-                guard writer.takeBatch() else { return false }
+                guard writer.takeBatch(combining: true) else { return false }
                 writer.commit(combiner: reactor, local: &local)
                 return true
             }
             guard let took else { return false }
             if took { return true }
-            // A write queued while the role was held with nothing to do would be left behind: look again.
-            if queue.withLock({ $0.tickets.isEmpty }) { return false }
+            // A write queued while the role was held with nothing to do would be left behind: look again
+            // (not for a script first in line: the writer thread takes it).
+            if queue.withLock({ $0.tickets.first.map { $0.operation.runsScript } ?? true }) { return false }
         }
     }
 

@@ -77,6 +77,16 @@ enum WriteOperation: Sendable {
     case scriptAdmin(ScriptAdmin)
 
     /// Payload bytes, for the batch byte cap.
+    /// A script, alone or in a MULTI block: it may run for long, so only the writer thread runs it,
+    /// never a reactor combining writes (whose connections, SCRIPT KILL among them, would wait on it).
+    var runsScript: Bool {
+        switch self {
+        case .script: true
+        case .transaction(let block): block.steps.contains { if case .write(.script, _) = $0 { true } else { false } }
+        default: false
+        }
+    }
+
     var byteCount: Int {
         switch self {
         case .stored(let bytes, let write): bytes.key.count + bytes.value.count + write.extraBytes

@@ -132,7 +132,7 @@ extension WriterRole {
             if mapFull, growMap() { return false }
             if let current, !mapFull {
                 // One operation met an error of LMDB's: it fails alone, the batch runs again without it.
-                logger.error("a write failed alone in its batch: \(error)")
+                if error is ScriptStoppedForShutdown { logger.notice("\(error)") } else { logger.error("a write failed alone in its batch: \(error)") }
                 failedAlone.append((current, .failed(.storageError, "\(describe(error))")))
                 failedAlone.sort { $0.index < $1.index }
                 return false

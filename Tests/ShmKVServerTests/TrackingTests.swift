@@ -15,7 +15,9 @@ final class RawTwin {
     }
 
     /// Sends `words` on connection `n` of both; returns nothing (see `expectQuiet`/`expect`).
-    func send(_ n: Int, _ words: String...) {
+    func send(_ n: Int, _ words: String...) { send(n, words) }
+
+    func send(_ n: Int, _ words: [String]) {
         daemon[n].send(respCommand(words))
         redis[n].send(respCommand(words))
     }

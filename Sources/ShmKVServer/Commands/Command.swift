@@ -19,6 +19,9 @@ struct CommandFlags: OptionSet, Sendable {
     static let noMulti = CommandFlags(rawValue: 1 << 9)
     /// May block its client (BLPOP…): `blocking` in COMMAND.
     static let blocking = CommandFlags(rawValue: 1 << 10)
+    /// Runs while a script is busy (AUTH, MULTI, SHUTDOWN…): `allow_busy`. On SCRIPT and FUNCTION it
+    /// means their KILL (and FUNCTION STATS) only, as Redis flags those subcommands.
+    static let allowBusy = CommandFlags(rawValue: 1 << 11)
 
     // ShmKV's own.
     /// Runs before AUTH on a daemon that requires a password (Redis's `no_auth`).

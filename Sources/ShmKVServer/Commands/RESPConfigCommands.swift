@@ -15,7 +15,9 @@ enum ConfigCommands {
         }.map { name in
             (name, String(limits[CollectionLimits.parameters.firstIndex { $0.name == name || $0.alias == name }!]), String?.none)
         }
+        let busy = String(session.context.scripts.activity.threshold.load(ordering: .relaxed))
         return thresholds + [
+            ("busy-reply-threshold", busy, nil), ("lua-time-limit", busy, nil),
             ("save", "", nil), ("appendonly", "no", nil), ("databases", String(session.context.store.databaseCount), "databases"), ("maxmemory", "0", nil),
             ("maxmemory-policy", "noeviction", nil), ("maxclients", String(c.maxClients), "limits.maxClients"),
             ("timeout", String(c.idleTimeout), "limits.idleTimeout"), ("port", port, "listen"), ("bind", bind, "listen"),
@@ -78,6 +80,7 @@ enum ConfigCommands {
         var events: KeyspaceEventClasses? = nil
         var limits = session.context.batcher.collectionLimits.withLock { $0 }
         var seen: [String] = []
+        var busyThreshold: Int? = nil
         for i in stride(from: 2, to: args.count, by: 2) {
             let name = args.string(i).lowercased(), value = args.string(i + 1)
             let failed = "ERR CONFIG SET failed (possibly related to argument '\(name)') - "
@@ -91,6 +94,11 @@ enum ConfigCommands {
                     return RESPWriter.error(failed + KeyspaceEventClasses.invalidMessage, into: &session.output)
                 }
                 events = classes
+            } else if name == "busy-reply-threshold" || name == "lua-time-limit" {
+                switch CollectionLimits.parse(value, memory: false) {
+                case .success(let n): busyThreshold = n
+                case .failure(let refusal): return RESPWriter.error(failed + refusal.why, into: &session.output)
+                }
             } else if let index = CollectionLimits.parameters.firstIndex(where: { $0.name == name || $0.alias == name }) {
                 switch CollectionLimits.parse(value, memory: CollectionLimits.parameters[index].memory, signed: CollectionLimits.parameters[index].signed) {
                 case .success(let n): limits[index] = n
@@ -103,6 +111,8 @@ enum ConfigCommands {
             }
         }
         if let events { session.context.notifications.set(events) }
+        // Read by the next script as it starts.
+        if let busyThreshold { session.context.scripts.activity.threshold.store(busyThreshold, ordering: .relaxed) }
         // Read by the writer at the start of each batch: writes queued before this one may still see the
         // old thresholds (they were sent before it).
         session.context.batcher.collectionLimits.withLock { $0 = limits }

@@ -49,6 +49,31 @@ enum ServerCommands {
         RESPWriter.integer(0, into: &session.output)
     }
 
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], with Redis 7.0's checks: the daemon stops as for
+    /// SIGTERM (every acknowledged write is in the store already, so SAVE adds nothing), and the
+    /// connection ends without a reply, as when redis-server exits. While a script is busy only NOSAVE
+    /// is allowed; it stops the script and undoes its writes. There is never a shutdown to ABORT.
+    static func shutdown(_ session: RESPSession, _ args: RESPArguments) {
+        var nosave = false, save = false, abort = false
+        for i in 1..<args.count {
+            if args.is(i, "NOSAVE") { nosave = true }
+            else if args.is(i, "SAVE") { save = true }
+            else if args.is(i, "ABORT") { abort = true }
+            else if !args.is(i, "NOW") && !args.is(i, "FORCE") { return RESPWriter.error(RESPError.syntax.message, into: &session.output) }
+        }
+        if (abort && args.count > 2) || (nosave && save) { return RESPWriter.error(RESPError.syntax.message, into: &session.output) }
+        if abort { return RESPWriter.error("ERR No shutdown in progress.", into: &session.output) }
+        let scripts = session.context.scripts.activity
+        if !nosave, let busy = scripts.busyReply { return RESPWriter.error(busy, into: &session.output) }
+        guard session.context.configuration.shutdownAllowed else {
+            return RESPWriter.error("ERR SHUTDOWN is disabled on this server (resp.allowShutdown)", into: &session.output)
+        }
+        session.context.logger.warning("User requested shutdown...")
+        scripts.stopForShutdown(now: nosave)
+        session.connection.closeAfterFlush()
+        session.context.shutdown?()
+    }
+
     /// FUNCTION FLUSH [ASYNC|SYNC] and FUNCTION LIST: ShmKV has no functions (nor scripts), so there is
     /// nothing to flush or list.
     static func function(_ session: RESPSession, _ args: RESPArguments) {
@@ -101,6 +126,8 @@ enum ServerCommands {
         let used = ((info?.lastPage ?? 0) + 1) * pageSize
         var port = 0
         if let listen = c.listen, case .tcp(_, let p)? = Endpoint.parseHostPort(listen) { port = p }
+        let lua = session.context.scripts.memoryUsed.load(ordering: .relaxed)
+        let (scriptCount, scriptBytes) = session.context.scripts.bodies.withLock { ($0.count, $0.values.reduce(0) { $0 + $1.count }) }
         var wanted = Set<String>()
         for i in 1..<args.count { wanted.insert(args.string(i).lowercased()) }
         let all = wanted.contains("all") || wanted.contains("everything")
@@ -117,6 +144,8 @@ enum ServerCommands {
             ("Memory", [("used_memory", String(used)), ("used_memory_human", humanBytes(session, used)),
                         ("used_memory_dataset", String(used)), ("lmdb_map_size", String(info?.mapSize ?? 0)),
                         ("lmdb_map_resizes", String(s.mapResizes.load(ordering: .relaxed))),
+                        ("used_memory_lua", String(lua)), ("used_memory_lua_human", humanBytes(session, lua)),
+                        ("used_memory_scripts_eval", String(scriptBytes)), ("number_of_cached_scripts", String(scriptCount)),
                         ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
             ("Persistence", [("loading", "0"), ("shmkv_durability", c.durability.rawValue), ("aof_enabled", "0"),
                              ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),
@@ -188,7 +217,9 @@ enum ServerCommands {
         RESPWriter.array(10, into: &session.output)
         RESPWriter.bulk(c.name, into: &session.output)
         RESPWriter.integer(c.arity, into: &session.output)
+        // `allow_busy` comes last in Redis's order; on a container it belongs to some subcommands only.
         let flags = c.flags.redisFlagNames + (c.keys.movable ? ["movablekeys"] : [])
+            + (c.flags.contains(.allowBusy) && !c.flags.contains(.hasSubcommands) ? ["allow_busy"] : [])
         RESPWriter.set(flags.count, resp3: session.resp3, into: &session.output)
         for f in flags { RESPWriter.simple(f, into: &session.output) }
         RESPWriter.integer(c.keys.first, into: &session.output)

@@ -166,6 +166,14 @@ final class RESPSession {
         return command.accepts(argumentCount: args.count) ? .run : .wrongArity
     }
 
+    /// Whether a command runs while a script is busy (Redis's `allow_busy`): on SCRIPT and FUNCTION
+    /// only KILL, and FUNCTION STATS.
+    static func allowedWhileBusy(_ command: Command, _ args: RESPArguments) -> Bool {
+        guard command.flags.contains(.allowBusy) else { return false }
+        guard command.flags.contains(.hasSubcommands) else { return true }
+        return args.count > 1 && (args.is(1, "KILL") || (command.name == "function" && args.is(1, "STATS")))
+    }
+
     /// Checks and runs one command; `false` if it must wait for this connection's earlier writes
     /// (nothing was answered or consumed then).
     private func dispatch(_ args: RESPArguments) -> Bool {
@@ -202,6 +210,9 @@ final class RESPSession {
            let redirect = cluster.refusal(command, args) {
             admission = .refused(redirect)
         }
+        if admission == .run, let command, let busy = context.scripts.activity.busyReply, !RESPSession.allowedWhileBusy(command, args) {
+            admission = .refused(busy)
+        }
         if transaction != nil, admission != .crossProtocolAttack, !(command?.flags.contains(.controlsTransaction) ?? false) {
             return queue(command, args, admission)
         }
@@ -217,7 +228,14 @@ final class RESPSession {
         case .refused, .notAllowedWhileSubscribed, .unknownCommand, .unknownSubcommand, .wrongArity:
             guard connection.pendingWrites == 0 else { return false }
             let start = output.count
-            RESPWriter.error(RESPSession.admissionError(admission, args), into: &output)
+            if case .refused(let refusal) = admission, transaction != nil, command?.name == "exec" {
+                // Redis's execCommandAbort: a refused EXEC ends the transaction.
+                transaction = nil
+                watched.removeAll()
+                RESPWriter.error("EXECABORT Transaction discarded because of: " + refusal, into: &output)
+            } else {
+                RESPWriter.error(RESPSession.admissionError(admission, args), into: &output)
+            }
             if let command { count(command.index, .rejected) }
             context.errors.record(output[start...])
             return true

@@ -23,6 +23,8 @@ enum ScriptCalls {
         if run.invocation.readOnly && command.flags.contains(.write) {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
+        // From here the script counts as having written (SCRIPT KILL refuses), as Redis's SCRIPT_WRITE_DIRTY.
+        if command.flags.contains(.write) { run.invocation.context.scripts.activity.wrote() }
         let writer = run.writer
         let client = CallingClient(id: 0, keyFilter: run.invocation.user, resp3: run.resp3)
         let context = run.invocation.context

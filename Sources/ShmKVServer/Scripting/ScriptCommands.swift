@@ -71,6 +71,10 @@ enum ScriptCommands {
             }
             return .operation(.scriptAdmin(ScriptAdmin(action: .flush, engine: c.context.scripts)))
         }
+        if args.is(1, "KILL") {
+            guard args.count == 2 else { return c.wrongSubcommandArity }
+            return .reply(c.context.scripts.activity.kill(eval: true).map(CommandResult.error) ?? .status("OK"))
+        }
         if args.is(1, "HELP") {
             return .reply(.array([
                 "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -82,6 +86,8 @@ enum ScriptCommands {
                 "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
                 "    * ASYNC: Asynchronously flush the scripts cache.",
                 "    * SYNC: Synchronously flush the scripts cache.",
+                "KILL",
+                "    Kill the currently executing Lua script.",
                 "LOAD <script>",
                 "    Load a script into the scripts cache without executing it.",
                 "HELP",
@@ -110,7 +116,7 @@ extension CommandTable {
                 "Runs a read-only Lua script.", .write(ScriptCommands.evalRO)),
         Command("evalsha_ro", arity: -3, [.noScript, .stale, .readonly], keys: .numbered(at: 2), .scripting,
                 "Runs a cached read-only Lua script by its SHA1.", .write(ScriptCommands.evalshaRO)),
-        Command("script", arity: -2, [.noScript, .hasSubcommands], .scripting, "Manages the script cache (LOAD, EXISTS, FLUSH).",
-                subcommands: ["LOAD", "EXISTS", "FLUSH", "HELP"], .write(ScriptCommands.script)),
+        Command("script", arity: -2, [.noScript, .hasSubcommands, .allowBusy], .scripting, "Manages the script cache (LOAD, EXISTS, FLUSH, KILL).",
+                subcommands: ["LOAD", "EXISTS", "FLUSH", "KILL", "HELP"], .write(ScriptCommands.script)),
     ]
 }

@@ -1,5 +1,7 @@
 import Locks
+import Logging
 import Lua
+import Synchronization
 import Wire
 
 /// One EVAL-family call on its way to the writer: the script (its body, or the SHA1 of one loaded
@@ -34,14 +36,20 @@ final class ScriptEngine: @unchecked Sendable {
     let bodies = Locked<[String: [UInt8]]>([:])
     /// SHA1s whose function is in the interpreter's registry (`f_<sha>`).
     private var defined: Set<String> = []
+    private var scriptsSinceStep = 0
     /// The call in progress (its keyspace, its user…), for the functions Lua calls back.
     var run: ScriptRun?
     let memoryLimit: Int
+    /// The running script as the reactors see it (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE).
+    let activity = ScriptActivity()
+    let logger: Logger
 
-    init(memoryLimit: Int = 64 << 20) {
+    init(memoryLimit: Int = 64 << 20, logger: Logger) {
         self.memoryLimit = memoryLimit
+        self.logger = logger
         lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
         lua.context = Unmanaged.passUnretained(self).toOpaque()
+        noteMemory()
     }
 
     /// A fresh interpreter with Redis's libraries, the `redis` table and the sandbox.
@@ -61,10 +69,14 @@ final class ScriptEngine: @unchecked Sendable {
         defined.removeAll()
         lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
         lua.context = Unmanaged.passUnretained(self).toOpaque()
+        noteMemory()
     }
 
-    /// Memory the interpreter holds (INFO's `used_memory_lua`).
-    var memoryUsed: Int { lua.memoryUsed }
+    /// Memory the interpreter holds (INFO's `used_memory_lua`), as of the last script, load or flush:
+    /// readable from any thread.
+    let memoryUsed = Atomic<Int>(0)
+
+    private func noteMemory() { memoryUsed.store(lua.memoryUsed, ordering: .relaxed) }
 
     /// SCRIPT LOAD and EVAL's first step: compiles `body` into `f_<sha>` unless it is there; the SHA1,
     /// or Redis's compile error.
@@ -75,6 +87,7 @@ final class ScriptEngine: @unchecked Sendable {
         if let error { return .failure(RESPError(message: "ERR Error compiling script (new function): \(error)")) }
         lua.setRegistry("f_" + sha)
         defined.insert(sha)
+        noteMemory()
         bodies.withLock { $0[sha] = body }
         return .success(sha)
     }
@@ -106,11 +119,53 @@ final class ScriptEngine: @unchecked Sendable {
         lua.setGlobal("ARGV")
         return try withUnsafeMutablePointer(to: &keys) { writer in
             run = ScriptRun(writer: writer, invocation: invocation)
-            defer { run = nil }
+            activity.begin(function: false)
+            defer { run = nil; activity.end() }
+            // Every 100,000 instructions (as Redis) the hook looks at the clock and at the requests.
+            let watched = activity.threshold.load(ordering: .relaxed) > 0
+            lua.setHook(every: watched ? 100_000 : 0, message: ScriptActivity.killedMessage, check: watched ? ScriptEngine.interrupt : nil)
             let status = lua.call(arguments: 0, results: 1, handler: base + 1)
+            collectGarbage(outOfMemory: status == LuaState.outOfMemory)
             if let failure = run?.failure { throw failure }
             if status != 0 { return failureReply(sha) }
             return ScriptValues.reply(from: lua, resp3: run?.resp3 ?? false)
+        }
+    }
+
+    /// The count hook's question (on the writer, inside the script): whether to stop it now.
+    private static let interrupt: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
+        guard let context else { return 0 }
+        let engine = Unmanaged<ScriptEngine>.fromOpaque(context).takeUnretainedValue()
+        let verdict = engine.activity.interrupt { elapsed, function in
+            engine.logger.warning("Slow script detected: still in execution after \(elapsed) milliseconds. You can try killing the script using the \(function ? "FUNCTION KILL" : "SCRIPT KILL") command.")
+        }
+        switch verdict {
+        case .go:
+            return 0
+        case .kill:
+            engine.logger.warning("Lua script killed by user with SCRIPT KILL.")
+            return 1
+        case .shutdown:
+            // Its writes are undone with its attempt of the batch; the rest of the batch commits.
+            engine.run?.failure = ScriptStoppedForShutdown()
+            return 1
+        }
+    }
+
+    /// Lua 5.1 collects no garbage when an allocation fails: after a script that ran out of memory, or
+    /// left the state over half full, a full collection runs (allocations allowed), so that the next
+    /// script has room; otherwise a step every 50 scripts, as Redis does.
+    private func collectGarbage(outOfMemory: Bool) {
+        defer { noteMemory() }
+        if outOfMemory || lua.memoryUsed > memoryLimit / 2 {
+            lua.collectGarbage()
+            scriptsSinceStep = 0
+        } else {
+            scriptsSinceStep += 1
+            if scriptsSinceStep == 50 {
+                lua.collectGarbage(step: 50)
+                scriptsSinceStep = 0
+            }
         }
     }
 
@@ -157,4 +212,9 @@ struct ScriptRun {
     var resp3 = false
     /// An LMDB error met inside `redis.call`: the script is stopped and the error rethrown.
     var failure: (any Error)?
+}
+
+/// A script stopped by SHUTDOWN NOSAVE (or busy while the daemon stops): nothing it wrote is kept.
+struct ScriptStoppedForShutdown: Error, CustomStringConvertible {
+    var description: String { "the script was stopped by a shutdown; nothing it wrote was kept" }
 }
