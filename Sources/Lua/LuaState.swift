@@ -203,6 +203,9 @@ public final class LuaState {
         index < 0 && index > shmkv_lua_registryindex() ? lua_gettop(L) + index + 1 : index
     }
 
+    /// Pops a table and makes it the environment of the function at `index` (lua_setfenv).
+    public func setEnvironment(of index: Int32) { lua_setfenv(L, index) }
+
     /// `call`'s status when an allocation failed (LUA_ERRMEM).
     public static let outOfMemory = LUA_ERRMEM
 

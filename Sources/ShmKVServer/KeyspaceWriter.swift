@@ -52,6 +52,9 @@ struct KeyspaceWriter {
     var reportsCreation = false
     /// SAVE asked for the batch to reach the disk before its replies go out.
     var syncRequested = false
+    /// A record that is no key's changed (a function library in `__meta`): the batch commits even
+    /// with no change to publish.
+    var metaChanged = false
     /// The RESP client id of the connection whose operation runs now (0: native, or the daemon's own).
     var origin: UInt32 = 0
     /// Whether SWAPDB changed the database map in this batch (the writer then tells readers to resolve

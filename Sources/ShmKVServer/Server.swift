@@ -78,6 +78,8 @@ public final class Server: @unchecked Sendable {
                                         ring: ring,
                                         authenticator: authenticator, mapGate: mapGate)
             self.context = context
+            // Function libraries kept in the store are loaded before any client can call them.
+            context.scripts.restoreLibraries(from: store, logger: logger)
             // SHUTDOWN: shmkvd's main thread stops the server as for SIGTERM; an embedding program
             // without the termination handlers gets it stopped on a thread of its own.
             context.setShutdown { [weak self] in

@@ -76,17 +76,18 @@ enum WriteOperation: Sendable {
     /// SCRIPT LOAD and FLUSH (the interpreter is the writer's).
     case scriptAdmin(ScriptAdmin)
 
-    /// Payload bytes, for the batch byte cap.
-    /// A script, alone or in a MULTI block: it may run for long, so only the writer thread runs it,
-    /// never a reactor combining writes (whose connections, SCRIPT KILL among them, would wait on it).
+    /// A script, alone or in a MULTI block, or a library's code (FUNCTION LOAD): it may run for long, so
+    /// only the writer thread runs it, never a reactor combining writes (whose connections, SCRIPT KILL
+    /// among them, would wait on it).
     var runsScript: Bool {
         switch self {
-        case .script: true
+        case .script, .scriptAdmin: true
         case .transaction(let block): block.steps.contains { if case .write(.script, _) = $0 { true } else { false } }
         default: false
         }
     }
 
+    /// Payload bytes, for the batch byte cap.
     var byteCount: Int {
         switch self {
         case .stored(let bytes, let write): bytes.key.count + bytes.value.count + write.extraBytes
@@ -113,7 +114,9 @@ enum WriteOperation: Sendable {
                 case .onReactor, .result: total
                 }
             }
-        case .save, .unblock, .scriptAdmin: 0
+        case .save, .unblock: 0
+        // FUNCTION LOAD keeps the library's code in one `__meta` record.
+        case .scriptAdmin: 1
         case .clear, .clearAll, .swapDatabases: 1
         // What each command it calls writes is reserved as it goes (`ScriptCalls`): its keys here.
         case .script(let invocation): invocation.keys.count + 1
@@ -190,7 +193,7 @@ extension WriteOperation {
         case .script(let invocation):
             return .result(try invocation.context.scripts.execute(invocation, &keys))
         case .scriptAdmin(let admin):
-            return .result(admin.apply())
+            return .result(try admin.apply(&keys))
         }
     }
 }

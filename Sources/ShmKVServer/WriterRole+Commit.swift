@@ -100,7 +100,7 @@ extension WriterRole {
             swap(&changes, &keys.changes)
             syncRequested = keys.syncRequested
             let changedKeys = changes.entries.contains { $0.kind != .message }
-            if changedKeys {
+            if changedKeys || keys.metaChanged {
                 try recordLastSequence(in: txn)
                 transactionID = UInt64(txn.id)
                 try txn.commit()

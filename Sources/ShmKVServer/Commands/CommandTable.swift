@@ -153,8 +153,6 @@ enum CommandTable {
         Command("shutdown", arity: -1, [.admin, .noScript, .loading, .stale, .noMulti, .allowBusy], .server,
                 "Stops the daemon as SIGTERM does (if resp.allowShutdown permits); NOSAVE also stops a busy script.",
                 .immediate(ServerCommands.shutdown)),
-        Command("function", arity: -2, [.noScript, .hasSubcommands], .server, "FUNCTION FLUSH and LIST (ShmKV has no functions).",
-                .immediate(ServerCommands.function)),
         // Transactions
         Command("multi", arity: 1, [.noScript, .loading, .stale, .fast, .controlsTransaction, .allowBusy], .transactions, "Starts a transaction.",
                 .immediate(TransactionCommands.multi)),

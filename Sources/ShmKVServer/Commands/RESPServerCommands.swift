@@ -74,22 +74,6 @@ enum ServerCommands {
         session.context.shutdown?()
     }
 
-    /// FUNCTION FLUSH [ASYNC|SYNC] and FUNCTION LIST: ShmKV has no functions (nor scripts), so there is
-    /// nothing to flush or list.
-    static func function(_ session: RESPSession, _ args: RESPArguments) {
-        if args.is(1, "FLUSH") {
-            guard args.count <= 3 else { session.wrongArity(args, "function|flush"); return }
-            if args.count == 3 && !args.is(2, "SYNC") && !args.is(2, "ASYNC") {
-                return RESPWriter.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option", into: &session.output)
-            }
-            RESPWriter.ok(into: &session.output)
-        } else if args.is(1, "LIST") {
-            RESPWriter.array(0, into: &session.output)
-        } else {
-            RESPWriter.error("ERR FUNCTION \(args.string(1).uppercased()) is not supported by ShmKV: it runs no functions or scripts", into: &session.output)
-        }
-    }
-
     /// ACL WHOAMI and ACL LIST; users are configuration, so the rest of ACL is refused.
     static func acl(_ session: RESPSession, _ args: RESPArguments) {
         if args.is(1, "WHOAMI") {

@@ -1,3 +1,4 @@
+import Locks
 import Posix
 import Synchronization
 
@@ -8,7 +9,7 @@ import Synchronization
 final class ScriptActivity: Sendable {
     /// `busy-reply-threshold` (`lua-time-limit`) in milliseconds; 0: never busy, never killable.
     let threshold = Atomic<Int>(5000)
-    private let running = Atomic<Bool>(false)
+    private let isRunning = Atomic<Bool>(false)
     private let startedAt = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     /// The script has run a write command (SCRIPT KILL then refuses: Redis's SCRIPT_WRITE_DIRTY).
@@ -18,6 +19,8 @@ final class ScriptActivity: Sendable {
     private let killed = Atomic<Bool>(false)
     /// SHUTDOWN: 1 stops a script once it is busy (the daemon is stopping), 2 stops it now (NOSAVE).
     private let shutdown = Atomic<UInt8>(0)
+    /// The running function's name and command, for FUNCTION STATS (only functions pay for it).
+    private let current = Locked<(name: String, command: [[UInt8]])?>(nil)
 
     static let busyEval = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     static let busyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
@@ -25,21 +28,28 @@ final class ScriptActivity: Sendable {
 
     // MARK: The writer
 
-    func begin(function isFunction: Bool) {
+    func begin(function isFunction: Bool, name: String = "", command: @autoclosure () -> [[UInt8]] = []) {
+        if isFunction { current.withLock { $0 = (name, command()) } }
         startedAt.store(MonotonicClock.milliseconds(), ordering: .relaxed)
         function.store(isFunction, ordering: .relaxed)
         dirty.store(false, ordering: .relaxed)
         killed.store(false, ordering: .relaxed)
-        running.store(true, ordering: .releasing)
+        isRunning.store(true, ordering: .releasing)
     }
 
     func end() {
-        running.store(false, ordering: .releasing)
+        if function.load(ordering: .relaxed) { current.withLock { $0 = nil } }
+        isRunning.store(false, ordering: .releasing)
         busy.store(false, ordering: .releasing)
         killed.store(false, ordering: .relaxed)
     }
 
     func wrote() { dirty.store(true, ordering: .relaxed) }
+
+    /// FUNCTION LOAD's code starts (its own time limit, `loadElapsed`).
+    func beginLoad() { startedAt.store(MonotonicClock.milliseconds(), ordering: .relaxed) }
+
+    func loadElapsed() -> Int { MonotonicClock.milliseconds() - startedAt.load(ordering: .relaxed) }
 
     /// Asked by the count hook: the script turns busy once past the threshold (logged once, as Redis
     /// does); it must stop when killed, at SHUTDOWN NOSAVE, or when busy while the daemon stops.
@@ -64,6 +74,14 @@ final class ScriptActivity: Sendable {
 
     // MARK: The reactors
 
+    /// The script running now: whether it is a function, and for a function its name, command and time.
+    var running: (function: Bool, name: String, command: [[UInt8]], milliseconds: Int)? {
+        guard isRunning.load(ordering: .acquiring) else { return nil }
+        let elapsed = MonotonicClock.milliseconds() - startedAt.load(ordering: .relaxed)
+        guard function.load(ordering: .relaxed) else { return (false, "", [], elapsed) }
+        return current.withLock { $0 }.map { (true, $0.name, $0.command, elapsed) }
+    }
+
     /// The BUSY error for a command that may not run now, or nil.
     var busyReply: String? {
         guard busy.load(ordering: .acquiring) else { return nil }
@@ -72,7 +90,7 @@ final class ScriptActivity: Sendable {
 
     /// SCRIPT KILL (`eval`) or FUNCTION KILL: nil when the script will stop, else Redis's refusal.
     func kill(eval: Bool) -> String? {
-        guard running.load(ordering: .acquiring) else { return "NOTBUSY No scripts in execution right now." }
+        guard isRunning.load(ordering: .acquiring) else { return "NOTBUSY No scripts in execution right now." }
         if dirty.load(ordering: .relaxed) {
             return "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
         }

@@ -210,4 +210,92 @@ enum ScriptBridge {
     }
 
     private static func debugCommand(_ L: OpaquePointer) -> Int32 { 0 }
+
+    // MARK: redis.register_function (FUNCTION LOAD)
+
+    /// `redis.register_function(name, callback)` or `redis.register_function{function_name=…,
+    /// callback=…, flags={…}, description=…}`, as Redis 7.0's luaRegisterFunction: the callback waits
+    /// in the registry's `__loading` table until the load succeeds.
+    static func registerFunction(_ L: OpaquePointer) -> Int32 {
+        let engine = engine(L)
+        let lua = LuaState.borrowing(L)
+        guard engine.loading != nil else {
+            pushError(lua, "redis.register_function can only be called on FUNCTION LOAD command")
+            return LuaState.raise
+        }
+        func fail(_ message: String) -> Int32 {
+            lua.top = 0
+            pushError(lua, message)
+            return LuaState.raise
+        }
+        func text(at index: Int32) -> [UInt8]? {
+            let type = lua.type(at: index)
+            return type == LuaType.string || type == LuaType.number ? lua.string(at: index).map(Array.init) : nil
+        }
+        var name: [UInt8]?, description: [UInt8]?, flags: ScriptFlags = [], callback: Int32 = 0
+        switch lua.top {
+        case 2:
+            guard let given = text(at: 1) else { return fail("first argument to redis.register_function must be a string") }
+            guard lua.type(at: 2) == LuaType.function else { return fail("second argument to redis.register_function must be a function") }
+            name = given
+            callback = 2
+        case 1:
+            guard lua.isTable(at: 1) else {
+                return fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+            }
+            lua.pushNil()
+            while lua.next(1) {
+                guard let key = text(at: -2).map({ String(decoding: $0, as: UTF8.self).lowercased() }) else {
+                    return fail("named argument key given to redis.register_function is not a string")
+                }
+                switch key {
+                case "function_name":
+                    guard let given = text(at: -1) else { return fail("function_name argument given to redis.register_function must be a string") }
+                    name = given
+                case "description":
+                    guard let given = text(at: -1) else { return fail("description argument given to redis.register_function must be a string") }
+                    description = given
+                case "callback":
+                    guard lua.type(at: -1) == LuaType.function else { return fail("callback argument given to redis.register_function must be a function") }
+                    // Kept on the stack, above the table, for the registry below.
+                    lua.pushValue(at: -1)
+                    lua.setRegistry("__callback")
+                    callback = -1
+                case "flags":
+                    guard lua.isTable(at: -1) else { return fail("flags argument to redis.register_function must be a table representing function flags") }
+                    var i: Int32 = 1
+                    while true {
+                        lua.getIndex(-1, i)
+                        if lua.type(at: -1) == LuaType.nilValue { lua.pop(1); break }
+                        guard let flag = text(at: -1).flatMap({ ScriptFlags.named(String(decoding: $0, as: UTF8.self), ignoringCase: true) }) else {
+                            return fail("unknown flag given")
+                        }
+                        lua.pop(1)
+                        flags.insert(flag)
+                        i += 1
+                    }
+                default:
+                    return fail("unknown argument given to redis.register_function")
+                }
+                lua.pop(1)
+            }
+            guard name != nil else { return fail("redis.register_function must get a function name argument") }
+            guard callback != 0 else { return fail("redis.register_function must get a callback argument") }
+            lua.getRegistry("__callback")
+            callback = lua.top
+            lua.pushNil()
+            lua.setRegistry("__callback")
+        default:
+            return fail("wrong number of arguments to redis.register_function")
+        }
+        let functionName = String(decoding: name!, as: UTF8.self)
+        guard ScriptEngine.isValidName(functionName) else { return fail(ScriptEngine.nameRule) }
+        guard !(engine.loading!.functions.contains { $0.name == functionName }) else { return fail("Function already exists in the library") }
+        lua.getRegistry("__loading")
+        lua.pushValue(at: callback)
+        lua.setField(-2, functionName)
+        engine.loading!.functions.append(LibraryFunction(name: functionName, description: description, flags: flags))
+        lua.top = 0
+        return 0
+    }
 }

@@ -20,7 +20,7 @@ enum ScriptCalls {
                 : "can't run this command or subcommand"
             return .error("NOPERM The user executing the script \(what)")
         }
-        if run.invocation.readOnly && command.flags.contains(.write) {
+        if run.invocation.writesRefused && command.flags.contains(.write) {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
         // From here the script counts as having written (SCRIPT KILL refuses), as Redis's SCRIPT_WRITE_DIRTY.

@@ -1,19 +1,28 @@
 import Wire
 
-/// What SCRIPT asks of the writer (the interpreter lives there).
+/// What SCRIPT and FUNCTION ask of the writer (the interpreters live there).
 struct ScriptAdmin: Sendable {
     enum Action: Sendable {
         /// SCRIPT LOAD: compile and keep; answers the SHA1.
         case load([UInt8])
         /// SCRIPT FLUSH: forget every script and start a fresh interpreter.
         case flush
+        /// FUNCTION LOAD [REPLACE]: answers the library's name.
+        case loadLibrary([UInt8], replace: Bool)
+        case deleteLibrary(String)
+        case flushLibraries
     }
     let action: Action
     let engine: ScriptEngine
 
-    var byteCount: Int { if case .load(let body) = action { body.count } else { 0 } }
+    var byteCount: Int {
+        switch action {
+        case .load(let body), .loadLibrary(let body, _): body.count
+        default: 0
+        }
+    }
 
-    func apply() -> CommandResult {
+    func apply(_ keys: inout KeyspaceWriter) throws -> CommandResult {
         switch action {
         case .load(let body):
             switch engine.define(body) {
@@ -22,6 +31,20 @@ struct ScriptAdmin: Sendable {
             }
         case .flush:
             engine.flush()
+            return .status("OK")
+        case .loadLibrary(let code, let replace):
+            return try withUnsafeMutablePointer(to: &keys) { writer in
+                switch try engine.loadLibrary(code, replace: replace, keys: writer) {
+                case .success(let name): .bulk(Array(name.utf8))
+                case .failure(let error): .error(error.message)
+                }
+            }
+        case .deleteLibrary(let name):
+            return try withUnsafeMutablePointer(to: &keys) { writer in
+                try engine.deleteLibrary(name, keys: writer).map { .error($0.message) } ?? .status("OK")
+            }
+        case .flushLibraries:
+            try withUnsafeMutablePointer(to: &keys) { try engine.flushLibraries(keys: $0) }
             return .status("OK")
         }
     }
@@ -36,6 +59,23 @@ enum ScriptCommands {
     static func evalshaRO(_ c: WriteCall) -> WritePlan { plan(c, sha: true, readOnly: true) }
 
     static let noScript = "NOSCRIPT No matching script. Please use EVAL."
+
+    static func fcall(_ c: WriteCall) -> WritePlan { functionPlan(c, readOnly: false) }
+    static func fcallRO(_ c: WriteCall) -> WritePlan { functionPlan(c, readOnly: true) }
+
+    /// FCALL and FCALL_RO: the function is looked up first, then the keys counted (Redis's order and words).
+    private static func functionPlan(_ c: WriteCall, readOnly: Bool) -> WritePlan {
+        let args = c.args
+        let name = args.string(1)
+        guard c.context.scripts.libraries.withLock({ $0.owners[name] != nil }) else { return .error("ERR Function not found") }
+        guard let numkeys = args.integer(2) else { return .error("ERR Bad number of keys provided") }
+        if numkeys > args.count - 3 { return .error("ERR Number of keys can't be greater than number of args") }
+        if numkeys < 0 { return .error("ERR Number of keys can't be negative") }
+        let keyEnd = 3 + Int(numkeys)
+        if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .error(problem) }
+        return .operation(.script(ScriptInvocation(source: .function(name), keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
+                                                   readOnly: readOnly, user: c.user, context: c.context)))
+    }
 
     private static func plan(_ c: WriteCall, sha: Bool, readOnly: Bool) -> WritePlan {
         let args = c.args
@@ -118,5 +158,12 @@ extension CommandTable {
                 "Runs a cached read-only Lua script by its SHA1.", .write(ScriptCommands.evalshaRO)),
         Command("script", arity: -2, [.noScript, .hasSubcommands, .allowBusy], .scripting, "Manages the script cache (LOAD, EXISTS, FLUSH, KILL).",
                 subcommands: ["LOAD", "EXISTS", "FLUSH", "KILL", "HELP"], .write(ScriptCommands.script)),
+        Command("fcall", arity: -3, [.noScript, .stale], keys: .numbered(at: 2), .scripting, "Calls a function of a loaded library.",
+                .write(ScriptCommands.fcall)),
+        Command("fcall_ro", arity: -3, [.noScript, .stale, .readonly], keys: .numbered(at: 2), .scripting,
+                "Calls a read-only function of a loaded library.", .write(ScriptCommands.fcallRO)),
+        Command("function", arity: -2, [.noScript, .hasSubcommands, .allowBusy], .scripting,
+                "Manages function libraries (LOAD, DELETE, FLUSH, LIST, STATS, KILL).",
+                subcommands: ["LOAD", "DELETE", "FLUSH", "LIST", "STATS", "KILL", "HELP"], .write(FunctionCommands.function)),
     ]
 }

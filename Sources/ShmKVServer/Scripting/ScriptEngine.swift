@@ -10,18 +10,28 @@ struct ScriptInvocation: Sendable {
     enum Source: Sendable {
         case body([UInt8])
         case sha(String)
+        /// FCALL, FCALL_RO: a library's function by name.
+        case function(String)
     }
     let source: Source
     let keys: [[UInt8]]
     let arguments: [[UInt8]]
-    /// EVAL_RO / EVALSHA_RO: a write command inside fails.
+    /// EVAL_RO / EVALSHA_RO / FCALL_RO: a write command inside fails.
     let readOnly: Bool
     /// Who runs it (ACL checks of each `redis.call`); nil: unrestricted.
     let user: User?
     let context: ServerContext
+    /// The script or function declares `no-writes`: a write command inside fails too.
+    var noWrites = false
+
+    var writesRefused: Bool { readOnly || noWrites }
 
     var byteCount: Int {
-        let body = if case .body(let bytes) = source { bytes.count } else { 40 }
+        let body = switch source {
+        case .body(let bytes): bytes.count
+        case .sha: 40
+        case .function(let name): name.utf8.count
+        }
         return body + keys.reduce(0) { $0 + $1.count } + arguments.reduce(0) { $0 + $1.count }
     }
 }
@@ -30,12 +40,20 @@ struct ScriptInvocation: Sendable {
 /// the batch's LMDB transaction, so the interpreter is used only by the writer role's holder; the cache
 /// of bodies by SHA1 is behind a lock, so that any reactor can answer SCRIPT EXISTS.
 final class ScriptEngine: @unchecked Sendable {
-    // Invariant: `lua`, `defined` and `run` are touched only with the writer role held.
+    // Invariant: `lua`, `functions`, `defined`, `flags`, `loading` and `run` are touched only with the
+    // writer role held (and by `restoreLibraries` before the writer starts).
     private var lua: LuaState
+    /// FUNCTION's interpreter (Redis keeps one apart from EVAL's), and the libraries it holds.
+    var functions: LuaState
+    let libraries = Locked(FunctionCatalog())
+    /// The library FUNCTION LOAD is running (`redis.register_function` adds to it).
+    var loading: FunctionLibrary?
     /// Bodies by lowercase SHA1 hex (SCRIPT LOAD, EVAL): shared with the reactors.
     let bodies = Locked<[String: [UInt8]]>([:])
     /// SHA1s whose function is in the interpreter's registry (`f_<sha>`).
     private var defined: Set<String> = []
+    /// The shebang flags of each defined script (nil: none, Redis's compatibility mode).
+    private var flags: [String: ScriptFlags?] = [:]
     private var scriptsSinceStep = 0
     /// The call in progress (its keyspace, its user…), for the functions Lua calls back.
     var run: ScriptRun?
@@ -48,12 +66,14 @@ final class ScriptEngine: @unchecked Sendable {
         self.memoryLimit = memoryLimit
         self.logger = logger
         lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
+        functions = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
         lua.context = Unmanaged.passUnretained(self).toOpaque()
+        functions.context = lua.context
         noteMemory()
     }
 
     /// A fresh interpreter with Redis's libraries, the `redis` table and the sandbox.
-    private static func makeState(memoryLimit: Int) -> LuaState {
+    static func makeState(memoryLimit: Int) -> LuaState {
         let lua = LuaState(memoryLimit: memoryLimit)
         lua.openLibraries()
         ScriptBridge.registerRedisTable(lua)
@@ -67,6 +87,7 @@ final class ScriptEngine: @unchecked Sendable {
     func flush() {
         bodies.withLock { $0.removeAll() }
         defined.removeAll()
+        flags.removeAll()
         lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
         lua.context = Unmanaged.passUnretained(self).toOpaque()
         noteMemory()
@@ -76,24 +97,30 @@ final class ScriptEngine: @unchecked Sendable {
     /// readable from any thread.
     let memoryUsed = Atomic<Int>(0)
 
-    private func noteMemory() { memoryUsed.store(lua.memoryUsed, ordering: .relaxed) }
+    func noteMemory() { memoryUsed.store(lua.memoryUsed + functions.memoryUsed, ordering: .relaxed) }
 
-    /// SCRIPT LOAD and EVAL's first step: compiles `body` into `f_<sha>` unless it is there; the SHA1,
-    /// or Redis's compile error.
+    /// SCRIPT LOAD and EVAL's first step: compiles `body` into `f_<sha>` unless it is there (a shebang
+    /// line is read for its flags and compiled as an empty line); the SHA1, or Redis's error.
     func define(_ body: [UInt8]) -> Result<String, RESPError> {
         let sha = SHA1.hex(body)
         if defined.contains(sha) { return .success(sha) }
-        let error = body.withUnsafeBytes { lua.load($0, name: "@user_script") }
+        let shebang: (flags: ScriptFlags?, length: Int)
+        switch ScriptFlags.shebang(body) {
+        case .failure(let error): return .failure(error)
+        case .success(let found): shebang = found
+        }
+        let error = body.withUnsafeBytes { lua.load(UnsafeRawBufferPointer(rebasing: $0[shebang.length...]), name: "@user_script") }
         if let error { return .failure(RESPError(message: "ERR Error compiling script (new function): \(error)")) }
         lua.setRegistry("f_" + sha)
         defined.insert(sha)
-        noteMemory()
+        flags[sha] = shebang.flags
         bodies.withLock { $0[sha] = body }
+        noteMemory()
         return .success(sha)
     }
 
-    /// Runs a script on the writer's keyspace; its reply. LMDB's errors inside are rethrown once the
-    /// script has stopped (the writer then runs the batch again without it).
+    /// Runs a script (EVAL…) or a function (FCALL…) on the writer's keyspace; its reply. LMDB's errors
+    /// inside are rethrown once the script has stopped (the writer then runs the batch again without it).
     func execute(_ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
         let sha: String
         switch invocation.source {
@@ -108,27 +135,51 @@ final class ScriptEngine: @unchecked Sendable {
                 return .error("NOSCRIPT No matching script. Please use EVAL.")
             }
             sha = lower
+        case .function(let name):
+            return try callFunction(name, invocation, &keys)
+        }
+        // A script with a shebang declares whether it writes (Redis's scriptPrepareForRun).
+        var invocation = invocation
+        if let declared = flags[sha] ?? nil {
+            if let refusal = ScriptEngine.refusal(declared, invocation) { return .error(refusal) }
+            invocation.noWrites = declared.contains(.noWrites)
         }
         let base = lua.top
         defer { lua.top = base }
         lua.getGlobal("__redis__err__handler")
         lua.getRegistry("f_" + sha)
-        pushArray(invocation.keys)
+        pushArray(invocation.keys, on: lua)
         lua.setGlobal("KEYS")
-        pushArray(invocation.arguments)
+        pushArray(invocation.arguments, on: lua)
         lua.setGlobal("ARGV")
-        return try withUnsafeMutablePointer(to: &keys) { writer in
+        return try run(on: lua, arguments: 0, handler: base + 1, name: sha, function: false, invocation, &keys)
+    }
+
+    /// What a script's or function's flags refuse before it runs (Redis's scriptPrepareForRun).
+    static func refusal(_ flags: ScriptFlags, _ invocation: ScriptInvocation) -> String? {
+        if flags.contains(.noCluster) && invocation.context.cluster != nil { return "ERR Can not run script on cluster, 'no-cluster' flag is set." }
+        if invocation.readOnly && !flags.contains(.noWrites) { return "ERR Can not execute a script with write flag using *_ro command." }
+        return nil
+    }
+
+    /// Calls the function on `state`'s stack (its handler at `handler`, `arguments` above it) with the
+    /// count hook watching it, as `name` for error replies.
+    func run(on state: LuaState, arguments: Int32, handler: Int32, name: String, function: Bool,
+             _ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
+        try withUnsafeMutablePointer(to: &keys) { writer in
             run = ScriptRun(writer: writer, invocation: invocation)
-            activity.begin(function: false)
+            activity.begin(function: function, name: name,
+                           command: [Array((invocation.readOnly ? "FCALL_RO" : "FCALL").utf8), Array(name.utf8), Array(String(invocation.keys.count).utf8)]
+                               + invocation.keys + invocation.arguments)
             defer { run = nil; activity.end() }
             // Every 100,000 instructions (as Redis) the hook looks at the clock and at the requests.
             let watched = activity.threshold.load(ordering: .relaxed) > 0
-            lua.setHook(every: watched ? 100_000 : 0, message: ScriptActivity.killedMessage, check: watched ? ScriptEngine.interrupt : nil)
-            let status = lua.call(arguments: 0, results: 1, handler: base + 1)
-            collectGarbage(outOfMemory: status == LuaState.outOfMemory)
+            state.setHook(every: watched ? 100_000 : 0, message: ScriptActivity.killedMessage, check: watched ? ScriptEngine.interrupt : nil)
+            let status = state.call(arguments: arguments, results: 1, handler: handler)
+            collectGarbage(state, outOfMemory: status == LuaState.outOfMemory)
             if let failure = run?.failure { throw failure }
-            if status != 0 { return failureReply(sha) }
-            return ScriptValues.reply(from: lua, resp3: run?.resp3 ?? false)
+            if status != 0 { return ScriptEngine.failureReply(state, name) }
+            return ScriptValues.reply(from: state, resp3: run?.resp3 ?? false)
         }
     }
 
@@ -155,15 +206,15 @@ final class ScriptEngine: @unchecked Sendable {
     /// Lua 5.1 collects no garbage when an allocation fails: after a script that ran out of memory, or
     /// left the state over half full, a full collection runs (allocations allowed), so that the next
     /// script has room; otherwise a step every 50 scripts, as Redis does.
-    private func collectGarbage(outOfMemory: Bool) {
+    func collectGarbage(_ state: LuaState, outOfMemory: Bool) {
         defer { noteMemory() }
-        if outOfMemory || lua.memoryUsed > memoryLimit / 2 {
-            lua.collectGarbage()
+        if outOfMemory || state.memoryUsed > memoryLimit / 2 {
+            state.collectGarbage()
             scriptsSinceStep = 0
         } else {
             scriptsSinceStep += 1
             if scriptsSinceStep == 50 {
-                lua.collectGarbage(step: 50)
+                state.collectGarbage(step: 50)
                 scriptsSinceStep = 0
             }
         }
@@ -176,17 +227,27 @@ final class ScriptEngine: @unchecked Sendable {
         return false
     }
 
-    private func pushArray(_ items: [[UInt8]]) {
-        lua.newTable(arrayCount: Int32(clamping: items.count))
+    func pushArray(_ items: [[UInt8]], on state: LuaState) {
+        state.newTable(arrayCount: Int32(clamping: items.count))
         for (i, item) in items.enumerated() {
-            lua.push(item)
-            lua.setIndex(-2, Int32(clamping: i + 1))
+            state.push(item)
+            state.setIndex(-2, Int32(clamping: i + 1))
         }
     }
 
     /// The reply to a script that failed: the error table the handler made (`err`, `source`, `line`),
     /// as Redis's luaCallFunction words it.
-    private func failureReply(_ sha: String) -> CommandResult {
+    /// The message of the error on top of the stack: an error table's `err`, or the value as text.
+    static func errorMessage(_ lua: LuaState) -> String {
+        if lua.isTable(at: -1) {
+            lua.getField(-1, "err")
+            defer { lua.pop(1) }
+            return lua.string(at: -1).map { ScriptValues.errorLine(String(decoding: $0, as: UTF8.self)) } ?? "ERR unknown error"
+        }
+        return "ERR " + (lua.string(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? "unknown error")
+    }
+
+    static func failureReply(_ lua: LuaState, _ sha: String) -> CommandResult {
         guard lua.isTable(at: -1) else {
             let message = lua.string(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? "execution failure"
             return .error("ERR Error running script \(sha), \(message.prefix(100))")

@@ -84,5 +84,33 @@ enum ScriptPrelude {
     protected[_G] = true
     protected[globals] = true
     raw_setmetatable(_G, globals)
+    -- For the set-up that follows in Swift (function libraries' environments): tables made later are
+    -- protected the same way.
+    dbg.getregistry().__protect = function(t) protected[t] = true end
+    """#
+
+    /// The functions state's library environment (Redis 7.0's `luaEngineInitEngine`), run after
+    /// `source` with two arguments, `redis.register_function` and the prelude's `__protect`. It returns
+    /// the table every library's code and functions see as their globals (reads go to the library API —
+    /// `redis.register_function`, `redis.log`, the LOG_ and version constants — while FUNCTION LOAD
+    /// runs, to the script globals afterwards; writes always fail), and the function that switches it.
+    static let libraries = #"""
+    local register, protect = ...
+    local function readonly() error('Attempt to modify a readonly table', 2) end
+    local function missing(_, name)
+      error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+    end
+    local api_redis = {register_function = register, log = redis.log, LOG_DEBUG = redis.LOG_DEBUG,
+      LOG_VERBOSE = redis.LOG_VERBOSE, LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+      REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
+    setmetatable(api_redis, {__index = missing, __metatable = false})
+    local api_redis_mt = {__index = api_redis, __newindex = readonly, __metatable = false}
+    local api_mt = {__index = missing, __newindex = readonly, __metatable = false}
+    local api = setmetatable({redis = setmetatable({}, api_redis_mt)}, api_mt)
+    local env_mt = {__index = api, __newindex = readonly, __metatable = false}
+    local env = setmetatable({}, env_mt)
+    for _, t in ipairs({api_redis, api_redis_mt, api.redis, api_mt, api, env_mt, env}) do protect(t) end
+    local globals = _G
+    return env, function(loading) env_mt.__index = loading and api or globals end
     """#
 }

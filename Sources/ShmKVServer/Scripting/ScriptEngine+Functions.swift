@@ -1,0 +1,221 @@
+import LMDB
+import Logging
+import Lua
+import StoreLayout
+import Wire
+
+/// A function a library registered (`redis.register_function`).
+struct LibraryFunction: Sendable {
+    let name: String
+    let description: [UInt8]?
+    let flags: ScriptFlags
+}
+
+/// A library FUNCTION LOAD made: its name, its code, its functions in the order they were registered.
+struct FunctionLibrary: Sendable {
+    let name: String
+    let code: [UInt8]
+    var functions: [LibraryFunction] = []
+}
+
+/// The libraries and which library each function is in: written by the writer, read by reactors
+/// (FUNCTION LIST and STATS, FCALL's look-up).
+struct FunctionCatalog: Sendable {
+    var libraries: [String: FunctionLibrary] = [:]
+    var owners: [String: String] = [:]
+
+    func function(_ name: String) -> LibraryFunction? {
+        owners[name].flatMap { libraries[$0] }?.functions.first { $0.name == name }
+    }
+}
+
+/// Functions (Redis 7.0's `functions.c` and `function_lua.c`): libraries are loaded into their own
+/// interpreter, where each function's callback sits in the registry table `__functions`; their code
+/// is kept in `__meta` (`function:<library>`) in the batch's transaction, and loaded again at start.
+extension ScriptEngine {
+    /// The functions' interpreter: the script sandbox plus the libraries' environment (`__library_env`,
+    /// switched by `__library_mode`) and the callbacks' table.
+    static func makeFunctionsState(memoryLimit: Int) -> LuaState {
+        let lua = makeState(memoryLimit: memoryLimit)
+        var source = ScriptPrelude.libraries
+        let error = source.withUTF8 { lua.load(UnsafeRawBufferPointer($0), name: "@prelude") }
+        precondition(error == nil, "the libraries prelude does not compile: \(error ?? "")")
+        lua.pushFunction { L in ScriptBridge.registerFunction(L!) }
+        lua.getRegistry("__protect")
+        guard lua.call(arguments: 2, results: 2) == 0 else { fatalError("the libraries prelude failed") }
+        lua.setRegistry("__library_mode")
+        lua.setRegistry("__library_env")
+        lua.newTable()
+        lua.setRegistry("__functions")
+        return lua
+    }
+
+    static let nameRule = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+
+    static func isValidName(_ name: some StringProtocol) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x5f }
+    }
+
+    /// The library name in `code`'s first line (`#!lua name=mylib`), or Redis's error.
+    static func libraryName(_ code: [UInt8]) -> Result<(name: String, shebangLength: Int), RESPError> {
+        guard code.starts(with: [UInt8(ascii: "#"), UInt8(ascii: "!")]) else { return .failure(RESPError(message: "ERR Missing library metadata")) }
+        guard let (words, length) = ScriptFlags.shebangWords(code), let engine = words.first else {
+            return .failure(RESPError(message: "ERR Invalid library metadata"))
+        }
+        var name: String?
+        for word in words.dropFirst() {
+            guard word.lowercased().hasPrefix("name=") else { return .failure(RESPError(message: "ERR Invalid metadata value given: \(word)")) }
+            if name != nil { return .failure(RESPError(message: "ERR Invalid metadata value, name argument was given multiple times")) }
+            name = String(word.dropFirst(5))
+        }
+        guard let name else { return .failure(RESPError(message: "ERR Library name was not given")) }
+        guard isValidName(name) else { return .failure(RESPError(message: "ERR " + nameRule)) }
+        guard engine.dropFirst(2).uppercased() == "LUA" else { return .failure(RESPError(message: "ERR Engine '\(engine.dropFirst(2))' not found")) }
+        return .success((name, length))
+    }
+
+    /// FUNCTION LOAD [REPLACE]: runs the library's code, which registers its functions; the library's
+    /// name, or Redis's error (then nothing of it is kept). `keys`: where the code is kept (nil while
+    /// the libraries are loaded again at start).
+    func loadLibrary(_ code: [UInt8], replace: Bool, keys: UnsafeMutablePointer<KeyspaceWriter>?) throws -> Result<String, RESPError> {
+        let name: String, shebang: Int
+        switch ScriptEngine.libraryName(code) {
+        case .failure(let error): return .failure(error)
+        case .success(let found): (name, shebang) = found
+        }
+        let catalog = libraries.withLock { $0 }
+        if catalog.libraries[name] != nil && !replace { return .failure(RESPError(message: "ERR Library '\(name)' already exists")) }
+        let base = functions.top
+        defer { functions.top = base }
+        // The code after the first line (its newline kept, so that line numbers are the file's).
+        if let error = code.withUnsafeBytes({ functions.load(UnsafeRawBufferPointer(rebasing: $0[shebang...]), name: "@user_function") }) {
+            return .failure(RESPError(message: "ERR Error compiling function: \(error)"))
+        }
+        functions.getRegistry("__library_env")
+        functions.setEnvironment(of: -2)
+        functions.getGlobal("__redis__err__handler")
+        functions.pushValue(at: -2)
+        functions.newTable()
+        functions.setRegistry("__loading")
+        loading = FunctionLibrary(name: name, code: code)
+        defer { loading = nil }
+        setLibraryMode(loading: true)
+        functions.setHook(every: 100_000, message: "FUNCTION LOAD timeout", check: ScriptEngine.loadTimeout)
+        activity.beginLoad()
+        let status = functions.call(arguments: 0, results: 0, handler: base + 2)
+        functions.setHook(every: 0, message: "", check: nil)
+        setLibraryMode(loading: false)
+        collectGarbage(functions, outOfMemory: status == LuaState.outOfMemory)
+        if status != 0 {
+            return .failure(RESPError(message: "ERR Error registering functions: " + ScriptEngine.errorMessage(functions)))
+        }
+        guard let library = loading, !library.functions.isEmpty else { return .failure(RESPError(message: "ERR No functions registered")) }
+        if let taken = library.functions.first(where: { f in catalog.owners[f.name].map { $0 != name } ?? false }) {
+            return .failure(RESPError(message: "ERR Function \(taken.name) already exists"))
+        }
+        if let keys {
+            try keys.pointee.transaction.put(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name), value: code)
+            keys.pointee.metaChanged = true
+        }
+        if let old = catalog.libraries[name] { unlink(old) }
+        // The new callbacks move from `__loading` to `__functions`.
+        functions.getRegistry("__functions")
+        functions.getRegistry("__loading")
+        for function in library.functions {
+            functions.getField(-1, function.name)
+            functions.setField(-3, function.name)
+        }
+        libraries.withLock { catalog in
+            catalog.libraries[name] = library
+            for function in library.functions { catalog.owners[function.name] = name }
+        }
+        return .success(name)
+    }
+
+    /// Forgets a library's callbacks and entries (FUNCTION DELETE, LOAD REPLACE).
+    private func unlink(_ library: FunctionLibrary) {
+        functions.getRegistry("__functions")
+        for function in library.functions {
+            functions.pushNil()
+            functions.setField(-2, function.name)
+        }
+        functions.pop(1)
+        libraries.withLock { catalog in
+            catalog.libraries[library.name] = nil
+            for function in library.functions { catalog.owners[function.name] = nil }
+        }
+    }
+
+    /// FUNCTION DELETE: nil, or Redis's error.
+    func deleteLibrary(_ name: String, keys: UnsafeMutablePointer<KeyspaceWriter>) throws -> RESPError? {
+        guard let library = libraries.withLock({ $0.libraries[name] }) else { return RESPError(message: "ERR Library not found") }
+        _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
+        keys.pointee.metaChanged = true
+        unlink(library)
+        noteMemory()
+        return nil
+    }
+
+    /// FUNCTION FLUSH: every library goes, and the functions' interpreter starts anew.
+    func flushLibraries(keys: UnsafeMutablePointer<KeyspaceWriter>) throws {
+        for name in libraries.withLock({ Array($0.libraries.keys) }) {
+            _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
+        }
+        keys.pointee.metaChanged = true
+        libraries.withLock { $0 = FunctionCatalog() }
+        functions = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
+        functions.context = Unmanaged.passUnretained(self).toOpaque()
+        noteMemory()
+    }
+
+    /// At start, before the writer runs: the libraries kept in the store are loaded again.
+    func restoreLibraries(from store: Store, logger: Logger) {
+        do {
+            let codes = try store.environment.read { txn in
+                var found: [[UInt8]] = []
+                try txn.forEach(store.catalog.first.meta, prefix: ScriptEngine.metaKey("")) { _, value in
+                    found.append(Array(value))
+                    return .proceed
+                }
+                return found
+            }
+            for code in codes {
+                if case .failure(let error) = try loadLibrary(code, replace: false, keys: nil) {
+                    logger.error("a function library kept in the store did not load: \(error.message)")
+                }
+            }
+        } catch {
+            logger.error("the function libraries could not be read: \(error)")
+        }
+    }
+
+    static func metaKey(_ library: String) -> [UInt8] { Array(("function:" + library).utf8) }
+
+    private func setLibraryMode(loading: Bool) {
+        functions.getRegistry("__library_mode")
+        functions.push(loading)
+        _ = functions.call(arguments: 1, results: 0)
+    }
+
+    /// FUNCTION LOAD's code may run 500 ms at most (Redis's load timeout).
+    private static let loadTimeout: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
+        guard let context else { return 0 }
+        return Unmanaged<ScriptEngine>.fromOpaque(context).takeUnretainedValue().activity.loadElapsed() > 500 ? 1 : 0
+    }
+
+    /// FCALL and FCALL_RO on the writer: the function's callback with KEYS and ARGV as its arguments.
+    func callFunction(_ name: String, _ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
+        guard let function = libraries.withLock({ $0.function(name) }) else { return .error("ERR Function not found") }
+        if let refusal = ScriptEngine.refusal(function.flags, invocation) { return .error(refusal) }
+        var invocation = invocation
+        invocation.noWrites = function.flags.contains(.noWrites)
+        let base = functions.top
+        defer { functions.top = base }
+        functions.getGlobal("__redis__err__handler")
+        functions.getRegistry("__functions")
+        functions.getField(-1, name)
+        pushArray(invocation.keys, on: functions)
+        pushArray(invocation.arguments, on: functions)
+        return try run(on: functions, arguments: 2, handler: base + 1, name: name, function: true, invocation, &keys)
+    }
+}
