@@ -55,6 +55,8 @@ let package = Package(
         // The notification ring: a memory-mapped broadcast buffer with one publisher, many subscribers.
         .target(name: "NotifyRing", dependencies: ["CShim", "Posix", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "Wire"),
+        // Redis's RDB format: CRC64, LZF, lengths and strings, DUMP payloads (pure, no I/O).
+        .target(name: "RDB"),
         .target(
             name: "Reactor",
             dependencies: ["CShim", "Posix", "Locks", .product(name: "HeapModule", package: "swift-collections")],
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "ShmKVServer",
             dependencies: [
-                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks", "Lua",
+                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks", "Lua", "RDB",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -146,6 +148,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "Posix", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
+        .testTarget(name: "RDBTests", dependencies: ["RDB"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Posix"]),
         .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),
         .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),

@@ -21,13 +21,31 @@ enum FunctionCommands {
             return .operation(.scriptAdmin(ScriptAdmin(action: .deleteLibrary(args.string(2)), engine: engine)))
         }
         if args.is(1, "FLUSH") {
-            guard args.count <= 3 else { return c.wrongSubcommandArity }
+            guard args.count <= 3 else { return syntaxError(c) }
             if args.count == 3 && !args.is(2, "ASYNC") && !args.is(2, "SYNC") {
                 return .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
             }
             return .operation(.scriptAdmin(ScriptAdmin(action: .flushLibraries, engine: engine)))
         }
         if args.is(1, "LIST") { return list(c) }
+        if args.is(1, "DUMP") {
+            guard args.count == 2 else { return c.wrongSubcommandArity }
+            return .reply(.bulk(engine.dumpLibraries()))
+        }
+        if args.is(1, "RESTORE") {
+            guard args.count >= 3 else { return c.wrongSubcommandArity }
+            guard args.count <= 4 else { return syntaxError(c) }
+            var policy = ScriptEngine.RestorePolicy.append
+            if args.count == 4 {
+                if args.is(3, "REPLACE") { policy = .replace }
+                else if args.is(3, "FLUSH") { policy = .flush }
+                else if !args.is(3, "APPEND") { return .error("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.") }
+            }
+            switch ScriptEngine.libraryCodes(inPayload: args.bytes(2)) {
+            case .failure(let error): return .error(error.message)
+            case .success(let codes): return .operation(.scriptAdmin(ScriptAdmin(action: .restoreLibraries(codes, policy), engine: engine)))
+            }
+        }
         if args.is(1, "STATS") {
             guard args.count == 2 else { return c.wrongSubcommandArity }
             return .reply(stats(engine))
@@ -41,6 +59,11 @@ enum FunctionCommands {
             return .reply(.array(help.map { CommandResult.status($0) }))
         }
         return .error("ERR unknown subcommand '\(args.string(1))'. Try FUNCTION HELP.")
+    }
+
+    /// Redis's addReplySubcommandSyntaxError.
+    private static func syntaxError(_ c: WriteCall) -> WritePlan {
+        .error("ERR unknown subcommand or wrong number of arguments for '\(c.args.string(1))'. Try FUNCTION HELP.")
     }
 
     /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]: libraries in name order (Redis's follow its hash
@@ -120,6 +143,16 @@ enum FunctionCommands {
         "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
         "    * ASYNC: Asynchronously flush the libraries.",
         "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
         "HELP",
         "    Prints this help.",
     ]

@@ -55,6 +55,7 @@ final class ScriptActivity: Sendable {
     /// does); it must stop when killed, at SHUTDOWN NOSAVE, or when busy while the daemon stops.
     /// `.shutdown` tells the engine to undo the script's writes (its batch runs again without it).
     func interrupt(log: (Int, Bool) -> Void) -> Interrupt {
+        guard isRunning.load(ordering: .relaxed) else { return .go }
         let limit = threshold.load(ordering: .relaxed)
         if !busy.load(ordering: .relaxed), limit > 0 {
             let elapsed = MonotonicClock.milliseconds() - startedAt.load(ordering: .relaxed)

@@ -11,6 +11,8 @@ struct ScriptAdmin: Sendable {
         case loadLibrary([UInt8], replace: Bool)
         case deleteLibrary(String)
         case flushLibraries
+        /// FUNCTION RESTORE: the payload's library codes and the policy.
+        case restoreLibraries([[UInt8]], ScriptEngine.RestorePolicy)
     }
     let action: Action
     let engine: ScriptEngine
@@ -18,6 +20,7 @@ struct ScriptAdmin: Sendable {
     var byteCount: Int {
         switch action {
         case .load(let body), .loadLibrary(let body, _): body.count
+        case .restoreLibraries(let codes, _): codes.reduce(0) { $0 + $1.count }
         default: 0
         }
     }
@@ -34,7 +37,7 @@ struct ScriptAdmin: Sendable {
             return .status("OK")
         case .loadLibrary(let code, let replace):
             return try withUnsafeMutablePointer(to: &keys) { writer in
-                switch try engine.loadLibrary(code, replace: replace, keys: writer) {
+                switch try engine.functionLoad(code, replace: replace, keys: writer) {
                 case .success(let name): .bulk(Array(name.utf8))
                 case .failure(let error): .error(error.message)
                 }
@@ -42,6 +45,10 @@ struct ScriptAdmin: Sendable {
         case .deleteLibrary(let name):
             return try withUnsafeMutablePointer(to: &keys) { writer in
                 try engine.deleteLibrary(name, keys: writer).map { .error($0.message) } ?? .status("OK")
+            }
+        case .restoreLibraries(let codes, let policy):
+            return try withUnsafeMutablePointer(to: &keys) { writer in
+                try engine.restoreLibraries(codes, policy: policy, keys: writer).map { .error($0.message) } ?? .status("OK")
             }
         case .flushLibraries:
             try withUnsafeMutablePointer(to: &keys) { try engine.flushLibraries(keys: $0) }
@@ -67,14 +74,16 @@ enum ScriptCommands {
     private static func functionPlan(_ c: WriteCall, readOnly: Bool) -> WritePlan {
         let args = c.args
         let name = args.string(1)
-        guard c.context.scripts.libraries.withLock({ $0.owners[name] != nil }) else { return .error("ERR Function not found") }
+        guard c.context.scripts.libraries.withLock({ $0.owner(name) != nil }) else { return .error("ERR Function not found") }
         guard let numkeys = args.integer(2) else { return .error("ERR Bad number of keys provided") }
         if numkeys > args.count - 3 { return .error("ERR Number of keys can't be greater than number of args") }
         if numkeys < 0 { return .error("ERR Number of keys can't be negative") }
         let keyEnd = 3 + Int(numkeys)
         if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .error(problem) }
-        return .operation(.script(ScriptInvocation(source: .function(name), keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
-                                                   readOnly: readOnly, user: c.user, context: c.context)))
+        var invocation = ScriptInvocation(source: .function(name), keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
+                                          readOnly: readOnly, user: c.user, context: c.context)
+        invocation.invokedAs = (0..<3).map(args.bytes)
+        return .operation(.script(invocation))
     }
 
     private static func plan(_ c: WriteCall, sha: Bool, readOnly: Bool) -> WritePlan {
@@ -163,7 +172,7 @@ extension CommandTable {
         Command("fcall_ro", arity: -3, [.noScript, .stale, .readonly], keys: .numbered(at: 2), .scripting,
                 "Calls a read-only function of a loaded library.", .write(ScriptCommands.fcallRO)),
         Command("function", arity: -2, [.noScript, .hasSubcommands, .allowBusy], .scripting,
-                "Manages function libraries (LOAD, DELETE, FLUSH, LIST, STATS, KILL).",
-                subcommands: ["LOAD", "DELETE", "FLUSH", "LIST", "STATS", "KILL", "HELP"], .write(FunctionCommands.function)),
+                "Manages function libraries (LOAD, DELETE, FLUSH, LIST, STATS, KILL, DUMP, RESTORE).",
+                subcommands: ["LOAD", "DELETE", "FLUSH", "LIST", "STATS", "KILL", "DUMP", "RESTORE", "HELP"], .write(FunctionCommands.function)),
     ]
 }

@@ -1,6 +1,7 @@
 import LMDB
 import Logging
 import Lua
+import RDB
 import StoreLayout
 import Wire
 
@@ -18,14 +19,18 @@ struct FunctionLibrary: Sendable {
     var functions: [LibraryFunction] = []
 }
 
-/// The libraries and which library each function is in: written by the writer, read by reactors
-/// (FUNCTION LIST and STATS, FCALL's look-up).
+/// The libraries and which library each function is in (by the function's name in lower case:
+/// Redis finds functions ignoring case): written by the writer, read by reactors (FUNCTION LIST and
+/// STATS, FCALL's look-up).
 struct FunctionCatalog: Sendable {
     var libraries: [String: FunctionLibrary] = [:]
     var owners: [String: String] = [:]
 
+    func owner(_ name: String) -> String? { owners[name.lowercased()] }
+
     func function(_ name: String) -> LibraryFunction? {
-        owners[name].flatMap { libraries[$0] }?.functions.first { $0.name == name }
+        let lower = name.lowercased()
+        return owners[lower].flatMap { libraries[$0] }?.functions.first { $0.name.lowercased() == lower }
     }
 }
 
@@ -74,16 +79,27 @@ extension ScriptEngine {
         return .success((name, length))
     }
 
-    /// FUNCTION LOAD [REPLACE]: runs the library's code, which registers its functions; the library's
-    /// name, or Redis's error (then nothing of it is kept). `keys`: where the code is kept (nil while
-    /// the libraries are loaded again at start).
-    func loadLibrary(_ code: [UInt8], replace: Bool, keys: UnsafeMutablePointer<KeyspaceWriter>?) throws -> Result<String, RESPError> {
+    /// FUNCTION LOAD [REPLACE]: the library is loaded, its code kept in `__meta` in the batch's
+    /// transaction, and the catalog the reactors read is replaced; its name, or Redis's error.
+    func functionLoad(_ code: [UInt8], replace: Bool, keys: UnsafeMutablePointer<KeyspaceWriter>) throws -> Result<String, RESPError> {
+        var catalog = libraries.withLock { $0 }
+        let result = loadLibrary(code, replace: replace, into: &catalog)
+        if case .success(let name) = result {
+            try keys.pointee.transaction.put(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name), value: code)
+            keys.pointee.metaChanged = true
+            libraries.withLock { $0 = catalog }
+        }
+        return result
+    }
+
+    /// Runs a library's code, which registers its functions, into the functions' interpreter and
+    /// `catalog`; the library's name, or Redis's error (then nothing of it is kept).
+    func loadLibrary(_ code: [UInt8], replace: Bool, into catalog: inout FunctionCatalog) -> Result<String, RESPError> {
         let name: String, shebang: Int
         switch ScriptEngine.libraryName(code) {
         case .failure(let error): return .failure(error)
         case .success(let found): (name, shebang) = found
         }
-        let catalog = libraries.withLock { $0 }
         if catalog.libraries[name] != nil && !replace { return .failure(RESPError(message: "ERR Library '\(name)' already exists")) }
         let base = functions.top
         defer { functions.top = base }
@@ -110,14 +126,10 @@ extension ScriptEngine {
             return .failure(RESPError(message: "ERR Error registering functions: " + ScriptEngine.errorMessage(functions)))
         }
         guard let library = loading, !library.functions.isEmpty else { return .failure(RESPError(message: "ERR No functions registered")) }
-        if let taken = library.functions.first(where: { f in catalog.owners[f.name].map { $0 != name } ?? false }) {
+        if let taken = library.functions.first(where: { f in catalog.owner(f.name).map { $0 != name } ?? false }) {
             return .failure(RESPError(message: "ERR Function \(taken.name) already exists"))
         }
-        if let keys {
-            try keys.pointee.transaction.put(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name), value: code)
-            keys.pointee.metaChanged = true
-        }
-        if let old = catalog.libraries[name] { unlink(old) }
+        if let old = catalog.libraries[name] { unlink(old, from: &catalog) }
         // The new callbacks move from `__loading` to `__functions`.
         functions.getRegistry("__functions")
         functions.getRegistry("__loading")
@@ -125,33 +137,31 @@ extension ScriptEngine {
             functions.getField(-1, function.name)
             functions.setField(-3, function.name)
         }
-        libraries.withLock { catalog in
-            catalog.libraries[name] = library
-            for function in library.functions { catalog.owners[function.name] = name }
-        }
+        catalog.libraries[name] = library
+        for function in library.functions { catalog.owners[function.name.lowercased()] = name }
         return .success(name)
     }
 
     /// Forgets a library's callbacks and entries (FUNCTION DELETE, LOAD REPLACE).
-    private func unlink(_ library: FunctionLibrary) {
+    private func unlink(_ library: FunctionLibrary, from catalog: inout FunctionCatalog) {
         functions.getRegistry("__functions")
         for function in library.functions {
             functions.pushNil()
             functions.setField(-2, function.name)
         }
         functions.pop(1)
-        libraries.withLock { catalog in
-            catalog.libraries[library.name] = nil
-            for function in library.functions { catalog.owners[function.name] = nil }
-        }
+        catalog.libraries[library.name] = nil
+        for function in library.functions { catalog.owners[function.name.lowercased()] = nil }
     }
 
     /// FUNCTION DELETE: nil, or Redis's error.
     func deleteLibrary(_ name: String, keys: UnsafeMutablePointer<KeyspaceWriter>) throws -> RESPError? {
-        guard let library = libraries.withLock({ $0.libraries[name] }) else { return RESPError(message: "ERR Library not found") }
+        var catalog = libraries.withLock { $0 }
+        guard let library = catalog.libraries[name] else { return RESPError(message: "ERR Library not found") }
         _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
         keys.pointee.metaChanged = true
-        unlink(library)
+        unlink(library, from: &catalog)
+        libraries.withLock { $0 = catalog }
         noteMemory()
         return nil
     }
@@ -179,14 +189,96 @@ extension ScriptEngine {
                 }
                 return found
             }
+            var catalog = FunctionCatalog()
             for code in codes {
-                if case .failure(let error) = try loadLibrary(code, replace: false, keys: nil) {
+                if case .failure(let error) = loadLibrary(code, replace: false, into: &catalog) {
                     logger.error("a function library kept in the store did not load: \(error.message)")
                 }
             }
+            libraries.withLock { $0 = catalog }
         } catch {
             logger.error("the function libraries could not be read: \(error)")
         }
+    }
+
+    /// FUNCTION RESTORE: the libraries of a DUMP payload (their codes) join or replace the loaded ones
+    /// (`policy`), all or none: everything is loaded anew into a fresh interpreter, which replaces the
+    /// old one only when every library loaded.
+    func restoreLibraries(_ codes: [[UInt8]], policy: RestorePolicy, keys: UnsafeMutablePointer<KeyspaceWriter>) throws -> RESPError? {
+        let current = libraries.withLock { $0 }
+        var names: Set<String> = []
+        for code in codes { if case .success(let found) = ScriptEngine.libraryName(code) { names.insert(found.name) } }
+        var target: [[UInt8]] = []
+        if policy != .flush {
+            for library in current.libraries.values.sorted(by: { $0.name < $1.name }) where !names.contains(library.name) || policy == .append {
+                if names.contains(library.name) { return RESPError(message: "ERR Library \(library.name) already exists") }
+                target.append(library.code)
+            }
+        }
+        let previous = functions
+        functions = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
+        functions.context = previous.context
+        var catalog = FunctionCatalog()
+        for code in target + codes {
+            if case .failure(let error) = loadLibrary(code, replace: false, into: &catalog) {
+                functions = previous
+                noteMemory()
+                return error
+            }
+        }
+        for name in current.libraries.keys {
+            _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
+        }
+        for library in catalog.libraries.values {
+            try keys.pointee.transaction.put(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(library.name), value: library.code)
+        }
+        keys.pointee.metaChanged = true
+        libraries.withLock { $0 = catalog }
+        noteMemory()
+        return nil
+    }
+
+    enum RestorePolicy: Sendable { case append, replace, flush }
+
+    /// FUNCTION DUMP: every library's code as a FUNCTION2 record, sealed as Redis's DUMP payload.
+    func dumpLibraries() -> [UInt8] {
+        var writer = RDBWriter()
+        for library in libraries.withLock({ $0.libraries.values.sorted { $0.name < $1.name } }) {
+            writer.byte(ScriptEngine.function2Opcode)
+            writer.string(library.code)
+        }
+        return DumpPayload.seal(writer.bytes)
+    }
+
+    static let function2Opcode: UInt8 = 245
+    static let functionOpcode: UInt8 = 246
+
+    /// The library codes of a FUNCTION DUMP payload (also the old FUNCTION records of 7.0's release
+    /// candidates, rewritten with their shebang), or Redis's error.
+    static func libraryCodes(inPayload payload: [UInt8]) -> Result<[[UInt8]], RESPError> {
+        guard let (end, _) = DumpPayload.open(payload) else { return .failure(RESPError(message: "ERR DUMP payload version or checksum are wrong")) }
+        var reader = RDBReader(payload, to: end)
+        var codes: [[UInt8]] = []
+        while !reader.isAtEnd {
+            guard let type = try? reader.byte() else { return .failure(RESPError(message: "ERR can not read data type")) }
+            switch type {
+            case function2Opcode:
+                guard let code = try? reader.string() else { return .failure(RESPError(message: "ERR Failed loading library payload")) }
+                codes.append(code)
+            case functionOpcode:
+                do {
+                    let name = try reader.string(), engine = try reader.string()
+                    if try reader.length().value != 0 { _ = try reader.string() }
+                    let blob = try reader.string()
+                    codes.append(Array("#!".utf8) + engine + Array(" name=".utf8) + name + [UInt8(ascii: "\n")] + blob)
+                } catch {
+                    return .failure(RESPError(message: "ERR failed loading the given functions payload"))
+                }
+            default:
+                return .failure(RESPError(message: "ERR given type is not a function"))
+            }
+        }
+        return .success(codes)
     }
 
     static func metaKey(_ library: String) -> [UInt8] { Array(("function:" + library).utf8) }
@@ -213,9 +305,9 @@ extension ScriptEngine {
         defer { functions.top = base }
         functions.getGlobal("__redis__err__handler")
         functions.getRegistry("__functions")
-        functions.getField(-1, name)
+        functions.getField(-1, function.name)
         pushArray(invocation.keys, on: functions)
         pushArray(invocation.arguments, on: functions)
-        return try run(on: functions, arguments: 2, handler: base + 1, name: name, function: true, invocation, &keys)
+        return try run(on: functions, arguments: 2, handler: base + 1, name: function.name, function: true, invocation, &keys)
     }
 }

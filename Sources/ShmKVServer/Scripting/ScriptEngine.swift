@@ -23,6 +23,8 @@ struct ScriptInvocation: Sendable {
     let context: ServerContext
     /// The script or function declares `no-writes`: a write command inside fails too.
     var noWrites = false
+    /// FCALL's first three arguments as sent (FUNCTION STATS shows the command).
+    var invokedAs: [[UInt8]] = []
 
     var writesRefused: Bool { readOnly || noWrites }
 
@@ -169,13 +171,14 @@ final class ScriptEngine: @unchecked Sendable {
         try withUnsafeMutablePointer(to: &keys) { writer in
             run = ScriptRun(writer: writer, invocation: invocation)
             activity.begin(function: function, name: name,
-                           command: [Array((invocation.readOnly ? "FCALL_RO" : "FCALL").utf8), Array(name.utf8), Array(String(invocation.keys.count).utf8)]
-                               + invocation.keys + invocation.arguments)
+                           command: invocation.invokedAs + invocation.keys + invocation.arguments)
             defer { run = nil; activity.end() }
             // Every 100,000 instructions (as Redis) the hook looks at the clock and at the requests.
             let watched = activity.threshold.load(ordering: .relaxed) > 0
             state.setHook(every: watched ? 100_000 : 0, message: ScriptActivity.killedMessage, check: watched ? ScriptEngine.interrupt : nil)
             let status = state.call(arguments: arguments, results: 1, handler: handler)
+            // The hook watches this call only (not the set-up code the state runs later).
+            state.setHook(every: 0, message: "", check: nil)
             collectGarbage(state, outOfMemory: status == LuaState.outOfMemory)
             if let failure = run?.failure { throw failure }
             if status != 0 { return ScriptEngine.failureReply(state, name) }

@@ -20,12 +20,77 @@ struct ScriptFlags: OptionSet, Sendable {
         names.first { ignoringCase ? $0.1.lowercased() == name.lowercased() : $0.1 == name }?.0
     }
 
-    /// The words of a shebang line up to its newline (Redis splits it with `sdssplitargs`; ShmKV on
-    /// spaces and tabs), and the line's length; nil when `body` has no newline.
+    /// The words of a shebang line up to its newline (empty when its quotes do not balance), and the
+    /// line's length; nil when `body` has no newline.
     static func shebangWords(_ body: [UInt8]) -> (words: [String], length: Int)? {
         guard let end = body.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        let words = body[..<end].split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") })
-        return (words.map { String(decoding: $0, as: UTF8.self) }, end)
+        return ((splitArguments(body[..<end]) ?? []).map { String(decoding: $0, as: UTF8.self) }, end)
+    }
+
+    /// Redis's `sdssplitargs`: words separated by blanks, "double quotes" with \\ \" \n \r \t \b \a
+    /// and \xHH escapes, 'single quotes' with \' only; a closing quote must end its word. Nil when a
+    /// quote is not closed or is followed by more of the word.
+    static func splitArguments(_ line: ArraySlice<UInt8>) -> [[UInt8]]? {
+        let blank: Set<UInt8> = [0x20, 0x0a, 0x0d, 0x09, 0x00]
+        var words: [[UInt8]] = []
+        var i = line.startIndex
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: nil
+            }
+        }
+        while true {
+            while i < line.endIndex, blank.contains(line[i]) { i += 1 }
+            guard i < line.endIndex else { return words }
+            var word: [UInt8] = [], double = false, single = false
+            wordLoop: while true {
+                guard i < line.endIndex else {
+                    if double || single { return nil }
+                    break
+                }
+                let c = line[i]
+                if double {
+                    if c == 0x5c, i + 3 < line.endIndex, line[i + 1] == 0x78, let h = hex(line[i + 2]), let l = hex(line[i + 3]) {
+                        word.append(h << 4 | l)
+                        i += 3
+                    } else if c == 0x5c, i + 1 < line.endIndex {
+                        i += 1
+                        let escapes: [UInt8: UInt8] = [0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x62: 0x08, 0x61: 0x07]
+                        word.append(escapes[line[i]] ?? line[i])
+                    } else if c == 0x22 {
+                        if i + 1 < line.endIndex, !blank.contains(line[i + 1]) { return nil }
+                        i += 1
+                        break wordLoop
+                    } else {
+                        word.append(c)
+                    }
+                } else if single {
+                    if c == 0x5c, i + 1 < line.endIndex, line[i + 1] == 0x27 {
+                        i += 1
+                        word.append(0x27)
+                    } else if c == 0x27 {
+                        if i + 1 < line.endIndex, !blank.contains(line[i + 1]) { return nil }
+                        i += 1
+                        break wordLoop
+                    } else {
+                        word.append(c)
+                    }
+                } else if blank.contains(c) {
+                    break wordLoop
+                } else if c == 0x22 {
+                    double = true
+                } else if c == 0x27 {
+                    single = true
+                } else {
+                    word.append(c)
+                }
+                i += 1
+            }
+            words.append(word)
+        }
     }
 
     /// EVAL's shebang (Redis's `evalExtractShebangFlags`): nil flags for a script without one (Redis's
