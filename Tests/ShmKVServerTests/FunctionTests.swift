@@ -99,4 +99,45 @@ struct FunctionTests {
         defer { _ = daemon.stop() }
         #expect(try send("FUNCTION", "LIST") == "*0\r\n")
     }
+
+    @Test("FUNCTION DUMP from redis-server restores here and the other way round; RESTORE's policies and errors as redis-server's")
+    func dumpAndRestore() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let redis = try RedisServer()
+        let mine = try RawConnection(unixPath: daemon.socketPath), theirs = try RawConnection(unixPath: redis.socketPath)
+        func dump(_ connection: RawConnection) -> [UInt8] {
+            connection.send(respCommand("FUNCTION", "DUMP"))
+            let reply = connection.readAvailable()
+            guard let crlf = reply.firstIndex(of: 13), reply.first == UInt8(ascii: "$"), let n = Int(String(decoding: reply[1..<crlf], as: UTF8.self)) else { return [] }
+            return Array(reply[(crlf + 2)..<(crlf + 2 + n)])
+        }
+        func send(_ connection: RawConnection, _ words: [[UInt8]]) -> String {
+            var bytes = Array("*\(words.count)\r\n".utf8)
+            for word in words { bytes += Array("$\(word.count)\r\n".utf8) + word + [13, 10] }
+            connection.send(bytes)
+            return String(decoding: connection.readAvailable(), as: UTF8.self)
+        }
+        func words(_ text: String...) -> [[UInt8]] { text.map { Array($0.utf8) } }
+        // A library long enough that redis-server compresses it with LZF.
+        let long = FunctionTests.library + "\n-- " + String(repeating: "padding ", count: 40)
+        for connection in [mine, theirs] {
+            #expect(send(connection, words("FUNCTION", "LOAD", long)) == "$5\r\nmylib\r\n")
+        }
+        let fromRedis = dump(theirs), fromDaemon = dump(mine)
+        #expect(!fromRedis.isEmpty && !fromDaemon.isEmpty)
+        for payload in [fromRedis, fromDaemon] {
+            for policy in [[], ["APPEND"], ["REPLACE"], ["FLUSH"], ["BOGUS"], ["FLUSH", "x"]] {
+                let command = words("FUNCTION", "RESTORE") + [payload] + policy.map { Array($0.utf8) }
+                #expect(send(mine, command) == send(theirs, command), "RESTORE \(policy)")
+            }
+            var corrupt = payload
+            corrupt[corrupt.count / 2] ^= 0x20
+            #expect(send(mine, words("FUNCTION", "RESTORE") + [corrupt]) == "-ERR DUMP payload version or checksum are wrong\r\n")
+        }
+        for connection in [mine, theirs] {
+            #expect(send(connection, words("FUNCTION", "RESTORE", "x", "FLUSH")).hasPrefix("-ERR DUMP payload"))
+            #expect(send(connection, words("FCALL", "my_hset", "1", "h", "a", "b")) == ":2\r\n")
+        }
+    }
 }
