@@ -152,6 +152,16 @@ public final class LuaState {
     public func push(_ boolean: Bool) { lua_pushboolean(L, boolean ? 1 : 0) }
     public func pushNil() { lua_pushnil(L) }
     public func pushValue(at index: Int32) { lua_pushvalue(L, index) }
+    /// Where the function `level` calls up runs (`user_script:1: `), as luaL_error prefixes its
+    /// message; "" when unknown.
+    public func position(level: Int32) -> String {
+        luaL_where(L, level)
+        defer { pop(1) }
+        return string(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    /// Moves the top value to `index`, shifting the values above it up (lua_insert).
+    public func insert(at index: Int32) { lua_insert(L, index) }
     public func newTable(arrayCount: Int32 = 0, fieldCount: Int32 = 0) { lua_createtable(L, arrayCount, fieldCount) }
 
     /// Pushes `function` as a Lua function (called through the trampoline; see the type's comment).

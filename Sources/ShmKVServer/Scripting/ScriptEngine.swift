@@ -78,6 +78,8 @@ final class ScriptEngine: @unchecked Sendable {
     static func makeState(memoryLimit: Int) -> LuaState {
         let lua = LuaState(memoryLimit: memoryLimit)
         lua.openLibraries()
+        ScriptMessagePack.register(lua)
+        ScriptStruct.register(lua)
         ScriptBridge.registerRedisTable(lua)
         if let error = lua.run(ScriptPrelude.source, name: "@prelude") {
             fatalError("the scripting prelude failed: \(error)")

@@ -3,7 +3,7 @@
 ///
 /// Redis's Lua is patched with read-only tables; Debian's is not, so the same protection is built from
 /// metatables: every library table a script sees (`redis`, `string`, `math`, `table`, `cjson`, `bit`,
-/// `coroutine`) is an empty proxy whose writes fail, the globals table refuses new or changed globals
+/// `coroutine`, `cmsgpack`, `struct`) is an empty proxy whose writes fail, the globals table refuses new or changed globals
 /// and reading undeclared ones, and `setmetatable`, `rawset` and `getmetatable` cannot get around it.
 /// `print`, `dofile` and `loadfile` are removed, `debug` after the error handler has kept it; `os`,
 /// `io` and `package` (`require`) are never opened.
@@ -59,7 +59,7 @@ enum ScriptPrelude {
       protected[p] = true
       return p
     end
-    for _, name in ipairs({'redis', 'string', 'math', 'table', 'cjson', 'bit', 'coroutine'}) do
+    for _, name in ipairs({'redis', 'string', 'math', 'table', 'cjson', 'bit', 'coroutine', 'cmsgpack', 'struct'}) do
       raw_rawset(_G, name, proxy(_G[name]))
     end
     -- Strings' methods come through the proxy too, so getmetatable('').__index cannot reach the real table.
