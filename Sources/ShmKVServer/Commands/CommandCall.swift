@@ -23,6 +23,8 @@ struct CallingClient: Sendable {
     /// Whether its replies are RESP3 (where Redis's reply differs in shape, not only in encoding: a
     /// pair per element of ZRANGE … WITHSCORES).
     var resp3 = false
+    /// A script's `redis.call` (SORT then orders a set it would leave unordered, as Redis does).
+    var fromScript = false
 
     /// Whether a key may appear in SCAN's or KEYS's results: a user limited to key prefixes does not
     /// learn the names of other keys.

@@ -112,6 +112,7 @@ enum ServerCommands {
         if let listen = c.listen, case .tcp(_, let p)? = Endpoint.parseHostPort(listen) { port = p }
         let lua = session.context.scripts.memoryUsed.load(ordering: .relaxed)
         let (scriptCount, scriptBytes) = session.context.scripts.bodies.withLock { ($0.count, $0.values.reduce(0) { $0 + $1.count }) }
+        let (libraryCount, functionCount) = session.context.scripts.libraries.withLock { ($0.libraries.count, $0.owners.count) }
         var wanted = Set<String>()
         for i in 1..<args.count { wanted.insert(args.string(i).lowercased()) }
         let all = wanted.contains("all") || wanted.contains("everything")
@@ -130,6 +131,8 @@ enum ServerCommands {
                         ("lmdb_map_resizes", String(s.mapResizes.load(ordering: .relaxed))),
                         ("used_memory_lua", String(lua)), ("used_memory_lua_human", humanBytes(session, lua)),
                         ("used_memory_scripts_eval", String(scriptBytes)), ("number_of_cached_scripts", String(scriptCount)),
+                        ("number_of_functions", String(functionCount)), ("number_of_libraries", String(libraryCount)),
+                        ("used_memory_vm_functions", String(session.context.scripts.functionsMemoryUsed.load(ordering: .relaxed))),
                         ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
             ("Persistence", [("loading", "0"), ("shmkv_durability", c.durability.rawValue), ("aof_enabled", "0"),
                              ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),

@@ -21,6 +21,8 @@ enum SortCommand {
         var gets: [[UInt8]] = []
         /// BY a pattern without `*`: nothing is sorted.
         var dontSort = false
+        /// Called from a script: a set is sorted all the same.
+        var fromScript = false
     }
 
     static func parse(_ args: RESPArguments, readOnly: Bool) -> Result<Options, RESPError> {
@@ -66,11 +68,12 @@ enum SortCommand {
 
     /// SORT_RO, and SORT without STORE.
     static func sortRO(_ c: CommandCall) throws {
-        let options: Options
+        var options: Options
         switch parse(c.args, readOnly: c.args.is(0, "SORT_RO")) {
         case .failure(let error): return c.reply.error(error.message)
         case .success(let o): options = o
         }
+        options.fromScript = c.client.fromScript
         switch try sorted(c.keys, c.args[1], options) {
         case .failure(let error): c.reply.error(error.message)
         case .success(let items):
@@ -106,8 +109,9 @@ enum SortCommand {
         guard type != .string, type != .hash else {
             return .failure(RESPError(message: WrongTypeError.message))
         }
-        // A set in no order of its own is sorted (bytes) when stored, so that the result is the same everywhere.
-        if options.dontSort && type == .set && options.store != nil {
+        // A set in no order of its own is sorted (bytes) when stored or read by a script, so that the
+        // result is the same everywhere (Redis's rule for replication).
+        if options.dontSort && type == .set && (options.store != nil || options.fromScript) {
             options.dontSort = false
             options.alpha = true
             options.by = nil

@@ -125,9 +125,22 @@ enum ScriptBridge {
         }
         let text = String(decoding: lua.string(at: 1)!, as: UTF8.self)
         lua.newTable()
-        lua.push(field == "err" && text.hasPrefix("-") ? String(text.dropFirst()) : text)
+        lua.push(field == "err" ? errorText(text) : text)
         lua.setField(-2, field)
         return 1
+    }
+
+    /// `redis.error_reply`'s text as Redis makes it (a dash added when missing, then luaPushErrorBuff):
+    /// "CODE message" keeps its code, a single word gets ERR, and line breaks at the ends go.
+    static func errorText(_ given: String) -> String {
+        let text = given.hasPrefix("-") ? given : "-" + given
+        var code = "ERR", message = text.dropFirst()
+        if let space = text.firstIndex(of: " ") {
+            code = String(text[text.index(after: text.startIndex)..<space])
+            message = text[text.index(after: space)...]
+        }
+        let trimmed = message.drop { $0 == "\r" || $0 == "\n" }.reversed().drop { $0 == "\r" || $0 == "\n" }.reversed()
+        return code + " " + String(trimmed)
     }
 
     private static func log(_ L: OpaquePointer) -> Int32 {

@@ -26,7 +26,7 @@ enum ScriptCalls {
         // From here the script counts as having written (SCRIPT KILL refuses), as Redis's SCRIPT_WRITE_DIRTY.
         if command.flags.contains(.write) { run.invocation.context.scripts.activity.wrote() }
         let writer = run.writer
-        let client = CallingClient(id: 0, keyFilter: run.invocation.user, resp3: run.resp3)
+        let client = CallingClient(id: 0, keyFilter: run.invocation.user, resp3: run.resp3, fromScript: true)
         let context = run.invocation.context
         switch command.handler {
         case .keyspace(let handle):

@@ -100,8 +100,13 @@ final class ScriptEngine: @unchecked Sendable {
     /// Memory the interpreter holds (INFO's `used_memory_lua`), as of the last script, load or flush:
     /// readable from any thread.
     let memoryUsed = Atomic<Int>(0)
+    /// The functions' interpreter's (INFO's `used_memory_vm_functions`).
+    let functionsMemoryUsed = Atomic<Int>(0)
 
-    func noteMemory() { memoryUsed.store(lua.memoryUsed + functions.memoryUsed, ordering: .relaxed) }
+    func noteMemory() {
+        memoryUsed.store(lua.memoryUsed, ordering: .relaxed)
+        functionsMemoryUsed.store(functions.memoryUsed, ordering: .relaxed)
+    }
 
     /// SCRIPT LOAD and EVAL's first step: compiles `body` into `f_<sha>` unless it is there (a shebang
     /// line is read for its flags and compiled as an empty line); the SHA1, or Redis's error.
@@ -115,6 +120,9 @@ final class ScriptEngine: @unchecked Sendable {
         }
         let error = body.withUnsafeBytes { lua.load(UnsafeRawBufferPointer(rebasing: $0[shebang.length...]), name: "@user_script") }
         if let error { return .failure(RESPError(message: "ERR Error compiling script (new function): \(error)")) }
+        // The script's globals are the prelude's read-only view of them.
+        lua.getRegistry("__scripts_env")
+        lua.setEnvironment(of: -2)
         lua.setRegistry("f_" + sha)
         defined.insert(sha)
         flags[sha] = shebang.flags

@@ -5,8 +5,9 @@
 /// metatables: every library table a script sees (`redis`, `string`, `math`, `table`, `cjson`, `bit`,
 /// `coroutine`, `cmsgpack`, `struct`) is an empty proxy whose writes fail, the globals table refuses new or changed globals
 /// and reading undeclared ones, and `setmetatable`, `rawset` and `getmetatable` cannot get around it.
-/// `print`, `dofile` and `loadfile` are removed, `debug` after the error handler has kept it; `os`,
-/// `io` and `package` (`require`) are never opened.
+/// `print`, `dofile`, `loadfile`, `getfenv`, `setfenv` and `newproxy` are removed (as in Debian's
+/// redis-server), `debug` after the error handler has kept it; `os`, `io` and `package` (`require`)
+/// are never opened.
 enum ScriptPrelude {
     static let source = #"""
     local dbg = debug
@@ -14,6 +15,11 @@ enum ScriptPrelude {
     print = nil
     dofile = nil
     loadfile = nil
+    -- Not among Debian's redis-server's globals either (they would reach the real globals).
+    local setfenv = setfenv
+    getfenv = nil
+    _G.setfenv = nil
+    newproxy = nil
     function __redis__err__handler(err)
       -- The caller that failed, past C functions and this prelude's own guards (Redis's are C).
       local level = 2
@@ -84,6 +90,43 @@ enum ScriptPrelude {
     protected[_G] = true
     protected[globals] = true
     raw_setmetatable(_G, globals)
+
+    -- What scripts see as their globals: an empty table whose reads go through another empty table to
+    -- the real ones, and whose writes fail, even to names that exist (Redis's Lua has true read-only
+    -- tables; a metatable alone would let `redis = 1` through). Its metatable can be read but not
+    -- changed; the table in between has none to show, so the real globals cannot be reached.
+    local real = _G
+    local between = raw_setmetatable({}, {__index = real, __newindex = readonly, __metatable = false})
+    local view_mt = {__index = between, __newindex = readonly}
+    view_mt.__metatable = sealed(view_mt)
+    local view = raw_setmetatable({}, view_mt)
+    protected[between] = true
+    protected[view_mt] = true
+    protected[view] = true
+    raw_rawset(real, '_G', view)
+    -- Code loaded by a script runs in that view too (loadstring's functions otherwise get the real
+    -- globals); binary chunks are refused, as Redis refuses them.
+    local raw_loadstring, raw_load, raw_setfenv = loadstring, load, setfenv
+    local function in_view(f, e)
+      if f then raw_setfenv(f, view) end
+      return f, e
+    end
+    loadstring = function(s, name)
+      if type(s) == 'string' and s:byte(1) == 27 then return nil, 'binary chunks are not allowed' end
+      return in_view(raw_loadstring(s, name))
+    end
+    load = function(reader, name)
+      local first = true
+      return in_view(raw_load(function()
+        local piece = reader()
+        if first and type(piece) == 'string' and #piece > 0 then
+          first = false
+          if piece:byte(1) == 27 then error('binary chunks are not allowed', 0) end
+        end
+        return piece
+      end, name))
+    end
+    dbg.getregistry().__scripts_env = view
     -- For the set-up that follows in Swift (function libraries' environments): tables made later are
     -- protected the same way.
     dbg.getregistry().__protect = function(t) protected[t] = true end
