@@ -133,6 +133,17 @@ public enum RESPWriter {
         }
     }
 
+    /// A big number (a script's `{big_number=…}`): `(digits` in RESP3, a bulk string in RESP2.
+    public static func bigNumber(_ text: String, resp3: Bool, into out: inout [UInt8]) {
+        if resp3 {
+            out.append(UInt8(ascii: "("))
+            out.append(contentsOf: Array(text.utf8))
+            out.append(13); out.append(10)
+        } else {
+            bulk(text, into: &out)
+        }
+    }
+
     /// Verbatim text (INFO, CLIENT LIST): `=len\r\ntxt:…` in RESP3, a bulk string in RESP2.
     public static func verbatim(_ text: String, resp3: Bool, into out: inout [UInt8]) {
         if resp3 {

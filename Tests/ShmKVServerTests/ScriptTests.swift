@@ -22,6 +22,9 @@ struct ScriptTests {
         ["EVAL", "return redis.status_reply('FINE')", "0"],
         ["EVAL", "return {ok='STATUS'}", "0"],
         ["EVAL", "return {double=3.5}", "0"],
+        ["EVAL", "return {big_number='123456789012345678901234567890'}", "0"],
+        ["EVAL", "return {big_number='12\\r\\n3'}", "0"],
+        ["EVAL", "redis.setresp(3) return redis.call('ping')", "0"],
         ["EVAL", "return {map={a=1}}", "0"],
         ["EVAL", "return {set={a=true}}", "0"],
         ["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "k", "v"],
@@ -156,5 +159,23 @@ struct ScriptTests {
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
         try RawTwin.expectSameReplies(ScriptTests.script, daemon, redis)
+    }
+
+    @Test("Valkey's `server` is the `redis` table, in scripts and in function libraries, and is as read-only")
+    func serverAlias() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let connection = try RawConnection(unixPath: daemon.socketPath)
+        for (words, expected) in [
+            (["EVAL", "return server.call('echo', 'hi')", "0"], "$2\r\nhi\r\n"),
+            (["EVAL", "return server == redis and 1 or 0", "0"], ":1\r\n"),
+            (["FUNCTION", "LOAD", "#!lua name=v\nserver.register_function('vf', function(k, a) return server.call('echo', a[1]) end)"], "$1\r\nv\r\n"),
+            (["FCALL", "vf", "0", "yes"], "$3\r\nyes\r\n"),
+        ] {
+            connection.send(respCommand(words))
+            #expect(String(decoding: connection.readAvailable(), as: UTF8.self) == expected, "\(words)")
+        }
+        connection.send(respCommand("EVAL", "server = 1", "0"))
+        #expect(String(decoding: connection.readAvailable(), as: UTF8.self).contains("Attempt to modify a readonly table"))
     }
 }

@@ -24,6 +24,8 @@ enum CommandResult: Sendable, Equatable {
     case pairs([CommandResult])
     case boolean(Bool)
     case verbatim(String)
+    /// A big number (only scripts make one): RESP3 `(`, a bulk string in RESP2.
+    case bigNumber(String)
     /// Not a reply: a blocking command found nothing to pop and blocks (the writer parks it; see
     /// `BlockedClients`). Never written to a client (`write` answers it as a timeout).
     case block(BlockRequest)
@@ -60,6 +62,7 @@ enum CommandResult: Sendable, Equatable {
             }
         case .boolean(let b): reply.boolean(b)
         case .verbatim(let text): reply.verbatim(text)
+        case .bigNumber(let text): reply.bigNumber(text)
         case .block(let request): request.timeoutResult.write(to: reply)
         }
     }

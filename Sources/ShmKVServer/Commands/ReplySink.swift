@@ -62,6 +62,7 @@ struct ReplySink {
         emit({ out, resp3 in RESPWriter.double(text: RedisDouble.format(value), resp3: resp3, into: &out) }, .double(value))
     }
     func boolean(_ value: Bool) { emit({ out, resp3 in RESPWriter.boolean(value, resp3: resp3, into: &out) }, .boolean(value)) }
+    func bigNumber(_ text: String) { emit({ out, resp3 in RESPWriter.bigNumber(text, resp3: resp3, into: &out) }, .bigNumber(text)) }
     func verbatim(_ text: String) { emit({ out, resp3 in RESPWriter.verbatim(text, resp3: resp3, into: &out) }, .verbatim(text)) }
 
     /// An array of `count` elements; they follow.

@@ -68,6 +68,8 @@ enum ScriptPrelude {
     for _, name in ipairs({'redis', 'string', 'math', 'table', 'cjson', 'bit', 'coroutine', 'cmsgpack', 'struct'}) do
       raw_rawset(_G, name, proxy(_G[name]))
     end
+    -- Valkey's name for the same table (its tests and newer scripts call server.call).
+    raw_rawset(_G, 'server', _G.redis)
     -- Strings' methods come through the proxy too, so getmetatable('').__index cannot reach the real table.
     local strings = raw_getmetatable('')
     strings.__index = _G.string
@@ -149,10 +151,11 @@ enum ScriptPrelude {
     setmetatable(api_redis, {__index = missing, __metatable = false})
     local api_redis_mt = {__index = api_redis, __newindex = readonly, __metatable = false}
     local api_mt = {__index = missing, __newindex = readonly, __metatable = false}
-    local api = setmetatable({redis = setmetatable({}, api_redis_mt)}, api_mt)
+    local api_view = setmetatable({}, api_redis_mt)
+    local api = setmetatable({redis = api_view, server = api_view}, api_mt)
     local env_mt = {__index = api, __newindex = readonly, __metatable = false}
     local env = setmetatable({}, env_mt)
-    for _, t in ipairs({api_redis, api_redis_mt, api.redis, api_mt, api, env_mt, env}) do protect(t) end
+    for _, t in ipairs({api_redis, api_redis_mt, api_view, api_mt, api, env_mt, env}) do protect(t) end
     local globals = _G
     return env, function(loading) env_mt.__index = loading and api or globals end
     """#

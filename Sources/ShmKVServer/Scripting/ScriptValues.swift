@@ -69,6 +69,14 @@ enum ScriptValues {
             }
         case .boolean(let b):
             if resp3 { lua.push(b) } else { lua.push(Double(b ? 1 : 0)) }
+        case .bigNumber(let text):
+            if resp3 {
+                lua.newTable()
+                lua.push(text)
+                lua.setField(-2, "big_number")
+            } else {
+                lua.push(text)
+            }
         case .verbatim(let text):
             if resp3 {
                 lua.newTable()
@@ -141,9 +149,10 @@ enum ScriptValues {
         lua.pop(1)
         lua.getField(-1, "big_number")
         if lua.type(at: -1) == LuaType.string {
-            let text = String(decoding: lua.string(at: -1)!, as: UTF8.self)
+            // Line breaks become spaces (Redis's sdsmapchars), so that the reply stays one line.
+            let text = String(decoding: lua.string(at: -1)!.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self)
             lua.pop(1)
-            return .bulk(Array(text.utf8))
+            return .bigNumber(text)
         }
         lua.pop(1)
         lua.getField(-1, "map")
