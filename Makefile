@@ -22,11 +22,11 @@ RUN_PACKAGES := liblmdb-dev libedit-dev pkg-config liblua5.1-0-dev lua-cjson-dev
 TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools redis-server nutcracker iproute2 python3-venv systemd
 # redis-py, for the RESP tests, and the job-queue libraries the queue tests run (Celery, whose Kombu Redis
 # transport imports `packaging`; python-rq), in a virtual environment of Debian's python3 (under .build/).
-# python-rq stays at 2.4: its later versions take the scheduler's lock with a Lua script (EVAL is the
-# scripting issue's).
+# python-rq 3 takes the scheduler's lock and refuses duplicate unique jobs with Lua scripts; redis-py's
+# Lock and the `limits` rate limiter's moving window are Lua too.
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9
-QUEUE_LIBRARIES := celery>=5.5,<6 packaging rq==2.4.1
+QUEUE_LIBRARIES := celery>=5.5,<6 packaging rq>=3,<4 limits[redis]>=5,<6
 
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
@@ -52,7 +52,7 @@ deps-test:
 	@[ -x $(PYVENV)/bin/python ] || /usr/bin/python3 -m venv $(PYVENV)
 	@$(PYVENV)/bin/python -c 'import redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
 		$(PYVENV)/bin/pip install -q '$(REDIS_PY)'
-	@$(PYVENV)/bin/python -c 'import celery, packaging, rq, sys; sys.exit(0 if rq.__version__ == "2.4.1" else 1)' 2>/dev/null || \
+	@$(PYVENV)/bin/python -c 'import celery, packaging, rq, limits, sys; sys.exit(0 if rq.__version__.startswith("3.") else 1)' 2>/dev/null || \
 		$(PYVENV)/bin/pip install -q $(foreach p,$(QUEUE_LIBRARIES),'$(p)')
 
 # What Benchmarks/run.sh needs besides: a C compiler for the

@@ -26,7 +26,7 @@ struct QueueLibraryTests {
         #expect(run.stdout.contains("\"ok\": 200, \"failed\": 20, \"delayed\": 5, \"chain\": 113"), "\(run.stdout)")
     }
 
-    @Test("a python-rq queue with a burst worker: 300 jobs, some failing, some scheduled, one depending on another; every result and registry right")
+    @Test("a python-rq queue with a burst worker: 300 jobs, some failing, some scheduled, one depending on another, unique ones refused twice (Lua); every result and registry right")
     func pythonRQ() throws {
         let daemon = try Daemon()
         defer { _ = daemon.stop() }
@@ -34,7 +34,7 @@ struct QueueLibraryTests {
         let run = try runProcess(python, [QueueLibraryTests.helpers + "/rq_jobs.py"],
                                  environment: ["REDIS_URL": "redis://127.0.0.1:\(daemon.tcpPort)/3", "JOBS": "300"], timeoutSeconds: 300)
         #expect(run.status == 0, "rq_jobs.py: \(run.stderr.suffix(3000))")
-        #expect(run.stdout.contains("{\"found\": {\"ok\": 240, \"fail\": 30, \"scheduled\": 30}, \"failed_registry\": 30, \"finished_registry\": 272}"),
+        #expect(run.stdout.contains("{\"found\": {\"ok\": 240, \"fail\": 30, \"scheduled\": 30}, \"unique\": 2, \"failed_registry\": 30, \"finished_registry\": 274}"),
                 "\(run.stdout)")
     }
 }

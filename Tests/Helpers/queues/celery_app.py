@@ -3,15 +3,10 @@ import os
 from celery import Celery
 
 app = Celery("shmkv_celery", broker=os.environ["REDIS_URL"], backend=os.environ["REDIS_URL"])
+# Kombu's defaults: ack emulation (unacknowledged messages restored under redis-py's Lock, a Lua script)
+# and remote control (reply queues whose bindings are refreshed with a Lua script).
 app.conf.update(worker_prefetch_multiplier=1, broker_connection_retry_on_startup=True,
-                result_expires=600, task_default_queue="shmkv",
-                # Kombu's ack emulation restores unacknowledged messages under redis-py's Lock, whose
-                # release is a Lua script: scripts are the next issue (EVAL), so the broker acknowledges
-                # on delivery here.
-                broker_transport_options={"ack_emulation": False},
-                # Remote control's reply queues expire, and Kombu refreshes their bindings with a Lua
-                # script too.
-                worker_enable_remote_control=False)
+                result_expires=600, task_default_queue="shmkv")
 
 
 @app.task
