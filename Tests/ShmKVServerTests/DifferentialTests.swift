@@ -93,6 +93,7 @@ struct StreamGenerator {
         func plain(_ words: [String], _ comparison: Comparison = .exact, on connection: Int = 0) -> [Step] {
             [Step(connection: connection, words: words, comparison: comparison)]
         }
+        if transactions && chance(0.04) { return scriptStep() }
         if collections && chance(0.5) { return collectionStep() }
         switch Int.random(in: 0..<(transactions ? 100 : 75), using: &rng) {
         case 0..<8:
@@ -254,7 +255,7 @@ struct StreamGenerator {
 
 @Suite("Differential: random command streams sent to shmkvd and to redis-server get the same replies")
 struct DifferentialTests {
-    @Test("4,000 random commands over every string, key, expiry, transaction, hash, set, sorted-set, list, blocking-pop and SORT command, two connections, WATCH across them")
+    @Test("4,000 random commands over every string, key, expiry, transaction, hash, set, sorted-set, list, blocking-pop and SORT command, some inside EVAL, two connections, WATCH across them")
     func randomStreams() throws {
         let seed = ProcessInfo.processInfo.environment["SHMKV_DIFF_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
         let daemon = try Daemon()

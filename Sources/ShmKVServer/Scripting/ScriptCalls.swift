@@ -20,7 +20,8 @@ enum ScriptCalls {
                 : "can't run this command or subcommand"
             return .error("NOPERM The user executing the script \(what)")
         }
-        if run.invocation.writesRefused && command.flags.contains(.write) {
+        // PUBLISH counts as a write here (Redis's may-replicate commands).
+        if run.invocation.writesRefused && (command.flags.contains(.write) || command.flags.contains(.publishes)) {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
         // From here the script counts as having written (SCRIPT KILL refuses), as Redis's SCRIPT_WRITE_DIRTY.
@@ -76,9 +77,8 @@ enum ScriptCalls {
             let micros = WallClock.microseconds()
             return .array([.bulk(Array(String(micros / 1_000_000).utf8)), .bulk(Array(String(micros % 1_000_000).utf8))])
         case "select":
-            guard let database = args.integer(1), database >= 0, database < context.store.databaseCount else {
-                return .error("ERR DB index is out of range")
-            }
+            guard let database = args.integer(1) else { return .error(RESPError.notInteger.message) }
+            guard database >= 0, database < context.store.databaseCount else { return .error("ERR DB index is out of range") }
             try writer.pointee.select(Int(database))
             return .status("OK")
         default:

@@ -117,7 +117,8 @@ enum ScriptValues {
             return resp3 ? .boolean(b) : (b ? .integer(1) : .null)
         case LuaType.number:
             let n = lua.number(at: -1)
-            return .integer(n.isNaN ? 0 : Int64(exactly: n.rounded(.towardZero)) ?? (n < 0 ? Int64.min : Int64.max))
+            // C's (long long) cast on x86-64: out of range or NaN gives the "integer indefinite" value.
+            return .integer(Int64(exactly: n.rounded(.towardZero)) ?? Int64.min)
         case LuaType.table:
             return tableReply(lua, resp3: resp3, depth: depth)
         default:
