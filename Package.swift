@@ -136,11 +136,13 @@ let package = Package(
         .executableTarget(name: "fuzz-native-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/NativeDecoderFuzz"),
         .executableTarget(name: "fuzz-collection-records", dependencies: ["LMDB", "StoreLayout", "FuzzReplay"],
                           path: "Tests/Fuzz/Targets/CollectionRecordFuzz"),
-        .executableTarget(
-            name: "fuzz-server",
-            dependencies: ["ShmKVServer", "FuzzReplay", .product(name: "Logging", package: "swift-log")],
-            path: "Tests/Fuzz/Targets/ServerFuzz"
+        .target(
+            name: "FuzzServer",
+            dependencies: ["ShmKVServer", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Fuzz/Targets/FuzzServer"
         ),
+        .executableTarget(name: "fuzz-server", dependencies: ["FuzzServer", "FuzzReplay"], path: "Tests/Fuzz/Targets/ServerFuzz"),
+        .executableTarget(name: "fuzz-scripts", dependencies: ["FuzzServer", "FuzzReplay"], path: "Tests/Fuzz/Targets/ScriptFuzz"),
         // A helper the tests spawn as a real second process.
         .executableTarget(name: "shmkv-probe", dependencies: ["LMDB", "NotifyRing", "ShmKV"], path: "Tests/Helpers/shmkv-probe"),
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.

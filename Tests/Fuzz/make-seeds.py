@@ -138,3 +138,15 @@ RECORDS = {
 }
 for name, data in RECORDS.items():
     write("records", name, data)
+
+# Script programs (the scripts target reads its input as choices of a small grammar): inputs of a few
+# lengths from a fixed generator, plus bytes that are also msgpack, struct formats and Lua text.
+import random
+chooser = random.Random(25)
+SCRIPTS = {"program-%02d" % n: bytes(chooser.randrange(256) for _ in range(size))
+           for n, size in enumerate([8, 16, 32, 64, 64, 128, 128, 256, 256, 512])}
+SCRIPTS["msgpack-tail"] = bytes(chooser.randrange(256) for _ in range(40)) + bytes.fromhex("93a16101c0dc0003010203de00018161c3cb3fb999999999999a")
+SCRIPTS["lua-tail"] = bytes(chooser.randrange(256) for _ in range(40)) + b"return redis.call('set', KEYS[1] or 'x', 1)"
+SCRIPTS["struct-tail"] = bytes(chooser.randrange(256) for _ in range(40)) + b">i4 <h !8 d s c0 B"
+for name, data in SCRIPTS.items():
+    write("scripts", name, data)
