@@ -40,7 +40,10 @@ enum ScriptBridge {
         lua.setGlobal("redis")
     }
 
-    private static func engine(_ L: OpaquePointer) -> ScriptEngine {
+    private static func engine(_ L: OpaquePointer) -> ScriptEngine { engine(of: L) }
+
+    /// The engine a Swift function Lua called belongs to.
+    static func engine(of L: OpaquePointer) -> ScriptEngine {
         Unmanaged<ScriptEngine>.fromOpaque(LuaState.context(of: L)!).takeUnretainedValue()
     }
 

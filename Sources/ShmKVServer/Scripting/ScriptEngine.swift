@@ -57,6 +57,8 @@ final class ScriptEngine: @unchecked Sendable {
     /// The shebang flags of each defined script (nil: none, Redis's compatibility mode).
     private var flags: [String: ScriptFlags?] = [:]
     private var scriptsSinceStep = 0
+    /// `math.random`'s state (`ScriptRandom`), one for every script as in Redis.
+    var random48 = ScriptRandom.initialState
     /// The call in progress (its keyspace, its user…), for the functions Lua calls back.
     var run: ScriptRun?
     let memoryLimit: Int
@@ -80,6 +82,7 @@ final class ScriptEngine: @unchecked Sendable {
         lua.openLibraries()
         ScriptMessagePack.register(lua)
         ScriptStruct.register(lua)
+        ScriptRandom.register(lua)
         ScriptBridge.registerRedisTable(lua)
         if let error = lua.run(ScriptPrelude.source, name: "@prelude") {
             fatalError("the scripting prelude failed: \(error)")

@@ -1,0 +1,71 @@
+import Lua
+
+/// Redis's `math.random` and `math.randomseed` for scripts: its `redisLrand48` (the 48-bit generator of
+/// POSIX `lrand48`, X ← (0x5DEECE66D·X + 0xB) mod 2⁴⁸, the top 31 bits drawn), one state for the
+/// daemon from the same starting value as redis-server's, so that a script that seeds it draws Redis's
+/// numbers.
+enum ScriptRandom {
+    static func register(_ lua: LuaState) {
+        lua.getGlobal("math")
+        lua.pushFunction { L in ScriptRandom.random(L!) }
+        lua.setField(-2, "random")
+        lua.pushFunction { L in ScriptRandom.randomseed(L!) }
+        lua.setField(-2, "randomseed")
+        lua.pop(1)
+    }
+
+    /// redisLrand48's state before any seed (x = {0x330E, 0xABCD, 0x1234}).
+    static let initialState: UInt64 = 0x1234_ABCD_330E
+    private static let maximum = Double(Int32.max)
+
+    /// The next 31-bit draw.
+    static func next(_ state: inout UInt64) -> Int32 {
+        state = (0x5_DEEC_E66D &* state &+ 0xB) & 0xFFFF_FFFF_FFFF
+        return Int32(truncatingIfNeeded: state >> 17)
+    }
+
+    private static func random(_ L: OpaquePointer) -> Int32 {
+        let lua = LuaState.borrowing(L)
+        let engine = ScriptBridge.engine(of: L)
+        guard engine.run != nil else { return ScriptMessagePack.fail(lua, "math.random can only be called inside a script invocation") }
+        let r = Double(Int32(next(&engine.random48)) % Int32.max) / maximum
+        func integer(_ arg: Int32) -> Int? {
+            guard lua.type(at: arg) == LuaType.number || (lua.type(at: arg) == LuaType.string && lua.string(at: arg).flatMap({ Double(String(decoding: $0, as: UTF8.self)) }) != nil) else { return nil }
+            let n = lua.number(at: arg)
+            return n.isFinite && abs(n) < 0x1p62 ? Int(Int32(truncatingIfNeeded: Int(n.rounded(.towardZero)))) : Int(Int32.min)
+        }
+        let count = lua.top
+        switch count {
+        case 0:
+            lua.push(r)
+        case 1:
+            guard let u = integer(1) else { return ScriptMessagePack.fail(lua, "bad argument #1 to 'random' (number expected, got \(ScriptMessagePack.typeName(lua, 1)))") }
+            guard u >= 1 else { return ScriptMessagePack.fail(lua, "bad argument #1 to 'random' (interval is empty)") }
+            lua.top = 0
+            lua.push((r * Double(u)).rounded(.down) + 1)
+        case 2:
+            guard let l = integer(1) else { return ScriptMessagePack.fail(lua, "bad argument #1 to 'random' (number expected, got \(ScriptMessagePack.typeName(lua, 1)))") }
+            guard let u = integer(2) else { return ScriptMessagePack.fail(lua, "bad argument #2 to 'random' (number expected, got \(ScriptMessagePack.typeName(lua, 2)))") }
+            guard l <= u else { return ScriptMessagePack.fail(lua, "bad argument #2 to 'random' (interval is empty)") }
+            lua.top = 0
+            lua.push((r * Double(u - l + 1)).rounded(.down) + Double(l))
+        default:
+            return ScriptMessagePack.fail(lua, "wrong number of arguments")
+        }
+        return 1
+    }
+
+    private static func randomseed(_ L: OpaquePointer) -> Int32 {
+        let lua = LuaState.borrowing(L)
+        let engine = ScriptBridge.engine(of: L)
+        guard engine.run != nil else { return ScriptMessagePack.fail(lua, "math.randomseed can only be called inside a script invocation") }
+        guard lua.type(at: 1) == LuaType.number || lua.type(at: 1) == LuaType.string, let text = lua.string(at: 1),
+              let n = Double(String(decoding: text, as: UTF8.self)) else {
+            return ScriptMessagePack.fail(lua, "bad argument #1 to 'randomseed' (number expected, got \(ScriptMessagePack.typeName(lua, 1)))")
+        }
+        // redisSrand48: the seed's 32 bits above the fixed low word 0x330E.
+        let seed = UInt32(bitPattern: n.isFinite && abs(n) < 0x1p62 ? Int32(truncatingIfNeeded: Int(n.rounded(.towardZero))) : Int32.min)
+        engine.random48 = UInt64(seed) << 16 | 0x330E
+        return 0
+    }
+}
