@@ -5,6 +5,7 @@ import NotifyRing
 import Posix
 import Reactor
 import StoreLayout
+import Synchronization
 import Wire
 #if canImport(Glibc)
 import Glibc
@@ -79,6 +80,12 @@ struct WriteCompletion: @unchecked Sendable {
 /// wakes the ring's waiters.
 final class WriteBatcher: Sendable {
     private let queue = Locked(WriteQueue())
+    /// Whether scripts wait for the writer thread rather than run on a combining reactor: with one
+    /// reactor, whose connections (SCRIPT KILL among them) would wait on a long script. With more, a
+    /// script runs where its batch is committed, like any write, and the others serve BUSY and KILL.
+    let scriptsOnWriterThread = Atomic<Bool>(true)
+    /// The reactor committing a batch now (-1: none, or the writer thread).
+    let combiningReactor = Atomic<Int>(-1)
     /// Held by the thread that commits; what only that thread may touch is its state (`WriterRole`).
     private let role: ExclusiveRole<WriterRole>
     /// Wakes the writer thread: for writes in the synced modes, and at close.
@@ -129,12 +136,12 @@ final class WriteBatcher: Sendable {
     /// queued each time it looks, so a non-empty queue already has a wake-up coming.
     func submit(_ ticket: consuming WriteTicket) -> Bool {
         var ring = false
-        let script = ticket.operation.runsScript
+        let script = scriptsOnWriterThread.load(ordering: .relaxed) && ticket.operation.runsScript
         // Moved, not copied, into the queue (a copy would retain every array the operation holds).
         var pending = Optional(ticket)
         let accepted = queue.withLock { q in
             if q.closed { return false }
-            // A script waits for the writer thread even in volatile mode (`WriterRole.takeBatch`).
+            // With one reactor a script waits for the writer thread even in volatile mode (`WriterRole.takeBatch`).
             ring = (q.tickets.isEmpty && !reactorsCommit) || (script && reactorsCommit)
             q.tickets.append(pending.take()!)
             return true
@@ -148,6 +155,7 @@ final class WriteBatcher: Sendable {
 
     /// Tells the batcher the reactors it delivers to and wakes (before any of them runs).
     func setReactors(_ reactors: [ReactorThread]) {
+        scriptsOnWriterThread.store(reactors.count < 2, ordering: .relaxed)
         self.reactors.withLock { $0 = reactors }
         role.withRole { $0.completions = Array(repeating: [], count: (reactors.map(\.index).max() ?? -1) + 1) }
     }
@@ -166,7 +174,10 @@ final class WriteBatcher: Sendable {
         guard reactorsCommit else { return false }
         while true {
             let took = role.withRoleIfFree { writer in
-                guard writer.takeBatch(combining: true) else { return false }
+                guard writer.takeBatch(stopAtScripts: scriptsOnWriterThread.load(ordering: .relaxed)) else { return false }
+                // While it runs a script, no new connection is placed on this reactor (`place`).
+                combiningReactor.store(reactor.index, ordering: .relaxed)
+                defer { combiningReactor.store(-1, ordering: .relaxed) }
                 writer.commit(combiner: reactor, local: &local)
                 return true
             }
@@ -174,7 +185,7 @@ final class WriteBatcher: Sendable {
             if took { return true }
             // A write queued while the role was held with nothing to do would be left behind: look again
             // (not for a script first in line: the writer thread takes it).
-            if queue.withLock({ $0.tickets.first.map { $0.operation.runsScript } ?? true }) { return false }
+            if queue.withLock({ $0.tickets.first.map { scriptsOnWriterThread.load(ordering: .relaxed) && $0.operation.runsScript } ?? true }) { return false }
         }
     }
 

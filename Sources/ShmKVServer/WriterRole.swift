@@ -75,17 +75,17 @@ final class WriterRole {
     }
 
     /// Moves up to the batch caps (operations and bytes) from the front of the queue into `batch`;
-    /// false if nothing was queued. A reactor `combining` stops before a script: only the writer thread
-    /// runs one, so that a long script never holds a reactor's connections (the order of the queue is
-    /// kept: what follows the script waits for it).
-    func takeBatch(combining: Bool = false) -> Bool {
+    /// false if nothing was queued. `stopAtScripts` (a combining reactor, when it is the only one): the
+    /// batch ends before a script, which the writer thread runs, so that a long script never holds the
+    /// only reactor's connections (the order of the queue is kept: what follows the script waits for it).
+    func takeBatch(stopAtScripts: Bool = false) -> Bool {
         batch.removeAll(keepingCapacity: true)
         let maxOperations = configuration.batchMaxOperations, maxBytes = configuration.batchMaxBytes
         queue.withLock { q in
             var bytes = 0
             var n = 0
             while n < q.tickets.count, n < maxOperations {
-                if combining && q.tickets[n].operation.runsScript { break }
+                if stopAtScripts && q.tickets[n].operation.runsScript { break }
                 bytes += q.tickets[n].byteCount
                 n += 1
                 if bytes >= maxBytes { break }

@@ -18,9 +18,12 @@ struct ScriptBusyTests {
         }
     }
 
-    @Test("a looping script: BUSY to others (MULTI and WATCH allowed, a queued command aborts EXEC), SCRIPT KILL ends it, pcall cannot catch the kill")
-    func killALoopingScript() throws {
-        let daemon = try Daemon()
+    /// With one reactor the writer thread runs scripts; with two, the reactor that commits the batch does,
+    /// and new connections go to the other.
+    @Test("a looping script: BUSY to others (MULTI and WATCH allowed, a queued command aborts EXEC), SCRIPT KILL ends it, pcall cannot catch the kill",
+          arguments: [1, 2])
+    func killALoopingScript(threads: Int) throws {
+        let daemon = try Daemon(extraArguments: ["--threads", String(threads)])
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
         let twin = try RawTwin(daemon, redis, connections: 3)

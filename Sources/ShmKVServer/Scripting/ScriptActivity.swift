@@ -75,6 +75,9 @@ final class ScriptActivity: Sendable {
 
     // MARK: The reactors
 
+    /// Whether a script runs now.
+    var isRunningScript: Bool { isRunning.load(ordering: .acquiring) }
+
     /// The script running now: whether it is a function, and for a function its name, command and time.
     var running: (function: Bool, name: String, command: [[UInt8]], milliseconds: Int)? {
         guard isRunning.load(ordering: .acquiring) else { return nil }
