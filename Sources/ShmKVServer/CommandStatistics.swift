@@ -94,7 +94,8 @@ enum ProcessCPU {
 }
 
 extension ServerContext {
-    /// Every command's counters summed over the reactors, then the subcommands' (INFO commandstats).
+    /// Every command's counters summed over the reactors and the scripts' calls, then the subcommands'
+    /// (INFO commandstats).
     func commandStatistics() -> [(name: String, calls: Int, microseconds: Int, failed: Int, rejected: Int)] {
         let reactors = batcher.reactors.withLock { $0 }
         func read(_ c: CommandStatistics, _ i: Int) -> (Int, Int, Int, Int) {
@@ -102,8 +103,8 @@ extension ServerContext {
         }
         var rows = CommandTable.all.map { command in
             var sums = (command.name, 0, 0, 0, 0)
-            for reactor in reactors {
-                let (calls, nanoseconds, failed, rejected) = read(reactor.commandStatistics, command.index)
+            for counters in reactors.map(\.commandStatistics) + [scripts.commandStatistics] {
+                let (calls, nanoseconds, failed, rejected) = read(counters, command.index)
                 sums.1 += calls; sums.2 += nanoseconds; sums.3 += failed; sums.4 += rejected
             }
             return sums
@@ -130,6 +131,7 @@ extension ServerContext {
         for reactor in batcher.reactors.withLock({ $0 }) {
             reactor.commandStatistics.reset()
         }
+        scripts.commandStatistics.reset()
         subcommands.withLock { $0.removeAll() }
     }
 }

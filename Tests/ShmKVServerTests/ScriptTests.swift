@@ -181,4 +181,26 @@ struct ScriptTests {
         connection.send(respCommand("EVAL", "server = 1", "0"))
         #expect(String(decoding: connection.readAvailable(), as: UTF8.self).contains("Attempt to modify a readonly table"))
     }
+
+    @Test("commands a script calls are counted in INFO commandstats as redis-server counts them (calls and failed calls)")
+    func commandStatistics() throws {
+        let daemon = try Daemon()
+        defer { _ = daemon.stop() }
+        let redis = try RedisServer()
+        func counts(_ path: String) throws -> [String] {
+            let connection = try RawConnection(unixPath: path)
+            connection.send(respCommand("CONFIG", "RESETSTAT"))
+            _ = connection.readAvailable()
+            connection.send(respCommand("EVAL", "redis.call('set', 'a', '1') redis.pcall('incr', 'a') redis.pcall('hget', 'a', 'x') return redis.call('get', 'a')", "0"))
+            _ = connection.readAvailable()
+            connection.send(respCommand("INFO", "commandstats"))
+            let info = String(decoding: connection.readAvailable(), as: UTF8.self)
+            let names = ["set:", "incr:", "hget:", "get:", "eval:"]
+            return info.split(whereSeparator: \.isNewline).filter { line in names.contains { line.hasPrefix("cmdstat_" + $0) } }
+                .map { line in line.split(separator: ",").filter { !$0.hasPrefix("usec") }.joined(separator: ",") }.sorted()
+        }
+        let mine = try counts(daemon.socketPath)
+        #expect(mine.count == 5)
+        #expect(mine == (try counts(redis.socketPath)))
+    }
 }

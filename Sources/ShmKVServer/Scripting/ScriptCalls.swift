@@ -9,6 +9,19 @@ enum ScriptCalls {
     static func call(_ args: RESPArguments, _ run: inout ScriptRun) throws -> CommandResult {
         guard let entry = CommandTable.lookup(args[0]) else { return .error("ERR Unknown Redis command called from script") }
         let command = entry.takeUnretainedValue()
+        if let refusal = refusal(command, args, run) { return refusal }
+        let started = MonotonicClock.nanoseconds()
+        let result = try execute(command, args, &run)
+        // Counted in commandstats like a client's call (Redis's call() counts them).
+        let statistics = run.invocation.context.scripts.commandStatistics
+        statistics.add(command.index, .calls)
+        statistics.add(command.index, .nanoseconds, MonotonicClock.nanoseconds() - started)
+        if case .error = result { statistics.add(command.index, .failed) }
+        return result
+    }
+
+    /// Redis's scriptCall checks, in its order: the error for a command a script may not run so, or nil.
+    private static func refusal(_ command: Command, _ args: RESPArguments, _ run: ScriptRun) -> CommandResult? {
         if !command.subcommands.isEmpty, args.count > 1, !command.subcommands.contains(where: { args.is(1, $0) }) {
             return .error("ERR Unknown Redis command called from script")
         }
@@ -24,6 +37,10 @@ enum ScriptCalls {
         if run.invocation.writesRefused && (command.flags.contains(.write) || command.flags.contains(.publishes)) {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
+        return nil
+    }
+
+    private static func execute(_ command: Command, _ args: RESPArguments, _ run: inout ScriptRun) throws -> CommandResult {
         // From here the script counts as having written (SCRIPT KILL refuses), as Redis's SCRIPT_WRITE_DIRTY.
         if command.flags.contains(.write) { run.invocation.context.scripts.activity.wrote() }
         let writer = run.writer

@@ -62,6 +62,9 @@ final class ScriptEngine: @unchecked Sendable {
     /// The call in progress (its keyspace, its user…), for the functions Lua calls back.
     var run: ScriptRun?
     let memoryLimit: Int
+    /// The commands scripts call (INFO commandstats counts them as Redis does): only the writer role's
+    /// holder adds to it.
+    let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
     /// The running script as the reactors see it (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE).
     let activity = ScriptActivity()
     let logger: Logger
