@@ -26,7 +26,8 @@ TEST_PACKAGES := $(RUN_PACKAGES) lmdb-utils util-linux python3-lmdb redis-tools 
 # Lock and the `limits` rate limiter's moving window are Lua too.
 PYVENV := .build/pyvenv
 REDIS_PY := redis>=8,<9
-QUEUE_LIBRARIES := celery>=5.5,<6 packaging rq>=3,<4 limits[redis]>=5,<6
+# `limits` without its [redis] extra, which would pin redis-py below 7 (it uses the redis-py installed).
+QUEUE_LIBRARIES := celery>=5.5,<6 packaging rq>=3,<4 limits>=5,<6
 
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null && echo sudo)
@@ -53,7 +54,7 @@ deps-test:
 	@$(PYVENV)/bin/python -c 'import redis, sys; sys.exit(0 if int(redis.__version__.split(".")[0]) >= 8 else 1)' 2>/dev/null || \
 		$(PYVENV)/bin/pip install -q '$(REDIS_PY)'
 	@$(PYVENV)/bin/python -c 'import celery, packaging, rq, limits, sys; sys.exit(0 if rq.__version__.startswith("3.") else 1)' 2>/dev/null || \
-		$(PYVENV)/bin/pip install -q $(foreach p,$(QUEUE_LIBRARIES),'$(p)')
+		$(PYVENV)/bin/pip install -q '$(REDIS_PY)' $(foreach p,$(QUEUE_LIBRARIES),'$(p)')
 
 # What Benchmarks/run.sh needs besides: a C compiler for the
 # raw-LMDB baselines. `make bench` runs it (about 10 minutes; numbers, never pass/fail).
@@ -122,8 +123,8 @@ test: build
 	$(MAKE) --no-print-directory fuzz-short
 
 # Coverage-guided fuzzing with libFuzzer (the toolchain's, through swiftc -sanitize=fuzzer,address):
-# the RESP decoder, the native decoder, a whole daemon in one process fed connections, and the
-# collection record decoders. Each target
+# the RESP decoder, the native decoder, a whole daemon in one process fed connections, the collection
+# record decoders, and Lua scripts of a grammar run by that daemon. Each target
 # runs FUZZ_SECONDS, from the seed corpus in Tests/Fuzz/corpus plus what earlier runs found (kept under
 # $(FUZZ_BUILD)/corpus). A crash leaves its input in Tests/Fuzz/findings/: make it a regression by
 # moving it to Tests/Fuzz/regressions/ under a name that says what it was.
