@@ -22,6 +22,7 @@ struct ScriptTests {
         ["EVAL", "return redis.status_reply('FINE')", "0"],
         ["EVAL", "return {ok='STATUS'}", "0"],
         ["EVAL", "return {double=3.5}", "0"],
+        ["EVAL", "return {redis.call('echo', 99), redis.call('echo', -0), redis.call('echo', 0), redis.call('echo', -7), redis.call('echo', 0.1), redis.call('echo', 2^53), redis.call('echo', 1e15), redis.call('echo', 1/0)}", "0"],
         ["EVAL", "math.randomseed(10) return {tostring(math.random()), math.random(10), math.random(5, 100)}", "0"],
         ["EVAL", "math.randomseed(-7) return tostring(math.random())", "0"],
         ["EVAL", "return math.random(5, 1)", "0"], ["EVAL", "return math.random(1, 2, 3)", "0"], ["EVAL", "math.randomseed('x')", "0"],

@@ -75,8 +75,14 @@ enum ScriptBridge {
             let start = storage.count
             switch lua.type(at: i) {
             case LuaType.number:
-                // Not lua_tolstring: its format loses precision (Redis formats with %.17g).
-                storage.append(contentsOf: RedisDouble.format(lua.number(at: i)))
+                // Not lua_tolstring: its format loses precision (Redis formats with %.17g). An integral
+                // value below 10^15 prints as its digits under %.17g: written directly, without it.
+                let n = lua.number(at: i)
+                if n == n.rounded(.towardZero), abs(n) < 1e15, n != 0 || n.sign == .plus {
+                    appendDecimal(Int64(n), to: &storage)
+                } else {
+                    storage.append(contentsOf: RedisDouble.format(n))
+                }
             case LuaType.string:
                 storage.append(contentsOf: lua.string(at: i)!)
             default:
@@ -226,6 +232,18 @@ enum ScriptBridge {
     }
 
     private static func debugCommand(_ L: OpaquePointer) -> Int32 { 0 }
+
+    /// Appends `value`'s decimal digits (with a minus sign when negative).
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
 
     // MARK: redis.register_function (FUNCTION LOAD)
 
