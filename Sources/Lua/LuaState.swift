@@ -160,6 +160,19 @@ public final class LuaState {
         return string(at: -1).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
+    /// Lua's name of the type of the value at `index` ("no value" past the top), as its argument
+    /// errors name it (luaL_typename).
+    public func typeName(at index: Int32) -> String { String(cString: lua_typename(L, lua_type(L, index))) }
+
+    /// For a Swift function: leaves only `message`, prefixed with where the calling script is (as
+    /// luaL_error words it), and answers `raise`, which the trampoline then raises.
+    public func fail(_ message: String) -> Int32 {
+        let text = position(level: 1) + message
+        top = 0
+        push(text)
+        return LuaState.raise
+    }
+
     /// Moves the top value to `index`, shifting the values above it up (lua_insert).
     public func insert(at index: Int32) { lua_insert(L, index) }
     public func newTable(arrayCount: Int32 = 0, fieldCount: Int32 = 0) { lua_createtable(L, arrayCount, fieldCount) }

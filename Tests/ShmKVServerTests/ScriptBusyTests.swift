@@ -6,6 +6,14 @@ import Testing
 /// SCRIPT KILL and SHUTDOWN NOSAVE as redis-server answers them; memory and stack bounded.
 @Suite("Busy scripts: BUSY, SCRIPT KILL, SHUTDOWN NOSAVE, bounded memory and stack")
 struct ScriptBusyTests {
+    /// Both servers with busy-reply-threshold at 100 ms (set on connection 1).
+    private func twin(_ daemon: Daemon, _ redis: RedisServer, connections: Int) throws -> RawTwin {
+        let twin = try RawTwin(daemon, redis, connections: connections)
+        twin.send(1, "CONFIG", "SET", "busy-reply-threshold", "100")
+        twin.expectSame(1, "CONFIG SET busy-reply-threshold")
+        return twin
+    }
+
     /// Connection `n` of both sides sends PING until it is answered BUSY (the script on connection 0
     /// is past the threshold); bounded.
     private func waitBusy(_ twin: RawTwin, _ n: Int) {
@@ -26,9 +34,7 @@ struct ScriptBusyTests {
         let daemon = try Daemon(extraArguments: ["--threads", String(threads)])
         defer { _ = daemon.stop() }
         let redis = try RedisServer()
-        let twin = try RawTwin(daemon, redis, connections: 3)
-        twin.send(1, "CONFIG", "SET", "busy-reply-threshold", "100")
-        twin.expectSame(1, "CONFIG SET busy-reply-threshold")
+        let twin = try twin(daemon, redis, connections: 3)
         twin.send(1, "CONFIG", "GET", "lua-time-limit")
         twin.expectSame(1, "CONFIG GET lua-time-limit")
         twin.send(0, "EVAL", "while true do pcall(function() local i = 0 while true do i = i + 1 end end) end", "0")
@@ -49,9 +55,7 @@ struct ScriptBusyTests {
     func shutdownNosave() throws {
         let daemon = try Daemon(extraArguments: ["--log-level", "notice"])
         let redis = try RedisServer()
-        let twin = try RawTwin(daemon, redis, connections: 2)
-        twin.send(1, "CONFIG", "SET", "busy-reply-threshold", "100")
-        twin.expectSame(1, "CONFIG SET")
+        let twin = try twin(daemon, redis, connections: 2)
         twin.send(1, "SET", "before", "1")
         twin.expectSame(1, "SET before")
         twin.send(0, "EVAL", "redis.call('set', 'during', '1') while true do end", "0")

@@ -72,31 +72,38 @@ enum ScriptCommands {
 
     /// FCALL and FCALL_RO: the function is looked up first, then the keys counted (Redis's order and words).
     private static func functionPlan(_ c: WriteCall, readOnly: Bool) -> WritePlan {
-        let args = c.args
-        let name = args.string(1)
+        let name = c.args.string(1)
         guard c.context.scripts.libraries.withLock({ $0.owner(name) != nil }) else { return .error("ERR Function not found") }
-        guard let numkeys = args.integer(2) else { return .error("ERR Bad number of keys provided") }
-        if numkeys > args.count - 3 { return .error("ERR Number of keys can't be greater than number of args") }
-        if numkeys < 0 { return .error("ERR Number of keys can't be negative") }
-        let keyEnd = 3 + Int(numkeys)
-        if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .error(problem) }
-        var invocation = ScriptInvocation(source: .function(name), keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
-                                          readOnly: readOnly, user: c.user, context: c.context)
-        invocation.invokedAs = (0..<3).map(args.bytes)
-        return .operation(.script(invocation))
+        switch invocation(c, .function(name), readOnly: readOnly, notInteger: "ERR Bad number of keys provided") {
+        case .failure(let error): return .error(error.message)
+        case .success(var invocation):
+            invocation.invokedAs = (0..<3).map(c.args.bytes)
+            return .operation(.script(invocation))
+        }
     }
 
     private static func plan(_ c: WriteCall, sha: Bool, readOnly: Bool) -> WritePlan {
+        let source: ScriptInvocation.Source = sha ? .sha(c.args.string(1)) : .body(c.args.bytes(1))
+        switch invocation(c, source, readOnly: readOnly, notInteger: RESPError.notInteger.message, check: { sha && c.args[1].count != 40 ? noScript : nil }) {
+        case .failure(let error): return .error(error.message)
+        case .success(let invocation): return .operation(.script(invocation))
+        }
+    }
+
+    /// The invocation of `source` with `numkeys` (argument 2) keys and the arguments after them, or
+    /// Redis's error: for the count (`notInteger`: EVAL's and FCALL's words differ), then `check`'s,
+    /// then a key's.
+    private static func invocation(_ c: WriteCall, _ source: ScriptInvocation.Source, readOnly: Bool, notInteger: String,
+                                   check: () -> String? = { nil }) -> Result<ScriptInvocation, RESPError> {
         let args = c.args
-        guard let numkeys = args.integer(2) else { return .error(.notInteger) }
-        if numkeys > args.count - 3 { return .error("ERR Number of keys can't be greater than number of args") }
-        if numkeys < 0 { return .error("ERR Number of keys can't be negative") }
-        if sha && args[1].count != 40 { return .error(noScript) }
+        guard let numkeys = args.integer(2) else { return .failure(RESPError(message: notInteger)) }
+        if numkeys > args.count - 3 { return .failure(RESPError(message: "ERR Number of keys can't be greater than number of args")) }
+        if numkeys < 0 { return .failure(RESPError(message: "ERR Number of keys can't be negative")) }
+        if let refusal = check() { return .failure(RESPError(message: refusal)) }
         let keyEnd = 3 + Int(numkeys)
-        if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .error(problem) }
-        let source: ScriptInvocation.Source = sha ? .sha(args.string(1)) : .body(args.bytes(1))
-        return .operation(.script(ScriptInvocation(source: source, keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
-                                                   readOnly: readOnly, user: c.user, context: c.context)))
+        if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .failure(RESPError(message: problem)) }
+        return .success(ScriptInvocation(source: source, keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
+                                         readOnly: readOnly, user: c.user, context: c.context))
     }
 
     /// SCRIPT LOAD | EXISTS | FLUSH [ASYNC|SYNC] | HELP.

@@ -85,8 +85,7 @@ extension ScriptEngine {
         var catalog = libraries.withLock { $0 }
         let result = loadLibrary(code, replace: replace, into: &catalog)
         if case .success(let name) = result {
-            try keys.pointee.transaction.put(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name), value: code)
-            keys.pointee.metaChanged = true
+            try keys.pointee.keepLibrary(name, code: code)
             libraries.withLock { $0 = catalog }
         }
         return result
@@ -158,8 +157,7 @@ extension ScriptEngine {
     func deleteLibrary(_ name: String, keys: UnsafeMutablePointer<KeyspaceWriter>) throws -> RESPError? {
         var catalog = libraries.withLock { $0 }
         guard let library = catalog.libraries[name] else { return RESPError(message: "ERR Library not found") }
-        _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
-        keys.pointee.metaChanged = true
+        try keys.pointee.keepLibrary(name, code: nil)
         unlink(library, from: &catalog)
         libraries.withLock { $0 = catalog }
         noteMemory()
@@ -168,13 +166,9 @@ extension ScriptEngine {
 
     /// FUNCTION FLUSH: every library goes, and the functions' interpreter starts anew.
     func flushLibraries(keys: UnsafeMutablePointer<KeyspaceWriter>) throws {
-        for name in libraries.withLock({ Array($0.libraries.keys) }) {
-            _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
-        }
-        keys.pointee.metaChanged = true
+        for name in libraries.withLock({ Array($0.libraries.keys) }) { try keys.pointee.keepLibrary(name, code: nil) }
         libraries.withLock { $0 = FunctionCatalog() }
-        functions = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
-        functions.context = Unmanaged.passUnretained(self).toOpaque()
+        functions = newFunctionsState()
         noteMemory()
     }
 
@@ -183,7 +177,7 @@ extension ScriptEngine {
         do {
             let codes = try store.environment.read { txn in
                 var found: [[UInt8]] = []
-                try txn.forEach(store.catalog.first.meta, prefix: ScriptEngine.metaKey("")) { _, value in
+                try txn.forEach(store.catalog.first.meta, prefix: KeyspaceWriter.libraryKey("")) { _, value in
                     found.append(Array(value))
                     return .proceed
                 }
@@ -216,8 +210,7 @@ extension ScriptEngine {
             }
         }
         let previous = functions
-        functions = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
-        functions.context = previous.context
+        functions = newFunctionsState()
         var catalog = FunctionCatalog()
         for code in target + codes {
             if case .failure(let error) = loadLibrary(code, replace: false, into: &catalog) {
@@ -226,13 +219,8 @@ extension ScriptEngine {
                 return error
             }
         }
-        for name in current.libraries.keys {
-            _ = try keys.pointee.transaction.delete(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(name))
-        }
-        for library in catalog.libraries.values {
-            try keys.pointee.transaction.put(keys.pointee.catalog.first.meta, key: ScriptEngine.metaKey(library.name), value: library.code)
-        }
-        keys.pointee.metaChanged = true
+        for name in current.libraries.keys { try keys.pointee.keepLibrary(name, code: nil) }
+        for library in catalog.libraries.values { try keys.pointee.keepLibrary(library.name, code: library.code) }
         libraries.withLock { $0 = catalog }
         noteMemory()
         return nil
@@ -281,7 +269,12 @@ extension ScriptEngine {
         return .success(codes)
     }
 
-    static func metaKey(_ library: String) -> [UInt8] { Array(("function:" + library).utf8) }
+    /// A functions interpreter whose Swift functions find this engine.
+    private func newFunctionsState() -> LuaState {
+        let state = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
+        state.context = Unmanaged.passUnretained(self).toOpaque()
+        return state
+    }
 
     private func setLibraryMode(loading: Bool) {
         functions.getRegistry("__library_mode")
@@ -309,5 +302,20 @@ extension ScriptEngine {
         pushArray(invocation.keys, on: functions)
         pushArray(invocation.arguments, on: functions)
         return try run(on: functions, arguments: 2, handler: base + 1, name: function.name, function: true, invocation, &keys)
+    }
+}
+
+extension KeyspaceWriter {
+    /// The `__meta` key of a function library's code.
+    static func libraryKey(_ library: String) -> [UInt8] { Array(("function:" + library).utf8) }
+
+    /// Keeps a library's code in `__meta` (nil: removes it); the batch then commits even with no key changed.
+    mutating func keepLibrary(_ name: String, code: [UInt8]?) throws {
+        if let code {
+            try transaction.put(catalog.first.meta, key: KeyspaceWriter.libraryKey(name), value: code)
+        } else {
+            _ = try transaction.delete(catalog.first.meta, key: KeyspaceWriter.libraryKey(name))
+        }
+        metaChanged = true
     }
 }

@@ -37,12 +37,12 @@ enum ScriptMessagePack {
     private static func pack(_ L: OpaquePointer) -> Int32 {
         let lua = LuaState.borrowing(L)
         let count = lua.top
-        guard count > 0 else { return fail(lua, "bad argument #0 to 'pack' (MessagePack pack needs input.)") }
+        guard count > 0 else { return lua.fail("bad argument #0 to 'pack' (MessagePack pack needs input.)") }
         var out: [UInt8] = []
         do {
             for i in 1...count { try encode(lua, at: i, level: 0, into: &out) }
         } catch {
-            return fail(lua, "MessagePack pack output is larger than 64 MiB")
+            return lua.fail("MessagePack pack output is larger than 64 MiB")
         }
         lua.top = 0
         lua.push(out)
@@ -152,7 +152,7 @@ enum ScriptMessagePack {
     private static func unpackLimit(_ L: OpaquePointer) -> Int32 {
         let lua = LuaState.borrowing(L)
         guard lua.type(at: 2) == LuaType.number || lua.type(at: 2) == LuaType.string, lua.string(at: 2).flatMap({ Double(String(decoding: $0, as: UTF8.self)) }) != nil else {
-            return fail(lua, "bad argument #2 to 'unpack_limit' (number expected, got \(typeName(lua, 2)))")
+            return lua.fail("bad argument #2 to 'unpack_limit' (number expected, got \(lua.typeName(at: 2)))")
         }
         let limit = lua.number(at: 2)
         let offset = lua.type(at: 3) == LuaType.number ? lua.number(at: 3) : 0
@@ -166,22 +166,22 @@ enum ScriptMessagePack {
     private static func unpack(_ L: OpaquePointer, limit: Double, offsetAt offset: Double, function: String = "unpack") -> Int32 {
         let lua = LuaState.borrowing(L)
         guard lua.type(at: 1) == LuaType.string || lua.type(at: 1) == LuaType.number, let input = lua.string(at: 1).map(Array.init) else {
-            return fail(lua, "bad argument #1 to '\(function)' (string expected, got \(typeName(lua, 1)))")
+            return lua.fail("bad argument #1 to '\(function)' (string expected, got \(lua.typeName(at: 1)))")
         }
         let all = limit == 0 && offset == 0
         let start = Int(offset), most = all ? Int.max : Int(limit)
-        if start < 0 || most < 0 { return fail(lua, "Invalid request to unpack with offset of \(start) and limit of \(input.count).") }
-        if start > input.count { return fail(lua, "Start offset \(start) greater than input length \(input.count).") }
+        if start < 0 || most < 0 { return lua.fail("Invalid request to unpack with offset of \(start) and limit of \(input.count).") }
+        if start > input.count { return lua.fail("Start offset \(start) greater than input length \(input.count).") }
         lua.top = 1
         var cursor = start, count: Int32 = 0
         while cursor < input.count && Int(count) < most {
-            guard lua.checkStack(8) else { return fail(lua, "stack overflow (in function mp_unpack_full)") }
+            guard lua.checkStack(8) else { return lua.fail("stack overflow (in function mp_unpack_full)") }
             do {
                 try decode(lua, input, &cursor, depth: 0)
             } catch .missingBytes {
-                return fail(lua, "Missing bytes in input.")
+                return lua.fail("Missing bytes in input.")
             } catch {
-                return fail(lua, "Bad data format in input.")
+                return lua.fail("Bad data format in input.")
             }
             count += 1
         }
@@ -251,26 +251,5 @@ enum ScriptMessagePack {
         case 0xe0...0xff: lua.push(Double(Int8(bitPattern: type)))
         default: throw .badFormat
         }
-    }
-
-    static func typeName(_ lua: LuaState, _ index: Int32) -> String {
-        switch lua.type(at: index) {
-        case LuaType.none: "no value"
-        case LuaType.nilValue: "nil"
-        case LuaType.boolean: "boolean"
-        case LuaType.number: "number"
-        case LuaType.string: "string"
-        case LuaType.table: "table"
-        case LuaType.function: "function"
-        default: "userdata"
-        }
-    }
-
-    /// Raises `message` as luaL_error does: prefixed with where the script called the function.
-    static func fail(_ lua: LuaState, _ message: String) -> Int32 {
-        let position = lua.position(level: 1)
-        lua.top = 0
-        lua.push(position + message)
-        return LuaState.raise
     }
 }

@@ -27,7 +27,7 @@ enum ScriptRandom {
     private static func random(_ L: OpaquePointer) -> Int32 {
         let lua = LuaState.borrowing(L)
         let engine = ScriptBridge.engine(of: L)
-        guard engine.run != nil else { return ScriptMessagePack.fail(lua, "math.random can only be called inside a script invocation") }
+        guard engine.run != nil else { return lua.fail("math.random can only be called inside a script invocation") }
         let r = Double(Int32(next(&engine.random48)) % Int32.max) / maximum
         func integer(_ arg: Int32) -> Int? {
             guard lua.type(at: arg) == LuaType.number || (lua.type(at: arg) == LuaType.string && lua.string(at: arg).flatMap({ Double(String(decoding: $0, as: UTF8.self)) }) != nil) else { return nil }
@@ -39,18 +39,18 @@ enum ScriptRandom {
         case 0:
             lua.push(r)
         case 1:
-            guard let u = integer(1) else { return ScriptMessagePack.fail(lua, "bad argument #1 to 'random' (number expected, got \(ScriptMessagePack.typeName(lua, 1)))") }
-            guard u >= 1 else { return ScriptMessagePack.fail(lua, "bad argument #1 to 'random' (interval is empty)") }
+            guard let u = integer(1) else { return lua.fail("bad argument #1 to 'random' (number expected, got \(lua.typeName(at: 1)))") }
+            guard u >= 1 else { return lua.fail("bad argument #1 to 'random' (interval is empty)") }
             lua.top = 0
             lua.push((r * Double(u)).rounded(.down) + 1)
         case 2:
-            guard let l = integer(1) else { return ScriptMessagePack.fail(lua, "bad argument #1 to 'random' (number expected, got \(ScriptMessagePack.typeName(lua, 1)))") }
-            guard let u = integer(2) else { return ScriptMessagePack.fail(lua, "bad argument #2 to 'random' (number expected, got \(ScriptMessagePack.typeName(lua, 2)))") }
-            guard l <= u else { return ScriptMessagePack.fail(lua, "bad argument #2 to 'random' (interval is empty)") }
+            guard let l = integer(1) else { return lua.fail("bad argument #1 to 'random' (number expected, got \(lua.typeName(at: 1)))") }
+            guard let u = integer(2) else { return lua.fail("bad argument #2 to 'random' (number expected, got \(lua.typeName(at: 2)))") }
+            guard l <= u else { return lua.fail("bad argument #2 to 'random' (interval is empty)") }
             lua.top = 0
             lua.push((r * Double(u - l + 1)).rounded(.down) + Double(l))
         default:
-            return ScriptMessagePack.fail(lua, "wrong number of arguments")
+            return lua.fail("wrong number of arguments")
         }
         return 1
     }
@@ -58,10 +58,10 @@ enum ScriptRandom {
     private static func randomseed(_ L: OpaquePointer) -> Int32 {
         let lua = LuaState.borrowing(L)
         let engine = ScriptBridge.engine(of: L)
-        guard engine.run != nil else { return ScriptMessagePack.fail(lua, "math.randomseed can only be called inside a script invocation") }
+        guard engine.run != nil else { return lua.fail("math.randomseed can only be called inside a script invocation") }
         guard lua.type(at: 1) == LuaType.number || lua.type(at: 1) == LuaType.string, let text = lua.string(at: 1),
               let n = Double(String(decoding: text, as: UTF8.self)) else {
-            return ScriptMessagePack.fail(lua, "bad argument #1 to 'randomseed' (number expected, got \(ScriptMessagePack.typeName(lua, 1)))")
+            return lua.fail("bad argument #1 to 'randomseed' (number expected, got \(lua.typeName(at: 1)))")
         }
         // redisSrand48: the seed's 32 bits above the fixed low word 0x330E.
         let seed = UInt32(bitPattern: n.isFinite && abs(n) < 0x1p62 ? Int32(truncatingIfNeeded: Int(n.rounded(.towardZero))) : Int32.min)

@@ -86,7 +86,7 @@ enum ScriptStruct {
 
     private static func format(_ lua: LuaState, _ function: String) throws(Failure) -> Format {
         guard lua.type(at: 1) == LuaType.string || lua.type(at: 1) == LuaType.number, let text = lua.string(at: 1) else {
-            throw Failure(message: "bad argument #1 to '\(function)' (string expected, got \(ScriptMessagePack.typeName(lua, 1)))")
+            throw Failure(message: "bad argument #1 to '\(function)' (string expected, got \(lua.typeName(at: 1)))")
         }
         // C reads the format up to its first zero byte.
         return Format(Array(text.prefix { $0 != 0 }), function: function)
@@ -97,7 +97,7 @@ enum ScriptStruct {
         if type == LuaType.number { return lua.number(at: arg) }
         if type == LuaType.string, let text = lua.string(at: arg), let n = luaNumber(text) { return n }
         // pack pushes a nil after its arguments (lua_struct.c's mark), which the first missing one meets.
-        let got = arg == arguments + 1 ? "nil" : ScriptMessagePack.typeName(lua, arg)
+        let got = arg == arguments + 1 ? "nil" : lua.typeName(at: arg)
         throw Failure(message: "bad argument #\(arg) to '\(function)' (number expected, got \(got))")
     }
 
@@ -137,7 +137,7 @@ enum ScriptStruct {
                     out += f.bigEndian ? bytes.reversed() : bytes
                 case UInt8(ascii: "c"), UInt8(ascii: "s"):
                     guard lua.type(at: arg) == LuaType.string || lua.type(at: arg) == LuaType.number, let text = lua.string(at: arg) else {
-                        throw Failure(message: "bad argument #\(arg) to 'pack' (string expected, got \(ScriptMessagePack.typeName(lua, arg)))")
+                        throw Failure(message: "bad argument #\(arg) to 'pack' (string expected, got \(lua.typeName(at: arg)))")
                     }
                     arg += 1
                     let count = size == 0 ? text.count : size
@@ -152,7 +152,7 @@ enum ScriptStruct {
             lua.push(out)
             return 1
         } catch {
-            return ScriptMessagePack.fail(lua, error.message)
+            return lua.fail(error.message)
         }
     }
 
@@ -161,7 +161,7 @@ enum ScriptStruct {
         do throws(Failure) {
             var f = try format(lua, "unpack")
             guard lua.type(at: 2) == LuaType.string || lua.type(at: 2) == LuaType.number, let text = lua.string(at: 2) else {
-                throw Failure(message: "bad argument #2 to 'unpack' (string expected, got \(ScriptMessagePack.typeName(lua, 2)))")
+                throw Failure(message: "bad argument #2 to 'unpack' (string expected, got \(lua.typeName(at: 2)))")
             }
             let data = Array(text)
             var position = 0
@@ -223,7 +223,7 @@ enum ScriptStruct {
             lua.push(Double(position + 1))
             return results + 1
         } catch {
-            return ScriptMessagePack.fail(lua, error.message)
+            return lua.fail(error.message)
         }
     }
 
@@ -247,7 +247,7 @@ enum ScriptStruct {
             lua.push(Double(position))
             return 1
         } catch {
-            return ScriptMessagePack.fail(lua, error.message)
+            return lua.fail(error.message)
         }
     }
 }
