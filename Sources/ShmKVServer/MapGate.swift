@@ -35,13 +35,21 @@ final class MapGate: Sendable {
     }
 
     /// Runs `body` (the resize) once no reactor holds the gate; `wake` is called while waiting so that
-    /// reactors finish their iteration promptly.
-    func closed<T>(wake: () -> Void, _ body: () throws -> T) rethrows -> T {
+    /// reactors finish their iteration promptly. While `yielding()` says a holder will not leave soon (a
+    /// read-only script runs on its snapshot), the gate opens again between looks, so that the other
+    /// reactors keep serving (SCRIPT KILL among what they serve) rather than wait at `enter`.
+    func closed<T>(wake: () -> Void, yielding: () -> Bool = { false }, _ body: () throws -> T) rethrows -> T {
         state.withLock { $0.closing = true }
         defer { state.withLock { $0.closing = false } }
         while state.withLock({ $0.holders }) > 0 {
             wake()
-            usleep(50)
+            if yielding() {
+                state.withLock { $0.closing = false }
+                usleep(1000)
+                state.withLock { $0.closing = true }
+            } else {
+                usleep(50)
+            }
         }
         return try body()
     }

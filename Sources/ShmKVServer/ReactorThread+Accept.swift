@@ -11,13 +11,15 @@ import Wire
 extension ReactorThread {
     /// Places a connection `here` accepted on the loop of `reactors` with the fewest connections (`here`
     /// when it is one of those).
-    /// A loop committing a batch with a script in it is passed over while another can take it, so that a
-    /// new connection can always reach a running script (SCRIPT KILL, SHUTDOWN NOSAVE).
+    /// A loop running a script (a read-only one of its own, or a batch with a script in it that it
+    /// commits) is passed over while another can take it, so that a new connection can always reach a
+    /// running script (SCRIPT KILL, SHUTDOWN NOSAVE).
     static func place(_ descriptor: consuming Descriptor, acceptedBy here: ReactorThread, among reactors: [ReactorThread]) {
-        let scripting = here.context.scripts.activity.isRunningScript ? here.context.batcher.combiningReactor.load(ordering: .relaxed) : -1
+        let combining = here.context.scripts.activity.isRunningScript ? here.context.batcher.combiningReactor.load(ordering: .relaxed) : -1
+        func isScripting(_ reactor: ReactorThread) -> Bool { reactor.index == combining || reactor.scripts.activity.isRunningScript }
         var target = here
-        var fewest = here.index == scripting ? Int.max : here.connectionCount.load(ordering: .relaxed)
-        for reactor in reactors where reactor.index != scripting {
+        var fewest = isScripting(here) ? Int.max : here.connectionCount.load(ordering: .relaxed)
+        for reactor in reactors where !isScripting(reactor) {
             let count = reactor.connectionCount.load(ordering: .relaxed)
             if count < fewest {
                 target = reactor

@@ -95,6 +95,8 @@ final class ReactorThread: @unchecked Sendable {
     let index: Int
     /// This reactor's counters per command, by `Command.index` (INFO commandstats).
     let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
+    /// This loop's Lua interpreter: read-only scripts run on its snapshot (`ScriptEngine`).
+    let scripts: ScriptEngine
     /// The bytes of this loop's connections' queued writes (released as their outcomes come back).
     let writeArena = WriteArena()
     private let completions = Locked<[WriteCompletion]>([])
@@ -127,6 +129,7 @@ final class ReactorThread: @unchecked Sendable {
     init(index: Int, context: ServerContext) throws {
         self.index = index
         self.context = context
+        scripts = context.scripts.makeReader(statistics: commandStatistics)
         loop = try EventLoop()
         loop.beforeWait = { [unowned self] in
             self.combineWrites()
@@ -140,6 +143,7 @@ final class ReactorThread: @unchecked Sendable {
             self.pumpRingFollowers()
             self.deliverInvalidations()
         }
+        scripts.reactor = self
         scheduleHousekeeping()
     }
 

@@ -141,7 +141,7 @@ public final class Server: @unchecked Sendable {
         guard first else { return }
         logger.info("stopping: no new connections; committing queued writes")
         // A script past busy-reply-threshold would hold the writer for ever: it is stopped, undone.
-        context?.scripts.activity.stopForShutdown(now: false)
+        context?.scripts.shared.stopForShutdown(now: false)
         // Every loop stops watching the listeners (on its own thread), then they are closed.
         for listener in listeners { listener.stopAccepting() }
         for reactor in reactors { reactor.stopAccepting(listeners) }

@@ -24,7 +24,8 @@ extension WriterRole {
         guard target > mapSize else { return false }
         let reactors = self.reactors.withLock { $0 }
         do {
-            try mapGate.closed(wake: { for reactor in reactors { reactor.loop.wake() } }) {
+            try mapGate.closed(wake: { for reactor in reactors { reactor.loop.wake() } },
+                               yielding: { reactors.contains { $0.scripts.activity.isRunningScript } }) {
                 try store.environment.setMapSize(target)
             }
         } catch {

@@ -15,7 +15,7 @@ enum ConfigCommands {
         }.map { name in
             (name, String(limits[CollectionLimits.parameters.firstIndex { $0.name == name || $0.alias == name }!]), String?.none)
         }
-        let busy = String(session.context.scripts.activity.threshold.load(ordering: .relaxed))
+        let busy = String(session.context.scripts.shared.threshold.load(ordering: .relaxed))
         return thresholds + [
             ("busy-reply-threshold", busy, nil), ("lua-time-limit", busy, nil),
             ("save", "", nil), ("appendonly", "no", nil), ("databases", String(session.context.store.databaseCount), "databases"), ("maxmemory", "0", nil),
@@ -112,7 +112,7 @@ enum ConfigCommands {
         }
         if let events { session.context.notifications.set(events) }
         // Read by the next script as it starts.
-        if let busyThreshold { session.context.scripts.activity.threshold.store(busyThreshold, ordering: .relaxed) }
+        if let busyThreshold { session.context.scripts.shared.threshold.store(busyThreshold, ordering: .relaxed) }
         // Read by the writer at the start of each batch: writes queued before this one may still see the
         // old thresholds (they were sent before it).
         session.context.batcher.collectionLimits.withLock { $0 = limits }

@@ -63,13 +63,13 @@ enum ServerCommands {
         }
         if (abort && args.count > 2) || (nosave && save) { return RESPWriter.error(RESPError.syntax.message, into: &session.output) }
         if abort { return RESPWriter.error("ERR No shutdown in progress.", into: &session.output) }
-        let scripts = session.context.scripts.activity
+        let scripts = session.context.scripts
         if !nosave, let busy = scripts.busyReply { return RESPWriter.error(busy, into: &session.output) }
         guard session.context.configuration.shutdownAllowed else {
             return RESPWriter.error("ERR SHUTDOWN is disabled on this server (resp.allowShutdown)", into: &session.output)
         }
         session.context.logger.warning("User requested shutdown...")
-        scripts.stopForShutdown(now: nosave)
+        scripts.shared.stopForShutdown(now: nosave)
         session.connection.closeAfterFlush()
         session.context.shutdown?()
     }
@@ -110,7 +110,7 @@ enum ServerCommands {
         let used = ((info?.lastPage ?? 0) + 1) * pageSize
         var port = 0
         if let listen = c.listen, case .tcp(_, let p)? = Endpoint.parseHostPort(listen) { port = p }
-        let lua = session.context.scripts.memoryUsed.load(ordering: .relaxed)
+        let (lua, functionsMemory) = session.context.scripts.memory
         let (scriptCount, scriptBytes) = session.context.scripts.bodies.withLock { ($0.count, $0.values.reduce(0) { $0 + $1.count }) }
         let (libraryCount, functionCount) = session.context.scripts.libraries.withLock { ($0.libraries.count, $0.owners.count) }
         var wanted = Set<String>()
@@ -132,7 +132,7 @@ enum ServerCommands {
                         ("used_memory_lua", String(lua)), ("used_memory_lua_human", humanBytes(session, lua)),
                         ("used_memory_scripts_eval", String(scriptBytes)), ("number_of_cached_scripts", String(scriptCount)),
                         ("number_of_functions", String(functionCount)), ("number_of_libraries", String(libraryCount)),
-                        ("used_memory_vm_functions", String(session.context.scripts.functionsMemoryUsed.load(ordering: .relaxed))),
+                        ("used_memory_vm_functions", String(functionsMemory)),
                         ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
             ("Persistence", [("loading", "0"), ("shmkv_durability", c.durability.rawValue), ("aof_enabled", "0"),
                              ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),

@@ -19,6 +19,10 @@ extension RESPSession {
         case .write(let write, let bytes, let shape):
             if connection.submit(write, bytes, of: args, route: route(shape)) { return true }
             return answer(.error("ERR the server is shutting down"))
+        case .operation(.script(let invocation)) where invocation.runsOnSnapshot:
+            guard connection.pendingWrites == 0 else { return false }
+            evaluate(invocation)
+            return true
         case .operation(let operation):
             return submit(operation)
         case .reply(let result):
@@ -27,6 +31,19 @@ extension RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             run(handle, args)
             return true
+        }
+    }
+
+    /// Runs a read-only script on this reactor's snapshot with its interpreter, as a read runs.
+    private func evaluate(_ invocation: ScriptInvocation) {
+        read { reader in
+            let result: CommandResult
+            do {
+                result = try connection.reactor.scripts.evaluate(invocation, on: reader, database: Int(connection.database))
+            } catch is ScriptStoppedForShutdown {
+                result = .error("ERR Script killed by a shutdown (SHUTDOWN NOSAVE, or the daemon stopping)")
+            }
+            result.write(to: respReply)
         }
     }
 

@@ -210,7 +210,7 @@ final class RESPSession {
            let redirect = cluster.refusal(command, args) {
             admission = .refused(redirect)
         }
-        if admission == .run, let command, let busy = context.scripts.activity.busyReply, !RESPSession.allowedWhileBusy(command, args) {
+        if admission == .run, let command, let busy = context.scripts.busyReply, !RESPSession.allowedWhileBusy(command, args) {
             admission = .refused(busy)
         }
         if transaction != nil, admission != .crossProtocolAttack, !(command?.flags.contains(.controlsTransaction) ?? false) {

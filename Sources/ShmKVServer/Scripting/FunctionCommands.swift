@@ -52,7 +52,7 @@ enum FunctionCommands {
         }
         if args.is(1, "KILL") {
             guard args.count == 2 else { return c.wrongSubcommandArity }
-            return .reply(engine.activity.kill(eval: false).map(CommandResult.error) ?? .status("OK"))
+            return .reply(engine.kill(eval: false).map(CommandResult.error) ?? .status("OK"))
         }
         if args.is(1, "HELP") {
             guard args.count == 2 else { return c.wrongSubcommandArity }
@@ -102,7 +102,7 @@ enum FunctionCommands {
 
     /// FUNCTION STATS: the running function (BUSY while an EVAL script runs, as Redis) and the counts.
     private static func stats(_ engine: ScriptEngine) -> CommandResult {
-        let running = engine.activity.running
+        let running = engine.running
         if let running, !running.function { return .error(ScriptActivity.busyEval) }
         let (libraries, functions) = engine.libraries.withLock { ($0.libraries.count, $0.owners.count) }
         let script: CommandResult = running.map { run in

@@ -59,7 +59,7 @@ enum ScriptBridge {
     private static func command(_ L: OpaquePointer, raise: Bool) -> Int32 {
         let engine = engine(L)
         let lua = LuaState.borrowing(L)
-        guard var run = engine.run else {
+        guard let run = engine.run else {
             pushError(lua, "redis.call/pcall can only be called inside a script invocation")
             return LuaState.raise
         }
@@ -68,9 +68,17 @@ enum ScriptBridge {
             pushError(lua, "Please specify at least one argument for this redis lib call")
             return raise ? LuaState.raise : 1
         }
-        var storage: [UInt8] = []
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(Int(count))
+        // The engine's buffers, reused from call to call (calls do not nest).
+        var storage = engine.argumentBytes
+        var ranges = engine.argumentRanges
+        engine.argumentBytes = []
+        engine.argumentRanges = []
+        defer {
+            storage.removeAll(keepingCapacity: true)
+            ranges.removeAll(keepingCapacity: true)
+            engine.argumentBytes = storage
+            engine.argumentRanges = ranges
+        }
         for i in 1...count {
             let start = storage.count
             switch lua.type(at: i) {
@@ -96,17 +104,15 @@ enum ScriptBridge {
         let result: CommandResult
         do {
             result = try storage.withUnsafeBytes { base in
-                try ScriptCalls.call(RESPArguments(base: base, ranges: ranges), &run)
+                try ScriptCalls.call(RESPArguments(base: base, ranges: ranges), run, engine)
             }
         } catch {
             // LMDB failed: the script stops here, whatever pcall it is in, and the error goes up.
             run.failure = error
-            engine.run = run
             lua.setHook(every: 1, message: "ERR the store failed under the script", check: { _ in 1 })
             pushError(lua, "the store failed under the script")
             return LuaState.raise
         }
-        engine.run = run
         ScriptValues.push(result, resp3: run.resp3, to: lua)
         if raise, case .error = result { return LuaState.raise }
         return 1

@@ -3,17 +3,17 @@ import StoreLayout
 import Wire
 
 /// `redis.call` inside a script: the command is looked up in the same table as a socket's, checked as
-/// Redis's `scriptCall` checks it, and run by the same handler on the writer's transaction, its reply a
-/// `CommandResult`.
+/// Redis's `scriptCall` checks it, and run by the same handler on the script's keyspace (the writer's
+/// transaction, or a reactor's snapshot for a read-only script), its reply a `CommandResult`.
 enum ScriptCalls {
-    static func call(_ args: RESPArguments, _ run: inout ScriptRun) throws -> CommandResult {
+    static func call(_ args: RESPArguments, _ run: ScriptRun, _ engine: ScriptEngine) throws -> CommandResult {
         guard let entry = CommandTable.lookup(args[0]) else { return .error("ERR Unknown Redis command called from script") }
         let command = entry.takeUnretainedValue()
         if let refusal = refusal(command, args, run) { return refusal }
         let started = MonotonicClock.nanoseconds()
-        let result = try execute(command, args, &run)
+        let result = try execute(command, args, run, engine)
         // Counted in commandstats like a client's call (Redis's call() counts them).
-        let statistics = run.invocation.context.scripts.commandStatistics
+        let statistics = engine.commandStatistics
         statistics.add(command.index, .calls)
         statistics.add(command.index, .nanoseconds, MonotonicClock.nanoseconds() - started)
         if case .error = result { statistics.add(command.index, .failed) }
@@ -35,46 +35,49 @@ enum ScriptCalls {
         }
         // PUBLISH counts as a write here (Redis's may-replicate commands).
         if run.invocation.writesRefused && (command.flags.contains(.write) || command.flags.contains(.publishes)) {
-            return .error("ERR Write commands are not allowed from read-only scripts.")
+            return .error(readOnlyRefusal)
         }
         return nil
     }
 
-    private static func execute(_ command: Command, _ args: RESPArguments, _ run: inout ScriptRun) throws -> CommandResult {
+    private static func execute(_ command: Command, _ args: RESPArguments, _ run: ScriptRun, _ engine: ScriptEngine) throws -> CommandResult {
         // From here the script counts as having written (SCRIPT KILL refuses), as Redis's SCRIPT_WRITE_DIRTY.
-        if command.flags.contains(.write) { run.invocation.context.scripts.activity.wrote() }
-        let writer = run.writer
+        if command.flags.contains(.write) { engine.activity.wrote() }
         let client = CallingClient(id: 0, keyFilter: run.invocation.user, resp3: run.resp3, fromScript: true)
         let context = run.invocation.context
         switch command.handler {
         case .keyspace(let handle):
-            return try read(handle, args, writer, client, context)
+            return try read(handle, args, run.keys, client, context)
         case .write(let handle):
-            let call = WriteCall(args: args, context: context, database: UInt8(writer.pointee.database), user: run.invocation.user)
+            let call = WriteCall(args: args, context: context, database: UInt8(run.database), user: run.invocation.user)
             switch handle(call).transactionStep(args) {
             case .write(let operation, let shape):
+                // On a reactor's snapshot nothing is written (write commands were refused above).
+                guard case .writer(let writer) = run.keys.source else { return .error(readOnlyRefusal) }
                 try writer.pointee.space?.spend(operation.keysWritten)
                 let outcome = try operation.apply(&writer.pointee)
                 let builder = ResultBuilder()
                 outcome.reply(shape, to: ReplySink(.build(builder)))
                 return builder.takeLast()
             case .keyspace(let handle, let owned):
-                return try owned.withArguments { try read(handle, $0, writer, client, context) }
+                return try owned.withArguments { try read(handle, $0, run.keys, client, context) }
             case .result(let result):
                 return result
             case .onReactor:
                 return .error("ERR This Redis command is not allowed from script")
             }
         case .immediate:
-            return try immediate(command.name, args, writer, context)
+            return try immediate(command.name, args, run, engine, context)
         }
     }
 
-    private static func read(_ handle: KeyspaceHandler, _ args: RESPArguments, _ writer: UnsafeMutablePointer<KeyspaceWriter>,
+    static let readOnlyRefusal = "ERR Write commands are not allowed from read-only scripts."
+
+    private static func read(_ handle: KeyspaceHandler, _ args: RESPArguments, _ keys: Keyspace,
                              _ client: CallingClient, _ context: ServerContext) throws -> CommandResult {
         let builder = ResultBuilder()
         do {
-            try handle(CommandCall(args: args, keys: Keyspace(.writer(writer)), reply: ReplySink(.build(builder)), client: client, context: context))
+            try handle(CommandCall(args: args, keys: keys, reply: ReplySink(.build(builder)), client: client, context: context))
         } catch is WrongTypeError {
             return .error(WrongTypeError.message)
         }
@@ -83,7 +86,7 @@ enum ScriptCalls {
 
     /// The commands about the connection or the server that a script may call (Redis allows them
     /// there): PING, ECHO, TIME and SELECT (for the rest of the script only).
-    private static func immediate(_ name: String, _ args: RESPArguments, _ writer: UnsafeMutablePointer<KeyspaceWriter>,
+    private static func immediate(_ name: String, _ args: RESPArguments, _ run: ScriptRun, _ engine: ScriptEngine,
                                   _ context: ServerContext) throws -> CommandResult {
         switch name {
         case "ping":
@@ -96,7 +99,7 @@ enum ScriptCalls {
         case "select":
             guard let database = args.integer(1) else { return .error(RESPError.notInteger.message) }
             guard database >= 0, database < context.store.databaseCount else { return .error("ERR DB index is out of range") }
-            try writer.pointee.select(Int(database))
+            try run.select(Int(database), reactor: engine.reactor)
             return .status("OK")
         default:
             return .error("ERR This Redis command is not allowed from script")

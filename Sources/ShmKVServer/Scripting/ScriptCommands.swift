@@ -57,8 +57,10 @@ struct ScriptAdmin: Sendable {
     }
 }
 
-/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, with Redis 7.0's arguments and errors. A script is a
-/// write: it runs on the writer inside the batch's transaction (`WriteOperation.script`).
+/// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, with Redis 7.0's arguments and errors. A script that
+/// may write runs on the writer inside the batch's transaction (`WriteOperation.script`); a read-only
+/// one (`_RO`, or declared `no-writes`) on the reactor's snapshot (`ScriptInvocation.runsOnSnapshot`),
+/// but inside MULTI, where the writer runs it with the block.
 enum ScriptCommands {
     static func eval(_ c: WriteCall) -> WritePlan { plan(c, sha: false, readOnly: false) }
     static func evalsha(_ c: WriteCall) -> WritePlan { plan(c, sha: true, readOnly: false) }
@@ -73,11 +75,12 @@ enum ScriptCommands {
     /// FCALL and FCALL_RO: the function is looked up first, then the keys counted (Redis's order and words).
     private static func functionPlan(_ c: WriteCall, readOnly: Bool) -> WritePlan {
         let name = c.args.string(1)
-        guard c.context.scripts.libraries.withLock({ $0.owner(name) != nil }) else { return .error("ERR Function not found") }
+        guard let function = c.context.scripts.libraries.withLock({ $0.function(name) }) else { return .error("ERR Function not found") }
         switch invocation(c, .function(name), readOnly: readOnly, notInteger: "ERR Bad number of keys provided") {
         case .failure(let error): return .error(error.message)
         case .success(var invocation):
             invocation.invokedAs = (0..<3).map(c.args.bytes)
+            invocation.noWrites = function.flags.contains(.noWrites)
             return .operation(.script(invocation))
         }
     }
@@ -86,8 +89,24 @@ enum ScriptCommands {
         let source: ScriptInvocation.Source = sha ? .sha(c.args.string(1)) : .body(c.args.bytes(1))
         switch invocation(c, source, readOnly: readOnly, notInteger: RESPError.notInteger.message, check: { sha && c.args[1].count != 40 ? noScript : nil }) {
         case .failure(let error): return .error(error.message)
-        case .success(let invocation): return .operation(.script(invocation))
+        case .success(var invocation):
+            invocation.noWrites = declaresNoWrites(source, c.context.scripts)
+            return .operation(.script(invocation))
         }
+    }
+
+    /// Whether the script's shebang declares `no-writes` (then it runs on the reactor's snapshot); a
+    /// script without one, or not known here, runs on the writer, which judges its flags again.
+    private static func declaresNoWrites(_ source: ScriptInvocation.Source, _ engine: ScriptEngine) -> Bool {
+        let body: [UInt8]?
+        switch source {
+        case .body(let bytes): body = bytes
+        case .sha(let sha): body = engine.bodies.withLock { $0[sha.lowercased()] }
+        case .function: body = nil
+        }
+        guard let body, body.starts(with: [UInt8(ascii: "#"), UInt8(ascii: "!")]),
+              case .success(let found) = ScriptFlags.shebang(body), let flags = found.flags else { return false }
+        return flags.contains(.noWrites)
     }
 
     /// The invocation of `source` with `numkeys` (argument 2) keys and the arguments after them, or
@@ -129,7 +148,7 @@ enum ScriptCommands {
         }
         if args.is(1, "KILL") {
             guard args.count == 2 else { return c.wrongSubcommandArity }
-            return .reply(c.context.scripts.activity.kill(eval: true).map(CommandResult.error) ?? .status("OK"))
+            return .reply(c.context.scripts.kill(eval: true).map(CommandResult.error) ?? .status("OK"))
         }
         if args.is(1, "HELP") {
             return .reply(.array([

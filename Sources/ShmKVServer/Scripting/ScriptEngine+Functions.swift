@@ -86,7 +86,7 @@ extension ScriptEngine {
         let result = loadLibrary(code, replace: replace, into: &catalog)
         if case .success(let name) = result {
             try keys.pointee.keepLibrary(name, code: code)
-            libraries.withLock { $0 = catalog }
+            publish(catalog)
         }
         return result
     }
@@ -159,7 +159,7 @@ extension ScriptEngine {
         guard let library = catalog.libraries[name] else { return RESPError(message: "ERR Library not found") }
         try keys.pointee.keepLibrary(name, code: nil)
         unlink(library, from: &catalog)
-        libraries.withLock { $0 = catalog }
+        publish(catalog)
         noteMemory()
         return nil
     }
@@ -167,7 +167,7 @@ extension ScriptEngine {
     /// FUNCTION FLUSH: every library goes, and the functions' interpreter starts anew.
     func flushLibraries(keys: UnsafeMutablePointer<KeyspaceWriter>) throws {
         for name in libraries.withLock({ Array($0.libraries.keys) }) { try keys.pointee.keepLibrary(name, code: nil) }
-        libraries.withLock { $0 = FunctionCatalog() }
+        publish(FunctionCatalog())
         functions = newFunctionsState()
         noteMemory()
     }
@@ -183,13 +183,7 @@ extension ScriptEngine {
                 }
                 return found
             }
-            var catalog = FunctionCatalog()
-            for code in codes {
-                if case .failure(let error) = loadLibrary(code, replace: false, into: &catalog) {
-                    logger.error("a function library kept in the store did not load: \(error.message)")
-                }
-            }
-            libraries.withLock { $0 = catalog }
+            publish(reloadLibraries(codes))
         } catch {
             logger.error("the function libraries could not be read: \(error)")
         }
@@ -221,7 +215,7 @@ extension ScriptEngine {
         }
         for name in current.libraries.keys { try keys.pointee.keepLibrary(name, code: nil) }
         for library in catalog.libraries.values { try keys.pointee.keepLibrary(library.name, code: library.code) }
-        libraries.withLock { $0 = catalog }
+        publish(catalog)
         noteMemory()
         return nil
     }
@@ -269,6 +263,27 @@ extension ScriptEngine {
         return .success(codes)
     }
 
+    /// The catalog the reactors read is replaced; their interpreters load it at their next function.
+    private func publish(_ catalog: FunctionCatalog) {
+        libraries.withLock { $0 = catalog }
+        shared.catalogVersion.add(1, ordering: .releasing)
+    }
+
+    /// A fresh functions interpreter with the libraries of `codes` loaded (one that fails is logged and
+    /// left out); their catalog.
+    @discardableResult
+    func reloadLibraries(_ codes: [[UInt8]]) -> FunctionCatalog {
+        functions = newFunctionsState()
+        var catalog = FunctionCatalog()
+        for code in codes {
+            if case .failure(let error) = loadLibrary(code, replace: false, into: &catalog) {
+                logger.error("a function library did not load: \(error.message)")
+            }
+        }
+        noteMemory()
+        return catalog
+    }
+
     /// A functions interpreter whose Swift functions find this engine.
     private func newFunctionsState() -> LuaState {
         let state = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
@@ -288,12 +303,11 @@ extension ScriptEngine {
         return Unmanaged<ScriptEngine>.fromOpaque(context).takeUnretainedValue().activity.loadElapsed() > 500 ? 1 : 0
     }
 
-    /// FCALL and FCALL_RO on the writer: the function's callback with KEYS and ARGV as its arguments.
-    func callFunction(_ name: String, _ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
+    /// FCALL and FCALL_RO: the function's callback with KEYS and ARGV as its arguments.
+    func callFunction(_ name: String, _ invocation: ScriptInvocation, _ call: ScriptRun) throws -> CommandResult {
         guard let function = libraries.withLock({ $0.function(name) }) else { return .error("ERR Function not found") }
         if let refusal = ScriptEngine.refusal(function.flags, invocation) { return .error(refusal) }
-        var invocation = invocation
-        invocation.noWrites = function.flags.contains(.noWrites)
+        call.invocation.noWrites = function.flags.contains(.noWrites)
         let base = functions.top
         defer { functions.top = base }
         functions.getGlobal("__redis__err__handler")
@@ -301,7 +315,7 @@ extension ScriptEngine {
         functions.getField(-1, function.name)
         pushArray(invocation.keys, on: functions)
         pushArray(invocation.arguments, on: functions)
-        return try run(on: functions, arguments: 2, handler: base + 1, name: function.name, function: true, invocation, &keys)
+        return try run(on: functions, arguments: 2, handler: base + 1, name: function.name, function: true, call)
     }
 }
 

@@ -1,3 +1,4 @@
+import StoreLayout
 import Locks
 import Logging
 import Lua
@@ -28,6 +29,10 @@ struct ScriptInvocation: Sendable {
 
     var writesRefused: Bool { readOnly || noWrites }
 
+    /// Whether it runs on the reactor's snapshot rather than the writer: outside MULTI, a script that
+    /// cannot write needs no write transaction (nor the writer's turn).
+    var runsOnSnapshot: Bool { readOnly || noWrites }
+
     var byteCount: Int {
         let body = switch source {
         case .body(let bytes): bytes.count
@@ -38,46 +43,80 @@ struct ScriptInvocation: Sendable {
     }
 }
 
-/// The daemon's Lua interpreter and script cache (Redis 7.0's `lctx`). Scripts run on the writer, inside
-/// the batch's LMDB transaction, so the interpreter is used only by the writer role's holder; the cache
-/// of bodies by SHA1 is behind a lock, so that any reactor can answer SCRIPT EXISTS.
+/// A Lua interpreter of the daemon (Redis 7.0's `lctx`) with its own functions interpreter. The writer
+/// has one (`ServerContext.scripts`, the primary): every script that may write runs there, inside the
+/// batch's LMDB transaction. Each reactor has one of its own (`ReactorThread.scripts`): a read-only
+/// script (EVAL_RO, FCALL_RO, or declared `no-writes`) runs there on the reactor's snapshot, without
+/// the writer. What they share — the script cache, the libraries, `math.random`'s state, the busy
+/// threshold — is `shared`; a reactor's interpreter compiles and loads its own copies when it sees
+/// them change (`refresh`).
 final class ScriptEngine: @unchecked Sendable {
-    // Invariant: `lua`, `functions`, `defined`, `flags`, `loading` and `run` are touched only with the
-    // writer role held (and by `restoreLibraries` before the writer starts).
+    // Invariant: `lua`, `functions`, `defined`, `flags`, `loading`, `run` and the `seen` counters are
+    // touched only by the thread that owns this interpreter: the writer role's holder for the primary
+    // (and `restoreLibraries` before the writer starts), the reactor's loop thread for a reactor's.
     private var lua: LuaState
     /// FUNCTION's interpreter (Redis keeps one apart from EVAL's), and the libraries it holds.
     var functions: LuaState
-    let libraries = Locked(FunctionCatalog())
+    let shared: ScriptShared
+    var libraries: Locked<FunctionCatalog> { shared.libraries }
+    /// Bodies by lowercase SHA1 hex (SCRIPT LOAD, EVAL): shared with the reactors.
+    var bodies: Locked<[String: [UInt8]]> { shared.bodies }
     /// The library FUNCTION LOAD is running (`redis.register_function` adds to it).
     var loading: FunctionLibrary?
-    /// Bodies by lowercase SHA1 hex (SCRIPT LOAD, EVAL): shared with the reactors.
-    let bodies = Locked<[String: [UInt8]]>([:])
     /// SHA1s whose function is in the interpreter's registry (`f_<sha>`).
     private var defined: Set<String> = []
     /// The shebang flags of each defined script (nil: none, Redis's compatibility mode).
     private var flags: [String: ScriptFlags?] = [:]
     private var scriptsSinceStep = 0
-    /// `math.random`'s state (`ScriptRandom`), one for every script as in Redis.
-    var random48 = ScriptRandom.initialState
+    /// The `shared` counters this interpreter's copies are as of (a reactor's interpreter).
+    private var seenFlushes = 0, seenCatalog = 0
     /// The call in progress (its keyspace, its user…), for the functions Lua calls back.
     var run: ScriptRun?
     let memoryLimit: Int
-    /// The commands scripts call (INFO commandstats counts them as Redis does): only the writer role's
-    /// holder adds to it.
-    let commandStatistics = CommandStatistics(commands: CommandTable.all.count)
+    /// The commands scripts call (INFO commandstats counts them as Redis does): the writer's own
+    /// counters for the primary, the reactor's for a reactor's interpreter (one thread adds to each).
+    let commandStatistics: CommandStatistics
     /// The running script as the reactors see it (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE).
-    let activity = ScriptActivity()
+    let activity: ScriptActivity
     let logger: Logger
+    /// The reactor whose snapshot this interpreter reads (nil: the primary, on the writer).
+    // Invariant: set once by the reactor's init, which outlives its interpreter's every use.
+    nonisolated(unsafe) unowned(unsafe) var reactor: ReactorThread?
+    /// The reactors' interpreters (on the primary): BUSY, KILL and SHUTDOWN look at all of them.
+    private let readers = Locked<[ScriptEngine]>([])
+    /// Reused by `redis.call` for its arguments (calls do not nest).
+    var argumentBytes: [UInt8] = []
+    var argumentRanges: [Range<Int>] = []
 
-    init(memoryLimit: Int = 64 << 20, logger: Logger) {
+    /// The primary interpreter (the writer's).
+    convenience init(memoryLimit: Int = 64 << 20, logger: Logger) {
+        self.init(shared: ScriptShared(), statistics: CommandStatistics(commands: CommandTable.all.count),
+                  memoryLimit: memoryLimit, logger: logger)
+    }
+
+    private init(shared: ScriptShared, statistics: CommandStatistics, memoryLimit: Int, logger: Logger) {
+        self.shared = shared
         self.memoryLimit = memoryLimit
         self.logger = logger
+        commandStatistics = statistics
+        activity = ScriptActivity(shared: shared)
         lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
         functions = ScriptEngine.makeFunctionsState(memoryLimit: memoryLimit)
         lua.context = Unmanaged.passUnretained(self).toOpaque()
         functions.context = lua.context
         noteMemory()
     }
+
+    /// A reactor's interpreter sharing this (the primary's) cache, libraries and settings, counting
+    /// its scripts' commands in `statistics`.
+    func makeReader(statistics: CommandStatistics) -> ScriptEngine {
+        let reader = ScriptEngine(shared: shared, statistics: statistics, memoryLimit: memoryLimit, logger: logger)
+        readers.withLock { $0.append(reader) }
+        return reader
+    }
+
+    /// The primary and every reactor's interpreter.
+    var engines: [ScriptEngine] { [self] + readers.withLock { $0 } }
 
     /// A fresh interpreter with Redis's libraries, the `redis` table and the sandbox.
     static func makeState(memoryLimit: Int) -> LuaState {
@@ -93,14 +132,35 @@ final class ScriptEngine: @unchecked Sendable {
         return lua
     }
 
-    /// SCRIPT FLUSH: every script is forgotten and the interpreter starts anew.
+    /// SCRIPT FLUSH: every script is forgotten and the interpreter starts anew (the reactors'
+    /// interpreters at their next script).
     func flush() {
         bodies.withLock { $0.removeAll() }
+        shared.flushes.add(1, ordering: .releasing)
+        resetScripts()
+    }
+
+    private func resetScripts() {
         defined.removeAll()
         flags.removeAll()
         lua = ScriptEngine.makeState(memoryLimit: memoryLimit)
         lua.context = Unmanaged.passUnretained(self).toOpaque()
         noteMemory()
+    }
+
+    /// A reactor's interpreter, before a script: it forgets its scripts after SCRIPT FLUSH, and loads
+    /// the libraries anew after they changed.
+    private func refresh() {
+        let flushes = shared.flushes.load(ordering: .acquiring)
+        if flushes != seenFlushes {
+            seenFlushes = flushes
+            resetScripts()
+        }
+        let version = shared.catalogVersion.load(ordering: .acquiring)
+        if version != seenCatalog {
+            seenCatalog = version
+            reloadLibraries(libraries.withLock { $0.libraries.values.map(\.code) })
+        }
     }
 
     /// Memory the interpreter holds (INFO's `used_memory_lua`), as of the last script, load or flush:
@@ -140,6 +200,19 @@ final class ScriptEngine: @unchecked Sendable {
     /// Runs a script (EVAL…) or a function (FCALL…) on the writer's keyspace; its reply. LMDB's errors
     /// inside are rethrown once the script has stopped (the writer then runs the batch again without it).
     func execute(_ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
+        try withUnsafeMutablePointer(to: &keys) { writer in
+            try execute(invocation, on: Keyspace(.writer(writer)), database: writer.pointee.database)
+        }
+    }
+
+    /// Runs a read-only script or function on a reactor's snapshot of numbered database `database`
+    /// (this is the reactor's interpreter); its reply.
+    func evaluate(_ invocation: ScriptInvocation, on reader: consuming KeyspaceReader, database: Int) throws -> CommandResult {
+        refresh()
+        return try execute(invocation, on: Keyspace(.snapshot(reader)), database: database)
+    }
+
+    private func execute(_ invocation: ScriptInvocation, on keys: Keyspace, database: Int) throws -> CommandResult {
         let sha: String
         switch invocation.source {
         case .body(let body):
@@ -154,7 +227,7 @@ final class ScriptEngine: @unchecked Sendable {
             }
             sha = lower
         case .function(let name):
-            return try callFunction(name, invocation, &keys)
+            return try callFunction(name, invocation, ScriptRun(keys: keys, database: database, invocation: invocation))
         }
         // A script with a shebang declares whether it writes (Redis's scriptPrepareForRun).
         var invocation = invocation
@@ -170,7 +243,8 @@ final class ScriptEngine: @unchecked Sendable {
         lua.setGlobal("KEYS")
         pushArray(invocation.arguments, on: lua)
         lua.setGlobal("ARGV")
-        return try run(on: lua, arguments: 0, handler: base + 1, name: sha, function: false, invocation, &keys)
+        return try run(on: lua, arguments: 0, handler: base + 1, name: sha, function: false,
+                       ScriptRun(keys: keys, database: database, invocation: invocation))
     }
 
     /// What a script's or function's flags refuse before it runs (Redis's scriptPrepareForRun).
@@ -182,24 +256,22 @@ final class ScriptEngine: @unchecked Sendable {
 
     /// Calls the function on `state`'s stack (its handler at `handler`, `arguments` above it) with the
     /// count hook watching it, as `name` for error replies.
-    func run(on state: LuaState, arguments: Int32, handler: Int32, name: String, function: Bool,
-             _ invocation: ScriptInvocation, _ keys: inout KeyspaceWriter) throws -> CommandResult {
-        try withUnsafeMutablePointer(to: &keys) { writer in
-            run = ScriptRun(writer: writer, invocation: invocation)
-            activity.begin(function: function, name: name,
-                           command: invocation.invokedAs + invocation.keys + invocation.arguments)
-            defer { run = nil; activity.end() }
-            // Every 100,000 instructions (as Redis) the hook looks at the clock and at the requests.
-            let watched = activity.threshold.load(ordering: .relaxed) > 0
-            state.setHook(every: watched ? 100_000 : 0, message: ScriptActivity.killedMessage, check: watched ? ScriptEngine.interrupt : nil)
-            let status = state.call(arguments: arguments, results: 1, handler: handler)
-            // The hook watches this call only (not the set-up code the state runs later).
-            state.setHook(every: 0, message: "", check: nil)
-            collectGarbage(state, outOfMemory: status == LuaState.outOfMemory)
-            if let failure = run?.failure { throw failure }
-            if status != 0 { return ScriptEngine.failureReply(state, name) }
-            return ScriptValues.reply(from: state, resp3: run?.resp3 ?? false)
-        }
+    func run(on state: LuaState, arguments: Int32, handler: Int32, name: String, function: Bool, _ call: ScriptRun) throws -> CommandResult {
+        let invocation = call.invocation
+        run = call
+        activity.begin(function: function, name: name,
+                       command: invocation.invokedAs + invocation.keys + invocation.arguments)
+        defer { run = nil; activity.end() }
+        // Every 100,000 instructions (as Redis) the hook looks at the clock and at the requests.
+        let watched = shared.threshold.load(ordering: .relaxed) > 0
+        state.setHook(every: watched ? 100_000 : 0, message: ScriptActivity.killedMessage, check: watched ? ScriptEngine.interrupt : nil)
+        let status = state.call(arguments: arguments, results: 1, handler: handler)
+        // The hook watches this call only (not the set-up code the state runs later).
+        state.setHook(every: 0, message: "", check: nil)
+        collectGarbage(state, outOfMemory: status == LuaState.outOfMemory)
+        if let failure = call.failure { throw failure }
+        if status != 0 { return ScriptEngine.failureReply(state, name) }
+        return ScriptValues.reply(from: state, resp3: call.resp3)
     }
 
     /// The count hook's question (on the writer, inside the script): whether to stop it now.
@@ -284,14 +356,41 @@ final class ScriptEngine: @unchecked Sendable {
     }
 }
 
-/// What the functions Lua calls back need while a script runs.
-struct ScriptRun {
-    let writer: UnsafeMutablePointer<KeyspaceWriter>
-    let invocation: ScriptInvocation
+/// What the functions Lua calls back need while a script runs: one per script run, changed in place by
+/// each `redis.call`.
+final class ScriptRun {
+    /// Where its commands read and write: the writer's transaction, or a reactor's snapshot.
+    private(set) var keys: Keyspace
+    private var snapshotDatabase: Int
+    var invocation: ScriptInvocation
     /// `redis.setresp(3)` was called: command replies reach the script as RESP3 types.
     var resp3 = false
     /// An LMDB error met inside `redis.call`: the script is stopped and the error rethrown.
     var failure: (any Error)?
+
+    init(keys: Keyspace, database: Int, invocation: ScriptInvocation) {
+        self.keys = keys
+        snapshotDatabase = database
+        self.invocation = invocation
+    }
+
+    /// The numbered database its commands address now.
+    var database: Int {
+        if case .writer(let writer) = keys.source { return writer.pointee.database }
+        return snapshotDatabase
+    }
+
+    /// SELECT inside the script (for the rest of it only); `reactor` makes a snapshot's reader.
+    func select(_ database: Int, reactor: ReactorThread?) throws {
+        switch keys.source {
+        case .writer(let writer):
+            try writer.pointee.select(database)
+        case .snapshot:
+            guard let reactor else { return }
+            keys = Keyspace(.snapshot(try reactor.keyspace(database: UInt8(database))))
+            snapshotDatabase = database
+        }
+    }
 }
 
 /// A script stopped by SHUTDOWN NOSAVE (or busy while the daemon stops): nothing it wrote is kept.

@@ -28,7 +28,7 @@ enum ScriptRandom {
         let lua = LuaState.borrowing(L)
         let engine = ScriptBridge.engine(of: L)
         guard engine.run != nil else { return lua.fail("math.random can only be called inside a script invocation") }
-        let r = Double(Int32(next(&engine.random48)) % Int32.max) / maximum
+        let r = Double(engine.shared.nextRandom() % Int32.max) / maximum
         func integer(_ arg: Int32) -> Int? {
             guard lua.type(at: arg) == LuaType.number || (lua.type(at: arg) == LuaType.string && lua.string(at: arg).flatMap({ Double(String(decoding: $0, as: UTF8.self)) }) != nil) else { return nil }
             let n = lua.number(at: arg)
@@ -65,7 +65,7 @@ enum ScriptRandom {
         }
         // redisSrand48: the seed's 32 bits above the fixed low word 0x330E.
         let seed = UInt32(bitPattern: n.isFinite && abs(n) < 0x1p62 ? Int32(truncatingIfNeeded: Int(n.rounded(.towardZero))) : Int32.min)
-        engine.random48 = UInt64(seed) << 16 | 0x330E
+        engine.shared.random.store(UInt64(seed) << 16 | 0x330E, ordering: .relaxed)
         return 0
     }
 }
