@@ -48,6 +48,9 @@ public final class EventLoop: @unchecked Sendable {
     private var running: [PendingWork] = []
     private let stopping = Atomic<Bool>(false)
     private var events = [shim_epoll_event](repeating: shim_epoll_event(), count: 256)
+    /// `handleReadyEvents`'s own (the iteration it runs inside still reads `events`).
+    private var nestedEvents = [shim_epoll_event](repeating: shim_epoll_event(), count: 64)
+    private var handlingNested = false
     private var timers = Heap<Timer>()
     private var timersScheduled: UInt64 = 0
     /// The thread that runs the loop, noted at its first iteration (before it, setting up from another
@@ -138,6 +141,33 @@ public final class EventLoop: @unchecked Sendable {
     public func run() {
         while !stopping.load(ordering: .acquiring) {
             runOnce(timeoutMilliseconds: pending.isEmpty ? waitTimeoutMilliseconds : 0)
+        }
+    }
+
+    /// Whether the calling thread is the loop's.
+    public var isOnLoopThread: Bool { owner.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+
+    /// From inside a handler that holds the loop's thread for long (Redis's `processEventsWhileBlocked`
+    /// during a busy script): the events ready now are handled once, without waiting — but those of
+    /// `skipped` (the handler that is running) and the doorbell, which stay ready (level-triggered) for
+    /// the loop's next iteration. No timers, pending work or hooks run. Not re-entered.
+    public func handleReadyEvents(skipping skipped: Int32?) {
+        assertOnLoopThread()
+        guard !handlingNested else { return }
+        handlingNested = true
+        defer { handlingNested = false }
+        let n = nestedEvents.withUnsafeMutableBufferPointer { buf in
+            syscallOrDie("epoll_wait") { shim_epoll_wait(epoll.rawValue, buf.baseAddress, Int32(buf.count), 0) }
+        }
+        now = MonotonicClock.milliseconds()
+        for i in 0..<Int(n) {
+            let event = nestedEvents[i]
+            guard event.data != EventLoop.doorbellTag else { continue }
+            let fd = Int(event.data)
+            if fd == skipped.map(Int.init) { continue }
+            if fd < handlers.count, let handler = handlers[fd] {
+                handler.handle(events: event.events, loop: self)
+            }
         }
     }
 

@@ -228,7 +228,7 @@ final class ReactorThread: @unchecked Sendable {
     }
 
     /// Ends the read transaction's snapshot and lets a map resize go ahead.
-    private func resetSnapshot() {
+    func resetSnapshot() {
         reader = nil
         if !otherReaders.isEmpty { otherReaders.removeAll(keepingCapacity: true) }
         snapshotMap = nil

@@ -34,12 +34,14 @@ extension RESPSession {
         }
     }
 
-    /// Runs a read-only script on this reactor's snapshot with its interpreter, as a read runs.
+    /// Runs a read-only script on this reactor's snapshot with its interpreter, as a read runs. Once
+    /// busy, it serves the reactor's other connections from its count hook (`ScriptEngine.interrupt`).
     private func evaluate(_ invocation: ScriptInvocation) {
         read { reader in
             let result: CommandResult
             do {
-                result = try connection.reactor.scripts.evaluate(invocation, on: reader, database: Int(connection.database))
+                result = try connection.reactor.scripts.evaluate(invocation, on: reader, database: Int(connection.database),
+                                                                  descriptor: connection.fd)
             } catch is ScriptStoppedForShutdown {
                 result = .error("ERR Script killed by a shutdown (SHUTDOWN NOSAVE, or the daemon stopping)")
             }

@@ -207,12 +207,14 @@ final class ScriptEngine: @unchecked Sendable {
 
     /// Runs a read-only script or function on a reactor's snapshot of numbered database `database`
     /// (this is the reactor's interpreter); its reply.
-    func evaluate(_ invocation: ScriptInvocation, on reader: consuming KeyspaceReader, database: Int) throws -> CommandResult {
+    /// `descriptor`: the connection that asked, whose events wait while the script is busy (the
+    /// reactor's others are served meanwhile).
+    func evaluate(_ invocation: ScriptInvocation, on reader: consuming KeyspaceReader, database: Int, descriptor: Int32) throws -> CommandResult {
         refresh()
-        return try execute(invocation, on: Keyspace(.snapshot(reader)), database: database)
+        return try execute(invocation, on: Keyspace(.snapshot(reader)), database: database, descriptor: descriptor)
     }
 
-    private func execute(_ invocation: ScriptInvocation, on keys: Keyspace, database: Int) throws -> CommandResult {
+    private func execute(_ invocation: ScriptInvocation, on keys: Keyspace, database: Int, descriptor: Int32? = nil) throws -> CommandResult {
         let sha: String
         switch invocation.source {
         case .body(let body):
@@ -227,7 +229,7 @@ final class ScriptEngine: @unchecked Sendable {
             }
             sha = lower
         case .function(let name):
-            return try callFunction(name, invocation, ScriptRun(keys: keys, database: database, invocation: invocation))
+            return try callFunction(name, invocation, ScriptRun(keys: keys, database: database, invocation: invocation, descriptor: descriptor))
         }
         // A script with a shebang declares whether it writes (Redis's scriptPrepareForRun).
         var invocation = invocation
@@ -244,7 +246,7 @@ final class ScriptEngine: @unchecked Sendable {
         pushArray(invocation.arguments, on: lua)
         lua.setGlobal("ARGV")
         return try run(on: lua, arguments: 0, handler: base + 1, name: sha, function: false,
-                       ScriptRun(keys: keys, database: database, invocation: invocation))
+                       ScriptRun(keys: keys, database: database, invocation: invocation, descriptor: descriptor))
     }
 
     /// What a script's or function's flags refuse before it runs (Redis's scriptPrepareForRun).
@@ -278,8 +280,17 @@ final class ScriptEngine: @unchecked Sendable {
     private static let interrupt: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
         guard let context else { return 0 }
         let engine = Unmanaged<ScriptEngine>.fromOpaque(context).takeUnretainedValue()
-        let verdict = engine.activity.interrupt { elapsed, function in
+        let log = { (elapsed: Int, function: Bool) in
             engine.logger.warning("Slow script detected: still in execution after \(elapsed) milliseconds. You can try killing the script using the \(function ? "FUNCTION KILL" : "SCRIPT KILL") command.")
+        }
+        var verdict = engine.activity.interrupt(log: log)
+        // Once busy on a reactor, its other connections are served here (BUSY, or SCRIPT KILL…), as
+        // Redis's processEventsWhileBlocked serves its clients; the script's own connection waits.
+        if verdict == .go, engine.activity.isBusy, let (reactor, combining) = engine.servingReactor() {
+            reactor.loop.handleReadyEvents(skipping: engine.run?.descriptor)
+            // A reactor committing a batch holds no snapshot of its own (the map may grow in the commit).
+            if combining { reactor.resetSnapshot() }
+            verdict = engine.activity.interrupt(log: log)
         }
         switch verdict {
         case .go:
@@ -292,6 +303,16 @@ final class ScriptEngine: @unchecked Sendable {
             engine.run?.failure = ScriptStoppedForShutdown()
             return 1
         }
+    }
+
+    /// The reactor whose thread runs the script, if one does: this interpreter's, or (for the primary)
+    /// the reactor committing the script's batch (`combining`); nil on the writer thread.
+    private func servingReactor() -> (ReactorThread, combining: Bool)? {
+        if let reactor { return (reactor, false) }
+        guard let batcher = run?.invocation.context.batcher else { return nil }
+        let index = batcher.combiningReactor.load(ordering: .relaxed)
+        guard index >= 0, let reactor = batcher.reactors.withLock({ $0.first { $0.index == index } }), reactor.loop.isOnLoopThread else { return nil }
+        return (reactor, true)
     }
 
     /// Lua 5.1 collects no garbage when an allocation fails: after a script that ran out of memory, or
@@ -367,11 +388,14 @@ final class ScriptRun {
     var resp3 = false
     /// An LMDB error met inside `redis.call`: the script is stopped and the error rethrown.
     var failure: (any Error)?
+    /// On a reactor: the descriptor of the connection that runs it.
+    let descriptor: Int32?
 
-    init(keys: Keyspace, database: Int, invocation: ScriptInvocation) {
+    init(keys: Keyspace, database: Int, invocation: ScriptInvocation, descriptor: Int32? = nil) {
         self.keys = keys
         snapshotDatabase = database
         self.invocation = invocation
+        self.descriptor = descriptor
     }
 
     /// The numbered database its commands address now.
