@@ -110,7 +110,8 @@ enum ServerCommands {
         let used = ((info?.lastPage ?? 0) + 1) * pageSize
         var port = 0
         if let listen = c.listen, case .tcp(_, let p)? = Endpoint.parseHostPort(listen) { port = p }
-        let (lua, functionsMemory) = session.context.scripts.memory
+        let scripts = session.context.scripts
+        let lua = scripts.memoryUsed.load(ordering: .relaxed), functionsMemory = scripts.functionsMemoryUsed.load(ordering: .relaxed)
         let (scriptCount, scriptBytes) = session.context.scripts.bodies.withLock { ($0.count, $0.values.reduce(0) { $0 + $1.count }) }
         let (libraryCount, functionCount) = session.context.scripts.libraries.withLock { ($0.libraries.count, $0.owners.count) }
         var wanted = Set<String>()
@@ -133,6 +134,7 @@ enum ServerCommands {
                         ("used_memory_scripts_eval", String(scriptBytes)), ("number_of_cached_scripts", String(scriptCount)),
                         ("number_of_functions", String(functionCount)), ("number_of_libraries", String(libraryCount)),
                         ("used_memory_vm_functions", String(functionsMemory)),
+                        ("shmkv_used_memory_lua_reactors", String(scripts.readersMemory)),
                         ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]),
             ("Persistence", [("loading", "0"), ("shmkv_durability", c.durability.rawValue), ("aof_enabled", "0"),
                              ("rdb_changes_since_last_save", "0"), ("rdb_bgsave_in_progress", "0"),

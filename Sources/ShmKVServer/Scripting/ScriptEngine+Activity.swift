@@ -34,8 +34,9 @@ extension ScriptEngine {
         return ScriptActivity.notBusy
     }
 
-    /// INFO's `used_memory_lua` and `used_memory_vm_functions`: every interpreter's.
-    var memory: (scripts: Int, functions: Int) {
-        engines.reduce((0, 0)) { ($0.0 + $1.memoryUsed.load(ordering: .relaxed), $0.1 + $1.functionsMemoryUsed.load(ordering: .relaxed)) }
+    /// Memory the reactors' interpreters hold, both kinds (INFO's `shmkv_used_memory_lua_reactors`;
+    /// `used_memory_lua` and `used_memory_vm_functions` are the primary's, as Redis has one).
+    var readersMemory: Int {
+        readers.withLock { $0 }.reduce(0) { $0 + $1.memoryUsed.load(ordering: .relaxed) + $1.functionsMemoryUsed.load(ordering: .relaxed) }
     }
 }

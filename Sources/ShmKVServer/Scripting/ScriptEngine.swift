@@ -83,7 +83,7 @@ final class ScriptEngine: @unchecked Sendable {
     // Invariant: set once by the reactor's init, which outlives its interpreter's every use.
     nonisolated(unsafe) unowned(unsafe) var reactor: ReactorThread?
     /// The reactors' interpreters (on the primary): BUSY, KILL and SHUTDOWN look at all of them.
-    private let readers = Locked<[ScriptEngine]>([])
+    let readers = Locked<[ScriptEngine]>([])
     /// Reused by `redis.call` for its arguments (calls do not nest).
     var argumentBytes: [UInt8] = []
     var argumentRanges: [Range<Int>] = []
