@@ -47,41 +47,52 @@ enum ScriptCalls {
         let context = run.invocation.context
         switch command.handler {
         case .keyspace(let handle):
-            return try read(handle, args, run.keys, client, context)
+            return try read(handle, args, run.keys, client, context, engine)
         case .write(let handle):
             let call = WriteCall(args: args, context: context, database: UInt8(run.database), user: run.invocation.user)
-            switch handle(call).transactionStep(args) {
-            case .write(let operation, let shape):
-                // On a reactor's snapshot nothing is written (write commands were refused above).
-                guard case .writer(let writer) = run.keys.source else { return .error(readOnlyRefusal) }
-                try writer.pointee.space?.spend(operation.keysWritten)
-                let outcome = try operation.apply(&writer.pointee)
-                let builder = ResultBuilder()
-                outcome.reply(shape, to: ReplySink(.build(builder)))
-                return builder.takeLast()
-            case .keyspace(let handle, let owned):
-                return try owned.withArguments { try read(handle, $0, run.keys, client, context) }
-            case .result(let result):
+            switch handle(call) {
+            case .reply(let result):
                 return result
-            case .onReactor:
-                return .error("ERR This Redis command is not allowed from script")
+            case .read(let handle):
+                return try read(handle, args, run.keys, client, context, engine)
+            case .operation(let operation):
+                return try apply(operation, .standard, run, engine)
+            case .write(let write, let bytes, let shape):
+                // Applied at once: its bytes laid out in the engine's scratch buffer, not copied into an
+                // array of their own as a queued write's are.
+                let size = bytes.size(args)
+                return try engine.withScratch(size.bytes) { buffer in
+                    bytes.fill(buffer, args)
+                    let laid = ArenaBytes(key: UnsafeRawBufferPointer(rebasing: buffer[..<size.key]),
+                                          value: UnsafeRawBufferPointer(rebasing: buffer[size.key...]))
+                    return try apply(.stored(laid, write), shape, run, engine)
+                }
             }
         case .immediate:
             return try immediate(command.name, args, run, engine, context)
         }
     }
 
+    /// A write's operation applied in the writer's transaction, its reply built.
+    private static func apply(_ operation: WriteOperation, _ shape: RESPReplyShape, _ run: ScriptRun, _ engine: ScriptEngine) throws -> CommandResult {
+        // On a reactor's snapshot nothing is written (write commands were refused above).
+        guard case .writer(let writer) = run.keys.source else { return .error(readOnlyRefusal) }
+        try writer.pointee.space?.spend(operation.keysWritten)
+        let outcome = try operation.apply(&writer.pointee)
+        return try engine.build { outcome.reply(shape, to: ReplySink(.build($0))) }
+    }
+
     static let readOnlyRefusal = "ERR Write commands are not allowed from read-only scripts."
 
     private static func read(_ handle: KeyspaceHandler, _ args: RESPArguments, _ keys: Keyspace,
-                             _ client: CallingClient, _ context: ServerContext) throws -> CommandResult {
-        let builder = ResultBuilder()
+                             _ client: CallingClient, _ context: ServerContext, _ engine: ScriptEngine) throws -> CommandResult {
         do {
-            try handle(CommandCall(args: args, keys: keys, reply: ReplySink(.build(builder)), client: client, context: context))
+            return try engine.build { builder in
+                try handle(CommandCall(args: args, keys: keys, reply: ReplySink(.build(builder)), client: client, context: context))
+            }
         } catch is WrongTypeError {
             return .error(WrongTypeError.message)
         }
-        return builder.takeLast()
     }
 
     /// The commands about the connection or the server that a script may call (Redis allows them
