@@ -135,6 +135,9 @@ public final class LuaState {
     }
 
     public func number(at index: Int32) -> Double { lua_tonumber(L, index) }
+    /// Whether the value is a number or a string Lua reads as one (`lua_isnumber`: blanks around it,
+    /// hexadecimal), as the C libraries' `luaL_checknumber` judges it.
+    public func isNumber(at index: Int32) -> Bool { lua_isnumber(L, index) != 0 }
     public func boolean(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
 
     public func push(_ bytes: UnsafeRawBufferPointer) {

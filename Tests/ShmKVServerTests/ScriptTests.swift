@@ -26,6 +26,10 @@ struct ScriptTests {
         ["EVAL", "math.randomseed(10) return {tostring(math.random()), math.random(10), math.random(5, 100)}", "0"],
         ["EVAL", "math.randomseed(-7) return tostring(math.random())", "0"],
         ["EVAL", "return math.random(5, 1)", "0"], ["EVAL", "return math.random(1, 2, 3)", "0"], ["EVAL", "math.randomseed('x')", "0"],
+        // Numbers in strings as Lua reads them (lua_isnumber): blanks around, hexadecimal, exponents.
+        ["EVAL", "math.randomseed(' 0x10 ') return {math.random(' 7 '), math.random('1e1', ' 0x20'), math.random('2 x')}", "0"],
+        ["EVAL", "return {struct.unpack('>i', struct.pack('>i', ' 0x10 ')), struct.pack('b', '1e1 ')}", "0"],
+        ["EVAL", "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), ' 0x2 ')}", "0"], ["EVAL", "return struct.pack('b', '0x')", "0"],
         ["EVAL", "return {big_number='123456789012345678901234567890'}", "0"],
         ["EVAL", "return {big_number='12\\r\\n3'}", "0"],
         ["EVAL", "redis.setresp(3) return redis.call('ping')", "0"],

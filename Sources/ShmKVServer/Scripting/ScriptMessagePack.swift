@@ -151,7 +151,7 @@ enum ScriptMessagePack {
 
     private static func unpackLimit(_ L: OpaquePointer) -> Int32 {
         let lua = LuaState.borrowing(L)
-        guard lua.type(at: 2) == LuaType.number || lua.type(at: 2) == LuaType.string, lua.string(at: 2).flatMap({ Double(String(decoding: $0, as: UTF8.self)) }) != nil else {
+        guard lua.isNumber(at: 2) else {
             return lua.fail("bad argument #2 to 'unpack_limit' (number expected, got \(lua.typeName(at: 2)))")
         }
         let limit = lua.number(at: 2)

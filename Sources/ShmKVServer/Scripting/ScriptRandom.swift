@@ -30,7 +30,7 @@ enum ScriptRandom {
         guard engine.run != nil else { return lua.fail("math.random can only be called inside a script invocation") }
         let r = Double(engine.shared.nextRandom() % Int32.max) / maximum
         func integer(_ arg: Int32) -> Int? {
-            guard lua.type(at: arg) == LuaType.number || (lua.type(at: arg) == LuaType.string && lua.string(at: arg).flatMap({ Double(String(decoding: $0, as: UTF8.self)) }) != nil) else { return nil }
+            guard lua.isNumber(at: arg) else { return nil }
             let n = lua.number(at: arg)
             return n.isFinite && abs(n) < 0x1p62 ? Int(Int32(truncatingIfNeeded: Int(n.rounded(.towardZero)))) : Int(Int32.min)
         }
@@ -59,10 +59,10 @@ enum ScriptRandom {
         let lua = LuaState.borrowing(L)
         let engine = ScriptBridge.engine(of: L)
         guard engine.run != nil else { return lua.fail("math.randomseed can only be called inside a script invocation") }
-        guard lua.type(at: 1) == LuaType.number || lua.type(at: 1) == LuaType.string, let text = lua.string(at: 1),
-              let n = Double(String(decoding: text, as: UTF8.self)) else {
+        guard lua.isNumber(at: 1) else {
             return lua.fail("bad argument #1 to 'randomseed' (number expected, got \(lua.typeName(at: 1)))")
         }
+        let n = lua.number(at: 1)
         // redisSrand48: the seed's 32 bits above the fixed low word 0x330E.
         let seed = UInt32(bitPattern: n.isFinite && abs(n) < 0x1p62 ? Int32(truncatingIfNeeded: Int(n.rounded(.towardZero))) : Int32.min)
         engine.shared.random.store(UInt64(seed) << 16 | 0x330E, ordering: .relaxed)

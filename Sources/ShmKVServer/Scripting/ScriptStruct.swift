@@ -93,9 +93,7 @@ enum ScriptStruct {
     }
 
     private static func number(_ lua: LuaState, _ arg: Int32, _ function: String, arguments: Int32 = .max) throws(Failure) -> Double {
-        let type = lua.type(at: arg)
-        if type == LuaType.number { return lua.number(at: arg) }
-        if type == LuaType.string, let text = lua.string(at: arg), let n = luaNumber(text) { return n }
+        if lua.isNumber(at: arg) { return lua.number(at: arg) }
         // pack pushes a nil after its arguments (lua_struct.c's mark), which the first missing one meets.
         let got = arg == arguments + 1 ? "nil" : lua.typeName(at: arg)
         throw Failure(message: "bad argument #\(arg) to '\(function)' (number expected, got \(got))")
@@ -250,11 +248,4 @@ enum ScriptStruct {
             return lua.fail(error.message)
         }
     }
-}
-
-/// A number as Lua reads one from a string: blanks around it allowed.
-private func luaNumber(_ text: UnsafeRawBufferPointer) -> Double? {
-    let blank: (UInt8) -> Bool = { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0d) }
-    guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return nil }
-    return Double(String(decoding: text[first...last], as: UTF8.self))
 }
