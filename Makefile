@@ -164,10 +164,11 @@ fuzz-short:
 # build and 2.5 min to run; the whole suite under TSan takes about 8.5 min, `make test-sanitize`): the
 # write path and its combining, MULTI and TXN, pub/sub and tracking, the ring and LocalStore across
 # processes, both clients, scaling over reactors, the event loop, stopping under load, command streams,
-# the write arena and map growth.
+# the write arena and map growth, and scripts running on several reactors at once (busy, killed).
 TSAN_SUITES := WritePathTests|TransactionTests|NativeTransactionTests|PubSubTests|TrackingTests|LocalStoreTests|RingTests
 TSAN_SUITES := $(TSAN_SUITES)|CrossProcessTests|AsyncClientTests|ClientTests|NativeOperationTests|ScalingTests|EventLoopTests
 TSAN_SUITES := $(TSAN_SUITES)|LoopThreadTests|DaemonTests|StreamApplyTests|WriteArenaTests|StorageLimitTests
+TSAN_SUITES := $(TSAN_SUITES)|ScriptSnapshotTests|ScriptBusyTests
 test-tsan: deps-test
 	@$(MAKE) --no-print-directory test-sanitize SANITIZERS=thread:TSAN_OPTIONS:halt_on_error=1:second_deadlock_stack=1 \
 		SANITIZE_FILTER='$(TSAN_SUITES)'
