@@ -1,7 +1,7 @@
-import StoreLayout
 import Locks
 import Logging
 import Lua
+import StoreLayout
 import Synchronization
 import Wire
 
