@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "Posix", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
-        .testTarget(name: "RDBTests", dependencies: ["RDB"]),
+        .testTarget(name: "RDBTests", dependencies: ["RDB", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Posix"]),
         .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),
         .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),
