@@ -68,7 +68,7 @@ enum PackedEncodings {
             // The back length: the entry's size in 7-bit groups, most significant first, the last byte of
             // the group (read backwards) without the continuation bit.
             let size = p - start
-            let backWidth = size < 128 ? 1 : size < 16_384 ? 2 : size < 2_097_152 ? 3 : size < 268_435_456 ? 4 : 5
+            let backWidth = Listpack.backLengthWidth(size)
             try need(backWidth)
             p += backWidth
             elements.append(element)

@@ -88,7 +88,7 @@ public struct RDBReader {
 
 /// Writes RDB's encodings (strings always raw: every reader accepts them).
 public struct RDBWriter {
-    public private(set) var bytes: [UInt8] = []
+    public internal(set) var bytes: [UInt8] = []
 
     public init() {}
 

@@ -1,0 +1,171 @@
+/// Redis 7.0's thresholds for its compact encodings (its defaults; a caller with other settings passes
+/// its own): what `RDBWriter.value` uses to choose the encoding Redis would hold the value in.
+public struct EncodingLimits: Sendable, Equatable {
+    public var listpackEntries = 128
+    public var listpackValue = 64
+    public var intsetEntries = 512
+    /// `list-max-listpack-size` -2: a list's nodes hold at most 8 KiB each.
+    public var listNodeBytes = 8192
+
+    public init() {}
+}
+
+extension RDBWriter {
+    /// Writes `value` with its type byte, in the encoding Redis 7.0 would hold it in: a list as
+    /// quicklist 2 of listpack nodes, a set of few integers as an intset, a small sorted set or hash as
+    /// a listpack, anything larger in its plain form (which every Redis reads and re-encodes by its own
+    /// settings).
+    public mutating func value(_ value: RDBValue, limits: EncodingLimits = EncodingLimits()) {
+        switch value {
+        case .string(let bytes):
+            byte(RDBType.string)
+            string(bytes)
+        case .list(let items):
+            byte(RDBType.listQuicklist2)
+            var nodes: [[[UInt8]]] = []
+            var node: [[UInt8]] = [], size = 0
+            for item in items {
+                let entry = Listpack.entrySize(item)
+                if !node.isEmpty && size + entry > limits.listNodeBytes {
+                    nodes.append(node)
+                    node = []
+                    size = 0
+                }
+                node.append(item)
+                size += entry
+            }
+            if !node.isEmpty { nodes.append(node) }
+            length(UInt64(nodes.count))
+            for node in nodes {
+                length(2)  // QUICKLIST_NODE_CONTAINER_PACKED
+                string(Listpack.encode(node))
+            }
+        case .set(let members):
+            let integers = members.count <= limits.intsetEntries ? members.compactMap(Listpack.canonicalInteger) : []
+            if !members.isEmpty && integers.count == members.count {
+                byte(RDBType.setIntset)
+                string(Intset.encode(integers))
+            } else {
+                byte(RDBType.set)
+                length(UInt64(members.count))
+                for member in members { string(member) }
+            }
+        case .sortedSet(let members):
+            if members.count <= limits.listpackEntries && members.allSatisfy({ $0.member.count <= limits.listpackValue }) {
+                byte(RDBType.zsetListpack)
+                // Listpack order is score order (then member), as Redis keeps it.
+                let sorted = members.sorted { $0.score != $1.score ? $0.score < $1.score : $0.member.lexicographicallyPrecedes($1.member) }
+                string(Listpack.encode(sorted.flatMap { [$0.member, RDBWriter.scoreText($0.score)] }))
+            } else {
+                byte(RDBType.zset2)
+                length(UInt64(members.count))
+                for member in members {
+                    string(member.member)
+                    bytes += (0..<8).map { UInt8(truncatingIfNeeded: member.score.bitPattern >> ($0 * 8)) }
+                }
+            }
+        case .hash(let pairs):
+            if pairs.count <= limits.listpackEntries && pairs.allSatisfy({ $0.field.count <= limits.listpackValue && $0.value.count <= limits.listpackValue }) {
+                byte(RDBType.hashListpack)
+                string(Listpack.encode(pairs.flatMap { [$0.field, $0.value] }))
+            } else {
+                byte(RDBType.hash)
+                length(UInt64(pairs.count))
+                for pair in pairs {
+                    string(pair.field)
+                    string(pair.value)
+                }
+            }
+        }
+    }
+
+    /// A score as Redis writes it into a listpack: an integral value within ±2^53 as its digits, else
+    /// `%.17g` (Swift's shortest form reads back to the same double).
+    static func scoreText(_ score: Double) -> [UInt8] {
+        if score.isInfinite { return Array((score > 0 ? "inf" : "-inf").utf8) }
+        if score == 0 && score.sign == .minus { return Array("-0".utf8) }
+        if score == score.rounded(), abs(score) < 0x1p53 { return Array(String(Int64(score)).utf8) }
+        return Array("\(score)".utf8)
+    }
+}
+
+/// Redis's listpack, written: integers that are canonical decimal text in the smallest integer
+/// encoding, everything else as a string, each entry followed by its back length.
+enum Listpack {
+    /// The integer a string is when Redis would store it as one (`lpStringToInt64`: no sign but `-`, no
+    /// leading zeros, no blanks, within Int64).
+    static func canonicalInteger(_ bytes: [UInt8]) -> Int64? {
+        guard !bytes.isEmpty, bytes.count <= 20, let value = Int64(String(decoding: bytes, as: UTF8.self)) else { return nil }
+        return Array(String(value).utf8) == bytes ? value : nil
+    }
+
+    /// The bytes an entry takes (encoding, data and back length).
+    static func entrySize(_ item: [UInt8]) -> Int {
+        let body = encodedBody(item).count
+        return body + backLength(body).count
+    }
+
+    static func encode(_ items: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = [0, 0, 0, 0, 0, 0]
+        for item in items {
+            let body = encodedBody(item)
+            out += body
+            out += backLength(body.count)
+        }
+        out.append(0xff)
+        let total = UInt32(out.count)
+        for i in 0..<4 { out[i] = UInt8(truncatingIfNeeded: total >> (8 * UInt32(i))) }
+        let count = UInt16(clamping: min(items.count, 65535))
+        out[4] = UInt8(truncatingIfNeeded: count)
+        out[5] = UInt8(count >> 8)
+        return out
+    }
+
+    private static func encodedBody(_ item: [UInt8]) -> [UInt8] {
+        if let n = canonicalInteger(item) {
+            func little(_ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: n) >> (8 * UInt64($0))) } }
+            switch n {
+            case 0...127: return [UInt8(n)]
+            case -4096...4095:
+                let raw = UInt16(bitPattern: Int16(n)) & 0x1fff
+                return [0xc0 | UInt8(raw >> 8), UInt8(truncatingIfNeeded: raw)]
+            case -32768...32767: return [0xf1] + little(2)
+            case -8_388_608...8_388_607: return [0xf2] + little(3)
+            case -2_147_483_648...2_147_483_647: return [0xf3] + little(4)
+            default: return [0xf4] + little(8)
+            }
+        }
+        let n = item.count
+        if n < 64 { return [0x80 | UInt8(n)] + item }
+        if n < 4096 { return [0xe0 | UInt8(n >> 8), UInt8(truncatingIfNeeded: n)] + item }
+        return [0xf0] + (0..<4).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } + item
+    }
+
+    /// An entry's back length: its size in 7-bit groups, read from the end (the first byte has no
+    /// continuation bit, the others have 128 added).
+    private static func backLength(_ size: Int) -> [UInt8] {
+        let width = backLengthWidth(size)
+        // Most significant group first; every byte but that one (the last read backwards) carries 128.
+        return (0..<width).map { i in
+            let group = UInt8(truncatingIfNeeded: size >> (7 * (width - 1 - i))) & 0x7f
+            return i == 0 ? group : group | 0x80
+        }
+    }
+
+    /// How many bytes Redis's `lpEncodeBacklen` takes for an entry of `size` bytes.
+    static func backLengthWidth(_ size: Int) -> Int {
+        size <= 127 ? 1 : size < 16_383 ? 2 : size < 2_097_151 ? 3 : size < 268_435_455 ? 4 : 5
+    }
+}
+
+/// Redis's intset, written: the smallest width that holds every member, members in ascending order.
+enum Intset {
+    static func encode(_ members: [Int64]) -> [UInt8] {
+        let sorted = Array(Set(members)).sorted()
+        let width = sorted.allSatisfy { Int16(exactly: $0) != nil } ? 2 : sorted.allSatisfy { Int32(exactly: $0) != nil } ? 4 : 8
+        var out: [UInt8] = []
+        for (value, bytes) in [(UInt64(width), 4), (UInt64(sorted.count), 4)] { out += (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+        for member in sorted { out += (0..<width).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: member) >> (8 * UInt64($0))) } }
+        return out
+    }
+}
