@@ -22,18 +22,12 @@ enum PackedEncodings {
     /// followed by its back length, 0xFF.
     static func listpack(_ blob: [UInt8], base: Int) throws(RDBError) -> [PackedElement] {
         func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base + at, reason: "listpack: " + reason) }
-        guard blob.count >= 7 else { throw fail(0, "\(blob.count) bytes is shorter than a header and end") }
-        let total = Int(littleEndian(blob, 0, 4))
-        guard total == blob.count else { throw fail(0, "its header says \(total) bytes, it has \(blob.count)") }
+        try checkFrame(blob, header: 6, fail)
         var elements: [PackedElement] = []
         var p = 6
         while true {
-            guard p < blob.count else { throw fail(p, "no end marker") }
+            if try isEnd(blob, p, fail) { return elements }
             let first = blob[p]
-            if first == 0xff {
-                guard p == blob.count - 1 else { throw fail(p, "bytes after the end marker") }
-                return elements
-            }
             let start = p
             func need(_ n: Int) throws(RDBError) { guard n <= blob.count - 1 - p else { throw fail(p, "an entry runs past the end") } }
             let element: PackedElement
@@ -79,17 +73,11 @@ enum PackedEncodings {
     /// (previous entry's length, encoding, data), 0xFF.
     static func ziplist(_ blob: [UInt8], base: Int) throws(RDBError) -> [PackedElement] {
         func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base + at, reason: "ziplist: " + reason) }
-        guard blob.count >= 11 else { throw fail(0, "\(blob.count) bytes is shorter than a header and end") }
-        let total = Int(littleEndian(blob, 0, 4))
-        guard total == blob.count else { throw fail(0, "its header says \(total) bytes, it has \(blob.count)") }
+        try checkFrame(blob, header: 10, fail)
         var elements: [PackedElement] = []
         var p = 10
         while true {
-            guard p < blob.count else { throw fail(p, "no end marker") }
-            if blob[p] == 0xff {
-                guard p == blob.count - 1 else { throw fail(p, "bytes after the end marker") }
-                return elements
-            }
+            if try isEnd(blob, p, fail) { return elements }
             func need(_ n: Int) throws(RDBError) { guard n <= blob.count - 1 - p else { throw fail(p, "an entry runs past the end") } }
             // The previous entry's length: one byte, or 0xFE and four more.
             if blob[p] == 0xfe { try need(5); p += 5 } else { p += 1 }
@@ -171,6 +159,22 @@ enum PackedEncodings {
             pairs.append((.bytes(key), .bytes(blob[p..<(p + valueLength)])))
             p += valueLength + free
         }
+    }
+
+    /// A listpack's or ziplist's frame: room for its `header` bytes and the end marker, and the total
+    /// its first four bytes give (u32 LE) equal to the blob's size.
+    private static func checkFrame(_ blob: [UInt8], header: Int, _ fail: (Int, String) -> RDBError) throws(RDBError) {
+        guard blob.count > header else { throw fail(0, "\(blob.count) bytes is shorter than a header and end") }
+        let total = Int(littleEndian(blob, 0, 4))
+        guard total == blob.count else { throw fail(0, "its header says \(total) bytes, it has \(blob.count)") }
+    }
+
+    /// Whether the entry at `p` is the end marker, which must be the blob's last byte.
+    private static func isEnd(_ blob: [UInt8], _ p: Int, _ fail: (Int, String) -> RDBError) throws(RDBError) -> Bool {
+        guard p < blob.count else { throw fail(p, "no end marker") }
+        guard blob[p] == 0xff else { return false }
+        guard p == blob.count - 1 else { throw fail(p, "bytes after the end marker") }
+        return true
     }
 
     static func littleEndian(_ blob: [UInt8], _ at: Int, _ width: Int) -> UInt64 {

@@ -109,6 +109,12 @@ public struct RDBWriter {
     }
 }
 
+/// The low `width` bytes of `value`, least significant first (RDB's footers, listpacks, intsets,
+/// binary scores).
+func littleEndianBytes(_ value: UInt64, width: Int) -> [UInt8] {
+    (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+}
+
 /// DUMP's payload (and FUNCTION DUMP's): the serialized value, then the RDB version (two bytes) and
 /// the CRC64 of everything before it (eight bytes), both little endian.
 public enum DumpPayload {
@@ -116,9 +122,8 @@ public enum DumpPayload {
     public static let version: UInt16 = 10
 
     public static func seal(_ body: [UInt8], version: UInt16 = DumpPayload.version) -> [UInt8] {
-        var payload = body + [UInt8(truncatingIfNeeded: version), UInt8(version >> 8)]
-        let crc = CRC64.checksum(payload)
-        payload += (0..<8).map { UInt8(truncatingIfNeeded: crc >> ($0 * 8)) }
+        var payload = body + littleEndianBytes(UInt64(version), width: 2)
+        payload += littleEndianBytes(CRC64.checksum(payload), width: 8)
         return payload
     }
 

@@ -61,7 +61,7 @@ extension RDBWriter {
                 length(UInt64(members.count))
                 for member in members {
                     string(member.member)
-                    bytes += (0..<8).map { UInt8(truncatingIfNeeded: member.score.bitPattern >> ($0 * 8)) }
+                    bytes += littleEndianBytes(member.score.bitPattern, width: 8)
                 }
             }
         case .hash(let pairs):
@@ -106,24 +106,20 @@ enum Listpack {
     }
 
     static func encode(_ items: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = [0, 0, 0, 0, 0, 0]
+        var entries: [UInt8] = []
         for item in items {
             let body = encodedBody(item)
-            out += body
-            out += backLength(body.count)
+            entries += body
+            entries += backLength(body.count)
         }
-        out.append(0xff)
-        let total = UInt32(out.count)
-        for i in 0..<4 { out[i] = UInt8(truncatingIfNeeded: total >> (8 * UInt32(i))) }
-        let count = UInt16(clamping: min(items.count, 65535))
-        out[4] = UInt8(truncatingIfNeeded: count)
-        out[5] = UInt8(count >> 8)
-        return out
+        // Header (total bytes, count: 65535 for "more"), entries, end marker.
+        return littleEndianBytes(UInt64(6 + entries.count + 1), width: 4) + littleEndianBytes(UInt64(min(items.count, 65535)), width: 2)
+            + entries + [0xff]
     }
 
     private static func encodedBody(_ item: [UInt8]) -> [UInt8] {
         if let n = canonicalInteger(item) {
-            func little(_ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: n) >> (8 * UInt64($0))) } }
+            func little(_ width: Int) -> [UInt8] { littleEndianBytes(UInt64(bitPattern: n), width: width) }
             switch n {
             case 0...127: return [UInt8(n)]
             case -4096...4095:
@@ -138,7 +134,7 @@ enum Listpack {
         let n = item.count
         if n < 64 { return [0x80 | UInt8(n)] + item }
         if n < 4096 { return [0xe0 | UInt8(n >> 8), UInt8(truncatingIfNeeded: n)] + item }
-        return [0xf0] + (0..<4).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } + item
+        return [0xf0] + littleEndianBytes(UInt64(n), width: 4) + item
     }
 
     /// An entry's back length: its size in 7-bit groups, read from the end (the first byte has no
@@ -163,9 +159,8 @@ enum Intset {
     static func encode(_ members: [Int64]) -> [UInt8] {
         let sorted = Array(Set(members)).sorted()
         let width = sorted.allSatisfy { Int16(exactly: $0) != nil } ? 2 : sorted.allSatisfy { Int32(exactly: $0) != nil } ? 4 : 8
-        var out: [UInt8] = []
-        for (value, bytes) in [(UInt64(width), 4), (UInt64(sorted.count), 4)] { out += (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
-        for member in sorted { out += (0..<width).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: member) >> (8 * UInt64($0))) } }
+        var out = littleEndianBytes(UInt64(width), width: 4) + littleEndianBytes(UInt64(sorted.count), width: 4)
+        for member in sorted { out += littleEndianBytes(UInt64(bitPattern: member), width: width) }
         return out
     }
 }
