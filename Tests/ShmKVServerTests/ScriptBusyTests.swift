@@ -14,18 +14,6 @@ struct ScriptBusyTests {
         return twin
     }
 
-    /// Connection `n` of both sides sends PING until it is answered BUSY (the script on connection 0
-    /// is past the threshold); bounded.
-    private func waitBusy(_ twin: RawTwin, _ n: Int) {
-        for side in [twin.daemon, twin.redis] {
-            let busy = eventually {
-                side[n].send(respCommand("PING"))
-                return String(decoding: side[n].readAvailable(quietMilliseconds: 100), as: UTF8.self).hasPrefix("-BUSY")
-            }
-            #expect(busy, "the looping script never made the server BUSY")
-        }
-    }
-
     /// With one reactor the writer thread runs scripts; with two, the reactor that commits the batch does,
     /// and new connections go to the other.
     @Test("a looping script: BUSY to others (MULTI and WATCH allowed, a queued command aborts EXEC), SCRIPT KILL ends it, pcall cannot catch the kill",
@@ -38,7 +26,7 @@ struct ScriptBusyTests {
         twin.send(1, "CONFIG", "GET", "lua-time-limit")
         twin.expectSame(1, "CONFIG GET lua-time-limit")
         twin.send(0, "EVAL", "while true do pcall(function() local i = 0 while true do i = i + 1 end end) end", "0")
-        waitBusy(twin, 1)
+        twin.waitBusy(1)
         for words in [["GET", "x"], ["SET", "x", "1"], ["FUNCTION", "KILL"], ["SHUTDOWN"], ["SHUTDOWN", "ABORT"], ["SCRIPT", "FLUSH"],
                       ["MULTI"], ["SET", "x", "1"], ["EXEC"], ["WATCH", "x"], ["UNWATCH"], ["SCRIPT", "KILL"]] {
             twin.send(1, words)
@@ -59,7 +47,7 @@ struct ScriptBusyTests {
         twin.send(1, "SET", "before", "1")
         twin.expectSame(1, "SET before")
         twin.send(0, "EVAL", "redis.call('set', 'during', '1') while true do end", "0")
-        waitBusy(twin, 1)
+        twin.waitBusy(1)
         for words in [["SCRIPT", "KILL"], ["SHUTDOWN"], ["SHUTDOWN", "SAVE", "NOSAVE"]] {
             twin.send(1, words)
             twin.expectSame(1, words.joined(separator: " "))
@@ -121,5 +109,19 @@ struct ScriptBusyTests {
             ["CONFIG", "SET", "busy-reply-threshold", "-1"], ["CONFIG", "SET", "lua-time-limit", "x"], ["CONFIG", "SET", "lua-time-limit", "7000"],
             ["CONFIG", "GET", "busy-reply-threshold"],
         ], daemon, redis)
+    }
+}
+
+extension RawTwin {
+    /// Connection `n` of both sides sends PING until it is answered BUSY (a script elsewhere is past
+    /// the threshold); bounded. `what` names the script in the failure.
+    func waitBusy(_ n: Int, _ what: String = "the looping script", sourceLocation: SourceLocation = #_sourceLocation) {
+        for side in [daemon, redis] {
+            let busy = eventually {
+                side[n].send(respCommand("PING"))
+                return String(decoding: side[n].readAvailable(quietMilliseconds: 100), as: UTF8.self).hasPrefix("-BUSY")
+            }
+            #expect(busy, "\(what) never made the server BUSY", sourceLocation: sourceLocation)
+        }
     }
 }

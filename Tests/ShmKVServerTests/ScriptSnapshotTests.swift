@@ -81,13 +81,7 @@ struct ScriptSnapshotTests {
         for loop in loops {
             let what = loop.start.joined(separator: " ")
             twin.send(0, loop.start)
-            for side in [twin.daemon, twin.redis] {
-                let busy = eventually {
-                    side[1].send(respCommand("PING"))
-                    return String(decoding: side[1].readAvailable(quietMilliseconds: 100), as: UTF8.self).hasPrefix("-BUSY")
-                }
-                #expect(busy, "\(what) never made the server BUSY")
-            }
+            twin.waitBusy(1, what)
             for words in [["GET", "k"], ["EVAL_RO", "return 1", "0"], loop.wrongKill, ["SHUTDOWN"], loop.kill] {
                 twin.send(1, words)
                 twin.expectSame(1, "\(words.joined(separator: " ")) while \(what) loops")

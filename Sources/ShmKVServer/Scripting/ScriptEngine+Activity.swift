@@ -9,9 +9,6 @@ extension ScriptEngine {
         return engines.lazy.compactMap(\.activity.busyReply).first
     }
 
-    /// Whether a script runs on the writer or on any reactor now.
-    var isRunningScript: Bool { engines.contains { $0.activity.isRunningScript } }
-
     /// The script running now (a function first, for FUNCTION STATS), or nil.
     var running: (function: Bool, name: String, command: [[UInt8]], milliseconds: Int)? {
         let all = engines.compactMap(\.activity.running)
