@@ -146,7 +146,7 @@ let package = Package(
         // A helper the tests spawn as a real second process.
         .executableTarget(name: "shmkv-probe", dependencies: ["LMDB", "NotifyRing", "ShmKV"], path: "Tests/Helpers/shmkv-probe"),
         // Shared by the test targets: temporary directories, spawning the real daemon and helpers.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["RDB", "Wire"], path: "Tests/TestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
         .testTarget(name: "NotifyRingTests", dependencies: ["NotifyRing", "Posix", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),

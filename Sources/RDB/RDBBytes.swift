@@ -2,12 +2,18 @@
 public struct RDBError: Error, Equatable, CustomStringConvertible {
     public let offset: Int
     public let reason: String
+    /// The data ran out before the value did (a streaming reader waits for more before it says so).
+    public let truncated: Bool
     public var description: String { "RDB data is invalid at offset \(offset): \(reason)" }
 
-    public init(offset: Int, reason: String) {
+    public init(offset: Int, reason: String, truncated: Bool = false) {
         self.offset = offset
         self.reason = reason
+        self.truncated = truncated
     }
+
+    /// The same error `shift` bytes further on (a reader's offset made an offset in the whole stream).
+    func shifted(by shift: Int) -> RDBError { RDBError(offset: offset + shift, reason: reason, truncated: truncated) }
 }
 
 /// Reads RDB's encodings from bytes held in memory (a DUMP payload, a FUNCTION2 record): lengths
@@ -17,25 +23,39 @@ public struct RDBReader {
     public let bytes: [UInt8]
     public private(set) var offset: Int
     public let end: Int
+    /// Whether more data may follow `end` (a file read piece by piece): running out is then `truncated`.
+    let partial: Bool
+    /// The longest string or count a partial reader accepts (it would otherwise wait for ever for more).
+    var lengthLimit = Int.max
 
     public init(_ bytes: [UInt8], from offset: Int = 0, to end: Int? = nil) {
+        self.init(bytes, from: offset, to: end, partial: false)
+    }
+
+    init(_ bytes: [UInt8], from offset: Int, to end: Int?, partial: Bool) {
         self.bytes = bytes
         self.offset = offset
         self.end = end ?? bytes.count
+        self.partial = partial
     }
 
     public var isAtEnd: Bool { offset >= end }
 
     private func fail(_ reason: String) -> RDBError { RDBError(offset: offset, reason: reason) }
 
+    /// The data ends before what the input claims.
+    func short(_ reason: String, at: Int? = nil) -> RDBError { RDBError(offset: at ?? offset, reason: reason, truncated: partial) }
+
     public mutating func byte() throws(RDBError) -> UInt8 {
-        guard offset < end else { throw fail("the data ends early") }
+        guard offset < end else { throw short("the data ends early") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
     mutating func take(_ count: Int) throws(RDBError) -> ArraySlice<UInt8> {
-        guard count >= 0, count <= end - offset else { throw fail("a length of \(count) runs past the end") }
+        guard count >= 0 else { throw fail("a length of \(count) runs past the end") }
+        guard count <= lengthLimit else { throw fail("a length of \(count) is over the limit of \(lengthLimit) bytes") }
+        guard count <= end - offset else { throw short("a length of \(count) runs past the end") }
         defer { offset += count }
         return bytes[offset..<(offset + count)]
     }
@@ -44,7 +64,7 @@ public struct RDBReader {
         try take(count).reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    private mutating func littleEndian(_ count: Int) throws(RDBError) -> UInt64 {
+    mutating func littleEndian(_ count: Int) throws(RDBError) -> UInt64 {
         try take(count).reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 
@@ -78,7 +98,7 @@ public struct RDBReader {
             let length = Int(clamping: try self.length().value)
             let data = try take(compressed)
             // An LZF run yields at most 264 bytes per input byte: a claimed length beyond that is a lie.
-            guard length <= compressed * 264 else { throw RDBError(offset: start, reason: "an LZF string claims \(length) bytes from \(compressed)") }
+            guard length <= compressed * 264, length <= lengthLimit else { throw RDBError(offset: start, reason: "an LZF string claims \(length) bytes from \(compressed)") }
             do { return try LZF.decompress(data, length: length) } catch { throw RDBError(offset: start, reason: error.description) }
         default:
             throw fail("unknown string encoding \(value)")
@@ -93,6 +113,9 @@ public struct RDBWriter {
     public init() {}
 
     public mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    /// Bytes as they are (a header, a fixed-width field).
+    public mutating func raw(_ value: some Sequence<UInt8>) { bytes.append(contentsOf: value) }
 
     public mutating func length(_ value: UInt64) {
         switch value {

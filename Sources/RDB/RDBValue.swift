@@ -49,16 +49,17 @@ public enum RDBType {
     public static let hashZipmap: UInt8 = 9, listZiplist: UInt8 = 10, setIntset: UInt8 = 11, zsetZiplist: UInt8 = 12
     public static let hashZiplist: UInt8 = 13, listQuicklist: UInt8 = 14, streamListpacks: UInt8 = 15, hashListpack: UInt8 = 16
     public static let zsetListpack: UInt8 = 17, listQuicklist2: UInt8 = 18, streamListpacks2: UInt8 = 19, setListpack: UInt8 = 20
-    public static let streamListpacks3: UInt8 = 21, hashMetadata: UInt8 = 22, hashListpackEx: UInt8 = 23
+    public static let streamListpacks3: UInt8 = 21, hashMetadataPreGA: UInt8 = 22, hashListpackExPreGA: UInt8 = 23
+    public static let hashMetadata: UInt8 = 24, hashListpackEx: UInt8 = 25
 
     /// Whether `type` is a value type (else an opcode of the file, or nothing).
-    public static func isValue(_ type: UInt8) -> Bool { type <= 7 || (9...23).contains(type) }
+    public static func isValue(_ type: UInt8) -> Bool { type <= 7 || (9...25).contains(type) }
 
     static func unsupportedName(_ type: UInt8) -> String? {
         switch type {
         case module, module2: "a module's type"
         case streamListpacks, streamListpacks2, streamListpacks3: "a stream"
-        case hashMetadata, hashListpackEx: "a hash with field expiry (Redis 7.4)"
+        case hashMetadataPreGA, hashListpackExPreGA, hashMetadata, hashListpackEx: "a hash with field expiry (Redis 7.4)"
         default: nil
         }
     }
@@ -127,10 +128,11 @@ extension RDBReader {
     }
 
     /// A count of elements, checked against the bytes left.
-    private mutating func count() throws(RDBError) -> Int {
+    mutating func count() throws(RDBError) -> Int {
         let at = offset
         let n = try length().value
-        guard n <= UInt64(end - offset) else { throw RDBError(offset: at, reason: "a count of \(n) elements in \(end - offset) bytes") }
+        guard n <= UInt64(lengthLimit) else { throw RDBError(offset: at, reason: "a count of \(n) elements is over the limit of \(lengthLimit)") }
+        guard n <= UInt64(end - offset) else { throw short("a count of \(n) elements in \(end - offset) bytes", at: at) }
         return Int(n)
     }
 

@@ -16,12 +16,25 @@ extension RDBWriter {
     /// a listpack, anything larger in its plain form (which every Redis reads and re-encodes by its own
     /// settings).
     public mutating func value(_ value: RDBValue, limits: EncodingLimits = EncodingLimits()) {
+        self.value(value, key: nil, limits: limits)
+    }
+
+    /// Writes a key-value pair as an RDB file holds it: the value's type byte, `key`, then the value.
+    public mutating func entry(key: some Collection<UInt8>, _ value: RDBValue, limits: EncodingLimits = EncodingLimits()) {
+        self.value(value, key: Array(key), limits: limits)
+    }
+
+    private mutating func value(_ value: RDBValue, key: [UInt8]?, limits: EncodingLimits) {
+        func begin(_ type: UInt8) {
+            byte(type)
+            if let key { string(key) }
+        }
         switch value {
         case .string(let bytes):
-            byte(RDBType.string)
+            begin(RDBType.string)
             string(bytes)
         case .list(let items):
-            byte(RDBType.listQuicklist2)
+            begin(RDBType.listQuicklist2)
             var nodes: [[[UInt8]]] = []
             var node: [[UInt8]] = [], size = 0
             for item in items {
@@ -43,21 +56,21 @@ extension RDBWriter {
         case .set(let members):
             let integers = members.count <= limits.intsetEntries ? members.compactMap(Listpack.canonicalInteger) : []
             if !members.isEmpty && integers.count == members.count {
-                byte(RDBType.setIntset)
+                begin(RDBType.setIntset)
                 string(Intset.encode(integers))
             } else {
-                byte(RDBType.set)
+                begin(RDBType.set)
                 length(UInt64(members.count))
                 for member in members { string(member) }
             }
         case .sortedSet(let members):
             if members.count <= limits.listpackEntries && members.allSatisfy({ $0.member.count <= limits.listpackValue }) {
-                byte(RDBType.zsetListpack)
+                begin(RDBType.zsetListpack)
                 // Listpack order is score order (then member), as Redis keeps it.
                 let sorted = members.sorted { $0.score != $1.score ? $0.score < $1.score : $0.member.lexicographicallyPrecedes($1.member) }
                 string(Listpack.encode(sorted.flatMap { [$0.member, RDBWriter.scoreText($0.score)] }))
             } else {
-                byte(RDBType.zset2)
+                begin(RDBType.zset2)
                 length(UInt64(members.count))
                 for member in members {
                     string(member.member)
@@ -66,10 +79,10 @@ extension RDBWriter {
             }
         case .hash(let pairs):
             if pairs.count <= limits.listpackEntries && pairs.allSatisfy({ $0.field.count <= limits.listpackValue && $0.value.count <= limits.listpackValue }) {
-                byte(RDBType.hashListpack)
+                begin(RDBType.hashListpack)
                 string(Listpack.encode(pairs.flatMap { [$0.field, $0.value] }))
             } else {
-                byte(RDBType.hash)
+                begin(RDBType.hash)
                 length(UInt64(pairs.count))
                 for pair in pairs {
                     string(pair.field)
