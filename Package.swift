@@ -57,6 +57,8 @@ let package = Package(
         .target(name: "Wire"),
         // Redis's RDB format: CRC64, LZF, lengths and strings, DUMP payloads (pure, no I/O).
         .target(name: "RDB"),
+        // The keyspace's values as RDB values (DUMP, `shmkv dump --rdb`): the bridge between the two.
+        .target(name: "StoreRDB", dependencies: ["RDB", "StoreLayout"]),
         .target(
             name: "Reactor",
             dependencies: ["CShim", "Posix", "Locks", .product(name: "HeapModule", package: "swift-collections")],
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "ShmKVServer",
             dependencies: [
-                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks", "Lua", "RDB",
+                "LMDB", "StoreLayout", "NotifyRing", "Wire", "Reactor", "Posix", "Locks", "Lua", "RDB", "StoreRDB",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -73,7 +75,7 @@ let package = Package(
             ],
             swiftSettings: requestPathSettings
         ),
-        .target(name: "ShmKV", dependencies: ["LMDB", "StoreLayout", "NotifyRing", "Wire", "Posix", "Locks"]),
+        .target(name: "ShmKV", dependencies: ["LMDB", "StoreLayout", "NotifyRing", "Wire", "Posix", "Locks", "RDB", "StoreRDB"]),
         // `shmkv bench`: the load generator (our event loop, HdrHistogram percentiles).
         .target(
             name: "ShmKVBench",
@@ -152,7 +154,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "RDBTests", dependencies: ["RDB", "TestSupport"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Posix"]),
-        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "TestSupport"]),
+        .testTarget(name: "ShmKVServerTests", dependencies: ["ShmKVServer", "ShmKV", "LMDB", "Wire", "Locks", "RDB", "TestSupport"]),
         .testTarget(name: "ShmKVTests", dependencies: ["ShmKV", "LMDB", "Wire", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -91,6 +91,8 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
     case xadd = 46
     case xdel = 47
     case xtrim = 48
+    /// RESTORE (and a key `shmkv load --rdb` stores).
+    case restore = 49
 
     /// The name Redis publishes (`set`, `rename_from`, …); empty for `none`.
     public var redisName: String {
@@ -144,6 +146,7 @@ public enum KeyEvent: UInt8, Sendable, Hashable, CaseIterable {
         case .xadd: "xadd"
         case .xdel: "xdel"
         case .xtrim: "xtrim"
+        case .restore: "restore"
         }
     }
 }

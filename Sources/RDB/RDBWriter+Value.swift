@@ -1,8 +1,12 @@
 /// Redis 7.0's thresholds for its compact encodings (its defaults; a caller with other settings passes
 /// its own): what `RDBWriter.value` uses to choose the encoding Redis would hold the value in.
 public struct EncodingLimits: Sendable, Equatable {
+    /// `hash-max-listpack-entries` and `-value`.
     public var listpackEntries = 128
     public var listpackValue = 64
+    /// `zset-max-listpack-entries` and `-value`.
+    public var sortedSetListpackEntries = 128
+    public var sortedSetListpackValue = 64
     public var intsetEntries = 512
     /// `list-max-listpack-size` -2: a list's nodes hold at most 8 KiB each.
     public var listNodeBytes = 8192
@@ -64,7 +68,7 @@ extension RDBWriter {
                 for member in members { string(member) }
             }
         case .sortedSet(let members):
-            if members.count <= limits.listpackEntries && members.allSatisfy({ $0.member.count <= limits.listpackValue }) {
+            if members.count <= limits.sortedSetListpackEntries && members.allSatisfy({ $0.member.count <= limits.sortedSetListpackValue }) {
                 begin(RDBType.zsetListpack)
                 // Listpack order is score order (then member), as Redis keeps it.
                 let sorted = members.sorted { $0.score != $1.score ? $0.score < $1.score : $0.member.lexicographicallyPrecedes($1.member) }

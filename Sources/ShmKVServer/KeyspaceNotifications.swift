@@ -69,7 +69,7 @@ struct KeyspaceEventClasses: OptionSet, Sendable {
         switch event {
         case .set, .setrange, .incrby, .incrbyfloat, .append: .string
         case .expired: .expired
-        case .none, .del, .expire, .persist, .renameFrom, .renameTo, .copyTo, .moveFrom, .moveTo: .generic
+        case .none, .del, .expire, .persist, .renameFrom, .renameTo, .copyTo, .moveFrom, .moveTo, .restore: .generic
         case .hset, .hdel, .hincrby, .hincrbyfloat: .hash
         case .lpush, .rpush, .lpop, .rpop, .linsert, .lset, .lrem, .ltrim, .sortstore: .list
         case .xadd, .xdel, .xtrim: .stream

@@ -221,7 +221,7 @@ extension KeyspaceWriter {
     }
 
     /// Removes whatever `key` holds, and its deadline, with no event; whether there was anything.
-    private mutating func removeForReplacement(_ key: UnsafeRawBufferPointer) throws -> Bool {
+    mutating func removeForReplacement(_ key: UnsafeRawBufferPointer) throws -> Bool {
         try expireIfDue(key)
         let existed = try transaction.delete(keyspace, key: key) || dropCollection(key)
         if existed { _ = try removeDeadline(key) }
