@@ -17,6 +17,13 @@ public struct RDBRefusal: Equatable, Sendable {
     public let what: String
     /// Where its record starts in the file.
     public let offset: Int
+
+    public init(database: Int, key: [UInt8], what: String, offset: Int) {
+        self.database = database
+        self.key = key
+        self.what = what
+        self.offset = offset
+    }
 }
 
 /// What an RDB file holds, record by record, in the file's order.

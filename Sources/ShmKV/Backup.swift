@@ -177,3 +177,19 @@ public enum DataDirectory {
         }
     }
 }
+
+extension LocalStore {
+    /// The pid of the shmkvd running on `dataDirectory` ("" when it wrote none yet), or nil when none
+    /// runs there (its pid lock is free; a missing directory has none).
+    public static func runningDaemon(in dataDirectory: String) -> String? {
+        guard access(dataDirectory, F_OK) == 0 else { return nil }
+        do {
+            let lock = try PidFile(path: dataDirectory + "/" + StoreLayout.pidFileName)
+            lock.release()
+            return nil
+        } catch {
+            if case .held(let pid) = error { return pid }
+            return nil
+        }
+    }
+}

@@ -141,7 +141,7 @@ public final class LocalStore: @unchecked Sendable {
     }
 
     /// The keyspace as it lives now, on `txn`.
-    private func reader(_ txn: ReadTransaction, database: Int? = nil) throws -> KeyspaceReader {
+    func reader(_ txn: ReadTransaction, database: Int? = nil) throws -> KeyspaceReader {
         // After a SWAPDB the snapshot's `__meta` says which set holds the database.
         let set = catalog.databases(database ?? self.database, map: try catalog.map(in: txn)) ?? databases
         return try KeyspaceReader(txn, set, clock: WallClock.milliseconds)

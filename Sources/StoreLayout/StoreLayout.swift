@@ -83,6 +83,9 @@ public enum StoreLayout {
         public static let databaseMap = Array("database_map".utf8)
         /// The id the next large collection gets (decimal); ids are never reused.
         public static let nextCollectionID = Array("next_collection_id".utf8)
+        /// A function library's source code is kept under this prefix and the library's name (`__meta`
+        /// of database set 0), loaded again when the daemon starts.
+        public static let libraryPrefix = Array("function:".utf8)
     }
 
     /// The inode number of the data file in `directory` (the value of `MetaKey.dataFile`), "" if none.

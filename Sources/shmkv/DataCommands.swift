@@ -114,12 +114,17 @@ struct Dump: AsyncParsableCommand {
     @Option(name: .long, help: "json or redis.") var format: DumpFormat = .json
     @Option(name: .long, help: "Only keys starting with this.") var prefix: String = ""
     @Flag(name: .long, help: "Print progress lines even when stderr is not a terminal.") var progress = false
+    @Option(name: .long, help: "Write an RDB file (what redis-server starts from) instead: every database, from one snapshot of the map ('-': stdout).")
+    var rdb: String?
 
     func validate() throws {
-        if connection.json && format != .json { throw ValidationError("--json is --format json; it cannot be combined with --format \(format.rawValue)") }
+        if connection.json && format != .json && rdb == nil { throw ValidationError("--json is --format json; it cannot be combined with --format \(format.rawValue)") }
+        if rdb != nil && !prefix.isEmpty { throw ValidationError("--rdb writes every key: it takes no --prefix") }
+        if rdb == "-" && connection.json { throw ValidationError("--rdb - writes the file to stdout: it cannot be combined with --json") }
     }
 
     func run() async throws {
+        if let rdb { return try dumpRDB(rdb) }
         var line = ProgressLine(forced: progress)
         var out = DumpWriter(format: format)
         var count = 0

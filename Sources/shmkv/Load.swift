@@ -5,7 +5,7 @@ import Wire
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Store keys from a dump (JSON lines, or redis-cli --pipe input), streaming.",
+        abstract: "Store keys from a dump (JSON lines, redis-cli --pipe input, or an RDB file with --rdb), streaming.",
         discussion: """
             JSON lines go in batches of --batch keys, each one atomic MPUT over the native protocol, then \
             the deadlines of those that have one (deadline_ms: EXPIRE at that time); a key whose deadline \
@@ -19,12 +19,19 @@ struct Load: AsyncParsableCommand {
     @Option(name: .long, help: "json or redis.") var format: DumpFormat = .json
     @Option(name: .long, help: "Keys per MPUT, or commands per pipeline.") var batch: Int = 1000
     @Flag(name: .long, help: "Print progress lines even when stderr is not a terminal.") var progress = false
+    @Option(name: .long, help: "An RDB file (redis-server's dump.rdb) to load instead, as RESTOREs through the daemon; '-': stdin.")
+    var rdb: String?
+    @Option(name: .customLong("data-dir"), help: "With --rdb: the data directory to load into; when no daemon runs on it, one is started for the load.")
+    var dataDir: String?
 
     func validate() throws {
         if !(1...100_000).contains(batch) { throw ValidationError("--batch must be 1 to 100000") }
+        if rdb != nil && file != "-" { throw ValidationError("give the RDB file with --rdb alone") }
+        if dataDir != nil && rdb == nil { throw ValidationError("--data-dir goes with --rdb") }
     }
 
     func run() async throws {
+        if let rdb { return try loadRDB(rdb) }
         let fd = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ValidationError("cannot read \(file): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }

@@ -321,7 +321,7 @@ extension ScriptEngine {
 
 extension KeyspaceWriter {
     /// The `__meta` key of a function library's code.
-    static func libraryKey(_ library: String) -> [UInt8] { Array(("function:" + library).utf8) }
+    static func libraryKey(_ library: String) -> [UInt8] { StoreLayout.MetaKey.libraryPrefix + Array(library.utf8) }
 
     /// Keeps a library's code in `__meta` (nil: removes it); the batch then commits even with no key changed.
     mutating func keepLibrary(_ name: String, code: [UInt8]?) throws {

@@ -1,0 +1,153 @@
+import Posix
+import RDB
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What loading an RDB file did.
+public struct RDBLoadSummary: Sendable, Equatable {
+    /// Keys stored, per numbered database and type name (`string`, `list`, `set`, `zset`, `hash`).
+    public var keys: [Int: [String: Int]] = [:]
+    /// Keys left out because their deadline had passed.
+    public var expired = 0
+    /// Keys in a form this codec does not read (streams, module values, hashes with field TTLs), and
+    /// module AUX data (key empty, `what` names the module).
+    public var refused: [RDBRefusal] = []
+    /// Function libraries loaded (FUNCTION LOAD REPLACE).
+    public var functions = 0
+    /// RESTOREs the daemon refused, and the first few of its replies.
+    public var failed = 0
+    public var failures: [String] = []
+    /// File bytes read so far.
+    public var bytes = 0
+
+    /// Keys stored in all.
+    public var stored: Int { keys.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
+}
+
+/// Why a load stopped: the file's offset and why, with what had been stored before it.
+public struct RDBLoadError: Error, CustomStringConvertible {
+    public let summary: RDBLoadSummary
+    public let reason: String
+    public var description: String { reason }
+}
+
+/// Loads an RDB file into a daemon through its ordinary write path: each key a `RESTORE key deadline
+/// payload REPLACE ABSTTL` (its value re-encoded as a DUMP payload), `batch` commands per pipeline,
+/// SELECT before each database, FUNCTION LOAD REPLACE for each library. The file is read piece by piece
+/// (bounded memory). Keys already present are replaced; keys whose deadline has passed are left out.
+public struct RDBLoader {
+    private let client: RESPClient
+    private let batch: Int
+    private var commands: [[[UInt8]]] = []
+    private var pending: [(key: [UInt8], database: Int, type: String)] = []
+    public private(set) var summary = RDBLoadSummary()
+
+    public init(client: RESPClient, batch: Int = 1000) {
+        self.client = client
+        self.batch = max(1, batch)
+    }
+
+    /// Reads the file from `fd` to its end; `progress` is called after each batch.
+    public mutating func load(fd: Int32, progress: (RDBLoadSummary) -> Void = { _ in }) throws -> RDBLoadSummary {
+        var decoder = RDBFileDecoder()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let now = Int64(WallClock.milliseconds())
+        do {
+            while true {
+                while let record = try decoder.next() {
+                    summary.bytes = decoder.offset
+                    switch record {
+                    case .selectDatabase(let n):
+                        try flush(progress)
+                        let reply = try client.command([Array("SELECT".utf8), Array(String(n).utf8)])
+                        if case .error(let message) = reply { throw RDBLoadError(summary: summary, reason: "the file holds database \(n), which the daemon refuses: \(message)") }
+                    case .key(let entry):
+                        if let at = entry.expiresAt, at <= now {
+                            summary.expired += 1
+                            continue
+                        }
+                        var writer = RDBWriter()
+                        writer.value(entry.value)
+                        commands.append([Array("RESTORE".utf8), entry.key, Array(String(entry.expiresAt ?? 0).utf8),
+                                         DumpPayload.seal(writer.bytes), Array("REPLACE".utf8), Array("ABSTTL".utf8)])
+                        pending.append((entry.key, entry.database, entry.value.typeName))
+                        if commands.count >= batch { try flush(progress) }
+                    case .function(let code):
+                        try flush(progress)
+                        let reply = try client.command([Array("FUNCTION".utf8), Array("LOAD".utf8), Array("REPLACE".utf8), code])
+                        if case .error(let message) = reply { note("FUNCTION LOAD: \(message)") } else { summary.functions += 1 }
+                    case .refused(let refusal):
+                        summary.refused.append(refusal)
+                    case .moduleAux(let name):
+                        summary.refused.append(RDBRefusal(database: -1, key: [], what: "AUX data of module '\(name)'", offset: decoder.offset))
+                    case .aux, .resizeDatabase, .end:
+                        break
+                    }
+                }
+                if decoder.isComplete { break }
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 { throw RDBLoadError(summary: summary, reason: "read: \(String(cString: strerror(errno)))") }
+                if n == 0 { decoder.finish() } else { decoder.append(chunk[..<n]) }
+            }
+            try flush(progress)
+        } catch let error as RDBError {
+            // What came before the damage is stored; nothing after it.
+            try? flush(progress)
+            throw RDBLoadError(summary: summary, reason: error.description)
+        } catch let error as ShmKVError {
+            throw RDBLoadError(summary: summary, reason: "\(error)")
+        }
+        summary.bytes = decoder.offset
+        return summary
+    }
+
+    private mutating func flush(_ progress: (RDBLoadSummary) -> Void) throws(ShmKVError) {
+        guard !commands.isEmpty else { return }
+        let replies = try client.pipeline(commands)
+        for (reply, key) in zip(replies, pending) {
+            guard case .error(let message) = reply else {
+                summary.keys[key.database, default: [:]][key.type, default: 0] += 1
+                continue
+            }
+            summary.failed += 1
+            note("RESTORE \(String(decoding: key.key, as: UTF8.self).debugDescription): \(message)")
+        }
+        commands.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+        progress(summary)
+    }
+
+    private mutating func note(_ failure: String) {
+        if summary.failures.count < 10 { summary.failures.append(failure) }
+    }
+}
+
+extension RDBValue {
+    /// TYPE's name for it.
+    public var typeName: String {
+        switch self {
+        case .string: "string"
+        case .list: "list"
+        case .set: "set"
+        case .sortedSet: "zset"
+        case .hash: "hash"
+        }
+    }
+}
+
+/// Whole-file checks of an RDB file.
+public enum RDBFile {
+    /// Reads `fd` to its end: nil when the file's checksum holds (or it has none), else the error.
+    public static func verify(fd: Int32) throws(RDBLoadError) -> RDBError? {
+        var checksum = RDBFileChecksum()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { throw RDBLoadError(summary: RDBLoadSummary(), reason: "read: \(String(cString: strerror(errno)))") }
+            if n == 0 { return checksum.verify() }
+            checksum.append(chunk[..<n])
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import ShmKV
+
+extension Dump {
+    /// `shmkv dump --rdb FILE`: the whole store from one LocalStore snapshot, as an RDB file, written
+    /// beside FILE and renamed onto it once complete (a reader never sees half a file).
+    func dumpRDB(_ path: String) throws {
+        let store = try localOptions.open(for: connection, purpose: "dumping")
+        let partial = path == "-" ? nil : path + ".partial"
+        let fd = partial.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? 1
+        guard fd >= 0 else { throw ValidationError("cannot write \(partial!): \(String(cString: strerror(errno)))") }
+        var line = ProgressLine(forced: progress)
+        let summary: RDBDumpSummary
+        do {
+            summary = try store.writeRDB(to: fd) { now in line.update("dump: \(now.written) keys, \(ProgressLine.bytes(now.bytes))") }
+            if let partial {
+                guard fsync(fd) == 0, close(fd) == 0, rename(partial, path) == 0 else {
+                    throw ShmKVError.file("writing \(path): \(String(cString: strerror(errno)))")
+                }
+            }
+        } catch {
+            if let partial { close(fd); unlink(partial) }
+            Display.error("\(error)")
+            throw ExitCode(ExitStatus.serverOrConnection)
+        }
+        for (database, key) in summary.leftOut.prefix(20) {
+            Display.error("left out: db \(database) key \(String(decoding: key, as: UTF8.self).debugDescription): a stream cannot be written as RDB yet")
+        }
+        if summary.leftOut.count > 20 { Display.error("left out: … and \(summary.leftOut.count - 20) more streams") }
+        let perDatabase = summary.keys.sorted { $0.key < $1.key }.map { db, types in
+            "db \(db): " + types.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        }
+        line.finish("dumped \(summary.written) keys (\(perDatabase.joined(separator: "; ")))"
+                    + (summary.functions > 0 ? ", \(summary.functions) function libraries" : "")
+                    + (summary.leftOut.isEmpty ? "" : ", left out \(summary.leftOut.count) streams")
+                    + " from \(store.directory) to \(path), \(ProgressLine.bytes(summary.bytes))")
+        if connection.json {
+            Display.printJSON(["format": "rdb", "dumped": summary.written, "functions": summary.functions, "bytes": summary.bytes,
+                               "left_out": summary.leftOut.count,
+                               "databases": Dictionary(uniqueKeysWithValues: summary.keys.map { (String($0.key), $0.value) })])
+        }
+    }
+}
