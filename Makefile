@@ -130,12 +130,13 @@ test: build
 # moving it to Tests/Fuzz/regressions/ under a name that says what it was.
 FUZZ_SECONDS ?= 600
 FUZZ_BUILD := .build-fuzz
-FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server fuzz-collection-records fuzz-scripts
+FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server fuzz-collection-records fuzz-scripts fuzz-rdb-decoder
 FUZZ_SEEDS_fuzz-collection-records := records
 FUZZ_SEEDS_fuzz-resp-decoder := resp
 FUZZ_SEEDS_fuzz-native-decoder := native
 FUZZ_SEEDS_fuzz-server := server
 FUZZ_SEEDS_fuzz-scripts := scripts
+FUZZ_SEEDS_fuzz-rdb-decoder := rdb
 # Swift's runtime keeps some allocations for the life of the process; LeakSanitizer would report them.
 FUZZ_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 

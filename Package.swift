@@ -136,6 +136,7 @@ let package = Package(
         .target(name: "FuzzReplay", path: "Tests/Fuzz/Targets/FuzzReplay"),
         .executableTarget(name: "fuzz-resp-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/RESPDecoderFuzz"),
         .executableTarget(name: "fuzz-native-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/NativeDecoderFuzz"),
+        .executableTarget(name: "fuzz-rdb-decoder", dependencies: ["RDB", "FuzzReplay"], path: "Tests/Fuzz/Targets/RDBDecoderFuzz"),
         .executableTarget(name: "fuzz-collection-records", dependencies: ["LMDB", "StoreLayout", "FuzzReplay"],
                           path: "Tests/Fuzz/Targets/CollectionRecordFuzz"),
         .target(

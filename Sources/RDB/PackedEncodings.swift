@@ -15,13 +15,14 @@ public enum PackedElement: Equatable, Sendable {
 
 /// Readers of the blobs Redis stores collections in (inside an RDB string): listpack (7.0+), ziplist
 /// (before 7.0), intset and zipmap (before 2.6). Each checks every length against the blob, so no input
-/// makes it read outside it; a malformed blob is an `RDBError` at `base` (the blob's offset in the RDB
-/// data) plus the position inside it.
+/// makes it read outside it; a malformed blob is an `RDBError` at `base` (where the blob's string starts
+/// in the RDB data: a compressed blob's bytes have no place of their own there) naming the byte inside
+/// the blob.
 enum PackedEncodings {
     /// The elements of a listpack: total bytes (u32 LE), count (u16 LE, 65535: unknown), entries each
     /// followed by its back length, 0xFF.
     static func listpack(_ blob: [UInt8], base: Int) throws(RDBError) -> [PackedElement] {
-        func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base + at, reason: "listpack: " + reason) }
+        func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base, reason: "listpack (byte \(at) of its \(blob.count)): " + reason) }
         try checkFrame(blob, header: 6, fail)
         var elements: [PackedElement] = []
         var p = 6
@@ -72,7 +73,7 @@ enum PackedEncodings {
     /// The elements of a ziplist: total bytes (u32 LE), tail offset (u32 LE), count (u16 LE), entries
     /// (previous entry's length, encoding, data), 0xFF.
     static func ziplist(_ blob: [UInt8], base: Int) throws(RDBError) -> [PackedElement] {
-        func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base + at, reason: "ziplist: " + reason) }
+        func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base, reason: "ziplist (byte \(at) of its \(blob.count)): " + reason) }
         try checkFrame(blob, header: 10, fail)
         var elements: [PackedElement] = []
         var p = 10
@@ -134,7 +135,7 @@ enum PackedEncodings {
     /// The field-value pairs of a zipmap (Redis before 2.6): a count byte, then per entry the key's
     /// length and bytes, the value's length, a free count, the value and that many free bytes; 0xFF.
     static func zipmap(_ blob: [UInt8], base: Int) throws(RDBError) -> [(PackedElement, PackedElement)] {
-        func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base + at, reason: "zipmap: " + reason) }
+        func fail(_ at: Int, _ reason: String) -> RDBError { RDBError(offset: base, reason: "zipmap (byte \(at) of its \(blob.count)): " + reason) }
         var p = 1
         var pairs: [(PackedElement, PackedElement)] = []
         func length() throws(RDBError) -> Int {
