@@ -197,6 +197,11 @@ extension DumpPayload {
     /// checksum, an unsupported type, a malformed value, or bytes left after it.
     public static func value(of payload: [UInt8]) throws(any Error) -> RDBValue {
         guard let (end, _) = open(payload) else { throw RDBError(offset: max(0, payload.count - 10), reason: "DUMP payload version or checksum are wrong") }
+        return try value(of: payload, bodyEnd: end)
+    }
+
+    /// The value of a payload `open` has checked (its body ends at `bodyEnd`).
+    public static func value(of payload: [UInt8], bodyEnd end: Int) throws(any Error) -> RDBValue {
         var reader = RDBReader(payload, to: end)
         let value = try reader.value(ofType: try reader.byte())
         guard reader.isAtEnd else { throw RDBError(offset: reader.offset, reason: "bytes after the value") }

@@ -37,11 +37,14 @@ public struct RDBLoadError: Error, CustomStringConvertible {
 /// payload REPLACE ABSTTL` (its value re-encoded as a DUMP payload), `batch` commands per pipeline,
 /// SELECT before each database, FUNCTION LOAD REPLACE for each library. The file is read piece by piece
 /// (bounded memory). Keys already present are replaced; keys whose deadline has passed are left out.
+/// While the daemon stores one batch the next is decoded (batches up to 2,000: their replies fit the
+/// socket's buffers meanwhile; a larger batch waits for its replies before the next is sent).
 public struct RDBLoader {
     private let client: RESPClient
     private let batch: Int
     private var commands: [[[UInt8]]] = []
     private var pending: [(key: [UInt8], database: Int, type: String)] = []
+    private var inFlight: [(key: [UInt8], database: Int, type: String)] = []
     public private(set) var summary = RDBLoadSummary()
 
     public init(client: RESPClient, batch: Int = 1000) {
@@ -73,7 +76,7 @@ public struct RDBLoader {
                         commands.append([Array("RESTORE".utf8), entry.key, Array(String(entry.expiresAt ?? 0).utf8),
                                          DumpPayload.seal(writer.bytes), Array("REPLACE".utf8), Array("ABSTTL".utf8)])
                         pending.append((entry.key, entry.database, entry.value.typeName))
-                        if commands.count >= batch { try flush(progress) }
+                        if commands.count >= batch { try flush(progress, drain: batch > 2000) }
                     case .function(let code):
                         try flush(progress)
                         let reply = try client.command([Array("FUNCTION".utf8), Array("LOAD".utf8), Array("REPLACE".utf8), code])
@@ -103,10 +106,26 @@ public struct RDBLoader {
         return summary
     }
 
-    private mutating func flush(_ progress: (RDBLoadSummary) -> Void) throws(ShmKVError) {
-        guard !commands.isEmpty else { return }
-        let replies = try client.pipeline(commands)
-        for (reply, key) in zip(replies, pending) {
+    /// Sends the batch built so far, then reads the replies to the batch before it (one batch in flight:
+    /// the daemon works on it while the next is decoded); `drain` reads this one's too.
+    private mutating func flush(_ progress: (RDBLoadSummary) -> Void, drain: Bool = true) throws(ShmKVError) {
+        if !commands.isEmpty {
+            try client.send(commands)
+            commands.removeAll(keepingCapacity: true)
+        }
+        try account(inFlight, progress)
+        inFlight = pending
+        pending.removeAll(keepingCapacity: true)
+        if drain {
+            try account(inFlight, progress)
+            inFlight.removeAll()
+        }
+    }
+
+    private mutating func account(_ batch: [(key: [UInt8], database: Int, type: String)], _ progress: (RDBLoadSummary) -> Void) throws(ShmKVError) {
+        guard !batch.isEmpty else { return }
+        let replies = try client.receive(batch.count)
+        for (reply, key) in zip(replies, batch) {
             guard case .error(let message) = reply else {
                 summary.keys[key.database, default: [:]][key.type, default: 0] += 1
                 continue
@@ -114,8 +133,6 @@ public struct RDBLoader {
             summary.failed += 1
             note("RESTORE \(String(decoding: key.key, as: UTF8.self).debugDescription): \(message)")
         }
-        commands.removeAll(keepingCapacity: true)
-        pending.removeAll(keepingCapacity: true)
         progress(summary)
     }
 

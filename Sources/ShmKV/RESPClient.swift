@@ -32,6 +32,24 @@ public final class RESPClient: Sendable {
         }
     }
 
+    /// Sends `commands` in one write without reading their replies: `receive` them later, in order.
+    /// Only for replies that fit the socket's buffers while the next `send` is written (a server stops
+    /// reading a client whose replies pile up): a loader keeps one batch of short replies in flight.
+    public func send(_ commands: [[[UInt8]]]) throws(ShmKVError) {
+        try socket.withLock { socket throws(ShmKVError) in
+            guard socket != nil else { throw .connection("the connection is closed") }
+            try socket!.send(ClientSocket.encodeRESP(commands))
+        }
+    }
+
+    /// The next `count` replies (to commands sent by `send`).
+    public func receive(_ count: Int) throws(ShmKVError) -> [RESPReply] {
+        try socket.withLock { socket throws(ShmKVError) -> [RESPReply] in
+            guard socket != nil else { throw .connection("the connection is closed") }
+            return try socket!.receiveRESP(count)
+        }
+    }
+
     /// Closes the connection; later calls throw `.connection`.
     public func close() { socket.withLock { $0 = nil } }
 }
@@ -39,15 +57,25 @@ public final class RESPClient: Sendable {
 extension ClientSocket {
     /// Sends `commands` (RESP arrays of bulk strings) in one write and reads their replies, in order.
     mutating func exchangeRESP(_ commands: [[[UInt8]]]) throws(ShmKVError) -> [RESPReply] {
+        try send(ClientSocket.encodeRESP(commands))
+        return try receiveRESP(commands.count)
+    }
+
+    /// `commands` as RESP arrays of bulk strings, one after another.
+    static func encodeRESP(_ commands: [[[UInt8]]]) -> [UInt8] {
         var request: [UInt8] = []
         for arguments in commands {
             RESPWriter.array(arguments.count, into: &request)
             for argument in arguments { RESPWriter.bulk(argument, into: &request) }
         }
-        try send(request)
+        return request
+    }
+
+    /// The next `count` RESP replies.
+    mutating func receiveRESP(_ count: Int) throws(ShmKVError) -> [RESPReply] {
         var replies: [RESPReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
+        replies.reserveCapacity(count)
+        for _ in 0..<count {
             replies.append(try next { bytes throws(WireError) in try RESPReplyDecoder.decode(bytes) })
         }
         return replies

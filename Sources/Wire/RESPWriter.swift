@@ -67,6 +67,12 @@ public enum RESPWriter {
         out.append(13); out.append(10)
     }
 
+    /// `$len` + the bytes of an array, copied at once (the generic form below walks them one by one
+    /// when it is not specialized across modules).
+    public static func bulk(_ bytes: [UInt8], into out: inout [UInt8]) {
+        bytes.withUnsafeBytes { bulk($0, into: &out) }
+    }
+
     /// `$len` + bytes for an array or string.
     public static func bulk(_ bytes: some Collection<UInt8>, into out: inout [UInt8]) {
         header(UInt8(ascii: "$"), bytes.count, into: &out)

@@ -1,4 +1,5 @@
 import RDB
+import TestSupport
 import Testing
 
 @Suite("RDB codec pieces: CRC64, LZF, lengths, strings, DUMP payload footers")
@@ -8,6 +9,22 @@ struct RDBTests {
         #expect(CRC64.checksum(Array("123456789".utf8)) == 0xe9c6_d914_c4b8_d9ca)
         #expect(CRC64.checksum([UInt8]()) == 0)
         #expect(CRC64.checksum(Array("6789".utf8), continuing: CRC64.checksum(Array("12345".utf8))) == 0xe9c6_d914_c4b8_d9ca)
+        // Eight bytes at a time gives what one byte at a time gives, at every length and split.
+        func bitwise(_ bytes: [UInt8]) -> UInt64 {
+            var crc: UInt64 = 0
+            for byte in bytes {
+                crc ^= UInt64(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5 : crc >> 1 }
+            }
+            return crc
+        }
+        var random = SplitMix64(seed: 0xC4C6_4)
+        for length in 0..<100 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let split = Int.random(in: 0...length, using: &random)
+            #expect(CRC64.checksum(bytes) == bitwise(bytes), "length \(length)")
+            #expect(CRC64.checksum(bytes[split...], continuing: CRC64.checksum(bytes[..<split])) == bitwise(bytes), "length \(length) split at \(split)")
+        }
     }
 
     @Test("LZF: literals and overlapping back references decompress; every lie about a length or an offset is an error")

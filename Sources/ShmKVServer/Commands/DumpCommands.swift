@@ -62,8 +62,9 @@ enum DumpCommands {
         if !replace, try keys.exists(key) { return .error("BUSYKEY Target key name already exists.") }
         guard let ttl = args.integer(2) else { return .error(RESPError.notInteger.message) }
         guard ttl >= 0 else { return .error("ERR Invalid TTL value, must be >= 0") }
-        guard DumpPayload.open(Array(args[3])) != nil else { return .error("ERR DUMP payload version or checksum are wrong") }
-        guard let value = try? DumpPayload.value(of: Array(args[3])), value.isWellFormed else { return .error("ERR Bad data format") }
+        let payload = Array(args[3])
+        guard let (end, _) = DumpPayload.open(payload) else { return .error("ERR DUMP payload version or checksum are wrong") }
+        guard let value = try? DumpPayload.value(of: payload, bodyEnd: end), value.isWellFormed else { return .error("ERR Bad data format") }
         let deadline: Int64? = ttl == 0 ? nil : absolute ? ttl : ttl.addingReportingOverflow(keys.now).partialValue
         if let deadline, deadline <= keys.now {
             // Already expired: nothing is stored, and what REPLACE would have replaced is deleted.
