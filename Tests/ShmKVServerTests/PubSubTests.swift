@@ -42,8 +42,11 @@ struct PubSubTests {
             for c in [pair.0, pair.1] { c.send(respCommand(subscription)) }
             listeners.append(pair)
         }
-        // Both servers have registered the subscriptions once PUBSUB NUMPAT says so.
+        // Both servers have registered the subscriptions once PUBSUB NUMPAT and NUMSUB say so (each
+        // connection's SUBSCRIBE is its own request: the patterns being there says nothing of the channels).
         #expect(try eventually { try twin.both(["PUBSUB", "NUMPAT"]) == (.integer(2), .integer(2)) })
+        let counted = RESPReply.array([.bulk(Array("ch1".utf8)), .integer(2), .bulk(Array("ch2".utf8)), .integer(1)])
+        #expect(try eventually { try twin.both(["PUBSUB", "NUMSUB", "ch1", "ch2"]) == (counted, counted) })
         let script: [[String]] = [
             ["PUBLISH", "ch1", "hello"], ["PUBLISH", "ch2", "two"], ["PUBLISH", "xy", "pattern only"], ["PUBLISH", "none", "x"],
             ["PUBLISH", "ch1", ""], ["PUBSUB", "NUMSUB", "ch1", "ch2", "ch3"], ["PUBSUB", "NUMSUB"], ["PUBSUB", "NUMPAT"],
