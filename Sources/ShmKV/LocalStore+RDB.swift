@@ -8,22 +8,15 @@ import Glibc
 #endif
 
 /// What writing an RDB file from the store did.
-public struct RDBDumpSummary: Sendable, Equatable {
-    /// Keys written, per numbered database and type name.
-    public var keys: [Int: [String: Int]] = [:]
+public struct RDBDumpSummary: Sendable {
+    /// Keys written.
+    public var keys = RDBKeyCounts()
     /// Keys of a type the file cannot hold here (streams), per database: left out.
     public var leftOut: [(database: Int, key: [UInt8])] = []
     /// Function libraries written.
     public var functions = 0
     /// File bytes written.
     public var bytes = 0
-
-    public var written: Int { keys.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
-
-    public static func == (a: RDBDumpSummary, b: RDBDumpSummary) -> Bool {
-        a.keys == b.keys && a.functions == b.functions && a.bytes == b.bytes
-            && a.leftOut.map { [$0.database: $0.key] } == b.leftOut.map { [$0.database: $0.key] }
-    }
 }
 
 extension LocalStore {
@@ -67,7 +60,7 @@ extension LocalStore {
                         return .proceed
                     }
                     file.key(key, value, expiresAt: try keys.deadline(of: key))
-                    summary.keys[database, default: [:]][value.typeName, default: 0] += 1
+                    summary.keys.add(database: database, type: value.typeName)
                     try drain(false)
                     return .proceed
                 }

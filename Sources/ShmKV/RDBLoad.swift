@@ -5,10 +5,30 @@ import Wire
 import Glibc
 #endif
 
+/// Keys counted per numbered database and type name (`string`, `list`, `set`, `zset`, `hash`): what a
+/// load stored or a dump wrote.
+public struct RDBKeyCounts: Sendable, Equatable, CustomStringConvertible {
+    public private(set) var byDatabase: [Int: [String: Int]] = [:]
+
+    public init() {}
+
+    public mutating func add(database: Int, type: String) { byDatabase[database, default: [:]][type, default: 0] += 1 }
+
+    /// Keys in all.
+    public var total: Int { byDatabase.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
+
+    /// "db 0: 1 hash, 101 string; db 2: 1 set".
+    public var description: String {
+        byDatabase.sorted { $0.key < $1.key }.map { db, types in
+            "db \(db): " + types.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        }.joined(separator: "; ")
+    }
+}
+
 /// What loading an RDB file did.
 public struct RDBLoadSummary: Sendable, Equatable {
-    /// Keys stored, per numbered database and type name (`string`, `list`, `set`, `zset`, `hash`).
-    public var keys: [Int: [String: Int]] = [:]
+    /// Keys stored.
+    public var keys = RDBKeyCounts()
     /// Keys left out because their deadline had passed.
     public var expired = 0
     /// Keys in a form this codec does not read (streams, module values, hashes with field TTLs), and
@@ -21,9 +41,6 @@ public struct RDBLoadSummary: Sendable, Equatable {
     public var failures: [String] = []
     /// File bytes read so far.
     public var bytes = 0
-
-    /// Keys stored in all.
-    public var stored: Int { keys.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
 }
 
 /// Why a load stopped: the file's offset and why, with what had been stored before it.
@@ -90,9 +107,7 @@ public struct RDBLoader {
                     }
                 }
                 if decoder.isComplete { break }
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 { throw RDBLoadError(summary: summary, reason: "read: \(String(cString: strerror(errno)))") }
-                if n == 0 { decoder.finish() } else { decoder.append(chunk[..<n]) }
+                if let piece = try RDBFile.read(fd, into: &chunk, summary: summary) { decoder.append(piece) } else { decoder.finish() }
             }
             try flush(progress)
         } catch let error as RDBError {
@@ -102,7 +117,6 @@ public struct RDBLoader {
         } catch let error as ShmKVError {
             throw RDBLoadError(summary: summary, reason: "\(error)")
         }
-        summary.bytes = decoder.offset
         return summary
     }
 
@@ -127,7 +141,7 @@ public struct RDBLoader {
         let replies = try client.receive(batch.count)
         for (reply, key) in zip(replies, batch) {
             guard case .error(let message) = reply else {
-                summary.keys[key.database, default: [:]][key.type, default: 0] += 1
+                summary.keys.add(database: key.database, type: key.type)
                 continue
             }
             summary.failed += 1
@@ -160,11 +174,15 @@ public enum RDBFile {
     public static func verify(fd: Int32) throws(RDBLoadError) -> RDBError? {
         var checksum = RDBFileChecksum()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { throw RDBLoadError(summary: RDBLoadSummary(), reason: "read: \(String(cString: strerror(errno)))") }
-            if n == 0 { return checksum.verify() }
-            checksum.append(chunk[..<n])
-        }
+        while let piece = try read(fd, into: &chunk, summary: RDBLoadSummary()) { checksum.append(piece) }
+        return checksum.verify()
+    }
+
+    /// The next piece of `fd` read into `chunk`, or nil at its end; a failed read is an error carrying
+    /// `summary` (what was stored before it).
+    static func read(_ fd: Int32, into chunk: inout [UInt8], summary: RDBLoadSummary) throws(RDBLoadError) -> ArraySlice<UInt8>? {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { throw RDBLoadError(summary: summary, reason: "read: \(String(cString: strerror(errno)))") }
+        return n == 0 ? nil : chunk[..<n]
     }
 }

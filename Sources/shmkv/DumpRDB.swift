@@ -13,7 +13,7 @@ extension Dump {
         var line = ProgressLine(forced: progress)
         let summary: RDBDumpSummary
         do {
-            summary = try store.writeRDB(to: fd) { now in line.update("dump: \(now.written) keys, \(ProgressLine.bytes(now.bytes))") }
+            summary = try store.writeRDB(to: fd) { now in line.update("dump: \(now.keys.total) keys, \(ProgressLine.bytes(now.bytes))") }
             if let partial {
                 guard fsync(fd) == 0, close(fd) == 0, rename(partial, path) == 0 else {
                     throw ShmKVError.file("writing \(path): \(String(cString: strerror(errno)))")
@@ -28,17 +28,14 @@ extension Dump {
             Display.error("left out: db \(database) key \(String(decoding: key, as: UTF8.self).debugDescription): a stream cannot be written as RDB yet")
         }
         if summary.leftOut.count > 20 { Display.error("left out: … and \(summary.leftOut.count - 20) more streams") }
-        let perDatabase = summary.keys.sorted { $0.key < $1.key }.map { db, types in
-            "db \(db): " + types.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        }
-        line.finish("dumped \(summary.written) keys (\(perDatabase.joined(separator: "; ")))"
+        line.finish("dumped \(summary.keys.total) keys (\(summary.keys))"
                     + (summary.functions > 0 ? ", \(summary.functions) function libraries" : "")
                     + (summary.leftOut.isEmpty ? "" : ", left out \(summary.leftOut.count) streams")
                     + " from \(store.directory) to \(path), \(ProgressLine.bytes(summary.bytes))")
         if connection.json {
-            Display.printJSON(["format": "rdb", "dumped": summary.written, "functions": summary.functions, "bytes": summary.bytes,
+            Display.printJSON(["format": "rdb", "dumped": summary.keys.total, "functions": summary.functions, "bytes": summary.bytes,
                                "left_out": summary.leftOut.count,
-                               "databases": Dictionary(uniqueKeysWithValues: summary.keys.map { (String($0.key), $0.value) })])
+                               "databases": Dictionary(uniqueKeysWithValues: summary.keys.byDatabase.map { (String($0.key), $0.value) })])
         }
     }
 }

@@ -26,11 +26,11 @@ extension Load {
         var started: TransientDaemon?
         var address = connection.address
         if let dataDir {
-            if LocalStore.runningDaemon(in: dataDir) != nil {
-                address = .unix(path: dataDir + "/shmkvd.sock")
-            } else {
-                started = try TransientDaemon(dataDirectory: dataDir)
-                address = .unix(path: started!.socketPath)
+            // The daemon's default socket, where one runs there; the one a started daemon is given.
+            let socket = dataDir + "/shmkvd.sock"
+            address = .unix(path: socket)
+            if LocalStore.runningDaemon(in: dataDir) == nil {
+                started = try TransientDaemon(dataDirectory: dataDir, socketPath: socket)
                 Display.error("started shmkvd on \(dataDir) for the load")
             }
         }
@@ -42,10 +42,10 @@ extension Load {
             defer { client.close() }
             var loader = RDBLoader(client: client, batch: batch)
             summary = try loader.load(fd: fd) { now in
-                line.update("load: \(now.stored) keys, \(ProgressLine.bytes(now.bytes))" + (size > 0 ? " of \(ProgressLine.bytes(size))" : ""))
+                line.update("load: \(now.keys.total) keys, \(ProgressLine.bytes(now.bytes))" + (size > 0 ? " of \(ProgressLine.bytes(size))" : ""))
             }
         } catch let error as RDBLoadError {
-            Display.error("\(path): \(error.reason) (\(error.summary.stored) keys stored before it)")
+            Display.error("\(path): \(error.reason) (\(error.summary.keys.total) keys stored before it)")
             throw ExitCode(ExitStatus.serverOrConnection)
         } catch let error as ShmKVError {
             Display.error("\(error)")
@@ -63,10 +63,7 @@ extension Load {
         if summary.refused.count > 20 { Display.error("refused: … and \(summary.refused.count - 20) more") }
         for failure in summary.failures { Display.error("error reply: \(failure)") }
         let seconds = Date().timeIntervalSince(line.started)
-        let perDatabase = summary.keys.sorted { $0.key < $1.key }.map { db, types in
-            "db \(db): " + types.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        }
-        line.finish("loaded \(summary.stored) keys (\(perDatabase.joined(separator: "; ")))"
+        line.finish("loaded \(summary.keys.total) keys (\(summary.keys))"
                     + (summary.functions > 0 ? ", \(summary.functions) function libraries" : "")
                     + (summary.expired > 0 ? ", left out \(summary.expired) whose deadline had passed" : "")
                     + (summary.refused.isEmpty ? "" : ", refused \(summary.refused.count)")
@@ -74,9 +71,9 @@ extension Load {
                     + ", \(ProgressLine.bytes(summary.bytes)) at \(String(format: "%.1f", Double(summary.bytes) / 1_048_576 / max(seconds, 0.001))) MiB/s")
         if connection.json {
             Display.printJSON([
-                "format": "rdb", "loaded": summary.stored, "expired_skipped": summary.expired, "functions": summary.functions,
+                "format": "rdb", "loaded": summary.keys.total, "expired_skipped": summary.expired, "functions": summary.functions,
                 "failed": summary.failed, "bytes": summary.bytes, "seconds": seconds,
-                "databases": Dictionary(uniqueKeysWithValues: summary.keys.map { (String($0.key), $0.value) }),
+                "databases": Dictionary(uniqueKeysWithValues: summary.keys.byDatabase.map { (String($0.key), $0.value) }),
                 "refused": summary.refused.map { ["db": $0.database, "key": Display.json($0.key), "what": $0.what, "offset": $0.offset] as [String: Any] },
             ])
         }
@@ -89,8 +86,8 @@ final class TransientDaemon {
     let process = Process()
     let socketPath: String
 
-    init(dataDirectory: String) throws {
-        socketPath = dataDirectory + "/shmkvd.sock"
+    init(dataDirectory: String, socketPath: String) throws {
+        self.socketPath = socketPath
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let candidates = [here + "/shmkvd"] + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/shmkvd" }
         guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
