@@ -8,12 +8,12 @@ public struct RDBKey: Equatable, Sendable {
     public let expiresAt: Int64?
 }
 
-/// A key the file holds in a form this codec does not read (a stream, a module's value, a hash with
-/// field TTLs): named and counted, and stepped over.
+/// A key the file holds in a form this codec does not read or ShmKV does not keep (a stream with
+/// consumer groups, a module's value, a hash with field TTLs): named and counted, and stepped over.
 public struct RDBRefusal: Equatable, Sendable {
     public let database: Int
     public let key: [UInt8]
-    /// What it was: "a stream", "a value of module type 'ReJSON-RL'".
+    /// What it was: "a stream with consumer groups", "a value of module type 'ReJSON-RL'".
     public let what: String
     /// Where its record starts in the file.
     public let offset: Int
@@ -172,6 +172,9 @@ public struct RDBFileDecoder {
                 let value: RDBValue
                 do { value = try reader.value(ofType: type) } catch let error as RDBError { throw error } catch {
                     throw RDBError(offset: at, reason: "\(error)")
+                }
+                if case .stream(let stream) = value, stream.consumerGroups > 0 {
+                    return .refused(RDBRefusal(database: database, key: key, what: "a stream with consumer groups", offset: base + at))
                 }
                 return .key(RDBKey(database: database, key: key, value: value, expiresAt: expiresAt))
             default:

@@ -1,9 +1,9 @@
 /// Stepping over what an RDB file holds but this codec does not read, so that the keys after it still
-/// load: module values in their self-describing form, module AUX data, streams, and Redis 7.4's hashes
-/// with field TTLs. Each step checks its counts against the bytes left, as the value readers do.
+/// load: module values in their self-describing form, module AUX data, streams' consumer groups, and
+/// Redis 7.4's hashes with field TTLs. Each step checks its counts against the bytes left, as the value readers do.
 extension RDBReader {
     /// Steps over a value of `type` (one that `RDBType.unsupportedName` names) and says what it was:
-    /// "a stream", "a value of module type 'ReJSON-RL'". Modules' pre-4.0 form (type 6) does not say
+    /// "a value of module type 'ReJSON-RL'". Modules' pre-4.0 form (type 6) does not say
     /// where it ends and cannot be stepped over: that is an error.
     mutating func skipValue(ofType type: UInt8) throws(RDBError) -> String {
         let at = offset
@@ -12,9 +12,6 @@ extension RDBReader {
             let id = try length().value
             try skipModuleValue()
             return "a value of module type '\(Self.moduleName(id))'"
-        case RDBType.streamListpacks, RDBType.streamListpacks2, RDBType.streamListpacks3:
-            try skipStream(version: type)
-            return "a stream"
         case RDBType.hashMetadataPreGA, RDBType.hashMetadata:
             if type == RDBType.hashMetadata { _ = try take(8) }
             for _ in 0..<(try count()) {
@@ -59,27 +56,19 @@ extension RDBReader {
         }
     }
 
-    /// A stream: its listpacks, its metadata, its consumer groups with their pending entries and
-    /// consumers (types 15, 19 and 21 differ in a few fields).
-    private mutating func skipStream(version type: UInt8) throws(RDBError) {
+    /// A stream's consumer group: its name, last id (and entries read, types 19 and 21), its pending
+    /// entries, its consumers each with their pending ids.
+    mutating func skipStreamGroup(type: UInt8) throws(RDBError) {
+        _ = try take(stringLength())  // the group's name
+        for _ in 0..<(type >= RDBType.streamListpacks2 ? 3 : 2) { _ = try length() }
         for _ in 0..<(try count()) {
-            _ = try take(stringLength())  // the node's master id
-            _ = try take(stringLength())  // its listpack
+            _ = try take(16 + 8)  // an entry id, its delivery time
+            _ = try length()      // its delivery count
         }
-        let idFields = type >= RDBType.streamListpacks2 ? 8 : 3
-        for _ in 0..<idFields { _ = try length() }
         for _ in 0..<(try count()) {
-            _ = try take(stringLength())  // the group's name
-            for _ in 0..<(type >= RDBType.streamListpacks2 ? 3 : 2) { _ = try length() }
-            for _ in 0..<(try count()) {
-                _ = try take(16 + 8)  // an entry id, its delivery time
-                _ = try length()      // its delivery count
-            }
-            for _ in 0..<(try count()) {
-                _ = try take(stringLength())  // the consumer's name
-                _ = try take(type >= RDBType.streamListpacks3 ? 16 : 8)
-                for _ in 0..<(try count()) { _ = try take(16) }
-            }
+            _ = try take(stringLength())  // the consumer's name
+            _ = try take(type >= RDBType.streamListpacks3 ? 16 : 8)
+            for _ in 0..<(try count()) { _ = try take(16) }
         }
     }
 

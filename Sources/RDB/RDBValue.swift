@@ -32,9 +32,10 @@ public enum RDBValue: Equatable, Sendable {
     case set([[UInt8]])
     case sortedSet([ScoredMember])
     case hash([FieldValue])
+    case stream(RDBStream)
 }
 
-/// A value of a type this codec does not read (modules, streams, hashes with field TTLs): the caller
+/// A value of a type this codec does not read (modules, hashes with field TTLs): the caller
 /// names the key and counts it.
 public struct RDBUnsupportedType: Error, Equatable, CustomStringConvertible {
     public let type: UInt8
@@ -58,7 +59,6 @@ public enum RDBType {
     static func unsupportedName(_ type: UInt8) -> String? {
         switch type {
         case module, module2: "a module's type"
-        case streamListpacks, streamListpacks2, streamListpacks3: "a stream"
         case hashMetadataPreGA, hashListpackExPreGA, hashMetadata, hashListpackEx: "a hash with field expiry (Redis 7.4)"
         default: nil
         }
@@ -93,6 +93,8 @@ extension RDBReader {
             pairs.reserveCapacity(n)
             for _ in 0..<n { pairs.append(FieldValue(try string(), try string())) }
             return .hash(pairs)
+        case RDBType.streamListpacks, RDBType.streamListpacks2, RDBType.streamListpacks3:
+            return .stream(try stream(type: type))
         case RDBType.hashZipmap:
             let base = offset
             return .hash(try PackedEncodings.zipmap(try string(), base: base).map { FieldValue($0.bytes, $1.bytes) })

@@ -10,6 +10,9 @@ public struct EncodingLimits: Sendable, Equatable {
     public var intsetEntries = 512
     /// `list-max-listpack-size` -2: a list's nodes hold at most 8 KiB each.
     public var listNodeBytes = 8192
+    /// `stream-node-max-bytes` and `-entries`: where a stream's nodes end.
+    public var streamNodeBytes = 4096
+    public var streamNodeEntries = 100
 
     public init() {}
 }
@@ -93,6 +96,9 @@ extension RDBWriter {
                     string(pair.value)
                 }
             }
+        case .stream(let stream):
+            begin(RDBType.streamListpacks2)
+            self.stream(stream, limits: limits)
         }
     }
 

@@ -11,8 +11,6 @@ import Glibc
 public struct RDBDumpSummary: Sendable {
     /// Keys written.
     public var keys = RDBKeyCounts()
-    /// Keys of a type the file cannot hold here (streams), per database: left out.
-    public var leftOut: [(database: Int, key: [UInt8])] = []
     /// Function libraries written.
     public var functions = 0
     /// File bytes written.
@@ -23,8 +21,7 @@ extension LocalStore {
     /// Writes the whole store — every numbered database, each key with its deadline, and the function
     /// libraries — as an RDB 10 file to `fd`, from one read snapshot (consistent, while the daemon goes
     /// on writing; no daemon round trip), in the encodings redis-server 7.0 would hold the values in by
-    /// its default thresholds. Keys whose deadline has passed are left out, as are streams (listed in
-    /// the summary). `progress` is called about every MiB written.
+    /// its default thresholds. Keys whose deadline has passed are left out. `progress` is called about every MiB written.
     public func writeRDB(to fd: Int32, progress: (RDBDumpSummary) -> Void = { _ in }) throws -> RDBDumpSummary {
         var summary = RDBDumpSummary()
         var file = RDBFileWriter(aux: [("redis-bits", "64"), ("ctime", String(WallClock.milliseconds() / 1000)), ("shmkv-rdb", "1")])
@@ -54,11 +51,8 @@ extension LocalStore {
                 let count = try keys.count()
                 guard count > 0 else { continue }
                 file.selectDatabase(database, keys: count, expires: try keys.countWithDeadlines())
-                try keys.forEachKey(prefix: []) { key, type in
-                    guard type != .stream, let value = try keys.rdbValue(of: key) else {
-                        if type == .stream { summary.leftOut.append((database, Array(key))) }
-                        return .proceed
-                    }
+                try keys.forEachKey(prefix: []) { key, _ in
+                    guard let value = try keys.rdbValue(of: key) else { return .proceed }
                     file.key(key, value, expiresAt: try keys.deadline(of: key))
                     summary.keys.add(database: database, type: value.typeName)
                     try drain(false)

@@ -164,6 +164,7 @@ extension RDBValue {
         case .set: "set"
         case .sortedSet: "zset"
         case .hash: "hash"
+        case .stream: "stream"
         }
     }
 }

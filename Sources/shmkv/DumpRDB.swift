@@ -24,17 +24,11 @@ extension Dump {
             Display.error("\(error)")
             throw ExitCode(ExitStatus.serverOrConnection)
         }
-        for (database, key) in summary.leftOut.prefix(20) {
-            Display.error("left out: db \(database) key \(String(decoding: key, as: UTF8.self).debugDescription): a stream cannot be written as RDB yet")
-        }
-        if summary.leftOut.count > 20 { Display.error("left out: … and \(summary.leftOut.count - 20) more streams") }
         line.finish("dumped \(summary.keys.total) keys (\(summary.keys))"
                     + (summary.functions > 0 ? ", \(summary.functions) function libraries" : "")
-                    + (summary.leftOut.isEmpty ? "" : ", left out \(summary.leftOut.count) streams")
                     + " from \(store.directory) to \(path), \(ProgressLine.bytes(summary.bytes))")
         if connection.json {
             Display.printJSON(["format": "rdb", "dumped": summary.keys.total, "functions": summary.functions, "bytes": summary.bytes,
-                               "left_out": summary.leftOut.count,
                                "databases": Dictionary(uniqueKeysWithValues: summary.keys.byDatabase.map { (String($0.key), $0.value) })])
         }
     }

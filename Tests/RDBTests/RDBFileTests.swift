@@ -56,7 +56,7 @@ struct RDBFileTests {
         return Array(try Data(contentsOf: URL(fileURLWithPath: redis.directory.file("dump.rdb"))))
     }
 
-    @Test("a file redis-server SAVEs (every type and encoding, TTLs, three databases) reads key by key in pieces of any size; a stream is refused by name and stepped over")
+    @Test("a file redis-server SAVEs (every type and encoding, TTLs, three databases) reads key by key in pieces of any size; a stream with a consumer group is refused by name and stepped over")
     func redisFileReadsKeyByKey() throws {
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
         let expected = RedisDataset.make(seed: seed)
@@ -65,7 +65,7 @@ struct RDBFileTests {
         let (image, records) = try Self.decode(file, seed: seed)
         #expect(RedisDataset.difference(image, expected) == nil, "seed \(seed): \(RedisDataset.difference(image, expected) ?? "")")
         let refused = records.compactMap { if case .refused(let r) = $0 { r } else { nil } }
-        #expect(refused.map { [$0.database: String(decoding: $0.key, as: UTF8.self)] } == [[3: "stream"]] && refused.first?.what == "a stream")
+        #expect(refused.map { [$0.database: String(decoding: $0.key, as: UTF8.self)] } == [[3: "stream"]] && refused.first?.what == "a stream with consumer groups")
         #expect(records.contains(.aux(key: Array("redis-ver".utf8), value: Array("7.0.15".utf8))))
         #expect(records.contains(.selectDatabase(9)))
         guard case .end(let checksum) = records.last else { Issue.record("no end"); return }

@@ -12,13 +12,15 @@ import Wire
     let cli = Products.path("shmkv")
     static let library = "#!lua name=migrated\nredis.register_function('twice', function(keys, args) return args[1] * 2 end)"
 
-    /// redis-server holding `expected`, a stream in database 3 and a function library, SAVEd: its file.
+    /// redis-server holding `expected`, a stream with a consumer group in database 3 (which ShmKV
+    /// refuses) and a function library, SAVEd: its file.
     static func redisDump(_ expected: KeyspaceImage, _ redis: RedisServer) throws -> String {
         let c = try RESPTestConnection(unixPath: redis.socketPath)
         let commands = RedisDataset.commands(expected)
         for start in stride(from: 0, to: commands.count, by: 300) { _ = try c.pipeline(Array(commands[start..<min(start + 300, commands.count)])) }
         _ = try c.call("SELECT", "3")
         _ = try c.call("XADD", "events", "1-1", "f", "v")
+        _ = try c.call("XGROUP", "CREATE", "events", "workers", "0")
         _ = try c.call("FUNCTION", "LOAD", library)
         #expect(try c.call("SAVE") == .simple("OK"))
         return redis.directory.file("dump.rdb")
@@ -36,7 +38,7 @@ import Wire
         // In: one command, no daemon running (one is started for the load and stopped).
         let load = try runProcess(cli, ["load", "--rdb", file, "--data-dir", store, "--json", "--progress"])
         #expect(load.status == 0, "\(load.stderr)")
-        #expect(load.stderr.contains("refused: db 3 key \"events\": a stream"), "\(load.stderr)")
+        #expect(load.stderr.contains("refused: db 3 key \"events\": a stream with consumer groups"), "\(load.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(load.stdout.utf8)) as? [String: Any], "\(load.stdout)")
         #expect(summary["loaded"] as? Int == expected.values.reduce(0) { $0 + $1.count })
         #expect(summary["functions"] as? Int == 1 && (summary["refused"] as? [Any])?.count == 1)

@@ -36,6 +36,22 @@ public enum RedisDataset {
             while out.count < n { let x = make(); if seen.insert(x).inserted { out.append(x) } }
             return out
         }
+        // Ids with gaps (XADD's and XDEL's ghosts go between, see `commands`); entries with the same
+        // fields as the first (Redis packs only their values) or others; a last id past the last entry
+        // (its entry deleted), and now and then no entry left at all.
+        func stream(_ n: Int, big: Bool) -> RDBStream {
+            var ms = UInt64.random(in: 1...1_000_000_000_000, using: &random)
+            let common = [Array("job".utf8), Array("state".utf8)]
+            var entries: [RDBStreamEntry] = []
+            for _ in 0..<(Int.random(in: 0..<10, using: &random) == 0 ? 0 : n) {
+                ms += UInt64.random(in: 2...1000, using: &random)
+                let names = Bool.random(using: &random) ? common : unique(Int.random(in: 1...4, using: &random)) { item(big) }
+                entries.append(RDBStreamEntry(id: RDBStreamID(ms: ms, seq: UInt64.random(in: 0...3, using: &random)),
+                                              fields: names.flatMap { [$0, item(big)] }))
+            }
+            let last = entries.isEmpty || Bool.random(using: &random) ? RDBStreamID(ms: ms + 1, seq: 7) : entries.last!.id
+            return RDBStream(lastID: last, entries: entries)
+        }
         let scores: [Double] = [0, 1, -1.5, 0.1, 1e300, -.infinity, .infinity, 3, 12345.678]
         let hour = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
         var image: KeyspaceImage = [:]
@@ -45,15 +61,16 @@ public enum RedisDataset {
                 let big = i % 5 == 4
                 let n = big ? Int.random(in: 130...700, using: &random) : Int.random(in: 1...20, using: &random)
                 let value: RDBValue
-                switch i % 6 {
+                switch i % 7 {
                 case 0: value = .string(item(big))
                 case 1: value = .list((0..<n).map { _ in item(big) })
                 case 2: value = .set(unique(n) { item(big) })
                 case 3: value = .set(unique(n) { Array(String(Int64.random(in: -1_000_000...1_000_000, using: &random)).utf8) })
                 case 4: value = .sortedSet(unique(n) { item(big) }.map { ScoredMember($0, scores[Int.random(in: 0..<scores.count, using: &random)]) })
-                default: value = .hash(unique(n) { item(big) }.map { FieldValue($0, item(big)) })
+                case 5: value = .hash(unique(n) { item(big) }.map { FieldValue($0, item(big)) })
+                default: value = .stream(stream(n, big: big))
                 }
-                let key = Array("d\(db):\(["s", "l", "set", "iset", "z", "h"][i % 6]):\(i)".utf8) + (i % 7 == 0 ? [0, 0xFF, 10] : [])
+                let key = Array("d\(db):\(["s", "l", "set", "iset", "z", "h", "x"][i % 7]):\(i)".utf8) + (i % 11 == 0 ? [0, 0xFF, 10] : [])
                 keys[key] = StoredKey(value, expiresAt: i % 3 == 0 ? hour + Int64(i) * 1000 + Int64(db) : nil)
             }
             image[db] = keys
@@ -74,10 +91,32 @@ public enum RedisDataset {
                 case .set(let members): out.append([b("SADD"), key] + members)
                 case .sortedSet(let members): out.append([b("ZADD"), key] + members.flatMap { [b(scoreText($0.score)), $0.member] })
                 case .hash(let pairs): out.append([b("HSET"), key] + pairs.flatMap { [$0.field, $0.value] })
+                case .stream(let stream): out += streamCommands(key, stream)
                 }
                 if let at = stored.expiresAt { out.append([b("PEXPIREAT"), key, b(String(at))]) }
             }
         }
+        return out
+    }
+
+    /// XADDs of every entry, with a ghost after every fifth and one at the last id when no entry holds
+    /// it, then an XDEL of the ghosts: so that Redis's nodes hold deleted entries.
+    private static func streamCommands(_ key: [UInt8], _ stream: RDBStream) -> [[[UInt8]]] {
+        func id(_ id: RDBStreamID) -> [UInt8] { Array("\(id.ms)-\(id.seq)".utf8) }
+        var out: [[[UInt8]]] = [], ghosts: [RDBStreamID] = []
+        for (i, entry) in stream.entries.enumerated() {
+            out.append([Array("XADD".utf8), key, id(entry.id)] + entry.fields)
+            // (None after the last entry: that ghost would be the stream's last id.)
+            if i % 5 == 4 && i < stream.entries.count - 1 {
+                ghosts.append(RDBStreamID(ms: entry.id.ms + 1, seq: 0))
+                out.append([Array("XADD".utf8), key, id(ghosts.last!), Array("ghost".utf8), []])
+            }
+        }
+        if stream.entries.last?.id != stream.lastID {
+            ghosts.append(stream.lastID)
+            out.append([Array("XADD".utf8), key, id(stream.lastID), Array("ghost".utf8), []])
+        }
+        if !ghosts.isEmpty { out.append([Array("XDEL".utf8), key] + ghosts.map(id)) }
         return out
     }
 
@@ -104,7 +143,7 @@ public enum RedisDataset {
             }
         }
         switch value {
-        case .string, .list: return value
+        case .string, .list, .stream: return value
         case .set(let members): return .set(members.sorted(by: before))
         case .sortedSet(let members): return .sortedSet(members.sorted { before($0.member, $1.member) })
         case .hash(let pairs): return .hash(pairs.sorted { before($0.field, $1.field) })
@@ -121,6 +160,11 @@ public enum RedisDataset {
             for (key, x) in left {
                 let name = String(decoding: key, as: UTF8.self).debugDescription
                 guard let y = right[key] else { return "database \(db): \(name) missing on the right" }
+                if case .stream(let p) = x.value, case .stream(let q) = y.value, p != q {
+                    let at = zip(p.entries, q.entries).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(p.entries.count, q.entries.count)
+                    return "database \(db): stream \(name): last ids \(p.lastID) vs \(q.lastID), \(p.entries.count) entries vs \(q.entries.count), "
+                        + "first difference at entry \(at): \(at < p.entries.count ? "\(p.entries[at])" : "none") vs \(at < q.entries.count ? "\(q.entries[at])" : "none")"
+                }
                 if x.value != y.value { return "database \(db): \(name) differs: \(x.value) vs \(y.value)".prefix(600).description }
                 switch (x.expiresAt, y.expiresAt) {
                 case (nil, nil): break

@@ -12,7 +12,6 @@ enum DumpCommands {
         switch try c.keys.type(of: key) {
         case nil: return c.reply.null()
         case .string?: value = .string(try c.keys.withValue(key) { Array($0!) })
-        case .stream?: return c.reply.error("ERR DUMP of a stream is not supported by ShmKV")
         case .some: value = try c.keys.withCollection(key) { try RDBValue($0!) }
         }
         var writer = RDBWriter()
@@ -64,7 +63,11 @@ enum DumpCommands {
         guard ttl >= 0 else { return .error("ERR Invalid TTL value, must be >= 0") }
         let payload = Array(args[3])
         guard let (end, _) = DumpPayload.open(payload) else { return .error("ERR DUMP payload version or checksum are wrong") }
-        guard let value = try? DumpPayload.value(of: payload, bodyEnd: end), value.isWellFormed else { return .error("ERR Bad data format") }
+        guard let value = try? DumpPayload.value(of: payload, bodyEnd: end) else { return .error("ERR Bad data format") }
+        if case .stream(let stream) = value, stream.consumerGroups > 0 {
+            return .error("ERR a stream with consumer groups cannot be restored: ShmKV's streams have none")
+        }
+        guard value.isWellFormed else { return .error("ERR Bad data format") }
         let deadline: Int64? = ttl == 0 ? nil : absolute ? ttl : ttl.addingReportingOverflow(keys.now).partialValue
         if let deadline, deadline <= keys.now {
             // Already expired: nothing is stored, and what REPLACE would have replaced is deleted.
@@ -85,6 +88,7 @@ extension RDBValue {
         case .set(let members): members.count
         case .sortedSet(let members): members.count
         case .hash(let pairs): pairs.count
+        case .stream(let stream): stream.entries.count + 1
         }
     }
 
@@ -96,17 +100,29 @@ extension RDBValue {
         case .list(let items), .set(let items): items.lazy.map(\.count).max() ?? 0
         case .sortedSet(let members): members.lazy.map(\.member.count).max() ?? 0
         case .hash(let pairs): pairs.lazy.map { max($0.field.count, $0.value.count) }.max() ?? 0
+        case .stream(let stream): stream.entries.lazy.flatMap(\.fields).map(\.count).max() ?? 0
         }
     }
 
-    /// Whether Redis would load it: no empty collection, no NaN score.
+    /// Whether Redis would load it: no empty collection but a stream, no NaN score, a stream's entries
+    /// in order, none past its last id, each with fields and values.
     var isWellFormed: Bool {
         switch self {
         case .string: true
         case .list(let items), .set(let items): !items.isEmpty
         case .sortedSet(let members): !members.isEmpty && !members.contains { $0.score.isNaN }
         case .hash(let pairs): !pairs.isEmpty
+        case .stream(let stream): stream.isWellFormed
         }
+    }
+}
+
+extension RDBStream {
+    /// Entries in ascending id order, none after the last id, each with fields and values in pairs.
+    var isWellFormed: Bool {
+        guard entries.last.map({ $0.id <= lastID }) ?? true else { return false }
+        return zip(entries, entries.dropFirst()).allSatisfy { $0.id < $1.id }
+            && entries.allSatisfy { !$0.fields.isEmpty && $0.fields.count % 2 == 0 }
     }
 }
 
@@ -155,6 +171,18 @@ extension KeyspaceWriter {
             try space?.spend(pairs.count)
             for pair in pairs { _ = try pair.field.withUnsafeBytes { f in try pair.value.withUnsafeBytes { try hash.setField(f, $0) } } }
             try save(&hash, event: .restore)
+        case .stream(let stream):
+            let existed = try removeForReplacement(key)
+            var list = newList(key, as: .stream)
+            list.existed = existed
+            try space?.spend(stream.entries.count + 1)
+            try StreamID(stream.lastID).bytes.withUnsafeBytes { try list.push($0, head: false) }
+            for entry in stream.entries {
+                var item = StreamID(entry.id).bytes
+                for field in entry.fields { field.withUnsafeBytes { PackedItems.append($0, to: &item) } }
+                try item.withUnsafeBytes { try list.push($0, head: false) }
+            }
+            try save(&list, event: .restore)
         }
         if let deadline { try setDeadline(key, deadline) }
     }

@@ -1,6 +1,7 @@
 import LMDB
 import NotifyRing
 import Posix
+import RDB
 import StoreLayout
 import Wire
 
@@ -23,6 +24,10 @@ struct StreamID: Comparable, Sendable {
     init(ms: UInt64, seq: UInt64) {
         self.ms = ms
         self.seq = seq
+    }
+
+    init(_ id: RDBStreamID) {
+        self.init(ms: id.ms, seq: id.seq)
     }
 
     init?(stored: UnsafeRawBufferPointer) {
