@@ -124,19 +124,22 @@ test: build
 
 # Coverage-guided fuzzing with libFuzzer (the toolchain's, through swiftc -sanitize=fuzzer,address):
 # the RESP decoder, the native decoder, a whole daemon in one process fed connections, the collection
-# record decoders, and Lua scripts of a grammar run by that daemon. Each target
+# record decoders, Lua scripts of a grammar run by that daemon, RDB files and what a replica reads from
+# its primary. Each target
 # runs FUZZ_SECONDS, from the seed corpus in Tests/Fuzz/corpus plus what earlier runs found (kept under
 # $(FUZZ_BUILD)/corpus). A crash leaves its input in Tests/Fuzz/findings/: make it a regression by
 # moving it to Tests/Fuzz/regressions/ under a name that says what it was.
 FUZZ_SECONDS ?= 600
 FUZZ_BUILD := .build-fuzz
-FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server fuzz-collection-records fuzz-scripts fuzz-rdb-decoder
+FUZZ_TARGETS := fuzz-resp-decoder fuzz-native-decoder fuzz-server fuzz-collection-records fuzz-scripts fuzz-rdb-decoder \
+	fuzz-replication-stream
 FUZZ_SEEDS_fuzz-collection-records := records
 FUZZ_SEEDS_fuzz-resp-decoder := resp
 FUZZ_SEEDS_fuzz-native-decoder := native
 FUZZ_SEEDS_fuzz-server := server
 FUZZ_SEEDS_fuzz-scripts := scripts
 FUZZ_SEEDS_fuzz-rdb-decoder := rdb
+FUZZ_SEEDS_fuzz-replication-stream := replication
 # Swift's runtime keeps some allocations for the life of the process; LeakSanitizer would report them.
 FUZZ_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 

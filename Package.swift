@@ -137,6 +137,7 @@ let package = Package(
         .executableTarget(name: "fuzz-resp-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/RESPDecoderFuzz"),
         .executableTarget(name: "fuzz-native-decoder", dependencies: ["Wire", "FuzzReplay"], path: "Tests/Fuzz/Targets/NativeDecoderFuzz"),
         .executableTarget(name: "fuzz-rdb-decoder", dependencies: ["RDB", "FuzzReplay"], path: "Tests/Fuzz/Targets/RDBDecoderFuzz"),
+        .executableTarget(name: "fuzz-replication-stream", dependencies: ["RDB", "FuzzReplay"], path: "Tests/Fuzz/Targets/ReplicationStreamFuzz"),
         .executableTarget(name: "fuzz-collection-records", dependencies: ["LMDB", "StoreLayout", "FuzzReplay"],
                           path: "Tests/Fuzz/Targets/CollectionRecordFuzz"),
         .target(

@@ -92,6 +92,34 @@ public enum Socket {
         return socket
     }
 
+    /// A non-blocking socket connecting to `endpoint` (a TCP connect in progress, or a Unix socket
+    /// connected): writes wait for the connection (a send before it answers EAGAIN), and a refusal
+    /// shows as an error on the first read or write.
+    public static func connect(to endpoint: Endpoint) throws(SystemError) -> Descriptor {
+        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        switch endpoint {
+        case .tcp(let host, let port):
+            var (storage, length, family) = try resolve(host: host, port: port)
+            let socket = Descriptor(adopting: try syscallBlocking("socket") { Glibc.socket(family, flags, 0) })
+            let fd = socket.rawValue
+            let rc = withUnsafePointer(to: &storage) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+            }
+            guard rc == 0 || errno == EINPROGRESS else { throw SystemError.last("connect(\(endpoint))") }
+            setNoDelay(fd)
+            return socket
+        case .unix(let path):
+            var address = try unixAddress(path)
+            let socket = Descriptor(adopting: try syscallBlocking("socket") { Glibc.socket(AF_UNIX, flags, 0) })
+            let fd = socket.rawValue
+            let rc = withUnsafePointer(to: &address) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard rc == 0 else { throw SystemError.last("connect(\(endpoint))") }
+            return socket
+        }
+    }
+
     /// The local port a TCP socket is bound to (0 if it is not a bound TCP socket).
     public static func localPort(_ fd: Int32) -> Int {
         var bound = sockaddr_storage()

@@ -60,6 +60,14 @@ struct ChangeList {
         withBytes(of: change) { k, _ in k.elementsEqual(key) }
     }
 
+    /// Drops the changes after the first `count` (what a full sync's staging recorded: nothing of it
+    /// is announced until it is adopted).
+    mutating func truncate(to count: Int) {
+        guard count < entries.count else { return }
+        bytes.removeSubrange(entries[count].keyStart...)
+        entries.removeSubrange(count...)
+    }
+
     mutating func removeAll() {
         entries.removeAll(keepingCapacity: true)
         bytes.removeAll(keepingCapacity: true)

@@ -62,6 +62,9 @@ struct KeyspaceWriter {
     var mapChanged = false
     /// How a blocking command runs now (the writer sets it per operation).
     var blocking = BlockingMode.never
+    /// A replica expires nothing itself: keys past their deadline stay until the primary's DEL (reads
+    /// on the reactors hide them, as Redis's replicas do).
+    var expiryDisabled = false
 
     /// A writer on `transaction` with database 0 selected; `swapped`: SWAPDB has run on this store, so
     /// the map is read from `__meta`.
@@ -116,7 +119,7 @@ struct KeyspaceWriter {
     /// Deletes `key` if its deadline has passed; true if it did.
     @discardableResult
     mutating func expireIfDue(_ key: UnsafeRawBufferPointer) throws -> Bool {
-        guard let deadline = try deadline(key), Deadline.hasPassed(deadline, now: now) else { return false }
+        guard !expiryDisabled, let deadline = try deadline(key), Deadline.hasPassed(deadline, now: now) else { return false }
         if try !transaction.delete(keyspace, key: key) { _ = try dropCollection(key) }
         try dropDeadline(key, deadline)
         changes.append(kind: .delete, event: .expired, key: key, origin: origin)
@@ -215,7 +218,7 @@ struct KeyspaceWriter {
 
     /// Deletes every key and deadline of the selected database (FLUSHDB); its large collections'
     /// elements are left to reclaim.
-    mutating func clear() throws {
+    mutating func clear(flags: ChangeFlags = [], announce: Bool = true) throws {
         if mayHaveCollections {
             var ids: [UInt64] = []
             try transaction.forEach(types, prefix: []) { _, record in
@@ -225,7 +228,7 @@ struct KeyspaceWriter {
             for id in ids { try scheduleReclaim(id) }
         }
         try clearSelected()
-        changes.append(kind: .clear, event: .none, key: [], origin: origin)
+        if announce { changes.append(kind: .clear, event: .none, flags: flags, key: [], origin: origin) }
     }
 
     /// Deletes every key of every database (FLUSHALL), elements and all: one `clear` record, with
@@ -327,5 +330,44 @@ extension KeyspaceWriter {
             changes.append(kind: .clear, event: .none, flags: .swapped, key: [], origin: origin)
         }
         try select(selected)
+    }
+}
+
+extension KeyspaceWriter {
+    /// Works on `set` (a full sync's staging set) as if it were the selected database, until the next
+    /// `select`.
+    mutating func selectStaging(_ set: StoreDatabases) throws {
+        (databases, expires, index, types, mayHaveDeadlines, mayHaveCollections) = try KeyspaceWriter.handles(set, transaction)
+        database = -1
+    }
+
+    /// A full sync's end: every numbered database is emptied (its large collections left to reclaim)
+    /// and takes the records of its staging set in `sets`, which is emptied; one `clear` record flagged
+    /// `swapped` per database (its whole content changed: WATCH fails, local readers read it again).
+    mutating func adopt(_ sets: [Int: StoreDatabases]) throws {
+        let selected = database
+        for number in 0..<catalog.sets.count {
+            try select(number)
+            try clear(flags: .swapped)
+            guard let staged = sets[number], let stagedTypes = staged.types, let stagedExpires = staged.expires,
+                  let stagedIndex = staged.expiryIndex else { continue }
+            for (from, to) in [(staged.keyspace, keyspace), (stagedTypes, types), (stagedExpires, expires), (stagedIndex, index)] {
+                try transaction.forEach(from, prefix: []) { key, value in
+                    try transaction.put(to, key: key, value: value)
+                    return .proceed
+                }
+                try transaction.clear(from)
+            }
+            mayHaveDeadlines = try transaction.stat(expires).entries > 0
+            mayHaveCollections = try transaction.stat(types).entries > 0
+        }
+        try select(max(selected, 0))
+    }
+
+    /// Empties a staging set, its large collections' elements left to reclaim.
+    mutating func discardStaging(_ set: StoreDatabases) throws {
+        try selectStaging(set)
+        try clear(flags: [], announce: false)
+        try select(0)
     }
 }

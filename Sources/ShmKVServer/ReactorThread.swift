@@ -39,6 +39,11 @@ final class ServerContext: Sendable {
     /// The Lua interpreter and script cache (EVAL, SCRIPT), used on the writer.
     let scripts: ScriptEngine
 
+    /// Hands a replication request to the reactor that holds the link (reactor 0).
+    func post(_ request: ReplicationRequest) {
+        batcher.reactors.withLock { $0.first }?.post(request)
+    }
+
     /// Counters of subcommands (`config|get`), shared by the reactors (added under the lock: not a hot
     /// path); at most 256 names (then the command's own counters take the calls), so odd subcommand
     /// names cannot grow it without bound.
@@ -121,6 +126,10 @@ final class ReactorThread: @unchecked Sendable {
     /// The ring's next sequence read just before the snapshot began: every change numbered below it is
     /// in the snapshot (published after its commit). CLIENT TRACKING remembers a read key from here.
     private(set) var ringMark: UInt64 = 0
+    /// Requests for the replication link (reactor 0 holds it), from any thread.
+    private let replicationRequests = Locked<[ReplicationRequest]>([])
+    /// The link to the primary this daemon follows (reactor 0 only).
+    private var replicaLink: ReplicaLink?
     /// Connections placed on this loop and not yet closed (any thread reads it to balance the loops).
     let connectionCount = Atomic<Int>(0)
     /// Connections another loop accepted for this one, not yet taken; nil once the loop has stopped.
@@ -138,6 +147,7 @@ final class ReactorThread: @unchecked Sendable {
         }
         loop.onWake = { [unowned self] in
             self.dropListeners()
+            self.applyReplicationRequests()
             self.acceptAdopted()
             self.deliverCompletions()
             self.pumpRingFollowers()
@@ -175,9 +185,36 @@ final class ReactorThread: @unchecked Sendable {
         }
     }
 
+    /// Asks this loop to start or stop following a primary.
+    func post(_ request: ReplicationRequest) {
+        replicationRequests.withLock { $0.append(request) }
+        loop.wake()
+    }
+
+    private func applyReplicationRequests() {
+        let requests = replicationRequests.withLock { taken in defer { taken.removeAll() }; return taken }
+        let state = context.batcher.replication
+        for request in requests {
+            let predecessor = replicaLink?.stop()
+            replicaLink = nil
+            switch request {
+            case .follow(let primary, let password, let user):
+                state.isReplica.store(true, ordering: .relaxed)
+                let link = ReplicaLink(index: 0, primary: primary, password: password, user: user,
+                                       listeningPort: state.listeningPort.load(ordering: .relaxed), reactor: self)
+                link.predecessor = predecessor
+                replicaLink = link
+                link.start()
+            case .stop:
+                state.isReplica.store(false, ordering: .relaxed)
+            }
+        }
+    }
+
     /// Runs the loop until the server stops.
     func run() {
         loop.run()
+        _ = replicaLink?.stop()
         closeAdopted()
         for connection in connections.values { connection.close() }
         connections.removeAll()

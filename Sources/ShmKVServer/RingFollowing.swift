@@ -42,7 +42,7 @@ extension ServerConnection {
             switch session {
             case .resp(let resp): resp.publishKeyspaceEvent(event)
             case .native(let native): native.writeWatchEvent(event)
-            case .detecting, .nativeHandshake, .refusing: preconditionFailure("only a serving session follows the ring")
+            case .detecting, .nativeHandshake, .refusing, .replica: preconditionFailure("only a serving session follows the ring")
             }
         }
         if case .resp(let resp) = session { resp.flushBroadcastInvalidations() }

@@ -95,6 +95,18 @@ public final class Server: @unchecked Sendable {
                 if case .tcp(let host, let port) = endpoint { "\(host):\(port)" } else { nil }
             }.first
             context.setCluster(try config.clusterMap(listen: bound ?? config.listen))
+            if let port = endpoints.lazy.compactMap({ endpoint -> Int? in if case .tcp(_, let port) = endpoint { port } else { nil } }).first {
+                batcher.replication.listeningPort.store(port, ordering: .relaxed)
+            }
+            if !config.replicationPrimary.isEmpty {
+                guard let primary = Endpoint.parseHostPort(config.replicationPrimary) else {
+                    throw ConfigurationError("replication.primary must be HOST:PORT (got \(config.replicationPrimary))")
+                }
+                let password = config.replicationPrimaryAuthFile.isEmpty ? nil
+                    : try Authenticator.readPassword(config.replicationPrimaryAuthFile, for: "replication.primaryAuthFile")
+                batcher.replication.isReplica.store(true, ordering: .relaxed)
+                context.post(.follow(primary, password: password, user: config.replicationPrimaryUser))
+            }
             writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
             for reactor in reactors {
                 threads.append(try OSThread(name: "shmkv-io-\(reactor.index)") { reactor.run() })

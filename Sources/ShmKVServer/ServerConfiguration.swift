@@ -108,6 +108,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var clusterMyID = ""
     /// The slot map: "ID HOST:PORT SLOTS; …" (`cluster.nodes`); empty: this node owns every slot.
     public var clusterNodes = ""
+    /// The Redis or Valkey primary this daemon follows as a replica, "HOST:PORT" (`replication.primary`);
+    /// empty: none (REPLICAOF changes it while the daemon runs).
+    public var replicationPrimary = ""
+    /// A file holding the password the replica authenticates with (Redis's masterauth), and the user
+    /// (masteruser; empty: AUTH with the password alone).
+    public var replicationPrimaryAuthFile = ""
+    public var replicationPrimaryUser = ""
+    /// Redis's replica-read-only: clients' writes to a replica answer READONLY.
+    public var replicationReadOnly = true
+    /// Redis's replica-serve-stale-data: while the link is down or the first sync runs, clients still
+    /// read the dataset held (no: they get MASTERDOWN).
+    public var replicationServeStaleData = true
     /// A group that may read the store directly and follow the ring (`access.group`): the data directory
     /// becomes 0750, `lock.mdb`, the ring and the socket 0660, `data.mdb` 0640, all of that group.
     /// Empty: only this user (0700 and 0600).
@@ -174,6 +186,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         clusterEnabled = try values.flag("cluster.enabled") ?? d.clusterEnabled
         clusterMyID = try values.string("cluster.myId") ?? d.clusterMyID
         clusterNodes = try values.string("cluster.nodes") ?? d.clusterNodes
+        replicationPrimary = try values.string("replication.primary") ?? d.replicationPrimary
+        replicationPrimaryAuthFile = try values.string("replication.primaryAuthFile") ?? d.replicationPrimaryAuthFile
+        replicationPrimaryUser = try values.string("replication.primaryUser") ?? d.replicationPrimaryUser
+        replicationReadOnly = try values.flag("replication.readOnly") ?? d.replicationReadOnly
+        replicationServeStaleData = try values.flag("replication.serveStaleData") ?? d.replicationServeStaleData
         let levelText = try values.string("logLevel") ?? d.logLevel.rawValue
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ConfigurationError("logLevel must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(levelText))")
@@ -266,6 +283,12 @@ public struct ServerConfiguration: Sendable, Equatable {
           enabled: \(clusterEnabled ? "yes" : "no")
           myId: \(quoted(clusterMyID))
           nodes: \(quoted(clusterNodes))
+        replication:
+          primary: \(quoted(replicationPrimary))
+          primaryAuthFile: \(quoted(replicationPrimaryAuthFile))
+          primaryUser: \(quoted(replicationPrimaryUser))
+          readOnly: \(replicationReadOnly ? "yes" : "no")
+          serveStaleData: \(replicationServeStaleData ? "yes" : "no")
 
         """
     }
@@ -300,6 +323,8 @@ extension ServerConfiguration {
         "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush", "resp.allowShutdown", "resp.notifyKeyspaceEvents",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
         "access.group", "cluster.enabled", "cluster.myId", "cluster.nodes",
+        "replication.primary", "replication.primaryAuthFile", "replication.primaryUser", "replication.readOnly",
+        "replication.serveStaleData",
     ]
 
     /// Refuses a configuration file with keys the daemon does not know (a misspelt key would otherwise

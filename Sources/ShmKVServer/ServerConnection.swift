@@ -28,6 +28,51 @@ struct ReplyRoute: Sendable {
     }
 }
 
+/// Where a primary's link is in the primary's stream: the offset of the last byte handled, and the
+/// length of the request being dispatched (a write queued now carries the offset of its end).
+final class StreamCursor {
+    let link: Int
+    var processed: Int64
+    /// Bytes of a MULTI block not yet EXECed: as Redis's replicas, the offset moves past a transaction
+    /// only at its end, so that a link broken inside one resumes at its MULTI.
+    var held: Int64 = 0
+    var requestBytes = 0
+    /// The end offsets of the writes queued and not yet committed, in order.
+    private var queued: [Int64] = []
+    private var head = 0
+
+    init(link: Int, processed: Int64) {
+        self.link = link
+        self.processed = processed
+    }
+
+    /// The offset a write queued now carries: its request's end.
+    var requestEnd: Int64 { processed + held + Int64(requestBytes) }
+
+    func advance(_ consumed: Int, inTransaction: Bool) {
+        if inTransaction {
+            held += Int64(consumed)
+        } else {
+            processed += held + Int64(consumed)
+            held = 0
+        }
+    }
+
+    func queue(_ offset: Int64) { queued.append(offset) }
+
+    /// The offset of the oldest queued write, which just committed.
+    func committed() -> Int64? {
+        guard head < queued.count else { return nil }
+        let offset = queued[head]
+        head += 1
+        if head == queued.count || head > 1024 {
+            queued.removeFirst(head)
+            head = 0
+        }
+        return offset
+    }
+}
+
 /// One client connection inside the daemon. Its life is `Connection.state` (open, input closed,
 /// output broken, closing, closed); which protocol it speaks is `session`, one enum with explicit
 /// transitions (detecting → native handshake → native, detecting → RESP, or refusing). It keeps the
@@ -46,6 +91,8 @@ final class ServerConnection: Connection {
         /// Not served (too many clients, or protected mode): the first bytes get an error in the
         /// protocol they start, then the connection closes.
         case refusing(Status)
+        /// This daemon's own connection to the primary it replicates.
+        case replica(ReplicaSession)
     }
 
     // Invariant: the reactor outlives its connections (the server keeps every reactor until the
@@ -57,6 +104,8 @@ final class ServerConnection: Connection {
     private(set) var origin: UInt32 = 0
     /// The numbered database (SELECT) this connection's commands run in; native connections stay in 0.
     var database: UInt8 = 0
+    /// A primary's link once its command stream flows: where in the stream its requests are.
+    var streamCursor: StreamCursor?
     /// Writes handed to the writer whose outcomes have not come back.
     private(set) var pendingWrites = 0
     /// Payload bytes of this connection's writes queued for the writer and not yet answered; parsing
@@ -92,6 +141,27 @@ final class ServerConnection: Connection {
         isUnrestricted = ServerConnection.unrestricted(user)
         maxPendingOutput = context.configuration.maxOutputBuffer
         maxInput = context.configuration.maxQueryBuffer
+    }
+
+    /// A replica's connection to its primary (`ReplicaLink`): its session is the link's, it may run
+    /// every command, and it counts as a client.
+    init(link: ReplicaLink, descriptor: consuming Descriptor, reactor: ReactorThread) {
+        self.reactor = reactor
+        context = reactor.context
+        session = .detecting
+        acceptedAt = reactor.loop.now
+        super.init(descriptor: descriptor, loop: reactor.loop)
+        user = User.unrestricted
+        isUnrestricted = true
+        maxPendingOutput = context.configuration.maxOutputBuffer
+        maxInput = context.configuration.maxQueryBuffer
+        session = .replica(ReplicaSession(connection: self, link: link))
+    }
+
+    /// Whether this is a replica's link whose RESP session is inside MULTI.
+    private var inStreamTransaction: Bool {
+        if case .replica(let replica) = session, case .streaming(let resp) = replica.step { return resp.transaction != nil }
+        return false
     }
 
     /// Whether requests are still read from the input: open, or finishing for a peer that left.
@@ -166,6 +236,8 @@ final class ServerConnection: Connection {
             case .resp(let resp):
                 resp.processRequests()
                 return finishTurn()
+            case .replica(let replica):
+                return replica.process()
             }
         }
     }
@@ -202,9 +274,11 @@ final class ServerConnection: Connection {
                 // A request that ended the connection (QUIT, a refusal) has no input left to consume.
                 guard acceptsRequests else { return }
                 consumeInput(consumed)
+                streamCursor?.advance(consumed, inTransaction: inStreamTransaction)
                 ServerStats.add(context.stats.commandsProcessed)
             case .skipped(let consumed):
                 consumeInput(consumed)
+                streamCursor?.advance(consumed, inTransaction: inStreamTransaction)
             case .mustWait:
                 return pause(.waitingForCompletion)
             case .stop:
@@ -277,6 +351,7 @@ final class ServerConnection: Connection {
         }
         pendingWrites += 1
         queuedWriteBytes += byteCount
+        if let streamCursor, case .replica = session { streamCursor.queue(streamCursor.requestEnd) }
         return true
     }
 
@@ -294,6 +369,14 @@ final class ServerConnection: Connection {
             resp.writeOutcome(outcome, route.shape)
             resp.countErrorReply(at: start, command: route.command)
             if route.silent { output.removeSubrange(start...) }
+        case .replica(let replica):
+            if case .streaming(let resp) = replica.step {
+                resp.writeOutcome(outcome, route.shape)
+                output.removeAll()
+                if let offset = streamCursor?.committed() { replica.link.applied(offset) }
+            } else {
+                replica.completed(outcome)
+            }
         case .detecting, .nativeHandshake, .refusing:
             // These submit no writes: no outcome comes back to them.
             break
@@ -310,6 +393,7 @@ final class ServerConnection: Connection {
         leaveBlockedState()
         if case .resp(let resp) = session { resp.end() }
         if case .native(let native) = session { native.end() }
+        if case .replica(let replica) = session { replica.ended() }
         stopFollowingRing()
         reactor.connectionClosed(self)
     }

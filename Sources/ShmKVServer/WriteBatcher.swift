@@ -29,6 +29,10 @@ struct WriteTicket: @unchecked Sendable {
     let arenaChunk: Int32
     /// The numbered database the connection had selected.
     let database: UInt8
+    /// A command of a primary's stream (`ServerConnection.streamCursor`): the link, and the offset of
+    /// the command's last byte, which the batch records with its effect (-1: not one).
+    let replicationLink: Int16
+    let replicationOffset: Int64
     /// Whether a blocking command of it may block (a RESP client's own command; not EXEC's block, nor
     /// a native CALL).
     var mayBlock: Bool {
@@ -45,6 +49,13 @@ struct WriteTicket: @unchecked Sendable {
         self.route = route
         self.connection = Unmanaged.passRetained(connection)
         byteCount = operation.byteCount
+        if let cursor = connection.streamCursor {
+            replicationLink = Int16(cursor.link)
+            replicationOffset = cursor.processed + Int64(cursor.requestBytes)
+        } else {
+            replicationLink = -1
+            replicationOffset = -1
+        }
     }
 }
 
@@ -103,6 +114,9 @@ final class WriteBatcher: Sendable {
     /// Redis's encoding thresholds for collections (CONFIG SET hash-max-listpack-entries…), read by the
     /// role at the start of each batch.
     let collectionLimits = Locked(CollectionLimits())
+    /// The replication role and links, read by the role at the start of each batch (a replica expires
+    /// nothing) and when it records a link's offset.
+    let replication: ReplicationState
     /// Element records of deleted collections removed in one reclaim pass at most.
     static let reclaimPassLimit = 5000
     /// How often the writer looks for keys past their deadline (Redis: 10 times a second).
@@ -122,8 +136,10 @@ final class WriteBatcher: Sendable {
         // Validated with the configuration; the fallback is never taken.
         notifications = KeyspaceNotifications(KeyspaceEventClasses(configuration.respNotifyKeyspaceEvents) ?? .all)
         doorbell = try EventFD()
+        let replication = ReplicationState(configuration: configuration)
+        self.replication = replication
         role = ExclusiveRole(WriterRole(store: store, publisher: publisher, configuration: configuration, stats: stats, logger: logger,
-                                        mapGate: mapGate, notifications: notifications, collectionLimits: collectionLimits,
+                                        mapGate: mapGate, notifications: notifications, collectionLimits: collectionLimits, replication: replication,
                                         queue: queue, reactors: reactors, doorbell: doorbell))
     }
 

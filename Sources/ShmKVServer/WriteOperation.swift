@@ -75,13 +75,15 @@ enum WriteOperation: Sendable {
     case script(ScriptInvocation)
     /// SCRIPT LOAD and FLUSH (the interpreter is the writer's).
     case scriptAdmin(ScriptAdmin)
+    /// A replication link's full sync: staging, adopting, discarding (`ReplicationOperation`).
+    case replication(ReplicationOperation)
 
     /// A script, alone or in a MULTI block, or a library's code (FUNCTION LOAD): it may run for long, so
     /// only the writer thread runs it, never a reactor combining writes (whose connections, SCRIPT KILL
     /// among them, would wait on it).
     var runsScript: Bool {
         switch self {
-        case .script, .scriptAdmin: true
+        case .script, .scriptAdmin, .replication(.adopt): true
         case .transaction(let block): block.steps.contains { if case .write(.script, _) = $0 { true } else { false } }
         default: false
         }
@@ -97,6 +99,7 @@ enum WriteOperation: Sendable {
         case .clear, .clearAll, .swapDatabases, .save, .unblock: 0
         case .script(let invocation): invocation.byteCount
         case .scriptAdmin(let admin): admin.byteCount
+        case .replication(let operation): operation.byteCount
         }
     }
 
@@ -120,6 +123,7 @@ enum WriteOperation: Sendable {
         case .clear, .clearAll, .swapDatabases: 1
         // What each command it calls writes is reserved as it goes (`ScriptCalls`): its keys here.
         case .script(let invocation): invocation.keys.count + 1
+        case .replication(let operation): operation.keysWritten
         }
     }
 
@@ -194,6 +198,8 @@ extension WriteOperation {
             return .result(try invocation.context.scripts.execute(invocation, &keys))
         case .scriptAdmin(let admin):
             return .result(try admin.apply(&keys))
+        case .replication(let operation):
+            return try operation.apply(&keys)
         }
     }
 }

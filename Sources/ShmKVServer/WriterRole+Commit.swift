@@ -63,6 +63,7 @@ extension WriterRole {
             keys.reportsCreation = notifications.classes.contains(.new)
             keys.limits = collectionLimits.withLock { $0 }
             keys.space = spaceBudget(keys: batchKeys, bytes: batchBytes)
+            keys.expiryDisabled = replication.isReplica.load(ordering: .relaxed)
             // The batch's change list moves in and back out: no copy. (On an error it stays in `keys`
             // and is dropped with it: nothing of the batch is published.)
             swap(&changes, &keys.changes)
@@ -94,6 +95,7 @@ extension WriterRole {
                 try serveReady(&keys, &blocking, batch, &outcomes)
             }
             current = nil
+            try keys.recordReplicationOffsets(batch, state: replication)
             // Before the commit: a reader whose snapshot holds the swap must resolve databases through
             // the map.
             if keys.mapChanged { store.swapped.store(true, ordering: .releasing) }
@@ -191,6 +193,8 @@ extension WriterRole {
     /// One pass of active expiry: deletes up to `expiryPassLimit` keys whose deadline has passed, in one
     /// batch of its own, each published as `expired`. True if the pass was full (more may be due).
     func expireDueKeys() -> Bool {
+        // A replica's keys go when the primary's DEL arrives.
+        if replication.isReplica.load(ordering: .relaxed) { return false }
         do {
             let expired = try batchOfItsOwn(keys: WriteBatcher.expiryPassLimit, bytes: 0) { keys in
                 try keys.expireDue(limit: WriteBatcher.expiryPassLimit)

@@ -42,6 +42,8 @@ final class WriterRole {
     var elementsToReclaim: Bool
     /// Redis's encoding thresholds (CONFIG SET), read at the start of each batch.
     let collectionLimits: Locked<CollectionLimits>
+    /// Whether the daemon is a replica (no expiry), and its links (their offsets are committed here).
+    let replication: ReplicationState
     /// Clients blocked on keys (BLPOP…), and those answered by the current batch or timer, with their outcomes.
     let blocked: BlockedClients
     var answeredWaiters: [(WriteTicket, WriteOutcome)] = []
@@ -49,9 +51,10 @@ final class WriterRole {
     let doorbell: EventFD
 
     init(store: Store, publisher: RingPublisher, configuration: ServerConfiguration, stats: ServerStats, logger: Logger,
-         mapGate: MapGate, notifications: KeyspaceNotifications, collectionLimits: Locked<CollectionLimits>,
+         mapGate: MapGate, notifications: KeyspaceNotifications, collectionLimits: Locked<CollectionLimits>, replication: ReplicationState,
          queue: Locked<WriteQueue>, reactors: Locked<[ReactorThread]>, doorbell: EventFD) {
         self.collectionLimits = collectionLimits
+        self.replication = replication
         self.doorbell = doorbell
         blocked = BlockedClients(stats: stats)
         self.store = store

@@ -38,9 +38,17 @@ public enum StoreLayout {
     /// The most numbered databases (Redis's SELECT 0…n-1) a store may have: `databases` in
     /// configuration is at most this.
     public static let maxDatabaseCount = 64
+    /// The most primaries a replica follows at once (a Redis Cluster's shards), each with a link.
+    public static let maxReplicationLinks = 64
     /// Named databases an environment is opened with room for (LMDB's `maxdbs`): four per numbered
-    /// database, and the shared ones.
-    public static let maxDatabases = UInt32(4 * maxDatabaseCount + 8)
+    /// database, four per staging set of a full sync (link 0 may stage every numbered database, a
+    /// cluster's links database 0 only), and the shared ones.
+    public static let maxDatabases = UInt32(4 * (2 * maxDatabaseCount + maxReplicationLinks) + 8)
+
+    /// The name of a database of the set a replication link stages a full sync's database `database`
+    /// in (`kv@sync0.3`): the primary's RDB goes there while readers keep the old dataset, and moves
+    /// into the numbered database in one transaction once complete.
+    public static func stagingName(_ base: String, link: Int, database: Int) -> String { "\(base)@sync\(link).\(database)" }
 
     /// The name of a per-database LMDB database (`kv`, `__types`, `__expires`, `__expiry_index`) for the
     /// set of databases `set`: set 0 has the plain names (what a store without numbered databases always
@@ -83,6 +91,10 @@ public enum StoreLayout {
         public static let databaseMap = Array("database_map".utf8)
         /// The id the next large collection gets (decimal); ids are never reused.
         public static let nextCollectionID = Array("next_collection_id".utf8)
+        /// Where replication link `link` is in its primary's stream, committed with the data it
+        /// describes: "REPLID OFFSET DB HOST:PORT" (the primary's replication id, the offset of the last
+        /// byte applied, the database its stream had selected there, and the primary's address).
+        public static func replication(link: Int) -> [UInt8] { Array("replication:\(link)".utf8) }
         /// A function library's source code is kept under this prefix and the library's name (`__meta`
         /// of database set 0), loaded again when the daemon starts.
         public static let libraryPrefix = Array("function:".utf8)
@@ -225,6 +237,18 @@ extension Environment {
                               expiryIndex: try optional(StoreLayout.name(StoreLayout.expiryIndexDatabase, set: set)),
                               types: try optional(StoreLayout.name(StoreLayout.typesDatabase, set: set)),
                               elements: try optional(StoreLayout.elementsDatabase), reclaim: try optional(StoreLayout.reclaimDatabase))
+    }
+
+    /// The staging set of replication link `link` for numbered database `database` (created by the
+    /// daemon; see `StoreLayout.stagingName`).
+    public func openStagingDatabases(link: Int, database: Int) throws(LMDBError) -> StoreDatabases {
+        let shared = try openStoreDatabases(set: 0, create: false)
+        func open(_ base: String) throws(LMDBError) -> Database {
+            try openDatabase(named: StoreLayout.stagingName(base, link: link, database: database), create: true)
+        }
+        return StoreDatabases(keyspace: try open(StoreLayout.keyspaceDatabase), meta: shared.meta, expires: try open(StoreLayout.expiresDatabase),
+                              expiryIndex: try open(StoreLayout.expiryIndexDatabase), types: try open(StoreLayout.typesDatabase),
+                              elements: shared.elements, reclaim: shared.reclaim)
     }
 
     /// Every set of a store: `count` of them for the daemon (creating those missing), or — for a reader,

@@ -153,7 +153,7 @@ enum ServerCommands {
                        ("acl_access_denied_auth", String(s.authFailures.load(ordering: .relaxed))),
                        ("expired_keys", String(s.expiredKeys.load(ordering: .relaxed))), ("evicted_keys", "0"),
                        ("total_error_replies", String(session.context.errors.total.load(ordering: .relaxed)))]),
-            ("Replication", [("role", "master"), ("connected_slaves", "0"), ("master_repl_offset", "0")]),
+            ("Replication", ReplicationCommands.infoFields(session.context)),
             ("CPU", cpuFields(session)),
             ("Commandstats", wanted.contains("commandstats") || all ? commandStatFields(session) : []),
             ("Cluster", [("cluster_enabled", session.context.cluster == nil ? "0" : "1")]),

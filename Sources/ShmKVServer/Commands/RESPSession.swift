@@ -120,6 +120,7 @@ final class RESPSession {
             }
             // A blocked client's further requests wait until it is answered, as in Redis.
             if connection.awaitsBlockedCommand { return .mustWait }
+            connection.streamCursor?.requestBytes = consumed
             if arguments.isEmpty { return .skipped(consumed: consumed) }
             let ranges = arguments
             let done: Bool
@@ -164,6 +165,18 @@ final class RESPSession {
             return .unknownSubcommand
         }
         return command.accepts(argumentCount: args.count) ? .run : .wrongArity
+    }
+
+    /// What a replica answers a client's command instead of running it: READONLY for a write
+    /// (replica-read-only), MASTERDOWN for anything but a `stale` command while the link is down
+    /// (replica-serve-stale-data no). The primary's own link is never refused.
+    static func replicaRefusal(_ command: Command, _ replication: ReplicationState) -> String? {
+        guard replication.isReplica.load(ordering: .relaxed) else { return nil }
+        if command.flags.contains(.write) && replication.refusesWrites { return "READONLY You can't write against a read only replica." }
+        if !command.flags.contains(.stale) && replication.primaryDown {
+            return "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+        }
+        return nil
     }
 
     /// Whether a command runs while a script is busy (Redis's `allow_busy`): on SCRIPT and FUNCTION
@@ -212,6 +225,9 @@ final class RESPSession {
         }
         if admission == .run, let command, let busy = context.scripts.busyReply, !RESPSession.allowedWhileBusy(command, args) {
             admission = .refused(busy)
+        }
+        if admission == .run, let command, connection.streamCursor == nil, let refusal = RESPSession.replicaRefusal(command, context.batcher.replication) {
+            admission = .refused(refusal)
         }
         if transaction != nil, admission != .crossProtocolAttack, !(command?.flags.contains(.controlsTransaction) ?? false) {
             return queue(command, args, admission)

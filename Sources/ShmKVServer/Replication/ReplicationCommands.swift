@@ -1,0 +1,125 @@
+import Posix
+import Reactor
+import Wire
+
+/// What a reactor's link is asked to do (REPLICAOF, or the configuration at start), posted to reactor 0.
+enum ReplicationRequest: Sendable {
+    case follow(Endpoint, password: String?, user: String)
+    case stop
+}
+
+/// REPLICAOF (and SLAVEOF), ROLE, REPLCONF, and INFO's replication section.
+enum ReplicationCommands {
+    /// REPLICAOF host port | NO ONE: follows another primary (the dataset is replaced by its full sync,
+    /// unless it shares the history followed so far) or stops following (the data stays, writable).
+    static func replicaOf(_ session: RESPSession, _ args: RESPArguments) {
+        let context = session.context
+        if context.cluster != nil { return RESPWriter.error("ERR REPLICAOF not allowed in cluster mode.", into: &session.output) }
+        let state = context.batcher.replication
+        if args.is(1, "NO") && args.is(2, "ONE") {
+            if state.isReplica.load(ordering: .relaxed) {
+                context.logger.notice("REPLICAOF NO ONE: no longer a replica; the dataset stays, writable")
+                context.post(.stop)
+            }
+            return RESPWriter.ok(into: &session.output)
+        }
+        guard let port = args.integer(2), (0...65535).contains(port) else {
+            return RESPWriter.error("ERR Invalid master port", into: &session.output)
+        }
+        let endpoint = Endpoint.tcp(host: args.string(1), port: Int(port))
+        if state.isReplica.load(ordering: .relaxed), state.status(0)?.primary == endpoint {
+            return RESPWriter.simple("OK Already connected to specified master", into: &session.output)
+        }
+        let configuration = context.configuration
+        let password: String?
+        do {
+            password = configuration.replicationPrimaryAuthFile.isEmpty ? nil
+                : try Authenticator.readPassword(configuration.replicationPrimaryAuthFile, for: "replication.primaryAuthFile")
+        } catch {
+            return RESPWriter.error("ERR \(error)", into: &session.output)
+        }
+        context.logger.notice("REPLICAOF \(endpoint): following it")
+        context.post(.follow(endpoint, password: password, user: configuration.replicationPrimaryUser))
+        RESPWriter.ok(into: &session.output)
+    }
+
+    /// ROLE: ["master", offset, []] or ["slave", host, port, state, offset].
+    static func role(_ session: RESPSession, _ args: RESPArguments) {
+        let state = session.context.batcher.replication
+        guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else {
+            RESPWriter.array(3, into: &session.output)
+            RESPWriter.bulk("master", into: &session.output)
+            RESPWriter.integer(0, into: &session.output)
+            RESPWriter.array(0, into: &session.output)
+            return
+        }
+        let (host, port) = hostAndPort(link.primary)
+        RESPWriter.array(5, into: &session.output)
+        RESPWriter.bulk("slave", into: &session.output)
+        RESPWriter.bulk(host, into: &session.output)
+        RESPWriter.integer(port, into: &session.output)
+        RESPWriter.bulk(link.phase == .connecting ? "connect" : link.phase.rawValue, into: &session.output)
+        RESPWriter.integer(link.phase == .connected ? Int(link.appliedOffset) : -1, into: &session.output)
+    }
+
+    /// REPLCONF: on the primary's link, GETACK asks for an ACK (sent after the turn); from anyone else
+    /// the options a replica announces are acknowledged (ShmKV serves no replicas of its own).
+    static func replconf(_ session: RESPSession, _ args: RESPArguments) {
+        if args.is(1, "GETACK"), case .replica(let replica) = session.connection.session {
+            replica.ackRequested = true
+            return
+        }
+        if args.is(1, "ACK") { return }
+        guard args.count % 2 == 1 else { return RESPWriter.error(RESPError.syntax.message, into: &session.output) }
+        RESPWriter.ok(into: &session.output)
+    }
+
+    static func hostAndPort(_ endpoint: Endpoint) -> (String, Int) {
+        switch endpoint {
+        case .tcp(let host, let port): (host, port)
+        case .unix(let path): (path, 0)
+        }
+    }
+
+    /// INFO's replication section, Redis's fields and ShmKV's lag.
+    static func infoFields(_ context: ServerContext) -> [(String, String)] {
+        let state = context.batcher.replication
+        guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else {
+            return [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+                    ("master_replid", String(repeating: "0", count: 40)), ("master_repl_offset", "0")]
+        }
+        let now = MonotonicClock.seconds()
+        let (host, port) = hostAndPort(link.primary)
+        var fields: [(String, String)] = [
+            ("role", "slave"), ("master_host", host), ("master_port", String(port)),
+            ("master_link_status", link.phase == .connected ? "up" : "down"),
+            ("master_last_io_seconds_ago", link.phase == .connecting ? "-1" : String(now - link.lastIO)),
+            ("master_sync_in_progress", link.phase == .sync ? "1" : "0"),
+            ("slave_read_repl_offset", String(link.receivedOffset)), ("slave_repl_offset", String(link.appliedOffset)),
+        ]
+        if link.phase == .sync {
+            fields += [("master_sync_total_bytes", String(link.syncSize ?? -1)), ("master_sync_read_bytes", String(link.syncReceived)),
+                       ("master_sync_left_bytes", String(link.syncSize.map { $0 - link.syncReceived } ?? -1)),
+                       ("master_sync_keys", String(link.syncKeys))]
+        }
+        if let since = link.downSince { fields.append(("master_link_down_since_seconds", String(now - since))) }
+        fields += [
+            ("slave_read_only", state.readOnly.load(ordering: .relaxed) ? "1" : "0"), ("replica_announced", "1"),
+            ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+            ("master_replid", link.replicationID == "?" ? String(repeating: "0", count: 40) : link.replicationID),
+            ("master_repl_offset", String(max(link.appliedOffset, 0))),
+            ("shmkv_replication_lag_bytes", String(max(link.receivedOffset - link.appliedOffset, 0))),
+            ("shmkv_replication_lag_seconds", String(link.appliedOffset >= link.receivedOffset ? 0 : now - link.caughtUpAt)),
+            ("shmkv_full_syncs", String(link.fullSyncs)), ("shmkv_partial_syncs", String(link.partialSyncs)),
+            ("shmkv_sync_refused_keys", String(link.refusedKeys)),
+        ]
+        if !link.lastError.isEmpty { fields.append(("shmkv_link_last_error", link.lastError.replacingOccurrences(of: "\r\n", with: " "))) }
+        return fields
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

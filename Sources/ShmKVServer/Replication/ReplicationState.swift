@@ -1,0 +1,88 @@
+import Locks
+import Reactor
+import Synchronization
+
+/// Where a replica's link to its primary is, as INFO replication and ROLE tell it.
+enum LinkPhase: String, Sendable {
+    /// Connecting (or waiting to connect again after a failure).
+    case connecting
+    /// PING, AUTH, REPLCONF and PSYNC exchanged.
+    case handshake
+    /// A full sync's RDB is arriving.
+    case sync
+    /// The command stream flows.
+    case connected
+}
+
+/// One link's state, shared between its reactor (which updates it) and whoever reports it.
+struct LinkStatus: Sendable {
+    var primary: Endpoint
+    var phase = LinkPhase.connecting
+    /// The primary's replication id this link follows ("?" before the first sync).
+    var replicationID = "?"
+    /// The offset of the last byte of the primary's stream read and handled, and of the last one whose
+    /// effect is committed (what REPLCONF ACK reports, and what a restart resumes from).
+    var receivedOffset: Int64 = -1
+    var appliedOffset: Int64 = -1
+    /// When the primary last sent anything, and since when the link is down (monotonic seconds).
+    var lastIO = 0
+    var downSince: Int? = 0
+    /// The full sync in progress: RDB bytes received, of how many (nil: diskless, unknown), keys staged.
+    var syncReceived = 0
+    var syncSize: Int?
+    var syncKeys = 0
+    /// Completed syncs of either kind, and when applied bytes last caught up with received ones.
+    var fullSyncs = 0
+    var partialSyncs = 0
+    var caughtUpAt = 0
+    /// Keys of the last full sync that ShmKV does not hold (streams with groups, module values…).
+    var refusedKeys = 0
+    /// The last error of the link, for INFO.
+    var lastError = ""
+}
+
+/// The daemon's replication role: whether it follows primaries, and each link's state.
+final class ReplicationState: Sendable {
+    /// One entry per link (a single primary: link 0).
+    let links = Locked<[LinkStatus]>([])
+    /// Whether the daemon is a replica now (REPLICAOF can change it): clients' writes answer READONLY,
+    /// and keys are not expired here (the primary's DELs remove them).
+    let isReplica = Atomic<Bool>(false)
+    /// replica-read-only and replica-serve-stale-data, as CONFIG SET leaves them.
+    let readOnly: Atomic<Bool>
+    let serveStaleData: Atomic<Bool>
+    /// The TCP port this daemon listens on (REPLCONF listening-port; 0: none).
+    let listeningPort = Atomic<Int>(0)
+
+    init(configuration: ServerConfiguration) {
+        readOnly = Atomic(configuration.replicationReadOnly)
+        serveStaleData = Atomic(configuration.replicationServeStaleData)
+    }
+
+    /// Whether a client's write must be refused with READONLY.
+    var refusesWrites: Bool { isReplica.load(ordering: .relaxed) && readOnly.load(ordering: .relaxed) }
+
+    /// Whether clients get MASTERDOWN: a replica that must not serve stale data, with no link up.
+    var primaryDown: Bool {
+        guard isReplica.load(ordering: .relaxed), !serveStaleData.load(ordering: .relaxed) else { return false }
+        return links.withLock { links in links.contains { $0.phase != .connected } }
+    }
+
+    func update(_ link: Int, _ body: (inout LinkStatus) -> Void) {
+        links.withLock { links in if link < links.count { body(&links[link]) } }
+    }
+
+    func status(_ link: Int) -> LinkStatus? { links.withLock { link < $0.count ? $0[link] : nil } }
+
+    /// What `__meta` keeps for a link: "REPLID OFFSET DB HOST:PORT".
+    static func mark(replicationID: String, offset: Int64, database: Int, primary: Endpoint) -> [UInt8] {
+        Array("\(replicationID) \(offset) \(database) \(primary)".utf8)
+    }
+
+    /// A mark read back: the id, the offset, the database; nil if it is not one.
+    static func parseMark(_ bytes: [UInt8]) -> (replicationID: String, offset: Int64, database: Int)? {
+        let words = String(decoding: bytes, as: UTF8.self).split(separator: " ")
+        guard words.count >= 3, let offset = Int64(words[1]), let database = Int(words[2]), offset >= 0, database >= 0 else { return nil }
+        return (String(words[0]), offset, database)
+    }
+}
