@@ -29,11 +29,16 @@ public final class RedisServer: @unchecked Sendable {
         throw DaemonError.didNotStart(status: -1, stderr: "redis-server did not open \(socketPath) within 10 s")
     }
 
-    deinit {
+    /// Kills it (SIGKILL: nothing is saved) and waits until it has gone; its port is free again.
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    deinit {
+        stop()
         directory.remove()
     }
 }

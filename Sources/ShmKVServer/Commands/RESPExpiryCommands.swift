@@ -46,10 +46,10 @@ struct StringOptions {
     }
 
     /// The deadline the options ask for, as `DeadlineChange`, or the error Redis replies.
-    func deadline(_ args: RESPArguments, command: String) -> Result<DeadlineChange, RESPError> {
+    func deadline(_ args: RESPArguments, command: String, now: Int64) -> Result<DeadlineChange, RESPError> {
         guard let expiry else { return .success(keepTTL || command == "getex" && !persist ? .keep : .remove) }
         guard let n = args.integer(expiry.argument) else { return .failure(.notInteger) }
-        return StringOptions.positiveDeadline(n, seconds: expiry.seconds, absolute: expiry.absolute, command: command).map { .at($0) }
+        return StringOptions.positiveDeadline(n, seconds: expiry.seconds, absolute: expiry.absolute, command: command, now: now).map { .at($0) }
     }
 }
 
@@ -74,11 +74,11 @@ struct RESPError: Error {
 extension StringOptions {
     /// Redis's `getExpireMillisecondsOrReply`: a time that must be positive, in seconds or milliseconds,
     /// relative or absolute, as an absolute deadline in milliseconds; overflow is an invalid time.
-    static func positiveDeadline(_ n: Int64, seconds: Bool, absolute: Bool, command: String) -> Result<Int64, RESPError> {
+    static func positiveDeadline(_ n: Int64, seconds: Bool, absolute: Bool, command: String, now: Int64) -> Result<Int64, RESPError> {
         guard n > 0, !seconds || n <= Int64.max / 1000 else { return .failure(.invalidExpireTime(command)) }
         let milliseconds = seconds ? n * 1000 : n
         if absolute { return .success(milliseconds) }
-        let (at, overflow) = milliseconds.addingReportingOverflow(WallClock.milliseconds())
+        let (at, overflow) = milliseconds.addingReportingOverflow(now)
         return overflow ? .failure(.invalidExpireTime(command)) : .success(at)
     }
 }
@@ -90,7 +90,7 @@ extension StringCommands {
             let command = seconds ? "setex" : "psetex"
             guard let n = c.args.integer(2) else { return .error(.notInteger) }
             let deadline: Int64
-            switch StringOptions.positiveDeadline(n, seconds: seconds, absolute: false, command: command) {
+            switch StringOptions.positiveDeadline(n, seconds: seconds, absolute: false, command: command, now: c.clock) {
             case .success(let at): deadline = at
             case .failure(let error): return .error(error)
             }
@@ -103,7 +103,7 @@ extension StringCommands {
     static func getEx(_ c: WriteCall) -> WritePlan {
         guard let options = StringOptions(c.args, from: 2, for: .getex) else { return .error(.syntax) }
         let change: DeadlineChange
-        switch options.deadline(c.args, command: "getex") {
+        switch options.deadline(c.args, command: "getex", now: c.clock) {
         case .success(let d): change = d
         case .failure(let error):
             // Redis looks the key up (and at its type) before it checks the time: an absent key answers
@@ -139,7 +139,7 @@ extension KeyCommands {
                 when *= 1000
             }
             if !absolute {
-                let (at, overflow) = when.addingReportingOverflow(WallClock.milliseconds())
+                let (at, overflow) = when.addingReportingOverflow(c.clock)
                 guard !overflow else { return .error(.invalidExpireTime(command)) }
                 when = at
             }

@@ -266,7 +266,8 @@ final class RESPSession {
             guard connection.pendingWrites == 0 else { return false }
             run(handle, args)
         case .write(let handle):
-            let plan = handle(WriteCall(args: args, context: context, database: connection.database, user: connection.isUnrestricted ? nil : connection.user))
+            let plan = handle(WriteCall(args: args, context: context, database: connection.database, user: connection.isUnrestricted ? nil : connection.user,
+                                        fromPrimary: connection.streamCursor != nil))
             guard carryOut(plan, args, blocking: command.flags.contains(.blocking)) else { return false }
         case .immediate(let handle):
             // Everything but a write runs now, after this connection's earlier writes. (CLIENT LIST's

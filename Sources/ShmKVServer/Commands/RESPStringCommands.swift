@@ -66,7 +66,7 @@ extension StringCommands {
     static func set(_ c: WriteCall) -> WritePlan {
         guard let options = StringOptions(c.args, from: 3, for: .set) else { return .error(.syntax) }
         let deadline: DeadlineChange
-        switch options.deadline(c.args, command: "set") {
+        switch options.deadline(c.args, command: "set", now: c.clock) {
         case .success(let d): deadline = d
         case .failure(let error): return .error(error)
         }

@@ -29,7 +29,8 @@ extension RESPSession {
         }
         switch command.handler {
         case .write(let handle):
-            return queued(handle(WriteCall(args: args, context: context, database: connection.database, user: connection.isUnrestricted ? nil : connection.user)).transactionStep(args))
+            return queued(handle(WriteCall(args: args, context: context, database: connection.database, user: connection.isUnrestricted ? nil : connection.user,
+                                           fromPrimary: connection.streamCursor != nil)).transactionStep(args))
         case .keyspace(let handle):
             return queued(.keyspace(handle, OwnedArguments(args)))
         case .immediate:

@@ -1,3 +1,4 @@
+import Posix
 import StoreLayout
 import Wire
 
@@ -121,6 +122,13 @@ struct WriteCall {
     /// The connection's user when it is restricted (nil: unrestricted): a script checks each command
     /// it calls against it.
     var user: User? = nil
+    /// The command comes from the primary this daemon replicates (a read-only replica runs its writes).
+    var fromPrimary = false
+    /// The time relative deadlines count from: a script's calls all see its batch's moment (as Redis
+    /// freezes the time for a script); nil: the wall clock now.
+    var now: Int64? = nil
+
+    var clock: Int64 { now ?? WallClock.milliseconds() }
 
     /// Why argument `i` cannot be a key, in ShmKV's words (nil: it can).
     func keyProblem(_ i: Int) -> String? {

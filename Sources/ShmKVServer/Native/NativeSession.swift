@@ -74,7 +74,9 @@ final class NativeSession {
             return true
         }
         let id = header.requestID
-        if let refusal = connection.accessRefusal(request, command) ?? clusterRefusal(request) { return answer(refusal, id) }
+        if let refusal = connection.accessRefusal(request, command) ?? clusterRefusal(request) ?? replicaRefusal(command) {
+            return answer(refusal, id)
+        }
         if watch != nil || subscription != nil, !command.flags.contains(.allowedWhileSubscribed) {
             ReplyWriter.error(.badRequest, "this connection is \(watch != nil ? "watching" : "subscribed"): only PING is accepted (close it to stop)",
                               requestID: id, into: &output)
@@ -171,6 +173,12 @@ final class NativeSession {
             executeRead(request, id)
             return true
         }
+    }
+
+    /// A read-only replica refuses clients' writes, with RESP's READONLY text.
+    private func replicaRefusal(_ command: NativeCommand) -> (Status, String)? {
+        guard command.flags.contains(.write), context.batcher.replication.refusesWrites else { return nil }
+        return (.permissionDenied, "READONLY You can't write against a read only replica.")
     }
 
     /// Replies with an error at once, if that keeps replies in order.

@@ -37,6 +37,7 @@ enum ScriptCalls {
         if run.invocation.writesRefused && (command.flags.contains(.write) || command.flags.contains(.publishes)) {
             return .error(readOnlyRefusal)
         }
+        if run.invocation.onReadOnlyReplica && command.flags.contains(.write) { return .error("READONLY You can't write against a read only replica.") }
         return nil
     }
 
@@ -49,7 +50,8 @@ enum ScriptCalls {
         case .keyspace(let handle):
             return try read(handle, args, run.keys, client, context, engine)
         case .write(let handle):
-            let call = WriteCall(args: args, context: context, database: UInt8(run.database), user: run.invocation.user)
+            var call = WriteCall(args: args, context: context, database: UInt8(run.database), user: run.invocation.user)
+            if case .writer(let writer) = run.keys.source { call.now = writer.pointee.now }
             switch handle(call) {
             case .reply(let result):
                 return result

@@ -121,8 +121,10 @@ enum ScriptCommands {
         if let refusal = check() { return .failure(RESPError(message: refusal)) }
         let keyEnd = 3 + Int(numkeys)
         if let problem = (3..<keyEnd).lazy.compactMap(c.keyProblem).first { return .failure(RESPError(message: problem)) }
-        return .success(ScriptInvocation(source: source, keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
-                                         readOnly: readOnly, user: c.user, context: c.context))
+        var invocation = ScriptInvocation(source: source, keys: (3..<keyEnd).map(args.bytes), arguments: (keyEnd..<args.count).map(args.bytes),
+                                          readOnly: readOnly, user: c.user, context: c.context)
+        invocation.onReadOnlyReplica = !c.fromPrimary && c.context.batcher.replication.refusesWrites
+        return .success(invocation)
     }
 
     /// SCRIPT LOAD | EXISTS | FLUSH [ASYNC|SYNC] | HELP.

@@ -24,6 +24,9 @@ struct ScriptInvocation: Sendable {
     var invokedAs: [[UInt8]] = []
 
     var writesRefused: Bool { readOnly || noWrites }
+    /// Run by a client of a read-only replica: a write command inside answers READONLY (the primary's
+    /// own scripts write).
+    var onReadOnlyReplica = false
 
     /// Whether it runs on the reactor's snapshot rather than the writer: outside MULTI, a script that
     /// cannot write needs no write transaction (nor the writer's turn).
