@@ -122,7 +122,8 @@ struct HostileInputTests {
         let dir = TemporaryDirectory("shmkv-fuzz-replay")
         defer { dir.remove() }
         for (target, seeds) in [("fuzz-resp-decoder", "corpus/resp"), ("fuzz-native-decoder", "corpus/native"), ("fuzz-server", "corpus/server"),
-                                ("fuzz-collection-records", "corpus/records"), ("fuzz-scripts", "corpus/scripts"), ("fuzz-rdb-decoder", "corpus/rdb")] {
+                                ("fuzz-collection-records", "corpus/records"), ("fuzz-scripts", "corpus/scripts"), ("fuzz-rdb-decoder", "corpus/rdb"),
+                                ("fuzz-replication-stream", "corpus/replication")] {
             let inputs = try files(seeds) + regressions
             let result = try runProcess(Products.path(target), inputs, environment: ["SHMKV_FUZZ_DIR": dir.file(target)])
             #expect(result.status == 0, "\(target): \(result.stderr)")

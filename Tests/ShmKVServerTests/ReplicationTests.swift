@@ -147,6 +147,10 @@ import Wire
         #expect(try replica.call("ROLE") == .array([.bulk(Array("slave".utf8)), .bulk(Array("127.0.0.1".utf8)), .integer(Int64(port)),
                                                    .bulk(Array("connected".utf8)), .integer(Int64(try Self.info(replica, "slave_repl_offset")!)!)]))
         #expect(try Self.info(primary, "sync_full", section: "stats") == "1")
+        // replica-read-only no: the replica's own clients may write (what they write is theirs).
+        #expect(try replica.call("CONFIG", "SET", "replica-read-only", "no") == .simple("OK"))
+        #expect(try replica.call("SET", "mine", "x") == .simple("OK"))
+        #expect(try replica.call("CONFIG", "GET", "replica-read-only") == .array([.bulk(Array("replica-read-only".utf8)), .bulk(Array("no".utf8))]))
     }
 
     @Test func cutLinkAndKilledReplicaResumeWithPartialSyncs() throws {
@@ -201,6 +205,11 @@ import Wire
         // A primary without persistence comes back empty, with a new history: the replica's dataset is
         // replaced by the new one (keys it held that the new primary lacks are gone).
         redis.stop()
+        // replica-serve-stale-data no: while the link is down, reads answer MASTERDOWN.
+        #expect(try replica.call("CONFIG", "SET", "replica-serve-stale-data", "no") == .simple("OK"))
+        try Self.wait("the link goes down") { try Self.info(replica, "master_link_status") == "down" }
+        #expect(try replica.call("GET", "x") == .error("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."))
+        #expect(try replica.call("CONFIG", "SET", "replica-serve-stale-data", "yes") == .simple("OK"))
         redis = try Self.primary(port: port).0
         primary = try RESPTestConnection(unixPath: redis.socketPath)
         try Self.load(primary, RedisDataset.make(seed: seed ^ 5, keysPerDatabase: 20, databases: [1]))

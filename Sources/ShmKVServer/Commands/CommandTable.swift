@@ -118,7 +118,7 @@ enum CommandTable {
         // Server
         Command("info", arity: -1, [.loading, .stale, .readsStatistics], .server, "Returns information and statistics about the server.",
                 .immediate(ServerCommands.info)),
-        Command("config", arity: -2, [.admin, .hasSubcommands], .server, "CONFIG GET: returns configuration parameters.", subcommands: ["GET", "SET", "RESETSTAT", "REWRITE", "HELP"],
+        Command("config", arity: -2, [.admin, .loading, .stale, .hasSubcommands], .server, "CONFIG GET: returns configuration parameters.", subcommands: ["GET", "SET", "RESETSTAT", "REWRITE", "HELP"],
                 .immediate(ConfigCommands.config)),
         Command("command", arity: -1, [.loading, .stale, .hasSubcommands], .server, "Returns details about the commands (COUNT, DOCS, GETKEYS, INFO, LIST).", subcommands: ["COUNT", "DOCS", "GETKEYS", "INFO", "LIST"],
                 .immediate(ServerCommands.command)),

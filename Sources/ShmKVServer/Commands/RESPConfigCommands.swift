@@ -16,6 +16,9 @@ enum ConfigCommands {
             (name, String(limits[CollectionLimits.parameters.firstIndex { $0.name == name || $0.alias == name }!]), String?.none)
         }
         let busy = String(session.context.scripts.shared.threshold.load(ordering: .relaxed))
+        let replication = session.context.batcher.replication
+        let readOnly = replication.readOnly.load(ordering: .relaxed) ? "yes" : "no"
+        let stale = replication.serveStaleData.load(ordering: .relaxed) ? "yes" : "no"
         return thresholds + [
             ("busy-reply-threshold", busy, nil), ("lua-time-limit", busy, nil),
             ("save", "", nil), ("appendonly", "no", nil), ("databases", String(session.context.store.databaseCount), "databases"), ("maxmemory", "0", nil),
@@ -24,6 +27,9 @@ enum ConfigCommands {
             ("unixsocket", c.socketPath ?? "", "socket"), ("proto-max-bulk-len", String(c.respMaxBulkLength), "resp.maxBulkLength"),
             ("notify-keyspace-events", session.context.notifications.classes.description, "resp.notifyKeyspaceEvents"),
             ("appendfsync", c.durability == .durable ? "always" : "no", "storage.durability"),
+            ("replica-read-only", readOnly, "replication.readOnly"), ("slave-read-only", readOnly, "replication.readOnly"),
+            ("replica-serve-stale-data", stale, "replication.serveStaleData"), ("slave-serve-stale-data", stale, "replication.serveStaleData"),
+            ("masteruser", c.replicationPrimaryUser, "replication.primaryUser"),
             ("cluster-enabled", session.context.cluster == nil ? "no" : "yes", "cluster.enabled"), ("dir", session.context.store.directory, "dataDir"),
         ]
     }
@@ -81,6 +87,8 @@ enum ConfigCommands {
         var limits = session.context.batcher.collectionLimits.withLock { $0 }
         var seen: [String] = []
         var busyThreshold: Int? = nil
+        var replicaFlags: [(readOnly: Bool, value: Bool)] = []
+        let replication = session.context.batcher.replication
         for i in stride(from: 2, to: args.count, by: 2) {
             let name = args.string(i).lowercased(), value = args.string(i + 1)
             let failed = "ERR CONFIG SET failed (possibly related to argument '\(name)') - "
@@ -94,6 +102,11 @@ enum ConfigCommands {
                     return RESPWriter.error(failed + KeyspaceEventClasses.invalidMessage, into: &session.output)
                 }
                 events = classes
+            } else if ["replica-read-only", "slave-read-only", "replica-serve-stale-data", "slave-serve-stale-data"].contains(name) {
+                guard let flag = ["yes": true, "no": false][value.lowercased()] else {
+                    return RESPWriter.error(failed + "argument must be 'yes' or 'no'", into: &session.output)
+                }
+                replicaFlags.append((name.hasSuffix("read-only"), flag))
             } else if name == "busy-reply-threshold" || name == "lua-time-limit" {
                 switch CollectionLimits.parse(value, memory: false) {
                 case .success(let n): busyThreshold = n
@@ -111,6 +124,9 @@ enum ConfigCommands {
             }
         }
         if let events { session.context.notifications.set(events) }
+        for (readOnly, value) in replicaFlags {
+            if readOnly { replication.readOnly.store(value, ordering: .relaxed) } else { replication.serveStaleData.store(value, ordering: .relaxed) }
+        }
         // Read by the next script as it starts.
         if let busyThreshold { session.context.scripts.shared.threshold.store(busyThreshold, ordering: .relaxed) }
         // Read by the writer at the start of each batch: writes queued before this one may still see the

@@ -1,5 +1,6 @@
 import LMDB
 import NotifyRing
+import Posix
 import StoreLayout
 import Wire
 #if canImport(Glibc)
@@ -237,7 +238,18 @@ extension NativeSession {
             ("ring_epoch", Int64(bitPattern: context.ring.epoch)),
             ("ring_capacity", Int64(context.ring.capacity)),
             ("ring_next_sequence", Int64(s.ringNextSequence.load(ordering: .relaxed))),
-        ]
+        ] + replicationEntries()
         Reply(status: .ok, requestID: id, body: .stats(entries.map { StatEntry(name: $0.0, value: $0.1) })).encode(into: &output)
     }
+    /// A replica's link in STATS: whether it is up, the offset applied, and how far behind it is.
+    private func replicationEntries() -> [(String, Int64)] {
+        let state = context.batcher.replication
+        guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else { return [("replica", 0)] }
+        let now = MonotonicClock.seconds()
+        return [("replica", 1), ("replica_link_up", link.phase == .connected ? 1 : 0), ("replica_offset", link.appliedOffset),
+                ("replica_lag_bytes", max(link.receivedOffset - link.appliedOffset, 0)),
+                ("replica_lag_seconds", link.appliedOffset >= link.receivedOffset ? 0 : Int64(now - link.caughtUpAt)),
+                ("replica_full_syncs", Int64(link.fullSyncs)), ("replica_partial_syncs", Int64(link.partialSyncs))]
+    }
+
 }
