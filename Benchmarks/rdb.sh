@@ -33,23 +33,7 @@ mkdir -p "$dir/source" "$dir/start"
 redis-server --port 0 --unixsocket "$dir/source/s" --save '' --appendonly no --dir "$dir/source" --logfile "$dir/source/log" &
 pids+=($!)
 redis_up "$dir/source/s"
-python3 - "$keys" > "$dir/fill.resp" <<'PY'
-import random, sys
-n = int(sys.argv[1]); random.seed(7); out = sys.stdout.buffer
-def cmd(*a):
-    out.write(b"*%d\r\n" % len(a))
-    for x in a:
-        x = x if isinstance(x, bytes) else str(x).encode()
-        out.write(b"$%d\r\n%s\r\n" % (len(x), x))
-for i in range(n):
-    k, kind = "key:%d" % i, i % 10
-    if kind < 6: cmd("SET", k, "v" * random.randint(20, 100))
-    elif kind == 6: cmd("RPUSH", k, *["item%d" % j for j in range(5)])
-    elif kind == 7: cmd("HSET", k, *sum([["f%d" % j, "value%d" % j] for j in range(5)], []))
-    elif kind == 8: cmd("SADD", k, *["m%d" % (i + j) for j in range(5)])
-    else: cmd("ZADD", k, *sum([[str(j * 1.5), "z%d" % j] for j in range(5)], []))
-    if i % 10 == 3: cmd("PEXPIRE", k, 86400000)
-PY
+python3 Benchmarks/mixed-dataset.py "$keys" > "$dir/fill.resp"
 redis-cli -s "$dir/source/s" --pipe < "$dir/fill.resp" >/dev/null
 t=$(now); redis-cli -s "$dir/source/s" SAVE >/dev/null; save=$(since "$t")
 cp "$dir/source/dump.rdb" "$dir/in.rdb"

@@ -4,6 +4,7 @@
 //   shmkv-shm-bench read DIR --keys N --reads M  LocalStore.withValue on random keys (same sequence as c/mdb_get_bench)
 //   shmkv-shm-bench ring                       one publisher, one subscriber process: events/s and latency
 //   shmkv-shm-bench handoff --redis S --shmkv S --data-dir D   a list producer and consumer: BLPOP vs the local pop
+//   shmkv-shm-bench replica --primary H:P --redis-replica H:P --store D   replication lag and local reads (Benchmarks/replication.sh)
 //   shmkv-shm-bench collections DIR --keys N   LocalStore typed reads of hashes h:%012d (fields f0…f9) and
 //                                              sorted sets z:%012d (members m0…m99): HGET, ZRANGE 0 9
 import ArgumentParser
@@ -17,7 +18,7 @@ import ShmKV
 struct SharedMemoryBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shmkv-shm-bench", abstract: "Benchmarks of LocalStore reads and the notification ring.",
-        subcommands: [Fill.self, Read.self, Ring.self, RingSubscriberProcess.self, Collections.self, Handoff.self])
+        subcommands: [Fill.self, Read.self, Ring.self, RingSubscriberProcess.self, Collections.self, Handoff.self, Replica.self])
 }
 
 /// The key of index `i`, written into `buffer` (12 bytes, "key:%08d"), with no allocation.

@@ -127,9 +127,9 @@ final class ReactorThread: @unchecked Sendable {
     /// in the snapshot (published after its commit). CLIENT TRACKING remembers a read key from here.
     private(set) var ringMark: UInt64 = 0
     /// Requests for the replication link (reactor 0 holds it), from any thread.
-    private let replicationRequests = Locked<[ReplicationRequest]>([])
+    let replicationRequests = Locked<[ReplicationRequest]>([])
     /// The link to the primary this daemon follows (reactor 0 only).
-    private var replicaLink: ReplicaLink?
+    var replicaLink: ReplicaLink?
     /// Connections placed on this loop and not yet closed (any thread reads it to balance the loops).
     let connectionCount = Atomic<Int>(0)
     /// Connections another loop accepted for this one, not yet taken; nil once the loop has stopped.
@@ -181,32 +181,6 @@ final class ReactorThread: @unchecked Sendable {
             } else if authLimit > 0 && connection.user == nil && now - connection.acceptedAt >= authLimit {
                 ServerStats.add(context.stats.authTimeoutDisconnections)
                 connection.close()
-            }
-        }
-    }
-
-    /// Asks this loop to start or stop following a primary.
-    func post(_ request: ReplicationRequest) {
-        replicationRequests.withLock { $0.append(request) }
-        loop.wake()
-    }
-
-    private func applyReplicationRequests() {
-        let requests = replicationRequests.withLock { taken in defer { taken.removeAll() }; return taken }
-        let state = context.batcher.replication
-        for request in requests {
-            let predecessor = replicaLink?.stop()
-            replicaLink = nil
-            switch request {
-            case .follow(let primary, let password, let user):
-                state.isReplica.store(true, ordering: .relaxed)
-                let link = ReplicaLink(index: 0, primary: primary, password: password, user: user,
-                                       listeningPort: state.listeningPort.load(ordering: .relaxed), reactor: self)
-                link.predecessor = predecessor
-                replicaLink = link
-                link.start()
-            case .stop:
-                state.isReplica.store(false, ordering: .relaxed)
             }
         }
     }

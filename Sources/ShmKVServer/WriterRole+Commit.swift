@@ -102,6 +102,13 @@ extension WriterRole {
             swap(&changes, &keys.changes)
             syncRequested = keys.syncRequested
             let changedKeys = changes.entries.contains { $0.kind != .message }
+            if changedKeys && !keys.expiryDisabled && replication.marksMayBeStale.load(ordering: .relaxed) {
+                // The dataset now departs from any primary's: no resuming from the old marks.
+                for link in 0..<StoreLayout.maxReplicationLinks {
+                    _ = try StoreLayout.MetaKey.replication(link: link).withUnsafeBytes { try txn.delete(store.meta, key: $0) }
+                }
+                replication.marksMayBeStale.store(false, ordering: .relaxed)
+            }
             if changedKeys || keys.metaChanged {
                 try recordLastSequence(in: txn)
                 transactionID = UInt64(txn.id)

@@ -190,6 +190,17 @@ import Wire
         #expect(try Self.info(primary, "sync_partial_ok", section: "stats") == "2")
         #expect(try Self.info(primary, "sync_full", section: "stats") == "1")
         try Self.expectSame(primary, replica, seed: seed, "after the replica's restart")
+
+        // REPLICAOF NO ONE, a write of its own: the dataset departs from the primary's, so following it
+        // again is a full sync (the local key goes), not a resume.
+        #expect(try replica.call("REPLICAOF", "NO", "ONE") == .simple("OK"))
+        #expect(try replica.call("ROLE") == .array([.bulk(Array("master".utf8)), .integer(0), .array([])]))
+        #expect(try replica.call("SET", "local", "x") == .simple("OK"))
+        #expect(try replica.call("REPLICAOF", "127.0.0.1", String(port)) == .simple("OK"))
+        try Self.wait("a full sync after REPLICAOF") { try Self.info(replica, "shmkv_full_syncs") == "1" }
+        try Self.caughtUp(primary, replica)
+        #expect(try Self.info(primary, "sync_full", section: "stats") == "2")
+        try Self.expectSame(primary, replica, seed: seed, "after REPLICAOF NO ONE and back")
     }
 
     @Test func restartedPrimaryMeansAFullResync() throws {

@@ -202,7 +202,7 @@ final class ReplicaSession {
             stagePending()
             submit(.adopt(Adoption(link: link.index, sets: staged,
                                    mark: ReplicationState.mark(replicationID: syncID, offset: syncOffset, database: streamDatabase, primary: link.primary),
-                                   functions: functions, context: context, records: link.status.syncKeys * 2)), .adopt)
+                                   functions: functions, context: context, records: link.status.syncKeys * 3)), .adopt)
             step = .adopting
             return true
         } catch {

@@ -51,6 +51,11 @@ final class ReplicationState: Sendable {
     /// replica-read-only and replica-serve-stale-data, as CONFIG SET leaves them.
     let readOnly: Atomic<Bool>
     let serveStaleData: Atomic<Bool>
+    /// The replication marks in `__meta` may describe data that is no longer the primary's: set while
+    /// the daemon is not a replica (at start, after REPLICAOF NO ONE); the first batch that changes a
+    /// key then deletes them, so that following a primary again starts with a full sync (Redis gives a
+    /// promoted replica a new history for the same reason). A follow before any change may resume.
+    let marksMayBeStale = Atomic<Bool>(true)
     /// The TCP port this daemon listens on (REPLCONF listening-port; 0: none).
     let listeningPort = Atomic<Int>(0)
 
