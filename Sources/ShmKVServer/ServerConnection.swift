@@ -326,8 +326,12 @@ final class ServerConnection: Connection {
             if route.silent { output.removeSubrange(start...) }
         case .replica(let replica):
             if case .streaming(let resp) = replica.step {
+                let start = output.count
                 resp.writeOutcome(outcome, route.shape)
-                output.removeAll()
+                if output.count > start, output[start] == UInt8(ascii: "-") {
+                    context.batcher.replication.noteFailure(replica.link.index, nil, output[start...], context.logger)
+                }
+                output.removeSubrange(start...)
                 if let offset = streamCursor?.committed() { replica.link.applied(offset) }
             } else {
                 replica.completed(outcome)

@@ -147,6 +147,11 @@ import Wire
         #expect(try replica.call("ROLE") == .array([.bulk(Array("slave".utf8)), .bulk(Array("127.0.0.1".utf8)), .integer(Int64(port)),
                                                    .bulk(Array("connected".utf8)), .integer(Int64(try Self.info(replica, "slave_repl_offset")!)!)]))
         #expect(try Self.info(primary, "sync_full", section: "stats") == "1")
+        // A command of the stream that ShmKV lacks fails here, counted and named.
+        _ = try primary.call("XGROUP", "CREATE", "missing-stream", "g", "$", "MKSTREAM")
+        try Self.caughtUp(primary, replica)
+        #expect(try Self.info(replica, "shmkv_replicated_commands_failed") == "1")
+        #expect(try Self.info(replica, "shmkv_replicated_last_failure")?.hasPrefix("XGROUP: -ERR unknown command") == true)
         // replica-read-only no: the replica's own clients may write (what they write is theirs).
         #expect(try replica.call("CONFIG", "SET", "replica-read-only", "no") == .simple("OK"))
         #expect(try replica.call("SET", "mine", "x") == .simple("OK"))

@@ -254,6 +254,7 @@ final class RESPSession {
             }
             if let command { count(command.index, .rejected) }
             context.errors.record(output[start...])
+            if let cursor = connection.streamCursor { context.batcher.replication.noteFailure(cursor.link, args, output[start...], context.logger) }
             return true
         case .run:
             break
@@ -291,7 +292,10 @@ final class RESPSession {
         let elapsed = now - lastCommandEnd
         lastCommandEnd = now
         let failed = connection.output.count > start && connection.output[start] == UInt8(ascii: "-")
-        if failed { context.errors.record(connection.output[start...]) }
+        if failed {
+            context.errors.record(connection.output[start...])
+            if let cursor = connection.streamCursor { context.batcher.replication.noteFailure(cursor.link, args, output[start...], context.logger) }
+        }
         // Redis 7 counts a subcommand apart (`cmdstat_config|get`); not the hot path.
         if command.flags.contains(.hasSubcommands) && args.count > 1 && !reply(at: start, startsWith: "-ERR unknown subcommand"),
            context.withSubcommandStatistics(command.name + "|" + args.string(1).lowercased(), { sub in

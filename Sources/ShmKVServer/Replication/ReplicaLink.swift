@@ -161,6 +161,7 @@ final class ReplicaLink {
     /// The connection closed, for whatever reason (the next tick connects again).
     func disconnected() {
         state {
+            if $0.lastError.isEmpty && $0.phase != .connected { $0.lastError = "the connection to the primary closed (phase: \($0.phase.rawValue))" }
             $0.phase = .connecting
             if $0.downSince == nil { $0.downSince = MonotonicClock.seconds() }
         }

@@ -276,10 +276,12 @@ final class ReplicaSession {
     // MARK: Stream
 
     private func startStreaming(offset: Int64, database: Int) {
-        let resp = RESPSession(connection: connection)
-        resp.repliesOff = true
         connection.database = UInt8(clamping: database)
         connection.streamCursor = StreamCursor(link: link.index, processed: offset)
+        // A connection that closed while its adoption committed: the next one resumes from `offset`.
+        guard !connection.isClosed else { return }
+        let resp = RESPSession(connection: connection)
+        resp.repliesOff = true
         link.state {
             $0.phase = .connected
             $0.receivedOffset = offset

@@ -112,7 +112,9 @@ enum ReplicationCommands {
             ("shmkv_replication_lag_seconds", String(link.appliedOffset >= link.receivedOffset ? 0 : now - link.caughtUpAt)),
             ("shmkv_full_syncs", String(link.fullSyncs)), ("shmkv_partial_syncs", String(link.partialSyncs)),
             ("shmkv_sync_refused_keys", String(link.refusedKeys)),
+            ("shmkv_replicated_commands_failed", String(link.failedCommands)),
         ]
+        if !link.lastFailure.isEmpty { fields.append(("shmkv_replicated_last_failure", link.lastFailure.replacingOccurrences(of: "\r\n", with: " "))) }
         if !link.lastError.isEmpty { fields.append(("shmkv_link_last_error", link.lastError.replacingOccurrences(of: "\r\n", with: " "))) }
         return fields
     }

@@ -1,4 +1,6 @@
 import Locks
+import Logging
+import Wire
 import Reactor
 import Synchronization
 
@@ -39,6 +41,10 @@ struct LinkStatus: Sendable {
     var refusedKeys = 0
     /// The last error of the link, for INFO.
     var lastError = ""
+    /// Commands of the primary's stream that failed here (a command or an option ShmKV does not have:
+    /// the copy departs from the primary's there), and the last one's error.
+    var failedCommands = 0
+    var lastFailure = ""
 }
 
 /// The daemon's replication role: whether it follows primaries, and each link's state.
@@ -73,6 +79,22 @@ final class ReplicationState: Sendable {
         return links.withLock { links in links.contains { $0.phase != .connected } }
     }
 
+    /// A command of link `link`'s stream failed: counted, and the first ten (then every thousandth)
+    /// logged, with its name and the error.
+    func noteFailure(_ link: Int, _ args: RESPArguments?, _ reply: ArraySlice<UInt8>, _ logger: Logger) {
+        let error = String(decoding: reply.prefix(200), as: UTF8.self).trimmingNewline
+        let name = args.map { " " + $0.string(0).uppercased() } ?? ""
+        var count = 0
+        update(link) {
+            $0.failedCommands += 1
+            $0.lastFailure = "\(name.isEmpty ? "a write" : String(name.dropFirst())): \(error)"
+            count = $0.failedCommands
+        }
+        if count <= 10 || count % 1000 == 0 {
+            logger.warning("replication: the primary's command\(name) failed here (\(count) so far), the copy departs from the primary: \(error)")
+        }
+    }
+
     func update(_ link: Int, _ body: (inout LinkStatus) -> Void) {
         links.withLock { links in if link < links.count { body(&links[link]) } }
     }
@@ -90,4 +112,9 @@ final class ReplicationState: Sendable {
         guard words.count >= 3, let offset = Int64(words[1]), let database = Int(words[2]), offset >= 0, database >= 0 else { return nil }
         return (String(words[0]), offset, database)
     }
+}
+
+extension String {
+    /// Without the `\r\n` (and anything after it) of a RESP line.
+    fileprivate var trimmingNewline: String { String(prefix { $0 != "\r" && $0 != "\n" }) }
 }
