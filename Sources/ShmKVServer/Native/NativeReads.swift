@@ -247,8 +247,7 @@ extension NativeSession {
         guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else { return [("replica", 0)] }
         let now = MonotonicClock.seconds()
         return [("replica", 1), ("replica_link_up", link.phase == .connected ? 1 : 0), ("replica_offset", link.appliedOffset),
-                ("replica_lag_bytes", max(link.receivedOffset - link.appliedOffset, 0)),
-                ("replica_lag_seconds", link.appliedOffset >= link.receivedOffset ? 0 : Int64(now - link.caughtUpAt)),
+                ("replica_lag_bytes", link.lagBytes), ("replica_lag_seconds", Int64(link.lagSeconds(now: now))),
                 ("replica_full_syncs", Int64(link.fullSyncs)), ("replica_partial_syncs", Int64(link.partialSyncs))]
     }
 

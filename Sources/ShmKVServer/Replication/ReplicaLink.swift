@@ -152,7 +152,8 @@ final class ReplicaLink {
     func failed(_ reason: String) {
         context.logger.warning("replication link to \(primary): \(reason)")
         state {
-            $0.lastError = reason
+            // One line for INFO: a line break of a peer's text becomes a space.
+            $0.lastError = String(reason.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
             $0.phase = .connecting
             if $0.downSince == nil { $0.downSince = MonotonicClock.seconds() }
         }

@@ -108,20 +108,14 @@ enum ReplicationCommands {
             ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
             ("master_replid", link.replicationID == "?" ? String(repeating: "0", count: 40) : link.replicationID),
             ("master_repl_offset", String(max(link.appliedOffset, 0))),
-            ("shmkv_replication_lag_bytes", String(max(link.receivedOffset - link.appliedOffset, 0))),
-            ("shmkv_replication_lag_seconds", String(link.appliedOffset >= link.receivedOffset ? 0 : now - link.caughtUpAt)),
+            ("shmkv_replication_lag_bytes", String(link.lagBytes)), ("shmkv_replication_lag_seconds", String(link.lagSeconds(now: now))),
             ("shmkv_full_syncs", String(link.fullSyncs)), ("shmkv_partial_syncs", String(link.partialSyncs)),
             ("shmkv_sync_refused_keys", String(link.refusedKeys)),
             ("shmkv_replicated_commands_failed", String(link.failedCommands)),
         ]
-        if !link.lastFailure.isEmpty { fields.append(("shmkv_replicated_last_failure", link.lastFailure.replacingOccurrences(of: "\r\n", with: " "))) }
-        if !link.lastError.isEmpty { fields.append(("shmkv_link_last_error", link.lastError.replacingOccurrences(of: "\r\n", with: " "))) }
+        // Both are one line (`noteFailure`, `ReplicaLink.failed`): INFO's format holds.
+        if !link.lastFailure.isEmpty { fields.append(("shmkv_replicated_last_failure", link.lastFailure)) }
+        if !link.lastError.isEmpty { fields.append(("shmkv_link_last_error", link.lastError)) }
         return fields
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }

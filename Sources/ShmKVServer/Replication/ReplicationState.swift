@@ -37,6 +37,12 @@ struct LinkStatus: Sendable {
     var fullSyncs = 0
     var partialSyncs = 0
     var caughtUpAt = 0
+    /// Bytes read from the primary and not yet committed.
+    var lagBytes: Int64 { max(receivedOffset - appliedOffset, 0) }
+
+    /// Seconds since everything read was last committed (0 while it is).
+    func lagSeconds(now: Int) -> Int { appliedOffset >= receivedOffset ? 0 : now - caughtUpAt }
+
     /// Keys of the last full sync that ShmKV does not hold (streams with groups, module values…).
     var refusedKeys = 0
     /// The last error of the link, for INFO.
