@@ -60,9 +60,15 @@ extension ReplicationOperation {
             defer { keys.changes.truncate(to: announced) }
             keys.metaChanged = true
             var stored = 0
+            // The staging set is selected when the database changes (its handles and flags looked up
+            // once for a run of keys, not per key).
+            var selected: Int?
             for key in staged.keys {
                 guard let set = staged.sets[key.database] else { continue }
-                try keys.selectStaging(set)
+                if selected != key.database {
+                    try keys.selectStaging(set)
+                    selected = key.database
+                }
                 try key.key.withUnsafeBytes { try keys.restore($0, key.value, deadline: key.expiresAt) }
                 stored += 1
             }
