@@ -349,19 +349,24 @@ extension KeyspaceWriter {
         for number in 0..<catalog.sets.count {
             try select(number)
             try clear(flags: .swapped)
-            guard let staged = sets[number], let stagedTypes = staged.types, let stagedExpires = staged.expires,
-                  let stagedIndex = staged.expiryIndex else { continue }
-            for (from, to) in [(staged.keyspace, keyspace), (stagedTypes, types), (stagedExpires, expires), (stagedIndex, index)] {
-                try transaction.forEach(from, prefix: []) { key, value in
-                    try transaction.put(to, key: key, value: value)
-                    return .proceed
-                }
-                try transaction.clear(from)
-            }
-            mayHaveDeadlines = try transaction.stat(expires).entries > 0
-            mayHaveCollections = try transaction.stat(types).entries > 0
+            if let staged = sets[number] { try moveStaged(staged) }
         }
         try select(max(selected, 0))
+    }
+
+    /// Moves every record of a staging set into the selected database (over any record of the same
+    /// key: the caller removed those keys first), and empties it.
+    mutating func moveStaged(_ staged: StoreDatabases) throws {
+        guard let stagedTypes = staged.types, let stagedExpires = staged.expires, let stagedIndex = staged.expiryIndex else { return }
+        for (from, to) in [(staged.keyspace, keyspace), (stagedTypes, types), (stagedExpires, expires), (stagedIndex, index)] {
+            try transaction.forEach(from, prefix: []) { key, value in
+                try transaction.put(to, key: key, value: value)
+                return .proceed
+            }
+            try transaction.clear(from)
+        }
+        mayHaveDeadlines = try transaction.stat(expires).entries > 0
+        mayHaveCollections = try transaction.stat(types).entries > 0
     }
 
     /// Empties a staging set, its large collections' elements left to reclaim.

@@ -130,6 +130,7 @@ final class ReactorThread: @unchecked Sendable {
     let replicationRequests = Locked<[ReplicationRequest]>([])
     /// The link to the primary this daemon follows (reactor 0 only).
     var replicaLink: ReplicaLink?
+    var clusterFollower: ClusterFollower?
     /// Connections placed on this loop and not yet closed (any thread reads it to balance the loops).
     let connectionCount = Atomic<Int>(0)
     /// Connections another loop accepted for this one, not yet taken; nil once the loop has stopped.
@@ -188,7 +189,7 @@ final class ReactorThread: @unchecked Sendable {
     /// Runs the loop until the server stops.
     func run() {
         loop.run()
-        _ = replicaLink?.stop()
+        _ = stopFollowing()
         closeAdopted()
         for connection in connections.values { connection.close() }
         connections.removeAll()

@@ -107,6 +107,12 @@ public final class Server: @unchecked Sendable {
                 batcher.replication.isReplica.store(true, ordering: .relaxed)
                 context.post(.follow(primary, password: password, user: config.replicationPrimaryUser))
             }
+            if let seed = Endpoint.parseHostPort(config.replicationCluster) {
+                let password = config.replicationPrimaryAuthFile.isEmpty ? nil
+                    : try Authenticator.readPassword(config.replicationPrimaryAuthFile, for: "replication.primaryAuthFile")
+                batcher.replication.isReplica.store(true, ordering: .relaxed)
+                context.post(.followCluster(seed, password: password, user: config.replicationPrimaryUser))
+            }
             writerThread = try OSThread(name: "shmkv-writer") { batcher.run() }
             for reactor in reactors {
                 threads.append(try OSThread(name: "shmkv-io-\(reactor.index)") { reactor.run() })

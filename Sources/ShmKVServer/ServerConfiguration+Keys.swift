@@ -19,7 +19,7 @@ extension ServerConfiguration {
         "resp.maxBulkLength", "resp.maxMultibulkCount", "resp.maxInlineLength", "resp.allowFlush", "resp.allowShutdown", "resp.notifyKeyspaceEvents",
         "auth.passwordFile", "auth.allowUnauthenticatedRemote", "auth.timeout", "auth.users",
         "access.group", "cluster.enabled", "cluster.myId", "cluster.nodes",
-        "replication.primary", "replication.primaryAuthFile", "replication.primaryUser", "replication.readOnly",
+        "replication.primary", "replication.cluster", "replication.primaryAuthFile", "replication.primaryUser", "replication.readOnly",
         "replication.serveStaleData",
     ]
 

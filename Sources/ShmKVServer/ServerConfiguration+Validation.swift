@@ -36,6 +36,11 @@ extension ServerConfiguration {
         }
         if pubsubSoftSeconds < 0 { throw ConfigurationError("limits.pubsubSoftSeconds must be 0 or more") }
         try checkProtectedMode()
+        if !replicationCluster.isEmpty {
+            if !replicationPrimary.isEmpty { throw ConfigurationError("replication.cluster and replication.primary exclude each other: follow a cluster or one primary") }
+            if Endpoint.parseHostPort(replicationCluster) == nil { throw ConfigurationError("replication.cluster must be HOST:PORT (got \(replicationCluster))") }
+            if clusterEnabled { throw ConfigurationError("replication.cluster replicates a cluster into one store: not with cluster.enabled") }
+        }
         if maxScanLimit < 1 { throw ConfigurationError("limits.maxScanLimit must be at least 1") }
         if maxRequestsPerEvent < 1 { throw ConfigurationError("limits.maxRequestsPerEvent must be at least 1") }
         if batchMaxOperations < 1 { throw ConfigurationError("batch.maxOperations must be at least 1") }

@@ -111,6 +111,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The Redis or Valkey primary this daemon follows as a replica, "HOST:PORT" (`replication.primary`);
     /// empty: none (REPLICAOF changes it while the daemon runs).
     public var replicationPrimary = ""
+    /// Any node of a Redis Cluster to follow whole, "HOST:PORT" (`replication.cluster`): every shard's
+    /// primary gets a link, and the store holds the union of the shards. Empty: none.
+    public var replicationCluster = ""
     /// A file holding the password the replica authenticates with (Redis's masterauth), and the user
     /// (masteruser; empty: AUTH with the password alone).
     public var replicationPrimaryAuthFile = ""
@@ -187,6 +190,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         clusterMyID = try values.string("cluster.myId") ?? d.clusterMyID
         clusterNodes = try values.string("cluster.nodes") ?? d.clusterNodes
         replicationPrimary = try values.string("replication.primary") ?? d.replicationPrimary
+        replicationCluster = try values.string("replication.cluster") ?? d.replicationCluster
         replicationPrimaryAuthFile = try values.string("replication.primaryAuthFile") ?? d.replicationPrimaryAuthFile
         replicationPrimaryUser = try values.string("replication.primaryUser") ?? d.replicationPrimaryUser
         replicationReadOnly = try values.flag("replication.readOnly") ?? d.replicationReadOnly
@@ -285,6 +289,7 @@ public struct ServerConfiguration: Sendable, Equatable {
           nodes: \(quoted(clusterNodes))
         replication:
           primary: \(quoted(replicationPrimary))
+          cluster: \(quoted(replicationCluster))
           primaryAuthFile: \(quoted(replicationPrimaryAuthFile))
           primaryUser: \(quoted(replicationPrimaryUser))
           readOnly: \(replicationReadOnly ? "yes" : "no")

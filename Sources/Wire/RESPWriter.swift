@@ -83,6 +83,12 @@ public enum RESPWriter {
     /// `$len` + the text's UTF-8 bytes; allocates the array, so for replies off the hot path only.
     public static func bulk(_ text: String, into out: inout [UInt8]) { bulk(Array(text.utf8), into: &out) }
 
+    /// A command as a client sends it: an array of bulk strings (a replica's requests to its primary).
+    public static func command(_ words: [String], into out: inout [UInt8]) {
+        array(words.count, into: &out)
+        for word in words { bulk(word, into: &out) }
+    }
+
     /// A missing value: `$-1` in RESP2, `_` in RESP3.
     @inlinable
     public static func null(resp3: Bool, into out: inout [UInt8]) {

@@ -73,7 +73,7 @@ struct RESPTests {
             (["CONFIG", "GET", "appendonly"], "appendonly\nno\n"),
             (["CONFIG", "SET", "save", ""], "OK\n"),
             (["CONFIG", "SET", "appendonly", "yes"], "ERR CONFIG SET failed (possibly related to argument 'appendonly') - ShmKV does not change it (always 'no')\n"),
-            (["COMMAND", "COUNT"], "193\n"),
+            (["COMMAND", "COUNT"], "194\n"),
             (["CLIENT", "SETNAME", "bad name"], "ERR Client names cannot contain spaces, newlines or special characters.\n"),
             (["CLIENT", "SETINFO", "LIB-NAME", "test"], "OK\n"),
             (["CLIENT", "GETNAME"], "\n"),

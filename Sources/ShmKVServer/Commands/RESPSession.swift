@@ -215,7 +215,13 @@ final class RESPSession {
         return true
     }
 
-    private func dispatch(_ command: Command?, _ args: RESPArguments) -> Bool {
+    private func dispatch(_ command: Command?, _ original: RESPArguments) -> Bool {
+        var args = original
+        if let cursor = connection.streamCursor, let claims = cursor.claims, let command {
+            // A key a slot migration moved to another shard: its old shard's DEL is dropped.
+            guard let kept = claims.filter(command, original, link: cursor.link) else { return true }
+            args = kept
+        }
         let unrestricted = connection.isUnrestricted
         var admission = RESPSession.admit(command, args, user: unrestricted ? nil : connection.user, unrestricted: unrestricted,
                                           subscribedRESP2: subscriptionCount > 0 && !resp3)

@@ -22,15 +22,24 @@ final class ReplicaLink {
     private var connection: ServerConnection?
     private var session: ReplicaSession?
     private var stopped = false
-    /// The connection of the link this one replaces (REPLICAOF): the first connect waits until its
-    /// writes have all committed.
-    var predecessor: ServerConnection?
+    /// The connections of the links this one replaces (REPLICAOF, a failover in a cluster): the first
+    /// connect waits until their writes have all committed.
+    var predecessors: [ServerConnection] = []
     /// The database the stream had selected at the resume point (from `__meta` at start).
     private(set) var resumeDatabase = 0
     static let timeoutSeconds = 60
+    /// The cluster shard's slots this link follows (nil: a single primary, the whole dataset); its
+    /// full sync replaces only these. The follower updates them as the cluster's slots move.
+    var slots: SlotSet? {
+        didSet { state { [slots] in $0.slots = slots } }
+    }
+    /// The cluster follower this link is part of, told when the link fails (the topology may have
+    /// changed), and whose claims filter the stream (`MigrationClaims`).
+    weak var follower: ClusterFollower?
 
-    init(index: Int, primary: Endpoint, password: String?, user: String, listeningPort: Int, reactor: ReactorThread) {
+    init(index: Int, primary: Endpoint, slots: SlotSet? = nil, password: String?, user: String, listeningPort: Int, reactor: ReactorThread) {
         self.index = index
+        self.slots = slots
         self.primary = primary
         self.password = password
         self.user = user
@@ -46,11 +55,12 @@ final class ReplicaLink {
     func start() {
         var status = LinkStatus(primary: primary)
         status.downSince = MonotonicClock.seconds()
+        status.slots = slots
         context.batcher.replication.links.withLock { links in
             while links.count <= index { links.append(LinkStatus(primary: primary)) }
             links[index] = status
         }
-        if predecessor == nil { connect() }
+        if predecessors.isEmpty { connect() }
         tick()
     }
 
@@ -59,13 +69,13 @@ final class ReplicaLink {
         let store = context.store
         let key = StoreLayout.MetaKey.replication(link: index)
         guard let mark = try? store.environment.read({ txn in try txn.get(store.meta, key: key).map { Array($0) } }),
-              let (id, offset, database) = ReplicationState.parseMark(mark) else { return }
+              let mark = ReplicationMark(mark) else { return }
         state {
-            $0.replicationID = id
-            $0.appliedOffset = offset
-            $0.receivedOffset = offset
+            $0.replicationID = mark.replicationID
+            $0.appliedOffset = mark.offset
+            $0.receivedOffset = mark.offset
         }
-        resumeDatabase = database
+        resumeDatabase = mark.database
     }
 
     /// Stops following (REPLICAOF NO ONE, another primary, or shutdown); the connection it had, whose
@@ -134,8 +144,9 @@ final class ReplicaLink {
             return
         }
         // Connect again once the old connection's writes are all committed.
-        if let old = connection ?? predecessor, old.pendingWrites > 0 { return }
-        predecessor = nil
+        if let connection, connection.pendingWrites > 0 { return }
+        if predecessors.contains(where: { $0.pendingWrites > 0 }) { return }
+        predecessors = []
         if let old = connection, let cursor = old.streamCursor {
             state { $0.appliedOffset = cursor.processed; $0.receivedOffset = cursor.processed }
             resumeDatabase = Int(old.database)
@@ -157,6 +168,7 @@ final class ReplicaLink {
             $0.phase = .connecting
             if $0.downSince == nil { $0.downSince = MonotonicClock.seconds() }
         }
+        follower?.linkTroubled()
     }
 
     /// The connection closed, for whatever reason (the next tick connects again).
@@ -166,6 +178,7 @@ final class ReplicaLink {
             $0.phase = .connecting
             if $0.downSince == nil { $0.downSince = MonotonicClock.seconds() }
         }
+        follower?.linkTroubled()
     }
 
     /// After a turn of the stream: offsets, and an ACK if the primary asked for one.

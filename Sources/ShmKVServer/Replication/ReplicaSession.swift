@@ -54,8 +54,7 @@ final class ReplicaSession {
     }
 
     private func send(_ words: [String]) {
-        RESPWriter.array(words.count, into: &connection.output)
-        for word in words { RESPWriter.bulk(word, into: &connection.output) }
+        RESPWriter.command(words, into: &connection.output)
     }
 
     private func fail(_ reason: String) {
@@ -201,8 +200,10 @@ final class ReplicaSession {
             guard reader.isComplete else { return true }
             stagePending()
             submit(.adopt(Adoption(link: link.index, sets: staged,
-                                   mark: ReplicationState.mark(replicationID: syncID, offset: syncOffset, database: streamDatabase, primary: link.primary),
-                                   functions: functions, context: context, records: link.status.syncKeys * 3)), .adopt)
+                                   mark: ReplicationState.mark(replicationID: syncID, offset: syncOffset, database: streamDatabase,
+                                                               primary: link.primary, slots: link.slots),
+                                   functions: functions, context: context, records: link.status.syncKeys * 3,
+                                   slots: link.slots, keep: link.follower?.claims.keys(claimedByOtherThan: link.index) ?? [])), .adopt)
             step = .adopting
             return true
         } catch {
@@ -278,6 +279,7 @@ final class ReplicaSession {
     private func startStreaming(offset: Int64, database: Int) {
         connection.database = UInt8(clamping: database)
         connection.streamCursor = StreamCursor(link: link.index, processed: offset)
+        connection.streamCursor?.claims = link.follower?.claims
         // A connection that closed while its adoption committed: the next one resumes from `offset`.
         guard !connection.isClosed else { return }
         let resp = RESPSession(connection: connection)

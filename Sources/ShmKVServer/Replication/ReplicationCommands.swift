@@ -5,6 +5,8 @@ import Wire
 /// What a reactor's link is asked to do (REPLICAOF, or the configuration at start), posted to reactor 0.
 enum ReplicationRequest: Sendable {
     case follow(Endpoint, password: String?, user: String)
+    /// A whole Redis Cluster, discovered from one of its nodes.
+    case followCluster(Endpoint, password: String?, user: String)
     case stop
 }
 
@@ -27,7 +29,7 @@ enum ReplicationCommands {
             return RESPWriter.error("ERR Invalid master port", into: &session.output)
         }
         let endpoint = Endpoint.tcp(host: args.string(1), port: Int(port))
-        if state.isReplica.load(ordering: .relaxed), state.status(0)?.primary == endpoint {
+        if state.isReplica.load(ordering: .relaxed), state.cluster.withLock({ $0 == nil }), state.status(0)?.primary == endpoint {
             return RESPWriter.simple("OK Already connected to specified master", into: &session.output)
         }
         let configuration = context.configuration
@@ -46,7 +48,7 @@ enum ReplicationCommands {
     /// ROLE: ["master", offset, []] or ["slave", host, port, state, offset].
     static func role(_ session: RESPSession, _ args: RESPArguments) {
         let state = session.context.batcher.replication
-        guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else {
+        guard state.isReplica.load(ordering: .relaxed), let link = state.activeLinks.first?.status else {
             RESPWriter.array(3, into: &session.output)
             RESPWriter.bulk("master", into: &session.output)
             RESPWriter.integer(0, into: &session.output)
@@ -84,7 +86,8 @@ enum ReplicationCommands {
     /// INFO's replication section, Redis's fields and ShmKV's lag.
     static func infoFields(_ context: ServerContext) -> [(String, String)] {
         let state = context.batcher.replication
-        guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else {
+        let active = state.activeLinks
+        guard state.isReplica.load(ordering: .relaxed), let link = active.first?.status else {
             return [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
                     ("master_replid", String(repeating: "0", count: 40)), ("master_repl_offset", "0")]
         }
@@ -92,7 +95,7 @@ enum ReplicationCommands {
         let (host, port) = hostAndPort(link.primary)
         var fields: [(String, String)] = [
             ("role", "slave"), ("master_host", host), ("master_port", String(port)),
-            ("master_link_status", link.phase == .connected ? "up" : "down"),
+            ("master_link_status", active.allSatisfy { $0.status.phase == .connected } ? "up" : "down"),
             ("master_last_io_seconds_ago", link.phase == .connecting ? "-1" : String(now - link.lastIO)),
             ("master_sync_in_progress", link.phase == .sync ? "1" : "0"),
             ("slave_read_repl_offset", String(link.receivedOffset)), ("slave_repl_offset", String(link.appliedOffset)),
@@ -116,6 +119,25 @@ enum ReplicationCommands {
         // Both are one line (`noteFailure`, `ReplicaLink.failed`): INFO's format holds.
         if !link.lastFailure.isEmpty { fields.append(("shmkv_replicated_last_failure", link.lastFailure)) }
         if !link.lastError.isEmpty { fields.append(("shmkv_link_last_error", link.lastError)) }
+        if let cluster = state.cluster.withLock({ $0 }) { fields += clusterFields(cluster, active, now: now) }
+        return fields
+    }
+
+    /// A cluster follower's lines: the seed, the shards, and one line per link (Redis has no such
+    /// lines: a redis-server replica follows one primary).
+    static func clusterFields(_ cluster: ClusterStatus, _ links: [(index: Int, status: LinkStatus)], now: Int) -> [(String, String)] {
+        var fields: [(String, String)] = [
+            ("shmkv_cluster_seed", cluster.seed.description), ("shmkv_cluster_shards", String(cluster.shards)),
+            ("shmkv_cluster_links_up", String(links.filter { $0.status.phase == .connected }.count)),
+            ("shmkv_cluster_discoveries", String(cluster.discoveries)),
+        ]
+        if !cluster.lastError.isEmpty { fields.append(("shmkv_cluster_last_error", cluster.lastError)) }
+        for (index, link) in links {
+            let (host, port) = hostAndPort(link.primary)
+            fields.append(("shmkv_link\(index)", "host=\(host),port=\(port),slots=\(link.slots?.text ?? "all"),status=\(link.phase == .connected ? "up" : link.phase.rawValue)"
+                + ",replid=\(link.replicationID),offset=\(link.appliedOffset),lag_bytes=\(link.lagBytes),lag_seconds=\(link.lagSeconds(now: now))"
+                + ",full_syncs=\(link.fullSyncs),partial_syncs=\(link.partialSyncs),failed_commands=\(link.failedCommands)"))
+        }
         return fields
     }
 }

@@ -51,12 +51,18 @@ struct LinkStatus: Sendable {
     /// the copy departs from the primary's there), and the last one's error.
     var failedCommands = 0
     var lastFailure = ""
+    /// The slots of the cluster shard this link follows (nil: a single primary, the whole dataset).
+    var slots: SlotSet?
+    /// A cluster link no shard needs any more (its slots went elsewhere): reported by nobody.
+    var retired = false
 }
 
 /// The daemon's replication role: whether it follows primaries, and each link's state.
 final class ReplicationState: Sendable {
-    /// One entry per link (a single primary: link 0).
+    /// One entry per link (a single primary: link 0; a cluster: one per shard, by link index).
     let links = Locked<[LinkStatus]>([])
+    /// The cluster followed, if any (`replication.cluster`).
+    let cluster = Locked<ClusterStatus?>(nil)
     /// Whether the daemon is a replica now (REPLICAOF can change it): clients' writes answer READONLY,
     /// and keys are not expired here (the primary's DELs remove them).
     let isReplica = Atomic<Bool>(false)
@@ -82,7 +88,7 @@ final class ReplicationState: Sendable {
     /// Whether clients get MASTERDOWN: a replica that must not serve stale data, with no link up.
     var primaryDown: Bool {
         guard isReplica.load(ordering: .relaxed), !serveStaleData.load(ordering: .relaxed) else { return false }
-        return links.withLock { links in links.contains { $0.phase != .connected } }
+        return links.withLock { links in links.contains { !$0.retired && $0.phase != .connected } }
     }
 
     /// A command of link `link`'s stream failed: counted, and the first ten (then every thousandth)
@@ -105,18 +111,37 @@ final class ReplicationState: Sendable {
         links.withLock { links in if link < links.count { body(&links[link]) } }
     }
 
-    func status(_ link: Int) -> LinkStatus? { links.withLock { link < $0.count ? $0[link] : nil } }
-
-    /// What `__meta` keeps for a link: "REPLID OFFSET DB HOST:PORT".
-    static func mark(replicationID: String, offset: Int64, database: Int, primary: Endpoint) -> [UInt8] {
-        Array("\(replicationID) \(offset) \(database) \(primary)".utf8)
+    /// The links in use, by index (a cluster's retired links left out).
+    var activeLinks: [(index: Int, status: LinkStatus)] {
+        links.withLock { links in links.enumerated().filter { !$0.element.retired }.map { ($0.offset, $0.element) } }
     }
 
-    /// A mark read back: the id, the offset, the database; nil if it is not one.
-    static func parseMark(_ bytes: [UInt8]) -> (replicationID: String, offset: Int64, database: Int)? {
+    func status(_ link: Int) -> LinkStatus? { links.withLock { link < $0.count ? $0[link] : nil } }
+
+    /// What `__meta` keeps for a link: "REPLID OFFSET DB HOST:PORT", and the slots of a cluster's shard.
+    static func mark(replicationID: String, offset: Int64, database: Int, primary: Endpoint, slots: SlotSet?) -> [UInt8] {
+        Array("\(replicationID) \(offset) \(database) \(primary)\(slots.map { " " + $0.text } ?? "")".utf8)
+    }
+}
+
+/// A link's mark in `__meta`, read back.
+struct ReplicationMark: Equatable {
+    let replicationID: String
+    let offset: Int64
+    let database: Int
+    let primary: Endpoint?
+    /// The slots of the shard the link followed (nil: a single primary's whole dataset).
+    let slots: SlotSet?
+
+    /// nil if `bytes` is not a mark.
+    init?(_ bytes: [UInt8]) {
         let words = String(decoding: bytes, as: UTF8.self).split(separator: " ")
         guard words.count >= 3, let offset = Int64(words[1]), let database = Int(words[2]), offset >= 0, database >= 0 else { return nil }
-        return (String(words[0]), offset, database)
+        replicationID = String(words[0])
+        self.offset = offset
+        self.database = database
+        primary = words.count > 3 ? Endpoint.parseHostPort(String(words[3])) : nil
+        slots = words.count > 4 ? SlotSet(text: String(words[4])) : nil
     }
 }
 

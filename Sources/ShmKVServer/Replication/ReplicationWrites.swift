@@ -49,6 +49,10 @@ struct Adoption: Sendable {
     let context: ServerContext
     /// Records staged, for the batch's space reservation.
     let records: Int
+    /// A cluster shard's slots: only keys of these are replaced (nil: the whole dataset), except the
+    /// keys `keep` names (claimed by another shard's stream during a slot migration).
+    var slots: SlotSet? = nil
+    var keep: Set<[UInt8]> = []
 }
 
 extension ReplicationOperation {
@@ -74,7 +78,16 @@ extension ReplicationOperation {
             }
             return .integer(Int64(stored))
         case .adopt(let adoption):
-            try keys.adopt(adoption.sets)
+            if let slots = adoption.slots {
+                try keys.adopt(adoption.sets, slots: slots, keeping: adoption.keep)
+            } else {
+                try keys.adopt(adoption.sets)
+                // The whole dataset is this primary's now: other links' marks (a cluster followed
+                // before) describe nothing here any more.
+                for link in 0..<StoreLayout.maxReplicationLinks where link != adoption.link {
+                    _ = try StoreLayout.MetaKey.replication(link: link).withUnsafeBytes { try keys.transaction.delete(keys.catalog.first.meta, key: $0) }
+                }
+            }
             try keys.transaction.put(keys.catalog.first.meta, key: StoreLayout.MetaKey.replication(link: adoption.link), value: adoption.mark)
             keys.metaChanged = true
             let scripts = adoption.context.scripts
@@ -90,6 +103,35 @@ extension ReplicationOperation {
 }
 
 extension KeyspaceWriter {
+    /// A cluster shard's full sync ends: in each database the sync staged, every key of the shard's
+    /// `slots` (but those in `keep`) and every key the sync brings are removed, then the staged records
+    /// move in; the rest of the store — the other shards' keys — stays. One `clear` record flagged
+    /// `swapped` per database (which keys changed is not worked out: WATCH fails, local readers read
+    /// the database again).
+    mutating func adopt(_ sets: [Int: StoreDatabases], slots: SlotSet, keeping keep: Set<[UInt8]>) throws {
+        let selected = database
+        for (number, staged) in sets.sorted(by: { $0.key < $1.key }) {
+            try select(number)
+            var doomed: [[UInt8]] = []
+            for db in [keyspace, types] {
+                try transaction.forEach(db, prefix: []) { key, _ in
+                    if slots.contains(ClusterMap.slot(key)), !keep.contains(Array(key)) { doomed.append(Array(key)) }
+                    return .proceed
+                }
+            }
+            for db in [staged.keyspace, staged.types].compactMap({ $0 }) {
+                try transaction.forEach(db, prefix: []) { key, _ in
+                    if !slots.contains(ClusterMap.slot(key)) { doomed.append(Array(key)) }
+                    return .proceed
+                }
+            }
+            for key in doomed { _ = try key.withUnsafeBytes { try removeForReplacement($0) } }
+            try moveStaged(staged)
+            changes.append(kind: .clear, event: .none, flags: .swapped, key: [], origin: origin)
+        }
+        try select(max(selected, 0))
+    }
+
     /// Records the place in its primary's stream of every link whose writes are in `batch` (the last
     /// one's end), in the batch's transaction.
     mutating func recordReplicationOffsets(_ batch: [WriteTicket], state: ReplicationState) throws {
@@ -99,7 +141,7 @@ extension KeyspaceWriter {
         }
         for (link, place) in last {
             guard let status = state.status(link) else { continue }
-            let mark = ReplicationState.mark(replicationID: status.replicationID, offset: place.offset, database: Int(place.database), primary: status.primary)
+            let mark = ReplicationState.mark(replicationID: status.replicationID, offset: place.offset, database: Int(place.database), primary: status.primary, slots: status.slots)
             try transaction.put(catalog.first.meta, key: StoreLayout.MetaKey.replication(link: link), value: mark)
             metaChanged = true
         }

@@ -7,6 +7,9 @@ final class StreamCursor {
     /// only at its end, so that a link broken inside one resumes at its MULTI.
     var held: Int64 = 0
     var requestBytes = 0
+    /// A cluster follower's migration claims, which filter the stream's RESTOREs and DELs (nil: a
+    /// single primary's stream, nothing filtered).
+    var claims: MigrationClaims?
     /// The end offsets of the writes queued and not yet committed, in order.
     private var queued: [Int64] = []
     private var head = 0
