@@ -41,7 +41,7 @@ struct ClusterMap: Sendable {
             }
             var ranges: [ClosedRange<Int>] = []
             for part in entry[2].split(separator: ",") {
-                let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0) }
+                let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
                 guard let low = bounds.first ?? nil, let high = bounds.count == 2 ? bounds[1] : low,
                       low >= 0, low <= high, high < ClusterMap.slotCount else {
                     throw ConfigurationError("cluster.nodes: \(part) is not a slot or range of slots 0-16383")

@@ -70,6 +70,8 @@ final class ClusterFollower {
                 self.probe = nil
                 self.discovered(.failure(ReplicationError("\(probe.node) did not answer CLUSTER SLOTS within \(Self.probeSeconds) s")), from: probe.node)
             }
+            let (claimed, dropped) = (self.claims.count, self.claims.dropped)
+            self.context.batcher.replication.cluster.withLock { $0?.claims = claimed; $0?.droppedDeletes = dropped }
             if self.probe == nil && (self.troubled || now - self.lastProbe >= Self.probeSeconds) { self.discover() }
             self.tick()
         }
@@ -180,4 +182,8 @@ struct ClusterStatus: Sendable {
     var shards = 0
     var discoveries = 0
     var lastError = ""
+    /// Keys a slot migration's target restored that its source still holds (`MigrationClaims`), and
+    /// the sources' DELs dropped for such keys.
+    var claims = 0
+    var droppedDeletes = 0
 }

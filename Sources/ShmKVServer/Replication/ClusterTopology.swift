@@ -49,7 +49,7 @@ struct SlotSet: Sendable, Equatable {
     init?(text: String) {
         guard text != "-" else { return }
         for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0) }
+            let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map { Int($0) }
             guard let low = bounds.first ?? nil, let high = bounds.count == 2 ? bounds[1] : low,
                   low >= 0, low <= high, high < ClusterMap.slotCount else { return nil }
             for slot in low...high { insert(slot) }
@@ -119,7 +119,8 @@ enum ClusterTopology {
     /// link of its primary; a shard whose primary changed (a failover) takes the link that followed
     /// most of its slots, so that the new primary is asked to continue that link's history (PSYNC with
     /// the old replication id, which a promoted replica accepts); any other shard gets the lowest index
-    /// no link uses, below `limit`. Links no shard took are `retired`.
+    /// no link uses, below `limit`, or else the index of a link no shard kept. Links no shard took are
+    /// `retired`; shards left without an index are counted `unserved`.
     static func assign(_ shards: [ClusterShard], current: [ShardLink], limit: Int)
         -> (links: [(index: Int, shard: ClusterShard)], retired: [Int], unserved: Int) {
         var free = current
@@ -144,12 +145,15 @@ enum ClusterTopology {
         var used = Set(current.map(\.index))
         var unserved = 0
         for shard in rest {
-            guard let index = (0..<limit).first(where: { !used.contains($0) }) else {
+            if let index = (0..<limit).first(where: { !used.contains($0) }) {
+                used.insert(index)
+                assigned.append((index, shard))
+            } else if !free.isEmpty {
+                // A link no shard kept: its index serves the new shard (after its writes commit).
+                assigned.append((free.removeFirst().index, shard))
+            } else {
                 unserved += 1
-                continue
             }
-            used.insert(index)
-            assigned.append((index, shard))
         }
         return (assigned.sorted { $0.index < $1.index }, free.map(\.index).sorted(), unserved)
     }

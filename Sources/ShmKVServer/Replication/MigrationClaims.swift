@@ -13,6 +13,8 @@ final class MigrationClaims {
     private var claims: [[UInt8]: Int] = [:]
 
     var count: Int { claims.count }
+    /// Keys whose old shard's DEL was dropped (for INFO).
+    private(set) var dropped = 0
 
     /// The links and their slots now; claims of a slot its claimer now holds end.
     func update(_ links: [(index: Int, slots: SlotSet)]) {
@@ -44,6 +46,7 @@ final class MigrationClaims {
                 let key = args.bytes(i)
                 if let claimer = claims[key], claimer != link {
                     claims[key] = nil
+                    dropped += 1
                 } else {
                     kept.append(args.ranges[i])
                 }

@@ -130,6 +130,7 @@ enum ReplicationCommands {
             ("shmkv_cluster_seed", cluster.seed.description), ("shmkv_cluster_shards", String(cluster.shards)),
             ("shmkv_cluster_links_up", String(links.filter { $0.status.phase == .connected }.count)),
             ("shmkv_cluster_discoveries", String(cluster.discoveries)),
+            ("shmkv_cluster_migrating_keys", String(cluster.claims)), ("shmkv_cluster_migrated_deletes_dropped", String(cluster.droppedDeletes)),
         ]
         if !cluster.lastError.isEmpty { fields.append(("shmkv_cluster_last_error", cluster.lastError)) }
         for (index, link) in links {
