@@ -53,6 +53,8 @@ struct ClusterTopologyTests {
             .array([Self.entry(0, 1, Self.node("h", 0, a))]),
             .array([Self.entry(0, 1, .array([.bulk([104]), .integer(70000), .bulk([])]))]),
             .array([.array([.integer(0), .integer(1), .integer(3)])]),
+            .array([Self.entry(0, 10, Self.node("h", 1, a)), Self.entry(10, 20, Self.node("h", 2, a))]),
+            .array(Array(repeating: Self.entry(0, 0, Self.node("h", 1, a)), count: 16385)),
         ]
         for reply in bad {
             #expect(throws: ReplicationError.self, "\(reply)") { try ClusterTopology.shards(reply, probedHost: "h") }

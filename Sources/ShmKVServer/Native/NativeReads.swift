@@ -244,11 +244,14 @@ extension NativeSession {
     /// A replica's link in STATS: whether it is up, the offset applied, and how far behind it is.
     private func replicationEntries() -> [(String, Int64)] {
         let state = context.batcher.replication
-        guard state.isReplica.load(ordering: .relaxed), let link = state.status(0) else { return [("replica", 0)] }
+        let links = state.activeLinks.map(\.status)
+        guard state.isReplica.load(ordering: .relaxed), let first = links.first else { return [("replica", 0)] }
+        // A cluster's links add up (up: every one; the offset: the first link's, as INFO's).
         let now = MonotonicClock.seconds()
-        return [("replica", 1), ("replica_link_up", link.phase == .connected ? 1 : 0), ("replica_offset", link.appliedOffset),
-                ("replica_lag_bytes", link.lagBytes), ("replica_lag_seconds", Int64(link.lagSeconds(now: now))),
-                ("replica_full_syncs", Int64(link.fullSyncs)), ("replica_partial_syncs", Int64(link.partialSyncs))]
+        return [("replica", 1), ("replica_links", Int64(links.count)), ("replica_link_up", links.allSatisfy { $0.phase == .connected } ? 1 : 0),
+                ("replica_offset", first.appliedOffset), ("replica_lag_bytes", links.reduce(0) { $0 + $1.lagBytes }),
+                ("replica_lag_seconds", Int64(links.map { $0.lagSeconds(now: now) }.max() ?? 0)),
+                ("replica_full_syncs", Int64(links.reduce(0) { $0 + $1.fullSyncs })), ("replica_partial_syncs", Int64(links.reduce(0) { $0 + $1.partialSyncs }))]
     }
 
 }

@@ -80,20 +80,29 @@ enum ClusterTopology {
     /// does not know how it is reached) is taken to live on `probedHost`, the host asked.
     static func shards(_ reply: RESPReply, probedHost: String) throws(ReplicationError) -> [ClusterShard] {
         guard case .array(let entries) = reply else { throw ReplicationError("CLUSTER SLOTS answered \(brief(reply))") }
+        // A peer's reply is bounded here too: no more entries than slots, and no slot twice (so the
+        // work is at most one step per slot, whatever the reply).
+        guard entries.count <= ClusterMap.slotCount else { throw ReplicationError("CLUSTER SLOTS: \(entries.count) entries for 16384 slots") }
         var order: [String] = []
         var byID: [String: (primary: Endpoint, slots: SlotSet, nodes: [Endpoint])] = [:]
+        var seen = SlotSet()
         for entry in entries {
             guard case .array(let fields) = entry, fields.count >= 3, case .integer(let low) = fields[0], case .integer(let high) = fields[1],
                   low >= 0, low <= high, high < ClusterMap.slotCount else {
                 throw ReplicationError("CLUSTER SLOTS: an entry is not [start, end, primary, replicas…]: \(brief(entry))")
             }
+            guard fields.count <= 2 + 64 else { throw ReplicationError("CLUSTER SLOTS: a shard of \(fields.count - 2) nodes") }
             let nodes = try fields[2...].map { node throws(ReplicationError) in try endpoint(node, probedHost: probedHost) }
             let id = nodes[0].id
             if byID[id] == nil {
                 order.append(id)
                 byID[id] = (nodes[0].endpoint, SlotSet(), [])
             }
-            for slot in Int(low)...Int(high) { byID[id]!.slots.insert(slot) }
+            for slot in Int(low)...Int(high) {
+                guard !seen.contains(slot) else { throw ReplicationError("CLUSTER SLOTS: slot \(slot) is served twice") }
+                seen.insert(slot)
+                byID[id]!.slots.insert(slot)
+            }
             for node in nodes.map(\.endpoint) where !byID[id]!.nodes.contains(node) { byID[id]!.nodes.append(node) }
         }
         return order.compactMap { id in byID[id].map { ClusterShard(id: id, primary: $0.primary, slots: $0.slots, nodes: $0.nodes) } }
