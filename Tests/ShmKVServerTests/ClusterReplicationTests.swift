@@ -8,7 +8,7 @@ import Wire
 
 /// shmkvd as a replica of a whole Redis Cluster (three shards of Debian's redis-server, each with a
 /// replica, made by `redis-cli --cluster create`): every shard's data in one store, a failover followed
-/// with a partial resync, a slot migration under load, a restart that resumes each shard where it was
+/// with a partial resync, a slot migration under load, a shard added, a restart that resumes each shard where it was
 /// (and a full sync of one shard that replaces only its slots); compared key by key with the union of
 /// the shards after each.
 @Suite(.serialized) struct ClusterReplicationTests {
@@ -129,11 +129,15 @@ import Wire
         // stream, DEL on the source's).
         let owners = try cluster.slotOwners()
         let (from, to) = (owners[16383], owners[8000])
-        let reshard = try runProcess("/usr/bin/redis-cli", ["--cluster", "reshard", "127.0.0.1:\(cluster.ports[from])",
-                                                            "--cluster-from", try cluster.id(from), "--cluster-to", try cluster.id(to),
-                                                            "--cluster-slots", "300", "--cluster-yes", "--cluster-pipeline", "10"], timeoutSeconds: 120)
-        #expect(reshard.status == 0, "\(reshard.stdout.suffix(500))")
+        let reshard = try cluster.reshard(from: from, to: to, count: 300)
+        #expect(reshard.status == 0, "\(reshard.stdout.suffix(300)) \(reshard.stderr.suffix(500))")
         try cluster.wait("writes after the migration", seconds: 30) { writer.count > 12000 }
+
+        // A fourth shard, given 200 slots under load: a new link, a full sync of its slots.
+        let added = try cluster.addPrimary()
+        let moved = try cluster.reshard(from: owners[0] == from ? to : from, to: added, count: 200)
+        #expect(moved.status == 0, "\(moved.stdout.suffix(300)) \(moved.stderr.suffix(500))")
+        try cluster.wait("writes after the new shard", seconds: 30) { writer.count > 16000 }
         try writer.finish()
         try Self.caughtUp(cluster, replica, "after the failover and the migration")
         try Self.expectSame(cluster, replica, seed: seed, "after the failover and the migration")
@@ -141,9 +145,11 @@ import Wire
 
         // LocalStore reads every shard's keys from shared memory.
         let store = try LocalStore(directory: daemon.dataDirectory)
-        let local = (0..<30).map { "local\($0)" }
+        // A key on each of the four shards.
+        let slotOwners = try cluster.slotOwners(), primaries = try cluster.primaries()
+        #expect(primaries.count == 4)
+        let local = primaries.compactMap { p in (0..<100_000).lazy.map { "local\($0)" }.first { slotOwners[ClusterMap.slot(Array($0.utf8))] == p } }
         try Self.load(cluster, local.map { [Array("SET".utf8), Array($0.utf8), Array("value of \($0)".utf8)] })
-        #expect(Set(try local.map { try cluster.slotOwners()[ClusterMap.slot(Array($0.utf8))] }).count == 3)
         try Self.caughtUp(cluster, replica, "after the writes LocalStore reads")
         for key in local { #expect(try store.get(key) == Array("value of \(key)".utf8), "\(key)") }
 
@@ -160,7 +166,7 @@ import Wire
         try Self.caughtUp(cluster, replica, "after the restart")
         let restarted = try Self.links(replica)
         #expect(restarted.filter { $0.port == cluster.ports[outrun] }.map(\.fullSyncs) == [1], "\(restarted)")
-        #expect(restarted.filter { $0.port != cluster.ports[outrun] }.map(\.partialSyncs) == [1, 1], "\(restarted)")
+        #expect(restarted.filter { $0.port != cluster.ports[outrun] }.map(\.partialSyncs) == [1, 1, 1], "\(restarted)")
         try Self.expectSame(cluster, replica, seed: seed, "after the restart")
         #expect(try replica.call("STRLEN", bigKey) == .integer(64 << 10))
     }

@@ -6,18 +6,14 @@ import Wire
 /// own connections use each node's Unix socket. `stop()` (and `deinit`) kills every node.
 public final class RedisCluster: @unchecked Sendable {
     // Invariant: used from one test at a time.
-    public let nodes: [RedisServer]
-    public let ports: [Int]
+    public private(set) var nodes: [RedisServer]
+    public private(set) var ports: [Int]
 
     public init(primaries: Int = 3, replicas: Int = 1) throws {
         var nodes: [RedisServer] = [], ports: [Int] = []
         for _ in 0..<(primaries * (1 + replicas)) {
             let port = freeTCPPort(), bus = freeTCPPort()
-            nodes.append(try RedisServer(extraArguments: [
-                "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-port", String(bus),
-                "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
-                "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
-            ]))
+            nodes.append(try RedisServer(extraArguments: Self.arguments(port: port, bus: bus)))
             ports.append(port)
         }
         self.nodes = nodes
@@ -32,6 +28,39 @@ public final class RedisCluster: @unchecked Sendable {
                 return try role(i) == "master" || info(i, "master_link_status") == "up"
             }
         }
+    }
+
+    /// A new primary, empty and serving no slot yet (`redis-cli --cluster add-node`); its index.
+    public func addPrimary() throws -> Int {
+        let port = freeTCPPort(), bus = freeTCPPort()
+        nodes.append(try RedisServer(extraArguments: Self.arguments(port: port, bus: bus)))
+        ports.append(port)
+        let added = try runProcess("/usr/bin/redis-cli", ["--cluster", "add-node", "127.0.0.1:\(port)", "127.0.0.1:\(ports[0])"], timeoutSeconds: 60)
+        guard added.status == 0 else { throw DaemonError.didNotStart(status: added.status, stderr: "redis-cli --cluster add-node: \(added.stdout)") }
+        let i = nodes.count - 1
+        // Every node must know it (gossip) before slots can be given to it: CLUSTER SETSLOT on a node
+        // that does not answers "Unknown node".
+        let newID = try id(i)
+        try wait("every node knows the new node", seconds: 60) {
+            try clusterState(i) == "ok" && nodes.indices.allSatisfy { n in
+                guard case .bulk(let text) = try connection(n).call("CLUSTER", "NODES") else { return false }
+                return String(decoding: text, as: UTF8.self).contains(newID)
+            }
+        }
+        return i
+    }
+
+    /// Moves `count` slots from node `from` to node `to` (`redis-cli --cluster reshard`: MIGRATE).
+    public func reshard(from: Int, to: Int, count: Int) throws -> ProcessResult {
+        try runProcess("/usr/bin/redis-cli", ["--cluster", "reshard", "127.0.0.1:\(ports[from])", "--cluster-from", try id(from),
+                                              "--cluster-to", try id(to), "--cluster-slots", String(count), "--cluster-yes",
+                                              "--cluster-pipeline", "10"], timeoutSeconds: 120)
+    }
+
+    static func arguments(port: Int, bus: Int) -> [String] {
+        ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-port", String(bus),
+         "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+         "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]
     }
 
     /// A connection to node `i` (its Unix socket).

@@ -163,8 +163,15 @@ public final class RawConnection: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Sends every byte: a blocking send that a signal interrupts (SIGCHLD, when another test's child
+    /// process ends) returns with part of the bytes sent, so it goes on from there; a peer that is
+    /// gone ends it.
     public func send(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n > 0 { sent += n } else if n < 0 && errno == EINTR { continue } else { return }
+        }
     }
 
     /// Reads until the peer closes (or 10 s pass); returns everything read and whether it closed (a
