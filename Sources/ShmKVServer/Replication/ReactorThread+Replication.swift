@@ -34,14 +34,15 @@ extension ReactorThread {
     }
 
     /// Stops the link or the cluster follower there is; the connections whose writes may still be
-    /// with the writer. The links' states go (INFO and ROLE report the new role).
+    /// with the writer. The links' states are retired (INFO and ROLE no longer report them), not
+    /// removed: the writes still to commit record their marks from them.
     func stopFollowing() -> [ServerConnection] {
         let connections = (replicaLink?.stop()).map { [$0] } ?? []
         let clusterConnections = clusterFollower?.stop() ?? []
         replicaLink = nil
         clusterFollower = nil
         let state = context.batcher.replication
-        state.links.withLock { $0.removeAll() }
+        state.links.withLock { links in for i in links.indices { links[i].retired = true } }
         state.cluster.withLock { $0 = nil }
         return connections + clusterConnections
     }

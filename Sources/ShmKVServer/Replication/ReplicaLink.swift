@@ -57,7 +57,13 @@ final class ReplicaLink {
         status.downSince = MonotonicClock.seconds()
         status.slots = slots
         context.batcher.replication.links.withLock { links in
-            while links.count <= index { links.append(LinkStatus(primary: primary)) }
+            while links.count <= index { links.append(LinkStatus(primary: primary, retired: true)) }
+            // The writes of the link this one replaces may still commit: their marks name the
+            // history they belong to, so the index keeps it until `loadResumePoint` reads the
+            // committed mark.
+            status.replicationID = links[index].replicationID
+            status.appliedOffset = links[index].appliedOffset
+            status.receivedOffset = links[index].receivedOffset
             links[index] = status
         }
         if predecessors.isEmpty { connect() }
@@ -69,7 +75,15 @@ final class ReplicaLink {
         let store = context.store
         let key = StoreLayout.MetaKey.replication(link: index)
         guard let mark = try? store.environment.read({ txn in try txn.get(store.meta, key: key).map { Array($0) } }),
-              let mark = ReplicationMark(mark) else { return }
+              let mark = ReplicationMark(mark) else {
+            // No mark (none yet, or deleted when the dataset departed from the primary's): a full sync.
+            state {
+                $0.replicationID = "?"
+                $0.appliedOffset = -1
+                $0.receivedOffset = -1
+            }
+            return
+        }
         state {
             $0.replicationID = mark.replicationID
             $0.appliedOffset = mark.offset

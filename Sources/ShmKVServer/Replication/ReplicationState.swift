@@ -53,7 +53,7 @@ struct LinkStatus: Sendable {
     var lastFailure = ""
     /// The slots of the cluster shard this link follows (nil: a single primary, the whole dataset).
     var slots: SlotSet?
-    /// A cluster link no shard needs any more (its slots went elsewhere): reported by nobody.
+    /// A link stopped (REPLICAOF, or a cluster link whose slots went elsewhere): reported by nobody.
     var retired = false
 }
 
