@@ -22,13 +22,21 @@ final class RawTwin {
         redis[n].send(respCommand(words))
     }
 
-    /// What each side's connection `n` has received since the last look. redis-server's bytes come
-    /// first; the daemon's are awaited (up to 5 s) until there are as many, so a loaded machine does not
-    /// make a late push look missing. `evenOut`: redis-server's are awaited likewise when the daemon has
-    /// more (its timeouts are checked only 10 times a second), for replies expected to be equal.
+    /// What each side's connection `n` has received since the last look. Both are read together until
+    /// neither has sent anything for 150 ms (20 ms once both hold the same whole replies); then the
+    /// daemon's bytes are awaited (up to 5 s) until there are as many as redis-server's, so a loaded
+    /// machine does not make a late push look missing. `evenOut`: redis-server's are awaited likewise
+    /// when the daemon has more (its timeouts are checked only 10 times a second), for replies expected
+    /// to be equal.
     func received(_ n: Int, evenOut: Bool = false) -> (daemon: String, redis: String) {
-        var theirs = redis[n].readAvailable(quietMilliseconds: 150)
-        var mine = daemon[n].readAvailable(quietMilliseconds: 150)
+        var mine: [UInt8] = [], theirs: [UInt8] = []
+        while true {
+            let settled = !theirs.isEmpty && mine == theirs && RawTwin.endsAtReply(theirs)
+            let got = RawConnection.readAny([daemon[n], redis[n]], waitMilliseconds: settled ? 20 : 150)
+            if got[0].isEmpty && got[1].isEmpty { break }
+            mine += got[0]
+            theirs += got[1]
+        }
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             if mine.count < theirs.count { mine += daemon[n].readAvailable(quietMilliseconds: 50) }
@@ -36,6 +44,23 @@ final class RawTwin {
             else { break }
         }
         return (String(decoding: mine, as: UTF8.self), String(decoding: theirs, as: UTF8.self))
+    }
+
+    /// Whether `bytes` end where a reply ends: whole RESP2 replies, or (RESP3, which the RESP2 decoder
+    /// does not read) the end of a line.
+    static func endsAtReply(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                do {
+                    guard let (_, used) = try RESPReplyDecoder.decode(UnsafeRawBufferPointer(rebasing: raw[offset...])) else { return false }
+                    offset += used
+                } catch {
+                    return raw.count >= 2 && raw[raw.count - 2] == 13 && raw[raw.count - 1] == 10
+                }
+            }
+            return true
+        }
     }
 
     /// Connection `n` of both received the same bytes (and, when given, these).

@@ -199,6 +199,24 @@ public final class RawConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a read found the peer gone (it closed or reset the connection); `readAny` skips it then.
+    public private(set) var peerClosed = false
+
+    /// Waits up to `waitMilliseconds` for any of `connections` to have bytes and returns what each had
+    /// (empty for one that had none, all empty when the wait passed or every one is closed): several
+    /// peers' replies are awaited together instead of one quiet wait after another.
+    public static func readAny(_ connections: [RawConnection], waitMilliseconds: Int32) -> [[UInt8]] {
+        var out = [[UInt8]](repeating: [], count: connections.count)
+        var polls = connections.map { pollfd(fd: $0.peerClosed ? -1 : $0.fd, events: Int16(POLLIN), revents: 0) }
+        guard polls.contains(where: { $0.fd >= 0 }), poll(&polls, nfds_t(polls.count), waitMilliseconds) > 0 else { return out }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        for (i, p) in polls.enumerated() where p.revents != 0 {
+            let n = buf.withUnsafeMutableBytes { recv(connections[i].fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { out[i] = Array(buf[..<n]) } else if n == 0 || (errno != EAGAIN && errno != EINTR) { connections[i].peerClosed = true }
+        }
+        return out
+    }
+
     /// Reads exactly `count` bytes (fewer if the peer closes or the timeout passes).
     public func read(_ count: Int, timeoutSeconds: Int = 10) -> [UInt8] {
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
