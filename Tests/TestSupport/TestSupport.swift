@@ -189,13 +189,10 @@ public final class RawConnection: @unchecked Sendable {
     /// Reads whatever arrives until the peer has been quiet for `quietMilliseconds`.
     public func readAvailable(quietMilliseconds: Int32 = 300) -> [UInt8] {
         var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, quietMilliseconds) > 0 else { return out }
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return out }
-            out += buf[..<n]
+            let got = RawConnection.readAny([self], waitMilliseconds: quietMilliseconds)[0]
+            if got.isEmpty { return out }
+            out += got
         }
     }
 
@@ -204,11 +201,15 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Waits up to `waitMilliseconds` for any of `connections` to have bytes and returns what each had
     /// (empty for one that had none, all empty when the wait passed or every one is closed): several
-    /// peers' replies are awaited together instead of one quiet wait after another.
+    /// peers' replies are awaited together instead of one quiet wait after another. A signal (SIGCHLD,
+    /// when another test's child process ends) does not end the wait early: it is waited again.
     public static func readAny(_ connections: [RawConnection], waitMilliseconds: Int32) -> [[UInt8]] {
         var out = [[UInt8]](repeating: [], count: connections.count)
         var polls = connections.map { pollfd(fd: $0.peerClosed ? -1 : $0.fd, events: Int16(POLLIN), revents: 0) }
-        guard polls.contains(where: { $0.fd >= 0 }), poll(&polls, nfds_t(polls.count), waitMilliseconds) > 0 else { return out }
+        guard polls.contains(where: { $0.fd >= 0 }) else { return out }
+        var ready = poll(&polls, nfds_t(polls.count), waitMilliseconds)
+        while ready < 0 && errno == EINTR { ready = poll(&polls, nfds_t(polls.count), waitMilliseconds) }
+        guard ready > 0 else { return out }
         var buf = [UInt8](repeating: 0, count: 65536)
         for (i, p) in polls.enumerated() where p.revents != 0 {
             let n = buf.withUnsafeMutableBytes { recv(connections[i].fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
